@@ -1,0 +1,1 @@
+"""Command line of sparse-nas; see :mod:`nas.cli.main`."""

@@ -1,0 +1,82 @@
+"""The ``nas`` command line.
+
+Each sub-command lives in its own module ``nas.cli.<name>`` that defines a click command or group
+called ``cli``. They are imported lazily, so ``nas --help`` stays fast and a sub-command's heavy
+imports (torch, optuna) are paid only when it runs.
+
+Deliberate errors (:class:`~search_spaces.exceptions.SparseNASError`) become one line on stderr
+and exit status 1; usage errors keep click's status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from search_spaces.exceptions import SparseNASError
+
+# name -> (module, one-line help shown by ``nas --help``)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("nas.cli.data", "Inspect, fetch and generate datasets."),
+    "arch": ("nas.cli.arch", "Sample, describe, export, import and compare architectures."),
+    "train": ("nas.cli.train", "Train one genome or a population of genomes on a task."),
+    "predictor": ("nas.cli.predictor", "Fit, evaluate and apply structure-to-performance predictors."),
+    "search": ("nas.cli.search", "Run an architecture search (genetic, random, TPE, NSGA-II)."),
+    "worker": ("nas.cli.worker", "Train queued candidates of a search from its ledger."),
+    "report": ("nas.cli.report", "Rebuild the report of a search run directory."),
+}
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return [name for name, (module, _) in COMMANDS.items() if _available(module)]
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS or not _available(COMMANDS[name][0]):
+            return None
+        return importlib.import_module(COMMANDS[name][0]).cli
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sparse-nas", prog_name="nas")
+def cli():
+    """sparse-nas: architecture search over sparse networks wired by network-theory priors."""
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``nas`` console script; returns the exit status."""
+    try:
+        cli.main(args=argv, prog_name="nas", standalone_mode=False)
+    except SparseNASError as err:
+        click.echo(f"error: {err}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

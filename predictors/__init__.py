@@ -1,0 +1,1 @@
+"""Structure-to-performance predictors (scikit-learn estimators; no torch here)."""

@@ -1,0 +1,217 @@
+"""The genome: an architecture as an immutable, validated value.
+
+Everything downstream — graph, layered DAG, features, masks, torch module — is a deterministic
+function of the genome, so its JSON is a complete description and its :attr:`Genome.key` a stable
+identity for the ledger and dedup. Genetic operators live in :mod:`search_spaces.operators`.
+
+Examples
+--------
+>>> g = Genome("watts_strogatz", {"k": 4, "p": 1.0}, nodes=20, seed=3, family="rnn:gru")
+>>> Genome.from_json(g.to_json()) == g
+True
+>>> g.dag().num_nodes
+20
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import networkx as nx
+import numpy as np
+
+from search_spaces.dag import LayeredDAG
+from search_spaces.exceptions import InvalidGenomeError, SearchSpaceError
+from search_spaces.priors import get_prior
+
+__all__ = ["Genome", "FAMILIES", "RNN_CELLS", "EDIT_OPS", "MIN_NODES", "MAX_NODES", "MAX_SEED", "SCHEMA_VERSION"]
+
+RNN_CELLS = ("tanh", "relu", "gru", "lstm")
+FAMILIES = ("ff", *(f"rnn:{c}" for c in RNN_CELLS), "cnn")
+EDIT_OPS = ("add", "remove")
+MIN_NODES = 2
+MAX_NODES = 5000
+MAX_SEED = 2**32 - 1
+SCHEMA_VERSION = 1
+
+
+def _int_field(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidGenomeError(name, value, f"an integer in [{low}, {high}]")
+    value = int(value)
+    if not low <= value <= high:
+        raise InvalidGenomeError(name, value, f"an integer in [{low}, {high}]")
+    return value
+
+
+@dataclass(frozen=True)
+class Genome:
+    """An architecture: prior, its parameters, size, graph seed, model family and edge edits.
+
+    Parameters
+    ----------
+    prior : str
+        A registered prior (:func:`search_spaces.priors.list_priors`).
+    params : mapping
+        The prior's parameters; stored as a sorted tuple of ``(name, value)`` pairs.
+    nodes : int
+        Number of graph vertices (hidden units / recurrent units / conv blocks).
+    seed : int
+        Seed of the prior's generator, in ``[0, 2**32 - 1]``.
+    family : str
+        One of :data:`FAMILIES`: ``"ff"``, ``"rnn:tanh|relu|gru|lstm"`` or ``"cnn"``.
+    edits : sequence of (op, u, v)
+        Edge edits applied after generation, in order: ``("add", u, v)`` or ``("remove", u, v)``
+        on node labels ``0..nodes-1``. The ``explicit`` prior carries all its edges this way.
+
+    Raises
+    ------
+    InvalidGenomeError
+        A field outside its allowed values; the message names the field, the value and the range.
+    UnknownPriorError
+        ``prior`` is not registered.
+    """
+
+    prior: str
+    params: Any = field(default_factory=tuple)
+    nodes: int = 20
+    seed: int = 0
+    family: str = "ff"
+    edits: Any = ()
+
+    def __post_init__(self):
+        prior = get_prior(self.prior)
+        nodes = _int_field("nodes", self.nodes, max(MIN_NODES, prior.min_nodes), MAX_NODES)
+        seed = _int_field("seed", self.seed, 0, MAX_SEED)
+        if self.family not in FAMILIES:
+            raise InvalidGenomeError("family", self.family, f"one of {list(FAMILIES)}")
+        params = dict(self.params) if not isinstance(self.params, Mapping) else self.params
+        clean = prior.validate(nodes, params)
+        edits = []
+        for i, edit in enumerate(self.edits):
+            if not isinstance(edit, (tuple, list)) or len(edit) != 3 or edit[0] not in EDIT_OPS:
+                raise InvalidGenomeError(f"edits[{i}]", edit, f"a triple (op, u, v) with op in {list(EDIT_OPS)}")
+            u = _int_field(f"edits[{i}].u", edit[1], 0, nodes - 1)
+            v = _int_field(f"edits[{i}].v", edit[2], 0, nodes - 1)
+            if u == v:
+                raise InvalidGenomeError(f"edits[{i}]", tuple(edit), "two different nodes")
+            edits.append((edit[0], min(u, v), max(u, v)))
+        object.__setattr__(self, "nodes", nodes)
+        object.__setattr__(self, "seed", seed)
+        object.__setattr__(self, "params", tuple(sorted(clean.items())))
+        object.__setattr__(self, "edits", tuple(edits))
+
+    # --- views ----------------------------------------------------------------------------
+
+    @property
+    def param_dict(self) -> dict[str, int | float]:
+        return dict(self.params)
+
+    @property
+    def cell(self) -> str | None:
+        """The recurrent cell for ``rnn:*`` families, else None."""
+        return self.family.split(":", 1)[1] if self.family.startswith("rnn:") else None
+
+    def graph(self) -> nx.Graph:
+        """The undirected graph: the prior's draw, then the edge edits in order."""
+        g = get_prior(self.prior).generate(self.nodes, self.param_dict, self.seed)
+        for op, u, v in self.edits:
+            if op == "add":
+                g.add_edge(u, v)
+            elif g.has_edge(u, v):
+                g.remove_edge(u, v)
+        return g
+
+    def dag(self) -> LayeredDAG:
+        """The layered DAG (low→high orientation).
+
+        Raises
+        ------
+        EmptyGraphError
+            The genome's graph has no edges.
+        """
+        return LayeredDAG.from_graph(self.graph())
+
+    # --- serialisation --------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return {
+            "prior": self.prior,
+            "params": self.param_dict,
+            "nodes": self.nodes,
+            "seed": self.seed,
+            "family": self.family,
+            "edits": [list(e) for e in self.edits],
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        """Canonical JSON (sorted keys); equal genomes give equal strings."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Genome":
+        """Build from :meth:`to_dict` output; unknown or missing keys raise InvalidGenomeError."""
+        if not isinstance(data, Mapping):
+            raise InvalidGenomeError("genome", data, "a JSON object")
+        allowed = {"prior", "params", "nodes", "seed", "family", "edits"}
+        extra = sorted(set(data) - allowed)
+        if extra:
+            raise InvalidGenomeError("genome", extra, f"only the keys {sorted(allowed)}")
+        if "prior" not in data:
+            raise InvalidGenomeError("prior", None, "a prior name")
+        return cls(
+            prior=data["prior"],
+            params=data.get("params", {}),
+            nodes=data.get("nodes", 20),
+            seed=data.get("seed", 0),
+            family=data.get("family", "ff"),
+            edits=tuple(tuple(e) if isinstance(e, list) else e for e in data.get("edits", ())),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Genome":
+        """Parse :meth:`to_json` output.
+
+        Raises
+        ------
+        InvalidGenomeError
+            Text that is not JSON, or a field outside its allowed values.
+        """
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as err:
+            raise InvalidGenomeError("genome", str(text)[:80], f"valid JSON ({err})") from None
+        return cls.from_dict(data)
+
+    @property
+    def key(self) -> str:
+        """Stable 16-hex-digit identity derived from the canonical JSON."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def replace(self, **changes) -> "Genome":
+        """A copy with some fields changed (validated again)."""
+        data = self.to_dict()
+        data.update(changes)
+        return Genome.from_dict(data)
+
+    def __str__(self) -> str:
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params)
+        extra = f", {len(self.edits)} edits" if self.edits else ""
+        return f"{self.prior}({params}) n={self.nodes} seed={self.seed} {self.family}{extra}"
+
+
+def genome_from_any(value) -> Genome:
+    """Accept a Genome, a dict or a JSON string."""
+    if isinstance(value, Genome):
+        return value
+    if isinstance(value, str):
+        return Genome.from_json(value)
+    if isinstance(value, Mapping):
+        return Genome.from_dict(value)
+    raise SearchSpaceError(f"expected a Genome, dict or JSON string, got {type(value).__name__}")
+
+
+__all__.append("genome_from_any")

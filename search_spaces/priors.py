@@ -1,0 +1,357 @@
+"""Network-theory priors: named random-graph generators with declared parameter spaces.
+
+A prior turns ``(nodes, params, seed)`` into an undirected :class:`networkx.Graph` on the nodes
+``0 .. nodes-1``. Its parameter space (:class:`ParamSpec`) is what validation, the genetic search
+and Optuna all read, so a prior is described once.
+
+Examples
+--------
+>>> g = get_prior("watts_strogatz").generate(20, {"k": 4, "p": 1.0}, seed=0)
+>>> g.number_of_nodes(), g.number_of_edges()
+(20, 40)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import networkx as nx
+
+from search_spaces.exceptions import GraphGenerationError, InvalidGenomeError, UnknownPriorError
+
+__all__ = [
+    "ParamSpec",
+    "Prior",
+    "register_prior",
+    "get_prior",
+    "list_priors",
+    "PRIORS",
+    "barabasi_albert_original",
+]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of a prior: its name, type and closed range ``[low, high]``."""
+
+    name: str
+    kind: str  # "int" or "float"
+    low: float
+    high: float
+    log: bool = False
+    doc: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("int", "float"):
+            raise ValueError(f"ParamSpec.kind must be 'int' or 'float', got {self.kind!r}")
+        if not self.low <= self.high:
+            raise ValueError(f"ParamSpec {self.name!r}: low {self.low} > high {self.high}")
+
+    def describe(self) -> str:
+        return f"{'an integer' if self.kind == 'int' else 'a float'} in [{self.low}, {self.high}]"
+
+    def validate(self, value, field_prefix: str = "params") -> int | float:
+        """Return ``value`` converted to this parameter's type, or raise InvalidGenomeError."""
+        where = f"{field_prefix}.{self.name}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidGenomeError(where, value, self.describe())
+        if self.kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise InvalidGenomeError(where, value, self.describe())
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise InvalidGenomeError(where, value, self.describe())
+        if not self.low <= value <= self.high:
+            raise InvalidGenomeError(where, value, self.describe())
+        return value
+
+
+Generator = Callable[[int, Mapping[str, float], int], nx.Graph]
+Check = Callable[[int, Mapping[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A named random-graph generator and its parameter space.
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    params : tuple of ParamSpec
+        The declared parameter space.
+    generator : callable
+        ``generator(nodes, params, seed) -> nx.Graph`` on nodes ``0..nodes-1``; deterministic in
+        ``seed``.
+    check : callable, optional
+        ``check(nodes, params)`` raising :class:`InvalidGenomeError` for combinations the ranges
+        alone cannot express (e.g. ``m < nodes``).
+    min_nodes : int
+        The smallest graph the prior can make.
+    doc : str
+        One line for ``nas arch`` and the docs.
+    """
+
+    name: str
+    params: tuple[ParamSpec, ...]
+    generator: Generator
+    check: Check | None = None
+    min_nodes: int = 2
+    doc: str = ""
+    defaults: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def spec(self, name: str) -> ParamSpec:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise InvalidGenomeError("params", name, f"a parameter of {self.name!r}: {list(self.param_names)}")
+
+    def validate(self, nodes: int, params: Mapping[str, float]) -> dict[str, int | float]:
+        """Check and normalise ``params`` for a graph of ``nodes`` nodes.
+
+        Raises
+        ------
+        InvalidGenomeError
+            A missing, unknown or out-of-range parameter, or ``nodes`` too small for this prior.
+        """
+        if not isinstance(params, Mapping):
+            raise InvalidGenomeError("params", params, f"a mapping with keys {list(self.param_names)}")
+        unknown = sorted(set(params) - set(self.param_names))
+        missing = [p for p in self.param_names if p not in params]
+        if unknown or missing:
+            raise InvalidGenomeError(
+                "params", dict(params), f"exactly the keys {list(self.param_names)} for prior {self.name!r}"
+            )
+        if nodes < self.min_nodes:
+            raise InvalidGenomeError("nodes", nodes, f"at least {self.min_nodes} for prior {self.name!r}")
+        clean = {p.name: p.validate(params[p.name]) for p in self.params}
+        if self.check is not None:
+            self.check(nodes, clean)
+        return clean
+
+    def generate(self, nodes: int, params: Mapping[str, float], seed: int) -> nx.Graph:
+        """Validate and generate; the result has exactly the nodes ``0..nodes-1``."""
+        clean = self.validate(nodes, params)
+        try:
+            graph = self.generator(nodes, clean, seed)
+        except nx.NetworkXError as err:
+            raise GraphGenerationError(
+                f"prior {self.name!r} could not generate a graph with nodes={nodes}, params={clean}: {err}"
+            ) from err
+        graph = nx.Graph(graph)
+        graph.add_nodes_from(range(nodes))
+        return graph
+
+    def sample_params(self, nodes: int, rng) -> dict[str, int | float]:
+        """Draw parameters uniformly (log-uniformly where declared) that are valid for ``nodes``.
+
+        Draws are retried a bounded number of times against :attr:`check`.
+        """
+        last = None
+        for _ in range(100):
+            draw = {}
+            for p in self.params:
+                if p.log:
+                    x = math.exp(rng.uniform(math.log(p.low), math.log(p.high)))
+                else:
+                    x = rng.uniform(p.low, p.high)
+                draw[p.name] = int(round(min(max(x, p.low), p.high))) if p.kind == "int" else float(x)
+            try:
+                return self.validate(nodes, draw)
+            except InvalidGenomeError as err:
+                last = err
+        raise GraphGenerationError(f"no valid parameters of prior {self.name!r} for nodes={nodes}: {last}")
+
+
+PRIORS: dict[str, Prior] = {}
+
+
+def register_prior(prior: Prior, *, replace: bool = False) -> Prior:
+    """Add ``prior`` to the registry (users may register their own) and return it."""
+    if not isinstance(prior, Prior):
+        raise TypeError(f"register_prior expects a Prior, got {type(prior).__name__}")
+    if prior.name in PRIORS and not replace:
+        raise ValueError(f"a prior named {prior.name!r} is already registered; pass replace=True")
+    PRIORS[prior.name] = prior
+    return prior
+
+
+def get_prior(name: str) -> Prior:
+    """The registered prior called ``name``.
+
+    Raises
+    ------
+    UnknownPriorError
+        ``name`` is not registered; the message lists the registered names.
+    """
+    try:
+        return PRIORS[name]
+    except (KeyError, TypeError):
+        raise UnknownPriorError(str(name), list(PRIORS)) from None
+
+
+def list_priors() -> list[str]:
+    """Names of the registered priors, sorted."""
+    return sorted(PRIORS)
+
+
+# --- generators --------------------------------------------------------------------------------
+
+
+def _less_than_nodes(param: str) -> Check:
+    def check(nodes, params):
+        if params[param] >= nodes:
+            raise InvalidGenomeError(f"params.{param}", params[param], f"less than nodes = {nodes}")
+
+    return check
+
+
+def _at_most_nodes(param: str) -> Check:
+    def check(nodes, params):
+        if params[param] > nodes:
+            raise InvalidGenomeError(f"params.{param}", params[param], f"at most nodes = {nodes}")
+
+    return check
+
+
+def barabasi_albert_original(nodes: int, m: int, seed: int) -> nx.Graph:
+    """Barabási–Albert graph grown from ``m`` isolated nodes (networkx < 2.6 behaviour).
+
+    Today's :func:`networkx.barabasi_albert_graph` starts from a star on ``m + 1`` nodes, which
+    leaves one source vertex after low-to-high orientation; the graphs of Stier et al. 2021 were
+    grown from ``m`` isolated nodes and so have ``m`` sources.
+    """
+    rng = random.Random(seed)
+    graph = nx.empty_graph(m)
+    targets = list(range(m))
+    repeated: list[int] = []
+    for source in range(m, nodes):
+        graph.add_edges_from((source, t) for t in targets)
+        repeated.extend(targets)
+        repeated.extend([source] * m)
+        chosen: set[int] = set()
+        while len(chosen) < m:
+            chosen.add(rng.choice(repeated))
+        targets = sorted(chosen)
+    return graph
+
+
+def _layered_random(nodes: int, params, seed: int) -> nx.Graph:
+    """Nodes split into ``layers`` consecutive index blocks; edge i->j between blocks b<c with
+    probability ``p`` if c == b + 1, else ``p * skip`` (so the DAG's layering follows the blocks)."""
+    rng = random.Random(seed)
+    layers = min(int(params["layers"]), nodes)
+    bounds = [round(i * nodes / layers) for i in range(layers + 1)]
+    block = [b for b in range(layers) for _ in range(bounds[b], bounds[b + 1])]
+    graph = nx.empty_graph(nodes)
+    for i in range(nodes):
+        for j in range(i + 1, nodes):
+            gap = block[j] - block[i]
+            if gap == 0:
+                continue
+            q = params["p"] if gap == 1 else params["p"] * params["skip"]
+            if rng.random() < q:
+                graph.add_edge(i, j)
+    return graph
+
+
+def _random_dag(nodes: int, params, seed: int) -> nx.Graph:
+    """Edge i->j (i<j) with probability ``p * exp(-(j-i-1)/locality)``: a random DAG whose edges
+    prefer nearby positions in the topological order (deeper, narrower networks for small locality)."""
+    rng = random.Random(seed)
+    graph = nx.empty_graph(nodes)
+    for i in range(nodes):
+        for j in range(i + 1, nodes):
+            if rng.random() < params["p"] * math.exp(-(j - i - 1) / params["locality"]):
+                graph.add_edge(i, j)
+    return graph
+
+
+def _regular_check(nodes, params):
+    d = params["d"]
+    if d >= nodes:
+        raise InvalidGenomeError("params.d", d, f"less than nodes = {nodes}")
+    if (d * nodes) % 2:
+        raise InvalidGenomeError("params.d", d, f"a degree with d * nodes even (nodes = {nodes})")
+
+
+def _explicit(nodes, params, seed):
+    # The edges of an explicit genome are its edge edits; the prior contributes only the nodes.
+    return nx.empty_graph(nodes)
+
+
+for _prior in (
+    Prior(
+        "erdos_renyi",
+        (ParamSpec("p", "float", 0.01, 1.0, doc="edge probability"),),
+        lambda n, q, s: nx.gnp_random_graph(n, q["p"], seed=s),
+        doc="Erdős–Rényi G(n, p)",
+    ),
+    Prior(
+        "watts_strogatz",
+        (ParamSpec("k", "int", 2, 20, doc="ring neighbours"), ParamSpec("p", "float", 0.0, 1.0, doc="rewiring probability")),
+        lambda n, q, s: nx.connected_watts_strogatz_graph(n, q["k"], q["p"], tries=1000, seed=s),
+        check=_less_than_nodes("k"),
+        min_nodes=3,
+        doc="Watts–Strogatz small world, connected variant",
+    ),
+    Prior(
+        "barabasi_albert",
+        (ParamSpec("m", "int", 1, 20, doc="edges per new node"),),
+        lambda n, q, s: nx.barabasi_albert_graph(n, q["m"], seed=s),
+        check=_less_than_nodes("m"),
+        doc="Barabási–Albert preferential attachment (networkx >= 2.6: grown from a star)",
+    ),
+    Prior(
+        "barabasi_albert_original",
+        (ParamSpec("m", "int", 1, 20, doc="edges per new node"),),
+        lambda n, q, s: barabasi_albert_original(n, q["m"], s),
+        check=_less_than_nodes("m"),
+        doc="Barabási–Albert grown from m isolated nodes (as in Stier et al. 2021)",
+    ),
+    Prior(
+        "holme_kim",
+        (ParamSpec("m", "int", 1, 20, doc="edges per new node"), ParamSpec("p", "float", 0.0, 1.0, doc="triangle probability")),
+        lambda n, q, s: nx.powerlaw_cluster_graph(n, q["m"], q["p"], seed=s),
+        check=_less_than_nodes("m"),
+        doc="Holme–Kim power-law graph with tunable clustering",
+    ),
+    Prior(
+        "random_regular",
+        (ParamSpec("d", "int", 1, 20, doc="degree of every node"),),
+        lambda n, q, s: nx.random_regular_graph(q["d"], n, seed=s),
+        check=_regular_check,
+        doc="random d-regular graph",
+    ),
+    Prior(
+        "layered_random",
+        (
+            ParamSpec("layers", "int", 2, 12, doc="number of index blocks"),
+            ParamSpec("p", "float", 0.05, 1.0, doc="edge probability between consecutive blocks"),
+            ParamSpec("skip", "float", 0.0, 1.0, doc="relative probability of skip edges"),
+        ),
+        _layered_random,
+        check=_at_most_nodes("layers"),
+        doc="DAG-native: a layered random graph with skip edges",
+    ),
+    Prior(
+        "random_dag",
+        (
+            ParamSpec("p", "float", 0.05, 1.0, doc="edge probability between neighbours in the order"),
+            ParamSpec("locality", "float", 0.5, 50.0, log=True, doc="decay length of edge probability"),
+        ),
+        _random_dag,
+        doc="DAG-native: random DAG with edge probability decaying over the topological order",
+    ),
+    Prior("explicit", (), _explicit, min_nodes=2, doc="a user's own graph, carried as edge edits"),
+):
+    register_prior(_prior)
