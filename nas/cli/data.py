@@ -1,0 +1,119 @@
+"""``nas data``: inspect the data directory, fetch datasets, generate Reber grammar sets."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from nas.datasets.paths import ENV_VAR, resolve_data_dir
+from nas.exceptions import DataError
+
+_GOOD = {"verified", "no known checksum (record counts ok)"}
+
+
+def _data_dir_source(data_dir: str | None) -> str:
+    if data_dir:
+        return "--data-dir"
+    return ENV_VAR if os.environ.get(ENV_VAR) else "user cache folder"
+
+
+@click.group()
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False), default=None,
+    help=f"Folder holding mnist/, fashion_mnist/, cifar10/ (default: ${ENV_VAR}, else the user cache folder).",
+)
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None) -> None:
+    """Inspect, fetch and generate datasets."""
+    ctx.ensure_object(dict)["data_dir"] = data_dir
+
+
+def _verdict(status: dict) -> str:
+    if status["kind"] == "generated":
+        return "generated on demand (no files)"
+    if status["ready"]:
+        return "ready"
+    if status["usable_partial"]:
+        return "usable only with --allow-partial-data (truncated files)"
+    if all(not f["present"] for f in status["files"]):
+        return f"missing (run `nas data fetch {status['name']}`)"
+    return "not usable"
+
+
+@cli.command("info")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def info_cmd(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
+    """Show, for each dataset (or the NAMES given), where its files are and whether they check out."""
+    from nas.datasets.registry import dataset_status, list_datasets
+
+    data_dir = ctx.obj["data_dir"]
+    statuses = [dataset_status(name, data_dir) for name in (names or list_datasets())]
+    root = resolve_data_dir(data_dir)
+    if as_json:
+        payload = {"data_dir": str(root), "data_dir_source": _data_dir_source(data_dir), "datasets": statuses}
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(f"data dir: {root} (from {_data_dir_source(data_dir)})")
+    for status in statuses:
+        where = f" {status['folder']} [{status['layout']}]:" if status["folder"] else ""
+        click.echo(f"{status['name']}:{where} {_verdict(status)}")
+        width = max((len(f["file"]) for f in status["files"]), default=0)
+        for f in status["files"]:
+            click.echo(f"  {f['file']:<{width}}  {f['status']}")
+            if "detail" in f:
+                click.echo(f"  {'':<{width}}  {f['detail']}")
+
+
+@cli.command("fetch")
+@click.argument("name")
+@click.option("--layout", type=click.Choice(["bin", "py"]), default=None, help="CIFAR-10 layout (default: binary).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show download progress bars.")
+@click.pass_context
+def fetch_cmd(ctx: click.Context, name: str, layout: str | None, progress: bool) -> None:
+    """Download the missing files of dataset NAME, verify them; existing files are never replaced."""
+    from nas.datasets.registry import dataset_status, fetch_dataset
+
+    data_dir = ctx.obj["data_dir"]
+    written = fetch_dataset(name, data_dir, progress=progress, layout=layout)
+    for path in written:
+        click.echo(f"downloaded {path}")
+    status = dataset_status(name, data_dir)
+    bad = [f"{f['file']}: {f['status']}" for f in status["files"] if f["status"] not in _GOOD]
+    if bad:
+        raise DataError(
+            f"{name} in {status['folder']}: {'; '.join(bad)}; existing files are never replaced, "
+            "move them away and run `nas data fetch` again"
+        )
+    click.echo(f"{name}: all files present and checked in {status['folder']}"
+               + ("" if written else " (nothing downloaded)"))
+
+
+@cli.command("reber")
+@click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True, help="Number of strings.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Generator seed.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV file to write.")
+@click.option("--kind", type=click.Choice(["classification", "embedded"]), default="classification",
+              show_default=True, help="Valid/invalid classification strings or embedded Reber strings.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def reber_cmd(n: int, seed: int, out: Path, kind: str, overwrite: bool) -> None:
+    """Write a generated, seeded Reber grammar set as CSV."""
+    from nas.datasets.reber import write_reber_csv
+
+    if out.exists() and not overwrite:
+        raise DataError(f"{out} exists; pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target then renamed, so an interrupted run never leaves half a CSV.
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix or ".csv")
+    os.close(fd)
+    try:
+        write_reber_csv(tmp, n=n, seed=seed, kind=kind)
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    click.echo(f"wrote {n} {kind} Reber strings (seed {seed}) to {out}")

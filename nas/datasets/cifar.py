@@ -1,0 +1,254 @@
+"""CIFAR-10 batches in the official binary layout and in the python-pickle layout.
+
+Binary layout (``cifar-10-batches-bin/*.bin``): records of 1 label byte + 3072 pixel bytes
+(1024 R, 1024 G, 1024 B, row-major). Read with :func:`numpy.fromfile`; the record count follows
+from the file size, so a truncated file is recognised without reading it.
+
+Pickle layout (``cifar-10-batches-py/``): Python 2 pickles of a dict with ``data`` (uint8,
+10000 x 3072) and ``labels``. They are read with :class:`RestrictedUnpickler`, which resolves only
+the few globals a pickled numpy array needs; any other global (``os.system``, ...) is refused, so a
+tampered file cannot run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nas.exceptions import ChecksumError, CorruptFileError, TruncatedFileError
+
+__all__ = [
+    "CLASSES",
+    "IMAGE_SHAPE",
+    "RECORD_BYTES",
+    "RECORDS_PER_BATCH",
+    "CifarBatch",
+    "RestrictedUnpickler",
+    "read_cifar_bin",
+    "read_cifar_pickle",
+]
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+IMAGE_SHAPE = (3, 32, 32)
+PIXELS = 3 * 32 * 32
+RECORD_BYTES = 1 + PIXELS
+RECORDS_PER_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class CifarBatch:
+    """One CIFAR-10 batch file.
+
+    Attributes
+    ----------
+    images : numpy.ndarray
+        uint8, shape ``(records, 3, 32, 32)``.
+    labels : numpy.ndarray
+        uint8 in ``0..9``, shape ``(records,)``.
+    records, expected_records : int
+        Records present and records of the official file.
+    checksum : str
+        ``"verified"``, ``"no known checksum"`` or ``"not checked (partial file)"``.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    records: int
+    expected_records: int
+    checksum: str
+
+    @property
+    def partial(self) -> bool:
+        return self.records < self.expected_records
+
+
+def _check_labels(labels: np.ndarray, source: str) -> None:
+    bad = np.flatnonzero(labels >= len(CLASSES))
+    if bad.size:
+        raise CorruptFileError(
+            f"{source}: label {int(labels[bad[0]])} at record {int(bad[0])}, expected 0..{len(CLASSES) - 1} "
+            f"({bad.size} bad labels; wrong record size or not a CIFAR-10 file?)"
+        )
+
+
+def _verify_md5(path: Path, md5: str | None, data: bytes | None = None) -> str:
+    if md5 is None:
+        return "no known checksum"
+    digest = hashlib.md5(usedforsecurity=False)
+    if data is not None:
+        digest.update(data)
+    else:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    found = digest.hexdigest()
+    if found != md5:
+        raise ChecksumError(f"{path}: checksum mismatch: expected MD5 {md5}, found {found}")
+    return "verified"
+
+
+def binary_record_count(path: str | os.PathLike, expected_records: int = RECORDS_PER_BATCH) -> tuple[int, int]:
+    """Complete records in a binary batch, checked against its size (no data read).
+
+    Returns
+    -------
+    records, expected_records : int
+
+    Raises
+    ------
+    CorruptFileError
+        More bytes than ``expected_records`` records (wrong record size or not a CIFAR-10 batch).
+    """
+    size = Path(path).stat().st_size
+    if size > expected_records * RECORD_BYTES:
+        raise CorruptFileError(
+            f"{path}: {size} bytes, expected {expected_records} records of {RECORD_BYTES} bytes "
+            f"= {expected_records * RECORD_BYTES} bytes (wrong record size or not a CIFAR-10 batch?)"
+        )
+    return size // RECORD_BYTES, expected_records
+
+
+def read_cifar_bin(
+    path: str | os.PathLike,
+    *,
+    expected_records: int = RECORDS_PER_BATCH,
+    md5: str | None = None,
+    allow_partial: bool = False,
+) -> CifarBatch:
+    """Read one binary-layout batch (``data_batch_N.bin`` / ``test_batch.bin``).
+
+    Parameters
+    ----------
+    path : str or path-like
+    expected_records : int
+        Records in the official file (10,000).
+    md5 : str, optional
+        Known MD5 (none is published for the ``.bin`` files; checked when given).
+    allow_partial : bool
+        Accept a truncated file and return its complete records.
+
+    Returns
+    -------
+    CifarBatch
+
+    Raises
+    ------
+    TruncatedFileError
+        Fewer records than expected (unless ``allow_partial``).
+    CorruptFileError
+        Too many bytes for the expected records, or a label outside ``0..9``.
+    ChecksumError
+        A complete file whose MD5 differs from ``md5``.
+    """
+    path = Path(path)
+    records, expected = binary_record_count(path, expected_records)
+    size = path.stat().st_size
+    if records < expected or size % RECORD_BYTES:
+        what = f"holds {records} of {expected} records"
+        if size % RECORD_BYTES:
+            what += f" and {size % RECORD_BYTES} stray bytes of an incomplete record"
+        if not allow_partial:
+            raise TruncatedFileError(f"{path}: truncated file: {what}; pass allow_partial=True to use it anyway")
+    raw = np.fromfile(path, dtype=np.uint8, count=records * RECORD_BYTES).reshape(records, RECORD_BYTES)
+    labels = raw[:, 0].copy()
+    _check_labels(labels, str(path))
+    images = raw[:, 1:].reshape(records, *IMAGE_SHAPE)
+    checksum = "not checked (partial file)" if records < expected else _verify_md5(path, md5)
+    return CifarBatch(images=images, labels=labels, records=records, expected_records=expected, checksum=checksum)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that only rebuilds numpy arrays and plain builtins (dict, list, str, bytes, int).
+
+    The CIFAR-10 python batches need exactly: ``numpy.core.multiarray._reconstruct`` (or its
+    numpy 2 home ``numpy._core.multiarray``), ``numpy.ndarray``, ``numpy.dtype`` and, for
+    protocol-2 pickles written by Python 3, ``_codecs.encode`` (which turns a str into bytes).
+    """
+
+    ALLOWED = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    })
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR-10 batch")
+        return super().find_class(module, name)
+
+
+def read_cifar_pickle(
+    path: str | os.PathLike,
+    *,
+    expected_records: int = RECORDS_PER_BATCH,
+    md5: str | None = None,
+    allow_partial: bool = False,
+) -> CifarBatch:
+    """Read one python-layout batch (``data_batch_N`` / ``test_batch``) with a restricted unpickler.
+
+    Parameters
+    ----------
+    path : str or path-like
+    expected_records : int
+        Records in the official file (10,000).
+    md5 : str, optional
+        Known MD5 (torchvision's values for the official batches); checked on complete files.
+    allow_partial : bool
+        Accept a batch holding fewer records than expected. A pickle cut short cannot be read at
+        all, so a truncated *file* is always a :class:`CorruptFileError`.
+
+    Returns
+    -------
+    CifarBatch
+
+    Raises
+    ------
+    CorruptFileError
+        Unreadable pickle, a forbidden global, missing keys, wrong shapes or labels.
+    TruncatedFileError
+        A well-formed batch with fewer records than expected (unless ``allow_partial``).
+    ChecksumError
+        A complete batch whose MD5 differs from ``md5``.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        # latin1 is how numpy arrays pickled by Python 2 must be decoded.
+        obj = RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
+        raise CorruptFileError(f"{path}: not a readable CIFAR-10 python batch ({type(err).__name__}: {err})") from err
+    if not isinstance(obj, dict):
+        raise CorruptFileError(f"{path}: expected a pickled dict, found {type(obj).__name__}")
+    obj = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
+    if "data" not in obj or "labels" not in obj:
+        raise CorruptFileError(f"{path}: expected keys 'data' and 'labels', found {sorted(map(str, obj))}")
+    data, labels = obj["data"], np.asarray(obj["labels"])
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
+        found = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise CorruptFileError(f"{path}: expected 'data' as uint8 (N, {PIXELS}), found {found}")
+    records = data.shape[0]
+    if labels.shape != (records,) or not np.issubdtype(labels.dtype, np.integer) or (labels < 0).any():
+        raise CorruptFileError(
+            f"{path}: expected {records} integer labels to match 'data', found shape {labels.shape} {labels.dtype}"
+        )
+    if records > expected_records:
+        raise CorruptFileError(f"{path}: expected {expected_records} records, found {records}")
+    labels = labels.astype(np.uint8) if records == 0 or labels.max() < 256 else labels
+    _check_labels(labels, str(path))
+    if records < expected_records and not allow_partial:
+        raise TruncatedFileError(
+            f"{path}: truncated batch: holds {records} of {expected_records} records; "
+            "pass allow_partial=True to use it anyway"
+        )
+    checksum = "not checked (partial file)" if records < expected_records else _verify_md5(path, md5, raw)
+    images = data.reshape(records, *IMAGE_SHAPE)
+    return CifarBatch(images=images, labels=labels, records=records, expected_records=expected_records,
+                      checksum=checksum)
