@@ -29,15 +29,20 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
 import networkx as nx
 import numpy as np
 
-from search_spaces.exceptions import EmptyGraphError
+from search_spaces.exceptions import EmptyGraphError, SearchSpaceError
 
-__all__ = ["LayeredDAG"]
+__all__ = ["LayeredDAG", "InvalidGraphError"]
+
+
+class InvalidGraphError(SearchSpaceError):
+    """A graph (or edge list) that is malformed: an edge outside the node range, a bad order."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,7 +66,12 @@ class LayeredDAG:
         ------
         EmptyGraphError
             No nodes or no edges.
+        InvalidGraphError
+            An edge endpoint outside ``0..num_nodes-1``.
         """
+        if isinstance(num_nodes, bool) or not isinstance(num_nodes, (int, np.integer)):
+            raise InvalidGraphError(f"num_nodes must be an integer, got {num_nodes!r}")
+        num_nodes = int(num_nodes)
         if num_nodes < 1:
             raise EmptyGraphError(f"a layered DAG needs at least one node, got num_nodes={num_nodes}")
         oriented = set()
@@ -70,7 +80,7 @@ class LayeredDAG:
             if u == v:
                 continue  # self-loops carry no feed-forward meaning
             if not (0 <= u < num_nodes and 0 <= v < num_nodes):
-                raise EmptyGraphError(f"edge ({u}, {v}) outside nodes 0..{num_nodes - 1}")
+                raise InvalidGraphError(f"edge ({u}, {v}) outside nodes 0..{num_nodes - 1}")
             oriented.add((min(u, v), max(u, v)))
         if not oriented:
             raise EmptyGraphError(f"graph with {num_nodes} nodes has no edges; a sparse network needs at least one")
@@ -98,16 +108,22 @@ class LayeredDAG:
         ------
         EmptyGraphError
             The graph has no nodes or no edges.
-        ValueError
-            Unknown ``order`` or missing ``rng``.
+        InvalidGraphError
+            Unknown ``order``, missing ``rng`` or node labels that cannot be sorted.
         """
-        nodes = sorted(graph.nodes)
+        try:
+            nodes = sorted(graph.nodes)
+        except TypeError:
+            raise InvalidGraphError(
+                "node labels must be mutually sortable (e.g. all integers); relabel the graph "
+                "first (search_spaces.graph_io does this for imported graphs)"
+            ) from None
         if order == "random":
             if rng is None:
-                raise ValueError("order='random' needs an rng (numpy.random.Generator)")
+                raise InvalidGraphError("order='random' needs an rng (numpy.random.Generator), got None")
             nodes = [nodes[i] for i in rng.permutation(len(nodes))]
         elif order != "index":
-            raise ValueError(f"order must be 'index' or 'random', got {order!r}")
+            raise InvalidGraphError(f"order must be 'index' or 'random', got {order!r}")
         index = {node: i for i, node in enumerate(nodes)}
         if not nodes:
             raise EmptyGraphError("graph has no nodes")
@@ -199,11 +215,28 @@ class LayeredDAG:
         s, t = source_layer, target_layer
         if not (0 <= s < self.num_layers and 0 <= t < self.num_layers):
             raise IndexError(f"layers must be in 0..{self.num_layers - 1}, got ({s}, {t})")
+        u, v = self._edge_array
+        layer = np.asarray(self.layer_of)
+        pos = np.asarray(self.position)
+        pick = (layer[u] == s) & (layer[v] == t)
         out = np.zeros((self.layer_widths[t], self.layer_widths[s]), dtype=np.float32)
-        for u, v in self.edges:
-            if self.layer_of[u] == s and self.layer_of[v] == t:
-                out[self.position[v], self.position[u]] = 1.0
+        out[pos[v[pick]], pos[u[pick]]] = 1.0
         return out
+
+    @cached_property
+    def _edge_array(self) -> tuple[np.ndarray, np.ndarray]:
+        edges = np.asarray(self.edges, dtype=np.int64).reshape(-1, 2)
+        return edges[:, 0], edges[:, 1]
+
+    def adjacency(self):
+        """Symmetric 0/1 adjacency of the undirected graph as a ``scipy.sparse.csr_array``."""
+        from scipy import sparse
+
+        u, v = self._edge_array
+        data = np.ones(2 * u.size, dtype=np.float64)
+        return sparse.csr_array(
+            (data, (np.concatenate([u, v]), np.concatenate([v, u]))), shape=(self.num_nodes, self.num_nodes)
+        )
 
     # --- views ----------------------------------------------------------------------------
 
@@ -227,7 +260,10 @@ class LayeredDAG:
         Returned as ``"wl<iterations>:nx<networkx version>:<hex>"``: the WL hash of networkx may
         change between its releases, so the version is part of the key.
         """
-        digest = nx.weisfeiler_lehman_graph_hash(self.to_networkx(), iterations=iterations)
+        with warnings.catch_warnings():
+            # networkx 3.5 changed its hashes and warns on every call; the version is in our key.
+            warnings.simplefilter("ignore", UserWarning)
+            digest = nx.weisfeiler_lehman_graph_hash(self.to_networkx(), iterations=iterations)
         return f"wl{iterations}:nx{nx.__version__}:{digest}"
 
     def __repr__(self) -> str:

@@ -83,13 +83,24 @@ class Genome:
     edits: Any = ()
 
     def __post_init__(self):
+        if not isinstance(self.prior, str):
+            raise InvalidGenomeError("prior", self.prior, "a prior name (string)")
         prior = get_prior(self.prior)
         nodes = _int_field("nodes", self.nodes, max(MIN_NODES, prior.min_nodes), MAX_NODES)
         seed = _int_field("seed", self.seed, 0, MAX_SEED)
-        if self.family not in FAMILIES:
+        if not isinstance(self.family, str) or self.family not in FAMILIES:
             raise InvalidGenomeError("family", self.family, f"one of {list(FAMILIES)}")
-        params = dict(self.params) if not isinstance(self.params, Mapping) else self.params
+        params = self.params
+        if not isinstance(params, Mapping):
+            try:  # the stored form: a tuple of (name, value) pairs
+                params = dict(params)
+            except (TypeError, ValueError):
+                raise InvalidGenomeError(
+                    "params", self.params, f"a mapping with keys {list(prior.param_names)}"
+                ) from None
         clean = prior.validate(nodes, params)
+        if isinstance(self.edits, (str, bytes, Mapping)) or not hasattr(self.edits, "__iter__"):
+            raise InvalidGenomeError("edits", self.edits, "a sequence of (op, u, v) triples")
         edits = []
         for i, edit in enumerate(self.edits):
             if not isinstance(edit, (tuple, list)) or len(edit) != 3 or edit[0] not in EDIT_OPS:
@@ -153,7 +164,16 @@ class Genome:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Genome":
-        """Build from :meth:`to_dict` output; unknown or missing keys raise InvalidGenomeError."""
+        """Build from :meth:`to_dict` output.
+
+        ``prior`` is required; a missing ``params`` / ``nodes`` / ``seed`` / ``family`` /
+        ``edits`` takes the dataclass default (so hand-written JSON can stay short).
+
+        Raises
+        ------
+        InvalidGenomeError
+            Not a mapping, an unknown key, a missing prior or a field outside its allowed values.
+        """
         if not isinstance(data, Mapping):
             raise InvalidGenomeError("genome", data, "a JSON object")
         allowed = {"prior", "params", "nodes", "seed", "family", "edits"}
@@ -168,7 +188,7 @@ class Genome:
             nodes=data.get("nodes", 20),
             seed=data.get("seed", 0),
             family=data.get("family", "ff"),
-            edits=tuple(tuple(e) if isinstance(e, list) else e for e in data.get("edits", ())),
+            edits=_edits_from_json(data.get("edits", ())),
         )
 
     @classmethod
@@ -201,6 +221,12 @@ class Genome:
         params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params)
         extra = f", {len(self.edits)} edits" if self.edits else ""
         return f"{self.prior}({params}) n={self.nodes} seed={self.seed} {self.family}{extra}"
+
+
+def _edits_from_json(edits):
+    if isinstance(edits, (list, tuple)):
+        return tuple(tuple(e) if isinstance(e, list) else e for e in edits)
+    return edits  # anything else is rejected, with its value, by Genome validation
 
 
 def genome_from_any(value) -> Genome:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import networkx as nx
+import numpy as np
 
-from search_spaces.exceptions import GraphGenerationError, InvalidGenomeError, UnknownPriorError
+from search_spaces.exceptions import GraphGenerationError, InvalidGenomeError, SearchSpaceError, UnknownPriorError
 
 __all__ = [
     "ParamSpec",
@@ -29,8 +30,14 @@ __all__ = [
     "get_prior",
     "list_priors",
     "PRIORS",
+    "PriorDefinitionError",
     "barabasi_albert_original",
 ]
+
+
+class PriorDefinitionError(SearchSpaceError):
+    """A prior or parameter specification that is itself malformed (not a genome's fault)."""
+
 
 
 @dataclass(frozen=True)
@@ -46,9 +53,11 @@ class ParamSpec:
 
     def __post_init__(self):
         if self.kind not in ("int", "float"):
-            raise ValueError(f"ParamSpec.kind must be 'int' or 'float', got {self.kind!r}")
+            raise PriorDefinitionError(f"ParamSpec.kind must be 'int' or 'float', got {self.kind!r}")
         if not self.low <= self.high:
-            raise ValueError(f"ParamSpec {self.name!r}: low {self.low} > high {self.high}")
+            raise PriorDefinitionError(f"ParamSpec {self.name!r}: expected low <= high, got low={self.low}, high={self.high}")
+        if self.log and self.low <= 0:
+            raise PriorDefinitionError(f"ParamSpec {self.name!r}: a log-scaled range needs low > 0, got low={self.low}")
 
     def describe(self) -> str:
         return f"{'an integer' if self.kind == 'int' else 'a float'} in [{self.low}, {self.high}]"
@@ -56,6 +65,8 @@ class ParamSpec:
     def validate(self, value, field_prefix: str = "params") -> int | float:
         """Return ``value`` converted to this parameter's type, or raise InvalidGenomeError."""
         where = f"{field_prefix}.{self.name}"
+        if isinstance(value, (np.integer, np.floating)):  # numpy scalars from rng draws are fine
+            value = value.item()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidGenomeError(where, value, self.describe())
         if self.kind == "int":
@@ -73,6 +84,7 @@ class ParamSpec:
 
 Generator = Callable[[int, Mapping[str, float], int], nx.Graph]
 Check = Callable[[int, Mapping[str, float]], None]
+Limits = Callable[[int], Mapping[str, tuple[float, float]]]
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,13 @@ class Prior:
         The smallest graph the prior can make.
     doc : str
         One line for ``nas arch`` and the docs.
+    defaults : mapping, optional
+        Documented typical values (informational).
+    limits : callable, optional
+        ``limits(nodes) -> {name: (low, high)}``: the node-dependent part of the space (e.g.
+        ``m <= nodes - 1``), intersected with the declared ranges by :meth:`ranges`. Sampling,
+        the genetic operators and Optuna draw inside these ranges; :attr:`check` still has the
+        last word (e.g. parity of ``d * nodes``).
     """
 
     name: str
@@ -104,6 +123,16 @@ class Prior:
     min_nodes: int = 2
     doc: str = ""
     defaults: Mapping[str, float] = field(default_factory=dict)
+    limits: Limits | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise PriorDefinitionError(f"a prior needs a non-empty string name, got {self.name!r}")
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names) or not all(isinstance(p, ParamSpec) for p in self.params):
+            raise PriorDefinitionError(f"prior {self.name!r}: params must be ParamSpecs with distinct names, got {names}")
+        if not callable(self.generator):
+            raise PriorDefinitionError(f"prior {self.name!r}: generator must be callable, got {self.generator!r}")
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -114,6 +143,23 @@ class Prior:
             if p.name == name:
                 return p
         raise InvalidGenomeError("params", name, f"a parameter of {self.name!r}: {list(self.param_names)}")
+
+    def ranges(self, nodes: int) -> dict[str, tuple[int | float, int | float]]:
+        """Effective ``(low, high)`` of every parameter for a graph of ``nodes`` nodes.
+
+        The declared range intersected with :attr:`limits`; an empty intersection is returned as
+        ``low > high`` (no valid value: the prior cannot make a graph of this size).
+        """
+        extra = dict(self.limits(nodes)) if self.limits is not None else {}
+        out = {}
+        for p in self.params:
+            low, high = p.low, p.high
+            if p.name in extra:
+                low, high = max(low, extra[p.name][0]), min(high, extra[p.name][1])
+            if p.kind == "int":
+                low, high = int(math.ceil(low)), int(math.floor(high))
+            out[p.name] = (low, high)
+        return out
 
     def validate(self, nodes: int, params: Mapping[str, float]) -> dict[str, int | float]:
         """Check and normalise ``params`` for a graph of ``nodes`` nodes.
@@ -143,33 +189,85 @@ class Prior:
         clean = self.validate(nodes, params)
         try:
             graph = self.generator(nodes, clean, seed)
-        except nx.NetworkXError as err:
+        except (nx.NetworkXException, ValueError) as err:
+            if isinstance(err, SearchSpaceError):
+                raise
             raise GraphGenerationError(
-                f"prior {self.name!r} could not generate a graph with nodes={nodes}, params={clean}: {err}"
+                f"prior {self.name!r} could not generate a graph with nodes={nodes}, params={clean}, seed={seed}: {err}"
             ) from err
-        graph = nx.Graph(graph)
-        graph.add_nodes_from(range(nodes))
-        return graph
+        if not isinstance(graph, nx.Graph):
+            raise GraphGenerationError(f"prior {self.name!r} returned {type(graph).__name__}, expected a networkx graph")
+        extra = set(graph.nodes) - set(range(nodes))
+        if extra:
+            raise GraphGenerationError(
+                f"prior {self.name!r} returned nodes outside 0..{nodes - 1}: {sorted(extra, key=str)[:5]}"
+            )
+        # Collapse direction and parallel edges; drop self-loops, which have no feed-forward meaning.
+        out = nx.Graph()
+        out.add_nodes_from(range(nodes))
+        out.add_edges_from((u, v) for u, v in graph.edges() if u != v)
+        return out
 
-    def sample_params(self, nodes: int, rng) -> dict[str, int | float]:
-        """Draw parameters uniformly (log-uniformly where declared) that are valid for ``nodes``.
+    def sample_params(self, nodes: int, rng, fixed: Mapping[str, float] | None = None) -> dict[str, int | float]:
+        """Draw parameters that are valid for ``nodes``.
 
-        Draws are retried a bounded number of times against :attr:`check`.
+        Integers are drawn uniformly from the effective range (:meth:`ranges`), floats uniformly
+        (log-uniformly where declared). Draws are retried a bounded number of times against
+        :attr:`check`.
+
+        Parameters
+        ----------
+        nodes : int
+            Graph size the parameters must suit.
+        rng : numpy.random.Generator
+            Source of randomness.
+        fixed : mapping, optional
+            Values to keep as given (validated); only the others are drawn.
+
+        Raises
+        ------
+        InvalidGenomeError
+            A ``fixed`` value that is unknown or out of range.
+        GraphGenerationError
+            No valid combination was found (e.g. ``nodes`` too small for this prior).
         """
+        fixed = dict(fixed or {})
+        for name in fixed:
+            self.spec(name).validate(fixed[name])
+        if nodes < self.min_nodes:
+            raise GraphGenerationError(f"prior {self.name!r} needs at least {self.min_nodes} nodes, got nodes={nodes}")
+        if all(p.name in fixed for p in self.params):
+            return self.validate(nodes, fixed)  # nothing to draw: report the fixed values' error as is
+        ranges = self.ranges(nodes)
         last = None
         for _ in range(100):
-            draw = {}
+            draw = dict(fixed)
             for p in self.params:
-                if p.log:
-                    x = math.exp(rng.uniform(math.log(p.low), math.log(p.high)))
-                else:
-                    x = rng.uniform(p.low, p.high)
-                draw[p.name] = int(round(min(max(x, p.low), p.high))) if p.kind == "int" else float(x)
+                if p.name in fixed:
+                    continue
+                low, high = ranges[p.name]
+                if low > high:
+                    raise GraphGenerationError(
+                        f"prior {self.name!r} has no valid {p.name!r} for nodes={nodes} "
+                        f"(declared range [{p.low}, {p.high}])"
+                    )
+                draw[p.name] = _draw(p, low, high, rng)
             try:
                 return self.validate(nodes, draw)
             except InvalidGenomeError as err:
                 last = err
         raise GraphGenerationError(f"no valid parameters of prior {self.name!r} for nodes={nodes}: {last}")
+
+
+def _draw(spec: ParamSpec, low, high, rng):
+    if spec.kind == "int":
+        if spec.log:
+            x = math.exp(rng.uniform(math.log(low - 0.5 if low > 0.5 else low), math.log(high + 0.5)))
+            return int(min(max(round(x), low), high))
+        return int(rng.integers(low, high + 1))
+    if spec.log:
+        return float(min(max(math.exp(rng.uniform(math.log(low), math.log(high))), low), high))
+    return float(rng.uniform(low, high))
 
 
 PRIORS: dict[str, Prior] = {}
@@ -178,9 +276,9 @@ PRIORS: dict[str, Prior] = {}
 def register_prior(prior: Prior, *, replace: bool = False) -> Prior:
     """Add ``prior`` to the registry (users may register their own) and return it."""
     if not isinstance(prior, Prior):
-        raise TypeError(f"register_prior expects a Prior, got {type(prior).__name__}")
+        raise PriorDefinitionError(f"register_prior expects a Prior, got {type(prior).__name__}")
     if prior.name in PRIORS and not replace:
-        raise ValueError(f"a prior named {prior.name!r} is already registered; pass replace=True")
+        raise PriorDefinitionError(f"a prior named {prior.name!r} is already registered; pass replace=True")
     PRIORS[prior.name] = prior
     return prior
 
@@ -223,13 +321,28 @@ def _at_most_nodes(param: str) -> Check:
     return check
 
 
+def _limit(param: str, offset: int) -> Limits:
+    # The node-dependent upper bound that matches the check above: nodes - 1 or nodes.
+    return lambda nodes: {param: (-math.inf, nodes + offset)}
+
+
 def barabasi_albert_original(nodes: int, m: int, seed: int) -> nx.Graph:
     """Barabási–Albert graph grown from ``m`` isolated nodes (networkx < 2.6 behaviour).
 
     Today's :func:`networkx.barabasi_albert_graph` starts from a star on ``m + 1`` nodes, which
     leaves one source vertex after low-to-high orientation; the graphs of Stier et al. 2021 were
-    grown from ``m`` isolated nodes and so have ``m`` sources.
+    grown from ``m`` isolated nodes and so have ``m`` sources. This is the networkx 2.5 algorithm
+    (node ``m`` joins all ``m`` seeds, later nodes attach preferentially to ``m`` distinct
+    targets), driven by :class:`random.Random` seeded with ``seed``.
+
+    Examples
+    --------
+    >>> g = barabasi_albert_original(10, 3, seed=0)
+    >>> sorted(v for v in g if all(u > v for u in g[v]))
+    [0, 1, 2]
     """
+    if not 1 <= m < nodes:
+        raise GraphGenerationError(f"barabasi_albert_original needs 1 <= m < nodes, got m={m}, nodes={nodes}")
     rng = random.Random(seed)
     graph = nx.empty_graph(m)
     targets = list(range(m))
@@ -245,34 +358,39 @@ def barabasi_albert_original(nodes: int, m: int, seed: int) -> nx.Graph:
     return graph
 
 
+def _upper_pairs(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(nodes, k=1)
+
+
 def _layered_random(nodes: int, params, seed: int) -> nx.Graph:
-    """Nodes split into ``layers`` consecutive index blocks; edge i->j between blocks b<c with
-    probability ``p`` if c == b + 1, else ``p * skip`` (so the DAG's layering follows the blocks)."""
-    rng = random.Random(seed)
+    """Nodes split into ``layers`` consecutive index blocks of (almost) equal size; a pair i<j in
+    consecutive blocks is joined with probability ``p``, a pair further apart with ``p * skip``,
+    a pair inside one block never. The DAG's layers follow the blocks wherever each node has an
+    edge from the previous block (always for p = 1); otherwise longest-path layering moves the
+    node to an earlier layer."""
+    rng = np.random.default_rng(seed)
     layers = min(int(params["layers"]), nodes)
     bounds = [round(i * nodes / layers) for i in range(layers + 1)]
-    block = [b for b in range(layers) for _ in range(bounds[b], bounds[b + 1])]
+    block = np.repeat(np.arange(layers), np.diff(bounds))
+    i, j = _upper_pairs(nodes)
+    gap = block[j] - block[i]
+    q = np.where(gap == 1, params["p"], params["p"] * params["skip"])
+    q[gap == 0] = 0.0
+    keep = rng.random(i.size) < q
     graph = nx.empty_graph(nodes)
-    for i in range(nodes):
-        for j in range(i + 1, nodes):
-            gap = block[j] - block[i]
-            if gap == 0:
-                continue
-            q = params["p"] if gap == 1 else params["p"] * params["skip"]
-            if rng.random() < q:
-                graph.add_edge(i, j)
+    graph.add_edges_from(zip(i[keep].tolist(), j[keep].tolist()))
     return graph
 
 
 def _random_dag(nodes: int, params, seed: int) -> nx.Graph:
     """Edge i->j (i<j) with probability ``p * exp(-(j-i-1)/locality)``: a random DAG whose edges
     prefer nearby positions in the topological order (deeper, narrower networks for small locality)."""
-    rng = random.Random(seed)
+    rng = np.random.default_rng(seed)
+    i, j = _upper_pairs(nodes)
+    q = params["p"] * np.exp(-(j - i - 1) / params["locality"])
+    keep = rng.random(i.size) < q
     graph = nx.empty_graph(nodes)
-    for i in range(nodes):
-        for j in range(i + 1, nodes):
-            if rng.random() < params["p"] * math.exp(-(j - i - 1) / params["locality"]):
-                graph.add_edge(i, j)
+    graph.add_edges_from(zip(i[keep].tolist(), j[keep].tolist()))
     return graph
 
 
@@ -301,6 +419,7 @@ for _prior in (
         (ParamSpec("k", "int", 2, 20, doc="ring neighbours"), ParamSpec("p", "float", 0.0, 1.0, doc="rewiring probability")),
         lambda n, q, s: nx.connected_watts_strogatz_graph(n, q["k"], q["p"], tries=1000, seed=s),
         check=_less_than_nodes("k"),
+        limits=_limit("k", -1),
         min_nodes=3,
         doc="Watts–Strogatz small world, connected variant",
     ),
@@ -309,6 +428,7 @@ for _prior in (
         (ParamSpec("m", "int", 1, 20, doc="edges per new node"),),
         lambda n, q, s: nx.barabasi_albert_graph(n, q["m"], seed=s),
         check=_less_than_nodes("m"),
+        limits=_limit("m", -1),
         doc="Barabási–Albert preferential attachment (networkx >= 2.6: grown from a star)",
     ),
     Prior(
@@ -316,6 +436,7 @@ for _prior in (
         (ParamSpec("m", "int", 1, 20, doc="edges per new node"),),
         lambda n, q, s: barabasi_albert_original(n, q["m"], s),
         check=_less_than_nodes("m"),
+        limits=_limit("m", -1),
         doc="Barabási–Albert grown from m isolated nodes (as in Stier et al. 2021)",
     ),
     Prior(
@@ -323,6 +444,7 @@ for _prior in (
         (ParamSpec("m", "int", 1, 20, doc="edges per new node"), ParamSpec("p", "float", 0.0, 1.0, doc="triangle probability")),
         lambda n, q, s: nx.powerlaw_cluster_graph(n, q["m"], q["p"], seed=s),
         check=_less_than_nodes("m"),
+        limits=_limit("m", -1),
         doc="Holme–Kim power-law graph with tunable clustering",
     ),
     Prior(
@@ -330,6 +452,7 @@ for _prior in (
         (ParamSpec("d", "int", 1, 20, doc="degree of every node"),),
         lambda n, q, s: nx.random_regular_graph(q["d"], n, seed=s),
         check=_regular_check,
+        limits=_limit("d", -1),
         doc="random d-regular graph",
     ),
     Prior(
@@ -341,6 +464,7 @@ for _prior in (
         ),
         _layered_random,
         check=_at_most_nodes("layers"),
+        limits=_limit("layers", 0),
         doc="DAG-native: a layered random graph with skip edges",
     ),
     Prior(

@@ -1,0 +1,396 @@
+"""Structural features of a layered DAG: the paper's 23 and more from network science.
+
+Every feature is a finite float with a stable name; :data:`FEATURE_NAMES` fixes their order for
+:func:`feature_vector`. The computation is vectorised with scipy's sparse graph routines, so a
+1,000-node graph takes well under a second on one CPU core (``scripts/bench_features.py``).
+
+Rules
+-----
+* **Which graph.** Undirected features (paths, centralities, clustering, spectra) are computed on
+  the undirected graph the DAG was oriented from (:meth:`LayeredDAG.undirected`); ``layers``,
+  ``source_nodes``, ``sink_nodes``, ``sinks``, ``dead_ends``, layer widths and skip edges on the
+  oriented, layered DAG.
+* **Density** follows the paper: ``E / (N (N - 1))`` — the density of the *oriented* graph
+  (``networkx.density`` of the DAG), half of the undirected ``networkx.density``. Kept so values
+  are comparable with Stier et al. 2021.
+* **Disconnected graphs.** ``diameter``, ``avg_shortest_path_length``, eccentricity, closeness,
+  node and edge betweenness and ``algebraic_connectivity`` are computed on the *largest connected
+  component* (ties: the component holding the smallest node), with networkx's normalisations for a
+  graph of that component's size; ``components``, ``lcc_fraction`` and ``isolated_nodes`` say how
+  much was left out. Degree centrality, clustering, assortativity and the spectral radius use the
+  whole graph.
+* **Statistics.** ``*_var`` is the population variance (``ddof=0``), ``*_std`` its square root.
+* **Degenerate values.** Degree assortativity is undefined (0/0; NaN in networkx) when every edge
+  joins nodes of equal degree, e.g. in a regular graph: it is defined as 0.0 there (no measurable
+  degree correlation). A feature that would still come out non-finite raises, never returns NaN.
+* **Betweenness sampling.** Exact (Brandes) while the component has at most
+  ``exact_betweenness_max`` nodes (default 1,500); above, node and edge betweenness are estimated
+  from ``betweenness_samples`` source nodes (default 512) drawn without replacement by
+  ``numpy.random.default_rng(seed)``, rescaled like ``networkx.betweenness_centrality(k=...)``.
+
+Examples
+--------
+>>> import networkx as nx
+>>> from search_spaces.dag import LayeredDAG
+>>> f = graph_features(LayeredDAG.from_graph(nx.path_graph(4)))
+>>> f["layers"], f["diameter"], f["density"]
+(4.0, 3.0, 0.25)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from search_spaces.dag import LayeredDAG
+from search_spaces.exceptions import SearchSpaceError
+
+__all__ = [
+    "FEATURE_NAMES",
+    "FEATURE_GROUPS",
+    "FEATURE_DOCS",
+    "graph_features",
+    "feature_vector",
+    "UnknownFeatureError",
+]
+
+
+class UnknownFeatureError(SearchSpaceError, KeyError):
+    """A feature or feature-group name that does not exist."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0]
+
+
+def _stats(prefix: str, what: str) -> dict[str, str]:
+    return {
+        f"{prefix}_mean": f"mean of {what}",
+        f"{prefix}_var": f"variance (ddof=0) of {what}",
+        f"{prefix}_std": f"standard deviation of {what}",
+    }
+
+
+#: name -> one-line description, in the fixed feature order.
+FEATURE_DOCS: dict[str, str] = {
+    # --- the paper's 23 ---------------------------------------------------------------------
+    "nodes": "number of vertices N",
+    "edges": "number of edges E",
+    "layers": "number of layers of the layered DAG",
+    "source_nodes": "width of the first layer (the DAG's sources)",
+    "sink_nodes": "width of the last layer",
+    "diameter": "diameter (largest connected component)",
+    "density": "E / (N (N - 1)), the paper's convention (density of the oriented DAG)",
+    "avg_shortest_path_length": "average shortest path length (largest connected component)",
+    **_stats("eccentricity", "eccentricity (largest connected component)"),
+    **_stats("degree_centrality", "degree centrality, degree / (N - 1)"),
+    **_stats("closeness_centrality", "closeness centrality (largest connected component)"),
+    **_stats("node_betweenness", "normalised node betweenness (largest connected component)"),
+    **_stats("edge_betweenness", "normalised edge betweenness (largest connected component)"),
+    # --- extended ---------------------------------------------------------------------------
+    "components": "number of connected components (isolated nodes count)",
+    "lcc_fraction": "share of nodes in the largest connected component",
+    "isolated_nodes": "nodes without any edge",
+    "degree_max": "largest degree",
+    "node_betweenness_max": "largest normalised node betweenness",
+    "average_clustering": "mean local clustering coefficient (0 for degree < 2)",
+    "transitivity": "global clustering: 3 x triangles / connected triples",
+    "degree_assortativity": "degree Pearson correlation over edges (0 when undefined)",
+    "spectral_radius": "largest adjacency eigenvalue",
+    "algebraic_connectivity": "second-smallest Laplacian eigenvalue (largest connected component)",
+    "layer_width_mean": "mean layer width",
+    "layer_width_std": "standard deviation of layer widths",
+    "layer_width_min": "narrowest layer",
+    "layer_width_max": "widest layer",
+    "sinks": "vertices without out-edges in the DAG (last layer and dead ends)",
+    "dead_ends": "sinks outside the last layer",
+    "skip_edges": "edges spanning two or more layers",
+    "skip_edge_share": "skip edges / edges",
+    "skip_layer_pairs": "layer pairs (s, t >= s + 2) joined by edges (masked skip layers)",
+    "edge_span_mean": "mean number of layers an edge spans",
+}
+
+FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_DOCS)
+
+_PAPER = (
+    "nodes", "edges", "layers", "source_nodes", "sink_nodes", "diameter", "density",
+    "avg_shortest_path_length",
+    *(f"{p}_{s}" for p in ("eccentricity", "degree_centrality", "closeness_centrality",
+                            "node_betweenness", "edge_betweenness") for s in ("mean", "var", "std")),
+)  # fmt: skip
+
+#: Named feature sets: the paper's 23, everything, and a size-only baseline (does structure add
+#: anything beyond size?).
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "paper": _PAPER,
+    "extended": FEATURE_NAMES,
+    "size": ("nodes", "edges", "density"),
+}
+
+EXACT_BETWEENNESS_MAX = 1500
+BETWEENNESS_SAMPLES = 512
+_BATCH = 256  # sources per vectorised BFS batch: bounds memory at O(batch * nodes)
+_DENSE_SPECTRUM_MAX = 2000
+
+
+def graph_features(
+    dag,
+    *,
+    exact_betweenness_max: int = EXACT_BETWEENNESS_MAX,
+    betweenness_samples: int = BETWEENNESS_SAMPLES,
+    seed: int = 0,
+) -> dict[str, float]:
+    """All features of a layered DAG, in :data:`FEATURE_NAMES` order.
+
+    Parameters
+    ----------
+    dag : LayeredDAG or Genome
+        The architecture (a genome is decoded with ``genome.dag()``).
+    exact_betweenness_max : int
+        Largest component size with exact betweenness; above it, sampled (see module notes).
+    betweenness_samples : int
+        Number of sampled source nodes for large components.
+    seed : int
+        Seed of the source sample (only used above ``exact_betweenness_max``).
+
+    Returns
+    -------
+    dict of str to float
+
+    Raises
+    ------
+    SearchSpaceError
+        ``dag`` is neither a LayeredDAG nor something with a ``dag()`` method, or a feature came
+        out non-finite.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> f = graph_features(LayeredDAG.from_graph(nx.star_graph(3)))
+    >>> f["source_nodes"], f["sink_nodes"], f["degree_assortativity"]
+    (1.0, 3.0, -1.0)
+    """
+    if not isinstance(dag, LayeredDAG):
+        if hasattr(dag, "dag"):
+            dag = dag.dag()
+        else:
+            raise SearchSpaceError(f"graph_features expects a LayeredDAG or a Genome, got {type(dag).__name__}")
+    n, e = dag.num_nodes, dag.num_edges
+    adj = dag.adjacency()
+    degree = np.asarray(adj.sum(axis=1)).ravel()
+    out: dict[str, float] = {
+        "nodes": n,
+        "edges": e,
+        "layers": dag.num_layers,
+        "source_nodes": dag.layer_widths[0],
+        "sink_nodes": dag.layer_widths[-1],
+        "density": e / (n * (n - 1)),
+    }
+    out.update(_stat_triplet("degree_centrality", degree / (n - 1)))
+
+    ncomp, labels = csgraph.connected_components(adj, directed=False)
+    # argmax returns the first maximum; scipy numbers components by their smallest node.
+    lcc_label = int(np.argmax(np.bincount(labels)))
+    lcc = np.flatnonzero(labels == lcc_label)
+    sub = adj[lcc][:, lcc].tocsr()
+    paths = _path_features(sub, exact_betweenness_max, betweenness_samples, seed)
+    out.update(paths)
+    out["components"] = ncomp
+    out["lcc_fraction"] = lcc.size / n
+    out["isolated_nodes"] = int(np.count_nonzero(degree == 0))
+    out["degree_max"] = degree.max()
+    out.update(_clustering(adj, degree))
+    out["degree_assortativity"] = _assortativity(dag, degree)
+    out["spectral_radius"] = _spectral_radius(adj)
+    out["algebraic_connectivity"] = _algebraic_connectivity(sub)
+    widths = np.asarray(dag.layer_widths, dtype=np.float64)
+    out["layer_width_mean"] = widths.mean()
+    out["layer_width_std"] = widths.std()
+    out["layer_width_min"] = widths.min()
+    out["layer_width_max"] = widths.max()
+    out["sinks"] = len(dag.sinks)
+    out["dead_ends"] = len(dag.dead_ends)
+    out["skip_edges"] = len(dag.skip_edges)
+    out["skip_edge_share"] = len(dag.skip_edges) / e
+    out["skip_layer_pairs"] = len(dag.skip_pairs)
+    u, v = np.asarray(dag.edges).T
+    layer = np.asarray(dag.layer_of)
+    out["edge_span_mean"] = float(np.mean(layer[v] - layer[u]))
+
+    result = {name: float(out[name]) for name in FEATURE_NAMES}
+    bad = [name for name, value in result.items() if not math.isfinite(value)]
+    if bad:  # by construction unreachable; never hand NaN to a predictor silently
+        raise SearchSpaceError(f"non-finite features {bad} for {dag!r}")
+    return result
+
+
+def feature_vector(dag, names=FEATURE_NAMES, **options) -> np.ndarray:
+    """Features as a float64 vector in the order of ``names``.
+
+    Parameters
+    ----------
+    dag : LayeredDAG or Genome
+    names : sequence of str or str
+        Feature names, or a group name of :data:`FEATURE_GROUPS` (``"paper"``, ``"extended"``,
+        ``"size"``).
+    **options
+        Passed to :func:`graph_features`.
+
+    Raises
+    ------
+    UnknownFeatureError
+        A name that is neither a feature nor a group.
+    """
+    names = resolve_names(names)
+    values = graph_features(dag, **options)
+    return np.array([values[name] for name in names], dtype=np.float64)
+
+
+def resolve_names(names) -> tuple[str, ...]:
+    """Turn a group name or a sequence of feature names into a validated tuple of names."""
+    if isinstance(names, str):
+        if names not in FEATURE_GROUPS:
+            raise UnknownFeatureError(f"unknown feature group {names!r}; expected one of {sorted(FEATURE_GROUPS)}")
+        return FEATURE_GROUPS[names]
+    names = tuple(names)
+    unknown = [name for name in names if name not in FEATURE_DOCS]
+    if unknown:
+        raise UnknownFeatureError(f"unknown features {unknown}; expected names from FEATURE_NAMES")
+    return names
+
+
+__all__.append("resolve_names")
+
+# --- pieces -------------------------------------------------------------------------------------
+
+
+def _stat_triplet(prefix: str, values: np.ndarray) -> dict[str, float]:
+    var = float(np.var(values)) if values.size else 0.0
+    return {
+        f"{prefix}_mean": float(np.mean(values)) if values.size else 0.0,
+        f"{prefix}_var": var,
+        f"{prefix}_std": math.sqrt(var),
+    }
+
+
+def _path_features(adj: sparse.csr_array, exact_max: int, samples: int, seed: int) -> dict[str, float]:
+    """Distances, closeness and Brandes betweenness of a *connected* graph, batched over sources.
+
+    All-pairs distances come from scipy's C breadth-first search, one batch of sources at a
+    time; betweenness is Brandes' accumulation done level by level with sparse products, so the
+    Python loop runs over BFS levels rather than over nodes and edges.
+    """
+    n = adj.shape[0]
+    ecc = np.zeros(n)
+    dist_sum = np.zeros(n)
+    node_bc = np.zeros(n)
+    eu, ev = sparse.triu(adj, k=1).nonzero()
+    edge_bc = np.zeros(eu.size)
+    if n > exact_max and samples < n:
+        chosen = np.sort(np.random.default_rng(seed).choice(n, size=samples, replace=False))
+    else:
+        chosen = np.arange(n)
+    is_chosen = np.zeros(n, dtype=bool)
+    is_chosen[chosen] = True
+    for start in range(0, n, _BATCH):
+        batch = np.arange(start, min(start + _BATCH, n))
+        dist = csgraph.shortest_path(adj, method="D", unweighted=True, indices=batch)
+        ecc[batch] = dist.max(axis=1)
+        dist_sum[batch] = dist.sum(axis=1)
+        src = batch[is_chosen[batch]]
+        if src.size:
+            nb, eb = _brandes(adj, dist[is_chosen[batch]].T.astype(np.int64), src, eu, ev)
+            node_bc += nb
+            edge_bc += eb
+    # networkx normalisation (undirected, endpoints excluded); with k sampled sources, x n / k.
+    scale_k = n / chosen.size
+    node_bc *= (1.0 / ((n - 1) * (n - 2)) if n > 2 else 0.5) * scale_k
+    edge_bc *= (1.0 / (n * (n - 1))) * scale_k
+    out = {
+        "diameter": ecc.max(),
+        "avg_shortest_path_length": dist_sum.sum() / (n * (n - 1)),
+        "node_betweenness_max": node_bc.max(),
+    }
+    out.update(_stat_triplet("eccentricity", ecc))
+    out.update(_stat_triplet("closeness_centrality", (n - 1) / dist_sum))
+    out.update(_stat_triplet("node_betweenness", node_bc))
+    out.update(_stat_triplet("edge_betweenness", edge_bc))
+    return out
+
+
+def _brandes(adj, dist: np.ndarray, sources: np.ndarray, eu: np.ndarray, ev: np.ndarray):
+    """Brandes dependencies summed over ``sources``; ``dist`` is (nodes, len(sources)).
+
+    Returns un-normalised node betweenness (each unordered pair counted from both ends) and
+    edge betweenness for the edges ``(eu[i], ev[i])``.
+    """
+    n, b = dist.shape
+    cols = np.arange(b)
+    sigma = np.zeros((n, b))
+    sigma[sources, cols] = 1.0
+    depth = int(dist.max())
+    for level in range(1, depth + 1):
+        frontier = dist == level
+        sigma[frontier] = (adj @ np.where(dist == level - 1, sigma, 0.0))[frontier]
+    delta = np.zeros((n, b))
+    for level in range(depth - 1, -1, -1):
+        coef = np.where(dist == level + 1, (1.0 + delta) / np.where(sigma > 0, sigma, 1.0), 0.0)
+        here = dist == level
+        delta[here] = (sigma * (adj @ coef))[here]
+    node = delta.sum(axis=1)
+    np.subtract.at(node, sources, delta[sources, cols])  # a source is no intermediate of itself
+    # An edge (u, v) lies on shortest paths from s through u to v when d(s, v) = d(s, u) + 1.
+    ratio = (1.0 + delta) / sigma
+    forward = (dist[ev] == dist[eu] + 1) * sigma[eu] * ratio[ev]
+    backward = (dist[eu] == dist[ev] + 1) * sigma[ev] * ratio[eu]
+    edge = (forward + backward).sum(axis=1)
+    return node, edge
+
+
+def _clustering(adj: sparse.csr_array, degree: np.ndarray) -> dict[str, float]:
+    # Twice the triangles at each node: row sums of (A @ A) * A.
+    twice_tri = np.asarray((adj @ adj).multiply(adj).sum(axis=1)).ravel()
+    pairs = degree * (degree - 1)
+    local = np.divide(twice_tri, pairs, out=np.zeros_like(twice_tri), where=pairs > 0)
+    total_pairs = pairs.sum()
+    return {
+        "average_clustering": float(local.mean()),
+        "transitivity": float(twice_tri.sum() / total_pairs) if total_pairs > 0 else 0.0,
+    }
+
+
+def _assortativity(dag: LayeredDAG, degree: np.ndarray) -> float:
+    u, v = np.asarray(dag.edges).T
+    # Each undirected edge counted in both directions, as networkx does.
+    x = np.concatenate([degree[u], degree[v]])
+    y = np.concatenate([degree[v], degree[u]])
+    sx, sy = x.std(), y.std()
+    if sx == 0 or sy == 0:
+        return 0.0
+    return float(np.mean((x - x.mean()) * (y - y.mean())) / (sx * sy))
+
+
+def _spectral_radius(adj: sparse.csr_array) -> float:
+    n = adj.shape[0]
+    if n <= _DENSE_SPECTRUM_MAX:
+        return float(np.linalg.eigvalsh(adj.toarray())[-1])
+    from scipy.sparse.linalg import eigsh
+
+    v0 = np.random.default_rng(0).random(n)  # fixed start vector: deterministic ARPACK
+    return float(eigsh(adj.astype(np.float64), k=1, which="LA", v0=v0, return_eigenvectors=False)[0])
+
+
+def _algebraic_connectivity(adj: sparse.csr_array) -> float:
+    n = adj.shape[0]
+    lap = csgraph.laplacian(adj.astype(np.float64))
+    if n <= _DENSE_SPECTRUM_MAX:
+        values = np.linalg.eigvalsh(lap.toarray())
+    else:
+        from scipy.sparse.linalg import eigsh
+
+        v0 = np.random.default_rng(0).random(n)
+        values = np.sort(eigsh(sparse.csc_matrix(lap), k=2, sigma=-1e-3, which="LM", v0=v0, return_eigenvectors=False))
+    # The component is connected, so the smallest eigenvalue is 0; clip round-off below zero.
+    return max(float(values[1]), 0.0)
