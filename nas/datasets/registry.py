@@ -35,7 +35,17 @@ from nas.exceptions import (
     UnknownNameError,
 )
 
-__all__ = ["DatasetSpec", "FileSpec", "DATASETS", "list_datasets", "load_dataset", "dataset_status", "fetch_dataset"]
+__all__ = [
+    "DatasetSpec",
+    "FileSpec",
+    "Layout",
+    "DATASETS",
+    "list_datasets",
+    "load_dataset",
+    "dataset_status",
+    "fetch_dataset",
+    "split_indices",
+]
 
 
 @dataclass(frozen=True)
@@ -390,6 +400,34 @@ def _to_tensor(x: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -
     shape = (1, len(mean)) + (1,) * (t.dim() - 2)
     t.mul_(1.0 / 255.0).sub_(torch.tensor(mean).view(shape)).div_(torch.tensor(std).view(shape))
     return t
+
+
+def split_indices(n: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded train / validation split of ``n`` training examples.
+
+    Parameters
+    ----------
+    n : int
+        Examples in the training files.
+    n_val : int
+        Examples held out for validation.
+    seed : int
+        Seed of a fresh :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    train, val : numpy.ndarray
+        Disjoint int64 index arrays covering ``range(n)``, in random (seeded) order, so that the
+        first examples of either split are a random sample.
+
+    Examples
+    --------
+    >>> train, val = split_indices(10, 3, seed=0)
+    >>> len(train), len(val), sorted(set(train) | set(val)) == list(range(10))
+    (7, 3, True)
+    """
+    order = np.random.default_rng(seed).permutation(n)
+    return order[n_val:], order[:n_val]
 
 
 def _labels(y: np.ndarray) -> torch.Tensor:
