@@ -1,0 +1,189 @@
+"""Masked layers and the mask interface shared by every builder.
+
+A sparse layer is a dense weight multiplied by a fixed 0/1 mask held as a *buffer* (it moves
+with ``.to(device)`` and is saved in the ``state_dict``, but no optimiser ever sees it). The masked
+entries of the weight are set to exactly zero at initialisation; because the forward pass uses
+``weight * mask``, their gradient is exactly zero too, so SGD (with or without momentum and
+weight decay), Adam and AdamW all leave them at exactly zero: the weight tensor itself is sparse
+at every step, which is what pruning and weight counting read.
+
+Every model built here exposes its masks the same way:
+
+* ``masked_parameters()`` yields ``(name, weight, mask)`` with ``mask.shape == weight.shape``;
+* ``nonzero_weights()`` counts the nonzero *effective* weights of all parameters;
+* ``layer_masks()`` lists the main-path ``(n_out, n_in)`` 0/1 masks in order (for NNSTD).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from search_spaces.exceptions import SearchSpaceError
+
+__all__ = [
+    "BuilderError",
+    "MaskedLinear",
+    "MaskedModel",
+    "masked_parameters",
+    "nonzero_weights",
+    "as_mask",
+    "uniform_",
+]
+
+
+class BuilderError(SearchSpaceError):
+    """Arguments that cannot build (or feed) a torch model for the requested family."""
+
+
+def as_mask(mask, shape: tuple[int, ...] | None = None, what: str = "mask") -> torch.Tensor:
+    """A float32 0/1 tensor from an array-like, checked for values and (optionally) shape.
+
+    Raises
+    ------
+    BuilderError
+        Values other than 0 and 1, or a shape other than ``shape``.
+    """
+    tensor = torch.as_tensor(np.asarray(mask), dtype=torch.float32).clone()
+    if shape is not None and tuple(tensor.shape) != tuple(shape):
+        raise BuilderError(f"{what} must have shape {tuple(shape)}, got {tuple(tensor.shape)}")
+    if not bool(((tensor == 0) | (tensor == 1)).all()):
+        raise BuilderError(f"{what} must contain only 0 and 1, got values {sorted(set(tensor.flatten().tolist()))[:5]}")
+    return tensor
+
+
+def uniform_(tensor: torch.Tensor, bound, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Fill ``tensor`` in place from U(-bound, bound); ``bound`` may broadcast (per-row bounds)."""
+    with torch.no_grad():
+        tensor.uniform_(-1.0, 1.0, generator=generator)
+        tensor.mul_(bound)
+    return tensor
+
+
+class MaskedLinear(nn.Module):
+    """A linear layer whose weight is multiplied by a fixed 0/1 mask.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Shape of the layer, as for :class:`torch.nn.Linear`.
+    mask : array-like of shape (out_features, in_features)
+        1 where a connection exists. Stored as the buffer ``mask``.
+    bias : bool
+        Whether to learn an additive bias (biases are never masked).
+    generator : torch.Generator, optional
+        Source of the initial weights; the global torch generator when omitted.
+
+    Notes
+    -----
+    Initialisation follows :class:`torch.nn.Linear` (U(-b, b), ``b = 1/sqrt(fan_in)``, the
+    Kaiming-uniform rule with ``a = sqrt(5)``) but with the *real* fan-in of each output unit,
+    the number of ones in its mask row: a unit with 3 inputs is initialised like a dense unit
+    with 3 inputs, not like one with ``in_features`` inputs, so sparse units are not
+    under-scaled. Masked weights are zero. A row without any connection (possible in skip
+    layers) gets a zero initial bias, so at initialisation it adds nothing.
+
+    Examples
+    --------
+    >>> layer = MaskedLinear(3, 2, [[1, 0, 1], [0, 1, 0]])
+    >>> bool((layer.weight[layer.mask == 0] == 0).all())
+    True
+    """
+
+    def __init__(self, in_features: int, out_features: int, mask, bias: bool = True, generator=None):
+        super().__init__()
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.register_buffer("mask", as_mask(mask, (self.out_features, self.in_features)))
+        self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
+        self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Re-draw the weights (see the class notes); masked weights become exactly zero."""
+        fan_in = self.mask.sum(dim=1)
+        bound = 1.0 / fan_in.clamp(min=1.0).sqrt()
+        with torch.no_grad():
+            uniform_(self.weight, bound[:, None], generator).mul_(self.mask)
+            if self.bias is not None:
+                uniform_(self.bias, bound, generator).mul_((fan_in > 0).float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"connections={int(self.mask.sum())}, bias={self.bias is not None}"
+        )
+
+
+def reset_dense_linear(layer: nn.Linear, generator: torch.Generator | None = None) -> None:
+    """:class:`torch.nn.Linear`'s own initialisation, drawn from ``generator``."""
+    bound = 1.0 / math.sqrt(layer.in_features) if layer.in_features > 0 else 0.0
+    uniform_(layer.weight, bound, generator)
+    if layer.bias is not None:
+        uniform_(layer.bias, bound, generator)
+
+
+class MaskedModel:
+    """Mixin: the mask interface of every builder's model.
+
+    Subclasses implement :meth:`masked_parameters` and :meth:`layer_masks`; this class adds
+    :meth:`nonzero_weights` and :meth:`num_connections` on top.
+    """
+
+    def masked_parameters(self) -> Iterator[tuple[str, nn.Parameter, torch.Tensor]]:  # pragma: no cover
+        """Yield ``(name, weight, mask)`` for every masked weight (mask shaped like weight)."""
+        raise NotImplementedError
+
+    def layer_masks(self) -> list[np.ndarray]:  # pragma: no cover
+        """Main-path ``(n_out, n_in)`` 0/1 masks, input side first."""
+        raise NotImplementedError
+
+    def nonzero_weights(self) -> int:
+        """Nonzero effective weights of all parameters (masked weights counted after masking)."""
+        return nonzero_weights(self)
+
+    def num_connections(self) -> int:
+        """Ones in all masks (a gated cell counts each connection once per gate)."""
+        return int(sum(int(mask.sum()) for _, _, mask in self.masked_parameters()))
+
+
+def masked_parameters(model: nn.Module) -> Iterator[tuple[str, nn.Parameter, torch.Tensor]]:
+    """Yield ``(name, weight, mask)`` for every masked weight of ``model``.
+
+    Uses ``model.masked_parameters()`` when the model has it; otherwise walks the submodules and
+    yields each :class:`MaskedLinear` (and each built model nested inside a container).
+
+    Raises
+    ------
+    BuilderError
+        ``model`` is not a torch module.
+    """
+    if not isinstance(model, nn.Module):
+        raise BuilderError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, MaskedModel):
+        yield from model.masked_parameters()
+        return
+    for name, module in model.named_children():
+        for sub, weight, mask in masked_parameters(module):
+            yield f"{name}.{sub}", weight, mask
+    if isinstance(model, MaskedLinear):
+        yield "weight", model.weight, model.mask
+
+
+def nonzero_weights(model: nn.Module) -> int:
+    """Count nonzero effective weights of all parameters of ``model`` (see :class:`MaskedModel`)."""
+    masks = {id(weight): mask for _, weight, mask in masked_parameters(model)}
+    total = 0
+    with torch.no_grad():
+        for param in model.parameters():
+            mask = masks.get(id(param))
+            effective = param if mask is None else param * mask
+            total += int(torch.count_nonzero(effective))
+    return total
