@@ -54,6 +54,7 @@ __all__ = [
     "is_reber",
     "is_embedded_reber",
     "next_symbols",
+    "legal_sets",
     "count_reber_strings",
     "generate_reber",
     "generate_embedded_reber",
@@ -102,27 +103,17 @@ _STEP: dict[int, dict[str, int]] = {s: dict(t) for s, t in _TRANSITIONS.items()}
 
 # Full-string walk over plain Reber: 0 expects B, 1..5 inner, F expects E, _DONE after E.
 _START, _DONE = 0, 7
+_TABLE: dict[int, dict[str, int]] = {_START: {"B": 1}, **_STEP, _F: {"E": _DONE}, _DONE: {}}
+_LEGAL: dict[int, frozenset[str]] = {state: frozenset(moves) for state, moves in _TABLE.items()}
 
 
 def _legal(state: int) -> frozenset[str]:
-    if state == _START:
-        return frozenset("B")
-    if state == _F:
-        return frozenset("E")
-    if state == _DONE:
-        return frozenset()
-    return frozenset(_STEP[state])
+    return _LEGAL[state]
 
 
 def _advance(state: int, symbol: str) -> int | None:
     """Next plain-Reber state, or None when ``symbol`` is illegal in ``state``."""
-    if state == _START:
-        return 1 if symbol == "B" else None
-    if state == _F:
-        return _DONE if symbol == "E" else None
-    if state == _DONE:
-        return None
-    return _STEP[state].get(symbol)
+    return _TABLE[state].get(symbol)
 
 
 def _embedded_walk(s: str):
@@ -226,8 +217,12 @@ def is_reber(s: str) -> bool:
     (True, False, False)
     """
     _check_str(s)
-    sets = list(_plain_walk(s))
-    return len(sets) == len(s) + 1 and not sets[-1]
+    state: int | None = _START
+    for symbol in s:  # the hot path of negative sampling: a bare table walk
+        state = _TABLE[state].get(symbol)
+        if state is None:
+            return False
+    return state == _DONE
 
 
 def is_embedded_reber(s: str) -> bool:
