@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import click
 
+from nas.datasets.download import DestinationExistsError
 from nas.datasets.paths import ENV_VAR, resolve_data_dir
 from nas.exceptions import DataError
 
@@ -106,14 +106,7 @@ def reber_cmd(n: int, seed: int, out: Path, kind: str, overwrite: bool) -> None:
     from nas.datasets.reber import write_reber_csv
 
     if out.exists() and not overwrite:
-        raise DataError(f"{out} exists; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target then renamed, so an interrupted run never leaves half a CSV.
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=out.suffix or ".csv")
-    os.close(fd)
-    try:
-        write_reber_csv(tmp, n=n, seed=seed, kind=kind)
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        raise DestinationExistsError(f"{out} exists; pass --overwrite to replace it")
+    # write_reber_csv writes through a temporary file and an atomic rename.
+    write_reber_csv(out, n=n, seed=seed, kind=kind)
     click.echo(f"wrote {n} {kind} Reber strings (seed {seed}) to {out}")
