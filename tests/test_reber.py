@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nas.datasets import reber
 from nas.datasets import reber_grammar as g
@@ -85,6 +87,19 @@ def test_embedded_acceptor_matches_regex():
     assert sum(map(regex_embedded, pool)) >= 600  # both branches of every inner string are valid
     for s in pool:
         assert g.is_embedded_reber(s) == regex_embedded(s), s
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), edits=st.lists(st.tuples(st.integers(0, 60), st.sampled_from(ALPHABET + "A")),
+                                                       max_size=3))
+def test_acceptors_match_regex_on_edited_long_strings(seed, edits):
+    rng = np.random.default_rng(seed)
+    s = g.generate_embedded_reber(rng, 9, 60)
+    for pos, c in edits:  # overwrite a few positions: often invalid, sometimes still valid
+        pos %= len(s)
+        s = s[:pos] + c + s[pos + 1:]
+    assert g.is_embedded_reber(s) == regex_embedded(s)
+    assert g.is_reber(s[2:-2]) == regex_reber(s[2:-2])
 
 
 @pytest.mark.parametrize("embedded", [False, True])
