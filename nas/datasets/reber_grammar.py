@@ -286,13 +286,18 @@ def count_reber_strings(length: int) -> int:
     >>> [count_reber_strings(n) for n in range(4, 10)]
     [0, 2, 3, 4, 7, 11]
     """
+    global _FILLED
     if length < MIN_REBER_LENGTH:
         return 0
-    # fill the cache bottom-up so long lengths do not recurse deeply
-    for r in range(1, length - 1):
+    # fill the cache bottom-up (once per new length) so long lengths do not recurse deeply
+    for r in range(_FILLED + 1, length - 1):
         for s in range(1, _F):
             _completions(s, r)
+    _FILLED = max(_FILLED, length - 2)
     return _completions(1, length - 2)
+
+
+_FILLED = 0  # _completions is cached for every remaining count up to this one
 
 
 def _max_supported_length() -> int:
