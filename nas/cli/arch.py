@@ -157,7 +157,7 @@ def distance_cmd(a_path, b_path):
     a, b = load_genome(a_path), load_genome(b_path)
     masks_a, masks_b = network_masks(a), network_masks(b)
     per_layer = layer_distances(masks_a, masks_b)
-    _echo_json({"nnstd": float(np.mean(per_layer)), "layer_distances": per_layer, "layers": len(per_layer)})
+    click.echo(json.dumps({"nnstd": float(np.mean(per_layer)), "layers": len(per_layer), "layer_distances": per_layer}))
 
 
 def network_masks(genome: Genome) -> list[np.ndarray]:

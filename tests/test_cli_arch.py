@@ -1,0 +1,150 @@
+"""`nas arch`: sample, describe, export, import, distance and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pytest
+
+from nas.cli.main import main
+from search_spaces.features import FEATURE_NAMES
+from search_spaces.genome import Genome
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def genome_file(tmp_path):
+    path = tmp_path / "g.json"
+    path.write_text(Genome("watts_strogatz", {"k": 4, "p": 0.3}, nodes=16, seed=2, family="ff").to_json())
+    return path
+
+
+def test_sample_prints_a_valid_genome_and_is_seeded(capsys):
+    status, out, _ = run(capsys, "arch", "sample", "--prior", "holme_kim", "--param", "m=2", "--nodes", "20",
+                         "--seed", "5", "--family", "rnn:gru")  # fmt: skip
+    assert status == 0
+    genome = Genome.from_json(out)
+    assert (genome.prior, genome.nodes, genome.seed, genome.family) == ("holme_kim", 20, 5, "rnn:gru")
+    assert genome.param_dict["m"] == 2 and 0 <= genome.param_dict["p"] <= 1
+    _, again, _ = run(capsys, "arch", "sample", "--prior", "holme_kim", "--param", "m=2", "--nodes", "20",
+                      "--seed", "5", "--family", "rnn:gru")  # fmt: skip
+    assert again == out
+    _, other, _ = run(capsys, "arch", "sample", "--prior", "holme_kim", "--nodes", "20", "--seed", "6")
+    assert Genome.from_json(other).param_dict != genome.param_dict
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--prior", "nope", "--nodes", "10"], "unknown prior 'nope'"),
+        (["--prior", "watts_strogatz", "--param", "k=30", "--nodes", "40"], "params.k"),
+        (["--prior", "watts_strogatz", "--param", "k=four", "--nodes", "40"], "params.k"),
+        (["--prior", "watts_strogatz", "--param", "q=1", "--nodes", "40"], "a parameter of 'watts_strogatz'"),
+        (["--prior", "watts_strogatz", "--param", "k", "--nodes", "40"], "NAME=VALUE"),
+        (["--prior", "random_regular", "--param", "d=3", "--nodes", "9"], "d * nodes even"),
+        (["--prior", "erdos_renyi", "--param", "p=0.01", "--nodes", "4", "--seed", "1"], "no edges"),
+        (["--prior", "erdos_renyi", "--nodes", "1"], "'nodes'"),
+    ],
+)
+def test_sample_errors_are_one_line_exit_1(capsys, argv, message):
+    status, out, err = run(capsys, "arch", "sample", *argv)
+    assert status == 1 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_describe_prints_features_and_widths(capsys, genome_file):
+    status, out, _ = run(capsys, "arch", "describe", str(genome_file))
+    assert status == 0
+    data = json.loads(out)
+    assert list(data["features"]) == list(FEATURE_NAMES)
+    dag = Genome.from_json(genome_file.read_text()).dag()
+    assert data["layer_widths"] == list(dag.layer_widths)
+    assert data["features"]["nodes"] == 16.0
+    assert data["wl_hash"] == dag.wl_hash()
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "edgelist", "json"])
+def test_export_then_import_round_trips_the_dag(capsys, genome_file, tmp_path, fmt):
+    out_file = tmp_path / f"graph.{fmt}"
+    status, _, _ = run(capsys, "arch", "export", str(genome_file), "--format", fmt, "--out", str(out_file))
+    assert status == 0 and out_file.stat().st_size > 0
+    status, out, _ = run(capsys, "arch", "import", str(out_file), "--format", fmt, "--family", "cnn")
+    assert status == 0
+    imported = Genome.from_json(out)
+    assert imported.prior == "explicit" and imported.family == "cnn"
+    assert imported.dag() == Genome.from_json(genome_file.read_text()).dag()
+
+
+def test_export_png_is_a_png(capsys, genome_file, tmp_path):
+    out_file = tmp_path / "g.png"
+    status, _, _ = run(capsys, "arch", "export", str(genome_file), "--out", str(out_file))
+    assert status == 0
+    assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_import_relabels_in_sorted_order(capsys, tmp_path):
+    path = tmp_path / "mine.edgelist"
+    path.write_text("# my graph\nn10 n2\nn2 n1\nn1 n1\n")
+    status, out, _ = run(capsys, "arch", "import", str(path), "--out", str(tmp_path / "g.json"))
+    assert status == 0
+    genome = Genome.from_json(out)
+    assert genome.nodes == 3 and genome.edits == (("add", 0, 1), ("add", 1, 2))  # n1 < n2 < n10, loop dropped
+    assert Genome.from_json((tmp_path / "g.json").read_text()) == genome
+
+
+def test_import_errors(capsys, tmp_path):
+    empty = tmp_path / "empty.edgelist"
+    empty.write_text("a a\n")
+    bad = tmp_path / "bad.graphml"
+    bad.write_text("<graphml><graph")
+    for argv, message in [
+        ([str(empty)], "no edges"),
+        ([str(bad)], "cannot read"),
+        ([str(tmp_path / "missing.json")], "does not exist"),
+        ([str(tmp_path / "graph.dot")], "cannot tell the format"),
+    ]:
+        status, _, err = run(capsys, "arch", "import", *argv)
+        assert status == 1 and message in err and err.count("\n") == 1
+
+
+def test_import_directed_dag_keeps_edge_directions(tmp_path, capsys):
+    g = nx.DiGraph([("c", "a"), ("a", "b")])  # topological order c, a, b
+    path = tmp_path / "dag.json"
+    path.write_text(json.dumps(nx.node_link_data(g, edges="links")))
+    status, out, _ = run(capsys, "arch", "import", str(path))
+    assert status == 0
+    assert Genome.from_json(out).edits == (("add", 0, 1), ("add", 1, 2))
+
+
+def test_describe_bad_genome_file(capsys, tmp_path):
+    path = tmp_path / "g.json"
+    path.write_text('{"prior": "erdos_renyi", "params": {"p": 7}}')
+    status, _, err = run(capsys, "arch", "describe", str(path))
+    assert status == 1 and "params.p" in err
+    status, _, err = run(capsys, "arch", "describe", str(tmp_path / "none.json"))
+    assert status == 1 and "cannot read genome file" in err
+
+
+def test_distance_of_built_networks(capsys, genome_file, tmp_path):
+    pytest.importorskip("torch")
+    status, out, _ = run(capsys, "arch", "distance", str(genome_file), str(genome_file))
+    assert status == 0
+    data = json.loads(out)
+    assert data["nnstd"] == 0.0 and data["layers"] == len(data["layer_distances"]) > 0
+    other = tmp_path / "other.json"
+    other.write_text(Genome("erdos_renyi", {"p": 0.5}, nodes=9, seed=0).to_json())
+    status, _, err = run(capsys, "arch", "distance", str(genome_file), str(other))
+    assert status == 1 and ("layers" in err or "shapes differ" in err)
+
+
+def test_priors_listing(capsys):
+    status, out, _ = run(capsys, "arch", "priors")
+    data = json.loads(out)
+    assert status == 0 and data["watts_strogatz"]["params"]["k"]["kind"] == "int"
