@@ -221,7 +221,11 @@ class SparseRecurrent(MaskedModel, nn.Module):
 
     def hidden_states(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Output sequences ``(B, T, width[l])`` of every DAG layer (skip outputs already added)."""
-        states = [self.layers[0](self._embed(x))]
+        return self.propagate(self.layers[0](self._embed(x)))
+
+    def propagate(self, h0: torch.Tensor) -> list[torch.Tensor]:
+        """Output sequences of all DAG layers, given layer 0's output sequence ``h0`` ``(B, T, width[0])``."""
+        states = [h0]
         for layer in range(1, len(self.layer_widths)):
             h = self.layers[layer](states[layer - 1])
             for s in self._skips_into[layer]:
