@@ -29,9 +29,7 @@ from nas.exceptions import (
     ChecksumError,
     ConfigError,
     CorruptFileError,
-    DataError,
     DatasetNotFoundError,
-    TruncatedFileError,
     UnknownNameError,
 )
 
@@ -557,7 +555,3 @@ def load_dataset(
     spec = _spec(name)
     _check_split_args(val_fraction, split_seed)
     return _load_files(spec, data_dir, allow_partial, download, val_fraction, split_seed, progress, options)
-
-
-# DataError / TruncatedFileError are part of this module's documented surface.
-_ = (DataError, TruncatedFileError)
