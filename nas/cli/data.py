@@ -49,7 +49,11 @@ def _verdict(status: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_context
 def info_cmd(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
-    """Show, for each dataset (or the NAMES given), where its files are and whether they check out."""
+    """Show where each dataset's files are and whether they check out.
+
+    With NAMES, only those datasets. Statuses: verified, checksum mismatch, truncated (n of m
+    records), no known checksum (record counts ok), corrupt, missing.
+    """
     from nas.datasets.registry import dataset_status, list_datasets
 
     data_dir = ctx.obj["data_dir"]
@@ -76,7 +80,10 @@ def info_cmd(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show download progress bars.")
 @click.pass_context
 def fetch_cmd(ctx: click.Context, name: str, layout: str | None, progress: bool) -> None:
-    """Download the missing files of dataset NAME, verify them; existing files are never replaced."""
+    """Download and verify the missing files of dataset NAME.
+
+    Files already present are never replaced; problems with them are reported instead.
+    """
     from nas.datasets.registry import dataset_status, fetch_dataset
 
     data_dir = ctx.obj["data_dir"]
