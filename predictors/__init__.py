@@ -1,1 +1,75 @@
-"""Structure-to-performance predictors (scikit-learn estimators; no torch here)."""
+"""Structure-to-performance predictors (scikit-learn estimators; no torch here).
+
+Public API (see ``docs/predictors.md``):
+
+* features: :class:`GraphFeatures`;
+* models: :func:`make_regressor`, :func:`list_models`, :func:`make_predictor`,
+  :func:`predict_with_uncertainty`, :class:`EnsembleRegressor`;
+* evaluation: :func:`evaluate` (:class:`EvaluationReport`), :func:`learning_curve`,
+  :func:`permutation_importance`;
+* tuning: :func:`tune`;
+* persistence: :func:`save_predictor`, :func:`load_predictor`;
+* data: :func:`read_evaluations`, :func:`read_genomes`.
+
+``tune`` imports Optuna on first use, so ``import predictors`` stays light.
+"""
+
+from __future__ import annotations
+
+from predictors.data import read_evaluations, read_genomes
+from predictors.evaluation import EvaluationReport, LearningCurve, evaluate, learning_curve, permutation_importance
+from predictors.exceptions import EvaluationDataError, PredictorError, PredictorFileError, UnknownModelError
+from predictors.features import GraphFeatures
+from predictors.metrics import METRICS, compute_metric, compute_metrics
+from predictors.models import (
+    EnsembleRegressor,
+    ModelSpec,
+    UncertainPrediction,
+    get_model_spec,
+    has_uncertainty,
+    list_models,
+    make_predictor,
+    make_regressor,
+    predict_with_uncertainty,
+    register_model,
+)
+from predictors.persistence import load_predictor, read_predictor_metadata, save_predictor
+
+__all__ = [
+    "GraphFeatures",
+    "EnsembleRegressor",
+    "ModelSpec",
+    "UncertainPrediction",
+    "register_model",
+    "get_model_spec",
+    "list_models",
+    "make_regressor",
+    "make_predictor",
+    "predict_with_uncertainty",
+    "has_uncertainty",
+    "METRICS",
+    "compute_metric",
+    "compute_metrics",
+    "EvaluationReport",
+    "LearningCurve",
+    "evaluate",
+    "learning_curve",
+    "permutation_importance",
+    "tune",
+    "save_predictor",
+    "load_predictor",
+    "read_predictor_metadata",
+    "read_evaluations",
+    "read_genomes",
+    "PredictorError",
+    "EvaluationDataError",
+    "PredictorFileError",
+    "UnknownModelError",
+]
+
+
+def tune(*args, **kwargs):
+    """Tune a registered regressor with Optuna; see :func:`predictors.tuning.tune`."""
+    from predictors.tuning import tune as _tune
+
+    return _tune(*args, **kwargs)

@@ -1,0 +1,284 @@
+"""``nas predictor``: fit, evaluate and apply structure-to-performance predictors.
+
+Examples
+--------
+::
+
+    nas predictor evaluate --data evals.csv --target test_accuracy --model rf --group-by prior
+    nas predictor fit --data evals.csv --target test_accuracy --model gp --tune 30 --out gp.skops
+    nas predictor predict gp.skops --genomes candidates.jsonl
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import click
+
+from nas.exceptions import ConfigError
+
+_GROUPS = ("paper", "extended", "size")
+
+
+def _split_list(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Settings of ``nas predictor evaluate`` (validated on construction)."""
+
+    data: str
+    target: str
+    model: str = "rf"
+    group: str = "extended"
+    extra_features: tuple[str, ...] = ()
+    group_by: str | None = None
+    folds: int = 5
+    repeats: int = 10
+    k: int | None = None
+    maximize: bool = True
+    bootstrap: int = 1000
+    seed: int = 0
+    sizes: tuple[int, ...] = (25, 50, 100, 200, 400)
+    plots: str | None = None
+
+    def __post_init__(self):
+        from predictors import get_model_spec
+
+        get_model_spec(self.model)  # UnknownModelError lists the valid names
+        if self.group not in _GROUPS:
+            raise ConfigError(f"group must be one of {list(_GROUPS)}, got {self.group!r}")
+        if self.folds < 2 or self.repeats < 1:
+            raise ConfigError(f"expected folds >= 2 and repeats >= 1, got folds={self.folds}, repeats={self.repeats}")
+        if self.bootstrap < 0:
+            raise ConfigError(f"bootstrap must be >= 0, got {self.bootstrap}")
+        if any(s < 2 for s in self.sizes):
+            raise ConfigError(f"learning-curve sizes must be >= 2, got {list(self.sizes)}")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of ``nas predictor fit`` (validated on construction)."""
+
+    data: str
+    target: str
+    out: str
+    model: str = "rf"
+    group: str = "extended"
+    extra_features: tuple[str, ...] = ()
+    tune_trials: int = 0
+    scoring: str = "r2"
+    folds: int = 5
+    seed: int = 0
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        from predictors import get_model_spec
+        from predictors.tuning import TUNING_SCORES
+
+        get_model_spec(self.model)
+        if self.group not in _GROUPS:
+            raise ConfigError(f"group must be one of {list(_GROUPS)}, got {self.group!r}")
+        if self.tune_trials < 0:
+            raise ConfigError(f"--tune must be >= 0 trials, got {self.tune_trials}")
+        if self.scoring not in TUNING_SCORES:
+            raise ConfigError(f"scoring must be one of {list(TUNING_SCORES)}, got {self.scoring!r}")
+        if self.tune_trials and self.params:
+            raise ConfigError("give either --param values or --tune, not both")
+
+
+def _parse_params(values: tuple[str, ...]) -> dict:
+    params = {}
+    for item in values:
+        if "=" not in item:
+            raise ConfigError(f"--param expects NAME=VALUE, got {item!r}")
+        name, raw = item.split("=", 1)
+        try:
+            params[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[name.strip()] = raw
+    return params
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """Fit, evaluate and apply structure-to-performance predictors.
+
+    Evaluation data: CSV or Parquet, one row per trained architecture, a column `genome` with
+    the genome's JSON and one column per metric (see docs/predictors.md).
+    """
+
+
+_data = click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="Evaluations file (CSV or Parquet).")
+_target = click.option("--target", required=True, help="Metric column to predict, e.g. test_accuracy.")
+_model = click.option("--model", default="rf", show_default=True, help="Registered regressor (see `nas predictor models`).")
+_group = click.option("--features", "group", default="extended", show_default=True, type=click.Choice(_GROUPS), help="Structural feature group.")
+_extra = click.option("--extra-features", default="", help="Comma-separated numeric columns used as extra features (e.g. synflow,snip).")
+_seed = click.option("--seed", default=0, show_default=True, type=int, help="Seed of splits, bootstrap, models and tuning.")
+
+
+@cli.command("models")
+def models_cmd():
+    """List the registered regressors and whether they give an uncertainty."""
+    from predictors import get_model_spec, list_models
+
+    for name in list_models():
+        spec = get_model_spec(name)
+        click.echo(f"{name:<12} uncertainty={spec.uncertainty:<6} {spec.doc}")
+
+
+@cli.command("evaluate")
+@_data
+@_target
+@_model
+@_group
+@_extra
+@click.option("--group-by", default=None, help="Leave-one-group-out CV by this column (or prior/family/nodes from the genome).")
+@click.option("--folds", default=5, show_default=True, type=int)
+@click.option("--repeats", default=10, show_default=True, type=int)
+@click.option("--k", "k", default=None, type=int, help="k of precision@k and top-k regret [default: 10% of rows].")
+@click.option("--minimize", is_flag=True, help="The target is better when smaller (a loss).")
+@click.option("--bootstrap", default=1000, show_default=True, type=int, help="Bootstrap resamples for the 95% intervals.")
+@click.option("--sizes", default="25,50,100,200,400", show_default=True, help="Learning-curve training sizes.")
+@click.option("--plots", default=None, type=click.Path(file_okay=False), help="Folder for the PNG plots [default: beside the data].")
+@click.option("--no-plots", is_flag=True, help="Skip the learning curve, importances and plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of the table.")
+@_seed
+def evaluate_cmd(data, target, model, group, extra_features, group_by, folds, repeats, k, minimize, bootstrap, sizes, plots, no_plots, as_json, seed):
+    """Cross-validate a predictor: a table of R², Kendall τ, Spearman ρ, MAE, precision@k, regret."""
+    import predictors
+    from predictors import plots as P
+    from predictors.data import genome_groups
+
+    try:
+        size_list = tuple(int(s) for s in _split_list(sizes))
+    except ValueError:
+        raise ConfigError(f"--sizes expects comma-separated integers, got {sizes!r}") from None
+    cfg = EvaluateConfig(
+        data=data, target=target, model=model, group=group, extra_features=_split_list(extra_features), group_by=group_by,
+        folds=folds, repeats=repeats, k=k, maximize=not minimize, bootstrap=bootstrap, seed=seed, sizes=size_list, plots=plots,
+    )
+    path = Path(cfg.data)
+    df = predictors.read_evaluations(path, target=cfg.target, extra_features=cfg.extra_features, group_by=cfg.group_by, min_rows=cfg.folds)
+    pipe = predictors.make_predictor(cfg.model, group=cfg.group, random_state=cfg.seed, extra_columns=cfg.extra_features)
+    groups = genome_groups(df, cfg.group_by) if cfg.group_by else None
+    y = df[cfg.target].to_numpy()
+    report = predictors.evaluate(
+        pipe, df, y, folds=cfg.folds, repeats=cfg.repeats, random_state=cfg.seed, groups=groups, k=cfg.k,
+        maximize=cfg.maximize, n_bootstrap=cfg.bootstrap,
+        description=f"model {cfg.model}, {cfg.group} features{' + ' + ','.join(cfg.extra_features) if cfg.extra_features else ''}, target {cfg.target}, data {path.name}",
+    )
+    result = report.to_dict()
+    if not no_plots:
+        from nas.provenance import provenance, write_json_atomic
+
+        out = Path(cfg.plots) if cfg.plots else path.parent / f"{path.stem}_predictor_{cfg.model}"
+        curve = predictors.learning_curve(pipe, df, y, sizes=cfg.sizes, repeats=min(cfg.repeats, 5), random_state=cfg.seed)
+        importance = predictors.permutation_importance(pipe, df, y, folds=cfg.folds, random_state=cfg.seed)
+        files = {
+            "predicted_vs_actual": str(P.plot_predicted_vs_actual(report, out / "predicted_vs_actual.png", cfg.target)),
+            "learning_curve": str(P.plot_learning_curve(curve, out / "learning_curve.png")),
+            "feature_importance": str(P.plot_feature_importance(importance, out / "feature_importance.png")),
+        }
+        result["learning_curve"] = curve.to_dict()
+        result["feature_importance"] = importance.to_dict(orient="records")
+        result["plots"] = files
+        write_json_atomic(out / "evaluation.json", result)
+        write_json_atomic(out / "config.json", {"command": "nas predictor evaluate", "config": asdict(cfg), "data_sha256": _sha256(path), **provenance()})
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    click.echo(report.to_table())
+    if not no_plots:
+        sizes_txt = ", ".join(f"{s}: {m:.3f}" for s, m in zip(curve.sizes, curve.mean("r2")))
+        click.echo(f"learning curve (R² by training size): {sizes_txt}")
+        top = ", ".join(f"{r.feature} {r.importance_mean:.3f}" for r in importance.head(5).itertuples())
+        click.echo(f"top features (permutation, drop in R²): {top}")
+        click.echo(f"plots and evaluation.json written to {out}")
+
+
+@cli.command("fit")
+@_data
+@_target
+@_model
+@_group
+@_extra
+@click.option("--param", "params", multiple=True, help="Model hyperparameter NAME=VALUE (JSON value); repeatable.")
+@click.option("--tune", "tune_trials", default=0, show_default=True, type=int, help="Optuna trials to tune the model (0: defaults).")
+@click.option("--scoring", default="r2", show_default=True, help="CV score tuned: r2, kendall, spearman or mae.")
+@click.option("--folds", default=5, show_default=True, type=int, help="CV folds for tuning.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Destination predictor file (.skops).")
+@_seed
+def fit_cmd(data, target, model, group, extra_features, params, tune_trials, scoring, folds, out, seed):
+    """Fit (optionally tune) a predictor on all the data and save it as a skops file."""
+    import predictors
+
+    cfg = FitConfig(
+        data=data, target=target, out=out, model=model, group=group, extra_features=_split_list(extra_features),
+        tune_trials=tune_trials, scoring=scoring, folds=folds, seed=seed, params=_parse_params(params),
+    )
+    path = Path(cfg.data)
+    df = predictors.read_evaluations(path, target=cfg.target, extra_features=cfg.extra_features, min_rows=max(cfg.folds, 2))
+    y = df[cfg.target].to_numpy()
+    summary = {
+        "data": str(path), "data_sha256": _sha256(path), "target": cfg.target, "n_architectures": int(len(df)),
+        "target_mean": float(y.mean()), "target_std": float(y.std()), "target_min": float(y.min()), "target_max": float(y.max()),
+        "model": cfg.model, "feature_group": cfg.group, "extra_columns": list(cfg.extra_features), "seed": cfg.seed,
+        "priors": df["genome"].map(lambda s: json.loads(s)["prior"]).value_counts().to_dict(),
+    }
+    if cfg.tune_trials:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # entry point: the trial log would flood the terminal
+        pipe, study = predictors.tune(
+            cfg.model, df, y, n_trials=cfg.tune_trials, random_state=cfg.seed, folds=cfg.folds, scoring=cfg.scoring,
+            group=cfg.group, extra_columns=cfg.extra_features,
+        )
+        summary.update(tuned_params=study.user_attrs["tuned_params"], tuning_score=float(study.best_value), tuning_scoring=cfg.scoring, tuning_trials=len(study.trials))
+        note = f", tuned {len(study.trials)} trials: CV {cfg.scoring} {study.best_value:.3f}"
+    else:
+        pipe = predictors.make_predictor(cfg.model, group=cfg.group, random_state=cfg.seed, extra_columns=cfg.extra_features, **cfg.params)
+        pipe.fit(df, y)
+        summary["params"] = cfg.params
+        note = ""
+    dest = predictors.save_predictor(pipe, cfg.out, summary)
+    n_feat = len(pipe.steps[0][1].get_feature_names_out())
+    click.echo(f"saved {dest} ({cfg.model}, {n_feat} features, {len(df)} architectures{note})")
+
+
+@cli.command("predict")
+@click.argument("predictor_file", type=click.Path(dir_okay=False))
+@click.option("--genomes", required=True, type=click.Path(dir_okay=False), help="Genomes: JSON lines (one genome per line) or a JSON list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of CSV.")
+def predict_cmd(predictor_file, genomes, as_json):
+    """Predict the target for genomes with a saved predictor (mean and std per genome)."""
+    import predictors
+
+    pipe = predictors.load_predictor(predictor_file)
+    items = predictors.read_genomes(genomes)
+    result = predictors.predict_with_uncertainty(pipe, items)
+    rows = [
+        {"key": g.key, "prediction": float(m), "std": float(s) if result.has_uncertainty else None, "genome": g.to_json()}
+        for g, m, s in zip(items, result.mean, result.std)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    import csv
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=["key", "prediction", "std", "genome"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)

@@ -1,0 +1,171 @@
+"""Reading evaluation data (what the ledger exports) and genome lists, with validation.
+
+Evaluation data: CSV or Parquet, one row per trained architecture, a column ``genome`` holding the
+genome's JSON and one column per metric (``test_accuracy``, ``val_accuracy``, ...). Other columns
+are kept and ignored unless named (as the target, an extra feature or a group).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from predictors.exceptions import EvaluationDataError
+from predictors.features import GENOME_COLUMN
+from search_spaces.exceptions import SearchSpaceError
+from search_spaces.genome import Genome
+
+__all__ = ["read_evaluations", "read_genomes", "genome_groups", "DERIVED_GROUPS"]
+
+#: Group labels that can be derived from the genome when the data has no such column.
+DERIVED_GROUPS = ("prior", "family", "nodes")
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            return pd.read_csv(path)
+        if suffix in (".tsv",):
+            return pd.read_csv(path, sep="\t")
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+    except ImportError as err:
+        raise EvaluationDataError(f"{path}: reading Parquet needs pyarrow or fastparquet ({err})") from None
+    except pd.errors.EmptyDataError:
+        raise EvaluationDataError(f"{path}: expected evaluation data, the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as err:
+        raise EvaluationDataError(f"{path}: cannot parse the file ({type(err).__name__}: {err})") from None
+    raise EvaluationDataError(f"{path}: expected a .csv, .tsv or .parquet file, got {suffix or 'no suffix'!r}")
+
+
+def _numeric_column(df: pd.DataFrame, col: str, path, role: str) -> pd.Series:
+    if col not in df.columns:
+        raise EvaluationDataError(f"{path}: {role} column {col!r} not found; columns are {list(df.columns)}")
+    values = pd.to_numeric(df[col], errors="coerce")
+    bad_text = df[col].notna() & values.isna()
+    if bad_text.any():
+        rows = list(np.flatnonzero(bad_text.to_numpy())[:5])
+        raise EvaluationDataError(f"{path}: {role} column {col!r} must be numeric; rows {rows} hold {list(df[col].iloc[rows])}")
+    arr = values.to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        shown = ", ".join(f"row {i}: {arr[i]}" for i in bad[:5])
+        raise EvaluationDataError(f"{path}: {role} column {col!r} has {bad.size} NaN/inf values ({shown})")
+    return values.astype(np.float64)
+
+
+def genome_groups(df: pd.DataFrame, by: str) -> np.ndarray:
+    """Group labels per row: the column ``by`` if present, else derived from the genome.
+
+    Raises
+    ------
+    EvaluationDataError
+        ``by`` is neither a column nor one of :data:`DERIVED_GROUPS`.
+    """
+    if by in df.columns:
+        return df[by].astype(str).to_numpy()
+    if by not in DERIVED_GROUPS:
+        raise EvaluationDataError(f"cannot group by {by!r}: not a column ({list(df.columns)}) nor one of {list(DERIVED_GROUPS)}")
+    return np.asarray([str(getattr(Genome.from_json(s), by)) for s in df[GENOME_COLUMN]])
+
+
+def read_evaluations(
+    path,
+    *,
+    target: str | None = None,
+    extra_features: Sequence[str] = (),
+    group_by: str | None = None,
+    min_rows: int = 2,
+) -> pd.DataFrame:
+    """Read and validate an evaluations file.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV (``.csv``), TSV or Parquet (``.parquet``; needs pyarrow).
+    target : str, optional
+        The metric to predict: must exist, be numeric, finite and not constant.
+    extra_features : sequence of str
+        Columns used as extra features: must exist, be numeric and finite.
+    group_by : str, optional
+        A column, or ``prior`` / ``family`` / ``nodes`` derived from the genome.
+    min_rows : int
+        Fewest rows accepted (e.g. the number of CV folds).
+
+    Returns
+    -------
+    DataFrame
+        The data with the ``genome`` column as canonical genome JSON, numeric target and extra
+        columns as float64, and (if ``group_by`` names a derived group) that column added.
+
+    Raises
+    ------
+    EvaluationDataError
+        Missing file, unknown format, too few rows, missing ``genome`` column or an unreadable
+        genome (with its row), or a bad target / extra column (with the offending values).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationDataError(f"evaluation data not found: {path}")
+    df = _read_table(path)
+    if len(df) < min_rows:
+        raise EvaluationDataError(f"{path}: expected at least {min_rows} rows (architectures), got {len(df)}")
+    if GENOME_COLUMN not in df.columns:
+        raise EvaluationDataError(f"{path}: expected a column {GENOME_COLUMN!r} with genome JSON; columns are {list(df.columns)}")
+    canonical = []
+    for row, text in enumerate(df[GENOME_COLUMN]):
+        try:
+            canonical.append(Genome.from_json(text if isinstance(text, str) else json.dumps(text)).to_json())
+        except SearchSpaceError as err:
+            raise EvaluationDataError(f"{path}: row {row}: invalid genome: {err}") from None
+    df = df.copy()
+    df[GENOME_COLUMN] = canonical
+    if target is not None:
+        df[target] = _numeric_column(df, target, path, "target")
+        if np.ptp(df[target].to_numpy()) == 0:
+            raise EvaluationDataError(f"{path}: target column {target!r} is constant (every value is {df[target].iloc[0]!r}); nothing to predict")
+    for col in extra_features:
+        df[col] = _numeric_column(df, col, path, "extra feature")
+    if group_by is not None and group_by not in df.columns:
+        df[group_by] = genome_groups(df, group_by)
+    return df
+
+
+def read_genomes(path) -> list[Genome]:
+    """Genomes from a JSON-lines file (one genome JSON per line) or a JSON list.
+
+    Raises
+    ------
+    EvaluationDataError
+        Missing file, no genomes, or an invalid genome (with its line number).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationDataError(f"genome file not found: {path}")
+    text = path.read_text()
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise EvaluationDataError(f"{path}: expected a JSON list of genomes ({err})") from None
+        if not isinstance(items, list):
+            raise EvaluationDataError(f"{path}: expected a JSON list of genomes, got {type(items).__name__}")
+        lines = [(i, json.dumps(item)) for i, item in enumerate(items)]
+        where = "item"
+    else:
+        lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
+        where = "line"
+    genomes = []
+    for i, line in lines:
+        try:
+            genomes.append(Genome.from_json(line))
+        except SearchSpaceError as err:
+            raise EvaluationDataError(f"{path}: {where} {i}: invalid genome: {err}") from None
+    if not genomes:
+        raise EvaluationDataError(f"{path}: expected at least one genome, got none")
+    return genomes
