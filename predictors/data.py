@@ -49,7 +49,7 @@ def _numeric_column(df: pd.DataFrame, col: str, path, role: str) -> pd.Series:
     values = pd.to_numeric(df[col], errors="coerce")
     bad_text = df[col].notna() & values.isna()
     if bad_text.any():
-        rows = list(np.flatnonzero(bad_text.to_numpy())[:5])
+        rows = [int(i) for i in np.flatnonzero(bad_text.to_numpy())[:5]]
         raise EvaluationDataError(f"{path}: {role} column {col!r} must be numeric; rows {rows} hold {list(df[col].iloc[rows])}")
     arr = values.to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(arr))
@@ -128,7 +128,7 @@ def read_evaluations(
     if target is not None:
         df[target] = _numeric_column(df, target, path, "target")
         if np.ptp(df[target].to_numpy()) == 0:
-            raise EvaluationDataError(f"{path}: target column {target!r} is constant (every value is {df[target].iloc[0]!r}); nothing to predict")
+            raise EvaluationDataError(f"{path}: target column {target!r} is constant (every value is {float(df[target].iloc[0])!r}); nothing to predict")
     for col in extra_features:
         df[col] = _numeric_column(df, col, path, "extra feature")
     if group_by is not None and group_by not in df.columns:

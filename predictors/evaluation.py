@@ -70,7 +70,7 @@ def check_target(y, n: int | None = None, name: str = "target") -> np.ndarray:
         shown = ", ".join(f"row {i}: {arr[i]}" for i in bad[:5])
         raise EvaluationDataError(f"{name} must be finite; got {bad.size} NaN/inf values ({shown})")
     if arr.size and np.ptp(arr) == 0:
-        raise EvaluationDataError(f"{name} is constant (every value is {arr[0]!r}); nothing to predict")
+        raise EvaluationDataError(f"{name} is constant (every value is {float(arr[0])!r}); nothing to predict")
     return arr
 
 

@@ -1,0 +1,146 @@
+"""Evaluation: known-truth synthetic data, reproducibility, grouped CV, curves, importance, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from predictors import evaluate, learning_curve, make_predictor, permutation_importance
+from predictors.exceptions import EvaluationDataError
+from predictors.metrics import METRICS, compute_metric
+from predictors.synthetic import synthetic_evaluations
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # HistGradientBoosting's OpenMP threads crawl on a shared 2-core machine; one is plenty here
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    df = synthetic_evaluations(90, seed=0)
+    return df, df["test_accuracy"].to_numpy()
+
+
+def _rf():
+    return make_predictor("rf", group="paper", random_state=0, n_estimators=30)
+
+
+def test_known_truth_is_recovered(data):
+    df, y = data
+    report = evaluate(_rf(), df, y, folds=3, repeats=2, n_bootstrap=200)
+    assert report.n_architectures == 90 and report.folds == 3 and report.repeats == 2
+    assert report.mean["r2"] > 0.75
+    assert report.mean["kendall"] > 0.6
+    assert report.mean["spearman"] > 0.8
+    for m in METRICS:
+        assert report.low[m] <= report.mean[m] <= report.high[m] or m == "top_k_regret"
+        assert len(report.fold_values[m]) == 6
+    assert report.oof_predictions.shape == (2, 90) and np.isfinite(report.oof_predictions).all()
+
+
+def test_noise_target_gives_no_skill(data):
+    df, _ = data
+    noise = np.random.default_rng(1).normal(size=len(df))
+    report = evaluate(_rf(), df, noise, folds=3, repeats=2, n_bootstrap=100)
+    assert report.mean["r2"] < 0.2
+    assert report.low["kendall"] < 0.15  # the interval includes "no rank skill"
+
+
+def test_cv_is_seeded_and_reproducible(data):
+    df, y = data
+    pipe = make_predictor("extra_trees", group="size", n_estimators=10)  # no random_state: evaluate seeds it
+    a = evaluate(pipe, df, y, folds=3, repeats=2, n_bootstrap=50, random_state=5)
+    b = evaluate(pipe, df, y, folds=3, repeats=2, n_bootstrap=50, random_state=5)
+    c = evaluate(pipe, df, y, folds=3, repeats=2, n_bootstrap=50, random_state=6)
+    assert a.to_dict() == b.to_dict()
+    np.testing.assert_array_equal(a.oof_predictions, b.oof_predictions)
+    assert a.to_dict() != c.to_dict()
+
+
+def test_report_serialises(data):
+    df, y = data
+    report = evaluate("bayes_ridge", df, y, folds=3, repeats=1, n_bootstrap=20, description="demo")
+    d = json.loads(json.dumps(report.to_dict()))
+    assert set(d["metrics"]) == set(METRICS)
+    assert {"mean", "ci_low", "ci_high", "fold_values"} <= set(d["metrics"]["r2"])
+    assert d["n_architectures"] == 90
+    table = report.to_table()
+    assert "demo" in table and "Kendall τ" in table and "90 architectures" in table
+
+
+def test_grouped_cv_by_prior(data):
+    df, y = data
+    report = evaluate(_rf(), df, y, groups=df["prior"], n_bootstrap=50)
+    assert report.grouped and report.repeats == 1
+    assert sorted(report.fold_labels) == sorted(df["prior"].unique())
+    assert len(report.fold_values["r2"]) == 3
+    assert "per held-out group" in report.to_table()
+    with pytest.raises(EvaluationDataError, match="at least 2 groups"):
+        evaluate(_rf(), df, y, groups=["a"] * len(df))
+    with pytest.raises(EvaluationDataError, match="one label per architecture"):
+        evaluate(_rf(), df, y, groups=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (np.full(90, 0.5), "constant"),
+        (np.r_[np.nan, np.linspace(0, 1, 89)], r"NaN/inf values \(row 0: nan\)"),
+        (np.r_[np.inf, np.linspace(0, 1, 89)], "NaN/inf"),
+        (np.linspace(0, 1, 10), "has 10 values but there are 90"),
+    ],
+)
+def test_bad_targets_raise(data, y, match):
+    df, _ = data
+    with pytest.raises(EvaluationDataError, match=match):
+        evaluate(_rf(), df, y, folds=3, repeats=1)
+
+
+def test_too_few_rows_and_bad_settings(data):
+    df, y = data
+    with pytest.raises(EvaluationDataError, match="5-fold CV needs at least 5 architectures, got 4"):
+        evaluate(_rf(), df.iloc[:4], y[:4])
+    with pytest.raises(EvaluationDataError, match="at least one architecture"):
+        evaluate(_rf(), df.iloc[:0], y[:0])
+    with pytest.raises(EvaluationDataError, match="folds must be an integer >= 2"):
+        evaluate(_rf(), df, y, folds=1)
+    with pytest.raises(EvaluationDataError, match=r"k must be in \[1, 90\]"):
+        evaluate(_rf(), df, y, folds=3, repeats=1, k=500)
+
+
+def test_learning_curve(data):
+    df, y = data
+    curve = learning_curve(_rf(), df, y, sizes=(10, 25, 50, 400), repeats=2, random_state=0)
+    assert curve.sizes == [10, 25, 50, 72] and curve.skipped_sizes == [400] and curve.n_test == 18
+    assert curve.values["r2"].shape == (4, 2)
+    assert curve.mean("r2")[-1] > curve.mean("r2")[0]  # more architectures help on a learnable truth
+    assert json.loads(json.dumps(curve.to_dict()))["sizes"] == [10, 25, 50, 72]
+    with pytest.raises(EvaluationDataError, match="at least 7 architectures"):
+        learning_curve(_rf(), df.iloc[:5], y[:5])
+
+
+def test_permutation_importance_finds_the_truth(data):
+    df, y = data
+    imp = permutation_importance(make_predictor("rf", group="extended", random_state=0, n_estimators=30), df, y, folds=3, n_repeats=2)
+    assert list(imp.columns) == ["feature", "importance_mean", "importance_std"]
+    assert len(imp) == 43
+    # the truth is a function of density (and layers); density or an exact proxy of it must lead
+    assert set(imp.feature[:3]) & {"density", "degree_centrality_mean", "edges"}
+
+
+def test_metrics_by_hand():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    assert compute_metric("r2", y, y) == 1.0
+    assert compute_metric("kendall", y, y[::-1]) == pytest.approx(-1.0)
+    assert compute_metric("mae", y, y + 0.5) == 0.5
+    assert compute_metric("precision_at_k", y, [4, 3, 2, 1], k=2) == 0.0
+    assert compute_metric("top_k_regret", y, [0, 0, 0, 1], k=1) == 0.0
+    assert compute_metric("top_k_regret", y, [4, 3, 2, 1], k=1, maximize=False) == 3.0
+    assert np.isnan(compute_metric("spearman", y, [1, 1, 1, 1]))
