@@ -1,0 +1,110 @@
+"""``nas predictor``: evaluate (table, JSON, plots), fit, predict, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nas.cli.main import main
+from predictors.synthetic import synthetic_evaluations
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def evals(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evals")
+    df = synthetic_evaluations(36, seed=7)
+    df["constant"] = 0.5
+    df.to_csv(folder / "evals.csv", index=False)
+    (folder / "g.jsonl").write_text("\n".join(df.genome[:4]) + "\n")
+    return folder
+
+
+FAST = ["--folds", "3", "--repeats", "1", "--bootstrap", "20", "--sizes", "10,20"]
+
+
+def run(args, capsys):
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_evaluate_prints_table_and_writes_plots(evals, capsys):
+    code, out, err = run(["predictor", "evaluate", "--data", str(evals / "evals.csv"), "--target", "test_accuracy", "--model", "knn", *FAST], capsys)
+    assert code == 0, err
+    assert "R²" in out and "Kendall τ" in out and "95% CI" in out and "36 architectures" in out
+    plots = evals / "evals_predictor_knn"
+    for name in ("predicted_vs_actual.png", "learning_curve.png", "feature_importance.png", "evaluation.json", "config.json"):
+        assert (plots / name).stat().st_size > 0
+    assert json.loads((plots / "config.json").read_text())["config"]["model"] == "knn"
+
+
+def test_evaluate_json_grouped(evals, tmp_path, capsys):
+    args = ["predictor", "evaluate", "--data", str(evals / "evals.csv"), "--target", "test_accuracy", "--model", "bayes_ridge",
+            "--group-by", "prior", "--json", "--plots", str(tmp_path / "p"), *FAST]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["grouped"] and sorted(result["fold_labels"]) == ["barabasi_albert", "erdos_renyi", "watts_strogatz"]
+    r2 = result["metrics"]["r2"]
+    assert {"mean", "ci_low", "ci_high"} <= set(r2) and result["n_architectures"] == 36
+    assert set(result["plots"]) == {"predicted_vs_actual", "learning_curve", "feature_importance"}
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--target", "constant"], "is constant"),
+        (["--target", "nope"], "target column 'nope' not found"),
+        (["--target", "test_accuracy", "--model", "xgb"], "unknown model 'xgb'"),
+        (["--target", "test_accuracy", "--folds", "50"], "expected at least 50 rows"),
+    ],
+)
+def test_evaluate_errors_are_one_line(evals, capsys, extra, message):
+    code, out, err = run(["predictor", "evaluate", "--data", str(evals / "evals.csv"), "--no-plots", *extra], capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_fit_predict_round_trip(evals, tmp_path, capsys):
+    out_file = tmp_path / "p.skops"
+    code, out, err = run(["predictor", "fit", "--data", str(evals / "evals.csv"), "--target", "test_accuracy", "--model", "rf",
+                          "--param", "n_estimators=20", "--out", str(out_file)], capsys)
+    assert code == 0, err
+    assert "36 architectures" in out and out_file.exists()
+    code, out, err = run(["predictor", "predict", str(out_file), "--genomes", str(evals / "g.jsonl")], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "key,prediction,std,genome" and len(lines) == 5
+    code, out, err = run(["predictor", "predict", str(out_file), "--genomes", str(evals / "g.jsonl"), "--json"], capsys)
+    rows = json.loads(out)
+    assert len(rows) == 4 and all(r["std"] is not None and 0 <= r["prediction"] <= 1.5 for r in rows)
+
+
+def test_fit_with_tuning(evals, tmp_path, capsys):
+    code, out, err = run(["predictor", "fit", "--data", str(evals / "evals.csv"), "--target", "test_accuracy", "--model", "knn",
+                          "--tune", "3", "--folds", "3", "--out", str(tmp_path / "t.skops")], capsys)
+    assert code == 0, err
+    assert "tuned 3 trials" in out
+    from predictors import read_predictor_metadata
+
+    assert read_predictor_metadata(tmp_path / "t.skops")["training_summary"]["tuning_trials"] == 3
+
+
+def test_predict_refuses_a_damaged_file(evals, tmp_path, capsys):
+    (tmp_path / "bad.skops").write_bytes(b"PK\x03\x04 not really")
+    code, out, err = run(["predictor", "predict", str(tmp_path / "bad.skops"), "--genomes", str(evals / "g.jsonl")], capsys)
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_models_lists_registry(capsys):
+    code, out, _ = run(["predictor", "models"], capsys)
+    assert code == 0 and "gp" in out and "uncertainty=native" in out
