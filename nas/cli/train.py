@@ -1,0 +1,126 @@
+"""``nas train``: train one genome, or a population of genomes together, and print the result JSON.
+
+Examples::
+
+    nas train --task mnist --genome genome.json --epochs 5 --out result.json
+    nas train --task mnist --population genomes.jsonl --out results.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from nas.exceptions import ConfigError
+
+__all__ = ["cli"]
+
+
+def _read_genome(path: Path):
+    from search_spaces.genome import Genome
+
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read genome file {str(path)!r}: {err.strerror}") from None
+    return Genome.from_json(text)
+
+
+def _read_population(path: Path) -> list:
+    from search_spaces.genome import Genome
+
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise ConfigError(f"cannot read population file {str(path)!r}: {err.strerror}") from None
+    genomes = [Genome.from_json(line) for line in lines if line.strip()]
+    if not genomes:
+        raise ConfigError(f"population file {str(path)!r} holds no genomes; expected one genome JSON per line")
+    return genomes
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    # Temp file + rename: a failed run never leaves a half-written result behind.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command("train")
+@click.option("--task", "task_name", default="mnist", show_default=True, help="Task name (see nas.tasks.list_tasks).")
+@click.option("--genome", "genome_path", type=click.Path(path_type=Path), help="Genome JSON file to train.")
+@click.option("--population", "population_path", type=click.Path(path_type=Path),
+              help="JSONL file, one genome per line, trained together.")
+@click.option("--epochs", type=int, help="Epochs (default: the task's budget).")
+@click.option("--max-steps", type=int, help="Stop after this many optimizer steps.")
+@click.option("--batch-size", type=int, help="Training batch size.")
+@click.option("--lr", type=float, help="Learning rate.")
+@click.option("--optimizer", type=str, help="adam, adamw or sgd.")
+@click.option("--schedule", type=str, help="none, cosine or plateau.")
+@click.option("--patience", type=int, help="Early stopping patience in epochs (default off).")
+@click.option("--precision", type=str, help="fp32 or bf16.")
+@click.option("--device", type=str, help="Torch device (default: cuda if available, else cpu).")
+@click.option("--seed", type=int, help="Seed of initialisation and shuffling.")
+@click.option("--train-subset", type=int, help="Use only the first N training examples.")
+@click.option("--val-subset", type=int, help="Use only the first N validation examples.")
+@click.option("--test-subset", type=int, help="Use only the first N test examples.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset folder (default: NAS_DATA_DIR, else the cache).")
+@click.option("--allow-partial", is_flag=True, help="Accept a truncated test file (the result says so).")
+@click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the result JSON (JSONL for --population).")
+def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, lr, optimizer, schedule, patience,
+        precision, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path):
+    """Train one genome (--genome) or a population (--population) and print the result JSON."""
+    import torch
+
+    from nas.device import resolve_device
+    from nas.population import train_population
+    from nas.tasks import get_task
+    from nas.train import train_genome
+
+    if (genome_path is None) == (population_path is None):
+        raise ConfigError("give exactly one of --genome GENOME.json and --population GENOMES.jsonl")
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"--threads {threads}; expected an integer >= 1")
+        torch.set_num_threads(threads)  # entry point: the only place the thread count is set
+    task = get_task(task_name)
+    overrides = {
+        "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+        "schedule": schedule, "patience": patience, "precision": precision, "device": device, "seed": seed,
+        "train_subset": train_subset, "val_subset": val_subset, "test_subset": test_subset,
+        "progress": sys.stderr.isatty() if progress is None else progress,
+    }
+    config = task.default_config(**{k: v for k, v in overrides.items() if v is not None})
+    resolve_device(config.device)  # a bad device fails before any data is read
+    if genome_path is not None:
+        genome = _read_genome(genome_path)
+        task.check_family(genome.family)
+        data = task.load(data_dir=data_dir, allow_partial=allow_partial)
+        records = [train_genome(genome, task, config, data=data).to_dict()]
+    else:
+        genomes = _read_population(population_path)
+        for g in genomes:
+            task.check_family(g.family)
+        data = task.load(data_dir=data_dir, allow_partial=allow_partial)
+        records = [r.to_dict() for r in train_population(genomes, task, config, data=data)]
+
+    if genome_path is not None:
+        text = json.dumps(records[0], indent=2, sort_keys=True) + "\n"
+    else:
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+    if out_path is not None:
+        _write_text_atomic(out_path, text)
+    click.echo(text, nl=False)

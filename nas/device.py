@@ -1,0 +1,99 @@
+"""Choosing the torch device and knowing how much memory it has left.
+
+The device is never hard-coded: ``cuda`` when a GPU is visible, else the CPU, and any torch
+device string can override that choice. A device that does not exist is a
+:class:`~nas.exceptions.DeviceError` naming what was asked for and what is available.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from nas.exceptions import DeviceError
+
+__all__ = ["resolve_device", "device_name", "free_memory_bytes"]
+
+
+def _available() -> list[str]:
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        names.append("mps")
+    return names
+
+
+def resolve_device(name: str | torch.device | None = None) -> torch.device:
+    """The torch device to train on.
+
+    Parameters
+    ----------
+    name : str or torch.device, optional
+        ``None`` or ``"auto"`` picks ``cuda`` when available, else ``cpu``. Otherwise any torch
+        device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``).
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    DeviceError
+        The string is not a torch device, or the device does not exist on this machine.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if name is None or (isinstance(name, str) and name.strip().lower() == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise DeviceError(f"device {name!r} is not a torch device; expected one of {_available()} or 'auto'") from err
+    if device.type == "cpu":
+        return device
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {name!r} requested but CUDA is not available; expected one of {_available()}")
+        index = 0 if device.index is None else device.index
+        if index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s); "
+                f"expected one of {_available()}"
+            )
+        return torch.device("cuda", index)
+    if device.type == "mps" and "mps" in _available():
+        return device
+    raise DeviceError(f"device {name!r} is not available on this machine; expected one of {_available()}")
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name for result records, e.g. ``"cuda:0 (NVIDIA H100 80GB HBM3)"``."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return str(device)
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Bytes that can still be allocated on ``device``.
+
+    On CUDA this is ``torch.cuda.mem_get_info``'s free memory; on the CPU (and other devices) the
+    kernel's ``MemAvailable`` from ``/proc/meminfo``, or 4 GiB when that file cannot be read.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 4 * 1024**3

@@ -1,0 +1,259 @@
+"""Tasks: a dataset, the model families that fit it, a loss, a metric and a default budget.
+
+A :class:`Task` is the one place that knows how a genome becomes a model *for this data* (input
+features, channels, vocabulary, sequence output) and how outputs are scored. The training loop
+(:mod:`nas.train`) and population training (:mod:`nas.population`) are written once against it.
+
+Registered tasks (:func:`list_tasks`):
+
+``mnist``, ``fashion_mnist``
+    Sparse feed-forward networks (family ``ff``) on 28×28 images, cross-entropy, accuracy.
+``cifar10``
+    Random-wired CNN (``cnn``, default) or feed-forward (``ff``) on 32×32 colour images.
+``reber``
+    The paper's valid/invalid classification of Reber strings with a sparse RNN
+    (``rnn:tanh|relu|gru|lstm``, default ``rnn:gru``); logits taken at the last valid step.
+``embedded_reber``
+    Next-symbol prediction on embedded Reber strings: at every step the set of legal next symbols
+    (multi-hot), binary cross-entropy on the valid steps; the metric is the classic string-level
+    accuracy — a string is correct when, at every valid step, the symbols with sigmoid > 0.5 are
+    exactly the legal ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from nas.exceptions import ConfigError, UnknownNameError
+
+__all__ = [
+    "Task",
+    "get_task",
+    "list_tasks",
+    "register_task",
+    "classification_loss",
+    "classification_counts",
+    "next_symbol_loss",
+    "next_symbol_counts",
+]
+
+RNN_FAMILIES = ("rnn:tanh", "rnn:relu", "rnn:gru", "rnn:lstm")
+
+
+# --- losses and metrics --------------------------------------------------------------------------
+# A metric is given as counts (correct, total) so the loop can sum it over evaluation batches.
+
+
+def classification_loss(output: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy of logits ``(B, C)`` against class indices ``(B,)``."""
+    return F.cross_entropy(output.float(), y)
+
+
+def classification_counts(output: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None):
+    """``(correct, total)`` of the arg-max prediction, as tensors (no host sync)."""
+    correct = (output.argmax(dim=-1) == y).sum()
+    return correct, torch.tensor(y.shape[0], device=y.device)
+
+
+def _valid_steps(y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Boolean ``(B, T)``: steps before each sequence's length (all steps when lengths is None)."""
+    batch, steps = y.shape[0], y.shape[1]
+    if lengths is None:
+        return torch.ones(batch, steps, dtype=torch.bool, device=y.device)
+    return torch.arange(steps, device=y.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def next_symbol_loss(output: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy of logits ``(B, T, V)`` against multi-hot targets, over valid steps only."""
+    valid = _valid_steps(y, lengths)
+    per_symbol = F.binary_cross_entropy_with_logits(output.float(), y.float(), reduction="none")
+    per_step = per_symbol.mean(dim=-1)
+    return (per_step * valid).sum() / valid.sum().clamp(min=1)
+
+
+def next_symbol_counts(output: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None = None):
+    """``(correct, total)`` strings whose predicted next-symbol sets are right at every valid step."""
+    valid = _valid_steps(y, lengths)
+    step_ok = ((output > 0) == (y > 0.5)).all(dim=-1) | ~valid
+    correct = step_ok.all(dim=1).sum()
+    return correct, torch.tensor(y.shape[0], device=y.device)
+
+
+# --- the task value ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """A dataset, the model families that fit it, loss, metric and default training budget.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"mnist"``.
+    dataset : str
+        Name passed to :func:`nas.datasets.load_dataset`.
+    families : tuple of str
+        Genome families this task accepts (``search_spaces.genome.FAMILIES`` entries).
+    default_family : str
+        Family used when a caller samples genomes for this task.
+    loss : callable
+        ``loss(output, y, lengths) -> scalar tensor`` (mean over the batch).
+    metric_counts : callable
+        ``metric_counts(output, y, lengths) -> (correct, total)`` tensors; the metric is their ratio.
+    metric_name : str
+        What the metric measures, written into results.
+    target : str
+        ``"class"`` (one label per example) or ``"next_symbol_set"`` (multi-hot per step).
+    sequence : bool
+        Inputs are symbol sequences and the model is called as ``model(x, lengths)``.
+    budget : mapping
+        :class:`~nas.train.TrainConfig` fields of the default budget.
+    load_options : mapping
+        Extra keyword arguments for :func:`nas.datasets.load_dataset`.
+    description : str
+        One line for listings.
+    """
+
+    name: str
+    dataset: str
+    families: tuple[str, ...]
+    default_family: str
+    loss: Callable = field(repr=False, default=classification_loss)
+    metric_counts: Callable = field(repr=False, default=classification_counts)
+    metric_name: str = "accuracy"
+    target: str = "class"
+    sequence: bool = False
+    budget: Mapping[str, Any] = field(default_factory=dict)
+    load_options: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def default_config(self, **overrides):
+        """This task's default :class:`~nas.train.TrainConfig`, with ``overrides`` applied.
+
+        Raises
+        ------
+        ConfigError
+            An override outside the allowed values.
+        """
+        from nas.train import TrainConfig  # nas.train imports this module
+
+        unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"unknown TrainConfig field(s) {unknown}; expected some of {sorted(TrainConfig.__dataclass_fields__)}")
+        return TrainConfig(**{**dict(self.budget), **overrides})
+
+    def load(self, data_dir=None, allow_partial: bool = False, **opts):
+        """Load this task's dataset (:func:`nas.datasets.load_dataset`) with the task's options."""
+        from nas.datasets import load_dataset
+
+        return load_dataset(self.dataset, data_dir=data_dir, allow_partial=allow_partial, **{**dict(self.load_options), **opts})
+
+    def check_family(self, family: str) -> None:
+        """Raise :class:`ConfigError` when ``family`` cannot be trained on this task."""
+        if family not in self.families:
+            raise ConfigError(
+                f"task {self.name!r} trains families {list(self.families)}; the genome's family is {family!r}"
+            )
+
+    def build(self, genome, data, generator: torch.Generator | None = None) -> torch.nn.Module:
+        """The untrained model for ``genome`` on ``data``, built on the CPU.
+
+        Parameters
+        ----------
+        genome : search_spaces.genome.Genome
+        data : nas.datasets.Dataset
+            Supplies input shape, number of classes and vocabulary.
+        generator : torch.Generator, optional
+            Source of the initial weights (the global torch generator when omitted).
+
+        Raises
+        ------
+        ConfigError
+            The genome's family does not fit this task.
+        EmptyGraphError
+            The genome's graph has no edges.
+        """
+        from search_spaces.builders import build_model
+
+        self.check_family(genome.family)
+        return build_model(genome.dag(), genome.family, generator=generator, **self.model_kwargs(genome.family, data))
+
+    def model_kwargs(self, family: str, data) -> dict[str, Any]:
+        """Keyword arguments of :func:`search_spaces.builders.build_model` for ``family`` on ``data``."""
+        shape = tuple(data.input_shape)
+        if family == "ff":
+            return {"num_classes": data.num_classes, "in_features": int(math.prod(shape))}
+        if family == "cnn":
+            return {"num_classes": data.num_classes, "in_channels": int(shape[0])}
+        kwargs: dict[str, Any] = {"num_classes": data.num_classes, "sequence_output": self.target == "next_symbol_set"}
+        if data.train.x.dtype in (torch.int64, torch.int32):
+            vocab = data.info.get("vocab")
+            kwargs["vocab_size"] = len(vocab) if vocab else int(data.train.x.max()) + 1
+        else:
+            kwargs["in_features"] = int(shape[-1])
+        return kwargs
+
+    def forward(self, model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Call ``model`` the way this task's models are called."""
+        return model(x, lengths) if self.sequence else model(x)
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task, *, replace: bool = False) -> Task:
+    """Add ``task`` to the registry (``replace=True`` to overwrite a name)."""
+    if task.name in _TASKS and not replace:
+        raise ConfigError(f"task {task.name!r} is already registered; pass replace=True to overwrite it")
+    if task.default_family not in task.families:
+        raise ConfigError(f"task {task.name!r}: default family {task.default_family!r} not in {list(task.families)}")
+    _TASKS[task.name] = task
+    return task
+
+
+def get_task(name) -> Task:
+    """The registered task ``name`` (a :class:`Task` is returned as is).
+
+    Raises
+    ------
+    UnknownNameError
+        ``name`` is not registered; the message lists the registered tasks.
+    """
+    if isinstance(name, Task):
+        return name
+    if name not in _TASKS:
+        raise UnknownNameError("task", name, _TASKS)
+    return _TASKS[name]
+
+
+def list_tasks() -> list[str]:
+    """Names of the registered tasks, sorted."""
+    return sorted(_TASKS)
+
+
+# Default budgets: see docs/training.md for what they reach with a dense-ish reference network.
+_IMAGE_BUDGET = {"epochs": 10, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "schedule": "cosine"}
+
+for _task in (
+    Task("mnist", "mnist", ("ff",), "ff", budget=_IMAGE_BUDGET,
+         description="MNIST digits, sparse feed-forward network"),
+    Task("fashion_mnist", "fashion_mnist", ("ff",), "ff", budget={**_IMAGE_BUDGET, "epochs": 15},
+         description="Fashion-MNIST, sparse feed-forward network"),
+    Task("cifar10", "cifar10", ("cnn", "ff"), "cnn",
+         budget={"epochs": 30, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9,
+                 "weight_decay": 5e-4, "schedule": "cosine", "grad_clip": 5.0},
+         description="CIFAR-10, random-wired CNN (feed-forward allowed)"),
+    Task("reber", "reber", RNN_FAMILIES, "rnn:gru", sequence=True,
+         budget={"epochs": 15, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "grad_clip": 5.0},
+         description="Reber grammar valid/invalid classification, sparse RNN (paper budget)"),
+    Task("embedded_reber", "embedded_reber", RNN_FAMILIES, "rnn:lstm", loss=next_symbol_loss,
+         metric_counts=next_symbol_counts, metric_name="string_accuracy", target="next_symbol_set", sequence=True,
+         budget={"epochs": 30, "batch_size": 64, "optimizer": "adam", "lr": 3e-3, "grad_clip": 5.0},
+         description="embedded Reber next-symbol prediction, sparse RNN"),
+):
+    register_task(_task)

@@ -1,0 +1,586 @@
+"""The one training loop.
+
+``train_model(model, data, task, config)`` trains any model of any task; ``train_genome`` builds
+the model from a genome first. Everything that varies — budget, optimizer, schedule, early
+stopping, precision, device, seed — comes from a frozen :class:`TrainConfig`; logging and progress
+are callbacks, never copies of the loop.
+
+How a run goes:
+
+1. The device is resolved (``cuda`` if available, else CPU; overridable) and the whole dataset is
+   moved there once. Each epoch draws a permutation *on the device* from a local
+   :class:`torch.Generator` seeded with ``config.seed`` — no per-batch Python data loading.
+2. Per step: forward (optionally under bf16 autocast), task loss, backward, optional gradient-norm
+   clip, optimizer step, per-step cosine schedule. The first non-finite loss is remembered on the
+   device (no host sync per step) and reported at the end of the epoch as a
+   :class:`~nas.exceptions.TrainingError` naming the epoch and step.
+3. After each epoch: validation loss and metric; ``schedule="plateau"`` multiplies the learning
+   rate by ``plateau_factor`` after ``plateau_patience`` epochs without improvement; with
+   ``patience`` set, training stops after that many epochs without improvement and the best
+   validation weights are restored before testing.
+4. The test split is evaluated once and a :class:`TrainResult` is returned.
+
+Seeding: :func:`train_genome` builds the model with a local :class:`torch.Generator` seeded with
+``config.seed`` (:func:`build_seeded`), and shuffling uses another one seeded the same way, so the
+same genome and config give the same run and torch's global RNG is never touched.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterable, Sequence
+
+import torch
+
+from nas.device import device_name, resolve_device
+from nas.exceptions import ConfigError, TrainingError
+from nas.tasks import Task, get_task
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "Callback",
+    "ProgressBar",
+    "train_model",
+    "train_genome",
+    "build_seeded",
+    "evaluate",
+    "epoch_order",
+    "PlateauTracker",
+    "count_parameters",
+    "count_nonzero_weights",
+]
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("none", "cosine", "plateau")
+PRECISIONS = ("fp32", "bf16")
+
+
+def _check_int(name: str, value, low: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        extra = " or None" if allow_none else ""
+        raise ConfigError(f"TrainConfig.{name} = {value!r}; expected an integer >= {low}{extra}")
+
+
+def _check_float(name: str, value, low: float, high: float = math.inf, low_open: bool = False, allow_none=False):
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        upper = f" and <= {high}" if math.isfinite(high) else ""
+        extra = " or None" if allow_none else ""
+        raise ConfigError(f"TrainConfig.{name} = {value!r}; expected a finite number {bound}{upper}{extra}")
+
+
+def _check_choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"TrainConfig.{name} = {value!r}; expected one of {list(allowed)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: budget, optimizer, schedule, early stopping, precision, device and seed.
+
+    Parameters
+    ----------
+    epochs : int
+        Passes over the training split (>= 1).
+    max_steps : int, optional
+        Stop after this many optimizer steps even if epochs remain.
+    batch_size, eval_batch_size : int
+        Training and evaluation batch sizes.
+    optimizer : {"adam", "adamw", "sgd"}
+    lr, momentum, weight_decay : float
+        ``momentum`` is used by SGD only.
+    schedule : {"none", "cosine", "plateau"}
+        ``cosine`` anneals per step to 0 over the budget; ``plateau`` multiplies the rate by
+        ``plateau_factor`` after ``plateau_patience`` epochs without validation improvement.
+    plateau_factor : float
+    plateau_patience : int
+    patience : int, optional
+        Early stopping: stop after this many epochs without validation improvement and restore
+        the best weights. None turns it off (the final weights are tested).
+    min_delta : float
+        Smallest metric gain that counts as an improvement.
+    grad_clip : float, optional
+        Maximum gradient norm (per model; per candidate in population training).
+    precision : {"fp32", "bf16"}
+        ``bf16`` runs forward and loss under bfloat16 autocast.
+    device : str, optional
+        None = ``cuda`` if available, else ``cpu``.
+    seed : int
+        Seeds model initialisation (:func:`build_seeded`) and the shuffling generator.
+    progress : bool
+        Show a tqdm progress bar on stderr.
+    train_subset, val_subset, test_subset : int, optional
+        Use only the first examples of a split (quick runs; a partial test set is recorded).
+
+    Raises
+    ------
+    ConfigError
+        A field outside its allowed values; the message names field, value and what is allowed.
+    """
+
+    epochs: int = 10
+    max_steps: int | None = None
+    batch_size: int = 128
+    eval_batch_size: int = 2048
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "none"
+    plateau_factor: float = 0.1
+    plateau_patience: int = 2
+    patience: int | None = None
+    min_delta: float = 0.0
+    grad_clip: float | None = None
+    precision: str = "fp32"
+    device: str | None = None
+    seed: int = 0
+    progress: bool = False
+    train_subset: int | None = None
+    val_subset: int | None = None
+    test_subset: int | None = None
+
+    def __post_init__(self):
+        _check_int("epochs", self.epochs, 1)
+        _check_int("max_steps", self.max_steps, 1, allow_none=True)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("eval_batch_size", self.eval_batch_size, 1)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_float("lr", self.lr, 0.0, low_open=True)
+        _check_float("momentum", self.momentum, 0.0, 1.0)
+        _check_float("weight_decay", self.weight_decay, 0.0)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_float("plateau_factor", self.plateau_factor, 0.0, 1.0, low_open=True)
+        _check_int("plateau_patience", self.plateau_patience, 0)
+        _check_int("patience", self.patience, 1, allow_none=True)
+        _check_float("min_delta", self.min_delta, 0.0)
+        _check_float("grad_clip", self.grad_clip, 0.0, low_open=True, allow_none=True)
+        _check_choice("precision", self.precision, PRECISIONS)
+        if self.device is not None and not isinstance(self.device, str):
+            raise ConfigError(f"TrainConfig.device = {self.device!r}; expected a device string or None")
+        _check_int("seed", self.seed, 0)
+        if not isinstance(self.progress, bool):
+            raise ConfigError(f"TrainConfig.progress = {self.progress!r}; expected True or False")
+        for name in ("train_subset", "val_subset", "test_subset"):
+            _check_int(name, getattr(self, name), 1, allow_none=True)
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with some fields changed (validated again)."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ConfigError(f"unknown TrainConfig field(s) {unknown}; expected some of {[f.name for f in fields(self)]}")
+        return TrainConfig(**{**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class TrainResult:
+    """What one training run produced. :meth:`to_dict` is JSON-safe; ``model`` is not in it.
+
+    ``val_accuracy``/``test_accuracy`` hold the task's metric (accuracy; string-level accuracy for
+    ``embedded_reber``, named in ``metric``). With early stopping they are those of the restored
+    best-validation weights.
+    """
+
+    task: str
+    metric: str
+    test_accuracy: float
+    val_accuracy: float
+    test_loss: float
+    val_loss: float
+    epochs: int
+    steps: int
+    wall_time_s: float
+    device: str
+    parameters: int
+    nonzero_weights: int
+    test_examples: int
+    test_expected: int
+    stopped_early: bool
+    best_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    genome: dict | None = None
+    config: dict | None = None
+    error: str | None = None
+    model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def partial_test(self) -> bool:
+        """True when fewer test examples were used than the full test set has."""
+        return self.test_examples < self.test_expected
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        out["partial_test"] = self.partial_test
+        for key, value in out.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                out[key] = None  # JSON has no NaN
+        return out
+
+
+class Callback:
+    """Hooks the loop calls; subclass and override what you need. Return True from
+    :meth:`on_epoch_end` to stop training after that epoch."""
+
+    def on_train_start(self, context: dict[str, Any]) -> None:
+        """``context``: model, data (on the device), task, config, device, steps_per_epoch."""
+
+    def on_epoch_end(self, epoch: int, record: dict[str, float], model: torch.nn.Module) -> bool | None:
+        """``record``: epoch, train_loss, val_loss, val_accuracy, lr, steps, elapsed_s."""
+
+    def on_train_end(self, result: TrainResult) -> None:
+        """Called with the finished result."""
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over epochs on stderr showing loss and validation metric."""
+
+    def __init__(self, desc: str = "train", position: int | None = None):
+        self.desc = desc
+        self.position = position
+        self._bar = None
+
+    def on_train_start(self, context):
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=context["config"].epochs, desc=self.desc, unit="epoch", leave=False, position=self.position)
+
+    def on_epoch_end(self, epoch, record, model):
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{record['train_loss']:.4f}", val=f"{record['val_accuracy']:.4f}")
+            self._bar.update(1)
+
+    def on_train_end(self, result):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+# --- shared pieces (also used by nas.population so both loops behave identically) -------------
+
+
+def epoch_order(num_examples: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """A random permutation of the training examples, drawn on ``device``."""
+    return torch.randperm(num_examples, generator=generator, device=device)
+
+
+def make_generator(seed: int, device: torch.device) -> torch.Generator:
+    """The shuffling generator for ``device``, seeded once."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen
+
+
+def total_steps(num_examples: int, config: TrainConfig) -> int:
+    """Optimizer steps the budget allows (epochs × batches per epoch, capped by ``max_steps``)."""
+    steps = config.epochs * math.ceil(num_examples / config.batch_size)
+    return steps if config.max_steps is None else min(steps, config.max_steps)
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer ``config`` names, over ``params``."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def make_step_schedule(optimizer, config: TrainConfig, steps: int):
+    """A per-step scheduler for ``schedule="cosine"``, else None."""
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+    return None
+
+
+class PlateauTracker:
+    """Per-model (or per-candidate) bookkeeping of validation improvement.
+
+    Drives both early stopping and the plateau schedule, for one model (``size=1``) or a
+    population, so the two loops make exactly the same decisions.
+    """
+
+    def __init__(self, size: int, config: TrainConfig):
+        self.config = config
+        self.best = [-math.inf] * size
+        self.best_epoch = [0] * size
+        self.bad_epochs = [0] * size  # since the best, for early stopping
+        self.plateau_epochs = [0] * size  # since the last improvement or lr cut
+        self.lr_scale = [1.0] * size
+        self.stopped = [False] * size
+
+    def update(self, index: int, epoch: int, metric: float) -> bool:
+        """Record candidate ``index``'s metric after ``epoch``; True when it improved."""
+        if metric > self.best[index] + self.config.min_delta or self.best[index] == -math.inf:
+            self.best[index], self.best_epoch[index] = metric, epoch
+            self.bad_epochs[index] = self.plateau_epochs[index] = 0
+            return True
+        self.bad_epochs[index] += 1
+        self.plateau_epochs[index] += 1
+        if self.config.schedule == "plateau" and self.plateau_epochs[index] > self.config.plateau_patience:
+            self.lr_scale[index] *= self.config.plateau_factor
+            self.plateau_epochs[index] = 0
+        if self.config.patience is not None and self.bad_epochs[index] >= self.config.patience:
+            self.stopped[index] = True
+        return False
+
+
+def autocast(device: torch.device, config: TrainConfig):
+    """bf16 autocast when ``config.precision == "bf16"``, else a no-op context."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+
+
+def prepare_data(data, config: TrainConfig, device: torch.device):
+    """``data`` cut to the config's subsets and moved to ``device``."""
+    if config.train_subset or config.val_subset or config.test_subset:
+        data = data.subset(config.train_subset, config.val_subset, config.test_subset)
+    if len(data.train) == 0 or len(data.val) == 0 or len(data.test) == 0:
+        raise ConfigError(
+            f"dataset {data.name!r} has an empty split (train={len(data.train)}, val={len(data.val)}, "
+            f"test={len(data.test)}); expected at least one example in each"
+        )
+    return data.to(device)
+
+
+def count_test_examples(data) -> tuple[int, int]:
+    """(test examples used, test examples the full test set has)."""
+    used = len(data.test)
+    expected = int(data.info.get("test_expected", data.info.get("test_examples", used)) or used)
+    return used, max(expected, used)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, split, task: Task, config: TrainConfig, device: torch.device) -> tuple[float, float]:
+    """Mean loss and metric of ``model`` on ``split`` (already on ``device``), in eval mode.
+
+    Returns
+    -------
+    (loss, metric) : tuple of float
+    """
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    total = torch.zeros((), device=device)
+    n = len(split)
+    for start in range(0, n, config.eval_batch_size):
+        part = slice(start, start + config.eval_batch_size)
+        x, y = split.x[part], split.y[part]
+        lengths = None if split.lengths is None else split.lengths[part]
+        with autocast(device, config):
+            out = task.forward(model, x, lengths)
+        out = out.float()
+        loss_sum += task.loss(out, y, lengths) * x.shape[0]
+        c, t = task.metric_counts(out, y, lengths)
+        correct += c
+        total += t
+    model.train(was_training)
+    return float(loss_sum / n), float(correct / total.clamp(min=1))
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Number of trainable parameter entries (masked ones included)."""
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def count_nonzero_weights(model: torch.nn.Module) -> int:
+    """Nonzero effective weights: ``model.nonzero_weights()`` when the builder provides it."""
+    if hasattr(model, "nonzero_weights"):
+        return int(model.nonzero_weights())
+    return int(sum(int(torch.count_nonzero(p)) for p in model.parameters()))
+
+
+def _clip_gradients(model, max_norm: float | None) -> None:
+    if max_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+
+
+# --- the loop ------------------------------------------------------------------------------------
+
+
+def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbacks: Sequence[Callback] = ()) -> TrainResult:
+    """Train ``model`` on ``data`` for ``task`` as ``config`` says.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Moved to the training device; trained in place.
+    data : nas.datasets.Dataset
+    task : Task or str
+    config : TrainConfig
+    callbacks : sequence of Callback
+        Logging, progress, custom stopping. A :class:`ProgressBar` is added when
+        ``config.progress`` is set.
+
+    Returns
+    -------
+    TrainResult
+        With the trained model (best-validation weights under early stopping) in ``model``.
+
+    Raises
+    ------
+    DeviceError
+        ``config.device`` does not exist.
+    TrainingError
+        A non-finite loss (the message names epoch and step).
+    ConfigError
+        Empty splits after subsetting.
+    """
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig, got {type(config).__name__}")
+    task = get_task(task)
+    device = resolve_device(config.device)
+    callbacks = list(callbacks) + ([ProgressBar(desc=task.name)] if config.progress else [])
+    data = prepare_data(data, config, device)
+    model = model.to(device)
+    model.train()
+
+    n = len(data.train)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    budget_steps = total_steps(n, config)
+    optimizer = make_optimizer(model.parameters(), config)
+    scheduler = make_step_schedule(optimizer, config, budget_steps)
+    tracker = PlateauTracker(1, config)
+    generator = make_generator(config.seed, device)
+    best_state = None
+    history: list[dict[str, float]] = []
+    steps = 0
+    epochs_run = 0
+    stopped_early = False
+    tr = data.train
+    for cb in callbacks:
+        cb.on_train_start({"model": model, "data": data, "task": task, "config": config, "device": device,
+                           "steps_per_epoch": steps_per_epoch})
+
+    clock = 0.0
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        order = epoch_order(n, generator, device)
+        loss_sum = torch.zeros((), device=device)
+        first_bad = torch.full((), -1, dtype=torch.long, device=device)
+        epoch_steps = 0
+        for start in range(0, n, config.batch_size):
+            if steps >= budget_steps:
+                break
+            idx = order[start:start + config.batch_size]
+            lengths = None if tr.lengths is None else tr.lengths[idx]
+            with autocast(device, config):
+                out = task.forward(model, tr.x[idx], lengths)
+                loss = task.loss(out, tr.y[idx], lengths)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            _clip_gradients(model, config.grad_clip)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            detached = loss.detach().float()
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), steps, first_bad)
+            loss_sum += detached
+            steps += 1
+            epoch_steps += 1
+        if epoch_steps == 0:
+            break
+        epochs_run = epoch
+        bad = int(first_bad)
+        if bad >= 0:
+            raise TrainingError(
+                f"non-finite training loss in epoch {epoch} at step {bad} (task {task.name!r}, lr={config.lr}); "
+                "expected finite losses"
+            )
+        val_loss, val_metric = evaluate(model, data.val, task, config, device)
+        clock += time.perf_counter() - started
+        improved = tracker.update(0, epoch, val_metric)
+        if config.patience is not None and improved:
+            best_state = copy.deepcopy(model.state_dict())
+        if config.schedule == "plateau":
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * tracker.lr_scale[0]
+        record = {"epoch": epoch, "train_loss": float(loss_sum) / epoch_steps, "val_loss": val_loss,
+                  "val_accuracy": val_metric, "lr": optimizer.param_groups[0]["lr"], "steps": steps,
+                  "elapsed_s": clock}
+        history.append(record)
+        stop = any([bool(cb.on_epoch_end(epoch, record, model)) for cb in callbacks])
+        if tracker.stopped[0]:
+            stopped_early = True
+        if stop or stopped_early or steps >= budget_steps:
+            break
+
+    started = time.perf_counter()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    best = history[tracker.best_epoch[0] - 1] if config.patience is not None else history[-1]
+    test_loss, test_metric = evaluate(model, data.test, task, config, device)
+    clock += time.perf_counter() - started
+    used, expected = count_test_examples(data)
+    result = TrainResult(
+        task=task.name, metric=task.metric_name, test_accuracy=test_metric, val_accuracy=best["val_accuracy"],
+        test_loss=test_loss, val_loss=best["val_loss"], epochs=epochs_run, steps=steps, wall_time_s=clock,
+        device=device_name(device), parameters=count_parameters(model), nonzero_weights=count_nonzero_weights(model),
+        test_examples=used, test_expected=expected, stopped_early=stopped_early, best_epoch=int(best["epoch"]),
+        history=history, config=config.to_dict(), model=model,
+    )
+    for cb in callbacks:
+        cb.on_train_end(result)
+    return result
+
+
+def build_seeded(genome, task: Task, data, seed: int) -> torch.nn.Module:
+    """Build ``genome``'s model (on the CPU) with initial weights drawn from a generator seeded with ``seed``.
+
+    ``fork_rng`` as well: constructing ``torch.nn`` layers draws from the global RNG before the
+    builder re-draws from ``generator``, and library code must leave the caller's RNG as it was.
+    """
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    with torch.random.fork_rng(devices=[]):
+        return task.build(genome, data, generator=generator)
+
+
+def train_genome(genome, task, config: TrainConfig, data=None, data_dir=None, callbacks: Iterable[Callback] = ()) -> TrainResult:
+    """Build ``genome``'s model for ``task`` and train it with :func:`train_model`.
+
+    Parameters
+    ----------
+    genome : Genome, dict or JSON string
+    task : Task or str
+    config : TrainConfig
+    data : Dataset, optional
+        Loaded with ``task.load(data_dir)`` when omitted.
+    data_dir : path, optional
+
+    Returns
+    -------
+    TrainResult
+        With ``genome`` set to the genome's JSON dict.
+
+    Raises
+    ------
+    ConfigError
+        The genome's family does not fit the task, or a bad config.
+    TrainingError, DeviceError
+        As :func:`train_model`.
+    """
+    from search_spaces.genome import genome_from_any
+
+    genome = genome_from_any(genome)
+    task = get_task(task)
+    task.check_family(genome.family)
+    resolve_device(config.device)  # fail on a bad device before loading data
+    if data is None:
+        data = task.load(data_dir=data_dir)
+    model = build_seeded(genome, task, data, config.seed)
+    result = train_model(model, data, task, config, callbacks=callbacks)
+    result.genome = genome.to_dict()
+    return result
