@@ -286,8 +286,12 @@ def _verify(stack: StackedFeedForward, models, x: torch.Tensor, device) -> None:
         for i, model in enumerate(models):
             own = model.to(device).eval()(x)
             model.train()
-            err = float((stacked[i] - own).abs().max())
-            scale = 1.0 + float(own.abs().max())
+            finite = torch.isfinite(own)
+            if not torch.equal(finite, torch.isfinite(stacked[i])):
+                raise TrainingError(f"stacked forward of candidate {i} is non-finite where its module's is not (or vice versa)")
+            # Non-finite outputs (a diverged or poisoned candidate) are the loop's business, not a formula mismatch.
+            err = float((stacked[i] - own)[finite].abs().max()) if finite.any() else 0.0
+            scale = 1.0 + (float(own[finite].abs().max()) if finite.any() else 0.0)
             if not err <= 1e-4 * scale:
                 raise TrainingError(
                     f"stacked forward of candidate {i} differs from its module by {err:.3g}; expected agreement within "

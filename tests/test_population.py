@@ -1,0 +1,140 @@
+"""Population training: stacked candidates equal solo runs; padding is inert; memory and errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nas.datasets.base import Dataset, Split
+from nas.exceptions import ConfigError, TrainingError
+from nas.population import StackedFeedForward, choose_chunk_size, train_population
+from nas.tasks import get_task
+from nas.train import TrainConfig, build_seeded, train_genome
+from search_spaces.genome import Genome
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def toy_images(n_train=320, n_val=96, n_test=96, seed=0) -> Dataset:
+    gen = torch.Generator().manual_seed(seed)
+
+    def split(n):
+        x = torch.randn(n, 1, 4, 4, generator=gen)
+        flat = x.flatten(1)
+        return Split(x, (flat[:, :4].sum(1) > 0).long() + (flat[:, 8] > 0.5).long())
+
+    return Dataset("toy", split(n_train), split(n_val), split(n_test), 3, (1, 4, 4), {})
+
+
+# Mixed depths, widths and skip pairs: two share a depth (stacked and padded together).
+GENOMES = [
+    Genome("erdos_renyi", {"p": 0.3}, nodes=12, seed=1),
+    Genome("erdos_renyi", {"p": 0.3}, nodes=20, seed=2),
+    Genome("erdos_renyi", {"p": 0.3}, nodes=15, seed=3),
+    Genome("layered_random", {"layers": 3, "p": 0.5, "skip": 0.5}, nodes=18, seed=4),
+    Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=14, seed=5),
+]
+
+
+def _assert_same(solo, pop, tol=1e-4):
+    assert pop.epochs == solo.epochs and pop.steps == solo.steps
+    assert pop.stopped_early == solo.stopped_early and pop.best_epoch == solo.best_epoch
+    assert pop.val_accuracy == pytest.approx(solo.val_accuracy, abs=1e-6)
+    assert pop.test_accuracy == pytest.approx(solo.test_accuracy, abs=1e-6)
+    assert pop.test_loss == pytest.approx(solo.test_loss, abs=tol)
+    assert pop.nonzero_weights == solo.nonzero_weights and pop.parameters == solo.parameters
+    a, b = solo.model.state_dict(), pop.model.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("config", [
+    TrainConfig(epochs=3, batch_size=32, lr=3e-3, device="cpu"),
+    TrainConfig(epochs=4, batch_size=32, lr=1e-2, optimizer="sgd", schedule="plateau", plateau_patience=0,
+                patience=2, grad_clip=0.5, weight_decay=1e-3, device="cpu", seed=7),
+], ids=["adam", "sgd-plateau-early-stopping-clip"])
+def test_population_result_equals_solo_result(config):
+    data = toy_images()
+    solo = [train_genome(g, "mnist", config, data=data) for g in GENOMES]
+    pop = train_population(GENOMES, "mnist", config, data=data)
+    assert [r.genome for r in pop] == [g.to_dict() for g in GENOMES]
+    for s, p in zip(solo, pop):
+        _assert_same(s, p)
+
+
+def test_chunking_does_not_change_results():
+    data = toy_images()
+    config = TrainConfig(epochs=2, batch_size=64, device="cpu")
+    whole = train_population(GENOMES, "mnist", config, data=data)
+    chunked = train_population(GENOMES, "mnist", config, data=data, chunk_size=1)
+    for a, b in zip(whole, chunked):
+        assert a.test_loss == pytest.approx(b.test_loss, abs=1e-5)
+
+
+def test_padding_and_union_skips_do_not_change_a_candidates_function():
+    data = toy_images()
+    task = get_task("mnist")
+    models = [build_seeded(g, task, data, seed=0) for g in GENOMES]
+    depth = len(models[0].layer_widths)
+    same_depth = [m for m in models if len(m.layer_widths) == depth]
+    assert len(same_depth) >= 2  # otherwise this test pads nothing
+    stack = StackedFeedForward(same_depth, torch.device("cpu"))
+    assert any(tuple(stack.widths) != tuple(m.layer_widths) for m in same_depth)
+    x = data.test.x.flatten(1)
+    out = stack.forward(x)
+    for i, model in enumerate(same_depth):
+        torch.testing.assert_close(out[i], model(data.test.x), atol=1e-5, rtol=1e-5)
+
+
+def test_masked_and_padded_entries_stay_zero():
+    data = toy_images()
+    results = train_population(GENOMES, "mnist", TrainConfig(epochs=2, batch_size=32, weight_decay=1e-2, device="cpu"),
+                               data=data)
+    for r in results:
+        for _name, weight, mask in r.model.masked_parameters():
+            assert torch.all(weight[mask == 0] == 0)
+
+
+def test_non_ff_families_fall_back_and_bad_families_are_rejected():
+    with pytest.raises(ConfigError, match="rnn:gru"):
+        train_population([GENOMES[0].replace(family="rnn:gru")], "mnist", TrainConfig(device="cpu"), data=toy_images())
+    with pytest.raises(ConfigError, match="empty"):
+        train_population([], "mnist", TrainConfig(device="cpu"), data=toy_images())
+
+
+def test_chunk_size_from_memory_and_the_error_when_nothing_fits():
+    device = torch.device("cpu")
+    assert choose_chunk_size(1024, device) >= 1
+    with pytest.raises(TrainingError, match="cannot fit even one candidate"):
+        choose_chunk_size(10**18, device)
+
+
+def test_diverging_candidate_raises_or_is_recorded(monkeypatch):
+    import nas.population as population
+
+    real = population.build_seeded
+
+    def poisoned(genome, task, data, seed):
+        model = real(genome, task, data, seed)
+        if genome == GENOMES[1]:
+            with torch.no_grad():
+                model.output_layer.bias[0] = float("inf")  # its loss is non-finite from the first step
+        return model
+
+    monkeypatch.setattr(population, "build_seeded", poisoned)
+    data = toy_images()
+    config = TrainConfig(epochs=2, batch_size=64, device="cpu")
+    with pytest.raises(TrainingError, match="candidate 1 in epoch 1 at step 0"):
+        train_population(GENOMES, "mnist", config, data=data)
+    results = train_population(GENOMES, "mnist", config, data=data, on_error="record")
+    assert results[1].error and "candidate 1" in results[1].error
+    assert results[1].model is None and results[1].to_dict()["test_accuracy"] is None
+    healthy = [r for i, r in enumerate(results) if i != 1]
+    assert all(r.error is None and 0.0 <= r.test_accuracy <= 1.0 for r in healthy)
