@@ -1,8 +1,9 @@
 """Structural features of a layered DAG: the paper's 23 and more from network science.
 
 Every feature is a finite float with a stable name; :data:`FEATURE_NAMES` fixes their order for
-:func:`feature_vector`. The computation is vectorised with scipy's sparse graph routines, so a
-1,000-node graph takes well under a second on one CPU core (``scripts/bench_features.py``).
+:func:`feature_vector`. The computation is vectorised (breadth-first search and Brandes' betweenness as
+level-by-level sparse-matrix products over batches of sources), so a 1,000-node graph takes well
+under a second on one CPU core (``scripts/bench_features.py``).
 
 Rules
 -----
@@ -24,7 +25,7 @@ Rules
   joins nodes of equal degree, e.g. in a regular graph: it is defined as 0.0 there (no measurable
   degree correlation). A feature that would still come out non-finite raises, never returns NaN.
 * **Betweenness sampling.** Exact (Brandes) while the component has at most
-  ``exact_betweenness_max`` nodes (default 1,500); above, node and edge betweenness are estimated
+  ``exact_betweenness_max`` nodes (default 1,000); above, node and edge betweenness are estimated
   from ``betweenness_samples`` source nodes (default 512) drawn without replacement by
   ``numpy.random.default_rng(seed)``, rescaled like ``networkx.betweenness_centrality(k=...)``.
 
@@ -129,10 +130,10 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "size": ("nodes", "edges", "density"),
 }
 
-EXACT_BETWEENNESS_MAX = 1500
+EXACT_BETWEENNESS_MAX = 1000
 BETWEENNESS_SAMPLES = 512
 _BATCH = 256  # sources per vectorised BFS batch: bounds memory at O(batch * nodes)
-_DENSE_SPECTRUM_MAX = 2000
+_DENSE_SPECTRUM_MAX = 1000
 
 
 def graph_features(
@@ -278,9 +279,9 @@ def _stat_triplet(prefix: str, values: np.ndarray) -> dict[str, float]:
 def _path_features(adj: sparse.csr_array, exact_max: int, samples: int, seed: int) -> dict[str, float]:
     """Distances, closeness and Brandes betweenness of a *connected* graph, batched over sources.
 
-    All-pairs distances come from scipy's C breadth-first search, one batch of sources at a
-    time; betweenness is Brandes' accumulation done level by level with sparse products, so the
-    Python loop runs over BFS levels rather than over nodes and edges.
+    Breadth-first search and Brandes' accumulation run level by level for a batch of sources at
+    once, as sparse-matrix products, so the Python loop runs over BFS levels rather than over
+    nodes and edges.
     """
     n = adj.shape[0]
     ecc = np.zeros(n)
@@ -296,12 +297,12 @@ def _path_features(adj: sparse.csr_array, exact_max: int, samples: int, seed: in
     is_chosen[chosen] = True
     for start in range(0, n, _BATCH):
         batch = np.arange(start, min(start + _BATCH, n))
-        dist = csgraph.shortest_path(adj, method="D", unweighted=True, indices=batch)
-        ecc[batch] = dist.max(axis=1)
-        dist_sum[batch] = dist.sum(axis=1)
-        src = batch[is_chosen[batch]]
-        if src.size:
-            nb, eb = _brandes(adj, dist[is_chosen[batch]].T.astype(np.int64), src, eu, ev)
+        dist, sigma = _bfs(adj, batch)
+        ecc[batch] = dist.max(axis=0)
+        dist_sum[batch] = dist.sum(axis=0)
+        pick = is_chosen[batch]
+        if pick.any():
+            nb, eb = _brandes(adj, dist[:, pick], sigma[:, pick], batch[pick], eu, ev)
             node_bc += nb
             edge_bc += eb
     # networkx normalisation (undirected, endpoints excluded); with k sampled sources, x n / k.
@@ -320,23 +321,42 @@ def _path_features(adj: sparse.csr_array, exact_max: int, samples: int, seed: in
     return out
 
 
-def _brandes(adj, dist: np.ndarray, sources: np.ndarray, eu: np.ndarray, ev: np.ndarray):
-    """Brandes dependencies summed over ``sources``; ``dist`` is (nodes, len(sources)).
+def _bfs(adj, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and shortest-path counts from ``sources``, each ``(nodes, len(sources))``.
+
+    The graph is connected, so every node is reached.
+    """
+    n, b = adj.shape[0], sources.size
+    cols = np.arange(b)
+    sigma = np.zeros((n, b))
+    sigma[sources, cols] = 1.0
+    dist = np.full((n, b), -1, dtype=np.int64)
+    dist[sources, cols] = 0
+    frontier = sigma.copy()
+    level = 0
+    while True:
+        reach = adj @ frontier  # paths into each node from the current frontier
+        new = (reach > 0) & (dist < 0)
+        if not new.any():
+            return dist, sigma
+        level += 1
+        dist[new] = level
+        sigma[new] = reach[new]
+        frontier = np.where(new, reach, 0.0)
+
+
+def _brandes(adj, dist: np.ndarray, sigma: np.ndarray, sources: np.ndarray, eu: np.ndarray, ev: np.ndarray):
+    """Brandes dependencies summed over ``sources`` (columns of ``dist`` and ``sigma``).
 
     Returns un-normalised node betweenness (each unordered pair counted from both ends) and
     edge betweenness for the edges ``(eu[i], ev[i])``.
     """
     n, b = dist.shape
     cols = np.arange(b)
-    sigma = np.zeros((n, b))
-    sigma[sources, cols] = 1.0
     depth = int(dist.max())
-    for level in range(1, depth + 1):
-        frontier = dist == level
-        sigma[frontier] = (adj @ np.where(dist == level - 1, sigma, 0.0))[frontier]
     delta = np.zeros((n, b))
     for level in range(depth - 1, -1, -1):
-        coef = np.where(dist == level + 1, (1.0 + delta) / np.where(sigma > 0, sigma, 1.0), 0.0)
+        coef = np.where(dist == level + 1, (1.0 + delta) / sigma, 0.0)
         here = dist == level
         delta[here] = (sigma * (adj @ coef))[here]
     node = delta.sum(axis=1)
