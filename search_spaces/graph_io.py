@@ -224,6 +224,7 @@ def _draw_png(dag: LayeredDAG, graph: nx.DiGraph, path: Path) -> None:
     small = dag.num_nodes <= 60
     nx.draw_networkx(graph, pos, ax=ax, node_color=colours, node_size=200 if small else 20,
                      with_labels=small, font_size=7, arrowsize=8, width=0.6)  # fmt: skip
-    ax.set_title(f"{dag.num_nodes} nodes, {dag.num_edges} edges, layers {list(dag.layer_widths)}"[:120], fontsize=8)
+    title = f"{dag.num_nodes} nodes, {dag.num_edges} edges, layers {list(dag.layer_widths)}"[:110]
+    ax.set_title(title + " (red: dead ends)", fontsize=8)
     ax.set_axis_off()
     fig.savefig(path, dpi=120, bbox_inches="tight")
