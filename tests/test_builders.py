@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 
@@ -222,6 +223,7 @@ def test_state_dict_round_trip_keeps_masks_and_outputs(family):
     fresh.load_state_dict(model.state_dict())
     x = batch(family)
     torch.testing.assert_close(fresh(x), model(x), rtol=0, atol=0)
+    torch.testing.assert_close(copy.deepcopy(model)(x), model(x), rtol=0, atol=0)  # best-model snapshots
     assert any(key.endswith("mask") for key in model.state_dict())
 
 

@@ -48,7 +48,10 @@ def as_mask(mask, shape: tuple[int, ...] | None = None, what: str = "mask") -> t
     BuilderError
         Values other than 0 and 1, or a shape other than ``shape``.
     """
-    tensor = torch.as_tensor(np.asarray(mask), dtype=torch.float32).clone()
+    if isinstance(mask, torch.Tensor):
+        tensor = mask.detach().to(dtype=torch.float32).clone()
+    else:
+        tensor = torch.as_tensor(np.asarray(mask), dtype=torch.float32).clone()
     if shape is not None and tuple(tensor.shape) != tuple(shape):
         raise BuilderError(f"{what} must have shape {tuple(shape)}, got {tuple(tensor.shape)}")
     if not bool(((tensor == 0) | (tensor == 1)).all()):
