@@ -8,8 +8,8 @@ batched matmul (``baddbmm``) for all of them.
 Exactness (a candidate trained alone and inside a population from the same seed gives the same
 result within floating-point tolerance):
 
-* Candidates are grouped by number of layers; within a group every layer is padded to the widest
-  candidate. Padded rows/columns have **zero masks and zero, masked biases**, so a padded unit is
+* Every level of the stack is padded to the widest candidate; a shallower candidate is carried
+  unchanged through the levels below its own depth (see :class:`StackedFeedForward`). Padded rows/columns have **zero masks and zero, masked biases**, so a padded unit is
   ReLU(0) = 0 forever and receives zero gradient; the union of all skip pairs is stacked and a
   candidate without a pair has an all-zero mask there. The input and output layers are masked the
   same way. So padding never changes a candidate's function.
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -100,34 +99,51 @@ class _Layer:
     bias_mask: torch.Tensor
 
 
+def padded_widths(models) -> list[int]:
+    """Per stacked level, the widest candidate there (a shallow candidate's last layer counts at
+    every level it is carried through)."""
+    depth = max(len(m.layer_widths) for m in models)
+    return [max(m.layer_widths[min(l, len(m.layer_widths) - 1)] for m in models) for l in range(depth)]
+
+
 class StackedFeedForward:
-    """P :class:`SparseFeedForward` models of equal depth as stacked, padded tensors.
+    """P :class:`SparseFeedForward` models as stacked, padded tensors.
 
     ``forward(x)`` maps ``(B, in_features)`` to logits ``(P, B, classes)``, computing
     ``h_0 = ReLU(input(x))``, ``h_l = ReLU(main_l(h_{l-1})) + Σ_s ReLU(skip_{s→l}(h_s))`` and the
     output from the last layer — the formula of ``SparseFeedForward`` — for all P at once.
+
+    Candidates of different depths share one stack: a candidate with ``L`` layers occupies levels
+    ``0..L-1`` and is *carried* unchanged through the deeper levels (its main mask there is zero and
+    a fixed 0/1 carry adds ``h_{l-1}``; states are ReLU outputs, so ``h_l = h_{l-1}`` exactly), so
+    the output layer reads its real last layer.
     ``unstack(i, model)`` writes candidate i's trained weights back into its own module.
     """
 
     def __init__(self, models: Sequence[torch.nn.Module], device: torch.device):
-        depths = {len(m.layer_widths) for m in models}
-        if len(depths) != 1:
-            raise TrainingError(f"a stacked group needs equal depths, got layer counts {sorted(depths)}")
-        self.depth = depths.pop()
+        self.depths = [len(m.layer_widths) for m in models]
+        self.depth = max(self.depths)
         self.size = len(models)
-        self.widths = [max(m.layer_widths[l] for m in models) for l in range(self.depth)]
+        self.widths = padded_widths(models)
         self.skip_pairs = sorted({tuple(p) for m in models for p in m.skip_pairs})
         self.in_features = models[0].input_layer.in_features
         self.classes = models[0].output_layer.out_features
         W = self.widths
         self.input = self._stack(models, lambda m: (m.input_layer.weight, m.input_layer.bias, None), (W[0], self.in_features))
         self.main = [
-            self._stack(models, lambda m, l=l: (m.main[l - 1].weight, m.main[l - 1].bias, m.main[l - 1].mask), (W[l], W[l - 1]))
-            for l in range(1, self.depth)
+            self._stack(models, lambda m, l=l: self._main(m, l), (W[l], W[l - 1])) for l in range(1, self.depth)
         ]
-        self.skips = {
-            (s, t): self._stack(models, lambda m, s=s, t=t: self._skip(m, s, t), (W[t], W[s])) for s, t in self.skip_pairs
-        }
+        carry = torch.tensor([[1.0 if l >= d else 0.0 for d in self.depths] for l in range(self.depth)])
+        self.carry = carry.view(self.depth, self.size, 1, 1).to(device)
+        self.carried = [bool(carry[l].any()) for l in range(self.depth)]
+        # Skip layers fan out per *source* level: one stacked layer from h_s to all levels s+2..L-1
+        # at once (rows of level t start at offset[t] - offset[s+2]), so a deep, skip-rich stack
+        # costs one matmul per level instead of one per skip pair.
+        self.offset = [0]
+        for w in W:
+            self.offset.append(self.offset[-1] + w)
+        self.skip_sources = sorted({s for s, _ in self.skip_pairs})
+        self.fanout = {src: self._stack_fanout(models, src) for src in self.skip_sources}
         self.output = self._stack(models, lambda m: (m.output_layer.weight, m.output_layer.bias, None), (self.classes, W[-1]))
         for layer in self.layers():
             for name in ("weight", "bias", "mask", "bias_mask"):
@@ -136,19 +152,42 @@ class StackedFeedForward:
             layer.bias.requires_grad_(True)
 
     @staticmethod
-    def _skip(model, s: int, t: int):
-        key = f"{s}_{t}"
-        if key not in model.skips:
-            return None
-        layer = model.skips[key]
+    def _main(model, l: int):
+        if l >= len(model.layer_widths):
+            return None  # a shallower candidate, carried through this level
+        layer = model.main[l - 1]
         return layer.weight, layer.bias, layer.mask
+
+    def _stack_fanout(self, models, src: int) -> _Layer:
+        base = self.offset[src + 2]
+        shape = (self.offset[-1] - base, self.widths[src])
+        weights, biases, masks, bias_masks = [], [], [], []
+        for m in models:
+            weight, bias, mask, bias_mask = (torch.zeros(shape), torch.zeros(shape[0]), torch.zeros(shape), torch.zeros(shape[0]))
+            for s, t in m.skip_pairs:
+                if s != src:
+                    continue
+                layer = m.skips[f"{s}_{t}"]
+                out, inp = layer.weight.shape
+                rows = slice(self.offset[t] - base, self.offset[t] - base + out)
+                layer_mask = layer.mask.detach().float().cpu()
+                weight[rows, :inp] = (layer.weight.detach().cpu() * layer_mask).float()
+                mask[rows, :inp] = layer_mask
+                if layer.bias is not None:
+                    bias[rows] = layer.bias.detach().cpu().float()
+                    bias_mask[rows] = 1.0
+            weights.append(weight)
+            biases.append(bias)
+            masks.append(mask)
+            bias_masks.append(bias_mask)
+        return _Layer(torch.stack(weights), torch.stack(biases), torch.stack(masks), torch.stack(bias_masks))
 
     @staticmethod
     def _stack(models, pick, shape) -> _Layer:
         weights, biases, masks, bias_masks = [], [], [], []
         for m in models:
             got = pick(m)
-            if got is None:  # candidate lacks this skip pair: all-zero mask
+            if got is None:  # candidate lacks this layer or skip pair: all-zero mask
                 weights.append(torch.zeros(shape))
                 biases.append(torch.zeros(shape[0]))
                 masks.append(torch.zeros(shape))
@@ -163,7 +202,7 @@ class StackedFeedForward:
         return _Layer(torch.stack(weights), torch.stack(biases), torch.stack(masks), torch.stack(bias_masks))
 
     def layers(self) -> list[_Layer]:
-        return [self.input, *self.main, *self.skips.values(), self.output]
+        return [self.input, *self.main, *self.fanout.values(), self.output]
 
     def parameters(self) -> list[torch.Tensor]:
         return [t for layer in self.layers() for t in (layer.weight, layer.bias)]
@@ -181,13 +220,29 @@ class StackedFeedForward:
         # One GEMM for the shared input: (B, in) @ (in, P*W0).
         h0 = torch.addmm(b_in, x, w_in.t()).view(x.shape[0], P, self.widths[0]).transpose(0, 1)
         hidden = [torch.relu(h0)]
+        # Sum of the skip outputs still to be read, covering levels t..L-1 when level t is computed.
+        pending = self._fan_out(0, hidden[0], None)
         for t in range(1, self.depth):
             h = torch.relu(self._apply(self.main[t - 1], hidden[t - 1]))
-            for (s, target), layer in self.skips.items():
-                if target == t:
-                    h = h + torch.relu(self._apply(layer, hidden[s]))
+            if pending is not None:
+                h = h + pending[..., : self.widths[t]]
+                pending = pending[..., self.widths[t]:]
+            if self.carried[t]:
+                # A carried candidate's units all lie within both levels' widths; the rest is padding (zero).
+                prev = hidden[t - 1]
+                gap = self.widths[t] - self.widths[t - 1]
+                prev = prev[..., : self.widths[t]] if gap < 0 else F.pad(prev, (0, gap)) if gap > 0 else prev
+                h = h + self.carry[t] * prev
             hidden.append(h)
+            pending = self._fan_out(t, h, pending)
         return self._apply(self.output, hidden[-1])
+
+    def _fan_out(self, src: int, h: torch.Tensor, pending):
+        """Add ReLU(skip_{src→t}(h_src)) for every later level t to ``pending`` (levels src+1..L-1)."""
+        if src not in self.fanout:
+            return pending
+        out = F.pad(torch.relu(self._apply(self.fanout[src], h)), (self.widths[src + 1], 0))
+        return out if pending is None else pending + out
 
     @torch.no_grad()
     def unstack(self, index: int, model: torch.nn.Module) -> torch.nn.Module:
@@ -200,11 +255,16 @@ class StackedFeedForward:
                 module.bias.copy_(layer.bias[index, :out].to(module.bias.device, module.bias.dtype))
 
         put(self.input, model.input_layer)
-        for l in range(1, self.depth):
+        for l in range(1, len(model.layer_widths)):
             put(self.main[l - 1], model.main[l - 1])
-        for (s, t), layer in self.skips.items():
-            if f"{s}_{t}" in model.skips:
-                put(layer, model.skips[f"{s}_{t}"])
+        for s, t in model.skip_pairs:
+            module = model.skips[f"{s}_{t}"]
+            out, inp = module.weight.shape
+            start = self.offset[t] - self.offset[s + 2]
+            layer = self.fanout[s]
+            module.weight.copy_(layer.weight[index, start:start + out, :inp].to(module.weight.device, module.weight.dtype))
+            if module.bias is not None:
+                module.bias.copy_(layer.bias[index, start:start + out].to(module.bias.device, module.bias.dtype))
         put(self.output, model.output_layer)
         return model
 
@@ -212,18 +272,22 @@ class StackedFeedForward:
 # --- memory --------------------------------------------------------------------------------------
 
 
-def candidate_bytes(model: torch.nn.Module, widths: Sequence[int], config: TrainConfig, num_skips: int) -> int:
+def candidate_bytes(model: torch.nn.Module, widths: Sequence[int], config: TrainConfig, skip_sources: Sequence[int] = ()) -> int:
     """Estimated device bytes one stacked candidate needs while training.
 
     Per parameter entry (padded): weight, mask, gradient, two optimizer states, best snapshot,
     pre-step copy and the masked weight of the forward (8 floats). Per example of a batch: each
-    layer's pre-activation, activation and gradient (3 floats per unit), also for skips.
+    layer's pre-activation, activation and gradient (3 floats per unit), also for the fan-out skip
+    layers of ``skip_sources`` (see :class:`StackedFeedForward`).
     """
     in_features = model.input_layer.in_features
     classes = model.output_layer.out_features
     entries = widths[0] * in_features + sum(widths[l] * widths[l - 1] for l in range(1, len(widths)))
-    entries += classes * widths[-1] + num_skips * max(widths) ** 2
-    units = sum(widths) + classes + num_skips * max(widths)
+    total = sum(widths)
+    tails = [total - sum(widths[: s + 2]) for s in skip_sources]  # rows of each fan-out skip layer
+    entries += classes * widths[-1] + sum(widths[s] * tail for s, tail in zip(skip_sources, tails))
+    # Fan-out outputs and the padded running sum of pending skip outputs, per source.
+    units = total + classes + 2 * sum(tails) + len(skip_sources) * total
     batch = max(config.batch_size, config.eval_batch_size)
     return 4 * (8 * entries + 3 * units * batch)
 
@@ -300,7 +364,7 @@ def _verify(stack: StackedFeedForward, models, x: torch.Tensor, device) -> None:
 
 
 def _train_group(models, indices, data, task, config, device, flat, on_error) -> dict[int, TrainResult]:
-    """Train one stack of equal-depth candidates; return their results keyed by input index."""
+    """Train one stack of candidates; return their results keyed by input index."""
     started = time.perf_counter()
     x_train, y_train = flat["train"], data.train.y
     stack = StackedFeedForward(models, device)
@@ -485,28 +549,28 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
 
     results: dict[int, TrainResult] = {}
     stackable = task.target == "class" and not task.sequence
-    groups: dict[int, list[tuple[int, torch.nn.Module]]] = defaultdict(list)
+    members: list[tuple[int, torch.nn.Module]] = []
     for i, g in enumerate(genomes):
         model = build_seeded(g, task, data, config.seed) if g.family == "ff" and stackable else None
         if model is not None and _stackable(model):
-            groups[len(model.layer_widths)].append((i, model))
+            members.append((i, model))
         else:
             results[i] = train_genome(g, task, config, data=data)
 
-    if groups:
+    if members:
         prepared = prepare_data(data, config, device)
         flat = {name: getattr(prepared, name).x.reshape(len(getattr(prepared, name)), -1) for name in ("train", "val")}
         data_bytes = sum(t.numel() * t.element_size() for t in flat.values()) if device.type == "cuda" else 0
-        for depth, members in sorted(groups.items()):
-            # Widest candidates first, so a chunk pads to similar widths.
-            members.sort(key=lambda item: -sum(item[1].layer_widths))
-            widths = [max(m.layer_widths[l] for _, m in members) for l in range(depth)]
-            skips = len({tuple(p) for _, m in members for p in m.skip_pairs})
-            per = candidate_bytes(members[0][1], widths, config, skips)
-            size = chunk_size or choose_chunk_size(per, device, reserved=data_bytes)
-            for start in range(0, len(members), size):
-                chunk = members[start:start + size]
-                results.update(_train_group([m for _, m in chunk], [i for i, _ in chunk], prepared, task, config, device, flat, on_error))
+        # Similar candidates side by side, so a chunk pads to similar depths and widths.
+        members.sort(key=lambda item: (len(item[1].layer_widths), sum(item[1].layer_widths)))
+        models = [m for _, m in members]
+        sources = sorted({s for m in models for s, _ in m.skip_pairs})
+        per = candidate_bytes(models[0], padded_widths(models), config, sources)
+        size = chunk_size or choose_chunk_size(per, device, reserved=data_bytes)
+        for start in range(0, len(members), size):
+            chunk = members[start:start + size]
+            results.update(_train_group([m for _, m in chunk], [i for i, _ in chunk], prepared, task, config, device,
+                                        flat, on_error))
     out = []
     for i, g in enumerate(genomes):
         results[i].genome = g.to_dict()

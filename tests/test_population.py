@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ from nas.population import StackedFeedForward, choose_chunk_size, train_populati
 from nas.tasks import get_task
 from nas.train import TrainConfig, build_seeded, train_genome
 from search_spaces.genome import Genome
+from search_spaces.operators import random_genome
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +34,7 @@ def toy_images(n_train=320, n_val=96, n_test=96, seed=0) -> Dataset:
     return Dataset("toy", split(n_train), split(n_val), split(n_test), 3, (1, 4, 4), {})
 
 
-# Mixed depths, widths and skip pairs: two share a depth (stacked and padded together).
+# Mixed depths, widths and skip pairs, all stacked together (padded and carried).
 GENOMES = [
     Genome("erdos_renyi", {"p": 0.3}, nodes=12, seed=1),
     Genome("erdos_renyi", {"p": 0.3}, nodes=20, seed=2),
@@ -78,18 +80,17 @@ def test_chunking_does_not_change_results():
         assert a.test_loss == pytest.approx(b.test_loss, abs=1e-5)
 
 
-def test_padding_and_union_skips_do_not_change_a_candidates_function():
+def test_padding_carrying_and_union_skips_do_not_change_a_candidates_function():
     data = toy_images()
     task = get_task("mnist")
-    models = [build_seeded(g, task, data, seed=0) for g in GENOMES]
-    depth = len(models[0].layer_widths)
-    same_depth = [m for m in models if len(m.layer_widths) == depth]
-    assert len(same_depth) >= 2  # otherwise this test pads nothing
-    stack = StackedFeedForward(same_depth, torch.device("cpu"))
-    assert any(tuple(stack.widths) != tuple(m.layer_widths) for m in same_depth)
-    x = data.test.x.flatten(1)
-    out = stack.forward(x)
-    for i, model in enumerate(same_depth):
+    rng = np.random.default_rng(0)
+    genomes = GENOMES + [random_genome(rng, nodes=(8, 30), family="ff") for _ in range(12)]
+    models = [build_seeded(g, task, data, seed=0) for g in genomes]
+    assert len({len(m.layer_widths) for m in models}) >= 3  # mixed depths: shallow ones are carried
+    stack = StackedFeedForward(models, torch.device("cpu"))
+    assert any(tuple(stack.widths[: len(m.layer_widths)]) != tuple(m.layer_widths) for m in models)
+    out = stack.forward(data.test.x.flatten(1))
+    for i, model in enumerate(models):
         torch.testing.assert_close(out[i], model(data.test.x), atol=1e-5, rtol=1e-5)
 
 

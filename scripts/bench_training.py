@@ -1,0 +1,164 @@
+"""Training throughput: the same N sparse MLPs one after another vs. as one population.
+
+Trains N feed-forward genomes drawn from mixed priors on MNIST with a fixed budget (no early
+stopping), first one at a time with :func:`nas.train.train_genome`, then together with
+:func:`nas.population.train_population`, in the same process on the same device, and prints
+candidates per minute for both and their ratio. It also measures the time a single sparse MLP
+needs to reach a target MNIST test accuracy (training time only; the per-epoch test evaluation
+that checks the target is not counted).
+
+Usage::
+
+    python scripts/bench_training.py --quick            # seconds on a 2-core CPU
+    python scripts/bench_training.py --n 64 --epochs 10 # the full benchmark
+    python scripts/bench_training.py --device cuda --n 1024 --epochs 10
+
+The last line is always ``ratio: <population throughput / one-at-a-time throughput>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
+from nas.datasets import load_dataset
+from nas.device import device_name, resolve_device
+from nas.population import train_population
+from nas.provenance import library_versions
+from nas.tasks import get_task
+from nas.train import Callback, TrainConfig, evaluate, train_genome
+from search_spaces.genome import Genome
+from search_spaces.operators import random_genome
+
+PRIORS = ("erdos_renyi", "watts_strogatz", "barabasi_albert", "holme_kim", "layered_random", "random_dag")
+# The single-MLP reference of docs/training.md: two DAG layers of 256 units, 30 % of the edges between them.
+TARGET_GENOME = Genome("layered_random", {"layers": 2, "p": 0.3, "skip": 0.0}, nodes=512, seed=0, family="ff")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class _StopAtTarget(Callback):
+    """Evaluates the test split after every epoch and stops once it reaches the target."""
+
+    def __init__(self, task, config, device, target):
+        self.task, self.config, self.device, self.target = task, config, device, target
+        self.reached = None
+        self.test = None
+
+    def on_train_start(self, context):
+        self.test = context["data"].test
+
+    def on_epoch_end(self, epoch, record, model):
+        _, accuracy = evaluate(model, self.test, self.task, self.config, self.device)
+        record["test_accuracy"] = accuracy
+        if accuracy >= self.target and self.reached is None:
+            self.reached = (epoch, record["elapsed_s"], accuracy)
+            return True
+        return False
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=64, help="candidates")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--nodes", type=int, nargs=2, default=(20, 100), metavar=("LOW", "HIGH"))
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--train-subset", type=int)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--target", type=float, default=0.98, help="test accuracy for the time-to-target run")
+    parser.add_argument("--target-epochs", type=int, default=20, help="epoch cap of the time-to-target run")
+    parser.add_argument("--skip-solo", action="store_true", help="population only (ratio not computed)")
+    parser.add_argument("--quick", action="store_true", help="8 candidates, 2,000 training images, 1 epoch")
+    parser.add_argument("--json", dest="json_path", help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.epochs, args.train_subset, args.target_epochs = 8, 1, args.train_subset or 2000, 1
+    if args.threads:
+        torch.set_num_threads(args.threads)  # entry point: the only place the thread count is set
+
+    device = resolve_device(args.device)
+    data = load_dataset("mnist", data_dir=args.data_dir)
+    if args.quick:
+        data = data.subset(args.train_subset, 1000, 1000)
+    elif args.train_subset:
+        data = data.subset(args.train_subset, None, None)
+    rng = np.random.default_rng(args.seed)
+    genomes = [random_genome(rng, priors=PRIORS, nodes=tuple(args.nodes), family="ff") for _ in range(args.n)]
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, device=str(device), seed=args.seed)
+    print(f"device: {device_name(device)}; torch threads: {torch.get_num_threads()}; {args.n} candidates, "
+          f"{args.epochs} epoch(s), {len(data.train)} training images, nodes {args.nodes[0]}-{args.nodes[1]}")
+
+    # Warm-up: first use of an optimizer imports torch._dynamo, first CUDA kernels compile.
+    train_genome(genomes[0], "mnist", config.replace(epochs=1, max_steps=2), data=data)
+    train_population(genomes[:2], "mnist", config.replace(epochs=1, max_steps=2), data=data)
+
+    figures: dict = {"device": device_name(device), "threads": torch.get_num_threads(), "n": args.n,
+                     "epochs": args.epochs, "train_images": len(data.train), "nodes": list(args.nodes),
+                     "versions": library_versions()}
+    solo_accuracy = None
+    if not args.skip_solo:
+        _sync(device)
+        start = time.perf_counter()
+        solo = [train_genome(g, "mnist", config, data=data) for g in genomes]
+        _sync(device)
+        solo_s = time.perf_counter() - start
+        solo_accuracy = [r.test_accuracy for r in solo]
+        figures["one_at_a_time_s"] = solo_s
+        figures["one_at_a_time_per_min"] = args.n / solo_s * 60
+        print(f"one at a time: {solo_s:.2f} s, {args.n / solo_s * 60:.1f} candidates/min, "
+              f"mean test accuracy {np.mean(solo_accuracy):.4f}")
+
+    _sync(device)
+    start = time.perf_counter()
+    pop = train_population(genomes, "mnist", config, data=data)
+    _sync(device)
+    pop_s = time.perf_counter() - start
+    pop_accuracy = [r.test_accuracy for r in pop]
+    figures["population_s"] = pop_s
+    figures["population_per_min"] = args.n / pop_s * 60
+    print(f"population: {pop_s:.2f} s, {args.n / pop_s * 60:.1f} candidates/min, "
+          f"mean test accuracy {np.mean(pop_accuracy):.4f}")
+    if solo_accuracy is not None:
+        gap = float(np.max(np.abs(np.array(solo_accuracy) - np.array(pop_accuracy))))
+        figures["max_accuracy_gap"] = gap
+        print(f"largest |solo - population| test accuracy difference: {gap:.2e}")
+
+    tconfig = TrainConfig(epochs=args.target_epochs, batch_size=args.batch_size, schedule="none", device=str(device),
+                          seed=args.seed)
+    stopper = _StopAtTarget(get_task("mnist"), tconfig, device, args.target)
+    result = train_genome(TARGET_GENOME, "mnist", tconfig, data=data, callbacks=[stopper])
+    if stopper.reached is not None:
+        epoch, seconds, accuracy = stopper.reached
+        figures["time_to_target_s"] = seconds
+        print(f"time to {args.target:.0%} test accuracy (single sparse MLP, {result.nonzero_weights} weights): "
+              f"{seconds:.2f} s training, epoch {epoch}, accuracy {accuracy:.4f}")
+    else:
+        best = max(h.get("test_accuracy", 0.0) for h in result.history)
+        figures["time_to_target_s"] = None
+        print(f"time to {args.target:.0%} test accuracy: not reached in {result.epochs} epoch(s) "
+              f"({result.wall_time_s:.2f} s, best {best:.4f})")
+
+    if args.json_path:
+        with open(args.json_path, "w") as handle:
+            json.dump(figures, handle, indent=2)
+    if "one_at_a_time_s" in figures:
+        ratio = figures["population_per_min"] / figures["one_at_a_time_per_min"]
+        print(f"ratio: {ratio:.2f}")
+    else:
+        print("ratio: n/a (--skip-solo)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
