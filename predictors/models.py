@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
     AdaBoostRegressor,
@@ -28,7 +28,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
 from sklearn.linear_model import BayesianRidge
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -338,10 +338,21 @@ def _svr(random_state, **params):
     return TransformedTargetRegressor(regressor=SVR(**params), transformer=StandardScaler())
 
 
-def _gp(random_state, alpha=1e-10, n_restarts_optimizer=2, **params):
-    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(1.0, (1e-2, 1e3)) + WhiteKernel(0.1, (1e-6, 1e1))
+_GP_KERNELS = {
+    "rbf": lambda: RBF(1.0, (1e-2, 1e3)),
+    "matern32": lambda: Matern(1.0, (1e-2, 1e3), nu=1.5),
+    "matern52": lambda: Matern(1.0, (1e-2, 1e3), nu=2.5),
+}
+
+
+def _gp(random_state, alpha=1e-10, n_restarts_optimizer=1, kernel="rbf", **params):
+    if kernel not in _GP_KERNELS:
+        raise PredictorError(f"gp kernel must be one of {sorted(_GP_KERNELS)}, got {kernel!r}")
+    # isotropic length scale: with 40+ features and a few hundred architectures, one length scale
+    # per feature (ARD) overfits the marginal likelihood and multiplies the fitting time
+    k = ConstantKernel(1.0, (1e-3, 1e3)) * _GP_KERNELS[kernel]() + WhiteKernel(0.1, (1e-6, 1e1))
     return GaussianProcess(
-        kernel=kernel, alpha=alpha, normalize_y=True, n_restarts_optimizer=n_restarts_optimizer, random_state=random_state, **params
+        kernel=k, alpha=alpha, normalize_y=True, n_restarts_optimizer=n_restarts_optimizer, random_state=random_state, **params
     )
 
 
@@ -427,9 +438,9 @@ def _register_defaults() -> None:
             uncertainty="native",
             space=lambda t, n: {
                 "alpha": t.suggest_float("alpha", 1e-10, 1e-1, log=True),
-                "n_restarts_optimizer": t.suggest_int("n_restarts_optimizer", 0, 3),
+                "kernel": t.suggest_categorical("kernel", sorted(_GP_KERNELS)),
             },
-            doc="Gaussian process, constant × RBF + white noise, normalised target (predictive std).",
+            doc="Gaussian process, constant × RBF (or Matérn) + white noise, normalised target (predictive std).",
         ),
         ModelSpec(
             "ensemble",

@@ -8,7 +8,6 @@ import numpy as np
 import optuna
 from sklearn.base import clone
 from sklearn.model_selection import RepeatedKFold
-from sklearn.pipeline import Pipeline
 
 from predictors.evaluation import _take, check_target, prepare
 from predictors.exceptions import EvaluationDataError

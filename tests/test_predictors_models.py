@@ -88,6 +88,15 @@ def test_unknown_model_and_bad_params():
         make_regressor("knn", no_such_param=3)
 
 
+def test_gp_kernels():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    for kernel in ("rbf", "matern32", "matern52"):
+        assert make_regressor("gp", random_state=0, kernel=kernel, n_restarts_optimizer=0).fit(X, y).predict(X).shape == (20,)
+    with pytest.raises(PredictorError, match="gp kernel must be one of"):
+        make_regressor("gp", kernel="linear")
+
+
 def test_ensemble_members_validated():
     X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
     with pytest.raises(PredictorError, match="cannot contain itself"):
