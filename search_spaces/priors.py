@@ -177,6 +177,8 @@ class Prior:
             raise InvalidGenomeError(
                 "params", dict(params), f"exactly the keys {list(self.param_names)} for prior {self.name!r}"
             )
+        if isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer)):
+            raise InvalidGenomeError("nodes", nodes, f"an integer, at least {self.min_nodes} for prior {self.name!r}")
         if nodes < self.min_nodes:
             raise InvalidGenomeError("nodes", nodes, f"at least {self.min_nodes} for prior {self.name!r}")
         clean = {p.name: p.validate(params[p.name]) for p in self.params}
