@@ -108,3 +108,15 @@ def test_predict_refuses_a_damaged_file(evals, tmp_path, capsys):
 def test_models_lists_registry(capsys):
     code, out, _ = run(["predictor", "models"], capsys)
     assert code == 0 and "gp" in out and "uncertainty=native" in out
+
+
+def test_predict_with_extra_feature_columns(evals, tmp_path, capsys):
+    out_file = tmp_path / "x.skops"
+    code, _, err = run(["predictor", "fit", "--data", str(evals / "evals.csv"), "--target", "test_accuracy", "--model", "bayes_ridge",
+                        "--features", "size", "--extra-features", "epoch1_accuracy", "--out", str(out_file)], capsys)
+    assert code == 0, err
+    code, out, err = run(["predictor", "predict", str(out_file), "--genomes", str(evals / "evals.csv")], capsys)
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 37
+    code, out, err = run(["predictor", "predict", str(out_file), "--genomes", str(evals / "g.jsonl")], capsys)
+    assert code == 1 and "needs the columns ['epoch1_accuracy']" in err

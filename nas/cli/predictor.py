@@ -261,15 +261,25 @@ def fit_cmd(data, target, model, group, extra_features, params, tune_trials, sco
 
 @cli.command("predict")
 @click.argument("predictor_file", type=click.Path(dir_okay=False))
-@click.option("--genomes", required=True, type=click.Path(dir_okay=False), help="Genomes: JSON lines (one genome per line) or a JSON list.")
+@click.option("--genomes", required=True, type=click.Path(dir_okay=False), help="Genomes: JSON lines, a JSON list, or a CSV/Parquet table with a genome column (and any extra feature columns).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of CSV.")
 def predict_cmd(predictor_file, genomes, as_json):
     """Predict the target for genomes with a saved predictor (mean and std per genome)."""
     import predictors
+    from search_spaces.genome import Genome
 
     pipe = predictors.load_predictor(predictor_file)
-    items = predictors.read_genomes(genomes)
-    result = predictors.predict_with_uncertainty(pipe, items)
+    extra = list(pipe.steps[0][1].extra_columns)
+    if Path(genomes).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"):
+        # a table carries the extra feature columns (proxies, early metrics) a predictor may need
+        table = predictors.read_evaluations(genomes, extra_features=extra, min_rows=1)
+        items = [Genome.from_json(s) for s in table["genome"]]
+        inputs = table
+    else:
+        if extra:
+            raise ConfigError(f"this predictor also needs the columns {extra}; give --genomes as a CSV/Parquet table holding them")
+        items = inputs = predictors.read_genomes(genomes)
+    result = predictors.predict_with_uncertainty(pipe, inputs)
     rows = [
         {"key": g.key, "prediction": float(m), "std": float(s) if result.has_uncertainty else None, "genome": g.to_json()}
         for g, m, s in zip(items, result.mean, result.std)
