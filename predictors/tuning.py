@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
 import optuna
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import RepeatedKFold
 
 from predictors.evaluation import _take, check_target, prepare
@@ -90,9 +92,14 @@ def tune(
         est = clone(rest)
         est.steps[-1] = (est.steps[-1][0], make_regressor(model, random_state=random_state, **params))
         oof = np.full((repeats, n), np.nan)
-        for i, (train, test) in enumerate(splits):
-            fitted = clone(est).fit(_take(X, train), y[train])
-            oof[i // folds, test] = fitted.predict(_take(X, test))
+        with warnings.catch_warnings(record=True) as caught:
+            # optimiser convergence notes (GP bounds, MLP iterations) are kept with the trial,
+            # not printed once per fold
+            warnings.simplefilter("always", ConvergenceWarning)
+            for i, (train, test) in enumerate(splits):
+                fitted = clone(est).fit(_take(X, train), y[train])
+                oof[i // folds, test] = fitted.predict(_take(X, test))
+        trial.set_user_attr("convergence_warnings", sum(issubclass(w.category, ConvergenceWarning) for w in caught))
         scores = [compute_metric(scoring, y, row, k=k) for row in oof]
         score = float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
         if not np.isfinite(score):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -105,6 +106,29 @@ def _parse_params(values: tuple[str, ...]) -> dict:
     return params
 
 
+class _QuietConvergence:
+    """Collect scikit-learn ConvergenceWarnings during a command and report them in one line."""
+
+    def __enter__(self):
+        from sklearn.exceptions import ConvergenceWarning
+
+        self._ctx = warnings.catch_warnings(record=True)
+        self.caught = self._ctx.__enter__()
+        warnings.simplefilter("always", ConvergenceWarning)
+        self._category = ConvergenceWarning
+        return self
+
+    def __exit__(self, *exc):
+        n = sum(issubclass(w.category, self._category) for w in self.caught)
+        others = [w for w in self.caught if not issubclass(w.category, self._category)]
+        self._ctx.__exit__(*exc)
+        for w in others:  # everything else is shown as usual
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if n and exc[0] is None:
+            click.echo(f"note: {n} optimiser convergence warnings (e.g. a GP hyperparameter at its bound)", err=True)
+        return False
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -176,18 +200,24 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, folds, re
     pipe = predictors.make_predictor(cfg.model, group=cfg.group, random_state=cfg.seed, extra_columns=cfg.extra_features)
     groups = genome_groups(df, cfg.group_by) if cfg.group_by else None
     y = df[cfg.target].to_numpy()
-    report = predictors.evaluate(
-        pipe, df, y, folds=cfg.folds, repeats=cfg.repeats, random_state=cfg.seed, groups=groups, k=cfg.k,
-        maximize=cfg.maximize, n_bootstrap=cfg.bootstrap,
-        description=f"model {cfg.model}, {cfg.group} features{' + ' + ','.join(cfg.extra_features) if cfg.extra_features else ''}, target {cfg.target}, data {path.name}",
+    description = (
+        f"model {cfg.model}, {cfg.group} features"
+        f"{' + ' + ','.join(cfg.extra_features) if cfg.extra_features else ''}, target {cfg.target}, data {path.name}"
     )
+    curve = importance = None
+    with _QuietConvergence():
+        report = predictors.evaluate(
+            pipe, df, y, folds=cfg.folds, repeats=cfg.repeats, random_state=cfg.seed, groups=groups, k=cfg.k,
+            maximize=cfg.maximize, n_bootstrap=cfg.bootstrap, description=description,
+        )
+        if not no_plots:
+            curve = predictors.learning_curve(pipe, df, y, sizes=cfg.sizes, repeats=min(cfg.repeats, 5), random_state=cfg.seed)
+            importance = predictors.permutation_importance(pipe, df, y, folds=cfg.folds, random_state=cfg.seed)
     result = report.to_dict()
     if not no_plots:
         from nas.provenance import provenance, write_json_atomic
 
         out = Path(cfg.plots) if cfg.plots else path.parent / f"{path.stem}_predictor_{cfg.model}"
-        curve = predictors.learning_curve(pipe, df, y, sizes=cfg.sizes, repeats=min(cfg.repeats, 5), random_state=cfg.seed)
-        importance = predictors.permutation_importance(pipe, df, y, folds=cfg.folds, random_state=cfg.seed)
         files = {
             "predicted_vs_actual": str(P.plot_predicted_vs_actual(report, out / "predicted_vs_actual.png", cfg.target)),
             "learning_curve": str(P.plot_learning_curve(curve, out / "learning_curve.png")),
@@ -243,15 +273,17 @@ def fit_cmd(data, target, model, group, extra_features, params, tune_trials, sco
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # entry point: the trial log would flood the terminal
-        pipe, study = predictors.tune(
-            cfg.model, df, y, n_trials=cfg.tune_trials, random_state=cfg.seed, folds=cfg.folds, scoring=cfg.scoring,
-            group=cfg.group, extra_columns=cfg.extra_features,
-        )
+        with _QuietConvergence():
+            pipe, study = predictors.tune(
+                cfg.model, df, y, n_trials=cfg.tune_trials, random_state=cfg.seed, folds=cfg.folds, scoring=cfg.scoring,
+                group=cfg.group, extra_columns=cfg.extra_features,
+            )
         summary.update(tuned_params=study.user_attrs["tuned_params"], tuning_score=float(study.best_value), tuning_scoring=cfg.scoring, tuning_trials=len(study.trials))
         note = f", tuned {len(study.trials)} trials: CV {cfg.scoring} {study.best_value:.3f}"
     else:
         pipe = predictors.make_predictor(cfg.model, group=cfg.group, random_state=cfg.seed, extra_columns=cfg.extra_features, **cfg.params)
-        pipe.fit(df, y)
+        with _QuietConvergence():
+            pipe.fit(df, y)
         summary["params"] = cfg.params
         note = ""
     dest = predictors.save_predictor(pipe, cfg.out, summary)
