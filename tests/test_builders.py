@@ -73,7 +73,8 @@ def reachable(dag: LayeredDAG) -> np.ndarray:
 def mask_edges(model, dag: LayeredDAG) -> list[list[tuple[int, int]]]:
     """Decode the masks back into DAG edges, from the contract's names alone; one list per wiring copy."""
     if isinstance(model, RandomWiredCNN):
-        return [[(int(u), int(v)) for v, u in zip(*np.nonzero(mask.numpy()))] for _, _, mask in model.masked_parameters()]
+        masks = [mask.numpy() for _, _, mask in model.masked_parameters()]
+        return [[(int(u), int(v)) for v, u in zip(*np.nonzero(mask))] for mask in masks]
     edges = []
     for name, weight, mask in model.masked_parameters():
         assert mask.shape == weight.shape
@@ -439,10 +440,11 @@ def genomes(draw):
     nodes = draw(st.integers(max(5, prior.min_nodes), 40))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     params = prior.sample_params(nodes, rng)
-    return Genome(prior.name, params, nodes=nodes, seed=draw(st.integers(0, 2**32 - 1)), family=draw(st.sampled_from(FAMILIES)))
+    seed, family = draw(st.integers(0, 2**32 - 1)), draw(st.sampled_from(FAMILIES))
+    return Genome(prior.name, params, nodes=nodes, seed=seed, family=family)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(genome=genomes())
 def test_random_valid_genomes_decode_to_models_that_run(genome):
     torch.manual_seed(0)

@@ -103,7 +103,13 @@ class WiredStage(nn.Module):
         self.edge_logits = nn.Parameter(torch.zeros(n, n))
         self.layer_nodes = tuple(dag.layers)
         self.blocks = nn.ModuleList(
-            _LayerConvs(len(nodes), in_channels if layer == 0 else out_channels, out_channels, stride if layer == 0 else 1, separable)
+            _LayerConvs(
+                len(nodes),
+                in_channels if layer == 0 else out_channels,
+                out_channels,
+                stride if layer == 0 else 1,
+                separable,
+            )
             for layer, nodes in enumerate(self.layer_nodes)
         )
         for layer, nodes in enumerate(self.layer_nodes):
@@ -202,7 +208,13 @@ class RandomWiredCNN(MaskedModel, nn.Module):
             nn.Conv2d(self.in_channels, self.channels[0], 3, padding=1, bias=False), nn.BatchNorm2d(self.channels[0])
         )
         self.stages = nn.ModuleList(
-            WiredStage(dag, self.channels[max(k - 1, 0)], c, stride=self.first_stride if k == 0 else 2, separable=self.separable)
+            WiredStage(
+                dag,
+                self.channels[max(k - 1, 0)],
+                c,
+                stride=self.first_stride if k == 0 else 2,
+                separable=self.separable,
+            )
             for k, c in enumerate(self.channels)
         )
         self.output_layer = nn.Linear(self.channels[-1], self.num_classes)
@@ -239,4 +251,7 @@ class RandomWiredCNN(MaskedModel, nn.Module):
         return [m.copy() for _ in self.stages for m in one]
 
     def extra_repr(self) -> str:
-        return f"channels={list(self.channels)}, separable={self.separable}, first_stride={self.first_stride}, widths={list(self.layer_widths)}"
+        return (
+            f"channels={list(self.channels)}, separable={self.separable}, first_stride={self.first_stride}, "
+            f"widths={list(self.layer_widths)}"
+        )

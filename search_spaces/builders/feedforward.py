@@ -83,7 +83,9 @@ class SparseFeedForward(MaskedModel, nn.Module):
         self.main = nn.ModuleList(
             MaskedLinear(widths[l - 1], widths[l], dag.mask(l - 1, l)) for l in range(1, len(widths))
         )
-        self.skips = nn.ModuleDict({f"{s}_{t}": MaskedLinear(widths[s], widths[t], dag.mask(s, t)) for s, t in self.skip_pairs})
+        self.skips = nn.ModuleDict(
+            {f"{s}_{t}": MaskedLinear(widths[s], widths[t], dag.mask(s, t)) for s, t in self.skip_pairs}
+        )
         self.norms = (
             nn.ModuleList(nn.LayerNorm(w) if w >= 2 else nn.Identity() for w in widths) if layer_norm else None
         )

@@ -183,7 +183,9 @@ class SparseRecurrent(MaskedModel, nn.Module):
             self.embedding = None
             first_input = self.input_size
         layers = [MaskedRecurrentLayer(cell, first_input, widths[0])]
-        layers += [MaskedRecurrentLayer(cell, widths[l - 1], widths[l], dag.mask(l - 1, l)) for l in range(1, len(widths))]
+        layers += [
+            MaskedRecurrentLayer(cell, widths[l - 1], widths[l], dag.mask(l - 1, l)) for l in range(1, len(widths))
+        ]
         self.layers = nn.ModuleList(layers)
         self.skips = nn.ModuleDict(
             {f"{s}_{t}": MaskedRecurrentLayer(cell, widths[s], widths[t], dag.mask(s, t)) for s, t in self.skip_pairs}
