@@ -33,6 +33,15 @@ IN_FEATURES, VOCAB, CLASSES, STEPS = 5, 6, 3, 7
 TINY_CNN = {"channels": (4, 8)}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models gain nothing from intra-op threads, and on a busy machine the threads wait on each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tricky_dag() -> LayeredDAG:
     """Layers ((0, 1, 7), (2, 3, 6), (4,), (5,)): skips 0->2 and 1->3, dead ends 6 and 7 (isolated)."""
     edges = [(0, 2), (1, 2), (1, 3), (2, 4), (0, 4), (3, 5), (2, 5), (4, 5), (0, 6)]
