@@ -1,0 +1,17 @@
+"""``nas report``: rebuild the report of a search run directory from its ledger."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(name="report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--compare", multiple=True, type=click.Path(file_okay=False),
+              help="Other run directories drawn on the best-so-far plot (repeatable).")
+def cli(run_dir, compare):
+    """Rewrite RUN_DIR/report.md, its plots, evaluations.csv and best/genome.json."""
+    from nas.report import build_report
+
+    path = build_report(run_dir, compare=compare)
+    click.echo(str(path))

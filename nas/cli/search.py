@@ -1,0 +1,62 @@
+"""``nas search``: run or resume an architecture search (genetic, random, TPE, NSGA-II)."""
+
+from __future__ import annotations
+
+import click
+
+STRATEGY_NAMES = ["ga", "random", "tpe", "nsga2"]
+
+
+@click.command(name="search")
+@click.option("--task", help="Task: mnist, fashion_mnist, cifar10, reber, embedded_reber.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of search options.")
+@click.option("--population", type=int, help="Candidates proposed per generation.")
+@click.option("--generations", type=int, help="Generations to run.")
+@click.option("--survivors", type=int, help="Trained individuals kept as parents (and k of the k-th best).")
+@click.option("--strategy", type=str, help="ga, random, tpe or nsga2.")
+@click.option("--storage", help="Ledger URL: sqlite:///PATH (default RUN_DIR/ledger.db), journal:PATH, postgresql://...")
+@click.option("--study", help="Study name in the ledger (default: the run directory's name).")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/search).")
+@click.option("--seed", type=int, help="Seed of the search (and of every training run).")
+@click.option("--second-objective", type=click.Choice(["nonzero_weights", "parameters", "flops"]),
+              help="Minimised second objective: a Pareto front.")
+@click.option("--gating/--no-gating", default=None, help="Predictor gating (default on).")
+@click.option("--epochs", type=int, help="Training epochs per candidate (overrides the task budget).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
+@click.option("--device", help="Torch device (default: cuda if available, else cpu).")
+@click.option("--external-workers", is_flag=True, help="Do not train here; wait for `nas worker` processes.")
+@click.option("--resume", is_flag=True, help="Continue the study from its last finished generation.")
+@click.option("--quick", is_flag=True, help="Small budget per task: finishes in a few minutes on a 2-core CPU.")
+@click.option("--no-progress", is_flag=True, help="No per-generation progress lines.")
+def cli(task, config_file, population, generations, survivors, strategy, storage, study, out, seed,
+        second_objective, gating, epochs, data_dir, device, external_workers, resume, quick, no_progress):
+    """Search architectures for a task; results go to the run directory and the ledger.
+
+    Progress shows, per generation, the candidates trained (and shadow-sampled), skipped by the
+    predictor gate and failed, the best value so far and the predictor's Kendall tau. Ctrl-C
+    requeues the current trials and keeps the state of the last finished generation; continue
+    with the same command plus --resume.
+    """
+    from nas.config import build_config
+    from nas.runner import run_search
+
+    options = dict(task=task, population=population, generations=generations, survivors=survivors,
+                   strategy=strategy, storage=storage, study=study, out=out, seed=seed,
+                   second_objective=second_objective, gating=gating, data_dir=data_dir, device=device)
+    if epochs is not None:
+        options["train"] = {"epochs": epochs}
+    if external_workers:
+        options["local_worker"] = False
+    if no_progress:
+        options["progress"] = False
+    config = build_config(config_file=config_file, quick=quick, **options)
+    echo = (lambda line: click.echo(line, err=True)) if config.progress else None
+    if echo:
+        echo(f"search {config.study_name}: task {config.task}, strategy {config.strategy}, "
+             f"{config.generations} generations x {config.population}, ledger {config.storage_url}")
+    try:
+        run = run_search(config, resume=resume, echo=echo)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: state of the last finished generation is saved; continue with --resume", err=True)
+        raise SystemExit(130)
+    click.echo(f"run directory: {run.run_dir} (report.md, evaluations.csv, best/)")

@@ -1,0 +1,340 @@
+"""The configuration of ``nas search``: one frozen dataclass built from defaults ← TOML ← options.
+
+:func:`build_config` applies, in order: the field defaults, the ``--quick`` defaults of the task
+(:data:`QUICK`), a TOML file (top-level keys, or a ``[search]`` table; training options in a
+``[train]`` table), then command-line options. The result is validated on construction and
+written beside the results as ``config.json`` with code and library versions
+(:func:`write_config`).
+
+Examples
+--------
+>>> cfg = SearchConfig(task="reber", population=6, generations=2, survivors=3)
+>>> cfg.with_changes(seed=1).seed
+1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from nas.exceptions import ConfigError, UnknownNameError
+
+__all__ = ["SearchConfig", "QUICK", "build_config", "load_toml", "write_config", "TRAJECTORY_FIELDS"]
+
+GATE_RULES = ("top", "ucb")
+SECOND = (None, "nonzero_weights", "parameters", "flops")
+
+# ``--quick``: a search that finishes in minutes on a 2-core CPU (measured: docs/search.md).
+# Data subsets and short budgets, small graphs, a few generations.
+QUICK: dict[str, dict[str, Any]] = {
+    "mnist": {
+        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 40),
+        "train": {"epochs": 2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000},
+    },
+    "fashion_mnist": {
+        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 40),
+        "train": {"epochs": 2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000},
+    },
+    "cifar10": {
+        "population": 6, "generations": 2, "survivors": 3, "nodes": (8, 20),
+        "train": {"epochs": 1, "train_subset": 2000, "val_subset": 500, "test_subset": 1000},
+    },
+    "reber": {
+        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 30),
+        "train": {"epochs": 2, "train_subset": 2000, "val_subset": 500, "test_subset": 1000},
+    },
+    "embedded_reber": {
+        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 30),
+        "train": {"epochs": 2, "train_subset": 2000, "val_subset": 500, "test_subset": 1000},
+    },
+}
+
+# Fields that shape the trajectory: a resumed study must agree on all of them.
+TRAJECTORY_FIELDS = (
+    "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "family", "metric",
+    "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
+    "warmup_generations", "min_train_size", "predictor_model", "predictor_group", "tournament_size",
+    "cx_prob", "mut_prob", "train",
+)
+
+
+def _int(name, value, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ConfigError(f"{name} must be an integer {bound}, got {value!r}")
+
+
+def _prob(name, value, low_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 <= value <= 1.0) or (low_open and value == 0):
+        raise ConfigError(f"{name} must be a number in {'(0' if low_open else '[0'}, 1], got {value!r}")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything a search needs; validated on construction.
+
+    Parameters
+    ----------
+    task : str
+        A registered task (:func:`nas.tasks.list_tasks`).
+    strategy : {"ga", "random", "tpe", "nsga2"}
+    population : int
+        Candidates proposed per generation (offspring; generation 0: random ones).
+    generations : int
+        Generations to run (a resumed search may ask for more).
+    survivors : int
+        Trained individuals kept as parents (GA elitism, mu of mu + lambda) and the k of "k-th best".
+    seed : int
+        Seeds the search's one numpy Generator; training uses the same seed for every candidate.
+    out : str
+        Run directory (``config.json``, ``evaluations.csv``, ``best/``, ``report.md``).
+    storage, study : str, optional
+        Ledger URL (default ``sqlite:///OUT/ledger.db``) and study name (default: the run
+        directory's name).
+    priors : tuple of str, optional
+        Priors to search over (default: the operators' default set).
+    nodes : (int, int)
+        Range of graph sizes.
+    family : str, optional
+        Model family (default: the task's).
+    metric : str
+        Training-result key maximised (``val_accuracy``: selection never looks at the test set).
+    second_objective : {None, "nonzero_weights", "parameters", "flops"}
+        Minimised second objective; gives a Pareto front.
+    gating : bool
+        Predictor gating on (False: train every candidate — the baseline).
+    train_fraction : float
+        Share of a generation's candidates the gate trains (rule ``top``).
+    gate_rule : {"top", "ucb"}
+        ``top``: the best predicted share; ``ucb``: those whose mean + ``ucb_beta`` × std reaches
+        the current ``survivors``-th best measured value (at least one).
+    shadow_fraction : float
+        Share of rejected candidates trained anyway (at least one while any are rejected and the
+        share is > 0): the search's false-negative rate and predictor drift are measured on them.
+    warmup_generations : int
+        Generations that train everything before the gate is used.
+    min_train_size : int
+        Evaluations needed before the predictor is fitted.
+    predictor_model, predictor_group : str
+        Passed to :func:`predictors.make_predictor`.
+    tournament_size, cx_prob, mut_prob
+        GA operators (see :class:`nas.search.GeneticSearch`).
+    train : tuple of (str, value)
+        :class:`nas.train.TrainConfig` overrides on top of the task's budget (epochs, subsets, …).
+    data_dir, device : str, optional
+    local_worker : bool
+        Train in this process (default); False waits for ``nas worker`` processes.
+    poll_interval : float
+        Seconds between ledger polls while waiting for external workers.
+    progress : bool
+        Show the progress display.
+    quick : bool
+        Whether ``--quick`` defaults were applied (recorded, not used afterwards).
+
+    Raises
+    ------
+    ConfigError
+        A value outside what is allowed (the message names field, value and what is allowed).
+    UnknownNameError
+        Unknown strategy.
+    """
+
+    task: str = "mnist"
+    strategy: str = "ga"
+    population: int = 16
+    generations: int = 10
+    survivors: int = 8
+    seed: int = 0
+    out: str = "runs/search"
+    storage: str | None = None
+    study: str | None = None
+    priors: tuple[str, ...] | None = None
+    nodes: tuple[int, int] = (10, 50)
+    family: str | None = None
+    metric: str = "val_accuracy"
+    second_objective: str | None = None
+    gating: bool = True
+    train_fraction: float = 0.5
+    gate_rule: str = "top"
+    ucb_beta: float = 1.0
+    shadow_fraction: float = 0.2
+    warmup_generations: int = 1
+    min_train_size: int = 8
+    predictor_model: str = "rf"
+    predictor_group: str = "extended"
+    tournament_size: int = 3
+    cx_prob: float = 0.5
+    mut_prob: float = 0.9
+    train: tuple = field(default_factory=tuple)
+    data_dir: str | None = None
+    device: str | None = None
+    local_worker: bool = True
+    poll_interval: float = 2.0
+    progress: bool = True
+    quick: bool = False
+
+    def __post_init__(self):
+        from nas.search import list_strategies
+
+        for name in ("task", "metric", "out", "predictor_model", "predictor_group"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ConfigError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        if self.strategy not in list_strategies():
+            raise UnknownNameError("strategy", self.strategy, list_strategies())
+        _int("population", self.population, 2)
+        _int("generations", self.generations, 1)
+        _int("survivors", self.survivors, 1)
+        _int("seed", self.seed, 0, 2**32 - 1)
+        _int("warmup_generations", self.warmup_generations, 0)
+        _int("min_train_size", self.min_train_size, 2)
+        _int("tournament_size", self.tournament_size, 1)
+        _prob("train_fraction", self.train_fraction, low_open=True)
+        _prob("shadow_fraction", self.shadow_fraction)
+        _prob("cx_prob", self.cx_prob)
+        _prob("mut_prob", self.mut_prob)
+        if isinstance(self.ucb_beta, bool) or not isinstance(self.ucb_beta, (int, float)) or self.ucb_beta < 0:
+            raise ConfigError(f"ucb_beta must be a number >= 0, got {self.ucb_beta!r}")
+        if isinstance(self.poll_interval, bool) or not isinstance(self.poll_interval, (int, float)) or self.poll_interval <= 0:
+            raise ConfigError(f"poll_interval must be a number > 0, got {self.poll_interval!r}")
+        if self.gate_rule not in GATE_RULES:
+            raise ConfigError(f"gate_rule must be one of {list(GATE_RULES)}, got {self.gate_rule!r}")
+        if self.second_objective not in SECOND:
+            raise ConfigError(f"second_objective must be one of {list(SECOND)}, got {self.second_objective!r}")
+        nodes = self.nodes
+        if not isinstance(nodes, (tuple, list)) or len(nodes) != 2:
+            raise ConfigError(f"nodes must be a pair [low, high], got {nodes!r}")
+        _int("nodes[0]", nodes[0], 2)
+        _int("nodes[1]", nodes[1], nodes[0])
+        object.__setattr__(self, "nodes", (int(nodes[0]), int(nodes[1])))
+        if self.priors is not None:
+            from search_spaces.priors import get_prior
+
+            if isinstance(self.priors, str) or not isinstance(self.priors, (tuple, list)) or not self.priors:
+                raise ConfigError(f"priors must be a non-empty list of prior names, got {self.priors!r}")
+            for p in self.priors:
+                get_prior(p)  # raises UnknownPriorError listing the known ones
+            object.__setattr__(self, "priors", tuple(self.priors))
+        train = self.train
+        if isinstance(train, Mapping):
+            train = tuple(sorted(train.items()))
+        if not isinstance(train, (tuple, list)) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in train):
+            raise ConfigError(f"train must be a table of TrainConfig options, got {self.train!r}")
+        object.__setattr__(self, "train", tuple(sorted((str(k), v) for k, v in train)))
+        for name in ("storage", "study", "family", "data_dir", "device"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"{name} must be a non-empty string or unset, got {value!r}")
+
+    @property
+    def train_options(self) -> dict[str, Any]:
+        return dict(self.train)
+
+    @property
+    def study_name(self) -> str:
+        return self.study or Path(self.out).name or "search"
+
+    @property
+    def storage_url(self) -> str:
+        from nas.ledger import default_storage_url
+
+        return self.storage or default_storage_url(self.out)
+
+    def with_changes(self, **changes) -> "SearchConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["train"] = dict(self.train)
+        out["nodes"] = list(self.nodes)
+        out["priors"] = None if self.priors is None else list(self.priors)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SearchConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError naming them."""
+        known = {f.name for f in fields(cls)}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise ConfigError(f"unknown search option(s) {extra}; expected some of {sorted(known)}")
+        data = dict(data)
+        if isinstance(data.get("nodes"), list):
+            data["nodes"] = tuple(data["nodes"])
+        if isinstance(data.get("priors"), list):
+            data["priors"] = tuple(data["priors"])
+        return cls(**data)
+
+    def trajectory(self) -> dict[str, Any]:
+        """The fields that shape the sequence of evaluations (compared on ``--resume``)."""
+        d = self.to_dict()
+        return {k: d[k] for k in TRAJECTORY_FIELDS}
+
+
+def load_toml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a search TOML file: top-level keys or a ``[search]`` table, plus an optional ``[train]`` table.
+
+    Raises
+    ------
+    ConfigError
+        Missing file or invalid TOML.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+    if "search" in data:
+        search = dict(data.pop("search"))
+        if "train" in data:
+            search.setdefault("train", data.pop("train"))
+        if data:
+            raise ConfigError(f"config file {str(path)!r}: unexpected tables {sorted(data)} beside [search]")
+        data = search
+    return data
+
+
+def build_config(*, config_file: str | os.PathLike | None = None, quick: bool = False, **options) -> SearchConfig:
+    """Defaults ← ``--quick`` defaults of the task ← TOML file ← options (None means "not given").
+
+    ``train`` tables merge key by key at each step rather than replacing each other.
+
+    Raises
+    ------
+    ConfigError, UnknownNameError
+        An invalid value, an unknown option, or an unknown task / strategy.
+    """
+    from nas.tasks import get_task
+
+    given = {k: v for k, v in options.items() if v is not None}
+    from_file = load_toml(config_file) if config_file is not None else {}
+    task = given.get("task", from_file.get("task", SearchConfig.task))
+    get_task(task)  # an unknown task fails here, listing the known ones
+    merged: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    layers = [QUICK.get(task, QUICK["mnist"]) if quick else {}, from_file, given]
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "train":
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"train must be a table of TrainConfig options, got {value!r}")
+                train.update(value)
+            else:
+                merged[key] = value
+    merged["train"] = train
+    merged["quick"] = bool(quick) or bool(merged.get("quick", False))
+    return SearchConfig.from_dict(merged)
+
+
+def write_config(config: SearchConfig, run_dir: str | os.PathLike) -> Path:
+    """Write ``RUN_DIR/config.json``: the config plus code and library versions (atomically)."""
+    from nas.provenance import provenance, write_json_atomic
+
+    return write_json_atomic(Path(run_dir) / "config.json", {"search": config.to_dict(), "provenance": provenance()})

@@ -1,0 +1,300 @@
+"""The ledger: one Optuna study per search, one trial per training run, the search's state beside it.
+
+Optuna's storage is the single source of truth of a search; the run directory's files are exports.
+
+* **Storage.** ``sqlite:///RUN_DIR/ledger.db`` (the default), ``journal:RUN_DIR/ledger.log``
+  (Optuna's journal file, safe for several processes on one file system), or any Optuna RDB URL
+  (``postgresql://…``, ``mysql://…``) for workers on many machines. A URL that cannot be opened
+  raises :class:`~nas.exceptions.LedgerError` in one line.
+* **Trials.** The search *enqueues* a candidate as a ``WAITING`` trial whose params are the
+  genome's scalar choices (prior, nodes, ``<prior>.<param>``, seed, family) and whose user
+  attributes hold the genome JSON, its key and graph hash, the generation, why it is trained and
+  the predictor's prediction at the time. A worker *claims* a waiting trial (an atomic
+  ``WAITING → RUNNING`` transition, so two workers never train the same one), trains it, and
+  completes it with the objective values plus metrics, features, wall time, device and library
+  versions as user attributes — or fails it with the reason.
+* **State.** Study user attributes hold the search's config (``config``) and, after every
+  generation, the state needed to continue (``search_state``: strategy state, RNG state,
+  predictor training set, per-generation statistics).
+
+Examples
+--------
+>>> ledger = Ledger.open("sqlite:///:memory:", "demo", directions=["maximize"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from nas.exceptions import LedgerError
+from search_spaces.genome import MAX_SEED, Genome
+from search_spaces.priors import get_prior
+
+__all__ = ["Ledger", "Claim", "open_storage", "default_storage_url", "genome_params"]
+
+STATE_ATTR = "search_state"
+CONFIG_ATTR = "config"
+
+
+def default_storage_url(run_dir: str | os.PathLike) -> str:
+    """The default storage of a run: an SQLite file inside its directory (no server needed)."""
+    return f"sqlite:///{Path(run_dir).resolve() / 'ledger.db'}"
+
+
+def open_storage(url: str):
+    """Open an Optuna storage from a URL (``sqlite:///…``, ``journal:PATH``, any RDB URL).
+
+    Raises
+    ------
+    LedgerError
+        The URL has an unknown form, or the storage cannot be reached or created.
+    """
+    if not isinstance(url, str) or not url:
+        raise LedgerError(f"storage URL must be a non-empty string, got {url!r}")
+    try:
+        if url.startswith("journal:"):
+            from optuna.storages.journal import JournalFileBackend
+
+            path = Path(url[len("journal:"):]).expanduser()
+            if not path.parent.is_dir():
+                raise LedgerError(f"cannot open journal storage {url!r}: folder {str(path.parent)!r} does not exist")
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        if "://" not in url:
+            raise LedgerError(
+                f"storage URL {url!r} is not understood; expected sqlite:///PATH, journal:PATH or an RDB URL "
+                "such as postgresql://user@host/db"
+            )
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            folder = Path(url[len("sqlite:///"):]).expanduser().parent
+            if not folder.is_dir():
+                raise LedgerError(f"cannot open storage {url!r}: folder {str(folder)!r} does not exist")
+        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None)
+    except LedgerError:
+        raise
+    except Exception as err:  # drivers raise anything (ImportError, OperationalError, ArgumentError, …)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise LedgerError(f"cannot open storage {url!r}: {type(err).__name__}: {first}") from None
+
+
+def genome_params(genome: Genome) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The genome's scalar choices as Optuna params and distributions (what the dashboard plots).
+
+    ``prior`` and ``family`` are categorical; ``nodes`` and ``seed`` integers; each prior
+    parameter ``<prior>.<name>`` uses its declared range. Values outside a range (never for a
+    valid genome) are left out rather than mis-declared.
+    """
+    from search_spaces.genome import FAMILIES, MAX_NODES
+    from search_spaces.priors import list_priors
+
+    params: dict[str, Any] = {"prior": genome.prior, "nodes": genome.nodes, "seed": genome.seed, "family": genome.family}
+    dists: dict[str, Any] = {
+        "prior": CategoricalDistribution(tuple(sorted(list_priors()))),
+        "nodes": IntDistribution(2, MAX_NODES),
+        "seed": IntDistribution(0, MAX_SEED),
+        "family": CategoricalDistribution(FAMILIES),
+    }
+    prior = get_prior(genome.prior)
+    for spec in prior.params:
+        value = genome.param_dict[spec.name]
+        name = f"{genome.prior}.{spec.name}"
+        if spec.kind == "int":
+            dists[name] = IntDistribution(int(spec.low), int(spec.high), log=spec.log)
+        else:
+            dists[name] = FloatDistribution(float(spec.low), float(spec.high), log=spec.log)
+        params[name] = value
+    return params, dists
+
+
+def _jsonable(value):
+    """Optuna user attributes must be JSON; NaN/inf become None so every backend accepts them."""
+    from nas.provenance import to_jsonable
+
+    value = to_jsonable(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A waiting trial a worker has claimed: its ids, genome and enqueue-time attributes."""
+
+    trial_id: int
+    number: int
+    genome: Genome
+    attrs: dict
+
+
+class Ledger:
+    """An Optuna study holding every training run of one search (see the module docstring).
+
+    Use :meth:`open`; the constructor takes an already opened study.
+    """
+
+    def __init__(self, study: optuna.Study, url: str):
+        self.study = study
+        self.url = url
+
+    @property
+    def storage(self):
+        return self.study._storage
+
+    @property
+    def study_id(self) -> int:
+        return self.study._study_id
+
+    @property
+    def name(self) -> str:
+        return self.study.study_name
+
+    @classmethod
+    def open(cls, url: str, study: str, *, directions: Sequence[str] | None = None, create: bool = True) -> "Ledger":
+        """Open (or create) the study ``study`` in the storage at ``url``.
+
+        Parameters
+        ----------
+        url : str
+            Storage URL (see :func:`open_storage`).
+        study : str
+            Study name.
+        directions : list of {"maximize", "minimize"}, optional
+            Needed to create the study; checked against an existing one.
+        create : bool
+            Create the study if it does not exist; else a missing study is an error.
+
+        Raises
+        ------
+        LedgerError
+            Unreachable storage, missing study (``create=False``), or directions that differ from
+            the existing study's.
+        """
+        storage = open_storage(url)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            existing = optuna.load_study(study_name=study, storage=storage)
+        except KeyError:
+            existing = None
+        except Exception as err:
+            raise LedgerError(f"cannot read study {study!r} from {url!r}: {type(err).__name__}: {err}") from None
+        if existing is None:
+            if not create:
+                names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+                raise LedgerError(f"study {study!r} not found in {url!r}; studies there: {names or 'none'}")
+            if not directions:
+                raise LedgerError(f"creating study {study!r} needs its directions")
+            existing = optuna.create_study(study_name=study, storage=storage, directions=list(directions))
+        elif directions is not None:
+            have = [d.name.lower() for d in existing.directions]
+            if have != [d.lower() for d in directions]:
+                raise LedgerError(f"study {study!r} has directions {have}, this search needs {list(directions)}")
+        return cls(existing, url)
+
+    # --- study-level attributes ---------------------------------------------------------------
+
+    def get_attr(self, name: str, default=None):
+        return self.study.user_attrs.get(name, default)
+
+    def set_attr(self, name: str, value) -> None:
+        self.study.set_user_attr(name, _jsonable(value))
+
+    @property
+    def config(self) -> dict | None:
+        return self.get_attr(CONFIG_ATTR)
+
+    def save_state(self, state: dict) -> None:
+        """Store the search state (one JSON string; written after every generation)."""
+        self.set_attr(STATE_ATTR, json.dumps(_jsonable(state), sort_keys=True))
+
+    def load_state(self) -> dict | None:
+        text = self.get_attr(STATE_ATTR)
+        return None if text is None else json.loads(text)
+
+    # --- trials -------------------------------------------------------------------------------
+
+    def trials(self, states: Iterable[TrialState] | None = None) -> list[FrozenTrial]:
+        return self.study.get_trials(deepcopy=False, states=None if states is None else tuple(states))
+
+    def enqueue(self, genome: Genome, **attrs) -> int:
+        """Add a WAITING trial for ``genome``; ``attrs`` (generation, reason, predicted…) become user attributes.
+
+        Returns the trial number.
+        """
+        params, dists = genome_params(genome)
+        user_attrs = {"genome": genome.to_json(), "key": genome.key, **{k: _jsonable(v) for k, v in attrs.items()}}
+        trial = optuna.trial.create_trial(state=TrialState.WAITING, params=params, distributions=dists, user_attrs=user_attrs)
+        trial._validate()
+        trial_id = self.storage.create_new_trial(self.study_id, template_trial=trial)
+        return self.storage.get_trial_number_from_id(trial_id)
+
+    def claim(self, *, numbers: Iterable[int] | None = None) -> Claim | None:
+        """Atomically take one waiting trial (optionally among ``numbers``); None when there is none."""
+        wanted = None if numbers is None else set(numbers)
+        for t in self.trials([TrialState.WAITING]):
+            if wanted is not None and t.number not in wanted:
+                continue
+            if self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                return Claim(t._trial_id, t.number, Genome.from_json(t.user_attrs["genome"]), dict(t.user_attrs))
+        return None
+
+    def complete(self, claim: Claim, values: Sequence[float], attrs: dict) -> None:
+        """Record a finished training run: objective ``values`` and user attributes."""
+        for k, v in attrs.items():
+            self.storage.set_trial_user_attr(claim.trial_id, k, _jsonable(v))
+        self.storage.set_trial_state_values(claim.trial_id, TrialState.COMPLETE, values=[float(v) for v in values])
+
+    def fail(self, claim: Claim, reason: str, attrs: dict | None = None, *, requeue: bool = False) -> int | None:
+        """Record a failed (or interrupted) run with its reason; ``requeue`` enqueues a fresh copy.
+
+        Returns the new trial's number when requeued.
+        """
+        for k, v in (attrs or {}).items():
+            self.storage.set_trial_user_attr(claim.trial_id, k, _jsonable(v))
+        self.storage.set_trial_user_attr(claim.trial_id, "fail_reason", str(reason))
+        self.storage.set_trial_user_attr(claim.trial_id, "requeued", bool(requeue))
+        self.storage.set_trial_state_values(claim.trial_id, TrialState.FAIL)
+        if requeue:
+            keep = {k: v for k, v in claim.attrs.items() if k not in ("genome", "key", "fail_reason", "requeued")}
+            return self.enqueue(claim.genome, **keep)
+        return None
+
+    def requeue_stale(self) -> int:
+        """Fail every RUNNING trial as interrupted and enqueue a copy; returns how many.
+
+        Call this only when no worker is alive (``nas search --resume`` after a kill).
+        """
+        count = 0
+        for t in self.trials([TrialState.RUNNING]):
+            claim = Claim(t._trial_id, t.number, Genome.from_json(t.user_attrs["genome"]), dict(t.user_attrs))
+            self.fail(claim, "interrupted (worker stopped); requeued", requeue=True)
+            count += 1
+        return count
+
+    def results_for(self, generation: int) -> dict[str, FrozenTrial]:
+        """Finished (COMPLETE, or FAIL not requeued) trials of one generation, by genome key."""
+        out = {}
+        for t in self.trials([TrialState.COMPLETE, TrialState.FAIL]):
+            if t.user_attrs.get("generation") != generation or t.user_attrs.get("requeued"):
+                continue
+            out[t.user_attrs["key"]] = t
+        return out
+
+    def pending_for(self, generation: int) -> dict[str, FrozenTrial]:
+        """WAITING or RUNNING trials of one generation, by genome key."""
+        return {
+            t.user_attrs["key"]: t
+            for t in self.trials([TrialState.WAITING, TrialState.RUNNING])
+            if t.user_attrs.get("generation") == generation
+        }

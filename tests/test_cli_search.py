@@ -1,0 +1,117 @@
+"""``nas search``, ``nas worker``, ``nas report`` from the command line; one real, tiny MNIST search."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nas.cli.main import main
+from nas.config import SearchConfig, build_config
+from nas.exceptions import ConfigError, UnknownNameError
+
+
+def test_unknown_strategy_is_one_line_error(tmp_path, capsys):
+    code = main(["search", "--task", "mnist", "--strategy", "annealing", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "unknown strategy 'annealing'" in err and "ga" in err
+
+
+def test_unknown_task_is_one_line_error(tmp_path, capsys):
+    code = main(["search", "--task", "imagenet", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 1 and "imagenet" in err and "mnist" in err
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+def test_unreachable_storage_is_one_line_error(tmp_path, capsys):
+    code = main(["search", "--task", "mnist", "--storage", "postgresql://nobody@127.0.0.1:1/none",
+                 "--out", str(tmp_path / "r"), "--quick"])
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and last.startswith("error: cannot open storage") and "postgresql" in last
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--population", "1"], "population must be an integer >= 2, got 1"),
+    (["--survivors", "0"], "survivors"),
+    (["--generations", "0"], "generations"),
+])
+def test_invalid_values(tmp_path, capsys, args, match):
+    code = main(["search", "--task", "mnist", "--out", str(tmp_path / "r"), *args])
+    assert code == 1 and match in capsys.readouterr().err
+
+
+def test_worker_needs_an_existing_study(tmp_path, capsys):
+    code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--study", "none"])
+    assert code == 1 and "study 'none' not found" in capsys.readouterr().err
+
+
+def test_report_of_a_non_run_directory(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 1
+    assert "no config.json" in capsys.readouterr().err
+
+
+def test_config_precedence_defaults_quick_toml_cli(tmp_path):
+    toml = tmp_path / "search.toml"
+    toml.write_text('[search]\npopulation = 5\nseed = 3\n\n[train]\nepochs = 4\n')
+    cfg = build_config(config_file=toml, quick=True, task="reber", seed=9)
+    assert cfg.population == 5 and cfg.seed == 9 and cfg.quick
+    assert cfg.generations == 3  # from --quick for reber
+    assert cfg.train_options["epochs"] == 4 and cfg.train_options["train_subset"] == 2000
+    assert SearchConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_config_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("population = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        build_config(config_file=bad)
+    bad.write_text("populaton = 4\n")
+    with pytest.raises(ConfigError, match=r"unknown search option\(s\) \['populaton'\]"):
+        build_config(config_file=bad)
+    with pytest.raises(ConfigError, match="train_fraction"):
+        SearchConfig(train_fraction=0)
+    with pytest.raises(UnknownNameError):
+        SearchConfig(strategy="grid")
+
+
+def test_tiny_real_search_end_to_end(tmp_path, shared_data_dir, capsys):
+    """A real search on an MNIST subset: files, resume refusal, report rebuild, predictor-readable export."""
+    toml = tmp_path / "tiny.toml"
+    toml.write_text(
+        'population = 4\ngenerations = 2\nsurvivors = 2\nnodes = [6, 10]\nmin_train_size = 3\n'
+        'priors = ["erdos_renyi", "watts_strogatz"]\nshadow_fraction = 0.5\n'
+        '[train]\nepochs = 1\ntrain_subset = 300\nval_subset = 100\ntest_subset = 100\nbatch_size = 64\n'
+    )
+    out = tmp_path / "run"
+    args = ["search", "--task", "mnist", "--config", str(toml), "--out", str(out), "--seed", "1",
+            "--data-dir", str(shared_data_dir), "--device", "cpu"]
+    assert main(args) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "gen   1" in err and "predictor tau" in err
+    for name in ("config.json", "evaluations.csv", "report.md", "best/genome.json", "best/model.pt",
+                 "best_so_far.png", "accuracy_by_prior.png", "ledger.db"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["search"]["population"] == 4 and "torch" in config["provenance"]["libraries"]
+
+    from predictors import read_evaluations
+
+    frame = read_evaluations(out / "evaluations.csv", target="val_accuracy")
+    assert set(frame["reason"]) <= {"warmup", "gate", "shadow"} and len(frame) >= 4 + 2
+    assert frame["test_accuracy"].between(0, 1).all()
+
+    import torch
+
+    state = torch.load(out / "best" / "model.pt", weights_only=True)
+    assert state and all(isinstance(v, torch.Tensor) for v in state.values())
+
+    # the same command again: the study exists, say so and offer --resume
+    assert main(args) == 1
+    assert "--resume" in capsys.readouterr().err
+    assert main([*args, "--resume"]) == 0  # nothing left to do: finishes at once, files intact
+    (out / "report.md").unlink()
+    assert main(["report", str(out)]) == 0
+    assert "Per generation" in (out / "report.md").read_text()

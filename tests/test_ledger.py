@@ -1,0 +1,91 @@
+"""The ledger: Optuna storages, enqueue / claim / complete / fail / requeue, search state."""
+
+from __future__ import annotations
+
+import pytest
+from optuna.trial import TrialState
+
+from nas.exceptions import LedgerError
+from nas.ledger import Ledger, default_storage_url, genome_params, open_storage
+from search_spaces.genome import Genome
+
+G1 = Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=12, seed=1)
+G2 = Genome("erdos_renyi", {"p": 0.3}, nodes=10, seed=2)
+
+
+@pytest.fixture(params=["sqlite", "journal"])
+def url(request, tmp_path):
+    return default_storage_url(tmp_path) if request.param == "sqlite" else f"journal:{tmp_path / 'ledger.log'}"
+
+
+def test_default_url_is_sqlite_in_the_run_dir(tmp_path):
+    assert default_storage_url(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'ledger.db'}"
+
+
+@pytest.mark.parametrize("bad", ["nonsense", "sqlite:////no/such/folder/x.db", "journal:/no/such/folder/x.log",
+                                 "postgresql://nobody@127.0.0.1:1/none", ""])
+def test_unusable_urls_raise_one_line_ledger_error(bad):
+    with pytest.raises(LedgerError) as info:
+        open_storage(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_enqueue_claim_complete(url):
+    ledger = Ledger.open(url, "s", directions=["maximize"])
+    n1 = ledger.enqueue(G1, generation=0, reason="warmup", predicted=None)
+    n2 = ledger.enqueue(G2, generation=0, reason="gate", predicted=0.7)
+    assert (n1, n2) == (0, 1)
+    first = ledger.claim()
+    assert first.number == 0 and first.genome == G1 and first.attrs["reason"] == "warmup"
+    ledger.complete(first, [0.9], {"test_accuracy": 0.88, "wall_time_s": 1.5, "features": {"nodes": 12.0}})
+    second = ledger.claim(numbers={1})
+    assert second.genome == G2
+    assert ledger.claim() is None  # nothing waiting any more: claims are exclusive
+    ledger.fail(second, "TrainingError: NaN loss")
+    done = ledger.results_for(0)
+    assert set(done) == {G1.key, G2.key}
+    t1, t2 = done[G1.key], done[G2.key]
+    assert t1.state == TrialState.COMPLETE and t1.values == [0.9] and t1.user_attrs["test_accuracy"] == 0.88
+    assert t1.params["prior"] == "watts_strogatz" and t1.params["watts_strogatz.k"] == 4
+    assert t2.state == TrialState.FAIL and "NaN" in t2.user_attrs["fail_reason"]
+    # reopening sees the same trials (the storage is the source of truth)
+    again = Ledger.open(url, "s", create=False)
+    assert len(again.trials()) == 2
+
+
+def test_requeue_interrupted_trials(url):
+    ledger = Ledger.open(url, "s", directions=["maximize"])
+    ledger.enqueue(G1, generation=3, reason="gate")
+    ledger.claim()
+    assert ledger.requeue_stale() == 1
+    trials = ledger.trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[0].user_attrs["requeued"] is True
+    assert trials[1].user_attrs["generation"] == 3 and trials[1].user_attrs["reason"] == "gate"
+    assert ledger.results_for(3) == {}  # a requeued failure is not a result
+    assert set(ledger.pending_for(3)) == {G1.key}
+
+
+def test_state_round_trip(url):
+    ledger = Ledger.open(url, "s", directions=["maximize", "minimize"])
+    assert ledger.load_state() is None
+    state = {"generation": 2, "rng": {"state": {"state": 2**100, "inc": 3}}, "values": [0.5, float("nan")]}
+    ledger.save_state(state)
+    loaded = Ledger.open(url, "s", create=False).load_state()
+    assert loaded["generation"] == 2 and loaded["rng"]["state"]["state"] == 2**100
+    assert loaded["values"] == [0.5, None]
+
+
+def test_missing_study_and_direction_mismatch(url):
+    with pytest.raises(LedgerError, match="not found"):
+        Ledger.open(url, "nope", create=False)
+    Ledger.open(url, "s", directions=["maximize"])
+    with pytest.raises(LedgerError, match="directions"):
+        Ledger.open(url, "s", directions=["maximize", "minimize"])
+
+
+def test_genome_params_fit_optuna_distributions():
+    params, dists = genome_params(G1)
+    assert set(params) == set(dists) == {"prior", "nodes", "seed", "family", "watts_strogatz.k", "watts_strogatz.p"}
+    for name, value in params.items():
+        assert dists[name]._contains(dists[name].to_internal_repr(value))

@@ -1,0 +1,183 @@
+"""The search loop: gating, ledger, resume, failures, workers — with a deterministic stand-in trainer.
+
+Training itself is tested by its owners; here a stand-in returns metrics computed from the graph,
+so the loop's logic runs in milliseconds. One real, tiny MNIST search is in test_cli_search.py.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from nas.config import SearchConfig
+from nas.exceptions import LedgerError
+from nas.ledger import Ledger
+from nas.runner import Outcome, gate, run_search, run_worker
+from search_spaces.genome import Genome
+
+
+class FakeTrainer:
+    """Deterministic 'training': accuracy from the graph's density and size; fails on request."""
+
+    family = "ff"
+
+    def __init__(self, fail_nodes=(), interrupt_on_call=None):
+        self.fail_nodes = set(fail_nodes)
+        self.interrupt_on_call = interrupt_on_call
+        self.calls = 0
+        self.trained: list[str] = []
+
+    def train(self, genomes):
+        self.calls += 1
+        if self.interrupt_on_call == self.calls:
+            raise KeyboardInterrupt
+        out = []
+        for g in genomes:
+            self.trained.append(g.key)
+            if g.nodes in self.fail_nodes:
+                out.append(Outcome(error="TrainingError: loss became NaN at step 3"))
+                continue
+            dag = g.dag()
+            acc = min(1.0, dag.num_edges / (dag.num_nodes * 2.5)) * 0.8 + g.nodes / 200
+            out.append(Outcome(metrics={"val_accuracy": acc, "test_accuracy": acc - 0.01, "wall_time_s": 0.5,
+                                        "nonzero_weights": 10 * dag.num_edges, "parameters": 20 * dag.num_edges,
+                                        "device": "cpu"}))
+        return out
+
+
+def make_config(tmp_path, name="run", **changes) -> SearchConfig:
+    base = dict(task="mnist", out=str(tmp_path / name), storage=f"journal:{tmp_path / (name + '.log')}", population=6, generations=3, survivors=3, seed=7,
+                nodes=(6, 14), priors=("erdos_renyi", "watts_strogatz", "barabasi_albert"), min_train_size=4,
+                warmup_generations=1, shadow_fraction=0.3, progress=False, poll_interval=0.05)
+    base.update(changes)
+    return SearchConfig(**base)
+
+
+def trajectory(ledger: Ledger):
+    """(generation, genome key, reason, values) of every finished, non-requeued trial, in order."""
+    rows = []
+    for t in ledger.trials():
+        if t.state.name in ("COMPLETE", "FAIL") and not t.user_attrs.get("requeued"):
+            rows.append((t.user_attrs["generation"], t.user_attrs["key"], t.user_attrs["reason"], t.values))
+    return sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+def test_gating_on_trains_a_share_plus_shadow(tmp_path):
+    run = run_search(make_config(tmp_path), trainer=FakeTrainer(), write_report=False)
+    gens = run.generations
+    assert [g["generation"] for g in gens] == [0, 1, 2]
+    assert gens[0]["trained"] == 6 and gens[0]["skipped"] == 0 and not gens[0]["gated"]
+    for g in gens[1:]:
+        assert g["gated"] and g["shadow"] == 1 and g["trained"] == 3 + 1 and g["skipped"] == 2
+        assert g["saved_time_s"] == pytest.approx(2 * 0.5)
+        assert g["false_negatives"] in (0, 1)
+    reasons = [r[2] for r in trajectory(run.ledger)]
+    assert reasons.count("warmup") == 6 and reasons.count("shadow") == 2 and reasons.count("gate") == 6
+    gated = [t for t in run.ledger.trials() if t.user_attrs["reason"] in ("gate", "shadow")]
+    assert all(isinstance(t.user_attrs["predicted"], float) for t in gated)
+    assert (tmp_path / "run" / "evaluations.csv").is_file() and (tmp_path / "run" / "best" / "genome.json").is_file()
+
+
+def test_gating_off_trains_everything(tmp_path):
+    run = run_search(make_config(tmp_path, gating=False), trainer=FakeTrainer(), write_report=False)
+    assert all(g["trained"] == 6 and g["skipped"] == 0 and g["shadow"] == 0 for g in run.generations)
+    assert {r[2] for r in trajectory(run.ledger)} == {"no_gate"}
+
+
+def test_ucb_rule_trains_at_least_one():
+    import numpy as np
+
+    cfg = SearchConfig(gate_rule="ucb", ucb_beta=1.0, shadow_fraction=0.0)
+    mean, std = np.array([0.1, 0.5, 0.2]), np.array([0.0, 0.0, 0.35])
+    assert gate(mean, std, cfg, kth_best=0.5, rng=np.random.default_rng(0)) == ([1, 2], [])
+    assert gate(mean, std, cfg, kth_best=0.9, rng=np.random.default_rng(0)) == ([1], [])
+
+
+@pytest.mark.parametrize("strategy", ["ga", "random", "tpe", "nsga2"])
+def test_resume_after_kill_between_generations_reproduces_the_run(tmp_path, strategy):
+    full = run_search(make_config(tmp_path, "full", strategy=strategy), trainer=FakeTrainer(), write_report=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_first(gen, stats):
+        if gen == 1:
+            raise Killed
+
+    cfg = make_config(tmp_path, "killed", strategy=strategy)
+    with pytest.raises(Killed):
+        run_search(cfg, trainer=FakeTrainer(), on_generation=kill_after_first, write_report=False)
+    assert len(Ledger.open(cfg.storage_url, cfg.study_name, create=False).load_state()["generations"]) == 2
+    resumed = run_search(cfg, resume=True, trainer=FakeTrainer(), write_report=False)
+    assert trajectory(resumed.ledger) == trajectory(full.ledger)
+    assert [g["skipped_candidates"] for g in resumed.generations] == [g["skipped_candidates"] for g in full.generations]
+
+
+def test_ctrl_c_during_training_requeues_and_resume_reproduces(tmp_path):
+    full = run_search(make_config(tmp_path, "full"), trainer=FakeTrainer(), write_report=False)
+    cfg = make_config(tmp_path, "ctrlc")
+    with pytest.raises(KeyboardInterrupt):
+        run_search(cfg, trainer=FakeTrainer(interrupt_on_call=2), write_report=False)
+    ledger = Ledger.open(cfg.storage_url, cfg.study_name, create=False)
+    assert ledger.load_state()["generation"] == 1
+    requeued = [t for t in ledger.trials() if t.user_attrs.get("requeued")]
+    assert requeued and all("interrupted" in t.user_attrs["fail_reason"] for t in requeued)
+    resumed = run_search(cfg, resume=True, trainer=FakeTrainer(), write_report=False)
+    assert trajectory(resumed.ledger) == trajectory(full.ledger)
+
+
+def test_failed_training_is_recorded_and_the_search_goes_on(tmp_path):
+    run = run_search(make_config(tmp_path, gating=False), trainer=FakeTrainer(fail_nodes=range(6, 10)), write_report=False)
+    failed = [t for t in run.ledger.trials() if t.state.name == "FAIL"]
+    assert failed and all("NaN" in t.user_attrs["fail_reason"] for t in failed)
+    assert sum(g["failed"] for g in run.generations) == len(failed)
+    assert len(run.generations) == 3
+
+
+def test_existing_study_needs_resume_and_a_compatible_config(tmp_path):
+    cfg = make_config(tmp_path, generations=1)
+    run_search(cfg, trainer=FakeTrainer(), write_report=False)
+    with pytest.raises(LedgerError, match="--resume"):
+        run_search(cfg, trainer=FakeTrainer(), write_report=False)
+    with pytest.raises(LedgerError, match="incompatible config .*population: study has 6, asked 8"):
+        run_search(cfg.with_changes(population=8), resume=True, trainer=FakeTrainer(), write_report=False)
+    more = run_search(cfg.with_changes(generations=2), resume=True, trainer=FakeTrainer(), write_report=False)
+    assert len(more.generations) == 2
+
+
+def test_resume_of_a_missing_study_is_an_error(tmp_path):
+    with pytest.raises(LedgerError, match="not found"):
+        run_search(make_config(tmp_path), resume=True, trainer=FakeTrainer(), write_report=False)
+
+
+def test_external_worker_trains_the_queue(tmp_path):
+    cfg = make_config(tmp_path, "ext", local_worker=False, generations=2,
+                      storage=f"journal:{tmp_path / 'shared.log'}", study="shared")
+    reference = run_search(make_config(tmp_path, "local", generations=2), trainer=FakeTrainer(), write_report=False)
+    worker_trainer = FakeTrainer()
+
+    def work():
+        ledger = None
+        while ledger is None:  # the search creates the study; the worker waits for it
+            try:
+                ledger = Ledger.open(cfg.storage_url, cfg.study_name, create=False)
+                if ledger.config is None:
+                    ledger = None
+            except LedgerError:
+                pass
+        run_worker(ledger, idle_timeout=1.0, trainer=worker_trainer)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    run = run_search(cfg, trainer=FakeTrainer(), write_report=False)
+    thread.join(timeout=30)
+    assert worker_trainer.trained  # the worker, not the search, trained them
+    assert trajectory(run.ledger) == trajectory(reference.ledger)
+
+
+def test_pareto_search_two_objectives(tmp_path):
+    run = run_search(make_config(tmp_path, second_objective="nonzero_weights", strategy="ga"), trainer=FakeTrainer(),
+                     write_report=False)
+    assert run.ledger.study.directions[1].name == "MINIMIZE"
+    assert all(len(t.values) == 2 for t in run.ledger.trials() if t.state.name == "COMPLETE")
