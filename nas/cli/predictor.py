@@ -147,6 +147,9 @@ def cli(ctx, threads):
     Evaluation data: CSV or Parquet, one row per trained architecture, a column `genome` with
     the genome's JSON and one column per metric (see docs/predictors.md).
     """
+    import numpy  # noqa: F401  (threadpoolctl limits only libraries already loaded)
+    import scipy.linalg  # noqa: F401
+    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime)
     from threadpoolctl import threadpool_limits
 
     # entry point: measured on 2 cores, a 160-row GP fit took 0.12 s CPU with one BLAS thread and
