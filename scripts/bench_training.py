@@ -77,7 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--target", type=float, default=0.98, help="test accuracy for the time-to-target run")
-    parser.add_argument("--target-epochs", type=int, default=20, help="epoch cap of the time-to-target run")
+    parser.add_argument("--target-epochs", type=int, default=10, help="epoch cap (and cosine length) of the time-to-target run")
+    parser.add_argument("--target-lr", type=float, default=2e-3, help="Adam learning rate of the time-to-target run")
     parser.add_argument("--skip-solo", action="store_true", help="population only (ratio not computed)")
     parser.add_argument("--target-only", action="store_true", help="only the time-to-target run (no ratio)")
     parser.add_argument("--quick", action="store_true", help="8 candidates, 2,000 training images, 1 epoch")
@@ -138,8 +139,9 @@ def main(argv=None) -> int:
         figures["max_accuracy_gap"] = gap
         print(f"largest |solo - population| test accuracy difference: {gap:.2e}")
 
-    tconfig = TrainConfig(epochs=args.target_epochs, batch_size=args.batch_size, schedule="none", device=str(device),
-                          seed=args.seed)
+    # Cosine over the epoch cap: the time-to-target run stops as soon as the target is reached.
+    tconfig = TrainConfig(epochs=args.target_epochs, batch_size=args.batch_size, lr=args.target_lr, schedule="cosine",
+                          device=str(device), seed=args.seed)
     stopper = _StopAtTarget(get_task("mnist"), tconfig, device, args.target)
     result = train_genome(TARGET_GENOME, "mnist", tconfig, data=data, callbacks=[stopper])
     if stopper.reached is not None:
