@@ -34,7 +34,7 @@ SECOND = (None, "nonzero_weights", "parameters", "flops")
 QUICK: dict[str, dict[str, Any]] = {
     "mnist": {
         "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 40),
-        "train": {"epochs": 2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000},
+        "train": {"epochs": 3, "lr": 3e-3, "train_subset": 3000, "val_subset": 1000, "test_subset": 2000},
     },
     "fashion_mnist": {
         "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 40),
