@@ -81,11 +81,15 @@ def main(argv=None) -> int:
     parser.add_argument("--target-lr", type=float, default=2e-3, help="Adam learning rate of the time-to-target run")
     parser.add_argument("--skip-solo", action="store_true", help="population only (ratio not computed)")
     parser.add_argument("--target-only", action="store_true", help="only the time-to-target run (no ratio)")
-    parser.add_argument("--quick", action="store_true", help="8 candidates, 2,000 training images, 1 epoch")
+    parser.add_argument("--quick", action="store_true", help="8 candidates, 2,000 training images, 1 epoch, 1 thread")
     parser.add_argument("--json", dest="json_path", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.epochs, args.train_subset, args.target_epochs = 8, 1, args.train_subset or 2000, 1
+    if args.quick and not args.threads:
+        # Tiny models gain nothing from intra-op threads, and on a busy 2-core machine two threads
+        # stall each other in every parallel region (observed: 8x slower one-at-a-time runs).
+        args.threads = 1
     if args.threads:
         torch.set_num_threads(args.threads)  # entry point: the only place the thread count is set
 
