@@ -19,6 +19,21 @@ def shared_data_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: the test models are tiny, and on a busy 2-core machine two threads
+    stall each other in every small parallel region (measured: up to 100x slower steps)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     """Tests never download: any attempt to open a URL fails loudly."""
