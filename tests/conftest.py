@@ -20,17 +20,17 @@ def shared_data_dir() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: the test models are tiny, and on a busy 2-core machine two threads
-    stall each other in every small parallel region (measured: up to 100x slower steps)."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        yield
-        return
+def _one_thread():
+    """One intra-op thread for torch and for BLAS/OpenMP pools: the test models are tiny, and on a
+    busy 2-core machine two threads stall each other in every small parallel region (measured: up
+    to 100x slower steps; HistGradientBoosting and GP fits likewise)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(1):
+        yield
     torch.set_num_threads(before)
 
 

@@ -10,14 +10,6 @@ from nas.cli.main import main
 from predictors.synthetic import synthetic_evaluations
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
-
-
 @pytest.fixture(scope="module")
 def evals(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evals")

@@ -15,14 +15,6 @@ from search_spaces.genome import Genome
 from search_spaces.operators import random_genome
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def toy_images(n_train=320, n_val=96, n_test=96, seed=0) -> Dataset:
     gen = torch.Generator().manual_seed(seed)
 

@@ -12,15 +12,6 @@ from predictors.exceptions import EvaluationDataError, UnknownModelError
 from predictors.synthetic import synthetic_evaluations
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # HistGradientBoosting's OpenMP threads crawl on a shared 2-core machine; one is plenty here
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
-
-
 @pytest.fixture(scope="module")
 def data():
     df = synthetic_evaluations(40, seed=2)

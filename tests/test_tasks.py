@@ -14,14 +14,6 @@ from nas.train import TrainConfig, train_genome
 from search_spaces.genome import Genome
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _images(name, shape, n=24, classes=10):
     gen = torch.Generator().manual_seed(0)
 

@@ -37,15 +37,6 @@ def toy_images(n_train=384, n_val=128, n_test=128, seed=0) -> Dataset:
 GENOME = Genome("erdos_renyi", {"p": 0.3}, nodes=16, seed=1)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread is fastest, and immune to a busy machine's oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("field, value", [
     ("epochs", 0), ("epochs", 1.5), ("batch_size", 0), ("optimizer", "lbfgs"), ("lr", 0.0), ("lr", float("nan")),
     ("schedule", "step"), ("precision", "fp16"), ("patience", 0), ("grad_clip", -1.0), ("max_steps", 0),
