@@ -36,7 +36,6 @@ optimizer state, snapshots, activations) fits in a safety share of the device's 
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Sequence

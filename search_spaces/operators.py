@@ -54,7 +54,7 @@ True
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import networkx as nx
 import numpy as np
