@@ -76,7 +76,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
 @click.option("--val-subset", type=int, help="Use only the first N validation examples.")
 @click.option("--test-subset", type=int, help="Use only the first N test examples.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset folder (default: NAS_DATA_DIR, else the cache).")
-@click.option("--allow-partial", is_flag=True, help="Accept a truncated test file (the result says so).")
+@click.option("--allow-partial-data", "allow_partial", is_flag=True, help="Accept a truncated test file (the result says so).")
 @click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the result JSON (JSONL for --population).")

@@ -154,7 +154,7 @@ def read_cifar_bin(
         if size % RECORD_BYTES:
             what += f" and {size % RECORD_BYTES} stray bytes of an incomplete record"
         if not allow_partial:
-            raise TruncatedFileError(f"{path}: truncated file: {what}; pass allow_partial=True to use it anyway")
+            raise TruncatedFileError(f"{path}: truncated file: {what}; use it anyway with --allow-partial-data (allow_partial=True in Python)")
     raw = np.fromfile(path, dtype=np.uint8, count=records * RECORD_BYTES).reshape(records, RECORD_BYTES)
     labels = raw[:, 0].copy()
     _check_labels(labels, str(path))
@@ -246,7 +246,7 @@ def read_cifar_pickle(
     if records < expected_records and not allow_partial:
         raise TruncatedFileError(
             f"{path}: truncated batch: holds {records} of {expected_records} records; "
-            "pass allow_partial=True to use it anyway"
+            "use it anyway with --allow-partial-data (allow_partial=True in Python)"
         )
     checksum = "not checked (partial file)" if records < expected_records else _verify_md5(path, md5, raw)
     images = data.reshape(records, *IMAGE_SHAPE)

@@ -190,7 +190,7 @@ def parse_idx(
         if not stream_complete:
             what += " (the gzip stream ends early)"
         if not allow_partial:
-            raise TruncatedFileError(f"{source}: truncated file: {what}; pass allow_partial=True to use it anyway")
+            raise TruncatedFileError(f"{source}: truncated file: {what}; use it anyway with --allow-partial-data (allow_partial=True in Python)")
     array = np.frombuffer(data, dtype=dtype, count=records * (record_bytes // dtype.itemsize), offset=header)
     return array.reshape((records, *record_dims)), records, promised
 
