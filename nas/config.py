@@ -45,8 +45,8 @@ QUICK: dict[str, dict[str, Any]] = {
         "train": {"epochs": 1, "train_subset": 2000, "val_subset": 500, "test_subset": 1000},
     },
     "reber": {
-        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 30),
-        "train": {"epochs": 2, "train_subset": 2000, "val_subset": 500, "test_subset": 1000},
+        "population": 6, "generations": 3, "survivors": 3, "nodes": (10, 20),
+        "train": {"epochs": 1, "lr": 3e-3, "train_subset": 1000, "val_subset": 500, "test_subset": 1000},
     },
     "embedded_reber": {
         "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 30),

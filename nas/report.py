@@ -136,6 +136,7 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     run_dir = Path(run_dir)
     opened, config = open_run_ledger(run_dir)
@@ -190,6 +191,7 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
         taus = [h["kendall_tau"] for h in history if h.get("kendall_tau") is not None]
         ax2.plot(gens, taus, "o-")
         ax2.axhline(0, color="k", lw=0.8)
+        ax2.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax2.set_xlabel("generation")
         ax2.set_ylabel("Kendall tau (predicted vs measured)")
         ax2.set_ylim(-1, 1)

@@ -159,8 +159,11 @@ def train_claims(ledger: Ledger, trainer: Trainer, claims: list[Claim], objectiv
     """Train claimed trials and record them; on Ctrl-C requeue the unfinished ones and re-raise."""
     done: dict[int, Outcome] = {}
     try:
-        outcomes = trainer.train([c.genome for c in claims])
-        for claim, outcome in zip(claims, outcomes):
+        if getattr(trainer, "family", "ff") == "ff":
+            pairs = zip(claims, trainer.train([c.genome for c in claims]))  # trained together
+        else:  # one at a time, each recorded as soon as it is trained
+            pairs = ((c, trainer.train([c.genome])[0]) for c in claims)
+        for claim, outcome in pairs:
             if outcome.error is None:
                 try:
                     values = objectives.values_from(outcome.metrics)

@@ -181,3 +181,12 @@ def test_pareto_search_two_objectives(tmp_path):
                      write_report=False)
     assert run.ledger.study.directions[1].name == "MINIMIZE"
     assert all(len(t.values) == 2 for t in run.ledger.trials() if t.state.name == "COMPLETE")
+
+
+def test_recurrent_family_trains_and_records_one_at_a_time(tmp_path):
+    trainer = FakeTrainer()
+    trainer.family = "rnn:gru"
+    run = run_search(make_config(tmp_path, generations=1, gating=False), trainer=trainer, write_report=False)
+    # six calls of one genome each, plus one retraining of the best for best/model.pt (the
+    # stand-in returns no model, so the search must make the weights itself)
+    assert run.generations[0]["trained"] == 6 and trainer.calls == 7
