@@ -129,6 +129,9 @@ class SearchConfig:
     train : tuple of (str, value)
         :class:`nas.train.TrainConfig` overrides on top of the task's budget (epochs, subsets, …).
     data_dir, device : str, optional
+    allow_partial_data : bool
+        Accept a truncated dataset file (e.g. a CIFAR-10 test batch cut short); every result then
+        records how many test examples it used. Off by default: a truncated file is an error.
     local_worker : bool
         Train in this process (default); False waits for ``nas worker`` processes.
     poll_interval : float
@@ -174,6 +177,7 @@ class SearchConfig:
     mut_prob: float = 0.9
     train: tuple = field(default_factory=tuple)
     data_dir: str | None = None
+    allow_partial_data: bool = False
     device: str | None = None
     local_worker: bool = True
     poll_interval: float = 2.0
@@ -227,6 +231,8 @@ class SearchConfig:
         if not isinstance(train, (tuple, list)) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in train):
             raise ConfigError(f"train must be a table of TrainConfig options, got {self.train!r}")
         object.__setattr__(self, "train", tuple(sorted((str(k), v) for k, v in train)))
+        if not isinstance(self.allow_partial_data, bool):
+            raise ConfigError(f"allow_partial_data must be true or false, got {self.allow_partial_data!r}")
         for name in ("storage", "study", "family", "data_dir", "device"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):

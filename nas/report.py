@@ -165,7 +165,8 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
             ax.step(x, y, where="post", label=label(cfg, fr))
     ax.set_xlabel("cumulative training time (min, wall clock)")
     ax.set_ylabel(f"best {metric} so far")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # a run with no successful trial has nothing to label
+        ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(run_dir / "best_so_far.png", dpi=120)

@@ -85,9 +85,12 @@ class Trainer:
     @property
     def data(self):
         if self._data is None:
-            partial = self.train_config.test_subset is not None
-            self._data = self.task.load(data_dir=self.config.data_dir, allow_partial=partial)
+            self._data = self.task.load(data_dir=self.config.data_dir, allow_partial=self.config.allow_partial_data)
         return self._data
+
+    def prepare(self) -> None:
+        """Load the task's data now (raising its DataError) rather than at the first training."""
+        self.data
 
     def _one(self, genome: Genome) -> Outcome:
         from nas.train import train_genome
@@ -369,11 +372,18 @@ def run_search(
     ------
     LedgerError, ConfigError, UnknownNameError
         Bad storage, study conflicts, bad config values.
+    DataError
+        Missing, corrupt or truncated dataset files (truncated ones are accepted with
+        ``config.allow_partial_data``); raised before the run directory is touched.
     KeyboardInterrupt
         After requeueing the current trials; the state of the last finished generation is saved.
     """
     from nas.report import export_run
 
+    if trainer is None:
+        trainer = Trainer(config)
+        if config.local_worker:
+            trainer.prepare()  # missing or truncated data is a set-up error: raise it before anything is written
     run_dir = Path(config.out)
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -385,7 +395,6 @@ def run_search(
         raise
     write_config(config, run_dir)
     objectives = Objectives(config.metric, config.second_objective)
-    trainer = trainer or Trainer(config)
     space = SearchSpace(config.priors, config.nodes, trainer.family)
     rng = np.random.default_rng(config.seed)
     strategy: Strategy = make_strategy(

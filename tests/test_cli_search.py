@@ -115,3 +115,19 @@ def test_tiny_real_search_end_to_end(tmp_path, shared_data_dir, capsys):
     (out / "report.md").unlink()
     assert main(["report", str(out)]) == 0
     assert "Per generation" in (out / "report.md").read_text()
+
+
+def test_truncated_data_stops_the_search_before_anything_is_written(tmp_path, capsys, shared_data_dir):
+    out = tmp_path / "r"
+    code = main(["search", "--task", "cifar10", "--quick", "--out", str(out), "--data-dir", str(shared_data_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err[-1].startswith("error: ") and "truncated" in err[-1] and "--allow-partial-data" in err[-1]
+    assert not out.exists()
+
+
+def test_allow_partial_data_is_an_explicit_recorded_choice():
+    assert build_config(task="cifar10").allow_partial_data is False
+    cfg = build_config(task="cifar10", allow_partial_data=True)
+    assert cfg.allow_partial_data is True and SearchConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="allow_partial_data"):
+        build_config(task="cifar10", allow_partial_data="yes")
