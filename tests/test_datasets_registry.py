@@ -304,3 +304,15 @@ def test_reber_names_forward_to_the_generator(monkeypatch):
     assert load_dataset("reber", split_seed=7, n=50) == "dataset"
     assert load_dataset("embedded_reber", split_seed=1, val_fraction=0.25, length=9) == "dataset"
     assert calls == [{"seed": 7, "n": 50}, {"seed": 1, "val_fraction": 0.25, "length": 9}]
+
+
+def test_generated_sets_take_seed_or_split_seed():
+    import torch
+
+    from nas.datasets import load_dataset
+
+    a = load_dataset("reber", n=200, seed=3)
+    b = load_dataset("reber", n=200, split_seed=3)
+    assert torch.equal(a.train.x, b.train.x) and torch.equal(a.test.y, b.test.y)
+    with pytest.raises(ConfigError, match="seed"):
+        load_dataset("reber", n=200, seed=3, split_seed=4)

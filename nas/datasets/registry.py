@@ -551,7 +551,13 @@ def load_dataset(
         make = reber.reber_classification_dataset if name == "reber" else reber.embedded_reber_dataset
         if val_fraction is not None:
             options["val_fraction"] = val_fraction
-        return make(seed=split_seed, **options)
+        if "seed" in options and options["seed"] != split_seed and split_seed != 0:
+            raise ConfigError(
+                f"{name}: give the generator seed once, as seed= or split_seed=; got seed={options['seed']!r} "
+                f"and split_seed={split_seed!r}"
+            )
+        options.setdefault("seed", split_seed)  # a generated set's seed draws the strings and the split
+        return make(**options)
     spec = _spec(name)
     _check_split_args(val_fraction, split_seed)
     return _load_files(spec, data_dir, allow_partial, download, val_fraction, split_seed, progress, options)
