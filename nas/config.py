@@ -59,7 +59,7 @@ QUICK: dict[str, dict[str, Any]] = {
 TRAJECTORY_FIELDS = (
     "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
-    "warmup_generations", "min_train_size", "predictor_model", "predictor_group", "tournament_size",
+    "warmup_generations", "min_train_size", "predictor_model", "predictor_file", "predictor_group", "tournament_size",
     "cx_prob", "mut_prob", "train",
 )
 
@@ -125,6 +125,11 @@ class SearchConfig:
         Evaluations needed before the predictor is fitted.
     predictor_model, predictor_group : str
         Passed to :func:`predictors.make_predictor`.
+    predictor_file : str, optional
+        A saved predictor (``nas predictor fit ... --out P.skops``, e.g. tuned on an earlier
+        search). It gates from generation 0 (no warm-up); once ``min_train_size`` evaluations of
+        this search exist, a clone of it (same tuned hyperparameters) is refit on them instead of
+        ``predictor_model``.
     tournament_size, cx_prob, mut_prob
         GA operators (see :class:`nas.search.GeneticSearch`).
     train : tuple of (str, value)
@@ -172,6 +177,7 @@ class SearchConfig:
     warmup_generations: int = 1
     min_train_size: int = 8
     predictor_model: str = "rf"
+    predictor_file: str | None = None
     predictor_group: str = "extended"
     tournament_size: int = 3
     cx_prob: float = 0.5
@@ -234,7 +240,7 @@ class SearchConfig:
         object.__setattr__(self, "train", tuple(sorted((str(k), v) for k, v in train)))
         if not isinstance(self.allow_partial_data, bool):
             raise ConfigError(f"allow_partial_data must be true or false, got {self.allow_partial_data!r}")
-        for name in ("storage", "study", "family", "data_dir", "device"):
+        for name in ("storage", "study", "family", "data_dir", "device", "predictor_file"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigError(f"{name} must be a non-empty string or unset, got {value!r}")

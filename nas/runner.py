@@ -37,7 +37,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from nas.config import SearchConfig, write_config
-from nas.exceptions import LedgerError, TrainingError
+from nas.exceptions import ConfigError, LedgerError, TrainingError
 from nas.ledger import Claim, Ledger
 from nas.search import Objectives, SearchSpace, Strategy, architecture_hash, make_strategy
 from search_spaces.exceptions import SparseNASError
@@ -234,12 +234,43 @@ def run_worker(
 # --- predictor gating ----------------------------------------------------------------------------
 
 
-def fit_predictor(config: SearchConfig, genomes: Sequence[Genome], y: Sequence[float], random_state: int):
-    """Fit the configured predictor on all evaluations so far (a scikit-learn pipeline)."""
+def fit_predictor(config: SearchConfig, genomes: Sequence[Genome], y: Sequence[float], random_state: int, template=None):
+    """Fit the configured predictor on all evaluations so far (a scikit-learn pipeline).
+
+    With ``template`` (a loaded predictor), an unfitted clone of it is fitted instead, so tuned
+    hyperparameters carry over.
+    """
     from predictors.models import make_predictor
 
-    pipeline = make_predictor(model=config.predictor_model, group=config.predictor_group, random_state=random_state)
+    if template is not None:
+        from sklearn.base import clone
+
+        pipeline = clone(template)
+    else:
+        pipeline = make_predictor(model=config.predictor_model, group=config.predictor_group, random_state=random_state)
     return pipeline.fit(list(genomes), np.asarray(y, dtype=float))
+
+
+def load_search_predictor(path: str):
+    """Load a saved predictor for gating; it must need nothing but the genome.
+
+    Raises
+    ------
+    PredictorFileError
+        Unreadable, untrusted or made for another feature set (see :func:`predictors.load_predictor`).
+    ConfigError
+        It needs extra feature columns (e.g. zero-cost proxies) that a search does not compute.
+    """
+    from predictors import load_predictor
+
+    pipeline = load_predictor(path)
+    extra = tuple(getattr(pipeline.steps[0][1], "extra_columns", ()) or ())
+    if extra:
+        raise ConfigError(
+            f"predictor file {path!r} needs the extra feature columns {list(extra)}; a search can only give "
+            "graph features (fit it without --extra-features)"
+        )
+    return pipeline
 
 
 def predict(pipeline, genomes: Sequence[Genome]) -> tuple[np.ndarray, np.ndarray]:
@@ -384,6 +415,7 @@ def run_search(
         trainer = Trainer(config)
         if config.local_worker:
             trainer.prepare()  # missing or truncated data is a set-up error: raise it before anything is written
+    given_predictor = load_search_predictor(config.predictor_file) if config.predictor_file and config.gating else None
     run_dir = Path(config.out)
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -416,11 +448,16 @@ def run_search(
         candidates = strategy.ask(config.population)
         n = len(candidates)
         mean = std = None
-        use_gate = config.gating and gen >= config.warmup_generations and len(training_set) >= config.min_train_size
+        enough = len(training_set) >= config.min_train_size
+        use_gate = config.gating and ((gen >= config.warmup_generations and enough) or given_predictor is not None)
         if use_gate:
-            xs = [Genome.from_json(by_number[i].user_attrs["genome"]) for i in training_set]
             ys = [by_number[i].values[0] for i in training_set]
-            predictor = fit_predictor(config, xs, ys, random_state=int(np.random.SeedSequence([config.seed, gen]).generate_state(1)[0]))
+            if enough:
+                xs = [Genome.from_json(by_number[i].user_attrs["genome"]) for i in training_set]
+                seed = int(np.random.SeedSequence([config.seed, gen]).generate_state(1)[0])
+                predictor = fit_predictor(config, xs, ys, random_state=seed, template=given_predictor)
+            else:
+                predictor = given_predictor
             mean, std = predict(predictor, candidates)
             measured = sorted(ys, reverse=True)
             kth = measured[min(config.survivors, len(measured)) - 1] if measured else None

@@ -190,3 +190,35 @@ def test_recurrent_family_trains_and_records_one_at_a_time(tmp_path):
     # six calls of one genome each, plus one retraining of the best for best/model.pt (the
     # stand-in returns no model, so the search must make the weights itself)
     assert run.generations[0]["trained"] == 6 and trainer.calls == 7
+
+
+def test_a_saved_predictor_gates_from_generation_zero_and_is_refit_as_a_clone(tmp_path):
+    import numpy as np
+
+    from predictors import make_predictor, save_predictor
+    from search_spaces.operators import random_genome
+
+    rng = np.random.default_rng(0)
+    genomes = [random_genome(rng, priors=["erdos_renyi", "watts_strogatz"], nodes=(6, 14)) for _ in range(12)]
+    scores = [o.metrics["val_accuracy"] for o in FakeTrainer().train(genomes)]
+    path = tmp_path / "p.skops"
+    save_predictor(make_predictor("rf", group="paper", random_state=0, n_estimators=17).fit(genomes, scores), path)
+
+    run = run_search(make_config(tmp_path, predictor_file=str(path)), trainer=FakeTrainer(), write_report=False)
+    reasons = {(g, r) for g, _, r, _ in trajectory(run.ledger)}
+    assert (0, "gate") in reasons and (0, "warmup") not in reasons  # no warm-up with a given predictor
+    assert run.generations[0]["skipped"] > 0
+
+    without = run_search(make_config(tmp_path, "plain"), trainer=FakeTrainer(), write_report=False)
+    assert {r for g, _, r, _ in trajectory(without.ledger) if g == 0} == {"warmup"}
+
+
+def test_a_predictor_file_that_is_not_a_predictor_is_refused_before_anything_is_written(tmp_path):
+    from predictors.exceptions import PredictorFileError
+
+    bogus = tmp_path / "p.skops"
+    bogus.write_bytes(b"not a zip")
+    cfg = make_config(tmp_path, predictor_file=str(bogus))
+    with pytest.raises(PredictorFileError):
+        run_search(cfg)
+    assert not (tmp_path / "run").exists()

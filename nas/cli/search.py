@@ -21,6 +21,8 @@ STRATEGY_NAMES = ["ga", "random", "tpe", "nsga2"]
 @click.option("--second-objective", type=click.Choice(["nonzero_weights", "parameters", "flops"]),
               help="Minimised second objective: a Pareto front.")
 @click.option("--gating/--no-gating", default=None, help="Predictor gating (default on).")
+@click.option("--predictor", "predictor_file", type=click.Path(dir_okay=False, exists=True),
+              help="A saved predictor (nas predictor fit --out P.skops) that gates from generation 0.")
 @click.option("--epochs", type=int, help="Training epochs per candidate (overrides the task budget).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
 @click.option("--allow-partial-data", is_flag=True, default=None,
@@ -31,7 +33,7 @@ STRATEGY_NAMES = ["ga", "random", "tpe", "nsga2"]
 @click.option("--quick", is_flag=True, help="Small budget per task: finishes in a few minutes on a 2-core CPU.")
 @click.option("--no-progress", is_flag=True, help="No per-generation progress lines.")
 def cli(task, config_file, population, generations, survivors, strategy, storage, study, out, seed,
-        second_objective, gating, epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress):
+        second_objective, gating, predictor_file, epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress):
     """Search architectures for a task; results go to the run directory and the ledger.
 
     Progress shows, per generation, the candidates trained (and shadow-sampled), skipped by the
@@ -45,7 +47,7 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     options = dict(task=task, population=population, generations=generations, survivors=survivors,
                    strategy=strategy, storage=storage, study=study, out=out, seed=seed,
                    second_objective=second_objective, gating=gating, data_dir=data_dir, device=device,
-                   allow_partial_data=allow_partial_data)
+                   allow_partial_data=allow_partial_data, predictor_file=predictor_file)
     if epochs is not None:
         options["train"] = {"epochs": epochs}
     if external_workers:
