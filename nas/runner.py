@@ -60,6 +60,10 @@ class Outcome:
     error: str | None = None
 
 
+PROXY_BATCH = 256
+PROXY_COLUMNS = ("synflow", "log_synflow", "snip", "grad_norm")
+
+
 class Trainer:
     """Trains genomes for one search's task and budget; loads the data once, lazily.
 
@@ -102,6 +106,22 @@ class Trainer:
         return Outcome(metrics=result.to_dict(), model=result.model)
 
     def train(self, genomes: Sequence[Genome]) -> list[Outcome]:
+        """Train ``genomes`` (see :meth:`_train`), then add the zero-cost proxies
+        (:meth:`proxies`) of every candidate that trained; a proxy that cannot be computed is
+        left out and never fails the trial.
+        """
+        genomes = list(genomes)
+        outcomes = self._train(genomes)
+        for genome, outcome in zip(genomes, outcomes):
+            if outcome.metrics is None:
+                continue
+            try:
+                outcome.metrics.update(self.proxies(genome))
+            except (SparseNASError, RuntimeError, ValueError):
+                pass
+        return outcomes
+
+    def _train(self, genomes: Sequence[Genome]) -> list[Outcome]:
         """Train ``genomes``; together in one population for ``ff``, one by one otherwise.
 
         A candidate whose training raises is returned as failed with the reason; the others go on.
@@ -135,6 +155,24 @@ class Trainer:
             if o.metrics is not None:
                 o.metrics["batch_size"] = 1
         return outcomes
+
+    def proxies(self, genome: Genome) -> dict[str, float]:
+        """Zero-cost proxies of ``genome``'s untrained network: the very initial weights its
+        training starts from, scored on the first :data:`PROXY_BATCH` training examples.
+
+        They become extra columns of ``evaluations.csv`` (``synflow``, ``log_synflow``, ``snip``,
+        ``grad_norm``), so their value as predictor inputs can be measured with
+        ``nas predictor evaluate --data evaluations.csv --target val_accuracy --extra-features snip,log_synflow``. Sequence models are scored
+        without their lengths (on the padded batch), which keeps the proxy a function of the
+        genome and the batch alone.
+        """
+        from nas.proxies import zero_cost_proxies
+        from nas.train import build_seeded
+
+        batch = self.data.train.subset(slice(0, PROXY_BATCH))
+        model = build_seeded(genome, self.task, self.data, self.train_config.seed)
+        scores = zero_cost_proxies(model, batch.x, batch.y, lambda out, y: self.task.loss(out, y, None))
+        return {name: float(scores[name]) for name in PROXY_COLUMNS}
 
 
 @functools.lru_cache(maxsize=1)

@@ -102,6 +102,9 @@ def test_tiny_real_search_end_to_end(tmp_path, shared_data_dir, capsys):
     frame = read_evaluations(out / "evaluations.csv", target="val_accuracy")
     assert set(frame["reason"]) <= {"warmup", "gate", "shadow"} and len(frame) >= 4 + 2
     assert frame["test_accuracy"].between(0, 1).all()
+    # zero-cost proxies of the initial networks are extra columns the predictor can use
+    for proxy in ("synflow", "log_synflow", "snip", "grad_norm"):
+        assert proxy in frame.columns and frame[proxy].notna().all(), proxy
 
     import torch
 
