@@ -253,7 +253,7 @@ for _task in (
          description="Reber grammar valid/invalid classification, sparse RNN (paper budget)"),
     Task("embedded_reber", "embedded_reber", RNN_FAMILIES, "rnn:lstm", loss=next_symbol_loss,
          metric_counts=next_symbol_counts, metric_name="string_accuracy", target="next_symbol_set", sequence=True,
-         budget={"epochs": 30, "batch_size": 64, "optimizer": "adam", "lr": 3e-3, "grad_clip": 5.0},
+         budget={"epochs": 60, "batch_size": 64, "optimizer": "adam", "lr": 1e-3, "grad_clip": 5.0},
          description="embedded Reber next-symbol prediction, sparse RNN"),
 ):
     register_task(_task)
