@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -10,9 +11,12 @@ import subprocess
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-__all__ = ["library_versions", "code_version", "provenance", "to_jsonable", "write_json_atomic"]
+__all__ = [
+    "library_versions", "code_version", "provenance", "to_jsonable",
+    "atomic_path", "write_text_atomic", "write_json_atomic",
+]
 
 _LIBRARIES = ("sparse-nas", "torch", "numpy", "scipy", "networkx", "scikit-learn", "deap", "optuna", "pandas")
 
@@ -66,17 +70,32 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
-    """Write JSON to ``path`` through a temporary file and an atomic rename: never half-written."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path`` atomically.
+
+    Whatever fails inside the block, ``path`` is either its old self or wholly new, never
+    half-written, and the temporary file is removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(to_jsonable(payload), fh, indent=2, sort_keys=True)
-            fh.write("\n")
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through :func:`atomic_path`."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
+    """Write JSON to ``path`` through :func:`atomic_path`: never half-written."""
+    return write_text_atomic(path, json.dumps(to_jsonable(payload), indent=2, sort_keys=True) + "\n")

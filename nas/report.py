@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from nas.exceptions import ConfigError, LedgerError
+from nas.exceptions import ConfigError
+from nas.provenance import write_text_atomic
 
 __all__ = ["evaluations_frame", "export_run", "build_report", "open_run_ledger"]
 
@@ -58,17 +58,6 @@ def evaluations_frame(ledger, *, failed: bool = False):
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def export_run(ledger, run_dir: str | os.PathLike) -> None:
     """Write ``evaluations.csv`` and ``best/genome.json`` from the ledger (atomically)."""
@@ -76,7 +65,7 @@ def export_run(ledger, run_dir: str | os.PathLike) -> None:
 
     run_dir = Path(run_dir)
     frame = evaluations_frame(ledger)
-    _atomic_text(run_dir / "evaluations.csv", frame.to_csv(index=False))
+    write_text_atomic(run_dir / "evaluations.csv", frame.to_csv(index=False))
     metric = (ledger.get_attr("objectives") or ["value"])[0]
     if not frame.empty:
         best = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
@@ -234,7 +223,7 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
 
     text = _markdown(config, frame, failed, history, names, plots, ledger)
     path = run_dir / "report.md"
-    _atomic_text(path, text)
+    write_text_atomic(path, text)
     return path
 
 

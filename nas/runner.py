@@ -625,23 +625,13 @@ def _best_trial(ledger: Ledger):
 
 
 def _write_model(run_dir: Path, genome: Genome, model, trial_number: int) -> None:
-    import os
-    import tempfile
-
     import torch
 
-    from nas.provenance import write_json_atomic
+    from nas.provenance import atomic_path, write_json_atomic
 
     best = run_dir / "best"
-    best.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=best, prefix=".model.pt.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(best / "model.pt") as tmp:
         torch.save(model.state_dict(), tmp)
-        os.replace(tmp, best / "model.pt")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     write_json_atomic(best / "model.json", {"key": genome.key, "trial": trial_number, "genome": genome.to_dict()})
 
 

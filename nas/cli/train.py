@@ -9,14 +9,13 @@ Examples::
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from nas.exceptions import ConfigError
+from nas.provenance import write_text_atomic
 
 __all__ = ["cli"]
 
@@ -42,19 +41,6 @@ def _read_population(path: Path) -> list:
     if not genomes:
         raise ConfigError(f"population file {str(path)!r} holds no genomes; expected one genome JSON per line")
     return genomes
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    # Temp file + rename: a failed run never leaves a half-written result behind.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.command("train")
@@ -122,5 +108,5 @@ def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, 
     else:
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
     if out_path is not None:
-        _write_text_atomic(out_path, text)
+        write_text_atomic(out_path, text)
     click.echo(text, nl=False)

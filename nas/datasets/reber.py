@@ -22,8 +22,6 @@ only) the foreign letters. One-hot encodings drop the padding column: column ``j
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +34,15 @@ from nas.datasets.reber_grammar import (
     CORRUPTION_KINDS,
     FOREIGN_LETTERS,
     MAX_SUPPORTED_LENGTH,
-    GrammarCapacityError,
     MIN_EMBEDDED_LENGTH,
     MIN_REBER_LENGTH,
+    GrammarCapacityError,
     legal_sets,
     sample_distinct_reber,
     sample_negatives,
 )
 from nas.exceptions import ConfigError
+from nas.provenance import atomic_path
 
 __all__ = [
     "CLASSIFICATION_VOCAB",
@@ -554,14 +553,6 @@ def write_reber_csv(path, n: int = 1000, seed: int = 0, kind: str = "classificat
         frame = make(n, seed=seed, **options)
     except TypeError as err:  # an unknown keyword in **options
         raise ConfigError(f"bad option for the {kind} Reber generator: {err}") from err
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return Path(path)
