@@ -16,11 +16,13 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
+
+import tomllib
 
 from nas.exceptions import ConfigError, UnknownNameError
 
@@ -32,7 +34,7 @@ SECOND = (None, "nonzero_weights", "parameters", "flops")
 # ``--quick``: a search that finishes in minutes on a 2-core CPU (measured: docs/search.md).
 # Data subsets and short budgets, small graphs, a few generations.
 QUICK: dict[str, dict[str, Any]] = {
-    # mnist measured on the 2-core CPU: 49 s, best val 0.918 / test 0.924 (docs/results.md)
+    # mnist measured on the 2-core CPU: 49 s, best val 0.918 / its test 0.917 (docs/results.md)
     "mnist": {
         "population": 16, "generations": 5, "survivors": 6, "nodes": (20, 100),
         "train": {"epochs": 3, "lr": 3e-3, "train_subset": 12000, "val_subset": 2000},
@@ -314,8 +316,14 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def build_config(*, config_file: str | os.PathLike | None = None, quick: bool = False, **options) -> SearchConfig:
+def build_config(
+    *, config_file: str | os.PathLike | None = None, quick: bool = False, resume: bool = False, **options
+) -> SearchConfig:
     """Defaults ← ``--quick`` defaults of the task ← TOML file ← options (None means "not given").
+
+    With ``resume``, the run directory's ``config.json`` (when there is one) comes right after the
+    defaults, so ``nas search --out RUN --resume`` continues with the stored settings and only the
+    options given again (e.g. more ``--generations``) change.
 
     ``train`` tables merge key by key at each step rather than replacing each other.
 
@@ -328,11 +336,12 @@ def build_config(*, config_file: str | os.PathLike | None = None, quick: bool = 
 
     given = {k: v for k, v in options.items() if v is not None}
     from_file = load_toml(config_file) if config_file is not None else {}
-    task = given.get("task", from_file.get("task", SearchConfig.task))
+    stored = _stored_config(given.get("out", from_file.get("out", SearchConfig.out))) if resume else {}
+    task = given.get("task", from_file.get("task", stored.get("task", SearchConfig.task)))
     get_task(task)  # an unknown task fails here, listing the known ones
     merged: dict[str, Any] = {}
     train: dict[str, Any] = {}
-    layers = [QUICK.get(task, QUICK["mnist"]) if quick else {}, from_file, given]
+    layers = [stored, QUICK.get(task, QUICK["mnist"]) if quick else {}, from_file, given]
     for layer in layers:
         for key, value in layer.items():
             if key == "train":
@@ -344,6 +353,20 @@ def build_config(*, config_file: str | os.PathLike | None = None, quick: bool = 
     merged["train"] = train
     merged["quick"] = bool(quick) or bool(merged.get("quick", False))
     return SearchConfig.from_dict(merged)
+
+
+def _stored_config(run_dir) -> dict[str, Any]:
+    """The ``search`` table of ``RUN_DIR/config.json``, or {} when there is none."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        return {}
+    try:
+        stored = json.loads(path.read_text())["search"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"cannot read the stored config {str(path)!r} to resume: {err}") from None
+    if not isinstance(stored, dict):
+        raise ConfigError(f"cannot read the stored config {str(path)!r} to resume: no 'search' table")
+    return {k: v for k, v in stored.items() if v is not None}
 
 
 def write_config(config: SearchConfig, run_dir: str | os.PathLike) -> Path:

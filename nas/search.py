@@ -27,7 +27,6 @@ The genetic search, in pseudocode (elitist mu + lambda, mu = ``survivors``)::
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence

@@ -147,7 +147,10 @@ def read_genomes(path) -> list[Genome]:
     path = Path(path)
     if not path.is_file():
         raise EvaluationDataError(f"genome file not found: {path}")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise EvaluationDataError(f"{path}: not UTF-8 text (expected genome JSON lines or a JSON list)") from None
     if path.suffix.lower() == ".json":
         try:
             items = json.loads(text)

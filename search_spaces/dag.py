@@ -75,8 +75,14 @@ class LayeredDAG:
         if num_nodes < 1:
             raise EmptyGraphError(f"a layered DAG needs at least one node, got num_nodes={num_nodes}")
         oriented = set()
-        for u, v in edges:
-            u, v = int(u), int(v)
+        try:
+            pairs = [tuple(edge) for edge in edges]
+        except TypeError:
+            raise InvalidGraphError(f"edges must be an iterable of (u, v) pairs, got {edges!r}") from None
+        for edge in pairs:
+            if len(edge) != 2 or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in edge):
+                raise InvalidGraphError(f"edge {edge!r}: expected a pair of integer node labels")
+            u, v = int(edge[0]), int(edge[1])
             if u == v:
                 continue  # self-loops carry no feed-forward meaning
             if not (0 <= u < num_nodes and 0 <= v < num_nodes):

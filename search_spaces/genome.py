@@ -202,7 +202,7 @@ class Genome:
         """
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as err:
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
             raise InvalidGenomeError("genome", str(text)[:80], f"valid JSON ({err})") from None
         return cls.from_dict(data)
 

@@ -121,7 +121,7 @@ def read_graph(path, fmt: str | None = None) -> nx.Graph:
     except GraphFormatError:
         raise
     except (ElementTree.ParseError, nx.NetworkXError, json.JSONDecodeError, KeyError, TypeError, ValueError,
-            UnicodeDecodeError) as err:  # fmt: skip
+            AttributeError, IndexError, UnicodeDecodeError) as err:  # fmt: skip
         raise GraphFormatError(f"cannot read {str(path)!r} as {fmt}: {type(err).__name__}: {err}") from None
 
 

@@ -54,6 +54,7 @@ True
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import networkx as nx
@@ -282,7 +283,8 @@ def mutate(
     names = _prior_list(priors)
     weights = dict(MUTATION_WEIGHTS if weights is None else weights)
     unknown = sorted(set(weights) - set(MUTATIONS))
-    if unknown or any(w < 0 for w in weights.values()):
+    bad = [w for w in weights.values() if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0]
+    if unknown or bad:
         raise OperatorError(f"weights must map names of {list(MUTATIONS)} to non-negative numbers, got {weights}")
     explicit = genome.prior == EXPLICIT
     allowed = {

@@ -148,3 +148,13 @@ def test_priors_listing(capsys):
     status, out, _ = run(capsys, "arch", "priors")
     data = json.loads(out)
     assert status == 0 and data["watts_strogatz"]["params"]["k"]["kind"] == "int"
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe", b'{"nodes":[0,1],"links":[{"source":0,"target":1}]}'])
+def test_undecodable_or_hand_written_files_are_one_line_errors(tmp_path, capsys, content):
+    path = tmp_path / "g.json"
+    path.write_bytes(content)
+    command = ["arch", "describe", str(path)] if content.startswith(b"\xff") else ["arch", "import", str(path), "--format", "json"]
+    assert main(command) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")

@@ -134,3 +134,15 @@ def test_allow_partial_data_is_an_explicit_recorded_choice():
     assert cfg.allow_partial_data is True and SearchConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match="allow_partial_data"):
         build_config(task="cifar10", allow_partial_data="yes")
+
+
+def test_resume_reads_the_stored_config(tmp_path):
+    from nas.config import write_config
+
+    first = build_config(task="reber", quick=True, out=str(tmp_path / "r"), population=5, seed=4)
+    write_config(first, tmp_path / "r")
+    resumed = build_config(resume=True, out=str(tmp_path / "r"), generations=7)
+    assert resumed.task == "reber" and resumed.population == 5 and resumed.seed == 4
+    assert resumed.generations == 7 and resumed.train == first.train
+    fresh = build_config(out=str(tmp_path / "r"))  # without --resume the stored file is not read
+    assert fresh.task == "mnist"

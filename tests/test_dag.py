@@ -113,3 +113,11 @@ def test_networkx_views_and_hash():
     # Same structure with the two branches swapped has the same hash; a different one differs.
     assert LayeredDAG.from_edges(4, [(0, 1), (0, 2), (2, 3)]).wl_hash() == h
     assert LayeredDAG.from_edges(4, [(0, 1), (1, 2), (2, 3)]).wl_hash() != h
+
+
+@pytest.mark.parametrize("edges", [[(0, 1.7)], [(0, 1, 2)], [("a", "b")], [(0, float("nan"))], None, [(True, 1)]])
+def test_malformed_edges_raise_the_typed_error(edges):
+    from search_spaces.dag import InvalidGraphError
+
+    with pytest.raises(InvalidGraphError):
+        LayeredDAG.from_edges(3, edges)

@@ -175,3 +175,12 @@ def test_mutate_falls_back_to_parent_when_nothing_valid():
         mutate(g, np.random.default_rng(0), weights={"teleport": 1.0})
     with pytest.raises(OperatorError, match="positive weight"):
         mutate(g, np.random.default_rng(0), weights={"perturb": 0.0})
+
+
+@pytest.mark.parametrize("weights", [{"perturb": float("inf"), "reseed": 1}, {"perturb": "1"}, {"perturb": float("nan")}])
+def test_bad_mutation_weights_raise_the_typed_error(weights):
+    from search_spaces.operators import OperatorError, mutate
+
+    g = Genome("erdos_renyi", {"p": 0.3}, nodes=12, seed=0)
+    with pytest.raises(OperatorError):
+        mutate(g, np.random.default_rng(0), weights=weights)

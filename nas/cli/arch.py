@@ -41,6 +41,8 @@ def load_genome(path: str) -> Genome:
             text = Path(path).read_text()
         except OSError as err:
             raise GraphFormatError(f"cannot read genome file {path!r}: {err.strerror or err}") from None
+        except UnicodeDecodeError:
+            raise GraphFormatError(f"cannot read genome file {path!r}: not UTF-8 text (expected genome JSON)") from None
     return Genome.from_json(text)
 
 

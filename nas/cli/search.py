@@ -54,7 +54,7 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
         options["local_worker"] = False
     if no_progress:
         options["progress"] = False
-    config = build_config(config_file=config_file, quick=quick, **options)
+    config = build_config(config_file=config_file, quick=quick, resume=resume, **options)
     echo = (lambda line: click.echo(line, err=True)) if config.progress else None
     if echo:
         echo(f"search {config.study_name}: task {config.task}, strategy {config.strategy}, "
@@ -62,6 +62,6 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     try:
         run = run_search(config, resume=resume, echo=echo)
     except KeyboardInterrupt:
-        click.echo(f"interrupted: state of the last finished generation is saved; continue with --resume", err=True)
+        click.echo("interrupted: state of the last finished generation is saved; continue with --resume", err=True)
         raise SystemExit(130)
     click.echo(f"run directory: {run.run_dir} (report.md, evaluations.csv, best/)")

@@ -27,6 +27,8 @@ def _read_genome(path: Path):
         text = path.read_text()
     except OSError as err:
         raise ConfigError(f"cannot read genome file {str(path)!r}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read genome file {str(path)!r}: not UTF-8 text (expected genome JSON)") from None
     return Genome.from_json(text)
 
 
@@ -37,6 +39,8 @@ def _read_population(path: Path) -> list:
         lines = path.read_text().splitlines()
     except OSError as err:
         raise ConfigError(f"cannot read population file {str(path)!r}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read population file {str(path)!r}: not UTF-8 text (expected genome JSON lines)") from None
     genomes = [Genome.from_json(line) for line in lines if line.strip()]
     if not genomes:
         raise ConfigError(f"population file {str(path)!r} holds no genomes; expected one genome JSON per line")

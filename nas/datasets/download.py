@@ -115,6 +115,9 @@ def publish_no_overwrite(tmp: Path, dest: Path) -> Path:
 def _temp_beside(dest: Path) -> tuple[BinaryIO, Path]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600; a dataset file gets the usual mode
     return os.fdopen(fd, "wb"), Path(tmp)
 
 
