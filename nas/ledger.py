@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -138,6 +139,18 @@ class Claim:
     attrs: dict
 
 
+@contextlib.contextmanager
+def _owned(claim: Claim):
+    """Turn Optuna's "trial already finished" into a LedgerError that says what happened."""
+    try:
+        yield
+    except optuna.exceptions.UpdateFinishedTrialError:
+        raise LedgerError(
+            f"trial {claim.number} was already finished by another process: was this search resumed "
+            "(which requeues running trials) while this process was still training it?"
+        ) from None
+
+
 class Ledger:
     """An Optuna study holding every training run of one search (see the module docstring).
 
@@ -250,21 +263,30 @@ class Ledger:
         return None
 
     def complete(self, claim: Claim, values: Sequence[float], attrs: dict) -> None:
-        """Record a finished training run: objective ``values`` and user attributes."""
-        for k, v in attrs.items():
-            self.storage.set_trial_user_attr(claim.trial_id, k, _jsonable(v))
-        self.storage.set_trial_state_values(claim.trial_id, TrialState.COMPLETE, values=[float(v) for v in values])
+        """Record a finished training run: objective ``values`` and user attributes.
+
+        Raises
+        ------
+        LedgerError
+            Another process already finished the trial (e.g. ``--resume`` requeued it while this
+            process was still training it).
+        """
+        with _owned(claim):
+            for k, v in attrs.items():
+                self.storage.set_trial_user_attr(claim.trial_id, k, _jsonable(v))
+            self.storage.set_trial_state_values(claim.trial_id, TrialState.COMPLETE, values=[float(v) for v in values])
 
     def fail(self, claim: Claim, reason: str, attrs: dict | None = None, *, requeue: bool = False) -> int | None:
         """Record a failed (or interrupted) run with its reason; ``requeue`` enqueues a fresh copy.
 
         Returns the new trial's number when requeued.
         """
-        for k, v in (attrs or {}).items():
-            self.storage.set_trial_user_attr(claim.trial_id, k, _jsonable(v))
-        self.storage.set_trial_user_attr(claim.trial_id, "fail_reason", str(reason))
-        self.storage.set_trial_user_attr(claim.trial_id, "requeued", bool(requeue))
-        self.storage.set_trial_state_values(claim.trial_id, TrialState.FAIL)
+        with _owned(claim):
+            for k, v in (attrs or {}).items():
+                self.storage.set_trial_user_attr(claim.trial_id, k, _jsonable(v))
+            self.storage.set_trial_user_attr(claim.trial_id, "fail_reason", str(reason))
+            self.storage.set_trial_user_attr(claim.trial_id, "requeued", bool(requeue))
+            self.storage.set_trial_state_values(claim.trial_id, TrialState.FAIL)
         if requeue:
             keep = {k: v for k, v in claim.attrs.items() if k not in ("genome", "key", "fail_reason", "requeued")}
             return self.enqueue(claim.genome, **keep)

@@ -89,3 +89,16 @@ def test_genome_params_fit_optuna_distributions():
     assert set(params) == set(dists) == {"prior", "nodes", "seed", "family", "watts_strogatz.k", "watts_strogatz.p"}
     for name, value in params.items():
         assert dists[name]._contains(dists[name].to_internal_repr(value))
+
+
+def test_completing_a_trial_another_process_finished_is_a_ledger_error(tmp_path):
+    from nas.exceptions import LedgerError
+    from nas.ledger import Ledger
+    from search_spaces.genome import Genome
+
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", "s", directions=["maximize"], create=True)
+    ledger.enqueue(Genome("erdos_renyi", {"p": 0.3}, nodes=10, seed=0))
+    claim = ledger.claim()
+    ledger.requeue_stale()  # what a concurrent --resume does to RUNNING trials
+    with pytest.raises(LedgerError, match="already finished by another process"):
+        ledger.complete(claim, [0.5], {"val_accuracy": 0.5})
