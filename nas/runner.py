@@ -190,7 +190,7 @@ def _trial_attrs(genome: Genome, outcome: Outcome) -> dict:
     try:
         from search_spaces.features import graph_features
 
-        attrs["features"] = graph_features(genome.dag())
+        attrs["features"] = graph_features(genome)  # cached: the gate computed them already
     except ImportError:  # features module not installed: the ledger still holds the genome
         pass
     return attrs

@@ -48,10 +48,10 @@ def feature_group_names(group: str) -> tuple[str, ...]:
     return tuple(FEATURE_GROUPS[group])
 
 
-def _to_dag(item, row: int) -> tuple[str, LayeredDAG]:
-    """A cache key and the layered DAG of one architecture given in any accepted form."""
+def _architecture(item, row: int) -> Genome | LayeredDAG:
+    """One architecture given in any accepted form, as a Genome or a LayeredDAG."""
     if isinstance(item, LayeredDAG):
-        return f"dag:{item.num_nodes}:{hash(item.edges)}:{id(item)}", item
+        return item
     try:
         genome = item if isinstance(item, Genome) else Genome.from_json(item) if isinstance(item, str) else None
     except SearchSpaceError as err:
@@ -60,10 +60,7 @@ def _to_dag(item, row: int) -> tuple[str, LayeredDAG]:
         raise EvaluationDataError(
             f"row {row}: expected a Genome, a LayeredDAG or a genome JSON string, got {type(item).__name__}"
         )
-    try:
-        return genome.key, genome.dag()
-    except SearchSpaceError as err:
-        raise EvaluationDataError(f"row {row}: genome {genome} has no usable graph: {err}") from None
+    return genome
 
 
 def as_architectures(X) -> list:
@@ -155,12 +152,14 @@ class GraphFeatures(TransformerMixin, BaseEstimator):
         if not items:
             raise EvaluationDataError("expected at least one architecture, got none")
         out = np.empty((len(items), len(structural) + len(extra)), dtype=np.float64)
-        cache: dict[str, np.ndarray] = {}  # repeated genomes (a GA population) are computed once
         for row, item in enumerate(items):
-            key, dag = _to_dag(item, row)
-            if key not in cache:
-                cache[key] = np.asarray(feature_vector(dag, structural), dtype=np.float64)
-            out[row, : len(structural)] = cache[key]
+            # genomes hit search_spaces.features' cache: repeats (a GA population, a refit on
+            # all evaluations so far) are decoded and computed once per process
+            arch = _architecture(item, row)
+            try:
+                out[row, : len(structural)] = feature_vector(arch, structural)
+            except SearchSpaceError as err:
+                raise EvaluationDataError(f"row {row}: genome {arch} has no usable graph: {err}") from None
         if extra:
             try:
                 out[:, len(structural):] = X[list(extra)].to_numpy(dtype=np.float64)

@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -48,6 +49,7 @@ from scipy.sparse import csgraph
 
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import SearchSpaceError
+from search_spaces.genome import Genome
 
 __all__ = [
     "FEATURE_NAMES",
@@ -148,7 +150,9 @@ def graph_features(
     Parameters
     ----------
     dag : LayeredDAG or Genome
-        The architecture (a genome is decoded with ``genome.dag()``).
+        The architecture. A genome is decoded with ``genome.dag()``; its features are cached per
+        process (the last 8,192 genomes and options), since they are a pure function of it.
+        The returned dict is always a fresh copy.
     exact_betweenness_max : int
         Largest component size with exact betweenness; above it, sampled (see module notes).
     betweenness_samples : int
@@ -173,11 +177,25 @@ def graph_features(
     >>> f["source_nodes"], f["sink_nodes"], f["degree_assortativity"]
     (1.0, 3.0, -1.0)
     """
+    options = (exact_betweenness_max, betweenness_samples, seed)
+    if isinstance(dag, Genome):
+        # A genome's features are a pure function of it: searches ask for the same genomes every
+        # generation (predictor refits, ledger attributes), so decode and compute each once.
+        return dict(_genome_features(dag, options))
     if not isinstance(dag, LayeredDAG):
         if hasattr(dag, "dag"):
             dag = dag.dag()
         else:
             raise SearchSpaceError(f"graph_features expects a LayeredDAG or a Genome, got {type(dag).__name__}")
+    return _compute(dag, *options)
+
+
+@functools.lru_cache(maxsize=8192)
+def _genome_features(genome: Genome, options: tuple) -> dict[str, float]:
+    return _compute(genome.dag(), *options)
+
+
+def _compute(dag: LayeredDAG, exact_betweenness_max: int, betweenness_samples: int, seed: int) -> dict[str, float]:
     n, e = dag.num_nodes, dag.num_edges
     adj = dag.adjacency()
     degree = np.asarray(adj.sum(axis=1)).ravel()

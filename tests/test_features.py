@@ -182,3 +182,16 @@ def test_bad_input():
 
     with pytest.raises(SearchSpaceError, match="LayeredDAG"):
         graph_features(nx.path_graph(3))
+
+
+def test_genome_features_are_cached_and_returned_as_fresh_copies():
+    from search_spaces.features import _genome_features, graph_features
+    from search_spaces.genome import Genome
+
+    g = Genome("erdos_renyi", {"p": 0.3}, nodes=15, seed=2)
+    first = graph_features(g)
+    hits = _genome_features.cache_info().hits
+    first["nodes"] = -1.0  # the caller's copy; the cache must not see it
+    again = graph_features(g)
+    assert _genome_features.cache_info().hits == hits + 1
+    assert again == graph_features(g.dag()) and again["nodes"] == 15.0
