@@ -19,7 +19,6 @@ The last line is always ``ratio: <population throughput / one-at-a-time throughp
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -29,7 +28,7 @@ import torch
 from nas.datasets import load_dataset
 from nas.device import device_name, resolve_device
 from nas.population import train_population
-from nas.provenance import library_versions
+from nas.provenance import library_versions, write_json_atomic
 from nas.tasks import get_task
 from nas.train import Callback, TrainConfig, evaluate, train_genome
 from search_spaces.genome import Genome
@@ -43,6 +42,21 @@ TARGET_GENOME = Genome("layered_random", {"layers": 2, "p": 0.3, "skip": 0.0}, n
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _timed(label: str, key: str, figures: dict, device: torch.device, train) -> list[float]:
+    """Run ``train()`` (a list of results) between device syncs; record and print its throughput."""
+    _sync(device)
+    start = time.perf_counter()
+    results = train()
+    _sync(device)
+    seconds = time.perf_counter() - start
+    accuracy = [r.test_accuracy for r in results]
+    figures[f"{key}_s"] = seconds
+    figures[f"{key}_per_min"] = len(results) / seconds * 60
+    print(f"{label}: {seconds:.2f} s, {len(results) / seconds * 60:.1f} candidates/min, "
+          f"mean test accuracy {np.mean(accuracy):.4f}")
+    return accuracy
 
 
 class _StopAtTarget(Callback):
@@ -116,28 +130,11 @@ def main(argv=None) -> int:
     if args.target_only:
         args.skip_solo = True
     if not args.skip_solo:
-        _sync(device)
-        start = time.perf_counter()
-        solo = [train_genome(g, "mnist", config, data=data) for g in genomes]
-        _sync(device)
-        solo_s = time.perf_counter() - start
-        solo_accuracy = [r.test_accuracy for r in solo]
-        figures["one_at_a_time_s"] = solo_s
-        figures["one_at_a_time_per_min"] = args.n / solo_s * 60
-        print(f"one at a time: {solo_s:.2f} s, {args.n / solo_s * 60:.1f} candidates/min, "
-              f"mean test accuracy {np.mean(solo_accuracy):.4f}")
-
+        solo_accuracy = _timed("one at a time", "one_at_a_time", figures, device,
+                               lambda: [train_genome(g, "mnist", config, data=data) for g in genomes])
     if not args.target_only:
-        _sync(device)
-        start = time.perf_counter()
-        pop = train_population(genomes, "mnist", config, data=data)
-        _sync(device)
-        pop_s = time.perf_counter() - start
-        pop_accuracy = [r.test_accuracy for r in pop]
-        figures["population_s"] = pop_s
-        figures["population_per_min"] = args.n / pop_s * 60
-        print(f"population: {pop_s:.2f} s, {args.n / pop_s * 60:.1f} candidates/min, "
-              f"mean test accuracy {np.mean(pop_accuracy):.4f}")
+        pop_accuracy = _timed("population", "population", figures, device,
+                              lambda: train_population(genomes, "mnist", config, data=data))
     if solo_accuracy is not None:
         gap = float(np.max(np.abs(np.array(solo_accuracy) - np.array(pop_accuracy))))
         figures["max_accuracy_gap"] = gap
@@ -160,8 +157,7 @@ def main(argv=None) -> int:
               f"({result.wall_time_s:.2f} s, best {best:.4f})")
 
     if args.json_path:
-        with open(args.json_path, "w") as handle:
-            json.dump(figures, handle, indent=2)
+        write_json_atomic(args.json_path, figures)
     if "one_at_a_time_s" in figures:
         ratio = figures["population_per_min"] / figures["one_at_a_time_per_min"]
         print(f"ratio: {ratio:.2f}")
