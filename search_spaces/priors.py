@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import networkx as nx
@@ -122,7 +122,6 @@ class Prior:
     check: Check | None = None
     min_nodes: int = 2
     doc: str = ""
-    defaults: Mapping[str, float] = field(default_factory=dict)
     limits: Limits | None = None
 
     def __post_init__(self):

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import click
 
-STRATEGY_NAMES = ["ga", "random", "tpe", "nsga2"]
-
-
 @click.command(name="search")
 @click.option("--task", help="Task: mnist, fashion_mnist, cifar10, reber, embedded_reber.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of search options.")
