@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -144,6 +145,11 @@ class SearchConfig:
         Train in this process (default); False waits for ``nas worker`` processes.
     poll_interval : float
         Seconds between ledger polls while waiting for external workers.
+    heartbeat_interval : float
+        Seconds between a worker's heartbeats on the trials it trains.
+    stale_after : float
+        A RUNNING trial whose heartbeat is older than this (seconds) is presumed dead, failed and
+        requeued (by the waiting search and by idle workers); must exceed ``heartbeat_interval``.
     progress : bool
         Show the progress display.
     quick : bool
@@ -190,6 +196,8 @@ class SearchConfig:
     device: str | None = None
     local_worker: bool = True
     poll_interval: float = 2.0
+    heartbeat_interval: float = 10.0
+    stale_after: float = 60.0
     progress: bool = True
     quick: bool = False
 
@@ -214,8 +222,15 @@ class SearchConfig:
         _prob("mut_prob", self.mut_prob)
         if isinstance(self.ucb_beta, bool) or not isinstance(self.ucb_beta, (int, float)) or self.ucb_beta < 0:
             raise ConfigError(f"ucb_beta must be a number >= 0, got {self.ucb_beta!r}")
-        if isinstance(self.poll_interval, bool) or not isinstance(self.poll_interval, (int, float)) or self.poll_interval <= 0:
-            raise ConfigError(f"poll_interval must be a number > 0, got {self.poll_interval!r}")
+        for name in ("poll_interval", "heartbeat_interval", "stale_after"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.stale_after <= self.heartbeat_interval:
+            raise ConfigError(
+                f"stale_after must exceed heartbeat_interval (else live workers look dead), "
+                f"got stale_after={self.stale_after!r} <= heartbeat_interval={self.heartbeat_interval!r}"
+            )
         if self.gate_rule not in GATE_RULES:
             raise ConfigError(f"gate_rule must be one of {list(GATE_RULES)}, got {self.gate_rule!r}")
         if self.second_objective not in SECOND:

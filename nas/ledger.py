@@ -13,6 +13,14 @@ Optuna's storage is the single source of truth of a search; the run directory's 
   ``WAITING → RUNNING`` transition, so two workers never train the same one), trains it, and
   completes it with the objective values plus metrics, features, wall time, device and library
   versions as user attributes — or fails it with the reason.
+* **Heartbeats.** A claim records the worker (``host:pid``) and a ``heartbeat`` time; while it
+  trains, a background thread (:meth:`Ledger.heartbeat`) renews the heartbeat. A ``RUNNING``
+  trial is *stale* when its heartbeat is older than ``stale_after`` seconds, or at once when its
+  worker was a process on this host that no longer exists. :meth:`Ledger.requeue_stale` fails
+  stale trials and enqueues copies, so a killed worker (or machine) does not stall a search: the
+  search calls it on ``--resume`` and while it waits, idle workers call it too. (Optuna's own
+  heartbeat exists only for RDB storages and only inside ``study.optimize``; this one is a user
+  attribute and works on every storage, the journal file included.)
 * **State.** Study user attributes hold the search's config (``config``) and, after every
   generation, the state needed to continue (``search_state``: strategy state, RNG state,
   predictor training set, per-generation statistics).
@@ -28,6 +36,9 @@ import contextlib
 import json
 import math
 import os
+import socket
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -40,9 +51,11 @@ from nas.exceptions import LedgerError
 from search_spaces.genome import MAX_SEED, Genome
 from search_spaces.priors import get_prior
 
-__all__ = ["Ledger", "Claim", "open_storage", "default_storage_url", "genome_params"]
+__all__ = ["Ledger", "Claim", "open_storage", "default_storage_url", "genome_params", "worker_id"]
 
 STATE_ATTR = "search_state"
+# attributes of one run of a trial, not carried over to a requeued copy
+_RUN_ATTRS = ("genome", "key", "fail_reason", "requeued", "worker", "heartbeat")
 CONFIG_ATTR = "config"
 
 
@@ -137,6 +150,27 @@ class Claim:
     number: int
     genome: Genome
     attrs: dict
+
+
+def worker_id() -> str:
+    """This process as a ledger worker: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_gone(worker: str | None) -> bool:
+    """True when ``worker`` (``host:pid``) names a process on this host that no longer exists."""
+    if not isinstance(worker, str) or ":" not in worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):  # exists (another user's) or cannot tell: not provably gone
+        return False
+    return False
 
 
 @contextlib.contextmanager
@@ -259,8 +293,45 @@ class Ledger:
             if wanted is not None and t.number not in wanted:
                 continue
             if self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
-                return Claim(t._trial_id, t.number, Genome.from_json(t.user_attrs["genome"]), dict(t.user_attrs))
+                claim = Claim(t._trial_id, t.number, Genome.from_json(t.user_attrs["genome"]), dict(t.user_attrs))
+                with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                    self.storage.set_trial_user_attr(t._trial_id, "worker", worker_id())
+                    self.storage.set_trial_user_attr(t._trial_id, "heartbeat", time.time())
+                return claim
         return None
+
+    def beat(self, claims: Iterable[Claim]) -> None:
+        """Renew the heartbeat of ``claims``; trials finished meanwhile (e.g. taken over) are skipped."""
+        now = time.time()
+        for claim in claims:
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                self.storage.set_trial_user_attr(claim.trial_id, "heartbeat", now)
+
+    @contextlib.contextmanager
+    def heartbeat(self, claims: Sequence[Claim], interval: float):
+        """Renew the heartbeat of ``claims`` every ``interval`` seconds in a background thread.
+
+        A failed renewal (a storage hiccup) is retried at the next interval rather than raised:
+        the training in the foreground matters more, and a long outage only makes the trials
+        stale, which requeues them.
+        """
+        claims = list(claims)
+        stop = threading.Event()
+
+        def run():
+            while not stop.wait(interval):
+                with contextlib.suppress(Exception):
+                    self.beat(claims)
+
+        thread = threading.Thread(target=run, name="nas-ledger-heartbeat", daemon=True)
+        if claims:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join()
 
     def complete(self, claim: Claim, values: Sequence[float], attrs: dict) -> None:
         """Record a finished training run: objective ``values`` and user attributes.
@@ -288,19 +359,40 @@ class Ledger:
             self.storage.set_trial_user_attr(claim.trial_id, "requeued", bool(requeue))
             self.storage.set_trial_state_values(claim.trial_id, TrialState.FAIL)
         if requeue:
-            keep = {k: v for k, v in claim.attrs.items() if k not in ("genome", "key", "fail_reason", "requeued")}
+            keep = {k: v for k, v in claim.attrs.items() if k not in _RUN_ATTRS}
             return self.enqueue(claim.genome, **keep)
         return None
 
-    def requeue_stale(self) -> int:
-        """Fail every RUNNING trial as interrupted and enqueue a copy; returns how many.
+    def stale(self, stale_after: float | None = None, *, now: float | None = None) -> list[FrozenTrial]:
+        """RUNNING trials whose worker is presumed dead (see the module docstring).
 
-        Call this only when no worker is alive (``nas search --resume`` after a kill).
+        ``stale_after=None`` counts every RUNNING trial as stale (for when no worker can be alive).
+        A trial without a heartbeat (claimed by an older version) is judged by its start time.
+        """
+        now = time.time() if now is None else now
+        out = []
+        for t in self.trials([TrialState.RUNNING]):
+            beat = t.user_attrs.get("heartbeat")
+            if not isinstance(beat, (int, float)):
+                beat = t.datetime_start.timestamp() if t.datetime_start is not None else None
+            if (stale_after is None or _process_gone(t.user_attrs.get("worker"))
+                    or beat is None or now - beat > stale_after):
+                out.append(t)
+        return out
+
+    def requeue_stale(self, stale_after: float | None = None, *, now: float | None = None) -> int:
+        """Fail the stale RUNNING trials (:meth:`stale`) as interrupted and enqueue copies; returns how many.
+
+        A trial finished by its worker between the check and the requeue is left alone.
         """
         count = 0
-        for t in self.trials([TrialState.RUNNING]):
+        for t in self.stale(stale_after, now=now):
             claim = Claim(t._trial_id, t.number, Genome.from_json(t.user_attrs["genome"]), dict(t.user_attrs))
-            self.fail(claim, "interrupted (worker stopped); requeued", requeue=True)
+            worker = t.user_attrs.get("worker") or "unknown worker"
+            try:
+                self.fail(claim, f"interrupted ({worker} stopped or stopped reporting); requeued", requeue=True)
+            except LedgerError:
+                continue
             count += 1
         return count
 

@@ -26,6 +26,7 @@ the mean per-candidate training time of the same generation.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import platform
@@ -196,9 +197,22 @@ def _trial_attrs(genome: Genome, outcome: Outcome) -> dict:
     return attrs
 
 
-def train_claims(ledger: Ledger, trainer: Trainer, claims: list[Claim], objectives: Objectives) -> dict[int, Outcome]:
-    """Train claimed trials and record them; on Ctrl-C requeue the unfinished ones and re-raise."""
+def train_claims(
+    ledger: Ledger, trainer: Trainer, claims: list[Claim], objectives: Objectives, *, heartbeat_interval: float = 10.0
+) -> dict[int, Outcome]:
+    """Train claimed trials and record them; on Ctrl-C requeue the unfinished ones and re-raise.
+
+    The claims' heartbeats are renewed every ``heartbeat_interval`` seconds while they train. A
+    trial that another process requeued meanwhile (it took this worker for dead) is not recorded
+    twice: its outcome here gets an ``error`` saying so, and the requeued copy stands.
+    """
     done: dict[int, Outcome] = {}
+    with ledger.heartbeat(claims, heartbeat_interval):
+        _train_and_record(ledger, trainer, claims, objectives, done)
+    return done
+
+
+def _train_and_record(ledger, trainer, claims, objectives, done) -> None:
     try:
         if getattr(trainer, "family", "ff") == "ff":
             pairs = zip(claims, trainer.train([c.genome for c in claims]))  # trained together
@@ -212,17 +226,20 @@ def train_claims(ledger: Ledger, trainer: Trainer, claims: list[Claim], objectiv
                         raise TrainingError(f"non-finite objective values {values}")
                 except SparseNASError as err:
                     outcome = Outcome(error=f"{type(err).__name__}: {err}")
-            if outcome.error is None:
-                ledger.complete(claim, values, _trial_attrs(claim.genome, outcome))
-            else:
-                ledger.fail(claim, outcome.error, _trial_attrs(claim.genome, outcome))
+            try:
+                if outcome.error is None:
+                    ledger.complete(claim, values, _trial_attrs(claim.genome, outcome))
+                else:
+                    ledger.fail(claim, outcome.error, _trial_attrs(claim.genome, outcome))
+            except LedgerError as err:  # taken over as stale while it trained: the copy counts
+                outcome = Outcome(error=f"not recorded: {err}")
             done[claim.number] = outcome
     except KeyboardInterrupt:
         for claim in claims:
             if claim.number not in done:
-                ledger.fail(claim, "interrupted (Ctrl-C); requeued", requeue=True)
+                with contextlib.suppress(LedgerError):  # already taken over: nothing to requeue
+                    ledger.fail(claim, "interrupted (Ctrl-C); requeued", requeue=True)
         raise
-    return done
 
 
 def run_worker(
@@ -254,11 +271,13 @@ def run_worker(
                 break
             claims.append(claim)
         if not claims:
+            if ledger.requeue_stale(config.stale_after):  # a dead worker's trials: take them over
+                continue
             if time.monotonic() - idle_since > idle_timeout:
                 break
             time.sleep(min(config.poll_interval, 1.0, idle_timeout))
             continue
-        outcomes = train_claims(ledger, trainer, claims, objectives)
+        outcomes = train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
         done += len(claims)
         idle_since = time.monotonic()
         if echo:
@@ -477,8 +496,8 @@ def run_search(
         rng.bit_generator.state = state["rng"]
         strategy.load_state_dict(state["strategy"])
         start, history, training_set = int(state["generation"]), list(state["generations"]), list(state["predictor_training"])
-    if resume:
-        ledger.requeue_stale()
+    if resume:  # trials of a killed run: at once if their process is gone, else once their heartbeat is stale
+        ledger.requeue_stale(config.stale_after)
     by_number = {t.number: t for t in ledger.trials()}
     run = SearchRun(config, run_dir, ledger, history)
 
@@ -526,18 +545,19 @@ def run_search(
             claims = []
             while (claim := ledger.claim(numbers=wanted)) is not None:
                 claims.append(claim)
-            outcomes = train_claims(ledger, trainer, claims, objectives)
+            outcomes = train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
             _save_best_model(run_dir, ledger, claims, outcomes, objectives)
         while True:
             finished = ledger.results_for(gen)
             if all(candidates[i].key in finished for i in to_train):
                 break
+            ledger.requeue_stale(config.stale_after)  # a worker died: its trials go back to the queue
             if config.local_worker:  # trials requeued by a dying worker elsewhere: take them too
                 claims = []
                 while (claim := ledger.claim(numbers={t.number for t in ledger.pending_for(gen).values()})) is not None:
                     claims.append(claim)
                 if claims:
-                    train_claims(ledger, trainer, claims, objectives)
+                    train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
                     continue
             time.sleep(config.poll_interval)
 

@@ -102,3 +102,74 @@ def test_completing_a_trial_another_process_finished_is_a_ledger_error(tmp_path)
     ledger.requeue_stale()  # what a concurrent --resume does to RUNNING trials
     with pytest.raises(LedgerError, match="already finished by another process"):
         ledger.complete(claim, [0.5], {"val_accuracy": 0.5})
+
+
+# --- heartbeats and stale trials ------------------------------------------------------------------
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_claim_records_its_worker_and_only_an_old_heartbeat_is_stale(url):
+    import time
+
+    from nas.ledger import worker_id
+
+    ledger = Ledger.open(url, "s", directions=["maximize"])
+    ledger.enqueue(G1, generation=0)
+    before = time.time()
+    ledger.claim()
+    t = ledger.trials()[0]
+    assert t.user_attrs["worker"] == worker_id() and t.user_attrs["heartbeat"] >= before
+    assert ledger.requeue_stale(60.0) == 0  # alive: this process, fresh heartbeat
+    assert ledger.requeue_stale(60.0, now=t.user_attrs["heartbeat"] + 61.0) == 1
+    failed, copy = ledger.trials()
+    assert failed.state == TrialState.FAIL and "stopped reporting" in failed.user_attrs["fail_reason"]
+    assert copy.state == TrialState.WAITING and "worker" not in copy.user_attrs and "heartbeat" not in copy.user_attrs
+
+
+def test_a_trial_of_a_dead_process_on_this_host_is_stale_at_once(url):
+    import socket
+
+    ledger = Ledger.open(url, "s", directions=["maximize"])
+    ledger.enqueue(G1, generation=0)
+    ledger.enqueue(G2, generation=0)
+    gone, elsewhere = ledger.claim(), ledger.claim()
+    ledger.storage.set_trial_user_attr(gone.trial_id, "worker", f"{socket.gethostname()}:{_dead_pid()}")
+    ledger.storage.set_trial_user_attr(elsewhere.trial_id, "worker", "another-machine:1")
+    assert [t.number for t in ledger.stale(3600.0)] == [gone.number]  # the other host's fresh heartbeat counts
+    assert ledger.requeue_stale(3600.0) == 1
+    assert set(ledger.pending_for(0)) == {G1.key, G2.key}  # G1 waiting again, G2 still running
+
+
+def test_the_heartbeat_thread_renews_running_trials(url):
+    import time
+
+    ledger = Ledger.open(url, "s", directions=["maximize"])
+    ledger.enqueue(G1, generation=0)
+    claim = ledger.claim()
+    first = ledger.trials()[0].user_attrs["heartbeat"]
+    with ledger.heartbeat([claim], interval=0.02):
+        deadline = time.monotonic() + 10.0
+        while ledger.trials()[0].user_attrs["heartbeat"] == first and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert ledger.trials()[0].user_attrs["heartbeat"] > first
+    ledger.complete(claim, [0.5], {})
+    ledger.beat([claim])  # a finished trial is skipped, not an error
+
+
+def test_a_trial_finished_between_check_and_requeue_is_left_alone(url, monkeypatch):
+    ledger = Ledger.open(url, "s", directions=["maximize"])
+    ledger.enqueue(G1, generation=0)
+    claim = ledger.claim()
+    seen = ledger.stale(None)
+    ledger.complete(claim, [0.7], {})  # its worker finishes it after the check
+    monkeypatch.setattr(ledger, "stale", lambda *a, **k: seen)
+    assert ledger.requeue_stale(None) == 0
+    assert [t.state for t in ledger.trials()] == [TrialState.COMPLETE]

@@ -222,3 +222,68 @@ def test_a_predictor_file_that_is_not_a_predictor_is_refused_before_anything_is_
     with pytest.raises(PredictorFileError):
         run_search(cfg)
     assert not (tmp_path / "run").exists()
+
+
+class MachineLost(Exception):
+    pass
+
+
+class DyingTrainer(FakeTrainer):
+    """A worker whose machine disappears mid-training: no result, no requeue, heartbeats stop."""
+
+    def train(self, genomes):
+        raise MachineLost
+
+
+def _wait_for_study(cfg) -> Ledger:
+    while True:
+        try:
+            ledger = Ledger.open(cfg.storage_url, cfg.study_name, create=False)
+            if ledger.config is not None:
+                return ledger
+        except LedgerError:
+            pass
+
+
+def test_a_dead_worker_does_not_stall_the_search(tmp_path):
+    cfg = make_config(tmp_path, "ext", local_worker=False, generations=2, heartbeat_interval=0.05, stale_after=0.5,
+                      storage=f"journal:{tmp_path / 'shared.log'}", study="shared")
+    reference = run_search(make_config(tmp_path, "local", generations=2), trainer=FakeTrainer(), write_report=False)
+    survivor = FakeTrainer()
+
+    def workers():
+        ledger = _wait_for_study(cfg)
+        with pytest.raises(MachineLost):  # claims one trial and dies holding it
+            run_worker(ledger, trainer=DyingTrainer(), idle_timeout=30.0)
+        run_worker(ledger, idle_timeout=2.0, trainer=survivor)
+
+    thread = threading.Thread(target=workers)
+    thread.start()
+    run = run_search(cfg, trainer=FakeTrainer(), write_report=False)
+    thread.join(timeout=60)
+    lost = [t for t in run.ledger.trials() if t.user_attrs.get("requeued")]
+    assert len(lost) == 1 and "stopped reporting" in lost[0].user_attrs["fail_reason"]
+    assert survivor.trained and trajectory(run.ledger) == trajectory(reference.ledger)
+
+
+def test_a_worker_taken_for_dead_does_not_record_its_trial_twice(tmp_path):
+    from nas.runner import train_claims
+    from nas.search import Objectives
+
+    ledger = Ledger.open(f"journal:{tmp_path / 'l.log'}", "s", directions=["maximize"])
+    ledger.enqueue(Genome("erdos_renyi", {"p": 0.3}, nodes=10, seed=0), generation=0)
+    claim = ledger.claim()
+    assert ledger.requeue_stale(None) == 1  # another process gave up on it
+    outcomes = train_claims(ledger, FakeTrainer(), [claim], Objectives("val_accuracy"), heartbeat_interval=0.05)
+    assert "not recorded" in outcomes[claim.number].error
+    assert [t.state.name for t in ledger.trials()] == ["FAIL", "WAITING"]
+
+
+@pytest.mark.parametrize("changes, field", [({"stale_after": 5.0, "heartbeat_interval": 10.0}, "stale_after"),
+                                            ({"heartbeat_interval": 0}, "heartbeat_interval"),
+                                            ({"stale_after": float("inf")}, "stale_after")])
+def test_heartbeat_settings_are_checked(changes, field):
+    from nas.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=field):
+        SearchConfig(**changes)

@@ -15,7 +15,8 @@ import click
 def cli(storage, study, max_trials, idle_timeout, batch):
     """Claim waiting trials, train them with the search's own config, record the results.
 
-    Ctrl-C requeues the trials being trained and exits.
+    While idle it also requeues trials whose worker died (heartbeat older than the search's
+    stale_after). Ctrl-C requeues the trials being trained and exits.
     """
     from nas.exceptions import ConfigError
     from nas.ledger import Ledger
