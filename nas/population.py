@@ -29,7 +29,19 @@ result within floating-point tolerance):
 Other families (RNN, CNN) and feed-forward models with layer norm fall back to training one after
 another with :func:`nas.train.train_genome`.
 
-Memory: the population is cut into chunks whose estimated footprint (parameters, gradients,
+Grouping: one stack costs what its padded shape costs, for every candidate in it. A shallow
+candidate carried through the levels of a deep one pads each of those levels to its last layer's
+width, and the skip fan-out grows with the square of the padded total width, so one stack of a
+mixed-depth population can cost far more than training its members one by one (measured with
+``scripts/bench_grouping.py``: 32 candidates of depth 2–85, one training step 2.9 s as one stack,
+0.19 s one by one, 0.08 s as the 8 planned stacks; see ``docs/benchmarks.md``). So the
+candidates, sorted by depth, are split into contiguous groups by dynamic programming over a cost
+model of a training step (:func:`plan_stacks`): multiply-adds, elementwise work and a fixed
+overhead per stacked layer (kernel launches, optimizer calls), with per-device constants
+(:data:`STEP_COST`). Few deep levels shared by many candidates stay together; a deep outlier gets
+its own stack.
+
+Memory: each group is cut into chunks whose estimated footprint (parameters, gradients,
 optimizer state, snapshots, activations) fits in a safety share of the device's free memory
 (``torch.cuda.mem_get_info`` on GPU, ``MemAvailable`` on CPU).
 """
@@ -65,10 +77,27 @@ from nas.train import (
 )
 from nas.tasks import get_task
 
-__all__ = ["train_population", "StackedFeedForward", "choose_chunk_size", "candidate_bytes", "MEMORY_SAFETY"]
+__all__ = [
+    "train_population", "StackedFeedForward", "choose_chunk_size", "candidate_bytes", "plan_stacks", "step_cost",
+    "step_terms", "MEMORY_SAFETY", "STEP_COST", "GROUPINGS",
+]
 
 #: Share of the device's free memory a population chunk may plan to use.
 MEMORY_SAFETY = 0.5
+
+#: Seconds per multiply-add, per element of the skip/carry bookkeeping, and per stacked layer
+#: (launches, autograd and optimizer calls) of one training step. ``cpu``: least-squares fit to
+#: 40 timed steps of stacks of 1–11 MNIST candidates on the 2-core CPU, one torch thread (median
+#: error 7 %). ``cuda``: an estimate (H100-class throughput, ~10 kernels of ~5-10 µs per layer),
+#: not yet measured; only the ratios matter for the plan.
+STEP_COST = {
+    "cpu": {"mac": 1.0e-10, "element": 5.2e-9, "layer": 1.4e-4},
+    "cuda": {"mac": 2.0e-13, "element": 1.0e-11, "layer": 1.0e-4},
+}
+
+#: ``cost``: contiguous groups by depth that minimise :func:`step_cost`; ``none``: one stack per
+#: memory chunk (every depth padded to the deepest).
+GROUPINGS = ("cost", "none")
 
 
 # --- stacking ------------------------------------------------------------------------------------
@@ -266,6 +295,96 @@ class StackedFeedForward:
                 module.bias.copy_(layer.bias[index, start:start + out].to(module.bias.device, module.bias.dtype))
         put(self.output, model.output_layer)
         return model
+
+
+# --- grouping ------------------------------------------------------------------------------------
+
+
+def _terms(widths: Sequence[int], sources: Sequence[int], size: int, in_features: int, classes: int,
+           batch: int) -> tuple[float, float, int]:
+    """(multiply-adds, bookkeeping elements, stacked layers) of one training step of a stack."""
+    L = len(widths)
+    prefix = [0]
+    for w in widths:
+        prefix.append(prefix[-1] + w)
+    total = prefix[-1]
+    macs = in_features * widths[0] + classes * widths[-1] + sum(widths[l] * widths[l - 1] for l in range(1, L))
+    macs += sum(widths[s] * (total - prefix[s + 2]) for s in sources)  # fan-out skip layers
+    elements = sum(total - prefix[l] for l in range(L))  # the running sum of pending skip outputs
+    return float(size * batch * macs), float(size * batch * elements), L + len(sources) + 1
+
+
+def _cost(terms: tuple[float, float, int], constants: dict) -> float:
+    macs, elements, layers = terms
+    return constants["mac"] * macs + constants["element"] * elements + constants["layer"] * layers
+
+
+def _constants(device) -> dict:
+    return STEP_COST.get(torch.device(device).type, STEP_COST["cpu"])
+
+
+def step_terms(models: Sequence[torch.nn.Module], batch: int) -> tuple[float, float, int]:
+    """The regressors of :data:`STEP_COST` for ``models`` as one stack: (multiply-adds, bookkeeping
+    elements, stacked layers) of one training step with batches of ``batch``."""
+    sources = sorted({s for m in models for s, _ in m.skip_pairs})
+    return _terms(padded_widths(models), sources, len(models), models[0].input_layer.in_features,
+                  models[0].output_layer.out_features, batch)
+
+
+def step_cost(models: Sequence[torch.nn.Module], batch: int, device: torch.device | str = "cpu") -> float:
+    """Estimated seconds of one training step of ``models`` as one stack (see :data:`STEP_COST`)."""
+    return _cost(step_terms(models, batch), _constants(device))
+
+
+def plan_stacks(models: Sequence[torch.nn.Module], batch: int, device: torch.device | str = "cpu") -> list[list[int]]:
+    """Split ``models`` into stacks that minimise the summed :func:`step_cost`.
+
+    The models are ordered by (depth, total width) and cut only between depths, into contiguous
+    groups, by dynamic programming over the distinct depths (O(D²) group costs for D depths).
+
+    Returns
+    -------
+    list of list of int
+        Indices into ``models``; every index exactly once; groups from shallow to deep.
+    """
+    constants = _constants(device)
+    order = sorted(range(len(models)), key=lambda i: (len(models[i].layer_widths), sum(models[i].layer_widths), i))
+    runs: list[list[int]] = []  # indices of each distinct depth, shallow to deep
+    for i in order:
+        if runs and len(models[runs[-1][0]].layer_widths) == len(models[i].layer_widths):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    in_features, classes = models[0].input_layer.in_features, models[0].output_layer.out_features
+    # Per run: its members' widest layer per level, widest last layer, and skip sources.
+    shapes = []
+    for run in runs:
+        depth = len(models[run[0]].layer_widths)
+        widths = [max(models[i].layer_widths[l] for i in run) for l in range(depth)]
+        sources = {s for i in run for s, _ in models[i].skip_pairs}
+        shapes.append((widths, sources, len(run)))
+    D = len(runs)
+    best = [0.0] + [float("inf")] * D
+    cut = [0] * (D + 1)
+    for first in range(D):
+        widths: list[int] = []
+        sources: set[int] = set()
+        size = 0
+        for last in range(first, D):  # group = runs first..last, padded incrementally
+            run_widths, run_sources, run_size = shapes[last]
+            carried = widths[-1] if widths else 0  # earlier (shallower) members carry their last width on
+            widths = [max(widths[l] if l < len(widths) else carried, run_widths[l]) for l in range(len(run_widths))]
+            sources |= run_sources
+            size += run_size
+            cost = best[first] + _cost(_terms(widths, sorted(sources), size, in_features, classes, batch), constants)
+            if cost < best[last + 1]:
+                best[last + 1], cut[last + 1] = cost, first
+    groups, end = [], D
+    while end > 0:
+        start = cut[end]
+        groups.append([i for run in runs[start:end] for i in run])
+        end = start
+    return groups[::-1]
 
 
 # --- memory --------------------------------------------------------------------------------------
@@ -491,7 +610,7 @@ def _failed_result(task, config, device, data, model, message, epochs, steps, hi
 
 
 def train_population(genomes, task, config: TrainConfig, data=None, data_dir=None, chunk_size: int | None = None,
-                     on_error: str = "raise") -> list[TrainResult]:
+                     on_error: str = "raise", grouping: str = "cost") -> list[TrainResult]:
     """Train several genomes; feed-forward ones together as stacked, padded tensors.
 
     Parameters
@@ -510,6 +629,10 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
         for the whole call (like :func:`nas.train.train_genome`), or ``"record"`` it — that
         candidate is frozen, its result has ``error`` set, NaN metrics and no model, and the
         others train on. Only stacked candidates can be recorded; a solo fallback always raises.
+    grouping : {"cost", "none"}
+        How candidates of different depths share stacks (see the module docstring): ``"cost"``
+        (default) follows :func:`plan_stacks`; ``"none"`` pads every chunk to its deepest member
+        (the benchmark's comparison). Results are the same either way, within float tolerance.
 
     Returns
     -------
@@ -540,6 +663,8 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
         raise ConfigError(f"on_error = {on_error!r}; expected 'raise' or 'record'")
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
         raise ConfigError(f"chunk_size = {chunk_size!r}; expected an integer >= 1 or None")
+    if grouping not in GROUPINGS:
+        raise ConfigError(f"grouping = {grouping!r}; expected one of {list(GROUPINGS)}")
     for g in genomes:
         task.check_family(g.family)
     device = resolve_device(config.device)
@@ -562,14 +687,19 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
         data_bytes = sum(t.numel() * t.element_size() for t in flat.values()) if device.type == "cuda" else 0
         # Similar candidates side by side, so a chunk pads to similar depths and widths.
         members.sort(key=lambda item: (len(item[1].layer_widths), sum(item[1].layer_widths)))
-        models = [m for _, m in members]
-        sources = sorted({s for m in models for s, _ in m.skip_pairs})
-        per = candidate_bytes(models[0], padded_widths(models), config, sources)
-        size = chunk_size or choose_chunk_size(per, device, reserved=data_bytes)
-        for start in range(0, len(members), size):
-            chunk = members[start:start + size]
-            results.update(_train_group([m for _, m in chunk], [i for i, _ in chunk], prepared, task, config, device,
-                                        flat, on_error))
+        if grouping == "cost":
+            groups = [[members[k] for k in g] for g in plan_stacks([m for _, m in members], config.batch_size, device)]
+        else:
+            groups = [members]
+        for group in groups:
+            models = [m for _, m in group]
+            sources = sorted({s for m in models for s, _ in m.skip_pairs})
+            per = candidate_bytes(models[0], padded_widths(models), config, sources)
+            size = chunk_size or choose_chunk_size(per, device, reserved=data_bytes)
+            for start in range(0, len(group), size):
+                chunk = group[start:start + size]
+                results.update(_train_group([m for _, m in chunk], [i for i, _ in chunk], prepared, task, config, device,
+                                            flat, on_error))
     out = []
     for i, g in enumerate(genomes):
         results[i].genome = g.to_dict()

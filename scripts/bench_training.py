@@ -94,6 +94,8 @@ def main(argv=None) -> int:
     parser.add_argument("--target-epochs", type=int, default=10, help="epoch cap (and cosine length) of the time-to-target run")
     parser.add_argument("--target-lr", type=float, default=2e-3, help="Adam learning rate of the time-to-target run")
     parser.add_argument("--skip-solo", action="store_true", help="population only (ratio not computed)")
+    parser.add_argument("--compare-grouping", action="store_true",
+                        help="also time the population as one padded stack per memory chunk (grouping='none')")
     parser.add_argument("--target-only", action="store_true", help="only the time-to-target run (no ratio)")
     parser.add_argument("--quick", action="store_true", help="8 candidates, 2,000 training images, 1 epoch, 1 thread")
     parser.add_argument("--json", dest="json_path", help="also write the figures as JSON here")
@@ -135,6 +137,12 @@ def main(argv=None) -> int:
     if not args.target_only:
         pop_accuracy = _timed("population", "population", figures, device,
                               lambda: train_population(genomes, "mnist", config, data=data))
+        if args.compare_grouping:
+            _timed("population, one padded stack", "population_one_stack", figures, device,
+                   lambda: train_population(genomes, "mnist", config, data=data, grouping="none"))
+            gain = figures["population_per_min"] / figures["population_one_stack_per_min"]
+            figures["grouping_gain"] = gain
+            print(f"grouping gain (cost-planned stacks / one padded stack): {gain:.2f}")
     if solo_accuracy is not None:
         gap = float(np.max(np.abs(np.array(solo_accuracy) - np.array(pop_accuracy))))
         figures["max_accuracy_gap"] = gap

@@ -8,7 +8,7 @@ import torch
 
 from nas.datasets.base import Dataset, Split
 from nas.exceptions import ConfigError, TrainingError
-from nas.population import StackedFeedForward, choose_chunk_size, train_population
+from nas.population import StackedFeedForward, choose_chunk_size, plan_stacks, step_cost, train_population
 from nas.tasks import get_task
 from nas.train import TrainConfig, build_seeded, train_genome
 from search_spaces.genome import Genome
@@ -54,10 +54,11 @@ def _assert_same(solo, pop, tol=1e-4):
     TrainConfig(epochs=4, batch_size=32, lr=1e-2, optimizer="sgd", schedule="plateau", plateau_patience=0,
                 patience=2, grad_clip=0.5, weight_decay=1e-3, device="cpu", seed=7),
 ], ids=["adam", "sgd-plateau-early-stopping-clip"])
-def test_population_result_equals_solo_result(config):
+@pytest.mark.parametrize("grouping", ["cost", "none"])  # "none": every candidate padded and carried in one stack
+def test_population_result_equals_solo_result(config, grouping):
     data = toy_images()
     solo = [train_genome(g, "mnist", config, data=data) for g in GENOMES]
-    pop = train_population(GENOMES, "mnist", config, data=data)
+    pop = train_population(GENOMES, "mnist", config, data=data, grouping=grouping)
     assert [r.genome for r in pop] == [g.to_dict() for g in GENOMES]
     for s, p in zip(solo, pop):
         _assert_same(s, p)
@@ -131,3 +132,31 @@ def test_diverging_candidate_raises_or_is_recorded(monkeypatch):
     assert results[1].model is None and results[1].to_dict()["test_accuracy"] is None
     healthy = [r for i, r in enumerate(results) if i != 1]
     assert all(r.error is None and 0.0 <= r.test_accuracy <= 1.0 for r in healthy)
+
+
+def _mnist_models(genomes):
+    data = Dataset("shape", Split(torch.zeros(1, 1, 28, 28), torch.zeros(1, dtype=torch.long)), None, None, 10, (1, 28, 28), {})
+    return [build_seeded(g, get_task("mnist"), data, seed=0) for g in genomes]
+
+
+def test_a_deep_outlier_gets_its_own_stack_on_cpu_and_the_plan_is_never_dearer():
+    shallow = [Genome("layered_random", {"layers": 2, "p": 0.5, "skip": 0.0}, nodes=60, seed=s) for s in range(4)]
+    deep = Genome("erdos_renyi", {"p": 0.95}, nodes=40, seed=0)  # nearly complete: a path of ~40 levels
+    models = _mnist_models(shallow + [deep])
+    assert len(models[-1].layer_widths) > 30
+    assert plan_stacks(models, 128, "cpu") == [[0, 1, 2, 3], [4]]  # on a CPU padding FLOPs dominate
+    for device in ("cpu", "cuda"):  # the plan is arithmetic on the cost constants; no GPU needed
+        groups = plan_stacks(models, 128, device)
+        assert sorted(i for g in groups for i in g) == list(range(5))
+        assert sum(step_cost([models[i] for i in g], 128, device) for g in groups) <= step_cost(models, 128, device)
+
+
+def test_equal_depths_share_one_stack():
+    models = _mnist_models([Genome("layered_random", {"layers": 3, "p": 0.5, "skip": 0.2}, nodes=30, seed=s) for s in range(6)])
+    assert len({len(m.layer_widths) for m in models}) == 1
+    assert sorted(*plan_stacks(models, 128, "cpu")) == list(range(6))  # one group holding all six
+
+
+def test_unknown_grouping_is_refused():
+    with pytest.raises(ConfigError, match="grouping"):
+        train_population(GENOMES, "mnist", TrainConfig(device="cpu"), data=toy_images(), grouping="depth")
