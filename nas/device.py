@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from nas.exceptions import DeviceError
+from nas.exceptions import ConfigError, DeviceError
 
-__all__ = ["resolve_device", "device_name", "free_memory_bytes"]
+__all__ = ["resolve_device", "device_name", "free_memory_bytes", "set_threads"]
 
 
 def _available() -> list[str]:
@@ -97,3 +97,21 @@ def free_memory_bytes(device: torch.device) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 4 * 1024**3
+
+
+def set_threads(threads: int | None) -> None:
+    """Set torch's CPU threads for this process (``--threads`` of the entry points); None keeps torch's choice.
+
+    Library code never calls this: on a small shared machine the right count depends on what else
+    runs (two intra-op threads on 2 busy cores made tiny-model steps several times slower).
+
+    Raises
+    ------
+    ConfigError
+        ``threads`` is not an integer >= 1.
+    """
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"--threads {threads!r}; expected an integer >= 1")
+    torch.set_num_threads(threads)

@@ -37,6 +37,7 @@ def test_unreachable_storage_is_one_line_error(tmp_path, capsys):
     (["--population", "1"], "population must be an integer >= 2, got 1"),
     (["--survivors", "0"], "survivors"),
     (["--generations", "0"], "generations"),
+    (["--threads", "0"], "--threads 0; expected an integer >= 1"),
 ])
 def test_invalid_values(tmp_path, capsys, args, match):
     code = main(["search", "--task", "mnist", "--out", str(tmp_path / "r"), *args])
@@ -46,6 +47,11 @@ def test_invalid_values(tmp_path, capsys, args, match):
 def test_worker_needs_an_existing_study(tmp_path, capsys):
     code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--study", "none"])
     assert code == 1 and "study 'none' not found" in capsys.readouterr().err
+
+
+def test_worker_threads_must_be_positive(tmp_path, capsys):
+    code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--study", "none", "--threads", "-1"])
+    assert code == 1 and "--threads -1; expected an integer >= 1" in capsys.readouterr().err
 
 
 def test_report_of_a_non_run_directory(tmp_path, capsys):

@@ -29,8 +29,10 @@ import click
 @click.option("--resume", is_flag=True, help="Continue the study from its last finished generation.")
 @click.option("--quick", is_flag=True, help="Small budget per task: finishes in a few minutes on a 2-core CPU.")
 @click.option("--no-progress", is_flag=True, help="No per-generation progress lines.")
+@click.option("--threads", type=int, help="CPU threads for torch in this process (default: torch's choice).")
 def cli(task, config_file, population, generations, survivors, strategy, storage, study, out, seed,
-        second_objective, gating, predictor_file, epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress):
+        second_objective, gating, predictor_file, epochs, data_dir, allow_partial_data, device, external_workers, resume, quick,
+        no_progress, threads):
     """Search architectures for a task; results go to the run directory and the ledger.
 
     Progress shows, per generation, the candidates trained (and shadow-sampled), skipped by the
@@ -39,7 +41,10 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     with the same command plus --resume.
     """
     from nas.config import build_config
+    from nas.device import set_threads
     from nas.runner import run_search
+
+    set_threads(threads)  # a per-process setting, not part of the search config
 
     options = dict(task=task, population=population, generations=generations, survivors=survivors,
                    strategy=strategy, storage=storage, study=study, out=out, seed=seed,

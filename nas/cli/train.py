@@ -73,19 +73,14 @@ def _read_population(path: Path) -> list:
 def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, lr, optimizer, schedule, patience,
         precision, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path):
     """Train one genome (--genome) or a population (--population) and print the result JSON."""
-    import torch
-
-    from nas.device import resolve_device
+    from nas.device import resolve_device, set_threads
     from nas.population import train_population
     from nas.tasks import get_task
     from nas.train import train_genome
 
     if (genome_path is None) == (population_path is None):
         raise ConfigError("give exactly one of --genome GENOME.json and --population GENOMES.jsonl")
-    if threads is not None:
-        if threads < 1:
-            raise ConfigError(f"--threads {threads}; expected an integer >= 1")
-        torch.set_num_threads(threads)  # entry point: the only place the thread count is set
+    set_threads(threads)  # entry point: the only place the thread count is set
     task = get_task(task_name)
     overrides = {
         "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
