@@ -1,0 +1,38 @@
+"""The benchmark scripts run end to end on tiny settings and keep their output contracts."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_training_ends_with_the_ratio_line(shared_data_dir, tmp_path, capsys):
+    import json
+
+    bench = _load("bench_training")
+    out = tmp_path / "figures.json"
+    code = bench.main(["--n", "3", "--epochs", "1", "--train-subset", "256", "--nodes", "10", "20", "--target-epochs", "1",
+                       "--compare-grouping", "--data-dir", str(shared_data_dir), "--json", str(out)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and re.fullmatch(r"ratio: \d+\.\d\d", lines[-1])
+    figures = json.loads(out.read_text())
+    assert figures["n"] == 3 and figures["max_accuracy_gap"] < 1e-3 and figures["grouping_gain"] > 0
+
+
+def test_bench_grouping_prints_every_plan_and_fits_the_constants(capsys):
+    bench = _load("bench_grouping")
+    assert bench.main(["--n", "4", "--nodes", "8", "16", "--repeats", "1", "--batch-size", "16", "--fit", "--fit-samples", "4"]) == 0
+    out = capsys.readouterr().out
+    for plan in ("one stack", "per depth", "planned", "one by one"):
+        assert re.search(rf"{plan}: +\d+ stack\(s\) +[\d.]+ ms/step measured +[\d.]+ ms/step estimated", out)
+    assert "fitted STEP_COST['cpu']" in out
