@@ -278,9 +278,9 @@ def _markdown(config, frame, failed, history, names, plots, ledger) -> str:
     lines += [
         "",
         "Saved time is estimated as the gated-out candidates times the mean training time per candidate of the "
-        "same generation (trained-together candidates share their batch's time evenly). That assumes each "
-        "candidate costs the same; a stacked population (family `ff`) costs what its deepest candidate costs, so "
-        "there the estimate is an upper bound: compare with a `--no-gating` run for the measured difference.",
+        "same generation (candidates trained in one stack share its time evenly). That assumes each candidate "
+        "costs the same, which stacks of mixed depths (family `ff`) only approximate; and the gate also changes "
+        "which candidates the search breeds from: compare with a `--no-gating` run for the measured difference.",
         "A shadow candidate is a *false negative* when its measured value reaches the k-th best (k = survivors) "
         "measured so far: the gate rejected something that would have survived.",
         "",
