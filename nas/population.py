@@ -61,13 +61,16 @@ from nas.train import (
     PlateauTracker,
     TrainConfig,
     TrainResult,
+    augment_batch,
     autocast,
+    check_augment,
     build_seeded,
     count_nonzero_weights,
     count_parameters,
     count_test_examples,
     epoch_order,
     evaluate,
+    make_augment_generator,
     make_generator,
     make_optimizer,
     make_step_schedule,
@@ -495,6 +498,8 @@ def _train_group(models, indices, data, task, config, device, flat, on_error) ->
     scheduler = make_step_schedule(optimizer, config, budget_steps)
     tracker = PlateauTracker(P, config)
     generator = make_generator(config.seed, device)
+    augmenter = make_augment_generator(config, device)  # the same draws as each candidate's solo run
+    image_shape = tuple(data.train.x.shape[1:])
     keep_best = config.patience is not None
     best = [p.detach().clone() for p in params] if keep_best else None
     history: list[list[dict]] = [[] for _ in range(P)]
@@ -516,8 +521,11 @@ def _train_group(models, indices, data, task, config, device, flat, on_error) ->
             if steps >= budget_steps:
                 break
             idx = order[start:start + config.batch_size]
+            x = x_train[idx]
+            if augmenter is not None:
+                x = augment_batch(x.view(-1, *image_shape), config.augment, augmenter).flatten(1)
             with autocast(device, config):
-                out = stack.forward(x_train[idx])
+                out = stack.forward(x)
             losses = _per_candidate_loss(out, y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
@@ -682,6 +690,7 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
             results[i] = train_genome(g, task, config, data=data)
 
     if members:
+        check_augment(config, tuple(data.train.x.shape[1:]))
         prepared = prepare_data(data, config, device)
         flat = {name: getattr(prepared, name).x.reshape(len(getattr(prepared, name)), -1) for name in ("train", "val")}
         data_bytes = sum(t.numel() * t.element_size() for t in flat.values()) if device.type == "cuda" else 0

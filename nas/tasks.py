@@ -245,7 +245,7 @@ for _task in (
     Task("fashion_mnist", "fashion_mnist", ("ff",), "ff", budget={**_IMAGE_BUDGET, "epochs": 15},
          description="Fashion-MNIST, sparse feed-forward network"),
     Task("cifar10", "cifar10", ("cnn", "ff"), "cnn",
-         budget={"epochs": 30, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9,
+         budget={"epochs": 30, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "augment": "crop_flip",
                  "weight_decay": 5e-4, "schedule": "cosine", "grad_clip": 5.0},
          description="CIFAR-10, random-wired CNN (feed-forward allowed)"),
     Task("reber", "reber", RNN_FAMILIES, "rnn:gru", sequence=True,

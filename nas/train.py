@@ -49,6 +49,8 @@ __all__ = [
     "build_seeded",
     "evaluate",
     "epoch_order",
+    "augment_batch",
+    "make_augment_generator",
     "PlateauTracker",
     "count_parameters",
     "count_nonzero_weights",
@@ -57,6 +59,9 @@ __all__ = [
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "plateau")
 PRECISIONS = ("fp32", "bf16")
+AUGMENTATIONS = ("none", "crop_flip")
+#: Zero padding of ``crop_flip`` on each side (the usual CIFAR-10 choice: 4 pixels).
+CROP_PAD = 4
 
 
 def _check_int(name: str, value, low: int, allow_none: bool = False) -> None:
@@ -113,6 +118,11 @@ class TrainConfig:
         Maximum gradient norm (per model; per candidate in population training).
     precision : {"fp32", "bf16"}
         ``bf16`` runs forward and loss under bfloat16 autocast.
+    augment : {"none", "crop_flip"}
+        Training-batch augmentation on the device: ``crop_flip`` pads each image with 4 zero
+        pixels per side, crops a random window of the original size and mirrors it horizontally
+        with probability 1/2 (image tasks only; evaluation is never augmented). Its draws come
+        from their own generator seeded from ``seed``, so shuffling is the same with and without.
     device : str, optional
         None = ``cuda`` if available, else ``cpu``.
     seed : int
@@ -143,6 +153,7 @@ class TrainConfig:
     min_delta: float = 0.0
     grad_clip: float | None = None
     precision: str = "fp32"
+    augment: str = "none"
     device: str | None = None
     seed: int = 0
     progress: bool = False
@@ -166,6 +177,7 @@ class TrainConfig:
         _check_float("min_delta", self.min_delta, 0.0)
         _check_float("grad_clip", self.grad_clip, 0.0, low_open=True, allow_none=True)
         _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("augment", self.augment, AUGMENTATIONS)
         if self.device is not None and not isinstance(self.device, str):
             raise ConfigError(f"TrainConfig.device = {self.device!r}; expected a device string or None")
         _check_int("seed", self.seed, 0)
@@ -281,6 +293,42 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
     gen = torch.Generator(device=device)
     gen.manual_seed(int(seed))
     return gen
+
+
+def make_augment_generator(config: TrainConfig, device: torch.device) -> torch.Generator | None:
+    """The augmentation generator (None without augmentation), seeded apart from the shuffling one."""
+    if config.augment == "none":
+        return None
+    import numpy as np
+
+    return make_generator(int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0]), device)
+
+
+def check_augment(config: TrainConfig, input_shape) -> None:
+    """Raise ConfigError when ``config.augment`` cannot apply to examples of ``input_shape``."""
+    if config.augment == "crop_flip" and len(tuple(input_shape)) != 3:
+        raise ConfigError(
+            f"augment='crop_flip' needs image examples (channels, height, width); this task's examples have shape "
+            f"{tuple(input_shape)}"
+        )
+
+
+def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None) -> torch.Tensor:
+    """Augment a training batch ``x`` of shape ``(B, C, H, W)`` on its device (see ``TrainConfig.augment``)."""
+    if kind == "none" or generator is None:
+        return x
+    B, _, H, W = x.shape
+    device = x.device
+    padded = torch.nn.functional.pad(x, (CROP_PAD,) * 4)
+    top = torch.randint(0, 2 * CROP_PAD + 1, (B,), generator=generator, device=device)
+    left = torch.randint(0, 2 * CROP_PAD + 1, (B,), generator=generator, device=device)
+    flip = torch.rand(B, generator=generator, device=device) < 0.5
+    rows = top[:, None] + torch.arange(H, device=device)
+    cols = left[:, None] + torch.arange(W, device=device)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)  # a mirrored crop reads its columns backwards
+    # Advanced indices around the channel slice: the result is (B, H, W, C).
+    out = padded[torch.arange(B, device=device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2).contiguous()
 
 
 def total_steps(num_examples: int, config: TrainConfig) -> int:
@@ -454,6 +502,8 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
     scheduler = make_step_schedule(optimizer, config, budget_steps)
     tracker = PlateauTracker(1, config)
     generator = make_generator(config.seed, device)
+    check_augment(config, tuple(data.train.x.shape[1:]))
+    augmenter = make_augment_generator(config, device)
     best_state = None
     history: list[dict[str, float]] = []
     steps = 0
@@ -476,8 +526,9 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
                 break
             idx = order[start:start + config.batch_size]
             lengths = None if tr.lengths is None else tr.lengths[idx]
+            x = augment_batch(tr.x[idx], config.augment, augmenter)
             with autocast(device, config):
-                out = task.forward(model, tr.x[idx], lengths)
+                out = task.forward(model, x, lengths)
                 loss = task.loss(out, tr.y[idx], lengths)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -53,7 +53,8 @@ def _assert_same(solo, pop, tol=1e-4):
     TrainConfig(epochs=3, batch_size=32, lr=3e-3, device="cpu"),
     TrainConfig(epochs=4, batch_size=32, lr=1e-2, optimizer="sgd", schedule="plateau", plateau_patience=0,
                 patience=2, grad_clip=0.5, weight_decay=1e-3, device="cpu", seed=7),
-], ids=["adam", "sgd-plateau-early-stopping-clip"])
+    TrainConfig(epochs=2, batch_size=32, lr=3e-3, device="cpu", augment="crop_flip", seed=5),
+], ids=["adam", "sgd-plateau-early-stopping-clip", "adam-crop-flip"])
 @pytest.mark.parametrize("grouping", ["cost", "none"])  # "none": every candidate padded and carried in one stack
 def test_population_result_equals_solo_result(config, grouping):
     data = toy_images()

@@ -40,7 +40,7 @@ GENOME = Genome("erdos_renyi", {"p": 0.3}, nodes=16, seed=1)
 @pytest.mark.parametrize("field, value", [
     ("epochs", 0), ("epochs", 1.5), ("batch_size", 0), ("optimizer", "lbfgs"), ("lr", 0.0), ("lr", float("nan")),
     ("schedule", "step"), ("precision", "fp16"), ("patience", 0), ("grad_clip", -1.0), ("max_steps", 0),
-    ("seed", -1), ("train_subset", 0), ("momentum", 1.5),
+    ("seed", -1), ("train_subset", 0), ("momentum", 1.5), ("augment", "mixup"),
 ])
 def test_config_rejects_bad_values_naming_field_and_value(field, value):
     with pytest.raises(ConfigError) as err:
@@ -203,3 +203,43 @@ def test_train_model_accepts_a_prebuilt_model():
     model = build_seeded(GENOME, get_task("mnist"), data, seed=0)
     result = train_model(model, data, "mnist", TrainConfig(epochs=1, device="cpu"))
     assert isinstance(result, TrainResult) and result.genome is None and result.model is model
+
+
+# --- augmentation ---------------------------------------------------------------------------------
+
+
+def test_crop_flip_gives_shifted_and_mirrored_windows_of_the_padded_image():
+    from nas.train import CROP_PAD, augment_batch, make_augment_generator
+
+    x = torch.randn(32, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+    config = TrainConfig(augment="crop_flip", seed=3)
+    out = augment_batch(x, "crop_flip", make_augment_generator(config, torch.device("cpu")))
+    again = augment_batch(x, "crop_flip", make_augment_generator(config, torch.device("cpu")))
+    assert out.shape == x.shape and torch.equal(out, again)  # same seed, same draws
+    padded = torch.nn.functional.pad(x, (CROP_PAD,) * 4)
+    windows = [(t, l) for t in range(2 * CROP_PAD + 1) for l in range(2 * CROP_PAD + 1)]
+    mirrored = 0
+    for b in range(len(x)):
+        plain = [torch.equal(out[b], padded[b, :, t:t + 6, l:l + 6]) for t, l in windows]
+        flipped = [torch.equal(out[b], padded[b, :, t:t + 6, l:l + 6].flip(-1)) for t, l in windows]
+        assert any(plain) or any(flipped)
+        mirrored += any(flipped) and not any(plain)
+    assert 0 < mirrored < len(x)  # both kinds occur
+    assert augment_batch(x, "none", None) is x
+
+
+def test_augmentation_trains_changes_the_result_and_keeps_the_shuffle():
+    data = toy_images()
+    plain = train_genome(GENOME, "mnist", TrainConfig(epochs=2, batch_size=32, device="cpu"), data=data)
+    augmented = train_genome(GENOME, "mnist", TrainConfig(epochs=2, batch_size=32, device="cpu", augment="crop_flip"), data=data)
+    again = train_genome(GENOME, "mnist", TrainConfig(epochs=2, batch_size=32, device="cpu", augment="crop_flip"), data=data)
+    assert augmented.test_loss != plain.test_loss and augmented.test_loss == again.test_loss
+    assert augmented.config["augment"] == "crop_flip"
+
+
+def test_crop_flip_on_non_image_examples_is_a_config_error():
+    images = toy_images()
+    flat = Dataset("flat", *(Split(split.x.flatten(1), split.y) for split in (images.train, images.val, images.test)), 3,
+                   (16,), {})
+    with pytest.raises(ConfigError, match=r"crop_flip.*image examples.*\(16,\)"):
+        train_genome(GENOME, "mnist", TrainConfig(epochs=1, device="cpu", augment="crop_flip"), data=flat)

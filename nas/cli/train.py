@@ -60,6 +60,7 @@ def _read_population(path: Path) -> list:
 @click.option("--schedule", type=str, help="none, cosine or plateau.")
 @click.option("--patience", type=int, help="Early stopping patience in epochs (default off).")
 @click.option("--precision", type=str, help="fp32 or bf16.")
+@click.option("--augment", type=str, help="none or crop_flip (random 4-pixel-padded crops and mirroring; images only).")
 @click.option("--device", type=str, help="Torch device (default: cuda if available, else cpu).")
 @click.option("--seed", type=int, help="Seed of initialisation and shuffling.")
 @click.option("--train-subset", type=int, help="Use only the first N training examples.")
@@ -71,7 +72,7 @@ def _read_population(path: Path) -> list:
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the result JSON (JSONL for --population).")
 def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, lr, optimizer, schedule, patience,
-        precision, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path):
+        precision, augment, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path):
     """Train one genome (--genome) or a population (--population) and print the result JSON."""
     from nas.device import resolve_device, set_threads
     from nas.population import train_population
@@ -84,7 +85,7 @@ def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, 
     task = get_task(task_name)
     overrides = {
         "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
-        "schedule": schedule, "patience": patience, "precision": precision, "device": device, "seed": seed,
+        "schedule": schedule, "patience": patience, "precision": precision, "augment": augment, "device": device, "seed": seed,
         "train_subset": train_subset, "val_subset": val_subset, "test_subset": test_subset,
         "progress": sys.stderr.isatty() if progress is None else progress,
     }
