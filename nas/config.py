@@ -35,7 +35,7 @@ SECOND = (None, "nonzero_weights", "parameters", "flops")
 # ``--quick``: a search that finishes in minutes on a 2-core CPU (measured: docs/search.md).
 # Data subsets and short budgets, small graphs, a few generations.
 QUICK: dict[str, dict[str, Any]] = {
-    # mnist measured on the 2-core CPU: 49 s, best val 0.918 / its test 0.917 (docs/results.md)
+    # mnist measured on the 2-core CPU: 44 s, best val 0.918 / its test 0.917 (docs/results.md)
     "mnist": {
         "population": 16, "generations": 5, "survivors": 6, "nodes": (20, 100),
         "train": {"epochs": 3, "lr": 3e-3, "train_subset": 12000, "val_subset": 2000},
