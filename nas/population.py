@@ -359,7 +359,7 @@ def plan_stacks(models: Sequence[torch.nn.Module], batch: int, device: torch.dev
         else:
             runs.append([i])
     in_features, classes = models[0].input_layer.in_features, models[0].output_layer.out_features
-    # Per run: its members' widest layer per level, widest last layer, and skip sources.
+    # Per run: its members' widest layer per level and their skip sources.
     shapes = []
     for run in runs:
         depth = len(models[run[0]].layer_widths)
