@@ -34,26 +34,49 @@ def idx_gz(array: np.ndarray) -> bytes:
     return gzip.compress(header + array.tobytes(), mtime=0)
 
 
-@pytest.fixture
-def tiny_mnist(monkeypatch):
-    """MNIST's spec shrunk to 12 train / 4 test images whose files (and MD5s) the test owns."""
-    rng = np.random.default_rng(0)
+def shrink_idx_dataset(monkeypatch, name: str, seed: int = 0):
+    """``name``'s spec (MNIST layout) shrunk to 12 train / 4 test images whose files (and MD5s) the test owns."""
+    rng = np.random.default_rng(seed)
     arrays = {
         "train-images-idx3-ubyte.gz": rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
         "train-labels-idx1-ubyte.gz": rng.integers(0, 10, N_TRAIN, dtype=np.uint8),
         "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, N_TEST, dtype=np.uint8),
     }
-    blobs = {name: idx_gz(a) for name, a in arrays.items()}
-    old = registry.DATASETS["mnist"]
+    blobs = {file: idx_gz(a) for file, a in arrays.items()}
+    old = registry.DATASETS[name]
     files = tuple(
         FileSpec(f.name, f.role, N_TRAIN if "train" in f.role else N_TEST, hashlib.md5(blobs[f.name]).hexdigest())
         for f in old.layouts[0].files
     )
     spec = dataclasses.replace(old, layouts=(Layout("idx", files),), train_records=N_TRAIN,
                                test_records=N_TEST, default_val=2)
-    monkeypatch.setitem(registry.DATASETS, "mnist", spec)
+    monkeypatch.setitem(registry.DATASETS, name, spec)
     return arrays, blobs
+
+
+@pytest.fixture
+def tiny_mnist(monkeypatch):
+    """MNIST's spec shrunk to 12 train / 4 test images whose files (and MD5s) the test owns."""
+    return shrink_idx_dataset(monkeypatch, "mnist")
+
+
+def test_fashion_mnist_loads_with_its_own_statistics_and_trains(tmp_path, monkeypatch):
+    """No real Fashion-MNIST is reachable here: its loader and task run on tiny files in its layout."""
+    from nas.tasks import get_task
+    from nas.train import TrainConfig, train_genome
+    from search_spaces.genome import Genome
+
+    arrays, blobs = shrink_idx_dataset(monkeypatch, "fashion_mnist", seed=1)
+    write_files(tmp_path / "fashion_mnist", blobs)
+    data = get_task("fashion_mnist").load(data_dir=tmp_path)
+    assert data.name == "fashion_mnist" and data.input_shape == (1, 28, 28) and len(data.test) == N_TEST
+    assert data.info["normalisation"]["mean"] == [0.2860] and data.info["normalisation"]["std"] == [0.3530]
+    raw = arrays["t10k-images-idx3-ubyte.gz"].astype(np.float32)[:, None]
+    np.testing.assert_allclose(data.test.x.numpy(), (raw / 255 - 0.2860) / 0.3530, rtol=1e-5, atol=1e-5)
+    result = train_genome(Genome("erdos_renyi", {"p": 0.3}, nodes=12, seed=0), "fashion_mnist",
+                          TrainConfig(epochs=1, batch_size=4, device="cpu"), data=data)
+    assert result.task == "fashion_mnist" and result.test_examples == N_TEST and 0.0 <= result.test_accuracy <= 1.0
 
 
 @pytest.fixture
