@@ -303,18 +303,25 @@ class StackedFeedForward:
 # --- grouping ------------------------------------------------------------------------------------
 
 
+def _padded_entries(widths: Sequence[int], sources: Sequence[int], in_features: int, classes: int) -> tuple[int, list[int]]:
+    """Weight entries of one candidate padded to ``widths`` (input, main, output and the fan-out skip
+    layers of ``sources``), and the rows of each fan-out layer (see :class:`StackedFeedForward`)."""
+    total = sum(widths)
+    tails = [total - sum(widths[: s + 2]) for s in sources]
+    entries = in_features * widths[0] + classes * widths[-1] + sum(widths[l] * widths[l - 1] for l in range(1, len(widths)))
+    entries += sum(widths[s] * tail for s, tail in zip(sources, tails))
+    return entries, tails
+
+
 def _terms(widths: Sequence[int], sources: Sequence[int], size: int, in_features: int, classes: int,
            batch: int) -> tuple[float, float, int]:
     """(multiply-adds, bookkeeping elements, stacked layers) of one training step of a stack."""
-    L = len(widths)
-    prefix = [0]
-    for w in widths:
-        prefix.append(prefix[-1] + w)
-    total = prefix[-1]
-    macs = in_features * widths[0] + classes * widths[-1] + sum(widths[l] * widths[l - 1] for l in range(1, L))
-    macs += sum(widths[s] * (total - prefix[s + 2]) for s in sources)  # fan-out skip layers
-    elements = sum(total - prefix[l] for l in range(L))  # the running sum of pending skip outputs
-    return float(size * batch * macs), float(size * batch * elements), L + len(sources) + 1
+    macs, _ = _padded_entries(widths, sources, in_features, classes)  # one multiply-add per entry and example
+    total, done, elements = sum(widths), 0, 0
+    for w in widths:  # the running sum of pending skip outputs still to be read at each level
+        elements += total - done
+        done += w
+    return float(size * batch * macs), float(size * batch * elements), len(widths) + len(sources) + 1
 
 
 def _cost(terms: tuple[float, float, int], constants: dict) -> float:
@@ -401,12 +408,9 @@ def candidate_bytes(model: torch.nn.Module, widths: Sequence[int], config: Train
     layer's pre-activation, activation and gradient (3 floats per unit), also for the fan-out skip
     layers of ``skip_sources`` (see :class:`StackedFeedForward`).
     """
-    in_features = model.input_layer.in_features
     classes = model.output_layer.out_features
-    entries = widths[0] * in_features + sum(widths[l] * widths[l - 1] for l in range(1, len(widths)))
+    entries, tails = _padded_entries(widths, skip_sources, model.input_layer.in_features, classes)
     total = sum(widths)
-    tails = [total - sum(widths[: s + 2]) for s in skip_sources]  # rows of each fan-out skip layer
-    entries += classes * widths[-1] + sum(widths[s] * tail for s, tail in zip(skip_sources, tails))
     # Fan-out outputs and the padded running sum of pending skip outputs, per source.
     units = total + classes + 2 * sum(tails) + len(skip_sources) * total
     batch = max(config.batch_size, config.eval_batch_size)
