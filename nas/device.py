@@ -13,7 +13,7 @@ import torch
 
 from nas.exceptions import ConfigError, DeviceError
 
-__all__ = ["resolve_device", "device_name", "free_memory_bytes", "set_threads"]
+__all__ = ["resolve_device", "device_name", "free_memory_bytes", "set_threads", "synchronize"]
 
 
 def _available() -> list[str]:
@@ -115,3 +115,9 @@ def set_threads(threads: int | None) -> None:
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"--threads {threads!r}; expected an integer >= 1")
     torch.set_num_threads(threads)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for ``device``'s queued kernels (a no-op on the CPU), so wall-clock timings are honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

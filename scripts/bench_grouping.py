@@ -31,18 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nas.device import device_name, resolve_device
+from bench_training import benchmark_genomes  # the same candidates as the throughput benchmark
+from nas.device import device_name, resolve_device, set_threads, synchronize
 from nas.population import STEP_COST, StackedFeedForward, plan_stacks, step_cost, step_terms
 from nas.tasks import get_task
 from nas.train import build_seeded
-from search_spaces.operators import random_genome
-
-PRIORS = ("erdos_renyi", "watts_strogatz", "barabasi_albert", "holme_kim", "layered_random", "random_dag")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_step(models, x, y, device, repeats: int) -> float:
@@ -52,14 +45,14 @@ def time_step(models, x, y, device, repeats: int) -> float:
     targets = y.repeat(len(models))
     for r in range(repeats + 1):
         if r == 1:
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter()
         out = stack.forward(x)
         loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    _sync(device)
+    synchronize(device)
     return (time.perf_counter() - start) / repeats
 
 
@@ -75,11 +68,10 @@ def main(argv=None) -> int:
     parser.add_argument("--fit", action="store_true", help="fit STEP_COST's constants for this device")
     parser.add_argument("--fit-samples", type=int, default=40)
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)  # entry point: the only place the thread count is set
+    set_threads(args.threads)  # entry point: the only place the thread count is set
     device = resolve_device(args.device)
-    rng = np.random.default_rng(args.seed)
-    genomes = [random_genome(rng, priors=PRIORS, nodes=tuple(args.nodes), family="ff") for _ in range(args.n)]
+    rng = np.random.default_rng(args.seed)  # the candidates, then the --fit samples
+    genomes = benchmark_genomes(args.n, args.nodes, rng)
     shape = SimpleNamespace(input_shape=(1, 28, 28), num_classes=10, train=SimpleNamespace(x=torch.zeros(1)), info={})
     task = get_task("mnist")
     models = [build_seeded(g, task, shape, 0) for g in genomes]

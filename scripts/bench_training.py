@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from nas.datasets import load_dataset
-from nas.device import device_name, resolve_device
+from nas.device import device_name, resolve_device, set_threads, synchronize
 from nas.population import train_population
 from nas.provenance import library_versions, write_json_atomic
 from nas.tasks import get_task
@@ -39,17 +39,17 @@ PRIORS = ("erdos_renyi", "watts_strogatz", "barabasi_albert", "holme_kim", "laye
 TARGET_GENOME = Genome("layered_random", {"layers": 2, "p": 0.3, "skip": 0.0}, nodes=512, seed=0, family="ff")
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def benchmark_genomes(n: int, nodes, rng: np.random.Generator) -> list[Genome]:
+    """The benchmark's N feed-forward genomes: uniform over PRIORS, node counts in ``nodes``, drawn from ``rng``."""
+    return [random_genome(rng, priors=PRIORS, nodes=tuple(nodes), family="ff") for _ in range(n)]
 
 
 def _timed(label: str, key: str, figures: dict, device: torch.device, train) -> list[float]:
     """Run ``train()`` (a list of results) between device syncs; record and print its throughput."""
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     results = train()
-    _sync(device)
+    synchronize(device)
     seconds = time.perf_counter() - start
     accuracy = [r.test_accuracy for r in results]
     figures[f"{key}_s"] = seconds
@@ -106,8 +106,7 @@ def main(argv=None) -> int:
         # Tiny models gain nothing from intra-op threads, and on a busy 2-core machine two threads
         # stall each other in every parallel region (observed: 8x slower one-at-a-time runs).
         args.threads = 1
-    if args.threads:
-        torch.set_num_threads(args.threads)  # entry point: the only place the thread count is set
+    set_threads(args.threads)  # entry point: the only place the thread count is set
 
     device = resolve_device(args.device)
     data = load_dataset("mnist", data_dir=args.data_dir)
@@ -115,8 +114,7 @@ def main(argv=None) -> int:
         data = data.subset(args.train_subset, 1000, 1000)
     elif args.train_subset:
         data = data.subset(args.train_subset, None, None)
-    rng = np.random.default_rng(args.seed)
-    genomes = [random_genome(rng, priors=PRIORS, nodes=tuple(args.nodes), family="ff") for _ in range(args.n)]
+    genomes = benchmark_genomes(args.n, args.nodes, np.random.default_rng(args.seed))
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, device=str(device), seed=args.seed)
     print(f"device: {device_name(device)}; torch threads: {torch.get_num_threads()}; {args.n} candidates, "
           f"{args.epochs} epoch(s), {len(data.train)} training images, nodes {args.nodes[0]}-{args.nodes[1]}")

@@ -9,17 +9,18 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
-def _load(name: str):
+def _load(name: str, monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # as when run as `python scripts/NAME.py`: they import each other
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_bench_training_ends_with_the_ratio_line(shared_data_dir, tmp_path, capsys):
+def test_bench_training_ends_with_the_ratio_line(shared_data_dir, tmp_path, capsys, monkeypatch):
     import json
 
-    bench = _load("bench_training")
+    bench = _load("bench_training", monkeypatch)
     out = tmp_path / "figures.json"
     code = bench.main(["--n", "3", "--epochs", "1", "--train-subset", "256", "--nodes", "10", "20", "--target-epochs", "1",
                        "--compare-grouping", "--data-dir", str(shared_data_dir), "--json", str(out)])
@@ -29,8 +30,8 @@ def test_bench_training_ends_with_the_ratio_line(shared_data_dir, tmp_path, caps
     assert figures["n"] == 3 and figures["max_accuracy_gap"] < 1e-3 and figures["grouping_gain"] > 0
 
 
-def test_bench_grouping_prints_every_plan_and_fits_the_constants(capsys):
-    bench = _load("bench_grouping")
+def test_bench_grouping_prints_every_plan_and_fits_the_constants(capsys, monkeypatch):
+    bench = _load("bench_grouping", monkeypatch)
     assert bench.main(["--n", "4", "--nodes", "8", "16", "--repeats", "1", "--batch-size", "16", "--fit", "--fit-samples", "4"]) == 0
     out = capsys.readouterr().out
     for plan in ("one stack", "per depth", "planned", "one by one"):
