@@ -87,7 +87,7 @@ class SearchConfig:
     Parameters
     ----------
     task : str
-        A registered task (:func:`nas.tasks.list_tasks`).
+        A registered task (:func:`nas.training.tasks.list_tasks`).
     strategy : {"ga", "random", "tpe", "nsga2"}
     population : int
         Candidates proposed per generation (offspring; generation 0: random ones).
@@ -136,7 +136,7 @@ class SearchConfig:
     tournament_size, cx_prob, mut_prob
         GA operators (see :class:`nas.search.GeneticSearch`).
     train : tuple of (str, value)
-        :class:`nas.train.TrainConfig` overrides on top of the task's budget (epochs, subsets, …).
+        :class:`nas.training.config.TrainConfig` overrides on top of the task's budget (epochs, subsets, …).
     data_dir, device : str, optional
     allow_partial_data : bool
         Accept a truncated dataset file (e.g. a CIFAR-10 test batch cut short); every result then
@@ -347,7 +347,7 @@ def build_config(
     ConfigError, UnknownNameError
         An invalid value, an unknown option, or an unknown task / strategy.
     """
-    from nas.tasks import get_task
+    from nas.training.tasks import get_task
 
     given = {k: v for k, v in options.items() if v is not None}
     from_file = load_toml(config_file) if config_file is not None else {}

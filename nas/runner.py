@@ -19,7 +19,7 @@ deterministic on the CPU given genome and seed, so ``--resume`` after a kill rep
 trajectory an uninterrupted run takes.
 
 Time accounting: when the family is ``ff`` a generation's candidates are trained together
-(:func:`nas.population.train_population`); each trial's ``wall_time_s`` is then the batch's time
+(:func:`nas.training.population.train_population`); each trial's ``wall_time_s`` is then the batch's time
 divided evenly. The time gating *saved* is estimated as the number of gated-out candidates times
 the mean per-candidate training time of the same generation.
 """
@@ -75,7 +75,7 @@ class Trainer:
     """
 
     def __init__(self, config: SearchConfig):
-        from nas.tasks import get_task
+        from nas.training.tasks import get_task
 
         self.config = config
         self.task = get_task(config.task)
@@ -98,7 +98,7 @@ class Trainer:
         self.data
 
     def _one(self, genome: Genome) -> Outcome:
-        from nas.train import train_genome
+        from nas.training import train_genome
 
         try:
             result = train_genome(genome, self.task, self.train_config, data=self.data)
@@ -133,7 +133,7 @@ class Trainer:
         if not genomes:
             return []
         if self.family == "ff" and len(genomes) > 1:
-            from nas.population import train_population
+            from nas.training.population import train_population
 
             start = time.perf_counter()
             try:
@@ -168,7 +168,7 @@ class Trainer:
         genome and the batch alone.
         """
         from nas.proxies import zero_cost_proxies
-        from nas.train import build_seeded
+        from nas.training import build_seeded
 
         batch = self.data.train.subset(slice(0, PROXY_BATCH))
         model = build_seeded(genome, self.task, self.data, self.train_config.seed)

@@ -6,12 +6,12 @@ of stacking them:
 
 * ``one stack``: every candidate padded and carried to the deepest (``grouping="none"``);
 * ``per depth``: one stack per distinct depth;
-* ``planned``: :func:`nas.population.plan_stacks` (``grouping="cost"``, the default);
+* ``planned``: :func:`nas.training.population.plan_stacks` (``grouping="cost"``, the default);
 * ``one by one``: every candidate alone.
 
 Each row shows the measured milliseconds per step and the model's estimate
-(:func:`nas.population.step_cost`). With ``--fit`` it also times ``--fit-samples`` random
-contiguous stacks and fits the three constants of :data:`nas.population.STEP_COST` for this device
+(:func:`nas.training.population.step_cost`). With ``--fit`` it also times ``--fit-samples`` random
+contiguous stacks and fits the three constants of :data:`nas.training.population.STEP_COST` for this device
 by non-negative least squares, to check (or replace) the ones in the code.
 
 Usage::
@@ -33,9 +33,9 @@ import torch.nn.functional as F
 
 from bench_training import benchmark_genomes  # the same candidates as the throughput benchmark
 from nas.device import device_name, resolve_device, set_threads, synchronize
-from nas.population import STEP_COST, StackedFeedForward, plan_stacks, step_cost, step_terms
-from nas.tasks import get_task
-from nas.train import build_seeded
+from nas.training.population import STEP_COST, StackedFeedForward, plan_stacks, step_cost, step_terms
+from nas.training.tasks import get_task
+from nas.training import build_seeded
 
 
 def time_step(models, x, y, device, repeats: int) -> float:
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
         error = np.median(np.abs(predicted - seconds) / np.array(seconds))
         print(f"fitted STEP_COST[{device.type!r}] = {{'mac': {coef[0]:.3g}, 'element': {coef[1]:.3g}, "
               f"'layer': {coef[2]:.3g}}}  (median relative error {error:.1%}; in the code: "
-              f"{STEP_COST.get(device.type, STEP_COST['cpu'])})")
+              f"{STEP_COST['ff'].get(device.type, STEP_COST['ff']['cpu'])})")
     return 0
 
 

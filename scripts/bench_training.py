@@ -1,8 +1,8 @@
 """Training throughput: the same N sparse MLPs one after another vs. as one population.
 
 Trains N feed-forward genomes drawn from mixed priors on MNIST with a fixed budget (no early
-stopping), first one at a time with :func:`nas.train.train_genome`, then together with
-:func:`nas.population.train_population`, in the same process on the same device, and prints
+stopping), first one at a time with :func:`nas.training.loop.train_genome`, then together with
+:func:`nas.training.population.train_population`, in the same process on the same device, and prints
 candidates per minute for both and their ratio. It also measures the time a single sparse MLP
 needs to reach a target MNIST test accuracy (training time only; the per-epoch test evaluation
 that checks the target is not counted).
@@ -27,10 +27,10 @@ import torch
 
 from nas.datasets import load_dataset
 from nas.device import device_name, resolve_device, set_threads, synchronize
-from nas.population import train_population
+from nas.training.population import train_population
 from nas.provenance import library_versions, write_json_atomic
-from nas.tasks import get_task
-from nas.train import Callback, TrainConfig, evaluate, train_genome
+from nas.training.tasks import get_task
+from nas.training import Callback, TrainConfig, evaluate, train_genome
 from search_spaces.genome import Genome
 from search_spaces.operators import random_genome
 

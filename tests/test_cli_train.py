@@ -9,7 +9,7 @@ import torch
 
 from nas.cli.main import main
 from nas.datasets.base import Dataset, Split
-from nas.tasks import Task
+from nas.training.tasks import Task
 from search_spaces.genome import Genome
 
 GENOMES = [Genome("erdos_renyi", {"p": 0.3}, nodes=n, seed=s) for n, s in [(12, 1), (16, 2), (14, 3)]]

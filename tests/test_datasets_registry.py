@@ -63,8 +63,8 @@ def tiny_mnist(monkeypatch):
 
 def test_fashion_mnist_loads_with_its_own_statistics_and_trains(tmp_path, monkeypatch):
     """No real Fashion-MNIST is reachable here: its loader and task run on tiny files in its layout."""
-    from nas.tasks import get_task
-    from nas.train import TrainConfig, train_genome
+    from nas.training.tasks import get_task
+    from nas.training import TrainConfig, train_genome
     from search_spaces.genome import Genome
 
     arrays, blobs = shrink_idx_dataset(monkeypatch, "fashion_mnist", seed=1)

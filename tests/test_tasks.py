@@ -9,8 +9,8 @@ import torch
 
 from nas.datasets.base import Dataset, Split
 from nas.exceptions import ConfigError, UnknownNameError
-from nas.tasks import get_task, list_tasks, next_symbol_counts, next_symbol_loss
-from nas.train import TrainConfig, train_genome
+from nas.training.tasks import get_task, list_tasks, next_symbol_counts, next_symbol_loss
+from nas.training import TrainConfig, train_genome
 from search_spaces.genome import Genome
 
 

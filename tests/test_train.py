@@ -10,7 +10,7 @@ import torch
 
 from nas.datasets.base import Dataset, Split
 from nas.exceptions import ConfigError, DeviceError, TrainingError
-from nas.train import Callback, TrainConfig, TrainResult, build_seeded, train_genome, train_model
+from nas.training import Callback, TrainConfig, TrainResult, build_seeded, train_genome, train_model
 from search_spaces.genome import Genome
 
 RESULT_KEYS = {
@@ -122,13 +122,13 @@ def test_max_steps_caps_the_budget():
 
 
 def test_early_stopping_stops_and_restores_best(monkeypatch):
-    import nas.train as train_module
+    import nas.training.loop as train_module
 
     curve = iter([0.5, 0.7, 0.6, 0.65, 0.9, 0.95])
     real = train_module.evaluate
 
-    def fake_evaluate(model, split, task, config, device):
-        loss, metric = real(model, split, task, config, device)
+    def fake_evaluate(model, split, task, config, device, truncate=False):
+        loss, metric = real(model, split, task, config, device, truncate)
         return (loss, next(curve)) if split is not None and len(split) == 128 and fake_evaluate.val else (loss, metric)
 
     fake_evaluate.val = True
@@ -197,7 +197,7 @@ def test_bf16_precision_runs_on_cpu():
 
 
 def test_train_model_accepts_a_prebuilt_model():
-    from nas.tasks import get_task
+    from nas.training.tasks import get_task
 
     data = toy_images()
     model = build_seeded(GENOME, get_task("mnist"), data, seed=0)
@@ -209,7 +209,7 @@ def test_train_model_accepts_a_prebuilt_model():
 
 
 def test_crop_flip_gives_shifted_and_mirrored_windows_of_the_padded_image():
-    from nas.train import CROP_PAD, augment_batch, make_augment_generator
+    from nas.training.batches import CROP_PAD, augment_batch, make_augment_generator
 
     x = torch.randn(32, 3, 6, 6, generator=torch.Generator().manual_seed(0))
     config = TrainConfig(augment="crop_flip", seed=3)

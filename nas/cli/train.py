@@ -48,7 +48,7 @@ def _read_population(path: Path) -> list:
 
 
 @click.command("train")
-@click.option("--task", "task_name", default="mnist", show_default=True, help="Task name (see nas.tasks.list_tasks).")
+@click.option("--task", "task_name", default="mnist", show_default=True, help="Task name (see nas.training.tasks.list_tasks).")
 @click.option("--genome", "genome_path", type=click.Path(path_type=Path), help="Genome JSON file to train.")
 @click.option("--population", "population_path", type=click.Path(path_type=Path),
               help="JSONL file, one genome per line, trained together.")
@@ -75,9 +75,9 @@ def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, 
         precision, augment, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path):
     """Train one genome (--genome) or a population (--population) and print the result JSON."""
     from nas.device import resolve_device, set_threads
-    from nas.population import train_population
-    from nas.tasks import get_task
-    from nas.train import train_genome
+    from nas.training.population import train_population
+    from nas.training.tasks import get_task
+    from nas.training import train_genome
 
     if (genome_path is None) == (population_path is None):
         raise ConfigError("give exactly one of --genome GENOME.json and --population GENOMES.jsonl")

@@ -30,216 +30,28 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Sequence
 
 import torch
 
 from nas.device import device_name, resolve_device
 from nas.exceptions import ConfigError, TrainingError
-from nas.tasks import Task, get_task
+from nas.training.batches import (augment_batch, check_augment, check_lengths, epoch_batches, eval_batches, make_augment_generator,
+                                  make_generator, take, total_steps, truncates)
+from nas.training.config import TrainConfig, TrainResult
+from nas.training.tasks import Task, get_task
 
 __all__ = [
-    "TrainConfig",
-    "TrainResult",
     "Callback",
     "ProgressBar",
     "train_model",
     "train_genome",
     "build_seeded",
     "evaluate",
-    "epoch_order",
-    "augment_batch",
-    "make_augment_generator",
     "PlateauTracker",
     "count_parameters",
     "count_nonzero_weights",
 ]
-
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("none", "cosine", "plateau")
-PRECISIONS = ("fp32", "bf16")
-AUGMENTATIONS = ("none", "crop_flip")
-#: Zero padding of ``crop_flip`` on each side (the usual CIFAR-10 choice: 4 pixels).
-CROP_PAD = 4
-
-
-def _check_int(name: str, value, low: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        extra = " or None" if allow_none else ""
-        raise ConfigError(f"TrainConfig.{name} = {value!r}; expected an integer >= {low}{extra}")
-
-
-def _check_float(name: str, value, low: float, high: float = math.inf, low_open: bool = False, allow_none=False):
-    if value is None and allow_none:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bound = f"> {low}" if low_open else f">= {low}"
-        upper = f" and <= {high}" if math.isfinite(high) else ""
-        extra = " or None" if allow_none else ""
-        raise ConfigError(f"TrainConfig.{name} = {value!r}; expected a finite number {bound}{upper}{extra}")
-
-
-def _check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ConfigError(f"TrainConfig.{name} = {value!r}; expected one of {list(allowed)}")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train: budget, optimizer, schedule, early stopping, precision, device and seed.
-
-    Parameters
-    ----------
-    epochs : int
-        Passes over the training split (>= 1).
-    max_steps : int, optional
-        Stop after this many optimizer steps even if epochs remain.
-    batch_size, eval_batch_size : int
-        Training and evaluation batch sizes.
-    optimizer : {"adam", "adamw", "sgd"}
-    lr, momentum, weight_decay : float
-        ``momentum`` is used by SGD only.
-    schedule : {"none", "cosine", "plateau"}
-        ``cosine`` anneals per step to 0 over the budget; ``plateau`` multiplies the rate by
-        ``plateau_factor`` after ``plateau_patience`` epochs without validation improvement.
-    plateau_factor : float
-    plateau_patience : int
-    patience : int, optional
-        Early stopping: stop after this many epochs without validation improvement and restore
-        the best weights. None turns it off (the final weights are tested).
-    min_delta : float
-        Smallest metric gain that counts as an improvement.
-    grad_clip : float, optional
-        Maximum gradient norm (per model; per candidate in population training).
-    precision : {"fp32", "bf16"}
-        ``bf16`` runs forward and loss under bfloat16 autocast.
-    augment : {"none", "crop_flip"}
-        Training-batch augmentation on the device: ``crop_flip`` pads each image with 4 zero
-        pixels per side, crops a random window of the original size and mirrors it horizontally
-        with probability 1/2 (image tasks only; evaluation is never augmented). Its draws come
-        from their own generator seeded from ``seed``, so shuffling is the same with and without.
-    device : str, optional
-        None = ``cuda`` if available, else ``cpu``.
-    seed : int
-        Seeds model initialisation (:func:`build_seeded`) and the shuffling generator.
-    progress : bool
-        Show a tqdm progress bar on stderr.
-    train_subset, val_subset, test_subset : int, optional
-        Use only the first examples of a split (quick runs; a partial test set is recorded).
-
-    Raises
-    ------
-    ConfigError
-        A field outside its allowed values; the message names field, value and what is allowed.
-    """
-
-    epochs: int = 10
-    max_steps: int | None = None
-    batch_size: int = 128
-    eval_batch_size: int = 2048
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "none"
-    plateau_factor: float = 0.1
-    plateau_patience: int = 2
-    patience: int | None = None
-    min_delta: float = 0.0
-    grad_clip: float | None = None
-    precision: str = "fp32"
-    augment: str = "none"
-    device: str | None = None
-    seed: int = 0
-    progress: bool = False
-    train_subset: int | None = None
-    val_subset: int | None = None
-    test_subset: int | None = None
-
-    def __post_init__(self):
-        _check_int("epochs", self.epochs, 1)
-        _check_int("max_steps", self.max_steps, 1, allow_none=True)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("eval_batch_size", self.eval_batch_size, 1)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_float("lr", self.lr, 0.0, low_open=True)
-        _check_float("momentum", self.momentum, 0.0, 1.0)
-        _check_float("weight_decay", self.weight_decay, 0.0)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_float("plateau_factor", self.plateau_factor, 0.0, 1.0, low_open=True)
-        _check_int("plateau_patience", self.plateau_patience, 0)
-        _check_int("patience", self.patience, 1, allow_none=True)
-        _check_float("min_delta", self.min_delta, 0.0)
-        _check_float("grad_clip", self.grad_clip, 0.0, low_open=True, allow_none=True)
-        _check_choice("precision", self.precision, PRECISIONS)
-        _check_choice("augment", self.augment, AUGMENTATIONS)
-        if self.device is not None and not isinstance(self.device, str):
-            raise ConfigError(f"TrainConfig.device = {self.device!r}; expected a device string or None")
-        _check_int("seed", self.seed, 0)
-        if not isinstance(self.progress, bool):
-            raise ConfigError(f"TrainConfig.progress = {self.progress!r}; expected True or False")
-        for name in ("train_subset", "val_subset", "test_subset"):
-            _check_int(name, getattr(self, name), 1, allow_none=True)
-
-    def replace(self, **changes) -> "TrainConfig":
-        """A copy with some fields changed (validated again)."""
-        unknown = sorted(set(changes) - {f.name for f in fields(self)})
-        if unknown:
-            raise ConfigError(f"unknown TrainConfig field(s) {unknown}; expected some of {[f.name for f in fields(self)]}")
-        return TrainConfig(**{**self.to_dict(), **changes})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass
-class TrainResult:
-    """What one training run produced. :meth:`to_dict` is JSON-safe; ``model`` is not in it.
-
-    ``val_accuracy``/``test_accuracy`` hold the task's metric (accuracy; string-level accuracy for
-    ``embedded_reber``, named in ``metric``). With early stopping they are those of the restored
-    best-validation weights.
-    """
-
-    task: str
-    metric: str
-    test_accuracy: float
-    val_accuracy: float
-    test_loss: float
-    val_loss: float
-    epochs: int
-    steps: int
-    wall_time_s: float
-    device: str
-    parameters: int
-    nonzero_weights: int
-    test_examples: int
-    test_expected: int
-    stopped_early: bool
-    best_epoch: int
-    history: list[dict[str, float]] = field(default_factory=list)
-    genome: dict | None = None
-    config: dict | None = None
-    error: str | None = None
-    model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def partial_test(self) -> bool:
-        """True when fewer test examples were used than the full test set has."""
-        return self.test_examples < self.test_expected
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
-        out["partial_test"] = self.partial_test
-        for key, value in out.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                out[key] = None  # JSON has no NaN
-        return out
 
 
 class Callback:
@@ -280,61 +92,8 @@ class ProgressBar(Callback):
             self._bar = None
 
 
-# --- shared pieces (also used by nas.population so both loops behave identically) -------------
 
-
-def epoch_order(num_examples: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """A random permutation of the training examples, drawn on ``device``."""
-    return torch.randperm(num_examples, generator=generator, device=device)
-
-
-def make_generator(seed: int, device: torch.device) -> torch.Generator:
-    """The shuffling generator for ``device``, seeded once."""
-    gen = torch.Generator(device=device)
-    gen.manual_seed(int(seed))
-    return gen
-
-
-def make_augment_generator(config: TrainConfig, device: torch.device) -> torch.Generator | None:
-    """The augmentation generator (None without augmentation), seeded apart from the shuffling one."""
-    if config.augment == "none":
-        return None
-    import numpy as np
-
-    return make_generator(int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0]), device)
-
-
-def check_augment(config: TrainConfig, input_shape) -> None:
-    """Raise ConfigError when ``config.augment`` cannot apply to examples of ``input_shape``."""
-    if config.augment == "crop_flip" and len(tuple(input_shape)) != 3:
-        raise ConfigError(
-            f"augment='crop_flip' needs image examples (channels, height, width); this task's examples have shape "
-            f"{tuple(input_shape)}"
-        )
-
-
-def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None) -> torch.Tensor:
-    """Augment a training batch ``x`` of shape ``(B, C, H, W)`` on its device (see ``TrainConfig.augment``)."""
-    if kind == "none" or generator is None:
-        return x
-    B, _, H, W = x.shape
-    device = x.device
-    padded = torch.nn.functional.pad(x, (CROP_PAD,) * 4)
-    top = torch.randint(0, 2 * CROP_PAD + 1, (B,), generator=generator, device=device)
-    left = torch.randint(0, 2 * CROP_PAD + 1, (B,), generator=generator, device=device)
-    flip = torch.rand(B, generator=generator, device=device) < 0.5
-    rows = top[:, None] + torch.arange(H, device=device)
-    cols = left[:, None] + torch.arange(W, device=device)
-    cols = torch.where(flip[:, None], cols.flip(1), cols)  # a mirrored crop reads its columns backwards
-    # Advanced indices around the channel slice: the result is (B, H, W, C).
-    out = padded[torch.arange(B, device=device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2).contiguous()
-
-
-def total_steps(num_examples: int, config: TrainConfig) -> int:
-    """Optimizer steps the budget allows (epochs × batches per epoch, capped by ``max_steps``)."""
-    steps = config.epochs * math.ceil(num_examples / config.batch_size)
-    return steps if config.max_steps is None else min(steps, config.max_steps)
+# --- shared pieces (also used by the population loop so both behave identically) -------------
 
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
@@ -399,6 +158,8 @@ def prepare_data(data, config: TrainConfig, device: torch.device):
             f"dataset {data.name!r} has an empty split (train={len(data.train)}, val={len(data.val)}, "
             f"test={len(data.test)}); expected at least one example in each"
         )
+    for name in ("train", "val", "test"):
+        check_lengths(getattr(data, name), name)
     return data.to(device)
 
 
@@ -410,8 +171,12 @@ def count_test_examples(data) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, split, task: Task, config: TrainConfig, device: torch.device) -> tuple[float, float]:
+def evaluate(model: torch.nn.Module, split, task: Task, config: TrainConfig, device: torch.device,
+             truncate: bool = False) -> tuple[float, float]:
     """Mean loss and metric of ``model`` on ``split`` (already on ``device``), in eval mode.
+
+    With ``truncate`` (end-padded sequences, :func:`~nas.training.batches.truncates`) the split
+    is evaluated in length-sorted batches cut to their longest sequence.
 
     Returns
     -------
@@ -423,10 +188,8 @@ def evaluate(model: torch.nn.Module, split, task: Task, config: TrainConfig, dev
     correct = torch.zeros((), device=device)
     total = torch.zeros((), device=device)
     n = len(split)
-    for start in range(0, n, config.eval_batch_size):
-        part = slice(start, start + config.eval_batch_size)
-        x, y = split.x[part], split.y[part]
-        lengths = None if split.lengths is None else split.lengths[part]
+    for batch in eval_batches(split, config.eval_batch_size, truncate=truncate):
+        x, y, lengths = take(split, batch)
         with autocast(device, config):
             out = task.forward(model, x, lengths)
         out = out.float()
@@ -510,6 +273,7 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
     epochs_run = 0
     stopped_early = False
     tr = data.train
+    truncate = truncates(tr, data.info)
     for cb in callbacks:
         cb.on_train_start({"model": model, "data": data, "task": task, "config": config, "device": device,
                            "steps_per_epoch": steps_per_epoch})
@@ -517,19 +281,17 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
     clock = 0.0
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
-        order = epoch_order(n, generator, device)
         loss_sum = torch.zeros((), device=device)
         first_bad = torch.full((), -1, dtype=torch.long, device=device)
         epoch_steps = 0
-        for start in range(0, n, config.batch_size):
+        for batch in epoch_batches(tr, config, generator, device, truncate=truncate):
             if steps >= budget_steps:
                 break
-            idx = order[start:start + config.batch_size]
-            lengths = None if tr.lengths is None else tr.lengths[idx]
-            x = augment_batch(tr.x[idx], config.augment, augmenter)
+            x, y, lengths = take(tr, batch)
+            x = augment_batch(x, config.augment, augmenter)
             with autocast(device, config):
                 out = task.forward(model, x, lengths)
-                loss = task.loss(out, tr.y[idx], lengths)
+                loss = task.loss(out, y, lengths)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             _clip_gradients(model, config.grad_clip)
@@ -550,7 +312,7 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
                 f"non-finite training loss in epoch {epoch} at step {bad} (task {task.name!r}, lr={config.lr}); "
                 "expected finite losses"
             )
-        val_loss, val_metric = evaluate(model, data.val, task, config, device)
+        val_loss, val_metric = evaluate(model, data.val, task, config, device, truncate)
         clock += time.perf_counter() - started
         improved = tracker.update(0, epoch, val_metric)
         if config.patience is not None and improved:
@@ -572,7 +334,7 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
     if best_state is not None:
         model.load_state_dict(best_state)
     best = history[tracker.best_epoch[0] - 1] if config.patience is not None else history[-1]
-    test_loss, test_metric = evaluate(model, data.test, task, config, device)
+    test_loss, test_metric = evaluate(model, data.test, task, config, device, truncate)
     clock += time.perf_counter() - started
     used, expected = count_test_examples(data)
     result = TrainResult(

@@ -2,7 +2,7 @@
 
 A :class:`Task` is the one place that knows how a genome becomes a model *for this data* (input
 features, channels, vocabulary, sequence output) and how outputs are scored. The training loop
-(:mod:`nas.train`) and population training (:mod:`nas.population`) are written once against it.
+(:mod:`nas.training.loop`) and population training (:mod:`nas.training.population`) are written once against it.
 
 Registered tasks (:func:`list_tasks`):
 
@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from nas.exceptions import ConfigError, UnknownNameError
+from nas.training.config import TrainConfig
 
 __all__ = [
     "Task",
@@ -112,7 +113,7 @@ class Task:
     sequence : bool
         Inputs are symbol sequences and the model is called as ``model(x, lengths)``.
     budget : mapping
-        :class:`~nas.train.TrainConfig` fields of the default budget.
+        :class:`~nas.training.config.TrainConfig` fields of the default budget.
     load_options : mapping
         Extra keyword arguments for :func:`nas.datasets.load_dataset`.
     description : str
@@ -133,15 +134,13 @@ class Task:
     description: str = ""
 
     def default_config(self, **overrides):
-        """This task's default :class:`~nas.train.TrainConfig`, with ``overrides`` applied.
+        """This task's default :class:`~nas.training.config.TrainConfig`, with ``overrides`` applied.
 
         Raises
         ------
         ConfigError
             An override outside the allowed values.
         """
-        from nas.train import TrainConfig  # nas.train imports this module
-
         unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
         if unknown:
             raise ConfigError(f"unknown TrainConfig field(s) {unknown}; expected some of {sorted(TrainConfig.__dataclass_fields__)}")

@@ -1,0 +1,17 @@
+"""Training: the one loop, its config and result, the tasks, and population training.
+
+Modules (imports go down this list only): :mod:`.config` (``TrainConfig``, ``TrainResult``),
+:mod:`.tasks` (dataset + family + loss + metric + default budget), :mod:`.batches` (shuffling,
+length buckets, augmentation), :mod:`.loop` (``train_model``, ``train_genome``), and the package
+:mod:`.population` (many candidates stacked and trained together).
+"""
+
+from nas.training.config import TrainConfig, TrainResult
+from nas.training.tasks import Task, get_task, list_tasks, register_task
+from nas.training.loop import Callback, ProgressBar, build_seeded, evaluate, train_genome, train_model
+from nas.training.population import train_population
+
+__all__ = [
+    "TrainConfig", "TrainResult", "Task", "get_task", "list_tasks", "register_task", "Callback", "ProgressBar",
+    "build_seeded", "evaluate", "train_genome", "train_model", "train_population",
+]

@@ -1,0 +1,78 @@
+"""How many candidates a stack may hold: a footprint estimate against the device's free memory.
+
+Each planned group is cut into chunks whose estimated footprint (parameters, gradients,
+optimizer state, snapshots, activations) fits in a safety share of the device's free memory
+(``torch.cuda.mem_get_info`` on GPU, ``MemAvailable`` on CPU). A population that does not fit is
+split into more chunks, never dropped; only a single candidate too large for the device is an
+error.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from nas.device import free_memory_bytes
+from nas.exceptions import TrainingError
+from nas.training.config import TrainConfig
+from nas.training.population.planner import _rnn_dims, _rnn_shape, is_recurrent, level_shapes, padded_entries
+
+__all__ = ["candidate_bytes", "choose_chunk_size", "MEMORY_SAFETY"]
+
+#: Share of the device's free memory a population chunk may plan to use.
+MEMORY_SAFETY = 0.5
+
+
+def candidate_bytes(model: torch.nn.Module, widths: Sequence[int], config: TrainConfig, skip_sources: Sequence[int] = (),
+                    steps: int = 1, group: Sequence[torch.nn.Module] = ()) -> int:
+    """Estimated device bytes one stacked candidate needs while training.
+
+    Per parameter entry (padded): weight, mask, gradient, two optimizer states, best snapshot,
+    pre-step copy and the masked weight of the forward (8 floats).
+
+    Feed-forward (``widths`` and ``skip_sources`` of the padded stack): per example of a batch,
+    each layer's pre-activation, activation and gradient (3 floats per unit), also for the
+    fan-out skip layers (see :class:`~nas.training.population.ff.StackedFeedForward`).
+
+    Recurrent (``group``: the stack's models; ``steps``: the padded sequence length): per example
+    and time step, the input projection and the hidden projection of every gate (2 floats per gate
+    unit), the gate activations saved for the backward pass (about 3 per gate unit), each level's
+    state and its sum over skip blocks, and their gradients.
+    """
+    batch = max(config.batch_size, config.eval_batch_size)
+    if is_recurrent(model):
+        models = list(group) or [model]
+        gates, first_input, classes = _rnn_dims(model)
+        widths, sources = _rnn_shape(models)
+        shapes = level_shapes(widths, sources, first_input)
+        entries = sum(gates * hidden * (inputs + hidden + 2) for hidden, inputs in shapes) + classes * (widths[-1] + 1)
+        entries += model.embedding.weight.numel() if getattr(model, "embedding", None) is not None else 0
+        train = sum(5 * gates * hidden + 2 * hidden + 2 * inputs for hidden, inputs in shapes)
+        evaluation = sum(gates * hidden + 2 * hidden + inputs for hidden, inputs in shapes)  # no graph kept
+        return 4 * (8 * entries + steps * (2 * train * config.batch_size + evaluation * config.eval_batch_size))
+    classes = model.output_layer.out_features
+    entries, tails = padded_entries(widths, skip_sources, model.input_layer.in_features, classes)
+    total = sum(widths)
+    # Fan-out outputs and the padded running sum of pending skip outputs, per source.
+    units = total + classes + 2 * sum(tails) + len(skip_sources) * total
+    return 4 * (8 * entries + 3 * units * batch)
+
+
+def choose_chunk_size(per_candidate: int, device: torch.device, reserved: int = 0, safety: float = MEMORY_SAFETY) -> int:
+    """How many candidates fit in ``safety`` × free memory of ``device`` after ``reserved`` bytes.
+
+    Raises
+    ------
+    TrainingError
+        Not even one candidate fits; the message gives both figures.
+    """
+    free = free_memory_bytes(device)
+    budget = safety * free - reserved
+    if per_candidate > budget:
+        raise TrainingError(
+            f"population cannot fit even one candidate on {device}: one needs about {per_candidate / 2**20:.1f} MiB, "
+            f"{safety:.0%} of the free {free / 2**20:.1f} MiB minus {reserved / 2**20:.1f} MiB of data leaves "
+            f"{max(budget, 0) / 2**20:.1f} MiB"
+        )
+    return max(1, int(budget // per_candidate))

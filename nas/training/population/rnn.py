@@ -1,0 +1,261 @@
+"""Recurrent candidates as one stack: per DAG level one batched recurrence for all candidates.
+
+A :class:`~search_spaces.builders.recurrent.SparseRecurrent` has one recurrent layer per DAG
+level plus one extra recurrent layer per skip pair ``(s, t)``, whose output sequence is added to
+level ``t``'s. :class:`StackedRecurrent` holds P such models (one cell type) as padded tensors
+with the candidate first and runs, per level, **one recurrence for every candidate and every
+layer that ends at that level**:
+
+* **Level blocks.** Level ``t`` has ``1 + k`` blocks of ``W_t`` units (``W_t`` the widest
+  candidate there, ``k`` the number of distinct skip sources into ``t`` across the stack): block 0
+  is the main layer (reading level ``t-1``), block ``j`` the skip layer from the ``j``-th source.
+  Its input is the concatenation of the sources' output sequences; ``weight_ih`` is block-sparse
+  (each block reads its own source) and ``weight_hh`` block-diagonal (each block's recurrence is
+  its own), both by 0/1 masks. The level's output is the sum of its blocks — the builder's
+  ``h_t = main_t(h_{t-1}) + Σ_s skip_{s→t}(h_s)``.
+* **Gate layout.** Gate rows are gate-major over the whole level (row ``g·M + j·W_t + i`` is gate
+  ``g`` of unit ``i`` in block ``j``, ``M = (1+k)·W_t``), so one slice per gate covers every block
+  and candidate; a candidate's ``(G·w, in)`` weights are scattered there block by block, never
+  interleaved.
+* **Time.** The input projection of a level is one batched matmul over all steps; the recurrence
+  is a loop over the (bucketed, truncated) time steps with one ``baddbmm`` and a few elementwise
+  ops per step — for all P candidates and all ``1 + k`` blocks at once, where training them one by
+  one runs ``P × (levels + skips)`` recurrences. torch's fused RNN kernels cannot be used here:
+  they take one dense ``(G·H, H)`` recurrence per call, so packing P candidates into one call
+  means a block-diagonal ``weight_hh`` whose matmul grows with P² (measured in
+  ``docs/benchmarks.md``).
+
+Exactness: padded units, absent blocks and the levels below a shallower candidate's depth have
+zero weights, zero masks and zero, masked biases, so their state stays exactly 0 for every cell
+(GRU: ``n = tanh(0) = 0``, ``h' = n + z·(h - n) = 0``; LSTM: ``c' = 0``, ``h' = o·tanh(0) = 0``) and
+they receive zero gradient. Each candidate's logits are read from its own last level at each
+sequence's own last step (``lengths - 1``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from nas.exceptions import ConfigError
+from nas.training.population.ff import StackedLayer
+from search_spaces.builders.recurrent import GATES
+
+__all__ = ["StackedRecurrent", "stackable"]
+
+
+def stackable(model) -> bool:
+    """True for a :class:`SparseRecurrent` (the recurrent builder's model)."""
+    needed = ("cell", "layers", "skips", "output_layer", "layer_widths", "skip_pairs", "embedding")
+    return all(hasattr(model, name) for name in needed)
+
+
+def _empty(P: int, rows: int, cols: int | None) -> StackedLayer:
+    shape = (P, rows) if cols is None else (P, rows, cols)
+    return StackedLayer(torch.zeros(shape), torch.zeros(P, rows), torch.zeros(shape), torch.zeros(P, rows))
+
+
+class StackedRecurrent:
+    """P :class:`~search_spaces.builders.recurrent.SparseRecurrent` models of one cell as padded tensors.
+
+    ``forward(x, lengths)`` maps symbols ``(B, T)`` (or real-valued ``(B, T, F)``) to logits
+    ``(P, B, classes)`` at each sequence's last valid step, or ``(P, B, T, classes)`` for
+    sequence output; ``unstack(i, model)`` writes candidate i's trained weights back into its own
+    module.
+
+    Raises
+    ------
+    ConfigError
+        The models differ in cell, input, number of classes or output kind.
+    """
+
+    def __init__(self, models: Sequence[torch.nn.Module], device: torch.device):
+        first = models[0]
+        signature = lambda m: (m.cell, m.vocab_size, m.input_size, m.layers[0].input_size, m.num_classes,  # noqa: E731
+                               m.sequence_output)
+        if any(signature(m) != signature(first) for m in models):
+            raise ConfigError(
+                "a recurrent stack needs one cell, input and output kind; got "
+                f"{sorted({signature(m) for m in models}, key=str)} (cell, vocab, input, embedding, classes, sequence output)"
+            )
+        self.cell = first.cell
+        self.gates = GATES[self.cell]
+        self.size = P = len(models)
+        self.sequence_output = first.sequence_output
+        self.depths = [len(m.layer_widths) for m in models]
+        self.depth = max(self.depths)
+        self.widths = [max(m.layer_widths[l] for m in models if len(m.layer_widths) > l) for l in range(self.depth)]
+        self.sources = [sorted({s for m in models for s, t in m.skip_pairs if t == l}) for l in range(self.depth)]
+        self.first_input = first.layers[0].input_size
+        self.classes = first.num_classes
+        self.embedded = first.embedding is not None
+        if self.embedded:
+            vocab, dim = first.embedding.weight.shape
+            self.embedding = _empty(P, vocab, dim)
+            for p, m in enumerate(models):
+                self.embedding.weight[p] = m.embedding.weight.detach().float().cpu()
+                self.embedding.mask[p] = 1.0
+                self.embedding.mask[p, 0] = 0.0  # padding_idx = 0: zero and never trained
+        self.ih, self.hh = [], []
+        for level in range(self.depth):
+            hidden = (1 + len(self.sources[level])) * self.widths[level]
+            inputs = self.input_widths(level)
+            ih, hh = _empty(P, self.gates * hidden, sum(inputs)), _empty(P, self.gates * hidden, hidden)
+            for p, m in enumerate(models):
+                for block, layer, column in self._blocks(m, level):
+                    self._put(ih, hh, p, layer, level, block, column)
+            self.ih.append(ih)
+            self.hh.append(hh)
+        self.out_width = max(m.layer_widths[-1] for m in models)
+        self.output = _empty(P, self.classes, self.out_width)
+        for p, m in enumerate(models):
+            w = m.layer_widths[-1]
+            self.output.weight[p, :, :w] = m.output_layer.weight.detach().float().cpu()
+            self.output.mask[p, :, :w] = 1.0
+            self.output.bias[p] = m.output_layer.bias.detach().float().cpu()
+            self.output.bias_mask[p] = 1.0
+        # Which level each candidate's logits are read from: (levels, P, 1, 1) 0/1 selectors.
+        last = torch.tensor(self.depths) - 1
+        self.readout = (torch.arange(self.depth).view(-1, 1) == last.view(1, -1)).float().view(self.depth, P, 1, 1)
+        self.read_levels = sorted(set(int(d) for d in last))
+        for layer in self.layers():
+            for name in ("weight", "bias", "mask", "bias_mask"):
+                setattr(layer, name, getattr(layer, name).to(device))
+            layer.weight.requires_grad_(True)
+            layer.bias.requires_grad_(True)
+        self.readout = self.readout.to(device)
+
+    # --- layout --------------------------------------------------------------------------------
+
+    def input_widths(self, level: int) -> list[int]:
+        """Column widths of level ``level``'s input: the main source, then each skip source."""
+        main = self.first_input if level == 0 else self.widths[level - 1]
+        return [main] + [self.widths[s] for s in self.sources[level]]
+
+    def _blocks(self, model, level: int):
+        """(block, the model's layer, first input column) for every layer of ``model`` ending at ``level``."""
+        if level >= len(model.layer_widths):
+            return
+        yield 0, model.layers[level], 0
+        columns = self.input_widths(level)
+        for j, s in enumerate(self.sources[level], start=1):
+            if (s, level) in model.skip_pairs:
+                yield j, model.skips[f"{s}_{level}"], sum(columns[:j])
+
+    def _rows(self, level: int, block: int, width: int, device=None) -> torch.Tensor:
+        """Stacked gate rows of units ``0..width-1`` of ``block``, gate by gate (torch's gate order)."""
+        hidden = (1 + len(self.sources[level])) * self.widths[level]
+        start = block * self.widths[level]
+        return torch.cat([torch.arange(g * hidden + start, g * hidden + start + width, device=device)
+                          for g in range(self.gates)])
+
+    def _put(self, ih: StackedLayer, hh: StackedLayer, p: int, layer, level: int, block: int, column: int) -> None:
+        w, inp = layer.hidden_size, layer.input_size
+        rows = self._rows(level, block, w)
+        mask = torch.ones(layer.weight_ih.shape) if layer.mask is None else layer.mask.detach().float().cpu()
+        cols = slice(column, column + inp)
+        ih.weight[p, rows, cols] = layer.weight_ih.detach().float().cpu() * mask
+        ih.mask[p, rows, cols] = mask
+        ih.bias[p, rows] = layer.bias_ih.detach().float().cpu()
+        ih.bias_mask[p, rows] = 1.0
+        start = block * self.widths[level]
+        hh.weight[p, rows, start:start + w] = layer.weight_hh.detach().float().cpu()
+        hh.mask[p, rows, start:start + w] = 1.0
+        hh.bias[p, rows] = layer.bias_hh.detach().float().cpu()
+        hh.bias_mask[p, rows] = 1.0
+
+    def layers(self) -> list[StackedLayer]:
+        return ([self.embedding] if self.embedded else []) + self.ih + self.hh + [self.output]
+
+    def parameters(self) -> list[torch.Tensor]:
+        params = [self.embedding.weight] if self.embedded else []
+        for layer in (*self.ih, *self.hh, self.output):
+            params += [layer.weight, layer.bias]
+        return params
+
+    # --- forward -------------------------------------------------------------------------------
+
+    def _recur(self, level: int, inputs: torch.Tensor) -> torch.Tensor:
+        """Output sequences ``(P, B, T, M)`` of every block of ``level`` for ``inputs`` ``(P, B, T, I)``."""
+        P, B, T, _ = inputs.shape
+        ih, hh = self.ih[level], self.hh[level]
+        hidden = hh.weight.shape[-1]
+        gx = torch.baddbmm((ih.bias * ih.bias_mask).unsqueeze(1), inputs.reshape(P, B * T, -1),
+                           (ih.weight * ih.mask).transpose(1, 2)).view(P, B, T, -1)
+        w_hh = (hh.weight * hh.mask).transpose(1, 2)
+        b_hh = (hh.bias * hh.bias_mask).unsqueeze(1)
+        h = inputs.new_zeros(P, B, hidden)
+        c = h
+        two = 2 * hidden
+        outs = []
+        for t in range(T):
+            gh = torch.baddbmm(b_hh, h, w_hh)
+            gi = gx[:, :, t]
+            if self.cell == "gru":  # torch's GRU: n = tanh(x_n + r * (W_hn h + b_hn)), h' = (1 - z) n + z h
+                rz = torch.sigmoid(gi[..., :two] + gh[..., :two])
+                n = torch.tanh(gi[..., two:] + rz[..., :hidden] * gh[..., two:])
+                h = n + rz[..., hidden:] * (h - n)
+            elif self.cell == "lstm":  # gates i, f, g, o
+                gates = gi + gh
+                ifo = torch.sigmoid(gates)
+                c = ifo[..., hidden:two] * c + ifo[..., :hidden] * torch.tanh(gates[..., two:3 * hidden])
+                h = ifo[..., 3 * hidden:] * torch.tanh(c)
+            elif self.cell == "tanh":
+                h = torch.tanh(gi + gh)
+            else:
+                h = torch.relu(gi + gh)
+            outs.append(h)
+        return torch.stack(outs, dim=2)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(P, B, classes)`` at each sequence's step ``lengths - 1`` (``T - 1`` without
+        lengths), or ``(P, B, T, classes)`` with sequence output. Lengths must lie in ``1..T``
+        (the training loops check the data once, :func:`nas.training.batches.check_lengths`)."""
+        P = self.size
+        if self.embedded:
+            inputs = (self.embedding.weight * self.embedding.mask)[:, x]
+        else:
+            inputs = x.unsqueeze(0).expand(P, *x.shape)
+        B, T = x.shape[0], x.shape[1]
+        states: list[torch.Tensor] = []
+        for level in range(self.depth):
+            sources = [inputs if level == 0 else states[level - 1]] + [states[s] for s in self.sources[level]]
+            blocks = self._recur(level, torch.cat(sources, dim=-1) if len(sources) > 1 else sources[0])
+            if self.sources[level]:
+                blocks = blocks.view(P, B, T, 1 + len(self.sources[level]), self.widths[level]).sum(dim=3)
+            states.append(blocks)
+        w_out = (self.output.weight * self.output.mask).transpose(1, 2)
+        b_out = (self.output.bias * self.output.bias_mask).unsqueeze(1)
+        if self.sequence_output:
+            last = sum(self.readout[l].unsqueeze(-1) * F.pad(states[l], (0, self.out_width - self.widths[l]))
+                       for l in self.read_levels)
+            return torch.baddbmm(b_out, last.reshape(P, B * T, -1), w_out).view(P, B, T, -1)
+        step = torch.full((B,), T - 1, device=x.device) if lengths is None else lengths.long() - 1
+        rows = torch.arange(B, device=x.device)
+        last = sum(self.readout[l] * F.pad(states[l][:, rows, step], (0, self.out_width - self.widths[l]))
+                   for l in self.read_levels)
+        return torch.baddbmm(b_out, last, w_out)
+
+    # --- back to the candidates' own modules ---------------------------------------------------
+
+    @torch.no_grad()
+    def unstack(self, index: int, model: torch.nn.Module) -> torch.nn.Module:
+        """Copy candidate ``index``'s weights into ``model`` (its own, unpadded module)."""
+        if self.embedded:
+            model.embedding.weight.copy_(self.embedding.weight[index].to(model.embedding.weight))
+        for level in range(len(model.layer_widths)):
+            ih, hh = self.ih[level], self.hh[level]
+            for block, layer, column in self._blocks(model, level):
+                w, inp = layer.hidden_size, layer.input_size
+                rows = self._rows(level, block, w, device=ih.weight.device)
+                start = block * self.widths[level]
+                layer.weight_ih.copy_(ih.weight[index, rows, column:column + inp].to(layer.weight_ih))
+                layer.bias_ih.copy_(ih.bias[index, rows].to(layer.bias_ih))
+                layer.weight_hh.copy_(hh.weight[index, rows, start:start + w].to(layer.weight_hh))
+                layer.bias_hh.copy_(hh.bias[index, rows].to(layer.bias_hh))
+        w = model.layer_widths[-1]
+        model.output_layer.weight.copy_(self.output.weight[index, :, :w].to(model.output_layer.weight))
+        model.output_layer.bias.copy_(self.output.bias[index].to(model.output_layer.bias))
+        return model
