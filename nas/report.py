@@ -277,10 +277,12 @@ def _markdown(config, frame, failed, history, names, plots, ledger) -> str:
         lines += ["", f"Best architecture: `{best['genome']}` (also in `best/genome.json`; weights in `best/model.pt`)."]
     lines += [
         "",
-        "Saved time is estimated as the gated-out candidates times the mean training time per candidate of the "
-        "same generation (candidates trained in one stack share its time evenly). That assumes each candidate "
-        "costs the same, which stacks of mixed depths (family `ff`) only approximate; and the gate also changes "
-        "which candidates the search breeds from: compare with a `--no-gating` run for the measured difference.",
+        "Saved time is estimated per generation: for families trained together in stacks (`ff`, `rnn:*`) as the "
+        "measured training time times the step-cost model's marginal cost of the gated-out candidates (the planned "
+        "cost of all candidates minus that of the trained ones, over the latter), since a skipped candidate would "
+        "have joined a stack rather than cost a run of its own; otherwise as the gated-out candidates times the "
+        "mean training time per trained candidate. The gate also changes which candidates the search breeds "
+        "from: compare with a `--no-gating` run for the measured difference.",
         "A shadow candidate is a *false negative* when its measured value reaches the k-th best (k = survivors) "
         "measured so far: the gate rejected something that would have survived.",
         "",

@@ -18,10 +18,14 @@ generation, predictor refits use ``random_state`` derived from ``(seed, g)`` and
 deterministic on the CPU given genome and seed, so ``--resume`` after a kill replays exactly the
 trajectory an uninterrupted run takes.
 
-Time accounting: when the family is ``ff`` a generation's candidates are trained together
-(:func:`nas.training.population.train_population`); each trial's ``wall_time_s`` is then the batch's time
-divided evenly. The time gating *saved* is estimated as the number of gated-out candidates times
-the mean per-candidate training time of the same generation.
+Time accounting: feed-forward and recurrent generations are trained together
+(:func:`nas.training.population.train_population`, stacks planned by a step-cost model); each
+trial's ``wall_time_s`` is then its stack's time divided evenly. Under population training a
+gated-out candidate would not have cost the mean per-candidate time — it would have joined a stack
+and added its *marginal* cost — so the time gating *saved* is the generation's measured training
+time scaled by the cost model's ratio (planned cost of every candidate − planned cost of those
+trained) / planned cost of those trained (:meth:`Trainer.saved_time`). Families trained one by one
+(CNN) keep the plain estimate: gated-out candidates × mean time per trained candidate.
 """
 
 from __future__ import annotations
@@ -63,6 +67,10 @@ class Outcome:
 
 PROXY_BATCH = 256
 PROXY_COLUMNS = ("synflow", "log_synflow", "snip", "grad_norm")
+
+
+def _trains_together(family: str) -> bool:
+    return family == "ff" or family.startswith("rnn:")
 
 
 class Trainer:
@@ -122,8 +130,35 @@ class Trainer:
                 pass
         return outcomes
 
+    @property
+    def stacked(self) -> bool:
+        """True when this search's candidates are trained together (feed-forward and recurrent families)."""
+        return _trains_together(self.family)
+
+    def saved_time(self, trained: Sequence[Genome], skipped: Sequence[Genome], train_time_s: float) -> float:
+        """Estimated seconds that training ``skipped`` as well would have added to ``train_time_s``.
+
+        Stacked families: ``train_time_s`` × (planned step cost of ``trained + skipped`` − that of
+        ``trained``) / that of ``trained`` (:func:`nas.training.population.planner.plan_cost`), the
+        marginal cost of the skipped candidates in the stacks they would have joined. Otherwise:
+        the mean time per trained candidate × the number skipped.
+        """
+        if not skipped or not trained:
+            return 0.0
+        if not self.stacked:
+            return train_time_s / len(trained) * len(skipped)
+        from nas.training import build_seeded
+        from nas.training.population.planner import plan_cost
+
+        build = lambda genomes: [build_seeded(g, self.task, self.data, self.train_config.seed) for g in genomes]  # noqa: E731
+        device = self.train_config.device or "cpu"
+        ran = build(trained)
+        base = plan_cost(ran, self.train_config.batch_size, device)
+        full = plan_cost(ran + build(skipped), self.train_config.batch_size, device)
+        return train_time_s * max(full - base, 0.0) / base if base > 0 else 0.0
+
     def _train(self, genomes: Sequence[Genome]) -> list[Outcome]:
-        """Train ``genomes``; together in one population for ``ff``, one by one otherwise.
+        """Train ``genomes``; together as stacked populations for ``ff`` and ``rnn:*``, one by one otherwise.
 
         A candidate whose training raises is returned as failed with the reason; the others go on.
         If a population run fails as a whole, its candidates are retrained one by one so the
@@ -132,7 +167,7 @@ class Trainer:
         genomes = list(genomes)
         if not genomes:
             return []
-        if self.family == "ff" and len(genomes) > 1:
+        if self.stacked and len(genomes) > 1:
             from nas.training.population import train_population
 
             start = time.perf_counter()
@@ -214,7 +249,7 @@ def train_claims(
 
 def _train_and_record(ledger, trainer, claims, objectives, done) -> None:
     try:
-        if getattr(trainer, "family", "ff") == "ff":
+        if _trains_together(getattr(trainer, "family", "ff")):
             pairs = zip(claims, trainer.train([c.genome for c in claims]))  # trained together
         else:  # one at a time, each recorded as soon as it is trained
             pairs = ((c, trainer.train([c.genome])[0]) for c in claims)
@@ -572,6 +607,10 @@ def run_search(
         strategy.tell(candidates, values)
 
         stats = _generation_stats(gen, candidates, to_train, shadow, reason, trials, values, mean, std, training_set, by_number, config)
+        if hasattr(trainer, "saved_time"):  # else (a duck-typed trainer) the plain estimate stays
+            trained_ok = [candidates[i] for i in to_train if values[i] is not None]
+            stats["saved_time_s"] = trainer.saved_time(trained_ok, [candidates[i] for i in range(n) if i not in reason],
+                                                       stats["train_time_s"])
         training_set.extend(trials[i].number for i in to_train if values[i] is not None)
         stats["best_so_far"] = max((by_number[i].values[0] for i in training_set), default=None)
         history.append(stats)

@@ -1,17 +1,26 @@
-"""Training throughput: the same N sparse MLPs one after another vs. as one population.
+"""Training throughput: the same N sparse networks one after another vs. as one population.
 
-Trains N feed-forward genomes drawn from mixed priors on MNIST with a fixed budget (no early
-stopping), first one at a time with :func:`nas.training.loop.train_genome`, then together with
-:func:`nas.training.population.train_population`, in the same process on the same device, and prints
-candidates per minute for both and their ratio. It also measures the time a single sparse MLP
-needs to reach a target MNIST test accuracy (training time only; the per-epoch test evaluation
-that checks the target is not counted).
+``--task mnist`` (default): N feed-forward genomes drawn from mixed priors on MNIST. ``--task
+reber``: N sparse RNNs (``--cell``, default GRU) from the paper's Reber priors — Barabási–Albert
+with m = n // 10 from m isolated nodes and connected Watts–Strogatz with k = n // 5, p = 1, n
+uniform in [10, 50], alternating — on the Reber grammar; it also reports the share of computed
+time steps that are padding with whole padded sequences, with batches cut to their longest
+sequence, and with length buckets (the default).
+
+Both are trained with a fixed budget (no early stopping), first one at a time with
+:func:`nas.training.loop.train_genome`, then together with
+:func:`nas.training.population.train_population`, in the same process on the same device, and the
+script prints candidates per minute for both and their ratio. For MNIST it also measures the time
+a single sparse MLP needs to reach a target test accuracy (training time only; the per-epoch test
+evaluation that checks the target is not counted).
 
 Usage::
 
     python scripts/bench_training.py --quick            # seconds on a 2-core CPU
     python scripts/bench_training.py --n 64 --epochs 10 # the full benchmark
     python scripts/bench_training.py --device cuda --n 1024 --epochs 10
+    python scripts/bench_training.py --task reber --quick
+    python scripts/bench_training.py --task reber --n 64 --epochs 1 --train-subset 4000 --threads 1
 
 The last line is always ``ratio: <population throughput / one-at-a-time throughput>``.
 """
@@ -42,6 +51,36 @@ TARGET_GENOME = Genome("layered_random", {"layers": 2, "p": 0.3, "skip": 0.0}, n
 def benchmark_genomes(n: int, nodes, rng: np.random.Generator) -> list[Genome]:
     """The benchmark's N feed-forward genomes: uniform over PRIORS, node counts in ``nodes``, drawn from ``rng``."""
     return [random_genome(rng, priors=PRIORS, nodes=tuple(nodes), family="ff") for _ in range(n)]
+
+
+def reber_genomes(n: int, rng: np.random.Generator, cell: str = "gru") -> list[Genome]:
+    """The paper's Reber priors, alternating BA (m = n // 10, m isolated start nodes) and connected
+    WS (k = n // 5, p = 1), n uniform in [10, 50], graph seeds from ``rng``."""
+    genomes = []
+    for i in range(n):
+        nodes = int(rng.integers(10, 51))
+        seed = int(rng.integers(0, 2**31 - 1))
+        if i % 2 == 0:
+            genomes.append(Genome("barabasi_albert_original", {"m": max(1, nodes // 10)}, nodes=nodes, seed=seed,
+                                  family=f"rnn:{cell}"))
+        else:
+            genomes.append(Genome("watts_strogatz", {"k": max(2, nodes // 5), "p": 1.0}, nodes=nodes, seed=seed,
+                                  family=f"rnn:{cell}"))
+    return genomes
+
+
+def padding_report(data, config: TrainConfig, figures: dict) -> None:
+    """Print and record the padded share of computed time steps in one training epoch, three ways."""
+    from nas.training.batches import epoch_batches, make_generator, padded_step_fraction
+
+    split = data.train
+    whole = 1.0 - float(split.lengths.sum()) / (len(split) * split.x.shape[1])
+    shares = {"whole_sequences": whole}
+    for key, buckets in (("cut_to_longest", 1), ("length_buckets", config.bucket_batches)):
+        batches = epoch_batches(split, config.replace(bucket_batches=buckets), make_generator(config.seed, "cpu"), "cpu", True)
+        shares[key] = padded_step_fraction(split, batches)
+    figures["padded_step_fraction"] = shares
+    print("padded share of computed time steps: " + ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in shares.items()))
 
 
 def _timed(label: str, key: str, figures: dict, device: torch.device, train) -> list[float]:
@@ -81,6 +120,8 @@ class _StopAtTarget(Callback):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", choices=("mnist", "reber"), default="mnist")
+    parser.add_argument("--cell", choices=("tanh", "relu", "gru", "lstm"), default="gru", help="recurrent cell (--task reber)")
     parser.add_argument("--n", type=int, default=64, help="candidates")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--nodes", type=int, nargs=2, default=(20, 100), metavar=("LOW", "HIGH"))
@@ -100,8 +141,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="8 candidates, 2,000 training images, 1 epoch, 1 thread")
     parser.add_argument("--json", dest="json_path", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
+    reber = args.task == "reber"
     if args.quick:
-        args.n, args.epochs, args.train_subset, args.target_epochs = 8, 1, args.train_subset or 2000, 1
+        args.n, args.epochs, args.train_subset, args.target_epochs = 8, 1, args.train_subset or (1000 if reber else 2000), 1
+    if reber:
+        args.target_only = False  # the time-to-target run is MNIST's
     if args.quick and not args.threads:
         # Tiny models gain nothing from intra-op threads, and on a busy 2-core machine two threads
         # stall each other in every parallel region (observed: 8x slower one-at-a-time runs).
@@ -109,35 +153,42 @@ def main(argv=None) -> int:
     set_threads(args.threads)  # entry point: the only place the thread count is set
 
     device = resolve_device(args.device)
-    data = load_dataset("mnist", data_dir=args.data_dir)
+    task = args.task
+    data = load_dataset(task, data_dir=args.data_dir)
     if args.quick:
         data = data.subset(args.train_subset, 1000, 1000)
     elif args.train_subset:
         data = data.subset(args.train_subset, None, None)
-    genomes = benchmark_genomes(args.n, args.nodes, np.random.default_rng(args.seed))
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, device=str(device), seed=args.seed)
-    print(f"device: {device_name(device)}; torch threads: {torch.get_num_threads()}; {args.n} candidates, "
-          f"{args.epochs} epoch(s), {len(data.train)} training images, nodes {args.nodes[0]}-{args.nodes[1]}")
+    rng = np.random.default_rng(args.seed)
+    genomes = reber_genomes(args.n, rng, args.cell) if reber else benchmark_genomes(args.n, args.nodes, rng)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, device=str(device), seed=args.seed,
+                         grad_clip=5.0 if reber else None)
+    what = f"sparse {args.cell.upper()}s (paper priors, n 10-50)" if reber else f"sparse MLPs (nodes {args.nodes[0]}-{args.nodes[1]})"
+    print(f"device: {device_name(device)}; torch threads: {torch.get_num_threads()}; task {task}: {args.n} {what}, "
+          f"{args.epochs} epoch(s), {len(data.train)} training examples")
 
     # Warm-up: first use of an optimizer imports torch._dynamo, first CUDA kernels compile.
-    train_genome(genomes[0], "mnist", config.replace(epochs=1, max_steps=2), data=data)
-    train_population(genomes[:2], "mnist", config.replace(epochs=1, max_steps=2), data=data)
+    train_genome(genomes[0], task, config.replace(epochs=1, max_steps=2), data=data)
+    train_population(genomes[:2], task, config.replace(epochs=1, max_steps=2), data=data)
 
-    figures: dict = {"device": device_name(device), "threads": torch.get_num_threads(), "n": args.n,
-                     "epochs": args.epochs, "train_images": len(data.train), "nodes": list(args.nodes),
-                     "versions": library_versions()}
+    figures: dict = {"device": device_name(device), "threads": torch.get_num_threads(), "task": task, "n": args.n,
+                     "epochs": args.epochs, "train_examples": len(data.train),
+                     "nodes": [10, 50] if reber else list(args.nodes), "versions": library_versions()}
+    if reber:
+        figures["cell"] = args.cell
+        padding_report(data, config, figures)
     solo_accuracy = None
     if args.target_only:
         args.skip_solo = True
     if not args.skip_solo:
         solo_accuracy = _timed("one at a time", "one_at_a_time", figures, device,
-                               lambda: [train_genome(g, "mnist", config, data=data) for g in genomes])
+                               lambda: [train_genome(g, task, config, data=data) for g in genomes])
     if not args.target_only:
         pop_accuracy = _timed("population", "population", figures, device,
-                              lambda: train_population(genomes, "mnist", config, data=data))
+                              lambda: train_population(genomes, task, config, data=data))
         if args.compare_grouping:
             _timed("population, one padded stack", "population_one_stack", figures, device,
-                   lambda: train_population(genomes, "mnist", config, data=data, grouping="none"))
+                   lambda: train_population(genomes, task, config, data=data, grouping="none"))
             gain = figures["population_per_min"] / figures["population_one_stack_per_min"]
             figures["grouping_gain"] = gain
             print(f"grouping gain (cost-planned stacks / one padded stack): {gain:.2f}")
@@ -146,6 +197,20 @@ def main(argv=None) -> int:
         figures["max_accuracy_gap"] = gap
         print(f"largest |solo - population| test accuracy difference: {gap:.2e}")
 
+    if not reber:
+        _time_to_target(args, data, device, figures)
+    if args.json_path:
+        write_json_atomic(args.json_path, figures)
+    if "one_at_a_time_s" in figures:
+        ratio = figures["population_per_min"] / figures["one_at_a_time_per_min"]
+        print(f"ratio: {ratio:.2f}")
+    else:
+        print("ratio: n/a (no one-at-a-time run)")
+    return 0
+
+
+def _time_to_target(args, data, device, figures: dict) -> None:
+    """Time a single sparse MLP to ``args.target`` MNIST test accuracy (training time only)."""
     # Cosine over the epoch cap: the time-to-target run stops as soon as the target is reached.
     tconfig = TrainConfig(epochs=args.target_epochs, batch_size=args.batch_size, lr=args.target_lr, schedule="cosine",
                           device=str(device), seed=args.seed)
@@ -161,15 +226,6 @@ def main(argv=None) -> int:
         figures["time_to_target_s"] = None
         print(f"time to {args.target:.0%} test accuracy: not reached in {result.epochs} epoch(s) "
               f"({result.wall_time_s:.2f} s, best {best:.4f})")
-
-    if args.json_path:
-        write_json_atomic(args.json_path, figures)
-    if "one_at_a_time_s" in figures:
-        ratio = figures["population_per_min"] / figures["one_at_a_time_per_min"]
-        print(f"ratio: {ratio:.2f}")
-    else:
-        print("ratio: n/a (no one-at-a-time run)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def test_config_precedence_defaults_quick_toml_cli(tmp_path):
     cfg = build_config(config_file=toml, quick=True, task="reber", seed=9)
     assert cfg.population == 5 and cfg.seed == 9 and cfg.quick
     assert cfg.generations == 3  # from --quick for reber
-    assert cfg.train_options["epochs"] == 4 and cfg.train_options["train_subset"] == 1000
+    assert cfg.train_options["epochs"] == 4 and cfg.train_options["val_subset"] == 1000  # TOML over --quick, merged
     assert SearchConfig.from_dict(cfg.to_dict()) == cfg
 
 

@@ -157,3 +157,20 @@ def test_length_buckets_cover_every_example_once_and_cut_padding(reber):
     assert all(torch.equal(a.index, b.index) for a, b in zip(bucketed, again))  # same seed, same batches
     evaluation = eval_batches(split, 50, truncate=True)
     assert sorted(torch.cat([b.index for b in evaluation]).tolist()) == list(range(len(split)))
+
+
+def test_saved_time_is_the_marginal_planned_cost(reber):
+    from nas.config import SearchConfig
+    from nas.runner import Trainer
+    from nas.training.population.planner import plan_cost
+
+    trainer = Trainer(SearchConfig(task="reber", out="unused", seed=0, device="cpu"))
+    trainer._data = reber
+    population = genomes("gru")
+    trained, skipped = population[:3], population[3:]
+    saved = trainer.saved_time(trained, skipped, 10.0)
+    models = [build_seeded(g, trainer.task, reber, 0) for g in population]
+    base, full = plan_cost(models[:3], 128, "cpu"), plan_cost(models, 128, "cpu")
+    assert saved == pytest.approx(10.0 * (full - base) / base)
+    assert 0.0 < saved < 10.0 / 3 * 2  # joining stacks costs less than two runs of their own
+    assert trainer.saved_time(trained, [], 10.0) == 0.0

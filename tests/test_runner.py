@@ -183,13 +183,21 @@ def test_pareto_search_two_objectives(tmp_path):
     assert all(len(t.values) == 2 for t in run.ledger.trials() if t.state.name == "COMPLETE")
 
 
-def test_recurrent_family_trains_and_records_one_at_a_time(tmp_path):
+def test_cnn_family_trains_and_records_one_at_a_time(tmp_path):
     trainer = FakeTrainer()
-    trainer.family = "rnn:gru"
+    trainer.family = "cnn"
     run = run_search(make_config(tmp_path, generations=1, gating=False), trainer=trainer, write_report=False)
     # six calls of one genome each, plus one retraining of the best for best/model.pt (the
     # stand-in returns no model, so the search must make the weights itself)
     assert run.generations[0]["trained"] == 6 and trainer.calls == 7
+
+
+def test_recurrent_family_trains_a_generation_together(tmp_path):
+    trainer = FakeTrainer()
+    trainer.family = "rnn:gru"
+    run = run_search(make_config(tmp_path, generations=1, gating=False), trainer=trainer, write_report=False)
+    # one call for the whole generation, plus the retraining of the best for best/model.pt
+    assert run.generations[0]["trained"] == 6 and trainer.calls == 2
 
 
 def test_a_saved_predictor_gates_from_generation_zero_and_is_refit_as_a_clone(tmp_path):

@@ -22,7 +22,7 @@ import torch
 
 from search_spaces.builders.recurrent import GATES
 
-__all__ = ["plan_stacks", "step_cost", "step_terms", "STEP_COST", "GROUPINGS", "is_recurrent"]
+__all__ = ["plan_stacks", "plan_cost", "step_cost", "step_terms", "STEP_COST", "GROUPINGS", "is_recurrent"]
 
 #: Seconds per multiply-add, per element of elementwise work, and per stacked layer of one
 #: training step (recurrent: per level and *time step*, so a whole step costs about ``T`` times
@@ -37,8 +37,8 @@ STEP_COST = {
         "cuda": {"mac": 2.0e-13, "element": 1.0e-11, "layer": 1.0e-4},
     },
     "rnn": {
-        "cpu": {"mac": 1.0e-10, "element": 2.0e-8, "layer": 1.4e-4},
-        "cuda": {"mac": 2.0e-13, "element": 2.0e-11, "layer": 2.0e-4},
+        "cpu": {"mac": 1.0e-10, "element": 1.3e-8, "layer": 2.0e-4},
+        "cuda": {"mac": 2.0e-13, "element": 2.0e-11, "layer": 3.0e-4},
     },
 }
 
@@ -211,3 +211,13 @@ def plan_stacks(models: Sequence[torch.nn.Module], batch: int, device: torch.dev
         runs.append((run, widths, {s for i in run for s, _ in models[i].skip_pairs}, len(run)))
     return _dp(runs, ([], set(), 0), _ff_merge,
                lambda state: _cost(_ff_terms(state[0], sorted(state[1]), state[2], in_features, classes, batch), constants))
+
+
+def plan_cost(models: Sequence[torch.nn.Module], batch: int, device: torch.device | str = "cpu") -> float:
+    """Estimated seconds of one training step of ``models`` as :func:`plan_stacks` would stack them
+    (recurrent: per time step). Mixed families or cells are planned apart, as training does."""
+    kinds: dict[str, list] = {}
+    for m in models:
+        kinds.setdefault(f"rnn:{m.cell}" if is_recurrent(m) else "ff", []).append(m)
+    return sum(step_cost([group[i] for i in stack], batch, device)
+               for group in kinds.values() for stack in plan_stacks(group, batch, device))

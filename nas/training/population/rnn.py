@@ -98,15 +98,19 @@ class StackedRecurrent:
                 self.embedding.weight[p] = m.embedding.weight.detach().float().cpu()
                 self.embedding.mask[p] = 1.0
                 self.embedding.mask[p, 0] = 0.0  # padding_idx = 0: zero and never trained
-        self.ih, self.hh = [], []
+        # ih[level][j]: block j's input weights (P, G*W, I_j); hh[level]: every block's recurrence (P, K, G*W, W).
+        self.ih: list[list[StackedLayer]] = []
+        self.hh: list[StackedLayer] = []
         for level in range(self.depth):
-            hidden = (1 + len(self.sources[level])) * self.widths[level]
-            inputs = self.input_widths(level)
-            ih, hh = _empty(P, self.gates * hidden, sum(inputs)), _empty(P, self.gates * hidden, hidden)
+            W = self.widths[level]
+            blocks = [_empty(P, self.gates * W, inputs) for inputs in self.input_widths(level)]
+            K = len(blocks)
+            hh = StackedLayer(torch.zeros(P, K, self.gates * W, W), torch.zeros(P, K, self.gates * W),
+                              torch.zeros(P, K, self.gates * W, W), torch.zeros(P, K, self.gates * W))
             for p, m in enumerate(models):
-                for block, layer, column in self._blocks(m, level):
-                    self._put(ih, hh, p, layer, level, block, column)
-            self.ih.append(ih)
+                for block, layer in self._blocks(m, level):
+                    self._put(blocks[block], hh, p, layer, level, block)
+            self.ih.append(blocks)
             self.hh.append(hh)
         self.out_width = max(m.layer_widths[-1] for m in models)
         self.output = _empty(P, self.classes, self.out_width)
@@ -135,79 +139,89 @@ class StackedRecurrent:
         return [main] + [self.widths[s] for s in self.sources[level]]
 
     def _blocks(self, model, level: int):
-        """(block, the model's layer, first input column) for every layer of ``model`` ending at ``level``."""
+        """(block, the model's layer) for every layer of ``model`` that ends at ``level``."""
         if level >= len(model.layer_widths):
             return
-        yield 0, model.layers[level], 0
-        columns = self.input_widths(level)
+        yield 0, model.layers[level]
         for j, s in enumerate(self.sources[level], start=1):
             if (s, level) in model.skip_pairs:
-                yield j, model.skips[f"{s}_{level}"], sum(columns[:j])
+                yield j, model.skips[f"{s}_{level}"]
 
-    def _rows(self, level: int, block: int, width: int, device=None) -> torch.Tensor:
-        """Stacked gate rows of units ``0..width-1`` of ``block``, gate by gate (torch's gate order)."""
-        hidden = (1 + len(self.sources[level])) * self.widths[level]
-        start = block * self.widths[level]
-        return torch.cat([torch.arange(g * hidden + start, g * hidden + start + width, device=device)
-                          for g in range(self.gates)])
+    def _rows(self, level: int, width: int, device=None) -> torch.Tensor:
+        """Rows of units ``0..width-1`` in a block's gate-major rows (torch's gate order)."""
+        W = self.widths[level]
+        return torch.cat([torch.arange(g * W, g * W + width, device=device) for g in range(self.gates)])
 
-    def _put(self, ih: StackedLayer, hh: StackedLayer, p: int, layer, level: int, block: int, column: int) -> None:
+    def _put(self, ih: StackedLayer, hh: StackedLayer, p: int, layer, level: int, block: int) -> None:
         w, inp = layer.hidden_size, layer.input_size
-        rows = self._rows(level, block, w)
+        rows = self._rows(level, w)
         mask = torch.ones(layer.weight_ih.shape) if layer.mask is None else layer.mask.detach().float().cpu()
-        cols = slice(column, column + inp)
-        ih.weight[p, rows, cols] = layer.weight_ih.detach().float().cpu() * mask
-        ih.mask[p, rows, cols] = mask
+        ih.weight[p, rows, :inp] = layer.weight_ih.detach().float().cpu() * mask
+        ih.mask[p, rows, :inp] = mask
         ih.bias[p, rows] = layer.bias_ih.detach().float().cpu()
         ih.bias_mask[p, rows] = 1.0
-        start = block * self.widths[level]
-        hh.weight[p, rows, start:start + w] = layer.weight_hh.detach().float().cpu()
-        hh.mask[p, rows, start:start + w] = 1.0
-        hh.bias[p, rows] = layer.bias_hh.detach().float().cpu()
-        hh.bias_mask[p, rows] = 1.0
+        hh.weight[p, block, rows, :w] = layer.weight_hh.detach().float().cpu()
+        hh.mask[p, block, rows, :w] = 1.0
+        hh.bias[p, block, rows] = layer.bias_hh.detach().float().cpu()
+        hh.bias_mask[p, block, rows] = 1.0
 
     def layers(self) -> list[StackedLayer]:
-        return ([self.embedding] if self.embedded else []) + self.ih + self.hh + [self.output]
+        return ([self.embedding] if self.embedded else []) + [b for blocks in self.ih for b in blocks] + self.hh + [self.output]
 
     def parameters(self) -> list[torch.Tensor]:
         params = [self.embedding.weight] if self.embedded else []
-        for layer in (*self.ih, *self.hh, self.output):
+        for layer in (*(b for blocks in self.ih for b in blocks), *self.hh, self.output):
             params += [layer.weight, layer.bias]
         return params
 
     # --- forward -------------------------------------------------------------------------------
 
-    def _recur(self, level: int, inputs: torch.Tensor) -> torch.Tensor:
-        """Output sequences ``(P, B, T, M)`` of every block of ``level`` for ``inputs`` ``(P, B, T, I)``."""
-        P, B, T, _ = inputs.shape
-        ih, hh = self.ih[level], self.hh[level]
-        hidden = hh.weight.shape[-1]
-        gx = torch.baddbmm((ih.bias * ih.bias_mask).unsqueeze(1), inputs.reshape(P, B * T, -1),
-                           (ih.weight * ih.mask).transpose(1, 2)).view(P, B, T, -1)
-        w_hh = (hh.weight * hh.mask).transpose(1, 2)
-        b_hh = (hh.bias * hh.bias_mask).unsqueeze(1)
-        h = inputs.new_zeros(P, B, hidden)
+    def _recur(self, level: int, sources: list[torch.Tensor]) -> torch.Tensor:
+        """Level ``level``'s output sequence ``(P, B, T, W)``: the sum over its blocks, block ``j``
+        reading ``sources[j]`` ``(P, B, T, I_j)``."""
+        P, B, T, _ = sources[0].shape
+        W, K, G = self.widths[level], len(sources), self.gates
+        hh = self.hh[level]
+        # Input projections of every step at once, block by block: (T, P*K, B, G*W) after one copy.
+        gx = torch.stack([
+            torch.baddbmm((ih.bias * ih.bias_mask).unsqueeze(1), src.reshape(P, B * T, -1), (ih.weight * ih.mask).transpose(1, 2))
+            for ih, src in zip(self.ih[level], sources)
+        ], dim=1).view(P * K, B, T, G * W).permute(2, 0, 1, 3)
+        w_hh = (hh.weight * hh.mask).view(P * K, G * W, W).transpose(1, 2)
+        b_hh = (hh.bias * hh.bias_mask).view(P * K, 1, G * W)
+        if self.cell == "gru":
+            # The r and z gates add input and hidden projections; the n gate needs W_hn h + b_hn
+            # apart (r multiplies it). So each step's baddbmm starts from [x_r + b_hr, x_z + b_hz, b_hn]
+            # and x_n is kept aside: five ops a step.
+            x_rz, x_n = gx.split([2 * W, W], dim=-1)
+            b_rz, b_n = b_hh.split([2 * W, W], dim=-1)
+            start = torch.cat([x_rz + b_rz, b_n.expand(P * K, B, W).expand(T, P * K, B, W)], dim=-1)
+            steps = zip(start.unbind(dim=0), x_n.unbind(dim=0))
+        else:
+            steps = zip((gx + b_hh).unbind(dim=0), [None] * T)
+        h = gx.new_zeros(P * K, B, W)
         c = h
-        two = 2 * hidden
         outs = []
-        for t in range(T):
-            gh = torch.baddbmm(b_hh, h, w_hh)
-            gi = gx[:, :, t]
+        # unbind/split/chunk rather than indexing: the backward of a slice fills a zero tensor of
+        # the whole source, which per time step would cost O(T²).
+        for first, x_n_t in steps:
+            pre = torch.baddbmm(first, h, w_hh)
             if self.cell == "gru":  # torch's GRU: n = tanh(x_n + r * (W_hn h + b_hn)), h' = (1 - z) n + z h
-                rz = torch.sigmoid(gi[..., :two] + gh[..., :two])
-                n = torch.tanh(gi[..., two:] + rz[..., :hidden] * gh[..., two:])
-                h = n + rz[..., hidden:] * (h - n)
+                rz, hn = pre.split([2 * W, W], dim=-1)
+                r, z = torch.sigmoid(rz).chunk(2, dim=-1)
+                n = torch.tanh(torch.addcmul(x_n_t, r, hn))
+                h = torch.lerp(n, h, z)
             elif self.cell == "lstm":  # gates i, f, g, o
-                gates = gi + gh
-                ifo = torch.sigmoid(gates)
-                c = ifo[..., hidden:two] * c + ifo[..., :hidden] * torch.tanh(gates[..., two:3 * hidden])
-                h = ifo[..., 3 * hidden:] * torch.tanh(c)
+                i, f, g, o = pre.chunk(4, dim=-1)
+                c = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
+                h = torch.sigmoid(o) * torch.tanh(c)
             elif self.cell == "tanh":
-                h = torch.tanh(gi + gh)
+                h = torch.tanh(pre)
             else:
-                h = torch.relu(gi + gh)
+                h = torch.relu(pre)
             outs.append(h)
-        return torch.stack(outs, dim=2)
+        out = torch.stack(outs, dim=2).view(P, K, B, T, W)
+        return out.sum(dim=1) if K > 1 else out[:, 0]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(P, B, classes)`` at each sequence's step ``lengths - 1`` (``T - 1`` without
@@ -221,11 +235,8 @@ class StackedRecurrent:
         B, T = x.shape[0], x.shape[1]
         states: list[torch.Tensor] = []
         for level in range(self.depth):
-            sources = [inputs if level == 0 else states[level - 1]] + [states[s] for s in self.sources[level]]
-            blocks = self._recur(level, torch.cat(sources, dim=-1) if len(sources) > 1 else sources[0])
-            if self.sources[level]:
-                blocks = blocks.view(P, B, T, 1 + len(self.sources[level]), self.widths[level]).sum(dim=3)
-            states.append(blocks)
+            main = inputs if level == 0 else states[level - 1]
+            states.append(self._recur(level, [main] + [states[s] for s in self.sources[level]]))
         w_out = (self.output.weight * self.output.mask).transpose(1, 2)
         b_out = (self.output.bias * self.output.bias_mask).unsqueeze(1)
         if self.sequence_output:
@@ -246,15 +257,15 @@ class StackedRecurrent:
         if self.embedded:
             model.embedding.weight.copy_(self.embedding.weight[index].to(model.embedding.weight))
         for level in range(len(model.layer_widths)):
-            ih, hh = self.ih[level], self.hh[level]
-            for block, layer, column in self._blocks(model, level):
+            hh = self.hh[level]
+            for block, layer in self._blocks(model, level):
+                ih = self.ih[level][block]
                 w, inp = layer.hidden_size, layer.input_size
-                rows = self._rows(level, block, w, device=ih.weight.device)
-                start = block * self.widths[level]
-                layer.weight_ih.copy_(ih.weight[index, rows, column:column + inp].to(layer.weight_ih))
+                rows = self._rows(level, w, device=hh.weight.device)
+                layer.weight_ih.copy_(ih.weight[index, rows, :inp].to(layer.weight_ih))
                 layer.bias_ih.copy_(ih.bias[index, rows].to(layer.bias_ih))
-                layer.weight_hh.copy_(hh.weight[index, rows, start:start + w].to(layer.weight_hh))
-                layer.bias_hh.copy_(hh.bias[index, rows].to(layer.bias_hh))
+                layer.weight_hh.copy_(hh.weight[index, block, rows, :w].to(layer.weight_hh))
+                layer.bias_hh.copy_(hh.bias[index, block, rows].to(layer.bias_hh))
         w = model.layer_widths[-1]
         model.output_layer.weight.copy_(self.output.weight[index, :, :w].to(model.output_layer.weight))
         model.output_layer.bias.copy_(self.output.bias[index].to(model.output_layer.bias))
