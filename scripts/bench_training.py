@@ -155,7 +155,8 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
     task = args.task
     data = load_dataset(task, data_dir=args.data_dir)
-    if args.quick:
+    if args.quick or (reber and args.train_subset):
+        # Reber's evaluation splits (1,876 + 6,250 strings) would outweigh a small training subset.
         data = data.subset(args.train_subset, 1000, 1000)
     elif args.train_subset:
         data = data.subset(args.train_subset, None, None)

@@ -174,3 +174,27 @@ def test_saved_time_is_the_marginal_planned_cost(reber):
     assert saved == pytest.approx(10.0 * (full - base) / base)
     assert 0.0 < saved < 10.0 / 3 * 2  # joining stacks costs less than two runs of their own
     assert trainer.saved_time(trained, [], 10.0) == 0.0
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_hand_written_backward_through_time_matches_autograd(cell):
+    from nas.training.population.recurrence import recurrence
+    from search_spaces.builders.recurrent import GATES
+
+    gen = torch.Generator().manual_seed(0)
+    T, N, B, W = 4, 3, 2, 3
+    G = GATES[cell]
+    gx = torch.randn(T, N, B, G * W, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = (0.5 * torch.randn(N, G * W, W, generator=gen, dtype=torch.float64)).requires_grad_()
+    b = torch.randn(N, 1, G * W, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda *args: recurrence(cell, *args), (gx, w, b))
+    # And the forward is torch's own cell: one block against nn.GRU/LSTM/RNN's fused kernel.
+    layer = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}.get(cell)
+    module = layer(W, W, batch_first=False) if layer else torch.nn.RNN(W, W, nonlinearity=cell)
+    module = module.double()
+    x = torch.randn(T, B, W, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        own = module(x)[0]
+        projected = (x @ module.weight_ih_l0.T + module.bias_ih_l0).unsqueeze(1)
+        ours = recurrence(cell, projected, module.weight_hh_l0.unsqueeze(0), module.bias_hh_l0.view(1, 1, -1))[:, 0]
+    torch.testing.assert_close(ours, own)

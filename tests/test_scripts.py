@@ -36,4 +36,28 @@ def test_bench_grouping_prints_every_plan_and_fits_the_constants(capsys, monkeyp
     out = capsys.readouterr().out
     for plan in ("one stack", "per depth", "planned", "one by one"):
         assert re.search(rf"{plan}: +\d+ stack\(s\) +[\d.]+ ms/step measured +[\d.]+ ms/step estimated", out)
-    assert "fitted STEP_COST['cpu']" in out
+    assert "fitted STEP_COST['ff']['cpu']" in out
+
+
+def test_bench_grouping_for_recurrent_stacks(capsys, monkeypatch):
+    bench = _load("bench_grouping", monkeypatch)
+    assert bench.main(["--task", "reber", "--n", "4", "--steps", "6", "--repeats", "1", "--batch-size", "8", "--fit",
+                       "--fit-samples", "3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"planned: +\d+ stack\(s\) +[\d.]+ ms/step measured", out)
+    assert "fitted STEP_COST['rnn']['cpu']" in out
+
+
+def test_bench_training_for_reber_reports_padding_and_the_ratio(tmp_path, capsys, monkeypatch):
+    import json
+
+    bench = _load("bench_training", monkeypatch)
+    out = tmp_path / "figures.json"
+    assert bench.main(["--task", "reber", "--n", "3", "--epochs", "1", "--train-subset", "128", "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"ratio: \d+\.\d\d", lines[-1])
+    assert any(line.startswith("padded share of computed time steps") for line in lines)
+    figures = json.loads(out.read_text())
+    shares = figures["padded_step_fraction"]
+    assert figures["task"] == "reber" and shares["length_buckets"] < shares["whole_sequences"]
+    assert figures["max_accuracy_gap"] < 1e-3

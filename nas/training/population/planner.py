@@ -37,7 +37,7 @@ STEP_COST = {
         "cuda": {"mac": 2.0e-13, "element": 1.0e-11, "layer": 1.0e-4},
     },
     "rnn": {
-        "cpu": {"mac": 1.0e-10, "element": 1.3e-8, "layer": 2.0e-4},
+        "cpu": {"mac": 3.2e-11, "element": 1.6e-8, "layer": 1.25e-4},
         "cuda": {"mac": 2.0e-13, "element": 2.0e-11, "layer": 3.0e-4},
     },
 }

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 
 from nas.exceptions import ConfigError
 from nas.training.population.ff import StackedLayer
+from nas.training.population.recurrence import recurrence
 from search_spaces.builders.recurrent import GATES
 
 __all__ = ["StackedRecurrent", "stackable"]
@@ -186,41 +187,11 @@ class StackedRecurrent:
         gx = torch.stack([
             torch.baddbmm((ih.bias * ih.bias_mask).unsqueeze(1), src.reshape(P, B * T, -1), (ih.weight * ih.mask).transpose(1, 2))
             for ih, src in zip(self.ih[level], sources)
-        ], dim=1).view(P * K, B, T, G * W).permute(2, 0, 1, 3)
-        w_hh = (hh.weight * hh.mask).view(P * K, G * W, W).transpose(1, 2)
-        b_hh = (hh.bias * hh.bias_mask).view(P * K, 1, G * W)
-        if self.cell == "gru":
-            # The r and z gates add input and hidden projections; the n gate needs W_hn h + b_hn
-            # apart (r multiplies it). So each step's baddbmm starts from [x_r + b_hr, x_z + b_hz, b_hn]
-            # and x_n is kept aside: five ops a step.
-            x_rz, x_n = gx.split([2 * W, W], dim=-1)
-            b_rz, b_n = b_hh.split([2 * W, W], dim=-1)
-            start = torch.cat([x_rz + b_rz, b_n.expand(P * K, B, W).expand(T, P * K, B, W)], dim=-1)
-            steps = zip(start.unbind(dim=0), x_n.unbind(dim=0))
-        else:
-            steps = zip((gx + b_hh).unbind(dim=0), [None] * T)
-        h = gx.new_zeros(P * K, B, W)
-        c = h
-        outs = []
-        # unbind/split/chunk rather than indexing: the backward of a slice fills a zero tensor of
-        # the whole source, which per time step would cost O(T²).
-        for first, x_n_t in steps:
-            pre = torch.baddbmm(first, h, w_hh)
-            if self.cell == "gru":  # torch's GRU: n = tanh(x_n + r * (W_hn h + b_hn)), h' = (1 - z) n + z h
-                rz, hn = pre.split([2 * W, W], dim=-1)
-                r, z = torch.sigmoid(rz).chunk(2, dim=-1)
-                n = torch.tanh(torch.addcmul(x_n_t, r, hn))
-                h = torch.lerp(n, h, z)
-            elif self.cell == "lstm":  # gates i, f, g, o
-                i, f, g, o = pre.chunk(4, dim=-1)
-                c = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
-                h = torch.sigmoid(o) * torch.tanh(c)
-            elif self.cell == "tanh":
-                h = torch.tanh(pre)
-            else:
-                h = torch.relu(pre)
-            outs.append(h)
-        out = torch.stack(outs, dim=2).view(P, K, B, T, W)
+        ], dim=1).view(P * K, B, T, G * W).permute(2, 0, 1, 3).contiguous()
+        w_hh = (hh.weight * hh.mask).view(P * K, G * W, W).to(gx.dtype)
+        b_hh = (hh.bias * hh.bias_mask).view(P * K, 1, G * W).to(gx.dtype)
+        states = recurrence(self.cell, gx, w_hh, b_hh)  # (T, P*K, B, W)
+        out = states.view(T, P, K, B, W).permute(1, 2, 3, 0, 4)
         return out.sum(dim=1) if K > 1 else out[:, 0]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
