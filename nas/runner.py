@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import platform
 import time
@@ -51,6 +52,7 @@ from search_spaces.genome import Genome
 __all__ = ["Trainer", "SearchRun", "run_search", "run_worker", "open_search_ledger", "fit_predictor", "gate"]
 
 Echo = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 # --- training ------------------------------------------------------------------------------------
@@ -147,14 +149,18 @@ class Trainer:
             return 0.0
         if not self.stacked:
             return train_time_s / len(trained) * len(skipped)
+        from nas.device import resolve_device
         from nas.training import build_seeded
         from nas.training.population.planner import plan_cost
 
         build = lambda genomes: [build_seeded(g, self.task, self.data, self.train_config.seed) for g in genomes]  # noqa: E731
-        device = self.train_config.device or "cpu"
-        ran = build(trained)
-        base = plan_cost(ran, self.train_config.batch_size, device)
-        full = plan_cost(ran + build(skipped), self.train_config.batch_size, device)
+        try:
+            device = resolve_device(self.train_config.device)
+            ran = build(trained)
+            base = plan_cost(ran, self.train_config.batch_size, device)
+            full = plan_cost(ran + build(skipped), self.train_config.batch_size, device)
+        except (SparseNASError, RuntimeError, ValueError):  # an unbuildable skipped genome: the plain estimate
+            return train_time_s / len(trained) * len(skipped)
         return train_time_s * max(full - base, 0.0) / base if base > 0 else 0.0
 
     def _train(self, genomes: Sequence[Genome]) -> list[Outcome]:
@@ -174,7 +180,9 @@ class Trainer:
             try:
                 # "record": a diverging candidate is frozen and reported, the others train on
                 results = train_population(genomes, self.task, self.train_config, data=self.data, on_error="record")
-            except (TrainingError, RuntimeError, ValueError):
+            except (TrainingError, RuntimeError, ValueError) as err:
+                log.warning("population training of %d candidates failed (%s: %s); training them one by one",
+                            len(genomes), type(err).__name__, err)
                 results = None  # the stack as a whole failed: pin the failure down one by one
             if results is not None:
                 batch_s = time.perf_counter() - start

@@ -198,3 +198,19 @@ def test_hand_written_backward_through_time_matches_autograd(cell):
         projected = (x @ module.weight_ih_l0.T + module.bias_ih_l0).unsqueeze(1)
         ours = recurrence(cell, projected, module.weight_hh_l0.unsqueeze(0), module.bias_hh_l0.view(1, 1, -1))[:, 0]
     torch.testing.assert_close(ours, own)
+
+
+def test_a_population_too_big_for_memory_is_split_and_logged(monkeypatch, caplog, reber):
+    import logging
+
+    import nas.training.population as population
+
+    config = TrainConfig(epochs=1, batch_size=64, device="cpu")
+    whole = train_population(genomes("gru"), "reber", config, data=reber, grouping="none")
+    monkeypatch.setattr(population, "choose_chunk_size", lambda per, device, reserved=0: 2)  # room for two
+    with caplog.at_level(logging.INFO, logger="nas.training.population"):
+        split = train_population(genomes("gru"), "reber", config, data=reber, grouping="none")
+    assert "does not fit in memory" in caplog.text and "3 chunks" in caplog.text
+    assert all(r.error is None for r in split)  # split, never dropped
+    for a, b in zip(whole, split):
+        assert a.test_loss == pytest.approx(b.test_loss, abs=1e-5)

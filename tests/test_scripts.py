@@ -53,7 +53,8 @@ def test_bench_training_for_reber_reports_padding_and_the_ratio(tmp_path, capsys
 
     bench = _load("bench_training", monkeypatch)
     out = tmp_path / "figures.json"
-    assert bench.main(["--task", "reber", "--n", "3", "--epochs", "1", "--train-subset", "128", "--json", str(out)]) == 0
+    assert bench.main(["--task", "reber", "--n", "3", "--epochs", "1", "--train-subset", "128", "--batch-size", "16",
+                       "--json", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert re.fullmatch(r"ratio: \d+\.\d\d", lines[-1])
     assert any(line.startswith("padded share of computed time steps") for line in lines)

@@ -93,6 +93,9 @@ def check_lengths(split, name: str = "split") -> None:
     """
     if split.lengths is None or len(split) == 0:
         return
+    if tuple(split.lengths.shape) != (len(split),):
+        raise DataError(f"the {name} split has {len(split)} sequences but lengths of shape {tuple(split.lengths.shape)}; "
+                        f"expected ({len(split)},)")
     steps = int(split.x.shape[1])
     low, high = int(split.lengths.min()), int(split.lengths.max())
     if low < 1 or high > steps:
@@ -149,8 +152,11 @@ def epoch_batches(split, config: TrainConfig, generator: torch.Generator, device
 
 
 def eval_batches(split, batch_size: int, truncate: bool = False) -> list[Batch]:
-    """Evaluation batches: in order, or sorted by length and truncated for end-padded sequences
-    (the order does not change a metric or a mean loss)."""
+    """Evaluation batches: in order, or sorted by length and truncated for end-padded sequences.
+
+    The order never changes a metric (counts are summed); a loss that is a mean over valid steps
+    within a batch (``embedded_reber``) is averaged over batches weighted by sequences, so its
+    value depends slightly on which sequences share a batch."""
     n = len(split)
     device = split.x.device
     if not truncate:
@@ -160,16 +166,17 @@ def eval_batches(split, batch_size: int, truncate: bool = False) -> list[Batch]:
     return [Batch(order[start:start + batch_size], int(steps[k])) for k, start in enumerate(range(0, n, batch_size))]
 
 
-def take(split, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def take(split, batch: Batch, augment: str = "none",
+         generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """``(x, y, lengths)`` of ``batch``; with ``batch.steps`` the time axis of ``x`` (and of a
-    per-step ``y``) is cut to that many steps."""
+    per-step ``y``) is cut to that many steps; ``x`` augmented as ``augment`` says (training)."""
     x, y = split.x[batch.index], split.y[batch.index]
     lengths = None if split.lengths is None else split.lengths[batch.index]
     if batch.steps is not None and batch.steps < x.shape[1]:
-        if y.dim() >= 2 and y.shape[1] == x.shape[1]:
+        if y.dim() == 3:  # per-step targets (B, T, V), as next-symbol prediction has
             y = y[:, :batch.steps]
         x = x[:, :batch.steps]
-    return x, y, lengths
+    return augment_batch(x, augment, generator), y, lengths
 
 
 def padded_step_fraction(split, batches: list[Batch]) -> float:

@@ -36,7 +36,7 @@ import torch
 
 from nas.device import device_name, resolve_device
 from nas.exceptions import ConfigError, TrainingError
-from nas.training.batches import (augment_batch, check_augment, check_lengths, epoch_batches, eval_batches, make_augment_generator,
+from nas.training.batches import (check_augment, check_lengths, epoch_batches, eval_batches, make_augment_generator,
                                   make_generator, take, total_steps, truncates)
 from nas.training.config import TrainConfig, TrainResult
 from nas.training.tasks import Task, get_task
@@ -284,11 +284,8 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
         loss_sum = torch.zeros((), device=device)
         first_bad = torch.full((), -1, dtype=torch.long, device=device)
         epoch_steps = 0
-        for batch in epoch_batches(tr, config, generator, device, truncate=truncate):
-            if steps >= budget_steps:
-                break
-            x, y, lengths = take(tr, batch)
-            x = augment_batch(x, config.augment, augmenter)
+        for batch in epoch_batches(tr, config, generator, device, truncate=truncate)[:max(budget_steps - steps, 0)]:
+            x, y, lengths = take(tr, batch, config.augment, augmenter)
             with autocast(device, config):
                 out = task.forward(model, x, lengths)
                 loss = task.loss(out, y, lengths)

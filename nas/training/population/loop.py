@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from nas.device import device_name
 from nas.exceptions import TrainingError
-from nas.training.batches import augment_batch, epoch_batches, eval_batches, make_augment_generator, make_generator, take, total_steps
+from nas.training.batches import epoch_batches, eval_batches, make_augment_generator, make_generator, take, total_steps
 from nas.training.config import TrainConfig, TrainResult
 from nas.training.loop import (PlateauTracker, autocast, count_nonzero_weights, count_parameters, count_test_examples,
                                evaluate, make_optimizer, make_step_schedule)
@@ -84,7 +84,13 @@ def clip_per_candidate(params: list[torch.Tensor], max_norm: float) -> None:
 
 
 def verify_stack(stack, models, task, x: torch.Tensor, lengths, device) -> None:
-    """Raise TrainingError unless the stacked forward equals each candidate's own module on ``x``."""
+    """Raise TrainingError unless the stacked forward equals each candidate's own module on ``x``.
+
+    Within 1e-4 (relative to the largest logit) on the CPU. On CUDA, cuDNN's recurrent kernels may
+    use TF32 (torch's default for them) while the stack's matmuls use full fp32, so the check
+    allows 1e-2 there: it still catches a wrong formula, whose error is of the logits' own size.
+    """
+    tolerance = 1e-4 if torch.device(device).type == "cpu" else 1e-2
     with torch.no_grad():
         stacked = stack.forward(x, lengths)
         for i, model in enumerate(models):
@@ -96,10 +102,10 @@ def verify_stack(stack, models, task, x: torch.Tensor, lengths, device) -> None:
             # Non-finite outputs (a diverged or poisoned candidate) are the loop's business, not a formula mismatch.
             err = float((stacked[i] - own)[finite].abs().max()) if finite.any() else 0.0
             scale = 1.0 + (float(own[finite].abs().max()) if finite.any() else 0.0)
-            if not err <= 1e-4 * scale:
+            if not err <= tolerance * scale:
                 raise TrainingError(
                     f"stacked forward of candidate {i} differs from its module by {err:.3g}; expected agreement within "
-                    f"{1e-4 * scale:.3g} (the builder's formula changed?)"
+                    f"{tolerance * scale:.3g} (the builder's formula changed?)"
                 )
 
 
@@ -136,11 +142,8 @@ def train_stack(stack, models, indices, data, task, config: TrainConfig, device,
         loss_sum = torch.zeros(P, device=device)
         first_bad = torch.full((P,), -1, dtype=torch.long, device=device)
         epoch_steps = 0
-        for batch in epoch_batches(train, config, generator, device, truncate=truncate):
-            if steps >= budget_steps:
-                break
-            x, y, lengths = take(train, batch)
-            x = augment_batch(x, config.augment, augmenter)
+        for batch in epoch_batches(train, config, generator, device, truncate=truncate)[:max(budget_steps - steps, 0)]:
+            x, y, lengths = take(train, batch, config.augment, augmenter)
             with autocast(device, config):
                 out = stack.forward(x, lengths)
             losses = per_candidate_loss(task, out, y, lengths)

@@ -36,9 +36,10 @@ def candidate_bytes(model: torch.nn.Module, widths: Sequence[int], config: Train
     fan-out skip layers (see :class:`~nas.training.population.ff.StackedFeedForward`).
 
     Recurrent (``group``: the stack's models; ``steps``: the padded sequence length): per example
-    and time step, the input projection and the hidden projection of every gate (2 floats per gate
-    unit), the gate activations saved for the backward pass (about 3 per gate unit), each level's
-    state and its sum over skip blocks, and their gradients.
+    and time step, the input projection, the hidden projection and the activated gates of every
+    block (kept for the backward pass) and their gradients (about 5 floats per gate unit), each
+    block's state and the level's sum over blocks; evaluation batches keep about 3 per gate unit.
+    ``widths`` and ``skip_sources`` are the feed-forward padding and unused here.
     """
     batch = max(config.batch_size, config.eval_batch_size)
     if is_recurrent(model):
@@ -46,10 +47,12 @@ def candidate_bytes(model: torch.nn.Module, widths: Sequence[int], config: Train
         gates, first_input, classes = _rnn_dims(model)
         widths, sources = _rnn_shape(models)
         shapes = level_shapes(widths, sources, first_input)
-        entries = sum(gates * hidden * (inputs + hidden + 2) for hidden, inputs in shapes) + classes * (widths[-1] + 1)
+        entries = sum(gates * w * (inputs + k * (w + 2)) for k, w, inputs in shapes) + classes * (widths[-1] + 1)
         entries += model.embedding.weight.numel() if getattr(model, "embedding", None) is not None else 0
-        train = sum(5 * gates * hidden + 2 * hidden + 2 * inputs for hidden, inputs in shapes)
-        evaluation = sum(gates * hidden + 2 * hidden + inputs for hidden, inputs in shapes)  # no graph kept
+        train = sum(5 * gates * k * w + 2 * k * w + 2 * inputs for k, w, inputs in shapes)
+        # Evaluation keeps no graph, but the recurrence still fills its input projections, gate
+        # buffers and states.
+        evaluation = sum(3 * gates * k * w + 2 * k * w + inputs for k, w, inputs in shapes)
         return 4 * (8 * entries + steps * (2 * train * config.batch_size + evaluation * config.eval_batch_size))
     classes = model.output_layer.out_features
     entries, tails = padded_entries(widths, skip_sources, model.input_layer.in_features, classes)

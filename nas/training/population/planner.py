@@ -96,20 +96,21 @@ def _ff_merge(state, run_widths, run_sources, run_size):
 # --- recurrent -----------------------------------------------------------------------------------
 
 
-def level_shapes(widths: Sequence[int], sources: Sequence[Sequence[int]], first_input: int) -> list[tuple[int, int]]:
-    """Per level of a recurrent stack: (hidden units M = (1 + skips into it) × width, input size I)."""
+def level_shapes(widths: Sequence[int], sources: Sequence[Sequence[int]], first_input: int) -> list[tuple[int, int, int]]:
+    """Per level of a recurrent stack: (blocks K = 1 + skip sources into it, width W, summed input
+    size ΣI_j of the blocks) — see :class:`~nas.training.population.rnn.StackedRecurrent`."""
     shapes = []
     for l, w in enumerate(widths):
         inputs = (first_input if l == 0 else widths[l - 1]) + sum(widths[s] for s in sources[l])
-        shapes.append(((1 + len(sources[l])) * w, inputs))
+        shapes.append((1 + len(sources[l]), w, inputs))
     return shapes
 
 
 def _rnn_terms(widths, sources, size: int, gates: int, first_input: int, classes: int, batch: int):
     macs = elements = 0
-    for hidden, inputs in level_shapes(widths, sources, first_input):
-        macs += gates * hidden * (inputs + hidden)
-        elements += gates * hidden
+    for blocks, width, inputs in level_shapes(widths, sources, first_input):
+        macs += gates * width * (inputs + blocks * width)  # each block's input projection and recurrence
+        elements += gates * blocks * width
     macs += classes * widths[-1]
     return float(size * batch * macs), float(size * batch * elements), len(widths)
 

@@ -29,19 +29,21 @@ class _Recurrence(torch.autograd.Function):
         W = w_hh.shape[-1]
         w_t = w_hh.transpose(1, 2)
         hs = gx.new_zeros(T + 1, N, B, W)  # hs[t] is the state before step t
-        pre = torch.empty_like(gx)  # h_{t-1} W_hh^T + b_hh
+        scratch = gx.new_empty(N, B, GW)  # h_{t-1} W_hh^T + b_hh of the current step
+        hn = gx.new_empty(T, N, B, W) if cell == "gru" else gx.new_empty(0)  # W_hn h + b_hn, for the backward
         # Activated gates, each in its own contiguous buffer (in-place ops on strided views are slow).
         gates = [gx.new_empty(T, N, B, W) for _ in range(GW // W)] if cell in ("gru", "lstm") else []
         cs = gx.new_zeros(T + 1, N, B, W) if cell == "lstm" else None
         pieces = gx.split(W, dim=-1)
         for t in range(T):
-            torch.baddbmm(b_hh, hs[t], w_t, out=pre[t])
-            hidden = pre[t].split(W, dim=-1)
+            pre = torch.baddbmm(b_hh, hs[t], w_t, out=scratch)
+            hidden = pre.split(W, dim=-1)
             if cell == "gru":
                 r, z, n = (g[t] for g in gates)
                 torch.add(pieces[0][t], hidden[0], out=r).sigmoid_()
                 torch.add(pieces[1][t], hidden[1], out=z).sigmoid_()
-                torch.addcmul(pieces[2][t], r, hidden[2], out=n).tanh_()
+                hn[t] = hidden[2]
+                torch.addcmul(pieces[2][t], r, hn[t], out=n).tanh_()
                 torch.lerp(n, hs[t], z, out=hs[t + 1])  # (1 - z) n + z h
             elif cell == "lstm":
                 i, f, g, o = (buf[t] for buf in gates)
@@ -51,22 +53,23 @@ class _Recurrence(torch.autograd.Function):
                 torch.addcmul(f * cs[t], i, g, out=cs[t + 1])
                 torch.mul(o, torch.tanh(cs[t + 1]), out=hs[t + 1])
             elif cell == "tanh":
-                torch.add(gx[t], pre[t], out=hs[t + 1]).tanh_()
+                torch.add(gx[t], pre, out=hs[t + 1]).tanh_()
             else:
-                torch.add(gx[t], pre[t], out=hs[t + 1]).relu_()
+                torch.add(gx[t], pre, out=hs[t + 1]).relu_()
         ctx.cell = cell
         empty = hs.new_empty(0)
-        ctx.save_for_backward(w_hh, hs, pre, cs if cs is not None else empty, *gates)
+        ctx.save_for_backward(w_hh, hs, hn, cs if cs is not None else empty, *gates)
         return hs[1:]
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: torch.Tensor):
-        w_hh, hs, pre, cs, *gates = ctx.saved_tensors
+        w_hh, hs, hn, cs, *gates = ctx.saved_tensors
         cell = ctx.cell
         T, N, B, W = grad_out.shape
-        grad_gx = torch.empty_like(pre)  # d loss / d (gx_t): the gate pre-activations' gradient
-        grad_pre = torch.empty_like(pre) if cell == "gru" else grad_gx  # differs only in the GRU's n gate
-        hn_all = pre[..., 2 * W:] if cell == "gru" else None
+        GW = w_hh.shape[1]
+        grad_gx = grad_out.new_empty(T, N, B, GW)  # d loss / d (gx_t): the gate pre-activations' gradient
+        grad_pre = grad_out.new_empty(T, N, B, GW) if cell == "gru" else grad_gx  # differs only in the GRU's n gate
         dh = torch.zeros_like(hs[0])
         dc = torch.zeros_like(hs[0]) if cell == "lstm" else None
         for t in range(T - 1, -1, -1):
@@ -75,7 +78,7 @@ class _Recurrence(torch.autograd.Function):
             if cell == "gru":
                 r, z, n = (g[t] for g in gates)
                 da = dh * (1 - z) * (1 - n * n)  # n = tanh(a), a = x_n + r * hn
-                dr = da * hn_all[t] * r * (1 - r)
+                dr = da * hn[t] * r * (1 - r)
                 dz = dh * (h_prev - n) * z * (1 - z)
                 torch.cat([dr, dz, da], dim=-1, out=grad_gx[t])
                 torch.cat([dr, dz, da * r], dim=-1, out=grad_pre[t])

@@ -6,28 +6,25 @@ level ``t``'s. :class:`StackedRecurrent` holds P such models (one cell type) as 
 with the candidate first and runs, per level, **one recurrence for every candidate and every
 layer that ends at that level**:
 
-* **Level blocks.** Level ``t`` has ``1 + k`` blocks of ``W_t`` units (``W_t`` the widest
+* **Level blocks.** Level ``t`` has ``K = 1 + k`` blocks of ``W_t`` units (``W_t`` the widest
   candidate there, ``k`` the number of distinct skip sources into ``t`` across the stack): block 0
   is the main layer (reading level ``t-1``), block ``j`` the skip layer from the ``j``-th source.
-  Its input is the concatenation of the sources' output sequences; ``weight_ih`` is block-sparse
-  (each block reads its own source) and ``weight_hh`` block-diagonal (each block's recurrence is
-  its own), both by 0/1 masks. The level's output is the sum of its blocks — the builder's
+  Each block has its own input weights ``(P, G·W_t, I_j)`` and recurrence ``(P, K, G·W_t, W_t)``;
+  the level's output is the sum of its blocks — the builder's
   ``h_t = main_t(h_{t-1}) + Σ_s skip_{s→t}(h_s)``.
-* **Gate layout.** Gate rows are gate-major over the whole level (row ``g·M + j·W_t + i`` is gate
-  ``g`` of unit ``i`` in block ``j``, ``M = (1+k)·W_t``), so one slice per gate covers every block
-  and candidate; a candidate's ``(G·w, in)`` weights are scattered there block by block, never
-  interleaved.
-* **Time.** The input projection of a level is one batched matmul over all steps; the recurrence
-  is a loop over the (bucketed, truncated) time steps with one ``baddbmm`` and a few elementwise
-  ops per step — for all P candidates and all ``1 + k`` blocks at once, where training them one by
-  one runs ``P × (levels + skips)`` recurrences. torch's fused RNN kernels cannot be used here:
-  they take one dense ``(G·H, H)`` recurrence per call, so packing P candidates into one call
-  means a block-diagonal ``weight_hh`` whose matmul grows with P² (measured in
-  ``docs/benchmarks.md``).
+* **Gate layout.** Within a block the gate rows are torch's (row ``g·W_t + i`` is gate ``g`` of
+  unit ``i``), so a candidate's ``(G·w, in)`` weights map block by block, never interleaved.
+* **Time.** The input projection of each block is one batched matmul over all steps; the P × K
+  recurrences of a level then run together, one ``baddbmm`` and a few elementwise kernels a step,
+  with a hand-written backward pass through time (:mod:`.recurrence`) — where training the
+  candidates one by one runs ``P × (levels + skips)`` recurrences. torch's fused RNN kernels
+  cannot be used here: they take one dense ``(G·H, H)`` recurrence per call, so packing P
+  candidates into one call means a block-diagonal ``weight_hh`` whose matmul grows with (ΣH)²
+  (measured in ``docs/benchmarks.md``).
 
 Exactness: padded units, absent blocks and the levels below a shallower candidate's depth have
 zero weights, zero masks and zero, masked biases, so their state stays exactly 0 for every cell
-(GRU: ``n = tanh(0) = 0``, ``h' = n + z·(h - n) = 0``; LSTM: ``c' = 0``, ``h' = o·tanh(0) = 0``) and
+(GRU: ``n = tanh(0) = 0``, ``h' = (1 - z)·n + z·h = 0``; LSTM: ``c' = 0``, ``h' = o·tanh(0) = 0``) and
 they receive zero gradient. Each candidate's logits are read from its own last level at each
 sequence's own last step (``lengths - 1``).
 """
