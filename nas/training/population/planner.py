@@ -27,8 +27,10 @@ __all__ = ["plan_stacks", "plan_cost", "step_cost", "step_terms", "STEP_COST", "
 #: Seconds per multiply-add, per element of elementwise work, and per stacked layer of one
 #: training step (recurrent: per level and *time step*, so a whole step costs about ``T`` times
 #: that). ``ff``/``cpu``: least-squares fit to 40 timed steps of stacks of 1–11 MNIST candidates on
-#: the 2-core CPU, one torch thread (median error 7 %). ``rnn``/``cpu``: fit with
-#: ``scripts/bench_grouping.py --task reber --fit`` (docs/benchmarks.md). ``cuda``: estimates
+#: the 2-core CPU, one torch thread (median error 7 %). ``rnn``/``cpu``: the same fit to 40 stacks
+#: of 1–11 sparse GRUs, 32 time steps, one thread (``scripts/bench_grouping.py --task reber
+#: --fit``; median error 6.8 %): it puts no weight on the multiply-adds, which the elementwise
+#: gate work, growing with them, carries on this CPU. ``cuda``: estimates
 #: (H100-class throughput, ~10 kernels of ~5-10 µs per layer), not yet measured; only the ratios
 #: matter for the plan.
 STEP_COST = {
@@ -37,7 +39,7 @@ STEP_COST = {
         "cuda": {"mac": 2.0e-13, "element": 1.0e-11, "layer": 1.0e-4},
     },
     "rnn": {
-        "cpu": {"mac": 3.2e-11, "element": 1.6e-8, "layer": 1.25e-4},
+        "cpu": {"mac": 0.0, "element": 1.7e-8, "layer": 1.6e-4},
         "cuda": {"mac": 2.0e-13, "element": 2.0e-11, "layer": 3.0e-4},
     },
 }
