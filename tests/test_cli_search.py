@@ -152,3 +152,28 @@ def test_resume_reads_the_stored_config(tmp_path):
     assert resumed.generations == 7 and resumed.train == first.train
     fresh = build_config(out=str(tmp_path / "r"))  # without --resume the stored file is not read
     assert fresh.task == "mnist"
+
+
+def test_tiny_real_reber_search_trains_generations_together(tmp_path, capsys):
+    """Recurrent generations go to the population trainer: one batch per generation, honest savings."""
+    toml = tmp_path / "tiny.toml"
+    toml.write_text(
+        'population = 4\ngenerations = 2\nsurvivors = 2\nnodes = [6, 10]\nmin_train_size = 3\n'
+        'priors = ["barabasi_albert_original", "layered_random"]\nshadow_fraction = 0.0\ntrain_fraction = 0.5\n'
+        '[train]\nepochs = 1\ntrain_subset = 200\nval_subset = 64\ntest_subset = 64\nbatch_size = 32\n'
+    )
+    out = tmp_path / "run"
+    args = ["search", "--task", "reber", "--config", str(toml), "--out", str(out), "--seed", "2", "--device", "cpu"]
+    assert main(args) == 0, capsys.readouterr().err
+
+    from predictors import read_evaluations
+
+    frame = read_evaluations(out / "evaluations.csv", target="val_accuracy")
+    assert frame["genome"].str.contains('"rnn:gru"').all() and frame["test_accuracy"].between(0, 1).all()
+    first = frame[frame["reason"] == "warmup"]
+    assert len(first) == 4 and (first["batch_size"] == 4).all()  # generation 0 trained as one population
+    history = json.loads((out / "config.json").read_text())  # the run finished and recorded its config
+    assert history["search"]["task"] == "reber"
+    report = (out / "report.md").read_text()
+    assert "training time saved by gating" in report
+    assert "| 1 | 4 | 2 | 0 | 2 |" in report  # generation 1: the gate kept 2 of 4, the saving was estimated
