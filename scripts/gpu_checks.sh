@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The GPU figures docs/benchmarks.md still lacks, in one run (for a session lent a GPU).
+#
+#   bash scripts/gpu_checks.sh OUTDIR            # on the GPU machine, data in $NAS_DATA_DIR
+#   SMOKE=1 DEVICE=cpu bash scripts/gpu_checks.sh /tmp/out   # the same steps, tiny, to test the script
+#
+# Each step writes its log (and JSON figures where the script has them) to OUTDIR and goes on if
+# one fails; the step-cost fits come first because the population plans depend on them.
+set -u
+out="${1:?usage: gpu_checks.sh OUTDIR}"
+mkdir -p "$out"
+here="$(cd "$(dirname "$0")" && pwd)"
+device="${DEVICE:-cuda}"
+if [ -n "${SMOKE:-}" ]; then
+  n_ff=4; n_rnn=3; study=3; epochs=1; subset=(--train-subset 256); fit=(--fit-samples 3 --repeats 1)
+else
+  n_ff=256; n_rnn=64; study=200; epochs=15; subset=(); fit=()
+fi
+step() {  # step NAME COMMAND...: run, log, never stop the others
+  local name="$1"; shift
+  echo "== $name: $*" | tee -a "$out/summary.txt"
+  if "$@" >"$out/$name.log" 2>&1; then tail -n 3 "$out/$name.log" >>"$out/summary.txt"; else echo "FAILED ($?)" >>"$out/summary.txt"; fi
+}
+step grouping_ff python "$here/bench_grouping.py" --device "$device" --n "$n_ff" --fit "${fit[@]}"
+step grouping_rnn python "$here/bench_grouping.py" --task reber --device "$device" --n "$n_rnn" --fit "${fit[@]}"
+step ratio_mnist python "$here/bench_training.py" --device "$device" --n "$n_ff" --epochs 1 "${subset[@]}" \
+  --target-epochs 1 --json "$out/ratio_mnist.json"
+step ratio_reber python "$here/bench_training.py" --task reber --device "$device" --n "$n_rnn" --epochs 1 \
+  "${subset[@]}" --json "$out/ratio_reber.json"
+# The paper's Reber study: 200 networks per cell, 15 epochs, the full training set, as populations only.
+for cell in tanh relu gru lstm; do
+  step "study_$cell" python "$here/bench_training.py" --task reber --cell "$cell" --device "$device" --n "$study" \
+    --epochs "$epochs" "${subset[@]}" --skip-solo --json "$out/study_$cell.json"
+done
+cat "$out/summary.txt"
