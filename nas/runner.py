@@ -147,8 +147,9 @@ class Trainer:
         """
         if not skipped or not trained:
             return 0.0
+        plain = train_time_s / len(trained) * len(skipped)
         if not self.stacked:
-            return train_time_s / len(trained) * len(skipped)
+            return plain
         from nas.device import resolve_device
         from nas.training import build_seeded
         from nas.training.population.planner import plan_cost
@@ -159,8 +160,8 @@ class Trainer:
             ran = build(trained)
             base = plan_cost(ran, self.train_config.batch_size, device)
             full = plan_cost(ran + build(skipped), self.train_config.batch_size, device)
-        except (SparseNASError, RuntimeError, ValueError):  # an unbuildable skipped genome: the plain estimate
-            return train_time_s / len(trained) * len(skipped)
+        except (SparseNASError, RuntimeError, ValueError):  # an unbuildable skipped genome
+            return plain
         return train_time_s * max(full - base, 0.0) / base if base > 0 else 0.0
 
     def _train(self, genomes: Sequence[Genome]) -> list[Outcome]:

@@ -18,7 +18,6 @@ from nas.training.config import TrainConfig
 CROP_PAD = 4
 
 
-
 def epoch_order(num_examples: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """A random permutation of the training examples, drawn on ``device``."""
     return torch.randperm(num_examples, generator=generator, device=device)
@@ -71,7 +70,6 @@ def total_steps(num_examples: int, config: TrainConfig) -> int:
     """Optimizer steps the budget allows (epochs × batches per epoch, capped by ``max_steps``)."""
     steps = config.epochs * math.ceil(num_examples / config.batch_size)
     return steps if config.max_steps is None else min(steps, config.max_steps)
-
 
 
 # --- sequences: length buckets and truncation ----------------------------------------------------

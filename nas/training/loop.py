@@ -92,7 +92,6 @@ class ProgressBar(Callback):
             self._bar = None
 
 
-
 # --- shared pieces (also used by the population loop so both behave identically) -------------
 
 

@@ -26,10 +26,10 @@ from nas.training.batches import check_augment, truncates
 from nas.training.config import TrainConfig, TrainResult
 from nas.training.loop import build_seeded, prepare_data, train_genome
 from nas.training.population import ff, rnn
-from nas.training.population.ff import StackedFeedForward, padded_widths
+from nas.training.population.ff import StackedFeedForward
 from nas.training.population.loop import train_stack
 from nas.training.population.memory import MEMORY_SAFETY, candidate_bytes, choose_chunk_size
-from nas.training.population.planner import GROUPINGS, STEP_COST, is_recurrent, plan_stacks, step_cost, step_terms
+from nas.training.population.planner import GROUPINGS, STEP_COST, plan_stacks, step_cost, step_terms
 from nas.training.population.rnn import StackedRecurrent
 from nas.training.tasks import get_task
 
@@ -52,12 +52,7 @@ def _stack_kind(model, task) -> str | None:
 
 def _chunks(group, config: TrainConfig, device, chunk_size, reserved: int, steps: int):
     """``group`` cut into chunks that fit in memory (logged when memory forces a split)."""
-    models = [m for _, m in group]
-    if is_recurrent(models[0]):
-        per = candidate_bytes(models[0], (), config, steps=steps, group=models)
-    else:
-        sources = sorted({s for m in models for s, _ in m.skip_pairs})
-        per = candidate_bytes(models[0], padded_widths(models), config, sources)
+    per = candidate_bytes([m for _, m in group], config, steps=steps)
     size = chunk_size or choose_chunk_size(per, device, reserved=reserved)
     if chunk_size is None and size < len(group):
         log.info("a stack of %d candidates does not fit in memory (about %.1f MiB each); training it in %d chunks",
@@ -131,8 +126,8 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
     results: dict[int, TrainResult] = {}
     kinds: dict[str, list[tuple[int, torch.nn.Module]]] = {}
     for i, g in enumerate(genomes):
-        model = build_seeded(g, task, data, config.seed)
-        kind = _stack_kind(model, task)
+        model = build_seeded(g, task, data, config.seed) if g.family != "cnn" else None  # CNNs never stack
+        kind = None if model is None else _stack_kind(model, task)
         if kind is None:
             results[i] = train_genome(g, task, config, data=data)
         else:

@@ -16,7 +16,8 @@ import torch
 from nas.device import free_memory_bytes
 from nas.exceptions import TrainingError
 from nas.training.config import TrainConfig
-from nas.training.population.planner import _rnn_dims, _rnn_shape, is_recurrent, level_shapes, padded_entries
+from nas.training.population.ff import padded_widths
+from nas.training.population.planner import is_recurrent, level_shapes, padded_entries, rnn_dims, rnn_shape
 
 __all__ = ["candidate_bytes", "choose_chunk_size", "MEMORY_SAFETY"]
 
@@ -24,28 +25,25 @@ __all__ = ["candidate_bytes", "choose_chunk_size", "MEMORY_SAFETY"]
 MEMORY_SAFETY = 0.5
 
 
-def candidate_bytes(model: torch.nn.Module, widths: Sequence[int], config: TrainConfig, skip_sources: Sequence[int] = (),
-                    steps: int = 1, group: Sequence[torch.nn.Module] = ()) -> int:
-    """Estimated device bytes one stacked candidate needs while training.
+def candidate_bytes(models: Sequence[torch.nn.Module], config: TrainConfig, steps: int = 1) -> int:
+    """Estimated device bytes one candidate needs while training in a stack of ``models``.
 
-    Per parameter entry (padded): weight, mask, gradient, two optimizer states, best snapshot,
-    pre-step copy and the masked weight of the forward (8 floats).
+    Per parameter entry (padded to the stack): weight, mask, gradient, two optimizer states, best
+    snapshot, pre-step copy and the masked weight of the forward (8 floats).
 
-    Feed-forward (``widths`` and ``skip_sources`` of the padded stack): per example of a batch,
-    each layer's pre-activation, activation and gradient (3 floats per unit), also for the
-    fan-out skip layers (see :class:`~nas.training.population.ff.StackedFeedForward`).
+    Feed-forward: per example of a batch, each layer's pre-activation, activation and gradient (3
+    floats per unit), also for the fan-out skip layers (see
+    :class:`~nas.training.population.ff.StackedFeedForward`).
 
-    Recurrent (``group``: the stack's models; ``steps``: the padded sequence length): per example
-    and time step, the input projection, the hidden projection and the activated gates of every
-    block (kept for the backward pass) and their gradients (about 5 floats per gate unit), each
-    block's state and the level's sum over blocks; evaluation batches keep about 3 per gate unit.
-    ``widths`` and ``skip_sources`` are the feed-forward padding and unused here.
+    Recurrent (``steps``: the padded sequence length): per example and time step, the input
+    projection, the hidden projection and the activated gates of every block (kept for the
+    backward pass) and their gradients (about 5 floats per gate unit), each block's state and the
+    level's sum over blocks; evaluation batches keep about 3 per gate unit.
     """
-    batch = max(config.batch_size, config.eval_batch_size)
+    model = models[0]
     if is_recurrent(model):
-        models = list(group) or [model]
-        gates, first_input, classes = _rnn_dims(model)
-        widths, sources = _rnn_shape(models)
+        gates, first_input, classes = rnn_dims(model)
+        widths, sources = rnn_shape(models)
         shapes = level_shapes(widths, sources, first_input)
         entries = sum(gates * w * (inputs + k * (w + 2)) for k, w, inputs in shapes) + classes * (widths[-1] + 1)
         entries += model.embedding.weight.numel() if getattr(model, "embedding", None) is not None else 0
@@ -54,12 +52,14 @@ def candidate_bytes(model: torch.nn.Module, widths: Sequence[int], config: Train
         # buffers and states.
         evaluation = sum(3 * gates * k * w + 2 * k * w + inputs for k, w, inputs in shapes)
         return 4 * (8 * entries + steps * (2 * train * config.batch_size + evaluation * config.eval_batch_size))
+    widths = padded_widths(models)
+    skip_sources = sorted({s for m in models for s, _ in m.skip_pairs})
     classes = model.output_layer.out_features
     entries, tails = padded_entries(widths, skip_sources, model.input_layer.in_features, classes)
     total = sum(widths)
     # Fan-out outputs and the padded running sum of pending skip outputs, per source.
     units = total + classes + 2 * sum(tails) + len(skip_sources) * total
-    return 4 * (8 * entries + 3 * units * batch)
+    return 4 * (8 * entries + 3 * units * max(config.batch_size, config.eval_batch_size))
 
 
 def choose_chunk_size(per_candidate: int, device: torch.device, reserved: int = 0, safety: float = MEMORY_SAFETY) -> int:

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from nas.training.population.ff import padded_widths
 from search_spaces.builders.recurrent import GATES
 
 __all__ = ["plan_stacks", "plan_cost", "step_cost", "step_terms", "STEP_COST", "GROUPINGS", "is_recurrent"]
@@ -126,14 +127,16 @@ def _rnn_merge(state, run_widths, run_sources, run_size):
     return widths, sources, size + run_size
 
 
-def _rnn_shape(models) -> tuple[list[int], list[list[int]]]:
+def rnn_shape(models) -> tuple[list[int], list[list[int]]]:
+    """Per level of a recurrent stack of ``models``: the widest candidate, and the skip sources into it."""
     depth = max(len(m.layer_widths) for m in models)
     widths = [max((m.layer_widths[l] for m in models if len(m.layer_widths) > l), default=0) for l in range(depth)]
     sources = [sorted({s for m in models for s, t in m.skip_pairs if t == l}) for l in range(depth)]
     return widths, sources
 
 
-def _rnn_dims(model) -> tuple[int, int, int]:
+def rnn_dims(model) -> tuple[int, int, int]:
+    """(gate blocks per unit, input size of level 0, classes) of a recurrent model."""
     return GATES[model.cell], model.layers[0].input_size, model.output_layer.out_features
 
 
@@ -145,10 +148,8 @@ def step_terms(models: Sequence[torch.nn.Module], batch: int) -> tuple[float, fl
     elements, stacked layers) of one training step with batches of ``batch`` (recurrent: of one
     time step)."""
     if is_recurrent(models[0]):
-        widths, sources = _rnn_shape(models)
-        return _rnn_terms(widths, sources, len(models), *_rnn_dims(models[0]), batch)
-    from nas.training.population.ff import padded_widths
-
+        widths, sources = rnn_shape(models)
+        return _rnn_terms(widths, sources, len(models), *rnn_dims(models[0]), batch)
     sources = sorted({s for m in models for s, _ in m.skip_pairs})
     return _ff_terms(padded_widths(models), sources, len(models), models[0].input_layer.in_features,
                      models[0].output_layer.out_features, batch)
@@ -200,9 +201,9 @@ def plan_stacks(models: Sequence[torch.nn.Module], batch: int, device: torch.dev
         else:
             members.append([i])
     if is_recurrent(models[0]):
-        dims = _rnn_dims(models[0])
+        dims = rnn_dims(models[0])
         constants = _constants("rnn", device)
-        runs = [(run, *_rnn_shape([models[i] for i in run]), len(run)) for run in members]
+        runs = [(run, *rnn_shape([models[i] for i in run]), len(run)) for run in members]
         return _dp(runs, ([], [], 0), _rnn_merge,
                    lambda state: _cost(_rnn_terms(state[0], state[1], state[2], *dims, batch), constants))
     in_features, classes = models[0].input_layer.in_features, models[0].output_layer.out_features
