@@ -73,6 +73,9 @@ def main(argv=None) -> int:
     parser.add_argument("--fit", action="store_true", help="fit STEP_COST's constants for this device")
     parser.add_argument("--fit-samples", type=int, default=40)
     args = parser.parse_args(argv)
+    for name in ("n", "steps", "batch_size", "repeats", "fit_samples"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     set_threads(args.threads)  # entry point: the only place the thread count is set
     device = resolve_device(args.device)
     rng = np.random.default_rng(args.seed)  # the candidates, then the --fit samples

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -141,6 +142,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="8 candidates, 2,000 training images, 1 epoch, 1 thread")
     parser.add_argument("--json", dest="json_path", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
+    if args.json_path and not Path(args.json_path).resolve().parent.is_dir():
+        # checked before the run: the figures of a long benchmark must not be lost at the end
+        parser.error(f"--json {args.json_path}: its folder does not exist")
     reber = args.task == "reber"
     if args.quick:
         args.n, args.epochs, args.train_subset, args.target_epochs = 8, 1, args.train_subset or (1000 if reber else 2000), 1

@@ -8,7 +8,7 @@
 # one fails; the step-cost fits come first because the population plans depend on them.
 set -u
 out="${1:?usage: gpu_checks.sh OUTDIR}"
-mkdir -p "$out"
+mkdir -p "$out" && [ -w "$out" ] || { echo "gpu_checks.sh: cannot write to $out" >&2; exit 1; }
 here="$(cd "$(dirname "$0")" && pwd)"
 device="${DEVICE:-cuda}"
 if [ -n "${SMOKE:-}" ]; then
