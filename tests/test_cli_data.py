@@ -1,14 +1,18 @@
-"""``nas data``: info (text and JSON), fetch (offline, never overwriting), reber."""
+"""``nas data``: info (text and JSON), fetch (offline, never overwriting), reber; ``--data-dir`` before or after
+the sub-command."""
 
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 
 import pytest
+from click.testing import CliRunner
 
-from nas.cli.main import main
+from nas.cli.main import cli, main
 from nas.datasets import download as dl
+from nas.exceptions import DatasetNotFoundError
 
 
 def run(capsys, *argv):
@@ -104,3 +108,59 @@ def test_reber_embedded_kind(capsys, tmp_path):
 def test_reber_bad_kind_is_usage_error(capsys, tmp_path):
     code, _, err = run(capsys, "data", "reber", "--out", str(tmp_path / "x.csv"), "--kind", "spiral")
     assert code == 2 and "Invalid value for '--kind'" in err
+
+
+# ------------------------------------------------------------------------- --data-dir after `info`
+
+
+def test_info_takes_data_dir_after_the_subcommand(shared_data_dir, monkeypatch):
+    monkeypatch.delenv("NAS_DATA_DIR", raising=False)
+    runner = CliRunner()
+    after = runner.invoke(cli, ["data", "info", "--data-dir", str(shared_data_dir), "mnist"])
+    before = runner.invoke(cli, ["data", "--data-dir", str(shared_data_dir), "info", "mnist"])
+    assert after.exit_code == 0, after.output
+    assert "(from --data-dir)" in after.output and after.output.count("verified") == 4
+    assert before.exit_code == 0 and before.output == after.output
+    same = runner.invoke(cli, ["data", "--data-dir", str(shared_data_dir), "info", "--data-dir", str(shared_data_dir)])
+    assert same.exit_code == 0, same.output
+
+
+def test_info_json_with_data_dir_after_the_subcommand(shared_data_dir):
+    result = CliRunner().invoke(cli, ["data", "info", "mnist", "--json", "--data-dir", str(shared_data_dir)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["data_dir_source"] == "--data-dir" and payload["data_dir"] == os.path.abspath(shared_data_dir)
+    assert [f["status"] for f in payload["datasets"][0]["files"]] == ["verified"] * 4
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+@pytest.mark.parametrize("bad", ["missing", "file"])
+def test_bad_data_dir_is_one_line_error(capsys, tmp_path, where, bad):
+    path = tmp_path / "no-such-folder"
+    if bad == "file":
+        path = tmp_path / "a-file"
+        path.write_text("x")
+    argv = ["data", "info", "--data-dir", str(path)] if where == "after" else ["data", "--data-dir", str(path), "info"]
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.startswith(f"error: data dir {path} (from --data-dir) ") and err.count("\n") == 1
+    assert ("does not exist" if bad == "missing" else "is not a folder") in err
+    result = CliRunner().invoke(cli, argv)  # the click command itself fails with the same typed error
+    assert result.exit_code != 0 and isinstance(result.exception, DatasetNotFoundError)
+
+
+def test_missing_nas_data_dir_is_one_line_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NAS_DATA_DIR", str(tmp_path / "typo"))
+    code, _, err = run(capsys, "data", "info")
+    assert code == 1 and err.count("\n") == 1 and "(from NAS_DATA_DIR) does not exist" in err
+
+
+def test_two_different_data_dirs_are_an_error(capsys, tmp_path):
+    code, _, err = run(capsys, "data", "--data-dir", str(tmp_path), "info", "--data-dir", str(tmp_path / "other"))
+    assert code == 1 and err.startswith("error: --data-dir given twice") and err.count("\n") == 1
+
+
+def test_fetch_takes_data_dir_after_the_subcommand(capsys, shared_data_dir, monkeypatch):
+    monkeypatch.setattr(dl, "_fetch_url", lambda *a, **k: pytest.fail("nothing is missing, nothing to download"))
+    code, out, _ = run(capsys, "data", "fetch", "mnist", "--data-dir", str(shared_data_dir))
+    assert code == 0 and "nothing downloaded" in out

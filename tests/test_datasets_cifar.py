@@ -105,6 +105,20 @@ def test_bin_checksum(tmp_path, batch):
         read_cifar_bin(path, expected_records=N, md5="f" * 32)
 
 
+def test_bin_sha256_is_checked_and_takes_precedence_over_md5(tmp_path, batch):
+    path = tmp_path / "b.bin"
+    path.write_bytes(bin_bytes(*batch))
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    got = read_cifar_bin(path, expected_records=N, sha256=sha256, md5="f" * 32)
+    assert (got.checksum, got.sha256) == ("verified", sha256)
+    with pytest.raises(ChecksumError, match=f"expected SHA-256 {'0' * 64}, found {sha256}"):
+        read_cifar_bin(path, expected_records=N, sha256="0" * 64)
+    # A truncated file cannot match; it is reported as partial, with the digest of what is there.
+    path.write_bytes(path.read_bytes()[:RECORD_BYTES])
+    part = read_cifar_bin(path, expected_records=N, sha256=sha256, allow_partial=True)
+    assert (part.checksum, part.sha256) == ("not checked (partial file)", hashlib.sha256(path.read_bytes()).hexdigest())
+
+
 # ------------------------------------------------------------------------------------ pickle layout
 
 

@@ -140,6 +140,16 @@ def test_extract_never_overwrites_and_checks_md5(tmp_path):
     assert not (tmp_path / "other").exists()
 
 
+def test_extract_checks_sha256(tmp_path):
+    archive = make_tar(tmp_path / "a.tar.gz", {"d/one": b"1" * 10})
+    good = hashlib.sha256(b"1" * 10).hexdigest()
+    assert extract_tar_members(archive, {"d/one": tmp_path / "one"}, sha256s={"d/one": good}) == [tmp_path / "one"]
+    expected = f"d/one in .*: checksum mismatch: expected SHA-256 {'0' * 64}, found {good}$"
+    with pytest.raises(ChecksumError, match=expected):
+        extract_tar_members(archive, {"d/one": tmp_path / "other"}, sha256s={"d/one": "0" * 64})
+    assert not (tmp_path / "other").exists()
+
+
 def test_extract_missing_member_or_bad_archive_is_corrupt(tmp_path):
     archive = make_tar(tmp_path / "a.tar.gz", {"d/one": b"1"})
     with pytest.raises(CorruptFileError, match="no member 'd/two'"):

@@ -62,6 +62,25 @@ def test_known_checksum_verified_and_mismatch(tmp_path, labels):
     assert str(path) in str(err.value)
 
 
+def test_content_sha256_accepts_any_compression_and_refuses_other_data(tmp_path, labels):
+    data = idx_bytes(labels)
+    sha256 = hashlib.sha256(data).hexdigest()
+    copies = [write(tmp_path, "a-idx1-ubyte.gz", data),
+              tmp_path / "b-idx1-ubyte.gz", write(tmp_path, "c-idx1-ubyte", data, compress=False)]
+    copies[1].write_bytes(gzip.compress(data, compresslevel=9, mtime=1234))
+    for path in copies:
+        # md5 is ignored where sha256 is known: it is the MD5 of some other .gz of the same data.
+        got = read_idx(path, ndim=1, sha256=sha256, md5="0" * 32)
+        assert (got.checksum, got.sha256) == ("verified", sha256)
+    other = bytearray(data)
+    other[-1] ^= 1
+    path = write(tmp_path, "d-idx1-ubyte.gz", bytes(other))
+    found = hashlib.sha256(bytes(other)).hexdigest()
+    expected = f"d-idx1-ubyte.gz: checksum mismatch: expected SHA-256 {sha256}, found {found} "
+    with pytest.raises(ChecksumError, match=expected):
+        read_idx(path, ndim=1, sha256=sha256)
+
+
 def test_wrong_magic_number_names_expected_and_found(tmp_path, labels):
     path = write(tmp_path, "y-idx1-ubyte.gz", idx_bytes(labels))
     with pytest.raises(CorruptFileError, match=r"expected 0x00000803 .* found 0x00000801"):

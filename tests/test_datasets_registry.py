@@ -29,13 +29,18 @@ from nas.exceptions import (
 N_TRAIN, N_TEST = 12, 4
 
 
-def idx_gz(array: np.ndarray) -> bytes:
+def idx_bytes(array: np.ndarray) -> bytes:
     header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return gzip.compress(header + array.tobytes(), mtime=0)
+    return header + array.tobytes()
+
+
+def idx_gz(array: np.ndarray) -> bytes:
+    return gzip.compress(idx_bytes(array), mtime=0)
 
 
 def shrink_idx_dataset(monkeypatch, name: str, seed: int = 0):
-    """``name``'s spec (MNIST layout) shrunk to 12 train / 4 test images whose files (and MD5s) the test owns."""
+    """``name``'s spec (MNIST layout) shrunk to 12 train / 4 test images whose files (MD5s of the .gz,
+    SHA-256s of the IDX bytes) the test owns."""
     rng = np.random.default_rng(seed)
     arrays = {
         "train-images-idx3-ubyte.gz": rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
@@ -46,7 +51,8 @@ def shrink_idx_dataset(monkeypatch, name: str, seed: int = 0):
     blobs = {file: idx_gz(a) for file, a in arrays.items()}
     old = registry.DATASETS[name]
     files = tuple(
-        FileSpec(f.name, f.role, N_TRAIN if "train" in f.role else N_TEST, hashlib.md5(blobs[f.name]).hexdigest())
+        FileSpec(f.name, f.role, N_TRAIN if "train" in f.role else N_TEST, md5=hashlib.md5(blobs[f.name]).hexdigest(),
+                 sha256=hashlib.sha256(idx_bytes(arrays[f.name])).hexdigest())
         for f in old.layouts[0].files
     )
     spec = dataclasses.replace(old, layouts=(Layout("idx", files),), train_records=N_TRAIN,
@@ -209,11 +215,10 @@ def test_truncated_file_raises_by_default_and_is_reported_when_allowed(tmp_path,
 
 def test_status_reports_checksum_mismatch_and_corruption(tmp_path, tiny_mnist):
     arrays, blobs = tiny_mnist
-    labels = arrays["train-labels-idx1-ubyte.gz"]
-    header = bytes([0, 0, 8, 1]) + len(labels).to_bytes(4, "big")
-    # Same content, other gzip level: a valid file whose MD5 is not the published one.
+    labels = arrays["train-labels-idx1-ubyte.gz"].copy()
+    labels[0] = (labels[0] + 1) % 10  # still valid IDX, other data
     blobs = dict(blobs, **{
-        "train-labels-idx1-ubyte.gz": gzip.compress(header + labels.tobytes(), compresslevel=1, mtime=12345),
+        "train-labels-idx1-ubyte.gz": idx_gz(labels),
         "t10k-labels-idx1-ubyte.gz": b"not gzip",
     })
     write_files(tmp_path / "mnist", blobs)
@@ -222,8 +227,39 @@ def test_status_reports_checksum_mismatch_and_corruption(tmp_path, tiny_mnist):
     assert rows["train-labels-idx1-ubyte.gz"]["status"] == "checksum mismatch"
     assert rows["t10k-labels-idx1-ubyte.gz"]["status"] == "corrupt"
     assert "not a gzip stream" in rows["t10k-labels-idx1-ubyte.gz"]["detail"]
-    with pytest.raises(ChecksumError, match="train-labels-idx1-ubyte.gz: checksum mismatch"):
+    with pytest.raises(ChecksumError, match="train-labels-idx1-ubyte.gz: checksum mismatch: expected SHA-256"):
         load_dataset("mnist", data_dir=tmp_path, download=False)
+
+
+def test_recompressed_and_uncompressed_files_verify(tmp_path, tiny_mnist):
+    arrays, _ = tiny_mnist
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    names = list(arrays)
+    # Another gzip level and header for two files, no compression for the other two.
+    for name in names[:2]:
+        (folder / name).write_bytes(gzip.compress(idx_bytes(arrays[name]), compresslevel=1, mtime=12345))
+    for name in names[2:]:
+        (folder / name.removesuffix(".gz")).write_bytes(idx_bytes(arrays[name]))
+    status = dataset_status("mnist", tmp_path)
+    assert status["ready"] and {f["status"] for f in status["files"]} == {"verified"}
+    assert [f["file"] for f in status["files"]][2:] == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    data = load_dataset("mnist", data_dir=tmp_path, download=False)
+    assert {f["checksum"] for f in data.info["files"].values()} == {"verified"}
+    np.testing.assert_array_equal(data.test.y.numpy(), arrays["t10k-labels-idx1-ubyte.gz"])
+
+
+def test_without_a_content_checksum_the_published_md5_decides(tmp_path, tiny_mnist, monkeypatch):
+    arrays, blobs = tiny_mnist
+    spec = registry.DATASETS["mnist"]
+    files = tuple(dataclasses.replace(f, sha256=None) for f in spec.layouts[0].files)
+    monkeypatch.setitem(registry.DATASETS, "mnist", dataclasses.replace(spec, layouts=(Layout("idx", files),)))
+    name = "train-labels-idx1-ubyte.gz"
+    write_files(tmp_path / "mnist", dict(blobs, **{name: gzip.compress(idx_bytes(arrays[name]), compresslevel=1)}))
+    rows = {f["file"]: f for f in dataset_status("mnist", tmp_path)["files"]}
+    assert rows["train-images-idx3-ubyte.gz"]["status"] == "verified"
+    assert rows[name]["status"] == "checksum mismatch"
+    assert f"expected MD5 {hashlib.md5(blobs[name]).hexdigest()}, found" in rows[name]["detail"]
 
 
 def test_status_of_missing_and_generated(tmp_path):
@@ -264,8 +300,9 @@ def tiny_cifar(monkeypatch):
         return buf.getvalue()
 
     archives = {"cifar-10-binary.tar.gz": tarball(bin_blobs), "cifar-10-python.tar.gz": tarball(py_blobs)}
-    bin_layout = dataclasses.replace(old.layouts[0], files=tuple(dataclasses.replace(f, records=3)
-                                                                 for f in old.layouts[0].files),
+    bin_layout = dataclasses.replace(old.layouts[0], files=tuple(
+        dataclasses.replace(f, records=3, sha256=hashlib.sha256(bin_blobs[f.name]).hexdigest())
+        for f in old.layouts[0].files),
                                      archive_md5=hashlib.md5(archives["cifar-10-binary.tar.gz"]).hexdigest())
     py_layout = dataclasses.replace(old.layouts[1], files=tuple(
         dataclasses.replace(f, records=3, md5=hashlib.md5(py_blobs[f.name]).hexdigest()) for f in old.layouts[1].files),

@@ -1,16 +1,22 @@
-"""The real datasets in ``../shared/data``: MNIST originals and CIFAR-10 with a truncated test batch."""
+"""The real datasets in ``../shared/data``: MNIST originals and CIFAR-10 with a truncated test batch.
+
+Copies of the MNIST files re-compressed or uncompressed (as users have them) verify; one changed byte does not.
+"""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from nas.datasets import dataset_status, load_dataset
+from nas.datasets import registry
 from nas.datasets.registry import split_indices
-from nas.exceptions import TruncatedFileError
+from nas.exceptions import ChecksumError, TruncatedFileError
 
 
 @pytest.fixture(scope="module")
@@ -85,5 +91,68 @@ def test_status_of_shared_data(shared_data_dir):
     cifar = dataset_status("cifar10", shared_data_dir)
     rows = {f["file"].rsplit("/", 1)[-1]: f["status"] for f in cifar["files"]}
     assert rows["test_batch.bin"] == "truncated (1000 of 10000 records)"
-    assert rows["data_batch_1.bin"] == "no known checksum (record counts ok)"
+    assert all(rows[f"data_batch_{i}.bin"] == "verified" for i in range(1, 6))
     assert not cifar["ready"] and cifar["usable_partial"]
+
+
+# ------------------------------------------------------------------ MNIST as users have it
+
+
+@pytest.fixture(scope="session")
+def mnist_idx(shared_data_dir):
+    """The four shared MNIST files decompressed once per session: {published name: raw IDX bytes}."""
+    folder = shared_data_dir / "mnist"
+    return {p.name: gzip.decompress(p.read_bytes()) for p in sorted(folder.glob("*-ubyte.gz"))}
+
+
+def copy_mnist(root, mnist_idx, *, compress=None, change=None):
+    """Write the MNIST files into ``root/mnist``: gzip at level ``compress(name)``, or plain when that is None."""
+    folder = root / "mnist"
+    folder.mkdir(parents=True)
+    for name, data in mnist_idx.items():
+        if change and name == change[0]:
+            data = bytearray(data)
+            data[change[1]] ^= 0xFF
+            data = bytes(data)
+        level = compress(name) if compress else None
+        if level is None:
+            (folder / name.removesuffix(".gz")).write_bytes(data)
+        else:
+            (folder / name).write_bytes(gzip.compress(data, compresslevel=level, mtime=0))
+    return folder
+
+
+def test_recompressed_mnist_loads_and_verifies(tmp_path, mnist_idx, mnist, shared_data_dir):
+    # Level 9 (`gzip -9`) for the labels, level 1 for the images (fast); the originals are level 6.
+    folder = copy_mnist(tmp_path, mnist_idx, compress=lambda name: 1 if "images" in name else 9)
+    for name in mnist_idx:  # really other files than the published ones
+        assert (folder / name).read_bytes() != (shared_data_dir / "mnist" / name).read_bytes()
+    data = load_dataset("mnist", data_dir=tmp_path, download=False)
+    assert {f["checksum"] for f in data.info["files"].values()} == {"verified"}
+    assert torch.equal(data.test.x, mnist.test.x) and torch.equal(data.val.y, mnist.val.y)
+    status = dataset_status("mnist", tmp_path)
+    assert status["ready"] and {f["status"] for f in status["files"]} == {"verified"}
+
+
+def test_uncompressed_mnist_loads_and_verifies(tmp_path, mnist_idx, mnist):
+    copy_mnist(tmp_path, mnist_idx)
+    data = load_dataset("mnist", data_dir=tmp_path, download=False)
+    assert {f["checksum"] for f in data.info["files"].values()} == {"verified"}
+    assert {Path(f["path"]).name for f in data.info["files"].values()} == {n.removesuffix(".gz") for n in mnist_idx}
+    assert torch.equal(data.train.x, mnist.train.x) and torch.equal(data.test.y, mnist.test.y)
+
+
+@pytest.mark.parametrize("level", [None, 6], ids=["plain", "gzip"])
+def test_one_changed_byte_is_refused_naming_both_checksums(tmp_path, mnist_idx, level):
+    name, offset = "t10k-images-idx3-ubyte.gz", 16 + 5 * 784 + 400  # a pixel of the sixth test image
+    changed = bytearray(mnist_idx[name])
+    changed[offset] ^= 0xFF  # still a well-formed file, other data
+    copy_mnist(tmp_path, mnist_idx, compress=lambda n: level if n == name else None, change=(name, offset))
+    expected = registry.DATASETS["mnist"].layouts[0].files[2].sha256
+    found = hashlib.sha256(changed).hexdigest()
+    with pytest.raises(ChecksumError) as err:
+        load_dataset("mnist", data_dir=tmp_path, download=False)
+    message = str(err.value)
+    assert "t10k-images-idx3-ubyte" in message and f"expected SHA-256 {expected}, found {found}" in message
+    row = dataset_status("mnist", tmp_path)["files"][2]
+    assert row["status"] == "checksum mismatch" and found in row["detail"]

@@ -1,4 +1,8 @@
-"""``nas data``: inspect the data directory, fetch datasets, generate Reber grammar sets."""
+"""``nas data``: inspect the data directory, fetch datasets, generate Reber grammar sets.
+
+``--data-dir`` is accepted before the sub-command (``nas data --data-dir DIR info``) and, like on
+every other command, after it (``nas data info --data-dir DIR``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import click
 
 from nas.datasets.download import DestinationExistsError
 from nas.datasets.paths import ENV_VAR, resolve_data_dir
-from nas.exceptions import DataError
+from nas.exceptions import ConfigError, DataError, DatasetNotFoundError
 
 _GOOD = {"verified", "no known checksum (record counts ok)"}
 
@@ -21,15 +25,42 @@ def _data_dir_source(data_dir: str | None) -> str:
     return ENV_VAR if os.environ.get(ENV_VAR) else "user cache folder"
 
 
-@click.group()
-@click.option(
-    "--data-dir", type=click.Path(file_okay=False), default=None,
+# Not click.Path(file_okay=False): its refusal is a multi-line usage error; _data_dir says it in one line.
+_data_dir_option = click.option(
+    "--data-dir", type=click.Path(), default=None,
     help=f"Folder holding mnist/, fashion_mnist/, cifar10/ (default: ${ENV_VAR}, else the user cache folder).",
 )
+
+
+@click.group()
+@_data_dir_option
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None) -> None:
     """Inspect, fetch and generate datasets."""
     ctx.ensure_object(dict)["data_dir"] = data_dir
+
+
+def _data_dir(ctx: click.Context, data_dir: str | None, *, must_exist: bool) -> str | None:
+    """The ``--data-dir`` in force (the sub-command's, else the group's), checked.
+
+    A folder named by ``--data-dir`` or ``$NAS_DATA_DIR`` that is a file, or that does not exist
+    when ``must_exist`` (a typo, most likely), is an error; the default cache folder need not exist.
+    """
+    group = ctx.obj["data_dir"]
+    if data_dir and group and resolve_data_dir(data_dir) != resolve_data_dir(group):
+        raise ConfigError(f"--data-dir given twice: {group!r} before the sub-command and {data_dir!r} after it")
+    data_dir = data_dir or group
+    source = _data_dir_source(data_dir)
+    if source != "user cache folder":
+        root = resolve_data_dir(data_dir)
+        if root.exists() and not root.is_dir():
+            raise DatasetNotFoundError(f"data dir {root} (from {source}) is not a folder")
+        if must_exist and not root.exists():
+            raise DatasetNotFoundError(
+                f"data dir {root} (from {source}) does not exist; give an existing folder holding mnist/, "
+                "fashion_mnist/ or cifar10/"
+            )
+    return data_dir
 
 
 def _verdict(status: dict) -> str:
@@ -47,16 +78,19 @@ def _verdict(status: dict) -> str:
 @cli.command("info")
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_data_dir_option
 @click.pass_context
-def info_cmd(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
+def info_cmd(ctx: click.Context, names: tuple[str, ...], as_json: bool, data_dir: str | None) -> None:
     """Show where each dataset's files are and whether they check out.
 
-    With NAMES, only those datasets. Statuses: verified, checksum mismatch, truncated (n of m
-    records), no known checksum (record counts ok), corrupt, missing.
+    With NAMES, only those datasets. A file is verified by the SHA-256 of its uncompressed data, so
+    a re-compressed or uncompressed copy of the right data is "verified". Statuses: verified,
+    checksum mismatch, truncated (n of m records), no known checksum (record counts ok), corrupt,
+    missing.
     """
     from nas.datasets.registry import dataset_status, list_datasets
 
-    data_dir = ctx.obj["data_dir"]
+    data_dir = _data_dir(ctx, data_dir, must_exist=True)
     statuses = [dataset_status(name, data_dir) for name in (names or list_datasets())]
     root = resolve_data_dir(data_dir)
     if as_json:
@@ -78,15 +112,16 @@ def info_cmd(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
 @click.argument("name")
 @click.option("--layout", type=click.Choice(["bin", "py"]), default=None, help="CIFAR-10 layout (default: binary).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show download progress bars.")
+@_data_dir_option
 @click.pass_context
-def fetch_cmd(ctx: click.Context, name: str, layout: str | None, progress: bool) -> None:
+def fetch_cmd(ctx: click.Context, name: str, layout: str | None, progress: bool, data_dir: str | None) -> None:
     """Download and verify the missing files of dataset NAME.
 
     Files already present are never replaced; problems with them are reported instead.
     """
     from nas.datasets.registry import dataset_status, fetch_dataset
 
-    data_dir = ctx.obj["data_dir"]
+    data_dir = _data_dir(ctx, data_dir, must_exist=False)
     written = fetch_dataset(name, data_dir, progress=progress, layout=layout)
     for path in written:
         click.echo(f"downloaded {path}")

@@ -8,11 +8,14 @@ Pickle layout (``cifar-10-batches-py/``): Python 2 pickles of a dict with ``data
 10000 x 3072) and ``labels``. They are read with :class:`RestrictedUnpickler`, which resolves only
 the few globals a pickled numpy array needs; any other global (``os.system``, ...) is refused, so a
 tampered file cannot run code.
+
+A complete batch is verified by the SHA-256 of its bytes (a binary batch is raw records, so that is
+the SHA-256 of its content; see :mod:`nas.datasets.checksums`), or by a known MD5 where no SHA-256 is
+known (torchvision's values for the python batches).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import pickle
@@ -21,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.exceptions import ChecksumError, CorruptFileError, TruncatedFileError
+from nas.datasets.checksums import content_sha256, file_digest, verify_content
+from nas.exceptions import CorruptFileError, TruncatedFileError
 
 __all__ = [
     "CLASSES",
@@ -55,6 +59,8 @@ class CifarBatch:
         Records present and records of the official file.
     checksum : str
         ``"verified"``, ``"no known checksum"`` or ``"not checked (partial file)"``.
+    sha256 : str
+        SHA-256 of the file's bytes (of what is there, for a partial file too).
     """
 
     images: np.ndarray
@@ -62,6 +68,7 @@ class CifarBatch:
     records: int
     expected_records: int
     checksum: str
+    sha256: str
 
     @property
     def partial(self) -> bool:
@@ -75,22 +82,6 @@ def _check_labels(labels: np.ndarray, source: str) -> None:
             f"{source}: label {int(labels[bad[0]])} at record {int(bad[0])}, expected 0..{len(CLASSES) - 1} "
             f"({bad.size} bad labels; wrong record size or not a CIFAR-10 file?)"
         )
-
-
-def _verify_md5(path: Path, md5: str | None, data: bytes | None = None) -> str:
-    if md5 is None:
-        return "no known checksum"
-    digest = hashlib.md5(usedforsecurity=False)
-    if data is not None:
-        digest.update(data)
-    else:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    found = digest.hexdigest()
-    if found != md5:
-        raise ChecksumError(f"{path}: checksum mismatch: expected MD5 {md5}, found {found}")
-    return "verified"
 
 
 def binary_record_count(path: str | os.PathLike, expected_records: int = RECORDS_PER_BATCH) -> tuple[int, int]:
@@ -118,6 +109,7 @@ def read_cifar_bin(
     path: str | os.PathLike,
     *,
     expected_records: int = RECORDS_PER_BATCH,
+    sha256: str | None = None,
     md5: str | None = None,
     allow_partial: bool = False,
 ) -> CifarBatch:
@@ -128,8 +120,10 @@ def read_cifar_bin(
     path : str or path-like
     expected_records : int
         Records in the official file (10,000).
+    sha256 : str, optional
+        Known SHA-256 of the file; checked when the file is complete.
     md5 : str, optional
-        Known MD5 (none is published for the ``.bin`` files; checked when given).
+        Known MD5 (none is published for the ``.bin`` files); checked only without ``sha256``.
     allow_partial : bool
         Accept a truncated file and return its complete records.
 
@@ -144,7 +138,8 @@ def read_cifar_bin(
     CorruptFileError
         Too many bytes for the expected records, or a label outside ``0..9``.
     ChecksumError
-        A complete file whose MD5 differs from ``md5``.
+        A complete file whose SHA-256 differs from ``sha256`` (or, without it, whose MD5 differs
+        from ``md5``); the message names the expected and the found digest.
     """
     path = Path(path)
     records, expected = binary_record_count(path, expected_records)
@@ -159,8 +154,14 @@ def read_cifar_bin(
     labels = raw[:, 0].copy()
     _check_labels(labels, str(path))
     images = raw[:, 1:].reshape(records, *IMAGE_SHAPE)
-    checksum = "not checked (partial file)" if records < expected else _verify_md5(path, md5)
-    return CifarBatch(images=images, labels=labels, records=records, expected_records=expected, checksum=checksum)
+    # A complete file is exactly the records read, so their bytes are the file's bytes.
+    found = content_sha256(raw) if records == expected else file_digest(path)
+    if records < expected:
+        checksum = "not checked (partial file)"
+    else:
+        checksum = verify_content(str(path), found, sha256=sha256, stored=raw, md5=md5)
+    return CifarBatch(images=images, labels=labels, records=records, expected_records=expected, checksum=checksum,
+                      sha256=found)
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -189,6 +190,7 @@ def read_cifar_pickle(
     path: str | os.PathLike,
     *,
     expected_records: int = RECORDS_PER_BATCH,
+    sha256: str | None = None,
     md5: str | None = None,
     allow_partial: bool = False,
 ) -> CifarBatch:
@@ -199,8 +201,11 @@ def read_cifar_pickle(
     path : str or path-like
     expected_records : int
         Records in the official file (10,000).
+    sha256 : str, optional
+        Known SHA-256 of the file; checked on complete batches.
     md5 : str, optional
-        Known MD5 (torchvision's values for the official batches); checked on complete files.
+        Known MD5 (torchvision's values for the official batches); checked on complete batches
+        only without ``sha256``.
     allow_partial : bool
         Accept a batch holding fewer records than expected. A pickle cut short cannot be read at
         all, so a truncated *file* is always a :class:`CorruptFileError`.
@@ -216,7 +221,8 @@ def read_cifar_pickle(
     TruncatedFileError
         A well-formed batch with fewer records than expected (unless ``allow_partial``).
     ChecksumError
-        A complete batch whose MD5 differs from ``md5``.
+        A complete batch whose SHA-256 differs from ``sha256`` (or, without it, whose MD5 differs
+        from ``md5``); the message names the expected and the found digest.
     """
     path = Path(path)
     raw = path.read_bytes()
@@ -248,7 +254,11 @@ def read_cifar_pickle(
             f"{path}: truncated batch: holds {records} of {expected_records} records; "
             "use it anyway with --allow-partial-data (allow_partial=True in Python)"
         )
-    checksum = "not checked (partial file)" if records < expected_records else _verify_md5(path, md5, raw)
+    found = content_sha256(raw)
+    if records < expected_records:
+        checksum = "not checked (partial file)"
+    else:
+        checksum = verify_content(str(path), found, sha256=sha256, stored=raw, md5=md5)
     images = data.reshape(records, *IMAGE_SHAPE)
     return CifarBatch(images=images, labels=labels, records=records, expected_records=expected_records,
-                      checksum=checksum)
+                      checksum=checksum, sha256=found)

@@ -1,14 +1,15 @@
 """Downloading dataset files: never silent, always verified, never overwriting.
 
 A file is streamed into a temporary file beside its destination (with a tqdm progress bar), its
-MD5 is checked against the known value, and only then is it moved into place with a link that
-fails if the destination appeared meanwhile. A user's existing file is never replaced.
+MD5 is checked against the value published for the file the mirror serves, and only then is it
+moved into place with a link that fails if the destination appeared meanwhile. A user's existing
+file is never replaced. (Files already on disk are verified by the SHA-256 of their decompressed
+content when they are read; see :mod:`nas.datasets.checksums`.)
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import sys
@@ -22,6 +23,7 @@ from typing import BinaryIO, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
+from nas.datasets.checksums import file_digest
 from nas.exceptions import ChecksumError, CorruptFileError, DataError, DatasetNotFoundError
 
 __all__ = [
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
+_DIGESTS = {"sha256": "SHA-256", "md5": "MD5"}
 
 
 class DownloadError(DatasetNotFoundError):
@@ -59,11 +62,7 @@ def md5sum(path: str | os.PathLike) -> str:
     str
         32 lowercase hex digits.
     """
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "md5")
 
 
 def _fetch_url(url: str, out: BinaryIO, *, progress: bool = True, desc: str | None = None) -> None:
@@ -187,7 +186,11 @@ def download_file(
 
 
 def extract_tar_members(
-    archive: str | os.PathLike, members: Mapping[str, str | os.PathLike], *, md5s: Mapping[str, str] | None = None
+    archive: str | os.PathLike,
+    members: Mapping[str, str | os.PathLike],
+    *,
+    md5s: Mapping[str, str] | None = None,
+    sha256s: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Extract the named regular files of a tar archive, each to its own destination.
 
@@ -202,6 +205,8 @@ def extract_tar_members(
         Member name inside the archive -> destination path.
     md5s : mapping of str to str, optional
         Known MD5 per member name.
+    sha256s : mapping of str to str, optional
+        Known SHA-256 per member name (checked too when a member has both).
 
     Returns
     -------
@@ -213,9 +218,9 @@ def extract_tar_members(
     CorruptFileError
         The archive cannot be read, or a member is missing or not a regular file.
     ChecksumError
-        A member's MD5 differs from the known one.
+        A member's MD5 or SHA-256 differs from the known one (nothing is written for it).
     """
-    md5s = md5s or {}
+    known = {"md5": md5s or {}, "sha256": sha256s or {}}
     written = []
     try:
         with tarfile.open(archive, "r:*") as tar:
@@ -234,8 +239,10 @@ def extract_tar_members(
                     with out, tar.extractfile(info) as src:
                         for chunk in iter(lambda: src.read(_CHUNK), b""):
                             out.write(chunk)
-                    if name in md5s and (found := md5sum(tmp)) != md5s[name]:
-                        raise ChecksumError(f"{name} in {archive} has MD5 {found}, expected {md5s[name]}")
+                    for algorithm, digests in known.items():
+                        if name in digests and (found := file_digest(tmp, algorithm)) != digests[name]:
+                            raise ChecksumError(f"{name} in {archive}: checksum mismatch: expected "
+                                                f"{_DIGESTS[algorithm]} {digests[name]}, found {found}")
                     written.append(publish_no_overwrite(tmp, dest))
                 finally:
                     tmp.unlink(missing_ok=True)

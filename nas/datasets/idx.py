@@ -1,15 +1,16 @@
 """The IDX format of MNIST and Fashion-MNIST (``*-idx3-ubyte.gz`` images, ``*-idx1-ubyte.gz`` labels).
 
 An IDX file is a 4-byte magic number ``0x00 0x00 <type code> <ndim>``, ``ndim`` big-endian uint32
-dimensions, then the data in C order. The reader decompresses the whole gzip stream once and wraps
-the bytes with :func:`numpy.frombuffer` (no per-record Python work), then checks, in this order:
-the gzip stream, the magic number, the dimensions, the record count (truncation) and last the MD5
-of the file, so that an error names the most specific thing that is wrong.
+dimensions, then the data in C order; it may be gzip-compressed or not. The reader decompresses the
+whole gzip stream once and wraps the bytes with :func:`numpy.frombuffer` (no per-record Python
+work), then checks, in this order: the gzip stream, the magic number, the dimensions, the record
+count (truncation) and last the SHA-256 of the decompressed IDX bytes (see
+:mod:`nas.datasets.checksums`), so that an error names the most specific thing that is wrong and a
+re-compressed or uncompressed copy of the right data is accepted.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zlib
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.exceptions import ChecksumError, CorruptFileError, TruncatedFileError
+from nas.datasets.checksums import content_sha256, verify_content
+from nas.exceptions import CorruptFileError, TruncatedFileError
 
 __all__ = ["IDX_TYPES", "IdxFile", "idx_magic", "decompress", "parse_idx", "read_idx"]
 
@@ -53,15 +55,15 @@ class IdxFile:
         Records the header (or the caller) promises.
     checksum : str
         ``"verified"``, ``"no known checksum"`` or ``"not checked (partial file)"``.
-    md5 : str
-        MD5 of the file as stored.
+    sha256 : str
+        SHA-256 of the decompressed IDX bytes (of what is there, for a partial file too).
     """
 
     array: np.ndarray
     records: int
     expected_records: int
     checksum: str
-    md5: str
+    sha256: str
 
     @property
     def partial(self) -> bool:
@@ -201,6 +203,7 @@ def read_idx(
     ndim: int,
     dims: tuple[int, ...] | None = None,
     expected_records: int | None = None,
+    sha256: str | None = None,
     md5: str | None = None,
     allow_partial: bool = False,
     type_code: int = 0x08,
@@ -217,8 +220,11 @@ def read_idx(
         Per-record dimensions, e.g. ``(28, 28)``.
     expected_records : int, optional
         The record count of the official file.
+    sha256 : str, optional
+        Known SHA-256 of the decompressed IDX bytes; checked when the file is complete.
     md5 : str, optional
-        Known MD5 of the file as stored; checked when the file is complete.
+        Known MD5 of the file as stored (e.g. the published ``.gz``); checked, on a complete file,
+        only when ``sha256`` is not given.
     allow_partial : bool
         Accept a truncated file (its checksum cannot match, so it is not checked).
     type_code : int
@@ -235,7 +241,8 @@ def read_idx(
     TruncatedFileError
         Fewer records than promised, unless ``allow_partial``.
     ChecksumError
-        A complete, well-formed file whose MD5 differs from ``md5``.
+        A complete, well-formed file whose content differs from ``sha256`` (or, without it, whose
+        stored bytes differ from ``md5``); the message names the expected and the found digest.
 
     Examples
     --------
@@ -247,19 +254,14 @@ def read_idx(
     """
     path = Path(path)
     raw = path.read_bytes()
-    found_md5 = hashlib.md5(raw, usedforsecurity=False).hexdigest()
     data, complete = decompress(raw, source=str(path))
     array, records, promised = parse_idx(
         data, source=str(path), type_code=type_code, ndim=ndim, dims=dims, expected_records=expected_records,
         allow_partial=allow_partial, stream_complete=complete,
     )
-    partial = records < promised or not complete
-    if partial:
+    found = content_sha256(data)
+    if records < promised or not complete:
         checksum = "not checked (partial file)"
-    elif md5 is None:
-        checksum = "no known checksum"
-    elif found_md5 != md5:
-        raise ChecksumError(f"{path}: checksum mismatch: expected MD5 {md5}, found {found_md5}")
     else:
-        checksum = "verified"
-    return IdxFile(array=array, records=records, expected_records=promised, checksum=checksum, md5=found_md5)
+        checksum = verify_content(str(path), found, sha256=sha256, stored=raw, md5=md5)
+    return IdxFile(array=array, records=records, expected_records=promised, checksum=checksum, sha256=found)

@@ -3,6 +3,10 @@
 ``load_dataset(name, ...)`` returns a :class:`~nas.datasets.base.Dataset` of normalised float32
 tensors with a seeded train/validation split; ``dataset_status`` says, file by file, what is in
 the data directory (used by ``nas data info``); ``fetch_dataset`` downloads what is missing.
+
+A file on disk is verified by the SHA-256 of its decompressed content (``FileSpec.sha256``), so the
+same data re-compressed or stored uncompressed is accepted; a download is verified by the published
+MD5 of the file the mirror serves (``FileSpec.md5``, ``Layout.archive_md5``).
 """
 
 from __future__ import annotations
@@ -48,12 +52,36 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FileSpec:
-    """One file of a dataset: path inside the dataset folder, role, record count and known MD5."""
+    """One file of a dataset.
+
+    Attributes
+    ----------
+    name : str
+        Path inside the dataset folder, as published (and downloaded). A ``.gz`` file is also
+        found decompressed, under the name without ``.gz`` (see :attr:`names`).
+    role : str
+        ``train_images``, ``train_labels``, ``test_images``, ``test_labels``, ``train_batch`` or
+        ``test_batch``.
+    records : int
+        Records of the official file.
+    md5 : str, optional
+        Published MD5 of the file as served (torchvision's values); checks downloads, and files on
+        disk only where ``sha256`` is unknown.
+    sha256 : str, optional
+        SHA-256 of the decompressed content (the raw IDX bytes, the CIFAR-10 binary records); how a
+        file on disk is verified.
+    """
 
     name: str
-    role: str  # train_images, train_labels, test_images, test_labels, train_batch, test_batch
+    role: str
     records: int
     md5: str | None = None
+    sha256: str | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names the file is found under, in order of preference: as published, then decompressed."""
+        return (self.name, self.name[: -len(".gz")]) if self.name.endswith(".gz") else (self.name,)
 
 
 @dataclass(frozen=True)
@@ -90,21 +118,30 @@ class DatasetSpec:
     citation: str = ""
 
 
-_IDX_FILES = lambda md5s: (  # noqa: E731 - MNIST and Fashion-MNIST share file names and counts
-    FileSpec("train-images-idx3-ubyte.gz", "train_images", 60_000, md5s[0]),
-    FileSpec("train-labels-idx1-ubyte.gz", "train_labels", 60_000, md5s[1]),
-    FileSpec("t10k-images-idx3-ubyte.gz", "test_images", 10_000, md5s[2]),
-    FileSpec("t10k-labels-idx1-ubyte.gz", "test_labels", 10_000, md5s[3]),
-)
+def _idx_files(md5s: tuple[str, ...], sha256s: tuple[str, ...]) -> tuple[FileSpec, ...]:
+    """MNIST's and Fashion-MNIST's four files (they share names and record counts)."""
+    names = (
+        ("train-images-idx3-ubyte.gz", "train_images", 60_000), ("train-labels-idx1-ubyte.gz", "train_labels", 60_000),
+        ("t10k-images-idx3-ubyte.gz", "test_images", 10_000), ("t10k-labels-idx1-ubyte.gz", "test_labels", 10_000),
+    )
+    return tuple(FileSpec(*f, md5=m, sha256=s) for f, m, s in zip(names, md5s, sha256s))
 
-# MD5s as torchvision lists them (torchvision.datasets.MNIST / FashionMNIST / CIFAR10).
+
+# MD5s as torchvision lists them (torchvision.datasets.MNIST / FashionMNIST / CIFAR10): the files
+# as published. SHA-256s: of the decompressed content, computed from the originals (the published
+# .gz files with exactly these MD5s; the CIFAR-10 binary batches of the official archive).
 MNIST = DatasetSpec(
     name="mnist",
     title="MNIST handwritten digits",
     folders=("mnist", "MNIST/raw"),
-    layouts=(Layout("idx", _IDX_FILES((
+    layouts=(Layout("idx", _idx_files((
         "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
         "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c",
+    ), (
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     ))),),
     mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
     input_shape=(1, 28, 28),
@@ -121,9 +158,14 @@ FASHION_MNIST = DatasetSpec(
     name="fashion_mnist",
     title="Fashion-MNIST (Zalando)",
     folders=("fashion_mnist", "FashionMNIST/raw"),
-    layouts=(Layout("idx", _IDX_FILES((
+    layouts=(Layout("idx", _idx_files((
         "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
         "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310",
+    ), (
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     ))),),
     mirrors=(
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -141,8 +183,20 @@ FASHION_MNIST = DatasetSpec(
 
 _CIFAR_BIN = Layout(
     "bin",
-    tuple(FileSpec(f"cifar-10-batches-bin/data_batch_{i}.bin", "train_batch", 10_000) for i in range(1, 6))
-    + (FileSpec("cifar-10-batches-bin/test_batch.bin", "test_batch", 10_000),),
+    tuple(
+        FileSpec(f"cifar-10-batches-bin/data_batch_{i}.bin", "train_batch", 10_000, sha256=sha256)
+        for i, sha256 in enumerate((
+            "cee916563c9f80d84e3cc88e17fdc0941787f1244f00a67874d45b261883ada5",
+            "a591ca11fa1708a91ee40f54b3da4784ccd871ecf2137de63f51ada8b3fa57ed",
+            "bbe8596564c0f86427f876058170b84dac6670ddf06d79402899d93ceea26f67",
+            "014e562d6e23c72197cc727519169a60359f5eccd8945ad5a09d710285ff4e48",
+            "755304fc0b379caeae8c14f0dac912fbc7d6cd469eb67a1029a08a39453a9add",
+        ), start=1)
+    )
+    # The shared copy of test_batch.bin holds 1,000 records, so this value could not be computed
+    # here; it is the one other CIFAR-10 loaders publish beside the five values above, which match.
+    + (FileSpec("cifar-10-batches-bin/test_batch.bin", "test_batch", 10_000,
+                sha256="8e2eb146ae340b09e24670f29cabc6326dba54da8789dab6768acf480273f65b"),),
     archive="cifar-10-binary.tar.gz",
     archive_md5="c32a1d4ab5d03f1284b67883e8d87530",
 )
@@ -202,27 +256,33 @@ def _layout(spec: DatasetSpec, name: str | None) -> Layout | None:
     return next(lay for lay in spec.layouts if lay.name == name)
 
 
+def _find(root: Path, fs: FileSpec) -> Path | None:
+    """The path of ``fs`` in ``root`` under the first of its names that exists, else None."""
+    return next((root / name for name in fs.names if (root / name).is_file()), None)
+
+
 def _locate(spec: DatasetSpec, data_dir: Path, layout: Layout | None = None) -> tuple[Path, Layout]:
     """The folder and layout to read: the first candidate holding every file, else the default place."""
     layouts = (layout,) if layout else spec.layouts
     for lay in layouts:
         for folder in spec.folders:
             root = data_dir / folder
-            if all((root / f.name).is_file() for f in lay.files):
+            if all(_find(root, f) for f in lay.files):
                 return root, lay
     # Nothing complete: report against a layout that has some files, else the first (download) one.
     for lay in layouts:
         for folder in spec.folders:
-            if any((data_dir / folder / f.name).is_file() for f in lay.files):
+            if any(_find(data_dir / folder, f) for f in lay.files):
                 return data_dir / folder, lay
     return data_dir / spec.folders[0], layouts[0]
 
 
 def _how_to_provide(spec: DatasetSpec, root: Path, layout: Layout, missing: list[str]) -> str:
     every = "all files" if len(missing) == len(layout.files) else ", ".join(missing)
+    either = " (gzip-compressed or not)" if any(f.name.endswith(".gz") for f in layout.files) else ""
     return (
         f"{spec.name}: missing {every} in {root} (looked in the data dir from --data-dir, else ${ENV_VAR}, "
-        f"else the user cache folder); put {', '.join(layout.file_names)} in that folder, point --data-dir "
+        f"else the user cache folder); put {', '.join(layout.file_names)}{either} in that folder, point --data-dir "
         f"or ${ENV_VAR} at a folder holding {spec.folders[0]}/, or run `nas data fetch {spec.name}`"
     )
 
@@ -235,9 +295,10 @@ def fetch_dataset(
 ) -> list[Path]:
     """Download the missing files of a dataset into the data directory and verify them.
 
-    Files already present are never replaced (they are verified when loaded or by
-    :func:`dataset_status`). CIFAR-10 comes as the official archive; only the batch files of the
-    chosen layout (default: binary) are extracted from it.
+    Files already present, compressed or not, are never replaced (they are verified when loaded or
+    by :func:`dataset_status`). Downloads are checked against the published MD5 of the file served.
+    CIFAR-10 comes as the official archive; only the batch files of the chosen layout (default:
+    binary) are extracted from it, each checked against its known checksum before it is kept.
 
     Parameters
     ----------
@@ -260,13 +321,13 @@ def fetch_dataset(
     DownloadError
         No mirror reachable or the folder is not writable.
     ChecksumError
-        A download whose MD5 differs from the known one (it is discarded).
+        A download (or an extracted batch) whose checksum differs from the known one (it is discarded).
     """
     if name in GENERATED:
         raise ConfigError(f"{name} is generated by the project, there is nothing to fetch; use `nas data reber`")
     spec = _spec(name)
     root, lay = _locate(spec, resolve_data_dir(data_dir), _layout(spec, layout))
-    missing = [f for f in lay.files if not (root / f.name).is_file()]
+    missing = [f for f in lay.files if _find(root, f) is None]
     if not missing:
         return []
     if lay.archive is None:
@@ -282,28 +343,38 @@ def fetch_dataset(
         )
     members = {lay.archive_prefix + f.name: root / f.name for f in missing}
     md5s = {lay.archive_prefix + f.name: f.md5 for f in missing if f.md5}
-    written += extract_tar_members(archive, members, md5s=md5s)
+    sha256s = {lay.archive_prefix + f.name: f.sha256 for f in missing if f.sha256}
+    written += extract_tar_members(archive, members, md5s=md5s, sha256s=sha256s)
     return written
 
 
 # --------------------------------------------------------------------------------------- status
 
 
-def _file_status(spec: DatasetSpec, layout: Layout, path: Path, fs: FileSpec) -> dict[str, Any]:
-    row: dict[str, Any] = {"file": fs.name, "path": str(path), "present": path.is_file(), "expected": fs.records}
-    if not row["present"]:
-        return {**row, "status": "missing", "records": None}
+def _read_file(layout: Layout, path: Path, fs: FileSpec, allow_partial: bool):
+    """Read and verify one file of ``layout`` (an :class:`IdxFile` or a :class:`CifarBatch`)."""
+    if layout.name == "idx":
+        is_img = fs.role.endswith("images")
+        return read_idx(path, ndim=3 if is_img else 1, dims=(28, 28) if is_img else None, expected_records=fs.records,
+                        sha256=fs.sha256, md5=fs.md5, allow_partial=allow_partial)
+    reader = read_cifar_bin if layout.name == "bin" else read_cifar_pickle
+    return reader(path, expected_records=fs.records, sha256=fs.sha256, md5=fs.md5, allow_partial=allow_partial)
+
+
+def _file_status(layout: Layout, root: Path, fs: FileSpec) -> dict[str, Any]:
+    path = _find(root, fs)
+    if path is None:
+        return {"file": fs.name, "path": str(root / fs.name), "present": False, "expected": fs.records,
+                "status": "missing", "records": None}
+    row: dict[str, Any] = {"file": path.relative_to(root).as_posix(), "path": str(path), "present": True,
+                           "expected": fs.records}
     try:
-        if layout.name == "idx":
-            ndim, dims = (3, (28, 28)) if fs.role.endswith("images") else (1, None)
-            parsed = read_idx(path, ndim=ndim, dims=dims, expected_records=fs.records, md5=fs.md5, allow_partial=True)
-            records, checksum = parsed.records, parsed.checksum
-        elif layout.name == "bin":
-            # The size alone gives the record count; reading 180 MB for a status line is not needed.
+        if layout.name == "bin" and fs.sha256 is None:
+            # The size alone gives the record count; with no checksum to compare, reading is not needed.
             records, _ = binary_record_count(path, fs.records)
             checksum = "no known checksum"
         else:
-            parsed = read_cifar_pickle(path, expected_records=fs.records, md5=fs.md5, allow_partial=True)
+            parsed = _read_file(layout, path, fs, allow_partial=True)
             records, checksum = parsed.records, parsed.checksum
     except ChecksumError as err:
         return {**row, "status": "checksum mismatch", "records": fs.records, "detail": str(err)}
@@ -339,7 +410,7 @@ def dataset_status(name: str, data_dir: str | os.PathLike | None = None) -> dict
                 "layout": None, "files": [], "ready": True, "usable_partial": True}
     spec = _spec(name)
     root, lay = _locate(spec, resolve_data_dir(data_dir))
-    files = [_file_status(spec, lay, root / fs.name, fs) for fs in lay.files]
+    files = [_file_status(lay, root, fs) for fs in lay.files]
     good = {"verified", "no known checksum (record counts ok)"}
     ready = all(f["status"] in good for f in files)
     usable_partial = all(f["status"] in good or f["status"].startswith("truncated") for f in files)
@@ -363,21 +434,16 @@ def _read_files(spec: DatasetSpec, root: Path, lay: Layout, allow_partial: bool)
     files: dict[str, Any] = {}
     parts: dict[str, list[np.ndarray]] = {"train_x": [], "train_y": [], "test_x": [], "test_y": []}
     for fs in lay.files:
-        path = root / fs.name
+        path = _find(root, fs) or root / fs.name
+        parsed = _read_file(lay, path, fs, allow_partial)
+        split = fs.role.split("_")[0]
         if lay.name == "idx":
-            is_img = fs.role.endswith("images")
-            parsed = read_idx(path, ndim=3 if is_img else 1, dims=(28, 28) if is_img else None,
-                              expected_records=fs.records, md5=fs.md5, allow_partial=allow_partial)
-            split = fs.role.split("_")[0]
-            parts[f"{split}_{'x' if is_img else 'y'}"].append(parsed.array)
+            parts[f"{split}_{'x' if fs.role.endswith('images') else 'y'}"].append(parsed.array)
         else:
-            reader = read_cifar_bin if lay.name == "bin" else read_cifar_pickle
-            parsed = reader(path, expected_records=fs.records, md5=fs.md5, allow_partial=allow_partial)
-            split = "train" if fs.role == "train_batch" else "test"
             parts[f"{split}_x"].append(parsed.images)
             parts[f"{split}_y"].append(parsed.labels)
         files[fs.name] = {"path": str(path), "records": parsed.records, "expected": fs.records,
-                          "checksum": parsed.checksum}
+                          "checksum": parsed.checksum, "sha256": parsed.sha256}
     out = {}
     for split in ("train", "test"):
         xs, ys = parts[f"{split}_x"], parts[f"{split}_y"]
@@ -440,7 +506,7 @@ def _load_files(spec, data_dir, allow_partial, download, val_fraction, split_see
     data_dir = resolve_data_dir(data_dir)
     layout = _layout(spec, options.get("layout"))
     root, lay = _locate(spec, data_dir, layout)
-    missing = [f.name for f in lay.files if not (root / f.name).is_file()]
+    missing = [f.name for f in lay.files if _find(root, f) is None]
     if missing:
         if not download:
             raise DatasetNotFoundError(_how_to_provide(spec, root, lay, missing) + " (download=False)")
