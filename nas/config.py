@@ -27,7 +27,8 @@ import tomllib
 
 from nas.exceptions import ConfigError, UnknownNameError
 
-__all__ = ["SearchConfig", "QUICK", "build_config", "load_toml", "write_config", "TRAJECTORY_FIELDS"]
+__all__ = ["SearchConfig", "QUICK", "SCREEN", "build_config", "load_toml", "write_config", "TRAJECTORY_FIELDS",
+           "legacy_search_dict"]
 
 GATE_RULES = ("top", "ucb")
 SECOND = (None, "nonzero_weights", "parameters", "flops")
@@ -35,35 +36,52 @@ SECOND = (None, "nonzero_weights", "parameters", "flops")
 # ``--quick``: a search that finishes in minutes on a 2-core CPU (measured: docs/search.md).
 # Data subsets and short budgets, small graphs, a few generations.
 QUICK: dict[str, dict[str, Any]] = {
-    # mnist measured on the 2-core CPU: 44 s, best val 0.918 / its test 0.917 (docs/results.md)
+    # mnist: screening on 8,000 images, then the best 2 fully trained (2 epochs on all 50,000) over
+    # 2 seeds (measured: docs/results.md)
     "mnist": {
-        "population": 16, "generations": 5, "survivors": 6, "nodes": (20, 100),
-        "train": {"epochs": 3, "lr": 3e-3, "train_subset": 12000, "val_subset": 2000},
+        "population": 12, "generations": 4, "survivors": 4, "nodes": (10, 40), "widths": (4, 16),
+        "final_top": 2, "final_seeds": 2,
+        "train": {"epochs": 2, "lr": 3e-3, "train_subset": 8000, "val_subset": 2000},
+        "final_train": {"epochs": 2},
     },
     "fashion_mnist": {
-        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 40),
+        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 40), "widths": (4, 16),
+        "final_top": 2, "final_seeds": 2,
         "train": {"epochs": 2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000},
+        "final_train": {"epochs": 2},
     },
     "cifar10": {
-        "population": 6, "generations": 2, "survivors": 3, "nodes": (8, 20),
+        "population": 6, "generations": 2, "survivors": 3, "nodes": (8, 20), "widths": (1, 1),
+        "final_top": 1, "final_seeds": 1,
         "train": {"epochs": 1, "train_subset": 2000, "val_subset": 500, "test_subset": 1000},
+        "final_train": {"epochs": 1, "train_subset": 4000, "test_subset": 1000},
     },
     # reber: one epoch on the full training set, Adam 2e-2, batch 64 (measured: docs/results.md);
     # the paper's BA prior (m isolated start nodes: a wide first layer) and layered DAGs
     "reber": {
-        "population": 8, "generations": 3, "survivors": 3, "nodes": (12, 32),
-        "priors": ("barabasi_albert_original", "layered_random"),
+        "population": 8, "generations": 3, "survivors": 3, "nodes": (12, 32), "widths": (1, 1),
+        "priors": ("barabasi_albert_original", "layered_random"), "final_top": 0,
         "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64, "val_subset": 1000},
     },
     "embedded_reber": {
-        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 30),
+        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 30), "widths": (1, 1), "final_top": 0,
         "train": {"epochs": 2, "train_subset": 2000, "val_subset": 500, "test_subset": 1000},
     },
 }
 
+# The screening budget of a full (not --quick) search, per task: candidates are compared at this
+# short budget and only the final top-k get the task's full budget (``final_train``).
+SCREEN: dict[str, dict[str, Any]] = {
+    "mnist": {"epochs": 2, "train_subset": 12000, "val_subset": 5000},
+    "fashion_mnist": {"epochs": 2, "train_subset": 12000, "val_subset": 5000},
+    "cifar10": {"epochs": 5, "train_subset": 10000, "val_subset": 2000},
+    "reber": {"epochs": 1, "lr": 2e-2, "batch_size": 64},
+    "embedded_reber": {"epochs": 10, "train_subset": 4000},
+}
+
 # Fields that shape the trajectory: a resumed study must agree on all of them.
 TRAJECTORY_FIELDS = (
-    "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "family", "metric",
+    "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "budget", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
     "warmup_generations", "min_train_size", "predictor_model", "predictor_file", "predictor_group", "tournament_size",
     "cx_prob", "mut_prob", "train",
@@ -109,6 +127,22 @@ class SearchConfig:
         Priors to search over (default: the operators' default set).
     nodes : (int, int)
         Range of graph sizes.
+    widths : (int, int)
+        Range of vertex widths (units per vertex); the GA and the samplers move on a geometric
+        grid inside it (:func:`search_spaces.operators.width_choices`). ``(1, 1)``: the paper's.
+    readout : {"sinks", "last"}
+        Readout of every candidate; ``last`` reproduces the paper's construction.
+    budget : int, optional
+        Equal-cost comparison: every candidate's width is set (inside ``widths``) so its nonzero
+        weights come closest to this target (:func:`nas.budget.width_for_budget`).
+    final_top : int
+        Survivors fully trained after the search: the ``final_top`` best screened candidates
+        (0: none; ``best/`` then holds the best screened one).
+    final_seeds : int
+        Seeds each survivor is fully trained with (seeds ``seed .. seed + final_seeds - 1``).
+    final_train : tuple of (str, value)
+        :class:`~nas.training.config.TrainConfig` overrides of the final training on top of the
+        task's full budget (the whole training set; no subsets unless given here).
     family : str, optional
         Model family (default: the task's).
     metric : str
@@ -177,6 +211,12 @@ class SearchConfig:
     study: str | None = None
     priors: tuple[str, ...] | None = None
     nodes: tuple[int, int] = (10, 50)
+    widths: tuple[int, int] = (1, 16)
+    readout: str = "sinks"
+    budget: int | None = None
+    final_top: int = 3
+    final_seeds: int = 3
+    final_train: tuple = field(default_factory=tuple)
     family: str | None = None
     metric: str = "val_accuracy"
     second_objective: str | None = None
@@ -244,6 +284,20 @@ class SearchConfig:
         _int("nodes[0]", nodes[0], 2)
         _int("nodes[1]", nodes[1], nodes[0])
         object.__setattr__(self, "nodes", (int(nodes[0]), int(nodes[1])))
+        from search_spaces.genome import MAX_WIDTH, READOUTS
+
+        widths = self.widths
+        if not isinstance(widths, (tuple, list)) or len(widths) != 2:
+            raise ConfigError(f"widths must be a pair [low, high] of vertex widths, got {widths!r}")
+        _int("widths[0]", widths[0], 1, MAX_WIDTH)
+        _int("widths[1]", widths[1], widths[0], MAX_WIDTH)
+        object.__setattr__(self, "widths", (int(widths[0]), int(widths[1])))
+        if self.readout not in READOUTS:
+            raise ConfigError(f"readout must be one of {list(READOUTS)}, got {self.readout!r}")
+        if self.budget is not None:
+            _int("budget", self.budget, 1)
+        _int("final_top", self.final_top, 0)
+        _int("final_seeds", self.final_seeds, 1)
         if self.priors is not None:
             from search_spaces.priors import get_prior
 
@@ -258,6 +312,12 @@ class SearchConfig:
         if not isinstance(train, (tuple, list)) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in train):
             raise ConfigError(f"train must be a table of TrainConfig options, got {self.train!r}")
         object.__setattr__(self, "train", tuple(sorted((str(k), v) for k, v in train)))
+        final = self.final_train
+        if isinstance(final, Mapping):
+            final = tuple(sorted(final.items()))
+        if not isinstance(final, (tuple, list)) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in final):
+            raise ConfigError(f"final_train must be a table of TrainConfig options, got {self.final_train!r}")
+        object.__setattr__(self, "final_train", tuple(sorted((str(k), v) for k, v in final)))
         if not isinstance(self.allow_partial_data, bool):
             raise ConfigError(f"allow_partial_data must be true or false, got {self.allow_partial_data!r}")
         for name in ("storage", "study", "family", "data_dir", "device", "predictor_file"):
@@ -268,6 +328,10 @@ class SearchConfig:
     @property
     def train_options(self) -> dict[str, Any]:
         return dict(self.train)
+
+    @property
+    def final_train_options(self) -> dict[str, Any]:
+        return dict(self.final_train)
 
     @property
     def study_name(self) -> str:
@@ -285,7 +349,9 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["train"] = dict(self.train)
+        out["final_train"] = dict(self.final_train)
         out["nodes"] = list(self.nodes)
+        out["widths"] = list(self.widths)
         out["priors"] = None if self.priors is None else list(self.priors)
         return out
 
@@ -297,16 +363,32 @@ class SearchConfig:
         if extra:
             raise ConfigError(f"unknown search option(s) {extra}; expected some of {sorted(known)}")
         data = dict(data)
-        if isinstance(data.get("nodes"), list):
-            data["nodes"] = tuple(data["nodes"])
+        for name in ("nodes", "widths"):
+            if isinstance(data.get(name), list):
+                data[name] = tuple(data[name])
         if isinstance(data.get("priors"), list):
             data["priors"] = tuple(data["priors"])
         return cls(**data)
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> "SearchConfig":
+        """:meth:`from_dict` for a config a run stored; one stored before vertex widths, readouts
+        and final training existed gets the values it ran with (width 1, ``last``, no final phase)."""
+        return cls.from_dict(legacy_search_dict(data))
 
     def trajectory(self) -> dict[str, Any]:
         """The fields that shape the sequence of evaluations (compared on ``--resume``)."""
         d = self.to_dict()
         return {k: d[k] for k in TRAJECTORY_FIELDS}
+
+
+def legacy_search_dict(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored search config with the settings it ran with: a config without ``readout`` was
+    written before readouts, vertex widths and final training existed."""
+    out = dict(data)
+    if "readout" not in out:
+        out.update(readout="last", widths=(1, 1), final_top=0)
+    return out
 
 
 def load_toml(path: str | os.PathLike) -> dict[str, Any]:
@@ -326,8 +408,9 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
     if "search" in data:
         search = dict(data.pop("search"))
-        if "train" in data:
-            search.setdefault("train", data.pop("train"))
+        for table in ("train", "final_train"):
+            if table in data:
+                search.setdefault(table, data.pop(table))
         if data:
             raise ConfigError(f"config file {str(path)!r}: unexpected tables {sorted(data)} beside [search]")
         data = search
@@ -359,16 +442,19 @@ def build_config(
     get_task(task)  # an unknown task fails here, listing the known ones
     merged: dict[str, Any] = {}
     train: dict[str, Any] = {}
-    layers = [stored, QUICK.get(task, QUICK["mnist"]) if quick else {}, from_file, given]
+    final_train: dict[str, Any] = {}
+    screen = {} if stored else {"train": SCREEN.get(task, {})}
+    layers = [stored, screen, QUICK.get(task, QUICK["mnist"]) if quick else {}, from_file, given]
     for layer in layers:
         for key, value in layer.items():
-            if key == "train":
+            if key in ("train", "final_train"):
                 if not isinstance(value, Mapping):
-                    raise ConfigError(f"train must be a table of TrainConfig options, got {value!r}")
-                train.update(value)
+                    raise ConfigError(f"{key} must be a table of TrainConfig options, got {value!r}")
+                (train if key == "train" else final_train).update(value)
             else:
                 merged[key] = value
     merged["train"] = train
+    merged["final_train"] = final_train
     merged["quick"] = bool(quick) or bool(merged.get("quick", False))
     return SearchConfig.from_dict(merged)
 
@@ -384,7 +470,7 @@ def _stored_config(run_dir) -> dict[str, Any]:
         raise ConfigError(f"cannot read the stored config {str(path)!r} to resume: {err}") from None
     if not isinstance(stored, dict):
         raise ConfigError(f"cannot read the stored config {str(path)!r} to resume: no 'search' table")
-    return {k: v for k, v in stored.items() if v is not None}
+    return {k: v for k, v in legacy_search_dict(stored).items() if v is not None}
 
 
 def write_config(config: SearchConfig, run_dir: str | os.PathLike) -> Path:

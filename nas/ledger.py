@@ -51,7 +51,7 @@ from nas.exceptions import LedgerError
 from search_spaces.genome import MAX_SEED, Genome
 from search_spaces.priors import get_prior
 
-__all__ = ["Ledger", "Claim", "open_storage", "default_storage_url", "genome_params", "worker_id"]
+__all__ = ["Ledger", "Claim", "open_storage", "default_storage_url", "genome_params", "worker_id", "stored_genome"]
 
 STATE_ATTR = "search_state"
 # attributes of one run of a trial, not carried over to a requeued copy
@@ -99,22 +99,33 @@ def open_storage(url: str):
         raise LedgerError(f"cannot open storage {url!r}: {type(err).__name__}: {first}") from None
 
 
+def stored_genome(text: str) -> Genome:
+    """A genome from the JSON a ledger holds; one stored before readouts existed reads as ``last``
+    (:func:`search_spaces.genome.legacy_genome_dict`), the construction it was trained with."""
+    from search_spaces.genome import legacy_genome_dict
+
+    return Genome.from_dict(legacy_genome_dict(json.loads(text)))
+
+
 def genome_params(genome: Genome) -> tuple[dict[str, Any], dict[str, Any]]:
     """The genome's scalar choices as Optuna params and distributions (what the dashboard plots).
 
-    ``prior`` and ``family`` are categorical; ``nodes`` and ``seed`` integers; each prior
+    ``prior``, ``family`` and ``readout`` are categorical; ``nodes``, ``seed`` and ``width`` integers; each prior
     parameter ``<prior>.<name>`` uses its declared range. Values outside a range (never for a
     valid genome) are left out rather than mis-declared.
     """
-    from search_spaces.genome import FAMILIES, MAX_NODES
+    from search_spaces.genome import FAMILIES, MAX_NODES, MAX_WIDTH, READOUTS
     from search_spaces.priors import list_priors
 
-    params: dict[str, Any] = {"prior": genome.prior, "nodes": genome.nodes, "seed": genome.seed, "family": genome.family}
+    params: dict[str, Any] = {"prior": genome.prior, "nodes": genome.nodes, "seed": genome.seed, "family": genome.family,
+                              "width": genome.width, "readout": genome.readout}
     dists: dict[str, Any] = {
         "prior": CategoricalDistribution(tuple(sorted(list_priors()))),
         "nodes": IntDistribution(2, MAX_NODES),
         "seed": IntDistribution(0, MAX_SEED),
         "family": CategoricalDistribution(FAMILIES),
+        "width": IntDistribution(1, MAX_WIDTH),
+        "readout": CategoricalDistribution(READOUTS),
     }
     prior = get_prior(genome.prior)
     for spec in prior.params:
@@ -293,7 +304,7 @@ class Ledger:
             if wanted is not None and t.number not in wanted:
                 continue
             if self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
-                claim = Claim(t._trial_id, t.number, Genome.from_json(t.user_attrs["genome"]), dict(t.user_attrs))
+                claim = Claim(t._trial_id, t.number, stored_genome(t.user_attrs["genome"]), dict(t.user_attrs))
                 with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
                     self.storage.set_trial_user_attr(t._trial_id, "worker", worker_id())
                     self.storage.set_trial_user_attr(t._trial_id, "heartbeat", time.time())
@@ -387,7 +398,7 @@ class Ledger:
         """
         count = 0
         for t in self.stale(stale_after, now=now):
-            claim = Claim(t._trial_id, t.number, Genome.from_json(t.user_attrs["genome"]), dict(t.user_attrs))
+            claim = Claim(t._trial_id, t.number, stored_genome(t.user_attrs["genome"]), dict(t.user_attrs))
             worker = t.user_attrs.get("worker") or "unknown worker"
             try:
                 self.fail(claim, f"interrupted ({worker} stopped or stopped reporting); requeued", requeue=True)

@@ -2,25 +2,41 @@
 
 :func:`export_run` writes ``evaluations.csv`` (the format ``nas predictor evaluate`` reads: one
 row per trained architecture, a ``genome`` column with its JSON, one column per metric, ``reason``
-saying why it was trained) and ``best/genome.json``. :func:`build_report` writes ``report.md``
-with its plots: best-so-far against training time (one line per run compared), predicted against
-measured per generation with the predictor's Kendall τ, the Pareto front when the search has two
-objectives, and the metric by prior.
+saying why it was trained), ``best/genome.json`` and, once the search's final phase has fully
+trained its survivors, ``final.csv`` (one row per (genome, seed) training). :func:`build_report`
+writes ``report.md`` with its plots: best-so-far against training time (one line per run
+compared), predicted against measured per generation with the predictor's Kendall τ, the Pareto
+front when the search has two objectives, and the metric by prior; the survivors fully trained
+(:func:`final_frame`) with how their screening ranked against their final accuracy; and, with
+runs to compare, per strategy the mean ± std over runs (seeds) of each run's best accuracy
+(:func:`compare_runs`) with Welch's t and Mann–Whitney U tests between strategies, also written
+as ``compare.csv`` and ``compare_tests.csv``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from nas.exceptions import ConfigError
+from nas.exceptions import ConfigError, LedgerError
 from nas.provenance import write_text_atomic
 
-__all__ = ["evaluations_frame", "export_run", "build_report", "open_run_ledger"]
+__all__ = ["evaluations_frame", "export_run", "build_report", "open_run_ledger", "final_frame",
+           "best_final_accuracy", "compare_runs", "Comparison", "strategy_label"]
+
+#: Study attribute holding the final phase's records: one dict per (genome, seed) full training.
+FINAL_ATTR = "final"
+_FINAL_REQUIRED = ("key", "genome", "seed", "screening", "test_accuracy")
+_FINAL_COLUMNS = ("key", "prior", "nodes", "width", "readout", "seed", "test_accuracy", "val_accuracy", "screening",
+                  "screening_test_accuracy", "nonzero_weights", "wall_time_s", "genome")
+FINAL_MEASURE = "final test accuracy"
 
 _BASE_COLUMNS = ("trial", "generation", "index", "reason", "strategy", "key", "wl_hash", "prior", "nodes", "family",
                  "predicted", "predicted_std", "genome")
@@ -59,15 +75,180 @@ def evaluations_frame(ledger, *, failed: bool = False):
 
 
 
+def _final_records(ledger) -> list[dict]:
+    """The final phase's records (study attribute ``final``), checked; [] when there are none.
+
+    Raises
+    ------
+    LedgerError
+        The attribute is not a list of records with the keys :data:`_FINAL_REQUIRED` and a
+        genome JSON object.
+    """
+    records = ledger.get_attr(FINAL_ATTR)
+    if not records:
+        return []
+    if not isinstance(records, list):
+        raise LedgerError(f"study attribute {FINAL_ATTR!r} must be a list of records, got {type(records).__name__}")
+    out = []
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise LedgerError(f"{FINAL_ATTR}[{i}] must be a record (dict), got {record!r}")
+        missing = [k for k in _FINAL_REQUIRED if k not in record]
+        if missing:
+            raise LedgerError(f"{FINAL_ATTR}[{i}] lacks {missing}; a final record needs {list(_FINAL_REQUIRED)}, "
+                              f"got keys {sorted(record)}")
+        try:
+            genome = json.loads(record["genome"])
+        except (TypeError, json.JSONDecodeError):
+            genome = None
+        if not isinstance(genome, dict):
+            raise LedgerError(f"{FINAL_ATTR}[{i}]['genome'] must be a genome JSON object, "
+                              f"got {str(record['genome'])[:80]!r}")
+        out.append({**record, "_genome": genome})
+    return out
+
+
+def _number(value) -> float:
+    """A record's number as a float; None (how the ledger stores NaN) becomes NaN."""
+    return math.nan if value is None else float(value)
+
+
+def _genome_columns(genome: dict) -> dict:
+    # A genome stored before width and readout existed was built with width 1 and the last layer as readout.
+    return {"prior": genome.get("prior"), "nodes": genome.get("nodes"), "width": genome.get("width", 1),
+            "readout": genome.get("readout", "last")}
+
+
+def final_frame(ledger):
+    """The survivors fully trained by the final phase: one row per genome, best mean first.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The search's ledger; its study attribute ``final`` holds one record per (genome, seed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``key``, ``genome`` (JSON), ``prior``, ``nodes``, ``width`` (1 when the genome has
+        none), ``readout`` (``"last"`` when it has none), ``nonzero_weights`` (mean over seeds,
+        rounded), ``screening`` (the candidate's screening value of the primary metric),
+        ``final_mean`` and ``final_std`` (mean and sample std, ddof 1, of the test accuracy over
+        seeds; std NaN with one seed), ``n_seeds`` (trainings with a test accuracy). Sorted by
+        ``final_mean`` descending (ties by key). Empty, with these columns, without final records.
+
+    Raises
+    ------
+    LedgerError
+        Malformed final records (see :func:`_final_records`).
+    """
+    import pandas as pd
+
+    columns = ["key", "genome", "prior", "nodes", "width", "readout", "nonzero_weights", "screening",
+               "final_mean", "final_std", "n_seeds", "val_mean"]
+    groups: dict[str, list[dict]] = {}
+    for record in _final_records(ledger):
+        groups.setdefault(str(record["key"]), []).append(record)
+    rows = []
+    for key, records in groups.items():
+        first = records[0]
+        acc = np.array([_number(r["test_accuracy"]) for r in records])
+        acc = acc[np.isfinite(acc)]  # a diverged training stores None
+        weights = [r["nonzero_weights"] for r in records if r.get("nonzero_weights") is not None]
+        rows.append({
+            "key": key, "genome": first["genome"], **_genome_columns(first["_genome"]),
+            "nonzero_weights": int(round(float(np.mean(weights)))) if weights else None,
+            "screening": _number(first["screening"]),
+            "final_mean": float(acc.mean()) if acc.size else math.nan,
+            "final_std": float(acc.std(ddof=1)) if acc.size > 1 else math.nan,
+            "n_seeds": int(acc.size),
+            "val_mean": _mean_finite([r.get("val_accuracy") for r in records]),
+        })
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame = frame.sort_values(["final_mean", "key"], ascending=[False, True], na_position="last")
+    return frame.reset_index(drop=True)
+
+
+def _mean_finite(values) -> float:
+    values = np.array([_number(v) for v in values], dtype=float)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else math.nan
+
+
+def _chosen(final) -> int | None:
+    """Row of the best fully trained survivor: the highest mean final *validation* accuracy (the
+    choice :func:`nas.final.best_final_key` makes; the test set never selects), ties to the
+    better screened one."""
+    usable = final[final["val_mean"].notna()]
+    if usable.empty:
+        return None
+    return usable.sort_values(["val_mean", "screening"], ascending=[False, False]).index[0]
+
+
+def best_final_accuracy(ledger) -> float | None:
+    """Mean final test accuracy of the best fully trained survivor (chosen by mean final
+    validation accuracy, :func:`_chosen`); None without final records.
+
+    Raises
+    ------
+    LedgerError
+        Malformed final records.
+    """
+    final = final_frame(ledger)
+    best = _chosen(final)
+    return None if best is None or _missing(final.loc[best, "final_mean"]) else float(final.loc[best, "final_mean"])
+
+
+def _best_screening(ledger) -> tuple[float | None, str]:
+    """The best screening accuracy of a run and what it measures: the highest ``test_accuracy``
+    over its COMPLETE trials, else (no such column) the highest primary metric."""
+    frame = evaluations_frame(ledger)
+    if "test_accuracy" in frame and frame["test_accuracy"].notna().any():
+        return float(frame["test_accuracy"].max()), "screening test accuracy"
+    metric = (ledger.get_attr("objectives") or ["value"])[0]
+    if metric in frame and frame[metric].notna().any():
+        return float(frame[metric].max()), f"screening {metric}"
+    return None, "no result"
+
+
+def _final_csv(records: list[dict]) -> str:
+    import pandas as pd
+
+    rows = [{**_genome_columns(r["_genome"]), **{k: v for k, v in r.items() if k != "_genome"}} for r in records]
+    frame = pd.DataFrame(rows)
+    first = [c for c in _FINAL_COLUMNS if c in frame.columns and c != "genome"]
+    rest = [c for c in frame.columns if c not in first and c != "genome"]
+    return frame[first + rest + ["genome"]].to_csv(index=False)
+
+
 def export_run(ledger, run_dir: str | os.PathLike) -> None:
-    """Write ``evaluations.csv`` and ``best/genome.json`` from the ledger (atomically)."""
+    """Write ``evaluations.csv``, ``best/genome.json`` and, with final records, ``final.csv`` (atomically).
+
+    Raises
+    ------
+    LedgerError
+        Malformed final records (checked before anything is written).
+    """
     from nas.provenance import write_json_atomic
 
     run_dir = Path(run_dir)
+    final = _final_records(ledger)
     frame = evaluations_frame(ledger)
     write_text_atomic(run_dir / "evaluations.csv", frame.to_csv(index=False))
+    if final:
+        write_text_atomic(run_dir / "final.csv", _final_csv(final))
     metric = (ledger.get_attr("objectives") or ["value"])[0]
-    if not frame.empty:
+    table = final_frame(ledger) if final else None
+    chosen = _chosen(table) if final else None
+    if chosen is not None:  # the best fully trained survivor
+        row = table.loc[chosen]
+        write_json_atomic(run_dir / "best" / "genome.json", {
+            "genome": json.loads(row["genome"]),
+            "final": {k: (None if _missing(row[k]) else row[k]) for k in table.columns if k != "genome"},
+        })
+    elif not frame.empty:
         best = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
         write_json_atomic(run_dir / "best" / "genome.json", {
             "genome": json.loads(best["genome"]),
@@ -97,10 +278,136 @@ def open_run_ledger(run_dir: str | os.PathLike):
     if not path.is_file():
         raise ConfigError(f"{str(run_dir)!r} is not a search run directory: no config.json in it")
     try:
-        config = SearchConfig.from_dict(json.loads(path.read_text())["search"])
+        config = SearchConfig.from_stored(json.loads(path.read_text())["search"])
     except (json.JSONDecodeError, KeyError) as err:
         raise ConfigError(f"{str(path)!r} is not a search config: {err}") from None
     return Ledger.open(config.storage_url, config.study_name, create=False), config
+
+
+def strategy_label(config) -> str:
+    """A run's strategy as grouped in comparisons: the strategy, plus " (no gate)" with gating off."""
+    return f"{config.strategy}{'' if config.gating else ' (no gate)'}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Runs aggregated per strategy (see :func:`compare_runs`).
+
+    Attributes
+    ----------
+    runs : pandas.DataFrame
+        One row per run: ``run``, ``strategy`` (label), ``seed``, ``task``, ``measure``, ``value``
+        (NaN for a run with no result).
+    groups : pandas.DataFrame
+        One row per strategy, in order of first appearance: ``strategy``, ``runs`` (with a
+        result), ``seeds`` and ``values`` (space-separated, by seed), ``measure`` (the measures
+        used, `` / ``-separated when they differ), ``mean``, ``std`` (sample std, ddof 1; NaN for
+        one run).
+    tests : pandas.DataFrame
+        One row per pair of strategies: ``a``, ``b``, ``n_a``, ``n_b``, ``welch_t``, ``welch_p``
+        (``scipy.stats.ttest_ind(equal_var=False)``), ``mannwhitney_u``, ``mannwhitney_p``
+        (``scipy.stats.mannwhitneyu``, two-sided; U of ``a``), ``mannwhitney_min_p`` (the
+        smallest p the exact test can give with these sizes and no ties: 2 / C(n_a + n_b, n_a)),
+        ``note`` (why a value is missing). NaN where no test is possible (fewer than 2 runs).
+    """
+
+    runs: object
+    groups: object
+    tests: object
+
+
+def _run_result(ledger) -> tuple[float | None, str]:
+    """A run's best final test accuracy, else its best screening accuracy; and which it is."""
+    final = best_final_accuracy(ledger)
+    if final is not None:
+        return final, FINAL_MEASURE
+    return _best_screening(ledger)
+
+
+def _compare(entries) -> Comparison:
+    """Aggregate ``(run_dir, config, ledger)`` entries per strategy label (see :class:`Comparison`)."""
+    import pandas as pd
+    from scipy import stats
+
+    rows, seen = [], set()
+    for run_dir, config, ledger in entries:
+        where = Path(run_dir).resolve()
+        if where in seen:  # the same run named twice counts once
+            continue
+        seen.add(where)
+        value, measure = _run_result(ledger)
+        rows.append({"run": str(run_dir), "strategy": strategy_label(config), "seed": int(config.seed),
+                     "task": config.task, "measure": measure, "value": math.nan if value is None else value})
+    runs = pd.DataFrame(rows, columns=["run", "strategy", "seed", "task", "measure", "value"])
+    labels = list(dict.fromkeys(runs["strategy"]))
+    values: dict[str, np.ndarray] = {}
+    groups = []
+    for label in labels:
+        sub = runs[(runs["strategy"] == label) & runs["value"].notna()].sort_values(["seed", "run"])
+        v = sub["value"].to_numpy(dtype=float)
+        values[label] = v
+        groups.append({
+            "strategy": label, "runs": len(v), "seeds": " ".join(str(x) for x in sub["seed"]),
+            "measure": " / ".join(sorted(set(sub["measure"]))) or "no result",
+            "mean": float(v.mean()) if v.size else math.nan,
+            "std": float(v.std(ddof=1)) if v.size > 1 else math.nan,
+            "values": " ".join(repr(float(x)) for x in v),
+        })
+    tests = []
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            x, y = values[a], values[b]
+            row = {"a": a, "b": b, "n_a": len(x), "n_b": len(y), "welch_t": math.nan, "welch_p": math.nan,
+                   "mannwhitney_u": math.nan, "mannwhitney_p": math.nan, "mannwhitney_min_p": math.nan, "note": ""}
+            if len(x) < 2 or len(y) < 2:
+                row["note"] = "no test possible: fewer than 2 runs in a group"
+            else:
+                with warnings.catch_warnings():  # constant groups: scipy warns and returns NaN, said in the note
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    welch = stats.ttest_ind(x, y, equal_var=False)
+                    mwu = stats.mannwhitneyu(x, y, alternative="two-sided")
+                row.update(welch_t=float(welch.statistic), welch_p=float(welch.pvalue),
+                           mannwhitney_u=float(mwu.statistic), mannwhitney_p=float(mwu.pvalue),
+                           mannwhitney_min_p=min(1.0, 2.0 / math.comb(len(x) + len(y), len(x))))
+                if math.isnan(row["welch_p"]):
+                    row["note"] = "Welch's t undefined: no spread within either group"
+            tests.append(row)
+    tests = pd.DataFrame(tests, columns=["a", "b", "n_a", "n_b", "welch_t", "welch_p", "mannwhitney_u",
+                                         "mannwhitney_p", "mannwhitney_min_p", "note"])
+    groups = pd.DataFrame(groups, columns=["strategy", "runs", "seeds", "measure", "mean", "std", "values"])
+    return Comparison(runs=runs, groups=groups, tests=tests)
+
+
+def compare_runs(run_dirs: Sequence[str | os.PathLike]) -> Comparison:
+    """Aggregate search runs per strategy: mean ± std over runs of each run's best accuracy, and tests.
+
+    A run's value is its best final test accuracy (:func:`best_final_accuracy`) or, when its
+    search has no final records, its best screening test accuracy: the highest ``test_accuracy``
+    over its trained candidates (the primary metric when there is no such column). Runs group by
+    :func:`strategy_label`; runs of one group differ by seed. Each pair of strategies with at
+    least 2 runs each gets Welch's t-test and the two-sided Mann–Whitney U test.
+
+    Parameters
+    ----------
+    run_dirs : paths
+        Search run directories (a directory named twice counts once).
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    ConfigError
+        A directory is not a search run directory.
+    LedgerError
+        A run's ledger cannot be opened or holds malformed final records.
+    """
+    entries = []
+    for run_dir in run_dirs:
+        ledger, config = open_run_ledger(run_dir)
+        entries.append((run_dir, config, ledger))
+    return _compare(entries)
 
 
 def _best_so_far_curve(frame, metric: str):
@@ -119,7 +426,16 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
     ledger : Ledger, optional
         Already opened ledger (else found through ``config.json``).
     compare : paths
-        Other run directories drawn on the best-so-far plot (e.g. other strategies, gating off).
+        Other run directories (other seeds, strategies, gating off): drawn on the best-so-far
+        plot and, with this run, aggregated per strategy (:func:`compare_runs`) in the report
+        and in ``compare.csv`` (per strategy) and ``compare_tests.csv`` (per pair of strategies).
+
+    Raises
+    ------
+    ConfigError
+        ``run_dir`` or a compared directory is not a search run directory.
+    LedgerError
+        A ledger cannot be opened or holds malformed final records.
     """
     import matplotlib
 
@@ -130,7 +446,15 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
     run_dir = Path(run_dir)
     opened, config = open_run_ledger(run_dir)
     ledger = ledger or opened
+    others = [(Path(o), *open_run_ledger(o)) for o in compare]  # (dir, ledger, config): a bad one fails first
+    final = final_frame(ledger)  # malformed final records, here or in a compared run, fail before any write
+    comparison = None
+    if others:
+        comparison = _compare([(run_dir, config, ledger)] + [(d, cfg, led) for d, led, cfg in others])
     export_run(ledger, run_dir)
+    if comparison is not None:
+        write_text_atomic(run_dir / "compare.csv", comparison.groups.to_csv(index=False))
+        write_text_atomic(run_dir / "compare_tests.csv", comparison.tests.to_csv(index=False))
     frame = evaluations_frame(ledger)
     failed = evaluations_frame(ledger, failed=True)
     state = ledger.load_state() or {"generations": [], "generation": 0}
@@ -140,14 +464,11 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
     plots: list[tuple[str, str]] = []
 
     def label(cfg, fr):
-        return f"{cfg.strategy}{'' if cfg.gating else ' (no gate)'} seed {cfg.seed} ({len(fr)} trained)"
+        return f"{strategy_label(cfg)} seed {cfg.seed} ({len(fr)} trained)"
 
     # 1. best so far against training time, per run
     fig, ax = plt.subplots(figsize=(6, 4))
-    runs = [(config, frame)]
-    for other in compare:
-        other_ledger, other_cfg = open_run_ledger(other)
-        runs.append((other_cfg, evaluations_frame(other_ledger)))
+    runs = [(config, frame)] + [(cfg, evaluations_frame(led)) for _, led, cfg in others]
     for cfg, fr in runs:
         if not fr.empty:
             x, y = _best_so_far_curve(fr, metric)
@@ -221,7 +542,7 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
         plt.close(fig)
         plots.append(("accuracy_by_prior.png", f"{metric} by prior"))
 
-    text = _markdown(config, frame, failed, history, names, plots, ledger)
+    text = _markdown(config, frame, failed, history, names, plots, ledger, final=final, comparison=comparison)
     path = run_dir / "report.md"
     write_text_atomic(path, text)
     return path
@@ -243,7 +564,115 @@ def _fmt(value, spec=".4f") -> str:
     return format(value, spec) if isinstance(value, (float, np.floating)) else str(value)
 
 
-def _markdown(config, frame, failed, history, names, plots, ledger) -> str:
+def _final_section(final, metric: str) -> list[str]:
+    """Markdown: the survivors fully trained, and how screening ranked them against final accuracy."""
+    from scipy import stats
+
+    lines = [
+        "", "## Survivors fully trained", "",
+        "The best screened candidates, each trained in full over several seeds (one row per training in "
+        "`final.csv`). Screening is the candidate's screening "
+        f"`{metric}`; final test accuracy is the mean ± sample std (ddof 1) over its seeds. ★ marks the best "
+        "network, the one with the highest mean final *validation* accuracy (the test set does not choose it; "
+        "`best/` holds it).",
+        "",
+        f"| | genome key | prior | nodes | width | readout | non-zero weights | screening {metric} | "
+        "final test accuracy | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    best = _chosen(final)
+    for i, row in final.iterrows():
+        std = "" if _missing(row["final_std"]) else f" ± {row['final_std']:.4f}"
+        lines.append(
+            f"| {'★' if i == best else ''} | `{row['key']}` | {row['prior']} | {row['nodes']} | {row['width']} | "
+            f"{row['readout']} | {'–' if _missing(row['nonzero_weights']) else int(row['nonzero_weights'])} | "
+            f"{_fmt(row['screening'])} | "
+            f"{_fmt(row['final_mean'])}{std} | {row['n_seeds']} |"
+        )
+    ranked = final[final["screening"].notna() & final["final_mean"].notna()]
+    lines.append("")
+    if len(ranked) < 3:
+        lines.append(f"Screening against final ranking: Kendall τ needs at least 3 genomes with both values; "
+                     f"{len(ranked)} {'has' if len(ranked) == 1 else 'have'} them.")
+    else:
+        with warnings.catch_warnings():  # all values tied: τ is NaN, said below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tau = stats.kendalltau(ranked["screening"].to_numpy(float), ranked["final_mean"].to_numpy(float))
+        if math.isnan(tau.statistic):
+            lines.append(f"Screening against final ranking: Kendall τ is undefined over the {len(ranked)} genomes "
+                         "(all screening or all final values tie).")
+        else:
+            lines.append(
+                f"Screening against final ranking: Kendall τ = {tau.statistic:+.2f} (p = {tau.pvalue:.3g}) between "
+                f"screening `{metric}` and mean final test accuracy over {len(ranked)} genomes "
+                "(τ = 1: screening ranked them exactly as full training did)."
+            )
+    return lines
+
+
+def _compare_section(comparison: Comparison) -> list[str]:
+    """Markdown: runs aggregated per strategy, and the tests between strategies."""
+    groups, tests, runs = comparison.groups, comparison.tests, comparison.runs
+    lines = [
+        "", "## Strategies compared across runs", "",
+        f"This run and the {len(runs) - 1} compared run(s), grouped by strategy (\"(no gate)\": gating off); runs "
+        "of one strategy differ by seed. A run's value is its best *final test accuracy* (its best survivor's "
+        "mean over seeds, after full training) or, for a run without final training, its best *screening test "
+        "accuracy* (the highest `test_accuracy` over its trained candidates; the primary metric when there is "
+        "none). Mean ± sample std (ddof 1) over runs; also in `compare.csv`.",
+        "",
+        "| strategy | runs | seeds | measure | mean ± std |",
+        "|---|---|---|---|---|",
+    ]
+    for _, g in groups.iterrows():
+        std = "" if _missing(g["std"]) else f" ± {g['std']:.4f}"
+        seeds = ", ".join(g["seeds"].split()) or "–"
+        lines.append(f"| {g['strategy']} | {g['runs']} | {seeds} | {g['measure']} | {_fmt(g['mean'])}{std} |")
+    measures = set(runs.loc[runs["value"].notna(), "measure"])
+    if len(measures) > 1:
+        lines += ["", f"**Caution:** the runs do not share one measure ({', '.join(sorted(measures))}); final and "
+                      "screening accuracies are not comparable, so run the final phase on every run or on none."]
+    elif measures and FINAL_MEASURE not in measures:
+        lines += ["", "Screening accuracy is the maximum over every trained candidate of a noisy short-training "
+                      "value: it is biased upward, more so for runs that trained more candidates (gating off)."]
+    if runs["task"].nunique() > 1:
+        lines += ["", f"**Caution:** the runs are of different tasks ({', '.join(sorted(runs['task'].unique()))})."]
+    empty = runs[runs["value"].isna()]
+    if not empty.empty:
+        lines += ["", "Runs without any result (left out): " + ", ".join(f"`{r}`" for r in empty["run"]) + "."]
+    if tests.empty:
+        return lines
+    lines += [
+        "", "Between each pair of strategies: Welch's t-test (unequal variances) and the Mann–Whitney U test, "
+            "both two-sided; also in `compare_tests.csv`.",
+        "",
+        "| A | B | runs | Welch t | p | Mann–Whitney U | p | smallest possible Mann–Whitney p |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for _, t in tests.iterrows():
+        n = f"{t['n_a']} vs {t['n_b']}"
+        if t["note"].startswith("no test"):
+            lines.append(f"| {t['a']} | {t['b']} | {n} | no test possible: fewer than 2 runs in a group "
+                         "| – | – | – | – |")
+            continue
+        lines.append(f"| {t['a']} | {t['b']} | {n} | {_fmt(t['welch_t'], '+.2f')} | {_fmt(t['welch_p'], '.3g')} | "
+                     f"{_fmt(t['mannwhitney_u'], '.1f')} | {_fmt(t['mannwhitney_p'], '.3g')} | "
+                     f"{_fmt(t['mannwhitney_min_p'], '.3g')} |")
+        if t["note"]:
+            lines.append(f"| | | | {t['note']} | | | | |")
+    sizes = sorted(set(groups.loc[groups["runs"] > 0, "runs"]))
+    n_words = " or ".join(str(n) for n in sizes)
+    lines += [
+        "",
+        f"With n = {n_words} runs per group these tests have little power when n is small: only a large, "
+        "consistent difference reaches p < 0.05, and a larger p is no evidence that the strategies perform "
+        "alike. The exact Mann–Whitney test cannot go below 2 / C(n_A + n_B, n_A) without ties (last column; "
+        "0.1 for 3 + 3 runs, above the usual 0.05 whatever the data); more seeds per strategy are the remedy.",
+    ]
+    return lines
+
+
+def _markdown(config, frame, failed, history, names, plots, ledger, *, final=None, comparison=None) -> str:
     metric = names[0]
     trained = int(sum(h["trained"] for h in history))
     skipped = int(sum(h["skipped"] for h in history))
@@ -274,6 +703,12 @@ def _markdown(config, frame, failed, history, names, plots, ledger) -> str:
         best = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
         test = f", test accuracy {best['test_accuracy']:.4f}" if "test_accuracy" in frame and not _missing(best["test_accuracy"]) else ""
         lines.append(f"| best {metric} | {best[metric]:.4f} (trial {int(best['trial'])}{test}) |")
+    if final is not None and final["final_mean"].notna().any():
+        top = final.loc[final["final_mean"].idxmax()]
+        std = "" if _missing(top["final_std"]) else f" ± {top['final_std']:.4f}"
+        lines.append(f"| best fully trained (final test accuracy) | {top['final_mean']:.4f}{std} over "
+                     f"{top['n_seeds']} seed(s) (`{top['key']}`) |")
+    if not frame.empty:
         lines += ["", f"Best architecture: `{best['genome']}` (also in `best/genome.json`; weights in `best/model.pt`)."]
     lines += [
         "",
@@ -285,6 +720,12 @@ def _markdown(config, frame, failed, history, names, plots, ledger) -> str:
         "from: compare with a `--no-gating` run for the measured difference.",
         "A shadow candidate is a *false negative* when its measured value reaches the k-th best (k = survivors) "
         "measured so far: the gate rejected something that would have survived.",
+    ]
+    if final is not None and not final.empty:
+        lines += _final_section(final, metric)
+    if comparison is not None:
+        lines += _compare_section(comparison)
+    lines += [
         "",
         "## Per generation",
         "",
@@ -305,6 +746,8 @@ def _markdown(config, frame, failed, history, names, plots, ledger) -> str:
     lines += ["", "## Plots", ""]
     for file, caption in plots:
         lines += [f"![{caption}]({file})", "", f"*{caption}.*", ""]
+    extra = (", `final.csv` (one row per final training: genome and seed)" if final is not None and not final.empty else "")
+    extra += ", `compare.csv` and `compare_tests.csv` (strategies compared)" if comparison is not None else ""
     lines += ["", "Files: `config.json` (config, code and library versions), `evaluations.csv` (one row per trained "
-              "architecture; `nas predictor evaluate` reads it), `best/`. Rebuild with `nas report RUN_DIR`.", ""]
+              f"architecture; `nas predictor evaluate` reads it){extra}, `best/`. Rebuild with `nas report RUN_DIR`.", ""]
     return "\n".join(lines)

@@ -18,396 +18,38 @@ generation, predictor refits use ``random_state`` derived from ``(seed, g)`` and
 deterministic on the CPU given genome and seed, so ``--resume`` after a kill replays exactly the
 trajectory an uninterrupted run takes.
 
-Time accounting: feed-forward and recurrent generations are trained together
-(:func:`nas.training.population.train_population`, stacks planned by a step-cost model); each
-trial's ``wall_time_s`` is then its stack's time divided evenly. Under population training a
-gated-out candidate would not have cost the mean per-candidate time — it would have joined a stack
-and added its *marginal* cost — so the time gating *saved* is the generation's measured training
-time scaled by the cost model's ratio (planned cost of every candidate − planned cost of those
-trained) / planned cost of those trained (:meth:`Trainer.saved_time`). Families trained one by one
-(CNN) keep the plain estimate: gated-out candidates × mean time per trained candidate.
+After the last generation the survivors are fully trained (:mod:`nas.final`) and the report is
+written. The pieces live apart: :mod:`nas.trainer` (training candidates, proxies, saved-time
+estimate), :mod:`nas.worker` (claiming and recording trials), :mod:`nas.gating` (the predictor
+and the gate), :mod:`nas.budget` (equal-cost widths) and :mod:`nas.final` (full training,
+``best/``); this module is the generation loop.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
-import math
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from nas.config import SearchConfig, write_config
-from nas.exceptions import ConfigError, LedgerError, TrainingError
-from nas.ledger import Claim, Ledger
+from nas.exceptions import LedgerError
+from nas.final import ensure_best_model, run_final, save_best_model
+from nas.gating import fit_predictor, gate, kendall, load_search_predictor, predict
+from nas.ledger import Ledger, stored_genome
 from nas.search import Objectives, SearchSpace, Strategy, architecture_hash, make_strategy
-from search_spaces.exceptions import SparseNASError
-from search_spaces.genome import Genome
+from nas.trainer import Outcome, Trainer
+from nas.worker import run_worker, train_claims
 
-__all__ = ["Trainer", "SearchRun", "run_search", "run_worker", "open_search_ledger", "fit_predictor", "gate"]
+# Outcome, run_worker, fit_predictor and gate are re-exported: callers import them from here.
+__all__ = ["Trainer", "Outcome", "SearchRun", "run_search", "run_worker", "train_claims", "open_search_ledger",
+           "fit_predictor", "gate"]
 
 Echo = Callable[[str], None]
 log = logging.getLogger(__name__)
-
-
-# --- training ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Outcome:
-    """What training one candidate produced: metrics dict and model, or the failure reason."""
-
-    metrics: dict | None = None
-    model: Any = None
-    error: str | None = None
-
-
-PROXY_BATCH = 256
-PROXY_COLUMNS = ("synflow", "log_synflow", "snip", "grad_norm")
-
-
-def _trains_together(family: str) -> bool:
-    return family == "ff" or family.startswith("rnn:")
-
-
-class Trainer:
-    """Trains genomes for one search's task and budget; loads the data once, lazily.
-
-    Parameters
-    ----------
-    config : SearchConfig
-        Task, family, training overrides, data folder, device and seed are read from it.
-    """
-
-    def __init__(self, config: SearchConfig):
-        from nas.training.tasks import get_task
-
-        self.config = config
-        self.task = get_task(config.task)
-        self.family = config.family or self.task.default_family
-        self.task.check_family(self.family)
-        options = {"seed": config.seed, **config.train_options}
-        if config.device is not None:
-            options["device"] = config.device
-        self.train_config = self.task.default_config(**options)
-        self._data = None
-
-    @property
-    def data(self):
-        if self._data is None:
-            self._data = self.task.load(data_dir=self.config.data_dir, allow_partial=self.config.allow_partial_data)
-        return self._data
-
-    def prepare(self) -> None:
-        """Load the task's data now (raising its DataError) rather than at the first training."""
-        self.data
-
-    def _one(self, genome: Genome) -> Outcome:
-        from nas.training import train_genome
-
-        try:
-            result = train_genome(genome, self.task, self.train_config, data=self.data)
-        except (TrainingError, SparseNASError, RuntimeError, ValueError) as err:
-            return Outcome(error=f"{type(err).__name__}: {err}")
-        return Outcome(metrics=result.to_dict(), model=result.model)
-
-    def train(self, genomes: Sequence[Genome]) -> list[Outcome]:
-        """Train ``genomes`` (see :meth:`_train`), then add the zero-cost proxies
-        (:meth:`proxies`) of every candidate that trained; a proxy that cannot be computed is
-        left out and never fails the trial.
-        """
-        genomes = list(genomes)
-        outcomes = self._train(genomes)
-        for genome, outcome in zip(genomes, outcomes):
-            if outcome.metrics is None:
-                continue
-            try:
-                outcome.metrics.update(self.proxies(genome))
-            except (SparseNASError, RuntimeError, ValueError):
-                pass
-        return outcomes
-
-    @property
-    def stacked(self) -> bool:
-        """True when this search's candidates are trained together (feed-forward and recurrent families)."""
-        return _trains_together(self.family)
-
-    def saved_time(self, trained: Sequence[Genome], skipped: Sequence[Genome], train_time_s: float) -> float:
-        """Estimated seconds that training ``skipped`` as well would have added to ``train_time_s``.
-
-        Stacked families: ``train_time_s`` × (planned step cost of ``trained + skipped`` − that of
-        ``trained``) / that of ``trained`` (:func:`nas.training.population.planner.plan_cost`), the
-        marginal cost of the skipped candidates in the stacks they would have joined. Otherwise:
-        the mean time per trained candidate × the number skipped.
-        """
-        if not skipped or not trained:
-            return 0.0
-        plain = train_time_s / len(trained) * len(skipped)
-        if not self.stacked:
-            return plain
-        from nas.device import resolve_device
-        from nas.training import build_seeded
-        from nas.training.population.planner import plan_cost
-
-        build = lambda genomes: [build_seeded(g, self.task, self.data, self.train_config.seed) for g in genomes]  # noqa: E731
-        try:
-            device = resolve_device(self.train_config.device)
-            ran = build(trained)
-            base = plan_cost(ran, self.train_config.batch_size, device)
-            full = plan_cost(ran + build(skipped), self.train_config.batch_size, device)
-        except (SparseNASError, RuntimeError, ValueError):  # an unbuildable skipped genome
-            return plain
-        return train_time_s * max(full - base, 0.0) / base if base > 0 else 0.0
-
-    def _train(self, genomes: Sequence[Genome]) -> list[Outcome]:
-        """Train ``genomes``; together as stacked populations for ``ff`` and ``rnn:*``, one by one otherwise.
-
-        A candidate whose training raises is returned as failed with the reason; the others go on.
-        If a population run fails as a whole, its candidates are retrained one by one so the
-        failure is pinned on the one that caused it.
-        """
-        genomes = list(genomes)
-        if not genomes:
-            return []
-        if self.stacked and len(genomes) > 1:
-            from nas.training.population import train_population
-
-            start = time.perf_counter()
-            try:
-                # "record": a diverging candidate is frozen and reported, the others train on
-                results = train_population(genomes, self.task, self.train_config, data=self.data, on_error="record")
-            except (TrainingError, RuntimeError, ValueError) as err:
-                log.warning("population training of %d candidates failed (%s: %s); training them one by one",
-                            len(genomes), type(err).__name__, err)
-                results = None  # the stack as a whole failed: pin the failure down one by one
-            if results is not None:
-                batch_s = time.perf_counter() - start
-                outcomes = []
-                for r in results:
-                    if r.error:
-                        outcomes.append(Outcome(error=f"TrainingError: {r.error}"))
-                    else:
-                        # wall_time_s of stacked candidates is the batch's time shared evenly
-                        outcomes.append(Outcome(metrics={**r.to_dict(), "batch_size": len(genomes), "batch_wall_time_s": batch_s}, model=r.model))
-                return outcomes
-        outcomes = [self._one(g) for g in genomes]
-        for o in outcomes:
-            if o.metrics is not None:
-                o.metrics["batch_size"] = 1
-        return outcomes
-
-    def proxies(self, genome: Genome) -> dict[str, float]:
-        """Zero-cost proxies of ``genome``'s untrained network: the very initial weights its
-        training starts from, scored on the first :data:`PROXY_BATCH` training examples.
-
-        They become extra columns of ``evaluations.csv`` (``synflow``, ``log_synflow``, ``snip``,
-        ``grad_norm``), so their value as predictor inputs can be measured with
-        ``nas predictor evaluate --data evaluations.csv --target val_accuracy --extra-features snip,log_synflow``. Sequence models are scored
-        without their lengths (on the padded batch), which keeps the proxy a function of the
-        genome and the batch alone.
-        """
-        from nas.proxies import zero_cost_proxies
-        from nas.training import build_seeded
-
-        batch = self.data.train.subset(slice(0, PROXY_BATCH))
-        model = build_seeded(genome, self.task, self.data, self.train_config.seed)
-        scores = zero_cost_proxies(model, batch.x, batch.y, lambda out, y: self.task.loss(out, y, None))
-        return {name: float(scores[name]) for name in PROXY_COLUMNS}
-
-
-@functools.lru_cache(maxsize=1)
-def _library_versions() -> dict:
-    from nas.provenance import library_versions
-
-    return library_versions()  # read once per process: importlib.metadata is slow
-
-
-def _trial_attrs(genome: Genome, outcome: Outcome) -> dict:
-    attrs: dict[str, Any] = {"host": platform.node(), "libraries": dict(_library_versions())}
-    for k, v in (outcome.metrics or {}).items():
-        if isinstance(v, (int, float, str, bool)) or v is None:
-            attrs[k] = v
-    try:
-        from search_spaces.features import graph_features
-
-        attrs["features"] = graph_features(genome)  # cached: the gate computed them already
-    except ImportError:  # features module not installed: the ledger still holds the genome
-        pass
-    return attrs
-
-
-def train_claims(
-    ledger: Ledger, trainer: Trainer, claims: list[Claim], objectives: Objectives, *, heartbeat_interval: float = 10.0
-) -> dict[int, Outcome]:
-    """Train claimed trials and record them; on Ctrl-C requeue the unfinished ones and re-raise.
-
-    The claims' heartbeats are renewed every ``heartbeat_interval`` seconds while they train. A
-    trial that another process requeued meanwhile (it took this worker for dead) is not recorded
-    twice: its outcome here gets an ``error`` saying so, and the requeued copy stands.
-    """
-    done: dict[int, Outcome] = {}
-    with ledger.heartbeat(claims, heartbeat_interval):
-        _train_and_record(ledger, trainer, claims, objectives, done)
-    return done
-
-
-def _train_and_record(ledger, trainer, claims, objectives, done) -> None:
-    try:
-        if _trains_together(getattr(trainer, "family", "ff")):
-            pairs = zip(claims, trainer.train([c.genome for c in claims]))  # trained together
-        else:  # one at a time, each recorded as soon as it is trained
-            pairs = ((c, trainer.train([c.genome])[0]) for c in claims)
-        for claim, outcome in pairs:
-            if outcome.error is None:
-                try:
-                    values = objectives.values_from(outcome.metrics)
-                    if not all(math.isfinite(v) for v in values):
-                        raise TrainingError(f"non-finite objective values {values}")
-                except SparseNASError as err:
-                    outcome = Outcome(error=f"{type(err).__name__}: {err}")
-            try:
-                if outcome.error is None:
-                    ledger.complete(claim, values, _trial_attrs(claim.genome, outcome))
-                else:
-                    ledger.fail(claim, outcome.error, _trial_attrs(claim.genome, outcome))
-            except LedgerError as err:  # taken over as stale while it trained: the copy counts
-                outcome = Outcome(error=f"not recorded: {err}")
-            done[claim.number] = outcome
-    except KeyboardInterrupt:
-        for claim in claims:
-            if claim.number not in done:
-                with contextlib.suppress(LedgerError):  # already taken over: nothing to requeue
-                    ledger.fail(claim, "interrupted (Ctrl-C); requeued", requeue=True)
-        raise
-
-
-def run_worker(
-    ledger: Ledger,
-    *,
-    max_trials: int | None = None,
-    idle_timeout: float = 60.0,
-    batch: int = 1,
-    echo: Echo | None = None,
-    trainer: Trainer | None = None,
-) -> int:
-    """Serve a search from its ledger: claim waiting trials, train, record; returns trials done.
-
-    The search's config (task, budget, objectives) is read from the study. Stops after
-    ``max_trials`` trials or when nothing has been waiting for ``idle_timeout`` seconds.
-    """
-    stored = ledger.config
-    if stored is None:
-        raise LedgerError(f"study {ledger.name!r} holds no search config; start it with `nas search`")
-    config = SearchConfig.from_dict(stored)
-    trainer = trainer or Trainer(config)
-    objectives = Objectives(config.metric, config.second_objective)
-    done, idle_since = 0, time.monotonic()
-    while max_trials is None or done < max_trials:
-        claims = []
-        while len(claims) < batch:
-            claim = ledger.claim()
-            if claim is None:
-                break
-            claims.append(claim)
-        if not claims:
-            if ledger.requeue_stale(config.stale_after):  # a dead worker's trials: take them over
-                continue
-            if time.monotonic() - idle_since > idle_timeout:
-                break
-            time.sleep(min(config.poll_interval, 1.0, idle_timeout))
-            continue
-        outcomes = train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
-        done += len(claims)
-        idle_since = time.monotonic()
-        if echo:
-            for c in claims:
-                o = outcomes[c.number]
-                status = f"failed: {o.error}" if o.error else f"{config.metric}={o.metrics.get(config.metric)}"
-                echo(f"trial {c.number} ({c.genome.key}): {status}")
-    return done
-
-
-# --- predictor gating ----------------------------------------------------------------------------
-
-
-def fit_predictor(config: SearchConfig, genomes: Sequence[Genome], y: Sequence[float], random_state: int, template=None):
-    """Fit the configured predictor on all evaluations so far (a scikit-learn pipeline).
-
-    With ``template`` (a loaded predictor), an unfitted clone of it is fitted instead, so tuned
-    hyperparameters carry over.
-    """
-    from predictors.models import make_predictor
-
-    if template is not None:
-        from sklearn.base import clone
-
-        pipeline = clone(template)
-    else:
-        pipeline = make_predictor(model=config.predictor_model, group=config.predictor_group, random_state=random_state)
-    return pipeline.fit(list(genomes), np.asarray(y, dtype=float))
-
-
-def load_search_predictor(path: str):
-    """Load a saved predictor for gating; it must need nothing but the genome.
-
-    Raises
-    ------
-    PredictorFileError
-        Unreadable, untrusted or made for another feature set (see :func:`predictors.load_predictor`).
-    ConfigError
-        It needs extra feature columns (e.g. zero-cost proxies) that a search does not compute.
-    """
-    from predictors import load_predictor
-
-    pipeline = load_predictor(path)
-    extra = tuple(getattr(pipeline.steps[0][1], "extra_columns", ()) or ())
-    if extra:
-        raise ConfigError(
-            f"predictor file {path!r} needs the extra feature columns {list(extra)}; a search can only give "
-            "graph features (fit it without --extra-features)"
-        )
-    return pipeline
-
-
-def predict(pipeline, genomes: Sequence[Genome]) -> tuple[np.ndarray, np.ndarray]:
-    from predictors.models import predict_with_uncertainty
-
-    mean, std = predict_with_uncertainty(pipeline, list(genomes))
-    return np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
-
-
-def gate(mean: np.ndarray, std: np.ndarray, config: SearchConfig, kth_best: float | None, rng: np.random.Generator) -> tuple[list[int], list[int]]:
-    """Pick the candidates to train and the shadow sample among the rejected ones.
-
-    Returns ``(selected, shadow)`` as sorted candidate indices. Ties in the prediction keep the
-    candidates' order, so the choice is deterministic; only the shadow sample draws from ``rng``.
-    """
-    n = len(mean)
-    order = sorted(range(n), key=lambda i: (-mean[i], i))
-    if config.gate_rule == "ucb" and kth_best is not None:
-        selected = [i for i in order if mean[i] + config.ucb_beta * std[i] >= kth_best] or order[:1]
-    else:
-        selected = order[: max(1, math.ceil(config.train_fraction * n))]
-    rejected = sorted(set(range(n)) - set(selected))
-    shadow: list[int] = []
-    if rejected and config.shadow_fraction > 0:
-        k = max(1, math.ceil(config.shadow_fraction * len(rejected)))
-        shadow = sorted(int(rejected[i]) for i in rng.choice(len(rejected), size=min(k, len(rejected)), replace=False))
-    return sorted(selected), shadow
-
-
-def _kendall(a, b) -> float | None:
-    if len(a) < 3 or np.all(np.asarray(a) == a[0]) or np.all(np.asarray(b) == b[0]):
-        return None
-    from scipy.stats import kendalltau
-
-    tau = kendalltau(a, b).statistic
-    return None if not np.isfinite(tau) else float(tau)
 
 
 # --- the search ----------------------------------------------------------------------------------
@@ -422,6 +64,7 @@ class SearchRun:
     ledger: Ledger
     generations: list[dict] = field(default_factory=list)
     best: dict | None = None
+    final: list[dict] = field(default_factory=list)
 
 
 def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
@@ -441,7 +84,7 @@ def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
         if resume or ledger.trials():
             raise LedgerError(f"study {config.study_name!r} in {url!r} was not made by `nas search`; nothing to resume")
     else:
-        theirs = SearchConfig.from_dict(stored).trajectory()
+        theirs = SearchConfig.from_stored(stored).trajectory()
         mine = config.trajectory()
         differ = sorted(k for k in mine if mine[k] != theirs.get(k))
         if differ:
@@ -458,6 +101,23 @@ def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
     ledger.set_attr("config", config.to_dict())
     ledger.set_attr("objectives", list(objectives.names))
     return ledger
+
+
+def _budget_rule(config: SearchConfig, trainer):
+    """The search space's ``fit``: with a ``budget``, every candidate's width is set to meet it."""
+    if config.budget is None:
+        return None
+    from nas.budget import task_weight_counter, width_for_budget
+
+    count = None
+
+    def fit(genome):
+        nonlocal count
+        if count is None:  # the data (its input shape) is loaded on first use
+            count = task_weight_counter(trainer.task, trainer.data)
+        return width_for_budget(genome, config.budget, count, config.widths)
+
+    return fit
 
 
 def _progress(echo: Echo | None, stats: dict, metric: str) -> None:
@@ -528,7 +188,8 @@ def run_search(
         raise
     write_config(config, run_dir)
     objectives = Objectives(config.metric, config.second_objective)
-    space = SearchSpace(config.priors, config.nodes, trainer.family)
+    space = SearchSpace(config.priors, config.nodes, trainer.family, config.widths, config.readout,
+                        fit=_budget_rule(config, trainer))
     rng = np.random.default_rng(config.seed)
     strategy: Strategy = make_strategy(
         config.strategy, space, rng, objectives, survivors=config.survivors, cx_prob=config.cx_prob,
@@ -554,7 +215,7 @@ def run_search(
         if use_gate:
             ys = [by_number[i].values[0] for i in training_set]
             if enough:
-                xs = [Genome.from_json(by_number[i].user_attrs["genome"]) for i in training_set]
+                xs = [stored_genome(by_number[i].user_attrs["genome"]) for i in training_set]
                 seed = int(np.random.SeedSequence([config.seed, gen]).generate_state(1)[0])
                 predictor = fit_predictor(config, xs, ys, random_state=seed, template=given_predictor)
             else:
@@ -590,7 +251,7 @@ def run_search(
             while (claim := ledger.claim(numbers=wanted)) is not None:
                 claims.append(claim)
             outcomes = train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
-            _save_best_model(run_dir, ledger, claims, outcomes, objectives)
+            save_best_model(run_dir, ledger, claims, outcomes)
         while True:
             finished = ledger.results_for(gen)
             if all(candidates[i].key in finished for i in to_train):
@@ -635,7 +296,11 @@ def run_search(
         if on_generation is not None:
             on_generation(gen, stats)
 
-    _ensure_best_model(run_dir, ledger, trainer, objectives)
+    if config.final_top:
+        run.final = run_final(config, ledger, trainer, run_dir, echo)
+    else:
+        ensure_best_model(run_dir, ledger, trainer)
+    export_run(ledger, run_dir)
     if write_report:
         from nas.report import build_report
 
@@ -670,7 +335,7 @@ def _generation_stats(gen, candidates, to_train, shadow, reason, trials, values,
     if mean is not None and trained:
         pred = [float(mean[i]) for i in trained]
         actual = [float(values[i][0]) for i in trained]
-        stats["kendall_tau"] = _kendall(pred, actual)
+        stats["kendall_tau"] = kendall(pred, actual)
         stats["mae"] = float(np.mean(np.abs(np.subtract(pred, actual))))
         # a shadow candidate is a false negative when its measured value would have put it among
         # the survivors: at least the k-th best of everything measured up to this generation
@@ -680,50 +345,3 @@ def _generation_stats(gen, candidates, to_train, shadow, reason, trials, values,
         stats["false_negatives"] = sum(values[i][0] >= kth for i in shadow_ok)
         stats["false_negative_rate"] = (stats["false_negatives"] / len(shadow_ok)) if shadow_ok else None
     return stats
-
-
-# --- best model ----------------------------------------------------------------------------------
-
-
-def _best_trial(ledger: Ledger):
-    done = [t for t in ledger.trials() if t.state.name == "COMPLETE"]
-    if not done:
-        return None
-    return max(done, key=lambda t: (t.values[0], -t.number))
-
-
-def _write_model(run_dir: Path, genome: Genome, model, trial_number: int) -> None:
-    import torch
-
-    from nas.provenance import atomic_path, write_json_atomic
-
-    best = run_dir / "best"
-    with atomic_path(best / "model.pt") as tmp:
-        torch.save(model.state_dict(), tmp)
-    write_json_atomic(best / "model.json", {"key": genome.key, "trial": trial_number, "genome": genome.to_dict()})
-
-
-def _save_best_model(run_dir, ledger, claims, outcomes, objectives) -> None:
-    best = _best_trial(ledger)
-    if best is None:
-        return
-    for claim in claims:
-        o = outcomes.get(claim.number)
-        if claim.number == best.number and o is not None and o.model is not None:
-            _write_model(run_dir, claim.genome, o.model, claim.number)
-
-
-def _ensure_best_model(run_dir: Path, ledger: Ledger, trainer: Trainer, objectives: Objectives) -> None:
-    """Make ``best/model.pt`` hold the best trial's weights, retraining it if another worker trained it."""
-    import json
-
-    best = _best_trial(ledger)
-    if best is None:
-        return
-    meta = run_dir / "best" / "model.json"
-    if meta.exists() and (run_dir / "best" / "model.pt").exists() and json.loads(meta.read_text()).get("trial") == best.number:
-        return
-    genome = Genome.from_json(best.user_attrs["genome"])
-    outcome = trainer.train([genome])[0]
-    if outcome.model is not None:  # deterministic on the CPU: the same weights the worker had
-        _write_model(run_dir, genome, outcome.model, best.number)

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from deap import base, tools
 
 from nas.exceptions import ConfigError, UnknownNameError
 from search_spaces.exceptions import SearchSpaceError
-from search_spaces.genome import Genome
+from search_spaces.genome import Genome, legacy_genome_dict
 
 __all__ = [
     "SearchSpace",
@@ -116,29 +116,40 @@ class Objectives:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """The architectures a search may propose: priors, node range and model family.
+    """The architectures a search may propose: priors, node range, model family, vertex widths and readout.
 
     Wraps the pure genome operators of :mod:`search_spaces.operators` with the space's settings.
+    ``fit`` (optional) maps every proposed genome to the one actually evaluated — the search's
+    equal-budget rule (:func:`nas.budget.width_for_budget`), which sets the width.
     """
 
     priors: tuple[str, ...] | None = None
     nodes: tuple[int, int] = (10, 50)
     family: str = "ff"
+    widths: tuple[int, int] = (1, 1)
+    readout: str = "sinks"
+    fit: Callable[[Genome], Genome] | None = None
+
+    def _fitted(self, genome: Genome) -> Genome:
+        return genome if self.fit is None else self.fit(genome)
 
     def random(self, rng: np.random.Generator) -> Genome:
         from search_spaces.operators import random_genome
 
-        return random_genome(rng, priors=None if self.priors is None else list(self.priors), nodes=self.nodes, family=self.family)
+        return self._fitted(random_genome(rng, priors=None if self.priors is None else list(self.priors), nodes=self.nodes,
+                                          family=self.family, widths=self.widths, readout=self.readout))
 
     def mutate(self, genome: Genome, rng: np.random.Generator) -> Genome:
         from search_spaces.operators import mutate
 
-        return mutate(genome, rng, nodes=self.nodes, priors=None if self.priors is None else list(self.priors))
+        return self._fitted(mutate(genome, rng, nodes=self.nodes, priors=None if self.priors is None else list(self.priors),
+                                   widths=self.widths))
 
     def crossover(self, a: Genome, b: Genome, rng: np.random.Generator) -> tuple[Genome, Genome]:
         from search_spaces.operators import crossover
 
-        return crossover(a, b, rng)
+        c1, c2 = crossover(a, b, rng)
+        return self._fitted(c1), self._fitted(c2)
 
     def prior_names(self) -> list[str]:
         """Priors an Optuna sampler may choose from (``explicit`` carries a fixed graph, so not it)."""
@@ -402,9 +413,9 @@ class GeneticSearch(Strategy):
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
-        self.population = [self._individual(Genome.from_dict(d["genome"]), tuple(d["values"])) for d in state["population"]]
+        self.population = [self._individual(Genome.from_dict(legacy_genome_dict(d["genome"])), tuple(d["values"])) for d in state["population"]]
         self.hall_of_fame.clear()
-        self.hall_of_fame.update([self._individual(Genome.from_dict(d["genome"]), tuple(d["values"])) for d in state["hall_of_fame"]])
+        self.hall_of_fame.update([self._individual(Genome.from_dict(legacy_genome_dict(d["genome"])), tuple(d["values"])) for d in state["hall_of_fame"]])
 
 
 # --- Optuna samplers over the genome's parameter space -----------------------------------------
@@ -468,8 +479,12 @@ class OptunaSearch(Strategy):
                 params[spec.name] = trial.suggest_int(name, int(spec.low), int(spec.high), log=spec.log)
             else:
                 params[spec.name] = trial.suggest_float(name, float(spec.low), float(spec.high), log=spec.log)
+        lo, hi = self.space.widths
+        width = trial.suggest_int("width", lo, hi, log=True) if hi > lo else lo
         seed = int(self.rng.integers(0, 2**32 - 1))
-        return Genome(prior.name, params, nodes=nodes, seed=seed, family=self.space.family)
+        genome = Genome(prior.name, params, nodes=nodes, seed=seed, family=self.space.family, width=width,
+                        readout=self.space.readout)
+        return self.space._fitted(genome)
 
     def _record(self, trial, state: str, values=None) -> int:
         from optuna.distributions import distribution_to_json

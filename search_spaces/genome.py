@@ -27,15 +27,25 @@ from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import InvalidGenomeError, SearchSpaceError
 from search_spaces.priors import get_prior
 
-__all__ = ["Genome", "FAMILIES", "RNN_CELLS", "EDIT_OPS", "MIN_NODES", "MAX_NODES", "MAX_SEED", "SCHEMA_VERSION"]
+__all__ = [
+    "Genome", "FAMILIES", "RNN_CELLS", "EDIT_OPS", "READOUTS", "MIN_NODES", "MAX_NODES", "MAX_WIDTH", "MAX_SEED",
+    "SCHEMA_VERSION",
+]
 
 RNN_CELLS = ("tanh", "relu", "gru", "lstm")
 FAMILIES = ("ff", *(f"rnn:{c}" for c in RNN_CELLS), "cnn")
 EDIT_OPS = ("add", "remove")
+#: ``last``: the output reads only the last DAG layer (Stier et al. 2021); ``sinks``: every vertex
+#: without a successor feeds the output (as randomly wired networks aggregate their sinks).
+READOUTS = ("last", "sinks")
 MIN_NODES = 2
 MAX_NODES = 5000
+MAX_WIDTH = 256
 MAX_SEED = 2**32 - 1
-SCHEMA_VERSION = 1
+#: 2 added ``width`` and ``readout``; a genome JSON without them is read with the defaults (1, "sinks").
+SCHEMA_VERSION = 2
+#: Field values that leave a genome's key as it was under schema 1 (the paper's construction).
+_KEY_NEUTRAL = {"width": 1, "readout": "last"}
 
 
 def _int_field(name: str, value, low: int, high: int) -> int:
@@ -66,6 +76,14 @@ class Genome:
     edits : sequence of (op, u, v)
         Edge edits applied after generation, in order: ``("add", u, v)`` or ``("remove", u, v)``
         on node labels ``0..nodes-1``. The ``explicit`` prior carries all its edges this way.
+    width : int
+        Units per vertex, in ``[1, MAX_WIDTH]``: a vertex is a block of ``width`` units and an
+        edge a dense ``width x width`` block between two vertices' units (channels are multiplied
+        by ``width`` in the ``cnn`` family). ``1`` is the paper's network.
+    readout : str
+        One of :data:`READOUTS`: which vertices feed the output. ``"sinks"`` (the default) reads
+        every vertex without a successor; ``"last"`` only the last DAG layer, the paper's
+        construction.
 
     Raises
     ------
@@ -81,6 +99,8 @@ class Genome:
     seed: int = 0
     family: str = "ff"
     edits: Any = ()
+    width: int = 1
+    readout: str = "sinks"
 
     def __post_init__(self):
         if not isinstance(self.prior, str):
@@ -90,6 +110,9 @@ class Genome:
         seed = _int_field("seed", self.seed, 0, MAX_SEED)
         if not isinstance(self.family, str) or self.family not in FAMILIES:
             raise InvalidGenomeError("family", self.family, f"one of {list(FAMILIES)}")
+        width = _int_field("width", self.width, 1, MAX_WIDTH)
+        if not isinstance(self.readout, str) or self.readout not in READOUTS:
+            raise InvalidGenomeError("readout", self.readout, f"one of {list(READOUTS)}")
         params = self.params
         if not isinstance(params, Mapping):
             try:  # the stored form: a tuple of (name, value) pairs
@@ -112,6 +135,7 @@ class Genome:
             edits.append((edit[0], min(u, v), max(u, v)))
         object.__setattr__(self, "nodes", nodes)
         object.__setattr__(self, "seed", seed)
+        object.__setattr__(self, "width", width)
         object.__setattr__(self, "params", tuple(sorted(clean.items())))
         object.__setattr__(self, "edits", tuple(edits))
 
@@ -156,6 +180,8 @@ class Genome:
             "seed": self.seed,
             "family": self.family,
             "edits": [list(e) for e in self.edits],
+            "width": self.width,
+            "readout": self.readout,
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -167,7 +193,9 @@ class Genome:
         """Build from :meth:`to_dict` output.
 
         ``prior`` is required; a missing ``params`` / ``nodes`` / ``seed`` / ``family`` /
-        ``edits`` takes the dataclass default (so hand-written JSON can stay short).
+        ``edits`` / ``width`` / ``readout`` takes the dataclass default (so hand-written JSON can
+        stay short). Results written before schema 2 have no readout and were built with
+        ``"last"``: the ledger and the report read them that way (:func:`legacy_genome_dict`).
 
         Raises
         ------
@@ -176,7 +204,7 @@ class Genome:
         """
         if not isinstance(data, Mapping):
             raise InvalidGenomeError("genome", data, "a JSON object")
-        allowed = {"prior", "params", "nodes", "seed", "family", "edits"}
+        allowed = {"prior", "params", "nodes", "seed", "family", "edits", "width", "readout"}
         extra = sorted(set(data) - allowed)
         if extra:
             raise InvalidGenomeError("genome", extra, f"only the keys {sorted(allowed)}")
@@ -189,6 +217,8 @@ class Genome:
             seed=data.get("seed", 0),
             family=data.get("family", "ff"),
             edits=_edits_from_json(data.get("edits", ())),
+            width=data.get("width", 1),
+            readout=data.get("readout", "sinks"),
         )
 
     @classmethod
@@ -208,8 +238,13 @@ class Genome:
 
     @property
     def key(self) -> str:
-        """Stable 16-hex-digit identity derived from the canonical JSON."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """Stable 16-hex-digit identity derived from the canonical JSON.
+
+        Fields at their schema-1 values (width 1, readout ``last``) are left out of the hash, so
+        the paper's construction keeps the keys it had before those fields existed.
+        """
+        data = {k: v for k, v in self.to_dict().items() if _KEY_NEUTRAL.get(k, object()) != v}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **changes) -> "Genome":
         """A copy with some fields changed (validated again)."""
@@ -220,7 +255,8 @@ class Genome:
     def __str__(self) -> str:
         params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params)
         extra = f", {len(self.edits)} edits" if self.edits else ""
-        return f"{self.prior}({params}) n={self.nodes} seed={self.seed} {self.family}{extra}"
+        width = f" width={self.width}" if self.width != 1 else ""
+        return f"{self.prior}({params}) n={self.nodes}{width} seed={self.seed} {self.family} readout={self.readout}{extra}"
 
 
 def _edits_from_json(edits):
@@ -240,4 +276,15 @@ def genome_from_any(value) -> Genome:
     raise SearchSpaceError(f"expected a Genome, dict or JSON string, got {type(value).__name__}")
 
 
-__all__.append("genome_from_any")
+def legacy_genome_dict(data: Mapping) -> dict:
+    """A stored genome dict with the readout it was built with: ``"last"`` when it has none.
+
+    Genomes stored before schema 2 (ledgers, ``evaluations.csv``, ``best/genome.json``) were
+    built with the paper's readout; read them with this so old results keep their meaning.
+    """
+    out = dict(data)
+    out.setdefault("readout", "last")
+    return out
+
+
+__all__ += ["genome_from_any", "legacy_genome_dict"]

@@ -14,6 +14,9 @@ Mutations (one is chosen per call, with :data:`MUTATION_WEIGHTS` unless given):
 ``resize``
     ``nodes`` moves by up to ±20 % (at least ±1) inside the ``nodes`` bounds; parameters are
     clipped to the new size's ranges; edits on vanished nodes are dropped.
+``rewidth``
+    The vertex width moves one step on the geometric grid of :func:`width_choices` (only when
+    ``mutate`` is given width bounds that differ).
 ``reseed``
     A new graph seed.
 ``switch_prior``
@@ -28,19 +31,37 @@ Mutations (one is chosen per call, with :data:`MUTATION_WEIGHTS` unless given):
 A genome of the ``explicit`` prior (an imported graph) is only ever changed by edge edits: it has
 no prior parameters, seed or generator to vary.
 
-Crossover (two children, mirror images of each other):
+Crossover (two children, mirror images of each other) works in one of two ways:
 
-* both ``explicit`` with the same ``nodes``: shared edges stay in both children, every edge of
-  only one parent goes to one child or the other with probability ½;
-* other cases with an ``explicit`` parent, or ``nodes`` so different that no exchange is valid:
-  the parents are returned;
-* different priors: child 1 = prior, params and edits of ``a`` with ``nodes`` and ``seed`` of
-  ``b``; child 2 the mirror (parameters clipped to the new size's ranges);
-* the same prior: uniform crossover — every parameter, ``nodes`` and ``seed`` comes from one parent
-  or the other with probability ½; a child's edits come with its seed (they edit that graph).
+*structure crossover* (edge-set crossover, any two parents)
+    Edges in both parents' graphs go to both children; every edge of only one parent goes to
+    child 1 with probability ½, else to child 2. Child 1 is ``a``'s genome (prior, params,
+    nodes, seed, family and every other field) with canonical edits that turn ``a``'s prior
+    draw into that edge set, child 2 the same on ``b``. A child keeps only the edges on its own
+    node labels: when ``nodes`` differ, edges of the bigger parent touching labels ``>=`` the
+    smaller one's ``nodes`` are dropped from the smaller child. A draw giving an edgeless child,
+    or a non-``explicit`` child with more than ``max_edits`` edits, is redrawn; when no draw
+    fits (e.g. two unrelated graphs, whose mix is far from either prior's draw), the pair falls
+    back to parameter crossover.
+*parameter crossover* (the genes, not the graph)
+    * different priors: child 1 = prior, params and edits of ``a`` with ``nodes`` and ``seed``
+      of ``b``; child 2 the mirror (parameters clipped to the new size's ranges);
+    * the same prior: uniform crossover — every parameter, ``nodes`` and ``seed`` comes from one
+      parent or the other with probability ½; a child's edits come with its seed (they edit that
+      graph);
+    * two ``explicit`` parents of equal ``nodes``: structure crossover (they have no genes but
+      their edges); any other pair with an ``explicit`` parent: the parents are returned.
 
-``family`` is the evaluation's, not the structure's: each child keeps the family of the parent
-at the same position.
+``mode="auto"`` (the default) picks structure crossover with probability equal to the parents'
+edge overlap — the Jaccard index of their edge sets on the node labels both have — so parents
+that share structure (e.g. relatives differing by a few edge edits) mostly exchange edges, and
+unrelated ones (no shared edge: no draw is made) their genes. A pair with an ``explicit`` parent
+always takes structure crossover: it has no genes to exchange. ``mode="structure"`` and
+``mode="params"`` force one way (``"params"`` is the crossover of earlier versions).
+
+``family`` is the evaluation's, not the structure's: each child keeps the family — and every
+field that neither way exchanges, such as ``width`` and ``readout`` — of the parent at the same
+position.
 
 Examples
 --------
@@ -61,7 +82,7 @@ import networkx as nx
 import numpy as np
 
 from search_spaces.exceptions import SearchSpaceError
-from search_spaces.genome import FAMILIES, MAX_NODES, MAX_SEED, MIN_NODES, Genome
+from search_spaces.genome import FAMILIES, MAX_NODES, MAX_SEED, MAX_WIDTH, MIN_NODES, READOUTS, Genome
 from search_spaces.priors import get_prior, list_priors
 
 __all__ = [
@@ -71,13 +92,16 @@ __all__ = [
     "MUTATIONS",
     "MUTATION_WEIGHTS",
     "EXPLICIT",
+    "CROSSOVER_MODES",
     "default_priors",
+    "width_choices",
     "OperatorError",
 ]
 
 EXPLICIT = "explicit"
-MUTATIONS = ("perturb", "resize", "reseed", "switch_prior", "add_edge", "remove_edge", "rewire_edge")
+MUTATIONS = ("perturb", "resize", "reseed", "switch_prior", "add_edge", "remove_edge", "rewire_edge", "rewidth")
 MUTATION_WEIGHTS: dict[str, float] = {
+    "rewidth": 1.5,
     "perturb": 3.0,
     "resize": 2.0,
     "reseed": 1.0,
@@ -87,7 +111,9 @@ MUTATION_WEIGHTS: dict[str, float] = {
     "rewire_edge": 1.0,
 }
 _EDGE_OPS = ("add_edge", "remove_edge", "rewire_edge")
+CROSSOVER_MODES = ("auto", "structure", "params")
 MAX_TRIES = 20
+MAX_EDITS = 32
 
 
 class OperatorError(SearchSpaceError):
@@ -106,6 +132,24 @@ def _check_rng(rng) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise OperatorError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     return rng
+
+
+def width_choices(widths) -> list[int]:
+    """The vertex widths a search draws from ``widths = (low, high)``: both bounds and every power
+    of two between them (so the grid is geometric, as widths matter by ratio).
+
+    Raises
+    ------
+    OperatorError
+        Bounds that are not integers with ``1 <= low <= high <= MAX_WIDTH``.
+    """
+    try:
+        lo, hi = (int(x) for x in widths)
+    except (TypeError, ValueError):
+        raise OperatorError(f"widths must be a pair (low, high) of integers, got {widths!r}") from None
+    if not 1 <= lo <= hi <= MAX_WIDTH:
+        raise OperatorError(f"widths must satisfy 1 <= low <= high <= {MAX_WIDTH}, got ({lo}, {hi})")
+    return sorted({lo, hi} | {2**k for k in range(0, 9) if lo <= 2**k <= hi})
 
 
 def _node_bounds(nodes) -> tuple[int, int]:
@@ -152,28 +196,38 @@ def _clip_params(prior_name: str, params: Mapping, nodes: int) -> dict:
 def _try_genome(**fields) -> Genome | None:
     """The genome if it validates and decodes, else None."""
     try:
-        genome = Genome(**fields)
+        genome = Genome.from_dict(fields)
     except SearchSpaceError:
         return None
     return genome if _decodes(genome) else None
 
 
 def _fields(genome: Genome) -> dict:
-    return {
-        "prior": genome.prior,
-        "params": genome.param_dict,
-        "nodes": genome.nodes,
-        "seed": genome.seed,
-        "family": genome.family,
-        "edits": genome.edits,
-    }
+    """Every field of ``genome``, as :meth:`Genome.to_dict` lists them, edits as tuples.
+
+    Children are built from this whole dict, so a field an operator does not touch (``family``,
+    ``width``, ``readout``, any added later) is inherited rather than reset to its default.
+    """
+    fields = genome.to_dict()
+    fields["edits"] = genome.edits
+    return fields
+
+
+def _edge_set(graph: nx.Graph) -> set[tuple[int, int]]:
+    return {(min(u, v), max(u, v)) for u, v in graph.edges}
 
 
 def _canonical_edits(genome: Genome, final: nx.Graph) -> tuple[tuple[str, int, int], ...]:
     """Net edits turning the prior's graph of ``genome`` into ``final``: removes, then adds."""
-    base = get_prior(genome.prior).generate(genome.nodes, genome.param_dict, genome.seed)
-    base_edges = {(min(u, v), max(u, v)) for u, v in base.edges}
-    final_edges = {(min(u, v), max(u, v)) for u, v in final.edges}
+    return _edits_between(_base_edges(genome), _edge_set(final))
+
+
+def _base_edges(genome: Genome) -> set[tuple[int, int]]:
+    """Edges of the prior's draw of ``genome``, before its edits."""
+    return _edge_set(get_prior(genome.prior).generate(genome.nodes, genome.param_dict, genome.seed))
+
+
+def _edits_between(base_edges: set, final_edges: set) -> tuple[tuple[str, int, int], ...]:
     removes = [("remove", u, v) for u, v in sorted(base_edges - final_edges)]
     adds = [("add", u, v) for u, v in sorted(final_edges - base_edges)]
     return tuple(removes + adds)
@@ -182,7 +236,9 @@ def _canonical_edits(genome: Genome, final: nx.Graph) -> tuple[tuple[str, int, i
 # --- random draw --------------------------------------------------------------------------------
 
 
-def random_genome(rng, *, priors=None, nodes=(10, 50), family="ff", max_tries: int = 100) -> Genome:
+def random_genome(
+    rng, *, priors=None, nodes=(10, 50), family="ff", widths=(1, 1), readout="sinks", max_tries: int = 100
+) -> Genome:
     """Draw a valid genome.
 
     Parameters
@@ -194,6 +250,11 @@ def random_genome(rng, *, priors=None, nodes=(10, 50), family="ff", max_tries: i
         Inclusive bounds of the node count (raised to a prior's ``min_nodes``).
     family : str or sequence of str
         The model family, or families to choose from uniformly.
+    widths : (int, int)
+        Bounds of the vertex width, drawn uniformly from :func:`width_choices` (no draw when the
+        bounds are equal, so ``(1, 1)`` keeps the draws of the paper's space).
+    readout : str
+        The genome's readout (one of ``READOUTS``).
     max_tries : int
         Draws before giving up.
 
@@ -217,6 +278,9 @@ def random_genome(rng, *, priors=None, nodes=(10, 50), family="ff", max_tries: i
     bad = [f for f in families if f not in FAMILIES]
     if bad or not families:
         raise OperatorError(f"family must be one of {list(FAMILIES)} (or a list of them), got {family!r}")
+    grid = width_choices(widths)
+    if readout not in READOUTS:
+        raise OperatorError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
     last = "no draw"
     for _ in range(max_tries):
         prior = get_prior(names[int(rng.integers(len(names)))])
@@ -228,7 +292,8 @@ def random_genome(rng, *, priors=None, nodes=(10, 50), family="ff", max_tries: i
         except SearchSpaceError as err:
             last = str(err)
             continue
-        genome = _try_genome(prior=prior.name, params=params, nodes=n, seed=seed, family=fam)
+        width = grid[int(rng.integers(len(grid)))] if len(grid) > 1 else grid[0]
+        genome = _try_genome(prior=prior.name, params=params, nodes=n, seed=seed, family=fam, width=width, readout=readout)
         if genome is not None:
             return genome
         last = f"{prior.name} nodes={n} params={params} seed={seed} gave no edges or failed to generate"
@@ -244,7 +309,8 @@ def mutate(
     *,
     nodes=None,
     priors=None,
-    max_edits: int = 32,
+    widths=None,
+    max_edits: int = MAX_EDITS,
     weights: Mapping[str, float] | None = None,
     max_tries: int = MAX_TRIES,
 ) -> Genome:
@@ -258,6 +324,9 @@ def mutate(
         Bounds for ``resize``; default ``(MIN_NODES, MAX_NODES)``.
     priors : sequence of str, optional
         Targets of ``switch_prior``; default all registered except ``explicit``.
+    widths : (int, int), optional
+        Bounds of ``rewidth``, which moves the width to a neighbour on :func:`width_choices`;
+        without them (or with equal bounds) the width never mutates.
     max_edits : int
         Most edge edits a non-explicit genome may carry; edge mutations that would exceed it are
         not chosen.
@@ -287,11 +356,13 @@ def mutate(
     if unknown or bad:
         raise OperatorError(f"weights must map names of {list(MUTATIONS)} to non-negative numbers, got {weights}")
     explicit = genome.prior == EXPLICIT
+    grid = width_choices(widths) if widths is not None else [genome.width]
     allowed = {
         op: float(weights.get(op, 0.0))
         for op in MUTATIONS
         if (op in _EDGE_OPS and (explicit or len(genome.edits) < max_edits))
-        or (not explicit and op not in _EDGE_OPS)
+        or (op == "rewidth" and len(grid) > 1)
+        or (not explicit and op not in _EDGE_OPS and op != "rewidth")
     }
     if op_names := [op for op, w in allowed.items() if w > 0]:
         p = np.array([allowed[op] for op in op_names])
@@ -302,7 +373,7 @@ def mutate(
         raise OperatorError(f"weights must give some mutation a positive weight, got {weights}")
     for _ in range(max_tries):
         op = op_names[int(rng.choice(len(op_names), p=p))]
-        child = _MUTATORS[op](genome, rng, bounds, names)
+        child = _rewidth(genome, rng, grid) if op == "rewidth" else _MUTATORS[op](genome, rng, bounds, names)
         if child is not None and child != genome and (explicit or len(child.edits) <= max_edits):
             if _decodes(child):
                 return child
@@ -343,6 +414,17 @@ def _resize(genome, rng, bounds, names):
         return None
     edits = tuple(e for e in genome.edits if e[2] < n)
     return _try_genome(**{**_fields(genome), "nodes": n, "params": params, "edits": edits})
+
+
+def _rewidth(genome, rng, grid):
+    """The width one step up or down the grid (from the nearest grid value when off it)."""
+    here = min(range(len(grid)), key=lambda i: (abs(grid[i] - genome.width), i))
+    steps = [i for i in (here - 1, here + 1) if 0 <= i < len(grid) and grid[i] != genome.width]
+    if grid[here] != genome.width:
+        steps.append(here)
+    if not steps:
+        return None
+    return _try_genome(**{**_fields(genome), "width": grid[steps[int(rng.integers(len(steps)))]]})
 
 
 def _reseed(genome, rng, bounds, names):
@@ -401,29 +483,88 @@ _MUTATORS = {
 # --- crossover ----------------------------------------------------------------------------------
 
 
-def crossover(a: Genome, b: Genome, rng, *, max_tries: int = MAX_TRIES) -> tuple[Genome, Genome]:
+def crossover(
+    a: Genome,
+    b: Genome,
+    rng,
+    *,
+    mode: str = "auto",
+    max_edits: int = MAX_EDITS,
+    max_tries: int = MAX_TRIES,
+) -> tuple[Genome, Genome]:
     """Two children of ``a`` and ``b`` (see the module notes for the rules).
 
     Parameters
     ----------
     a, b : Genome
     rng : numpy.random.Generator
+    mode : {"auto", "structure", "params"}
+        ``"auto"``: structure crossover with probability equal to the parents' edge overlap
+        (always, when a parent is ``explicit``), else parameter crossover. ``"structure"``:
+        structure crossover, falling back to parameter crossover when no draw fits.
+        ``"params"``: parameter crossover only.
+    max_edits : int
+        Most edge edits a non-``explicit`` child of structure crossover may carry (as in
+        :func:`mutate`).
     max_tries : int
-        Draws of the uniform crossover before falling back.
+        Draws of structure or uniform crossover before falling back.
 
     Returns
     -------
     (Genome, Genome)
         Both valid and decodable; a child that cannot be made valid is replaced by its parent
         (``a`` for the first, ``b`` for the second).
+
+    Raises
+    ------
+    OperatorError
+        ``a`` or ``b`` not a Genome, an unknown ``mode``, or ``max_edits`` not a non-negative
+        integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = Genome("erdos_renyi", {"p": 0.3}, nodes=12, seed=1)
+    >>> b = a.replace(edits=[("add", 0, 11), ("add", 1, 11)])
+    >>> c, d = crossover(a, b, np.random.default_rng(0), mode="structure")
+    >>> set(a.graph().edges) <= set(c.graph().edges) <= set(b.graph().edges)
+    True
     """
     rng = _check_rng(rng)
     for name, g in (("a", a), ("b", b)):
         if not isinstance(g, Genome):
             raise OperatorError(f"crossover expects Genomes, got {type(g).__name__} for {name}")
+    if mode not in CROSSOVER_MODES:
+        raise OperatorError(f"mode must be one of {list(CROSSOVER_MODES)}, got {mode!r}")
+    if isinstance(max_edits, bool) or not isinstance(max_edits, (int, np.integer)) or max_edits < 0:
+        raise OperatorError(f"max_edits must be a non-negative integer, got {max_edits!r}")
+    if mode == "params":
+        return _param_crossover(a, b, rng, max_edits, max_tries)
+    try:
+        ea, eb = _edge_set(a.graph()), _edge_set(b.graph())
+    except SearchSpaceError:  # a parent whose graph does not generate has no structure to give
+        return _param_crossover(a, b, rng, max_edits, max_tries)
+    if mode == "auto" and EXPLICIT not in (a.prior, b.prior):
+        p = _overlap(ea, eb, min(a.nodes, b.nodes))
+        if p == 0.0 or (p < 1.0 and rng.random() >= p):  # no draw when the choice is certain
+            return _param_crossover(a, b, rng, max_edits, max_tries)
+    kids = _structure_crossover(a, b, ea, eb, rng, max_edits, max_tries)
+    return kids if kids is not None else _param_crossover(a, b, rng, max_edits, max_tries)
+
+
+def _overlap(ea: set, eb: set, nodes: int) -> float:
+    """Jaccard index of two edge sets on the labels ``0..nodes-1``."""
+    union = {e for e in ea | eb if e[1] < nodes}
+    return len(ea & eb) / len(union) if union else 0.0
+
+
+def _param_crossover(a: Genome, b: Genome, rng, max_edits: int, max_tries: int) -> tuple[Genome, Genome]:
     if a.prior == EXPLICIT or b.prior == EXPLICIT:
         if a.prior == b.prior and a.nodes == b.nodes:
-            return _edge_crossover(a, b, rng, max_tries)
+            ea, eb = _edge_set(a.graph()), _edge_set(b.graph())
+            kids = _structure_crossover(a, b, ea, eb, rng, max_edits, max_tries)
+            if kids is not None:
+                return kids
         return a, b
     if a.prior != b.prior:
         return _exchange(a, b), _exchange(b, a)
@@ -470,19 +611,36 @@ def _uniform(a: Genome, b: Genome, rng, max_tries: int) -> tuple[Genome, Genome]
     return a, b
 
 
-def _edge_crossover(a: Genome, b: Genome, rng, max_tries: int) -> tuple[Genome, Genome]:
-    ea = {(min(u, v), max(u, v)) for u, v in a.graph().edges}
-    eb = {(min(u, v), max(u, v)) for u, v in b.graph().edges}
-    shared = ea & eb
+def _structure_crossover(a: Genome, b: Genome, ea: set, eb: set, rng, max_edits: int, max_tries: int):
+    """Edge-set crossover of parents with edge sets ``ea`` and ``eb``; None when no draw fits."""
+    shared = ea & eb  # on labels both parents have, so valid in both children
     differ = sorted(ea ^ eb)
+    union = ea | eb
+    sides = []
+    for parent in (a, b):
+        base = _base_edges(parent)
+        limit = None if parent.prior == EXPLICIT else max_edits
+        # Edits no draw can avoid: shared edges missing from the prior's draw, and drawn edges
+        # that are in neither parent. Past the limit, every draw would be rejected.
+        forced = len(shared - base) + sum(1 for e in base if e not in union)
+        if limit is not None and forced > limit:
+            return None
+        sides.append((parent, base, limit))
     for _ in range(max_tries):
         to_first = rng.random(len(differ)) < 0.5
-        first = shared | {e for e, t in zip(differ, to_first) if t}
-        second = shared | {e for e, t in zip(differ, to_first) if not t}
-        kids = [
-            _try_genome(**{**_fields(parent), "edits": tuple(("add", u, v) for u, v in sorted(edges))})
-            for parent, edges in ((a, first), (b, second))
-        ]
-        if kids[0] is not None and kids[1] is not None:
+        edge_sets = (
+            shared | {e for e, t in zip(differ, to_first) if t and e[1] < a.nodes},
+            shared | {e for e, t in zip(differ, to_first) if not t and e[1] < b.nodes},
+        )
+        kids = []
+        for (parent, base, limit), edges in zip(sides, edge_sets):
+            edits = _edits_between(base, edges)
+            if not edges or (limit is not None and len(edits) > limit):
+                break
+            kid = _try_genome(**{**_fields(parent), "edits": edits})
+            if kid is None:
+                break
+            kids.append(kid)
+        if len(kids) == 2:
             return kids[0], kids[1]
-    return a, b
+    return None

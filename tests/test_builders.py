@@ -187,7 +187,7 @@ def test_nonzero_weights_counts_effective_weights(family):
 
 def test_nonzero_weights_of_feedforward_by_hand():
     dag = tricky_dag()
-    model = make(dag, "ff")
+    model = make(dag, "ff", readout="last")
     masked = [*model.main, *model.skips.values()]
     biases = sum(int((layer.mask.sum(1) > 0).sum()) for layer in masked)  # rows without edges start at zero bias
     dense = sum(p.numel() for p in (*model.input_layer.parameters(), *model.output_layer.parameters()))
@@ -352,7 +352,7 @@ def test_masked_linear_init_uses_real_fan_in():
 
 def test_feedforward_contract_attributes_and_layer_norm():
     dag = tricky_dag()
-    model = SparseFeedForward(dag, IN_FEATURES, CLASSES, layer_norm=True)
+    model = SparseFeedForward(dag, IN_FEATURES, CLASSES, layer_norm=True, readout="last")
     assert model.layer_widths == (3, 3, 1, 1) and model.skip_pairs == ((0, 2), (1, 3))
     assert isinstance(model.input_layer, torch.nn.Linear) and model.input_layer.out_features == 3
     assert [type(m) for m in model.main] == [MaskedLinear] * 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from nas.cli.main import main
@@ -88,8 +89,10 @@ def test_tiny_real_search_end_to_end(tmp_path, shared_data_dir, capsys):
     toml = tmp_path / "tiny.toml"
     toml.write_text(
         'population = 4\ngenerations = 2\nsurvivors = 2\nnodes = [6, 10]\nmin_train_size = 3\n'
-        'priors = ["erdos_renyi", "watts_strogatz"]\nshadow_fraction = 0.5\n'
+        'priors = ["erdos_renyi", "watts_strogatz"]\nshadow_fraction = 0.5\nwidths = [1, 4]\n'
+        'final_top = 2\nfinal_seeds = 2\n'
         '[train]\nepochs = 1\ntrain_subset = 300\nval_subset = 100\ntest_subset = 100\nbatch_size = 64\n'
+        '[final_train]\nepochs = 1\ntrain_subset = 600\nval_subset = 100\ntest_subset = 200\n'
     )
     out = tmp_path / "run"
     args = ["search", "--task", "mnist", "--config", str(toml), "--out", str(out), "--seed", "1",
@@ -98,8 +101,15 @@ def test_tiny_real_search_end_to_end(tmp_path, shared_data_dir, capsys):
     err = capsys.readouterr().err
     assert "gen   1" in err and "predictor tau" in err
     for name in ("config.json", "evaluations.csv", "report.md", "best/genome.json", "best/model.pt",
-                 "best_so_far.png", "accuracy_by_prior.png", "ledger.db"):
+                 "best_so_far.png", "accuracy_by_prior.png", "ledger.db", "final.csv"):
         assert (out / name).is_file(), name
+    # two survivors fully trained over two seeds; best/ holds the one chosen by final validation accuracy
+    final = pd.read_csv(out / "final.csv")
+    assert len(final) == 4 and sorted(set(final["seed"])) == [1, 2] and final["test_accuracy"].between(0, 1).all()
+    best = json.loads((out / "best" / "model.json").read_text())
+    assert best["final"]["seeds"] == [1, 2] and best["key"] in set(final["key"])
+    assert best["genome"]["readout"] == "sinks" and 1 <= best["genome"]["width"] <= 4
+    assert "Survivors fully trained" in (out / "report.md").read_text()
     config = json.loads((out / "config.json").read_text())
     assert config["search"]["population"] == 4 and "torch" in config["provenance"]["libraries"]
 
@@ -160,7 +170,9 @@ def test_tiny_real_reber_search_trains_generations_together(tmp_path, capsys):
     toml.write_text(
         'population = 4\ngenerations = 2\nsurvivors = 2\nnodes = [6, 10]\nmin_train_size = 3\n'
         'priors = ["barabasi_albert_original", "layered_random"]\nshadow_fraction = 0.0\ntrain_fraction = 0.5\n'
+        'widths = [1, 2]\nfinal_top = 1\nfinal_seeds = 1\n'
         '[train]\nepochs = 1\ntrain_subset = 200\nval_subset = 64\ntest_subset = 64\nbatch_size = 32\n'
+        '[final_train]\nepochs = 1\ntrain_subset = 200\nval_subset = 64\ntest_subset = 64\nbatch_size = 32\n'
     )
     out = tmp_path / "run"
     args = ["search", "--task", "reber", "--config", str(toml), "--out", str(out), "--seed", "2", "--device", "cpu"]

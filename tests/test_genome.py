@@ -48,10 +48,38 @@ def test_json_round_trip_and_key():
 def test_key_is_stable_across_processes():
     # The key is a sha256 of canonical JSON, not Python's salted hash: pin one value.
     g = Genome("erdos_renyi", {"p": 0.25}, nodes=10, seed=1, family="ff")
-    assert g.to_json() == '{"edits": [], "family": "ff", "nodes": 10, "params": {"p": 0.25}, "prior": "erdos_renyi", "seed": 1}'
+    assert g.to_json() == ('{"edits": [], "family": "ff", "nodes": 10, "params": {"p": 0.25}, "prior": "erdos_renyi", '
+                           '"readout": "sinks", "seed": 1, "width": 1}')
     import hashlib
 
-    assert g.key == hashlib.sha256(g.to_json().encode()).hexdigest()[:16]
+    assert g.key == hashlib.sha256(g.to_json().replace(', "width": 1', "").encode()).hexdigest()[:16]
+
+
+def test_paper_construction_keeps_its_schema_1_key():
+    # width 1 and readout "last" are left out of the key: ledgers written before they existed still match.
+    g = Genome("erdos_renyi", {"p": 0.25}, nodes=10, seed=1, family="ff", readout="last")
+    schema_1 = '{"edits": [], "family": "ff", "nodes": 10, "params": {"p": 0.25}, "prior": "erdos_renyi", "seed": 1}'
+    import hashlib
+
+    assert g.key == hashlib.sha256(schema_1.encode()).hexdigest()[:16]
+    assert len({g.key, g.replace(readout="sinks").key, g.replace(width=2).key}) == 3
+
+
+def test_width_and_readout_are_validated_and_round_trip():
+    g = Genome("erdos_renyi", {"p": 0.25}, nodes=10, seed=1, width=8, readout="last")
+    assert Genome.from_json(g.to_json()) == g and g.width == 8
+    with pytest.raises(InvalidGenomeError, match=r"'width'.*\[1, 256\]"):
+        g.replace(width=0)
+    with pytest.raises(InvalidGenomeError, match="'width'"):
+        g.replace(width=2.5)
+    with pytest.raises(InvalidGenomeError, match=r"'readout'.*\['last', 'sinks'\]"):
+        g.replace(readout="all")
+    # a stored genome without a readout was built with the paper's readout
+    from search_spaces.genome import legacy_genome_dict
+
+    old = {"prior": "erdos_renyi", "params": {"p": 0.25}, "nodes": 10, "seed": 1}
+    assert Genome.from_dict(legacy_genome_dict(old)).readout == "last"
+    assert Genome.from_dict(old).readout == "sinks"
 
 
 def test_graph_applies_edits_in_order():
@@ -70,7 +98,7 @@ def test_replace_validates_again():
     assert g.replace(seed=9).seed == 9
     with pytest.raises(InvalidGenomeError, match="'nodes'"):
         g.replace(nodes=1)
-    assert "watts_strogatz(k=4, p=0.5) n=20 seed=3 rnn:gru" == str(g)
+    assert "watts_strogatz(k=4, p=0.5) n=20 seed=3 rnn:gru readout=sinks" == str(g)
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,8 @@ def test_missing_study_and_direction_mismatch(url):
 
 def test_genome_params_fit_optuna_distributions():
     params, dists = genome_params(G1)
-    assert set(params) == set(dists) == {"prior", "nodes", "seed", "family", "watts_strogatz.k", "watts_strogatz.p"}
+    assert set(params) == set(dists) == {"prior", "nodes", "seed", "family", "width", "readout", "watts_strogatz.k",
+                                         "watts_strogatz.p"}
     for name, value in params.items():
         assert dists[name]._contains(dists[name].to_internal_repr(value))
 

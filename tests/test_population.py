@@ -26,12 +26,13 @@ def toy_images(n_train=320, n_val=96, n_test=96, seed=0) -> Dataset:
     return Dataset("toy", split(n_train), split(n_val), split(n_test), 3, (1, 4, 4), {})
 
 
-# Mixed depths, widths and skip pairs, all stacked together (padded and carried).
+# Mixed depths, layer widths, vertex widths, readouts and skip pairs, all stacked together
+# (padded and carried).
 GENOMES = [
     Genome("erdos_renyi", {"p": 0.3}, nodes=12, seed=1),
-    Genome("erdos_renyi", {"p": 0.3}, nodes=20, seed=2),
-    Genome("erdos_renyi", {"p": 0.3}, nodes=15, seed=3),
-    Genome("layered_random", {"layers": 3, "p": 0.5, "skip": 0.5}, nodes=18, seed=4),
+    Genome("erdos_renyi", {"p": 0.3}, nodes=20, seed=2, readout="last"),
+    Genome("erdos_renyi", {"p": 0.3}, nodes=15, seed=3, width=3),
+    Genome("layered_random", {"layers": 3, "p": 0.5, "skip": 0.5}, nodes=18, seed=4, width=2, readout="last"),
     Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=14, seed=5),
 ]
 
@@ -79,6 +80,7 @@ def test_padding_carrying_and_union_skips_do_not_change_a_candidates_function():
     task = get_task("mnist")
     rng = np.random.default_rng(0)
     genomes = GENOMES + [random_genome(rng, nodes=(8, 30), family="ff") for _ in range(12)]
+    genomes += [g.replace(readout="last") for g in genomes[-6:]]
     models = [build_seeded(g, task, data, seed=0) for g in genomes]
     assert len({len(m.layer_widths) for m in models}) >= 3  # mixed depths: shallow ones are carried
     stack = StackedFeedForward(models, torch.device("cpu"))

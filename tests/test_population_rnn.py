@@ -18,12 +18,12 @@ CELLS = ("tanh", "relu", "gru", "lstm")
 
 
 def genomes(cell: str) -> list[Genome]:
-    """Mixed depths (3-7 levels), skip pairs, dead ends and width-1 layers."""
+    """Mixed depths (3-7 levels), skip pairs, dead ends, width-1 layers, vertex widths and readouts."""
     family = f"rnn:{cell}"
     return [
-        Genome("erdos_renyi", {"p": 0.3}, nodes=10, seed=1, family=family),
-        Genome("layered_random", {"layers": 3, "p": 0.5, "skip": 0.5}, nodes=9, seed=4, family=family),
-        Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=8, seed=5, family=family),
+        Genome("erdos_renyi", {"p": 0.3}, nodes=10, seed=1, family=family, readout="last"),
+        Genome("layered_random", {"layers": 3, "p": 0.5, "skip": 0.5}, nodes=9, seed=4, family=family, width=2),
+        Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=8, seed=5, family=family, width=3, readout="last"),
         Genome("barabasi_albert_original", {"m": 1}, nodes=10, seed=2, family=family),
         Genome("erdos_renyi", {"p": 0.4}, nodes=7, seed=3, family=family),
     ]

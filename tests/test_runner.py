@@ -6,7 +6,10 @@ so the loop's logic runs in milliseconds. One real, tiny MNIST search is in test
 
 from __future__ import annotations
 
+import json
 import threading
+
+import numpy as np
 
 import pytest
 
@@ -43,6 +46,19 @@ class FakeTrainer:
             out.append(Outcome(metrics={"val_accuracy": acc, "test_accuracy": acc - 0.01, "wall_time_s": 0.5,
                                         "nonzero_weights": 10 * dag.num_edges, "parameters": 20 * dag.num_edges,
                                         "device": "cpu"}))
+        return out
+
+    def train_final(self, genomes, seed):
+        """'Full training': the screening accuracy plus a small seed- and genome-dependent shift."""
+        self.final_calls = getattr(self, "final_calls", 0) + 1
+        if getattr(self, "interrupt_on_final", None) == self.final_calls:
+            raise KeyboardInterrupt
+        out = self.train(genomes)
+        for g, o in zip(genomes, out):
+            if o.metrics is not None:
+                shift = ((int(g.key, 16) + seed) % 7) / 100.0
+                o.metrics = {**o.metrics, "val_accuracy": o.metrics["val_accuracy"] + shift,
+                             "test_accuracy": o.metrics["test_accuracy"] + shift}
         return out
 
 
@@ -186,7 +202,7 @@ def test_pareto_search_two_objectives(tmp_path):
 def test_cnn_family_trains_and_records_one_at_a_time(tmp_path):
     trainer = FakeTrainer()
     trainer.family = "cnn"
-    run = run_search(make_config(tmp_path, generations=1, gating=False), trainer=trainer, write_report=False)
+    run = run_search(make_config(tmp_path, generations=1, gating=False, final_top=0), trainer=trainer, write_report=False)
     # six calls of one genome each, plus one retraining of the best for best/model.pt (the
     # stand-in returns no model, so the search must make the weights itself)
     assert run.generations[0]["trained"] == 6 and trainer.calls == 7
@@ -195,7 +211,7 @@ def test_cnn_family_trains_and_records_one_at_a_time(tmp_path):
 def test_recurrent_family_trains_a_generation_together(tmp_path):
     trainer = FakeTrainer()
     trainer.family = "rnn:gru"
-    run = run_search(make_config(tmp_path, generations=1, gating=False), trainer=trainer, write_report=False)
+    run = run_search(make_config(tmp_path, generations=1, gating=False, final_top=0), trainer=trainer, write_report=False)
     # one call for the whole generation, plus the retraining of the best for best/model.pt
     assert run.generations[0]["trained"] == 6 and trainer.calls == 2
 
@@ -295,3 +311,35 @@ def test_heartbeat_settings_are_checked(changes, field):
 
     with pytest.raises(ConfigError, match=field):
         SearchConfig(**changes)
+
+
+def test_final_phase_trains_the_top_k_over_seeds_and_resumes_after_a_kill(tmp_path):
+    from nas.final import BEST_ATTR, FINAL_ATTR, final_candidates
+
+    config = make_config(tmp_path, final_top=3, final_seeds=2)
+    trainer = FakeTrainer()
+    trainer.interrupt_on_final = 2  # killed while training the second seed
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config, trainer=trainer, write_report=False)
+    ledger = Ledger.open(config.storage_url, config.study_name, create=False)
+    first = ledger.get_attr(FINAL_ATTR)
+    assert len(first) == 3 and {r["seed"] for r in first} == {7}  # the first seed's batch was saved
+    resumed = FakeTrainer()
+    run = run_search(config, resume=True, trainer=resumed, write_report=True)
+    records = run.final
+    assert records[:3] == first and len(records) == 6
+    assert sorted((r["key"], r["seed"]) for r in records) == sorted(
+        (k, s) for k in {r["key"] for r in records} for s in (7, 8))
+    top = final_candidates(ledger, 3)
+    assert {t.user_attrs["key"] for t in top} == {r["key"] for r in records}
+    for r in records:
+        assert r["screening"] == next(t.values[0] for t in top if t.user_attrs["key"] == r["key"])
+    # the best survivor: highest mean final validation accuracy
+    means = {k: np.mean([r["val_accuracy"] for r in records if r["key"] == k]) for k in {r["key"] for r in records}}
+    assert ledger.get_attr(BEST_ATTR) == max(means, key=means.get)
+    assert json.loads((tmp_path / "run" / "best" / "genome.json").read_text())["final"]["key"] == max(means, key=means.get)
+    assert "Survivors fully trained" in (tmp_path / "run" / "report.md").read_text()
+    # resuming again trains nothing more
+    again = FakeTrainer()
+    run_search(config, resume=True, trainer=again, write_report=False)
+    assert len(ledger.get_attr(FINAL_ATTR)) == 6 and again.calls == 1  # only best/'s weights (the stand-in keeps none)

@@ -8,9 +8,11 @@ import click
 @click.command(name="report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--compare", multiple=True, type=click.Path(file_okay=False),
-              help="Other run directories drawn on the best-so-far plot (repeatable).")
+              help="Other run directories (other seeds, strategies, --no-gating): drawn on the best-so-far "
+                   "plot and aggregated per strategy, with tests between strategies (repeatable).")
 def cli(run_dir, compare):
-    """Rewrite RUN_DIR/report.md, its plots, evaluations.csv and best/genome.json."""
+    """Rewrite RUN_DIR/report.md, its plots, evaluations.csv, best/genome.json and, when there are
+    final trainings, final.csv; with --compare also compare.csv and compare_tests.csv."""
     from nas.report import build_report
 
     path = build_report(run_dir, compare=compare)

@@ -20,7 +20,14 @@ import click
 @click.option("--gating/--no-gating", default=None, help="Predictor gating (default on).")
 @click.option("--predictor", "predictor_file", type=click.Path(dir_okay=False, exists=True),
               help="A saved predictor (nas predictor fit --out P.skops) that gates from generation 0.")
-@click.option("--epochs", type=int, help="Training epochs per candidate (overrides the task budget).")
+@click.option("--epochs", type=int, help="Screening epochs per candidate (overrides the screening budget).")
+@click.option("--readout", type=click.Choice(["sinks", "last"]),
+              help="Which vertices feed the output: every sink (default) or the last layer only (the paper's).")
+@click.option("--widths", type=(int, int), metavar="LOW HIGH", help="Range of vertex widths (units per vertex), e.g. 1 16.")
+@click.option("--budget", type=int, help="Equal-cost search: set every candidate's width so its nonzero weights come closest to this.")
+@click.option("--final-top", type=int, help="Survivors fully trained after the search (default 3; 0: none).")
+@click.option("--final-seeds", type=int, help="Seeds each survivor is fully trained with (default 3).")
+@click.option("--final-epochs", type=int, help="Epochs of the full training (default: the task's budget).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
 @click.option("--allow-partial-data", is_flag=True, default=None,
               help="Use a truncated dataset file anyway; results record the test examples used.")
@@ -31,9 +38,12 @@ import click
 @click.option("--no-progress", is_flag=True, help="No per-generation progress lines.")
 @click.option("--threads", type=int, help="CPU threads for torch in this process (default: torch's choice).")
 def cli(task, config_file, population, generations, survivors, strategy, storage, study, out, seed,
-        second_objective, gating, predictor_file, epochs, data_dir, allow_partial_data, device, external_workers, resume, quick,
-        no_progress, threads):
+        second_objective, gating, predictor_file, epochs, readout, widths, budget, final_top, final_seeds, final_epochs,
+        data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress, threads):
     """Search architectures for a task; results go to the run directory and the ledger.
+
+    Candidates are screened at a short budget; the best ``--final-top`` are then fully trained
+    over ``--final-seeds`` seeds and ``best/`` holds the best of them.
 
     Progress shows, per generation, the candidates trained (and shadow-sampled), skipped by the
     predictor gate and failed, the best value so far and the predictor's Kendall tau. Ctrl-C
@@ -49,9 +59,12 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     options = dict(task=task, population=population, generations=generations, survivors=survivors,
                    strategy=strategy, storage=storage, study=study, out=out, seed=seed,
                    second_objective=second_objective, gating=gating, data_dir=data_dir, device=device,
-                   allow_partial_data=allow_partial_data, predictor_file=predictor_file)
+                   allow_partial_data=allow_partial_data, predictor_file=predictor_file, readout=readout,
+                   widths=widths, budget=budget, final_top=final_top, final_seeds=final_seeds)
     if epochs is not None:
         options["train"] = {"epochs": epochs}
+    if final_epochs is not None:
+        options["final_train"] = {"epochs": final_epochs}
     if external_workers:
         options["local_worker"] = False
     if no_progress:

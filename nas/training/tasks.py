@@ -180,7 +180,8 @@ class Task:
         from search_spaces.builders import build_model
 
         self.check_family(genome.family)
-        return build_model(genome.dag(), genome.family, generator=generator, **self.model_kwargs(genome.family, data))
+        return build_model(genome.dag(), genome.family, width=genome.width, readout=genome.readout, generator=generator,
+                           **self.model_kwargs(genome.family, data))
 
     def model_kwargs(self, family: str, data) -> dict[str, Any]:
         """Keyword arguments of :func:`search_spaces.builders.build_model` for ``family`` on ``data``."""

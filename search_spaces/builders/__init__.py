@@ -22,7 +22,15 @@ from torch import nn
 
 from search_spaces.builders.cnn import RandomWiredCNN, WiredStage
 from search_spaces.builders.feedforward import SparseFeedForward
-from search_spaces.builders.masked import BuilderError, MaskedLinear, MaskedModel, masked_parameters, nonzero_weights
+from search_spaces.builders.masked import (
+    BuilderError,
+    MaskedLinear,
+    MaskedModel,
+    check_readout,
+    check_width,
+    masked_parameters,
+    nonzero_weights,
+)
 from search_spaces.builders.recurrent import CELLS, GATES, MaskedRecurrentLayer, SparseRecurrent
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import InvalidGenomeError
@@ -86,6 +94,8 @@ def build_model(
     vocab_size: int | None = None,
     in_channels: int | None = None,
     sequence_output: bool = False,
+    width: int = 1,
+    readout: str = "sinks",
     **options: Any,
 ) -> nn.Module:
     """Build the torch module of ``family`` wired by ``dag``.
@@ -106,6 +116,11 @@ def build_model(
         ``cnn``: image channels (required).
     sequence_output : bool
         ``rnn:*`` only: logits at every step ``(B, T, num_classes)``.
+    width : int
+        Units per vertex (``cnn``: a multiplier of the channels), in ``[1, MAX_WIDTH]``.
+    readout : {"sinks", "last"}
+        ``sinks``: every vertex without a successor feeds the output; ``last``: only the last DAG
+        layer (the paper's construction).
     **options
         ``ff``: ``layer_norm`` (bool). ``rnn:*``: ``embedding_dim`` (int, default 16).
         ``cnn``: ``channels`` (tuple of int, default ``(16, 32, 64)``), ``separable`` (bool,
@@ -123,9 +138,11 @@ def build_model(
         ``family`` is not one of ``FAMILIES``.
     BuilderError
         ``dag`` is not a LayeredDAG, or an argument the family needs is missing or invalid, or
-        one it does not use was given; the message names what the family needs.
+        one it does not use was given; the message names what the family needs. A width or
+        readout outside the allowed values (the message names them).
     """
     _check_family(family)
+    structure = {"width": check_width(width), "readout": check_readout(readout)}
     if not isinstance(dag, LayeredDAG):
         raise BuilderError(f"build_model needs a LayeredDAG, got {type(dag).__name__}")
     num_classes = _positive_int("num_classes", num_classes, family)
@@ -143,6 +160,7 @@ def build_model(
             num_classes,
             layer_norm=bool(options.get("layer_norm", False)),
             generator=options.get("generator"),
+            **structure,
         )
     if kind == "rnn":
         _no_extra(family, in_channels=in_channels)
@@ -160,6 +178,7 @@ def build_model(
             embedding_dim=_positive_int("embedding_dim", options.get("embedding_dim", 16), family),
             sequence_output=bool(sequence_output),
             generator=options.get("generator"),
+            **structure,
         )
     _no_extra(family, in_features=in_features, vocab_size=vocab_size, sequence_output=sequence_output)
     if in_channels is None:
@@ -172,6 +191,7 @@ def build_model(
         separable=bool(options.get("separable", True)),
         first_stride=options.get("first_stride", 2),
         generator=options.get("generator"),
+        **structure,
     )
 
 
@@ -188,4 +208,4 @@ def build_from_genome(genome, **kwargs: Any) -> nn.Module:
         As for :func:`build_model`.
     """
     genome = genome_from_any(genome)
-    return build_model(genome.dag(), genome.family, **kwargs)
+    return build_model(genome.dag(), genome.family, width=genome.width, readout=genome.readout, **kwargs)

@@ -18,9 +18,10 @@ a batch of 8 above a second on a CPU; ``first_stride=1`` keeps the first stage a
 
 Every stage is wired by the *same* DAG (one genome, one wiring, as Xie et al. use one generator
 per stage). Inside a stage, the layer-0 vertices (the DAG sources) read the stage input, with
-stride 2 in downsampling stages; the stage output is the mean of the last-layer vertices. Dead
-ends (sinks outside the last layer) are computed, like in the sparse MLP and RNN, but nothing
-reads them; they only cost compute.
+stride 2 in downsampling stages; the stage output is the mean of the sink vertices (readout
+``sinks``, as Xie et al. aggregate their output nodes) or of the last-layer vertices only (readout
+``last``: dead ends are computed, like in the paper's MLP and RNN, but nothing reads them).
+``width`` multiplies every stage's channels (a vertex is a block of ``width`` times the channels).
 
 The masked parameter of a stage is its edge-weight matrix ``edge_logits`` ``(N, N)`` with the
 DAG adjacency as mask (entry ``[v, u]`` for the edge ``u -> v``, oriented like a Linear weight).
@@ -38,7 +39,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from search_spaces.builders.masked import BuilderError, MaskedModel, reset_dense_linear, uniform_
+from search_spaces.builders.masked import (
+    BuilderError,
+    MaskedModel,
+    check_readout,
+    check_width,
+    readout_units,
+    reset_dense_linear,
+    uniform_,
+)
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import ShapeMismatchError
 
@@ -90,11 +99,22 @@ class WiredStage(nn.Module):
         Stride of the layer-0 vertices (2 to halve the resolution).
     separable : bool
         Depthwise-separable 3x3 convolutions (as Xie et al.) instead of plain ones.
+    readout : {"sinks", "last"}
+        The stage output is the mean of the sink vertices or of the last layer's.
     """
 
-    def __init__(self, dag: LayeredDAG, in_channels: int, out_channels: int, stride: int = 1, separable: bool = True):
+    def __init__(
+        self,
+        dag: LayeredDAG,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        separable: bool = True,
+        readout: str = "sinks",
+    ):
         super().__init__()
         n = dag.num_nodes
+        self.readout = check_readout(readout)
         self.out_channels = int(out_channels)
         adjacency = torch.zeros(n, n)
         for u, v in dag.edges:
@@ -114,6 +134,11 @@ class WiredStage(nn.Module):
         )
         for layer, nodes in enumerate(self.layer_nodes):
             self.register_buffer(f"_nodes_{layer}", torch.tensor(nodes, dtype=torch.long), persistent=False)
+        # (layer, positions of its read vertices); None when a whole layer is read.
+        self._reads = []
+        for layer, picked in readout_units(dag, self.readout, 1):
+            positions = np.flatnonzero(picked)
+            self._reads.append((layer, None if len(positions) == len(picked) else torch.as_tensor(positions)))
         # Earlier layers with at least one edge into each layer: the only blocks worth summing.
         self._sources_of = tuple(
             tuple(s for s, t in dag.layer_pairs if t == layer) for layer in range(len(self.layer_nodes))
@@ -150,7 +175,9 @@ class WiredStage(nn.Module):
                 inputs = total.flatten(1, 2)
             out = block(inputs)
             outputs.append(out.view(batch, count, self.out_channels, *out.shape[2:]))
-        return outputs[-1].mean(dim=1)
+        read = [outputs[layer] if pos is None else outputs[layer].index_select(1, pos.to(x.device))
+                for layer, pos in self._reads]
+        return (read[0] if len(read) == 1 else torch.cat(read, dim=1)).mean(dim=1)
 
 
 class RandomWiredCNN(MaskedModel, nn.Module):
@@ -171,6 +198,10 @@ class RandomWiredCNN(MaskedModel, nn.Module):
         Stride of the first stage's layer-0 vertices (later stages always use 2).
     generator : torch.Generator, optional
         Source of the initial weights.
+    width : int
+        Multiplies every stage's channels.
+    readout : {"sinks", "last"}
+        Which vertices each stage's output averages.
 
     Attributes
     ----------
@@ -189,9 +220,13 @@ class RandomWiredCNN(MaskedModel, nn.Module):
         separable: bool = True,
         first_stride: int = 2,
         generator=None,
+        width: int = 1,
+        readout: str = "sinks",
     ):
         super().__init__()
         channels = tuple(channels)
+        self.width = check_width(width)
+        self.readout = check_readout(readout)
         if not channels or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 1 for c in channels):
             raise BuilderError(f"channels must be a non-empty sequence of positive integers, got {channels!r}")
         if first_stride not in (1, 2) or isinstance(first_stride, bool):
@@ -200,7 +235,7 @@ class RandomWiredCNN(MaskedModel, nn.Module):
         self.first_stride = int(first_stride)
         self.in_channels = int(in_channels)
         self.num_classes = int(num_classes)
-        self.channels = tuple(int(c) for c in channels)
+        self.channels = tuple(int(c) * self.width for c in channels)
         self.separable = bool(separable)
         self.layer_widths = tuple(dag.layer_widths)
         self.skip_pairs = tuple(dag.skip_pairs)
@@ -214,6 +249,7 @@ class RandomWiredCNN(MaskedModel, nn.Module):
                 c,
                 stride=self.first_stride if k == 0 else 2,
                 separable=self.separable,
+                readout=self.readout,
             )
             for k, c in enumerate(self.channels)
         )
@@ -253,5 +289,5 @@ class RandomWiredCNN(MaskedModel, nn.Module):
     def extra_repr(self) -> str:
         return (
             f"channels={list(self.channels)}, separable={self.separable}, first_stride={self.first_stride}, "
-            f"widths={list(self.layer_widths)}"
+            f"widths={list(self.layer_widths)}, readout={self.readout}"
         )

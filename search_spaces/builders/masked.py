@@ -9,7 +9,9 @@ at every step, which is what pruning and weight counting read.
 
 Every model built here exposes its masks the same way:
 
-* ``masked_parameters()`` yields ``(name, weight, mask)`` with ``mask.shape == weight.shape``;
+* ``masked_parameters()`` yields ``(name, weight, mask)`` with ``mask.shape == weight.shape`` for
+  every weight masked by DAG edges (a ``sinks`` readout's output mask picks units, not edges, and
+  is not listed; its masked weights are exactly zero like any other);
 * ``nonzero_weights()`` counts the nonzero *effective* weights of all parameters;
 * ``layer_masks()`` lists the main-path ``(n_out, n_in)`` 0/1 masks in order (for NNSTD).
 """
@@ -33,6 +35,10 @@ __all__ = [
     "nonzero_weights",
     "as_mask",
     "uniform_",
+    "block_mask",
+    "check_width",
+    "check_readout",
+    "readout_units",
 ]
 
 
@@ -57,6 +63,59 @@ def as_mask(mask, shape: tuple[int, ...] | None = None, what: str = "mask") -> t
     if not bool(((tensor == 0) | (tensor == 1)).all()):
         raise BuilderError(f"{what} must contain only 0 and 1, got values {sorted(set(tensor.flatten().tolist()))[:5]}")
     return tensor
+
+
+def check_width(width) -> int:
+    """``width`` as an int in ``[1, MAX_WIDTH]``.
+
+    Raises
+    ------
+    BuilderError
+        Anything else; the message names the allowed range and the value.
+    """
+    from search_spaces.genome import MAX_WIDTH
+
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or not 1 <= width <= MAX_WIDTH:
+        raise BuilderError(f"width (units per vertex) must be an integer in [1, {MAX_WIDTH}], got {width!r}")
+    return int(width)
+
+
+def check_readout(readout) -> str:
+    """``readout`` if it is one of ``READOUTS``.
+
+    Raises
+    ------
+    BuilderError
+        Anything else; the message names the allowed values and the value.
+    """
+    from search_spaces.genome import READOUTS
+
+    if not isinstance(readout, str) or readout not in READOUTS:
+        raise BuilderError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
+    return readout
+
+
+def block_mask(mask: np.ndarray, width: int) -> np.ndarray:
+    """A vertex mask ``(n_out, n_in)`` expanded to units: every 1 becomes a dense ``width x width`` block."""
+    mask = np.asarray(mask, dtype=np.float32)
+    return mask if width == 1 else np.kron(mask, np.ones((width, width), dtype=np.float32))
+
+
+def readout_units(dag, readout: str, width: int) -> list[tuple[int, np.ndarray]]:
+    """The units that feed the output: ``[(layer, 0/1 vector over the layer's units), ...]``.
+
+    ``"last"``: every unit of the last layer. ``"sinks"``: the units of every vertex without a
+    successor, grouped by layer (layers without a sink are left out); the last layer is all sinks.
+    """
+    last = dag.num_layers - 1
+    if readout == "last":
+        return [(last, np.ones(dag.layer_widths[last] * width, dtype=np.float32))]
+    out = []
+    for layer, nodes in enumerate(dag.layers):
+        picked = np.asarray([dag.out_degree[v] == 0 for v in nodes], dtype=np.float32)
+        if picked.any():
+            out.append((layer, np.repeat(picked, width)))
+    return out
 
 
 def uniform_(tensor: torch.Tensor, bound, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -106,10 +165,16 @@ class MaskedLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(self.out_features)) if bias else None
         self.reset_parameters(generator)
 
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Re-draw the weights (see the class notes); masked weights become exactly zero."""
-        fan_in = self.mask.sum(dim=1)
-        bound = 1.0 / fan_in.clamp(min=1.0).sqrt()
+    def reset_parameters(self, generator: torch.Generator | None = None, fan_in: torch.Tensor | None = None) -> None:
+        """Re-draw the weights (see the class notes); masked weights become exactly zero.
+
+        ``fan_in`` (one value per output unit) replaces the mask's row sums in the bound, for a
+        unit that also sums other layers' inputs (its *total* fan-in); rows without a connection
+        here still start with bias 0.
+        """
+        own = self.mask.sum(dim=1)
+        bound = 1.0 / (own if fan_in is None else fan_in).clamp(min=1.0).sqrt()
+        fan_in = own
         with torch.no_grad():
             uniform_(self.weight, bound[:, None], generator).mul_(self.mask)
             if self.bias is not None:

@@ -8,7 +8,11 @@ One recurrent layer per DAG layer, hidden size = layer width (Stier et al. 2021)
 * every skip pair ``(s, t)`` adds an extra recurrent layer from layer ``s``'s output sequence to
   ``width[t]`` units, with masked input weights and its own dense recurrence; its output sequence
   is added to layer ``t``'s before layer ``t+1`` reads it;
-* a linear classifier reads the last layer at the last valid time step (or at every step).
+* a linear classifier reads the last layer (readout ``last``, the paper's) or the sink units of
+  every layer (readout ``sinks``) at the last valid time step (or at every step).
+
+With ``width`` w a vertex is a block of w units: hidden sizes are w times the layer widths and
+every DAG mask entry a dense w x w block.
 
 **Gate blocks.** A gated cell stacks its gates' input weights: ``weight_ih`` is ``(G*H, I)`` with
 ``G = 3`` (GRU: r, z, n) or ``G = 4`` (LSTM: i, f, g, o), one ``(H, I)`` block per gate. The mask
@@ -31,7 +35,18 @@ import numpy as np
 import torch
 from torch import _VF, nn
 
-from search_spaces.builders.masked import BuilderError, MaskedModel, as_mask, reset_dense_linear, uniform_
+from search_spaces.builders.masked import (
+    BuilderError,
+    MaskedLinear,
+    MaskedModel,
+    as_mask,
+    block_mask,
+    check_readout,
+    check_width,
+    readout_units,
+    reset_dense_linear,
+    uniform_,
+)
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import ShapeMismatchError
 
@@ -136,6 +151,10 @@ class SparseRecurrent(MaskedModel, nn.Module):
         Return logits at every step ``(B, T, num_classes)`` instead of at the last valid step.
     generator : torch.Generator, optional
         Source of the initial weights.
+    width : int
+        Units per vertex.
+    readout : {"sinks", "last"}
+        Which units the classifier reads.
 
     Attributes
     ----------
@@ -144,8 +163,9 @@ class SparseRecurrent(MaskedModel, nn.Module):
         ``layers[0]`` has dense input weights; ``layers[l]`` reads layer ``l-1`` through the DAG mask.
     skips : nn.ModuleDict of MaskedRecurrentLayer
         Keyed ``"{s}_{t}"`` for every pair in :attr:`skip_pairs`.
-    output_layer : nn.Linear
-    layer_widths, skip_pairs : tuple
+    output_layer : nn.Linear or MaskedLinear
+        Reads the concatenated states of :attr:`readout_layers` (masked to sinks for ``sinks``).
+    layer_widths, skip_pairs, readout_layers : tuple
     """
 
     def __init__(
@@ -158,6 +178,8 @@ class SparseRecurrent(MaskedModel, nn.Module):
         embedding_dim: int = 16,
         sequence_output: bool = False,
         generator=None,
+        width: int = 1,
+        readout: str = "sinks",
     ):
         super().__init__()
         if cell not in GATES:
@@ -171,7 +193,9 @@ class SparseRecurrent(MaskedModel, nn.Module):
         self.cell = cell
         self.num_classes = int(num_classes)
         self.sequence_output = bool(sequence_output)
-        self.layer_widths = tuple(dag.layer_widths)
+        self.width = check_width(width)
+        self.readout = check_readout(readout)
+        self.layer_widths = tuple(w * self.width for w in dag.layer_widths)
         self.skip_pairs = tuple(dag.skip_pairs)
         widths = self.layer_widths
         if vocab_size is not None:
@@ -184,13 +208,21 @@ class SparseRecurrent(MaskedModel, nn.Module):
             first_input = self.input_size
         layers = [MaskedRecurrentLayer(cell, first_input, widths[0])]
         layers += [
-            MaskedRecurrentLayer(cell, widths[l - 1], widths[l], dag.mask(l - 1, l)) for l in range(1, len(widths))
+            MaskedRecurrentLayer(cell, widths[l - 1], widths[l], block_mask(dag.mask(l - 1, l), self.width))
+            for l in range(1, len(widths))
         ]
         self.layers = nn.ModuleList(layers)
-        self.skips = nn.ModuleDict(
-            {f"{s}_{t}": MaskedRecurrentLayer(cell, widths[s], widths[t], dag.mask(s, t)) for s, t in self.skip_pairs}
-        )
-        self.output_layer = nn.Linear(widths[-1], self.num_classes)
+        self.skips = nn.ModuleDict({
+            f"{s}_{t}": MaskedRecurrentLayer(cell, widths[s], widths[t], block_mask(dag.mask(s, t), self.width))
+            for s, t in self.skip_pairs
+        })
+        picks = readout_units(dag, self.readout, self.width)
+        self.readout_layers = tuple(layer for layer, _ in picks)
+        if self.readout == "last":
+            self.output_layer = nn.Linear(widths[-1], self.num_classes)
+        else:
+            columns = np.concatenate([units for _, units in picks])
+            self.output_layer = MaskedLinear(len(columns), self.num_classes, np.tile(columns, (self.num_classes, 1)))
         self._skips_into = tuple(tuple(s for s, t in self.skip_pairs if t == layer) for layer in range(len(widths)))
         self.reset_parameters(generator)
 
@@ -202,7 +234,10 @@ class SparseRecurrent(MaskedModel, nn.Module):
                 self.embedding.weight[0].zero_()
         for layer in (*self.layers, *self.skips.values()):
             layer.reset_parameters(generator)
-        reset_dense_linear(self.output_layer, generator)
+        if isinstance(self.output_layer, MaskedLinear):
+            self.output_layer.reset_parameters(generator)
+        else:
+            reset_dense_linear(self.output_layer, generator)
 
     # --- forward ----------------------------------------------------------------------------
 
@@ -251,7 +286,9 @@ class SparseRecurrent(MaskedModel, nn.Module):
         ShapeMismatchError
             Input of the wrong kind or shape, or lengths outside ``1..T``.
         """
-        last = self.hidden_states(x)[-1]
+        states = self.hidden_states(x)
+        picked = [states[layer] for layer in self.readout_layers]
+        last = picked[0] if len(picked) == 1 else torch.cat(picked, dim=-1)
         if self.sequence_output:
             return self.output_layer(last)
         batch, steps = last.shape[0], last.shape[1]
@@ -281,4 +318,7 @@ class SparseRecurrent(MaskedModel, nn.Module):
         return [layer.mask[: layer.hidden_size].detach().cpu().numpy().copy() for layer in self.layers[1:]]
 
     def extra_repr(self) -> str:
-        return f"cell={self.cell}, widths={list(self.layer_widths)}, skip_pairs={list(self.skip_pairs)}"
+        return (
+            f"cell={self.cell}, widths={list(self.layer_widths)}, width={self.width}, readout={self.readout}, "
+            f"skip_pairs={list(self.skip_pairs)}"
+        )

@@ -5,6 +5,11 @@ unchanged through the levels below its own depth. Padded rows/columns have **zer
 masked biases**, so a padded unit is ReLU(0) = 0 forever and receives zero gradient; the union of
 all skip pairs is stacked and a candidate without a pair has an all-zero mask there. The input and
 output layers are masked the same way. So padding never changes a candidate's function.
+
+The output layer reads the concatenated states of every level some candidate reads (its last
+layer for readout ``last``, every layer holding a sink for ``sinks``); each candidate's output
+mask selects its own columns. Vertex widths need nothing special: a candidate of width w is a
+network with w times the units and block masks, padded like any other.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["StackedFeedForward", "stackable", "padded_widths", "pad_to", "StackedLayer"]
+__all__ = ["StackedFeedForward", "stackable", "padded_widths", "pad_to", "StackedLayer", "stack_readout", "unstack_readout"]
 
 
 def pad_to(t: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
@@ -42,6 +47,46 @@ class StackedLayer:
     bias: torch.Tensor
     mask: torch.Tensor
     bias_mask: torch.Tensor
+
+
+def _readout_columns(stack, model):
+    """``(stack column slice, model column slice)`` of each layer ``model``'s output reads.
+
+    ``stack.read_start[l]`` is where level ``l`` starts among the stack's concatenated read levels.
+    """
+    col = 0
+    for l in model.readout_layers:
+        w = model.layer_widths[l]
+        yield slice(stack.read_start[l], stack.read_start[l] + w), slice(col, col + w)
+        col += w
+
+
+def stack_readout(stack, models, columns: int) -> StackedLayer:
+    """The stacked output layer ``(P, classes, columns)`` over the stack's concatenated read levels."""
+    classes = models[0].output_layer.out_features
+    shape = (classes, columns)
+    weights, masks = [], []
+    for m in models:
+        layer = m.output_layer
+        own = getattr(layer, "mask", None)
+        own = torch.ones(layer.weight.shape) if own is None else own.detach().float().cpu()
+        weight, mask = torch.zeros(shape), torch.zeros(shape)
+        for mine, theirs in _readout_columns(stack, m):
+            mask[:, mine] = own[:, theirs]
+            weight[:, mine] = layer.weight.detach().float().cpu()[:, theirs] * own[:, theirs]
+        weights.append(weight)
+        masks.append(mask)
+    biases = torch.stack([m.output_layer.bias.detach().float().cpu() for m in models])
+    return StackedLayer(torch.stack(weights), biases, torch.stack(masks), torch.ones_like(biases))
+
+
+@torch.no_grad()
+def unstack_readout(stack, index: int, model) -> None:
+    """Copy candidate ``index``'s output weights from ``stack.output`` into ``model.output_layer``."""
+    out = model.output_layer
+    for mine, theirs in _readout_columns(stack, model):
+        out.weight[:, theirs] = stack.output.weight[index, :, mine].to(out.weight.device, out.weight.dtype)
+    out.bias.copy_(stack.output.bias[index].to(out.bias.device, out.bias.dtype))
 
 
 def padded_widths(models) -> list[int]:
@@ -89,7 +134,12 @@ class StackedFeedForward:
             self.offset.append(self.offset[-1] + w)
         self.skip_sources = sorted({s for s, _ in self.skip_pairs})
         self.fanout = {src: self._stack_fanout(models, src) for src in self.skip_sources}
-        self.output = self._stack(models, lambda m: (m.output_layer.weight, m.output_layer.bias, None), (self.classes, W[-1]))
+        # The output reads the levels any candidate reads, concatenated (read_start: column offsets).
+        self.read_levels = sorted({l for m in models for l in m.readout_layers})
+        self.read_start = {}
+        for l in self.read_levels:
+            self.read_start[l] = sum(W[k] for k in self.read_levels if k < l)
+        self.output = stack_readout(self, models, sum(W[l] for l in self.read_levels))
         for layer in self.layers():
             for name in ("weight", "bias", "mask", "bias_mask"):
                 setattr(layer, name, getattr(layer, name).to(device))
@@ -181,7 +231,8 @@ class StackedFeedForward:
                 h = h + self.carry[t] * prev
             hidden.append(h)
             pending = self._fan_out(t, h, pending)
-        return self._apply(self.output, hidden[-1])
+        read = [hidden[l] for l in self.read_levels]
+        return self._apply(self.output, read[0] if len(read) == 1 else torch.cat(read, dim=-1))
 
     def _fan_out(self, src: int, h: torch.Tensor, pending):
         """Add ReLU(skip_{src→t}(h_src)) for every later level t to ``pending`` (levels src+1..L-1)."""
@@ -211,6 +262,6 @@ class StackedFeedForward:
             module.weight.copy_(layer.weight[index, start:start + out, :inp].to(module.weight.device, module.weight.dtype))
             if module.bias is not None:
                 module.bias.copy_(layer.bias[index, start:start + out].to(module.bias.device, module.bias.dtype))
-        put(self.output, model.output_layer)
+        unstack_readout(self, index, model)
         return model
 

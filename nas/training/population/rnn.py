@@ -25,8 +25,10 @@ layer that ends at that level**:
 Exactness: padded units, absent blocks and the levels below a shallower candidate's depth have
 zero weights, zero masks and zero, masked biases, so their state stays exactly 0 for every cell
 (GRU: ``n = tanh(0) = 0``, ``h' = (1 - z)·n + z·h = 0``; LSTM: ``c' = 0``, ``h' = o·tanh(0) = 0``) and
-they receive zero gradient. Each candidate's logits are read from its own last level at each
-sequence's own last step (``lengths - 1``).
+they receive zero gradient. The classifier reads, at each sequence's own last step
+(``lengths - 1``), the concatenated states of every level some candidate reads (its last level
+for readout ``last``, every level holding a sink for ``sinks``); each candidate's output mask
+selects its own columns (as in :class:`~nas.training.population.ff.StackedFeedForward`).
 """
 
 from __future__ import annotations
@@ -34,10 +36,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from nas.exceptions import ConfigError
-from nas.training.population.ff import StackedLayer
+from nas.training.population.ff import StackedLayer, stack_readout, unstack_readout
 from nas.training.population.recurrence import recurrence
 from search_spaces.builders.recurrent import GATES
 
@@ -110,24 +111,14 @@ class StackedRecurrent:
                     self._put(blocks[block], hh, p, layer, level, block)
             self.ih.append(blocks)
             self.hh.append(hh)
-        self.out_width = max(m.layer_widths[-1] for m in models)
-        self.output = _empty(P, self.classes, self.out_width)
-        for p, m in enumerate(models):
-            w = m.layer_widths[-1]
-            self.output.weight[p, :, :w] = m.output_layer.weight.detach().float().cpu()
-            self.output.mask[p, :, :w] = 1.0
-            self.output.bias[p] = m.output_layer.bias.detach().float().cpu()
-            self.output.bias_mask[p] = 1.0
-        # Which level each candidate's logits are read from: (levels, P, 1, 1) 0/1 selectors.
-        last = torch.tensor(self.depths) - 1
-        self.readout = (torch.arange(self.depth).view(-1, 1) == last.view(1, -1)).float().view(self.depth, P, 1, 1)
-        self.read_levels = sorted(set(int(d) for d in last))
+        self.read_levels = sorted({l for m in models for l in m.readout_layers})
+        self.read_start = {l: sum(self.widths[k] for k in self.read_levels if k < l) for l in self.read_levels}
+        self.output = stack_readout(self, models, sum(self.widths[l] for l in self.read_levels))
         for layer in self.layers():
             for name in ("weight", "bias", "mask", "bias_mask"):
                 setattr(layer, name, getattr(layer, name).to(device))
             layer.weight.requires_grad_(True)
             layer.bias.requires_grad_(True)
-        self.readout = self.readout.to(device)
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -207,15 +198,13 @@ class StackedRecurrent:
             states.append(self._recur(level, [main] + [states[s] for s in self.sources[level]]))
         w_out = (self.output.weight * self.output.mask).transpose(1, 2)
         b_out = (self.output.bias * self.output.bias_mask).unsqueeze(1)
+        read = [states[l] for l in self.read_levels]
+        read = read[0] if len(read) == 1 else torch.cat(read, dim=-1)  # (P, B, T, columns)
         if self.sequence_output:
-            last = sum(self.readout[l].unsqueeze(-1) * F.pad(states[l], (0, self.out_width - self.widths[l]))
-                       for l in self.read_levels)
-            return torch.baddbmm(b_out, last.reshape(P, B * T, -1), w_out).view(P, B, T, -1)
+            return torch.baddbmm(b_out, read.reshape(P, B * T, -1), w_out).view(P, B, T, -1)
         step = torch.full((B,), T - 1, device=x.device) if lengths is None else lengths.long() - 1
         rows = torch.arange(B, device=x.device)
-        last = sum(self.readout[l] * F.pad(states[l][:, rows, step], (0, self.out_width - self.widths[l]))
-                   for l in self.read_levels)
-        return torch.baddbmm(b_out, last, w_out)
+        return torch.baddbmm(b_out, read[:, rows, step], w_out)
 
     # --- back to the candidates' own modules ---------------------------------------------------
 
@@ -234,7 +223,5 @@ class StackedRecurrent:
                 layer.bias_ih.copy_(ih.bias[index, rows].to(layer.bias_ih))
                 layer.weight_hh.copy_(hh.weight[index, block, rows, :w].to(layer.weight_hh))
                 layer.bias_hh.copy_(hh.bias[index, block, rows].to(layer.bias_hh))
-        w = model.layer_widths[-1]
-        model.output_layer.weight.copy_(self.output.weight[index, :, :w].to(model.output_layer.weight))
-        model.output_layer.bias.copy_(self.output.bias[index].to(model.output_layer.bias))
+        unstack_readout(self, index, model)
         return model

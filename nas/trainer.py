@@ -1,0 +1,201 @@
+"""Training the candidates of a search: one :class:`Trainer` per search (task, budget, data).
+
+Feed-forward and recurrent candidates are trained together as stacked populations
+(:func:`nas.training.population.train_population`); each trial's ``wall_time_s`` is then its
+stack's time divided evenly. Under population training a gated-out candidate would not have cost
+the mean per-candidate time — it would have joined a stack and added its *marginal* cost — so the
+time gating *saved* is the generation's measured training time scaled by the cost model's ratio
+(planned cost of every candidate − planned cost of those trained) / planned cost of those trained
+(:meth:`Trainer.saved_time`). Families trained one by one (CNN) keep the plain estimate:
+gated-out candidates × mean time per trained candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from nas.config import SearchConfig
+from nas.exceptions import TrainingError
+from search_spaces.exceptions import SparseNASError
+from search_spaces.genome import Genome
+
+__all__ = ["Outcome", "Trainer", "trains_together", "PROXY_BATCH", "PROXY_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What training one candidate produced: metrics dict and model, or the failure reason."""
+
+    metrics: dict | None = None
+    model: Any = None
+    error: str | None = None
+
+
+PROXY_BATCH = 256
+PROXY_COLUMNS = ("synflow", "log_synflow", "snip", "grad_norm")
+
+
+def trains_together(family: str) -> bool:
+    return family == "ff" or family.startswith("rnn:")
+
+
+class Trainer:
+    """Trains genomes for one search's task and budget; loads the data once, lazily.
+
+    Parameters
+    ----------
+    config : SearchConfig
+        Task, family, training overrides, data folder, device and seed are read from it.
+    """
+
+    def __init__(self, config: SearchConfig):
+        from nas.training.tasks import get_task
+
+        self.config = config
+        self.task = get_task(config.task)
+        self.family = config.family or self.task.default_family
+        self.task.check_family(self.family)
+        options = {"seed": config.seed, **config.train_options}
+        if config.device is not None:
+            options["device"] = config.device
+        self.train_config = self.task.default_config(**options)
+        self._data = None
+
+    @property
+    def data(self):
+        if self._data is None:
+            self._data = self.task.load(data_dir=self.config.data_dir, allow_partial=self.config.allow_partial_data)
+        return self._data
+
+    def prepare(self) -> None:
+        """Load the task's data now (raising its DataError) rather than at the first training."""
+        self.data
+
+    def final_config(self, seed: int):
+        """The full training budget of the survivors: the task's own, plus ``final_train`` overrides."""
+        options = {"seed": seed, **self.config.final_train_options}
+        if self.config.device is not None:
+            options["device"] = self.config.device
+        return self.task.default_config(**options)
+
+    def train_final(self, genomes: Sequence[Genome], seed: int) -> list[Outcome]:
+        """Train ``genomes`` at the full budget (:meth:`final_config`) with ``seed``; no proxies."""
+        return self._train(list(genomes), self.final_config(seed))
+
+    def _one(self, genome: Genome, config) -> Outcome:
+        from nas.training import train_genome
+
+        try:
+            result = train_genome(genome, self.task, config, data=self.data)
+        except (TrainingError, SparseNASError, RuntimeError, ValueError) as err:
+            return Outcome(error=f"{type(err).__name__}: {err}")
+        return Outcome(metrics=result.to_dict(), model=result.model)
+
+    def train(self, genomes: Sequence[Genome]) -> list[Outcome]:
+        """Train ``genomes`` (see :meth:`_train`), then add the zero-cost proxies
+        (:meth:`proxies`) of every candidate that trained; a proxy that cannot be computed is
+        left out and never fails the trial.
+        """
+        genomes = list(genomes)
+        outcomes = self._train(genomes)
+        for genome, outcome in zip(genomes, outcomes):
+            if outcome.metrics is None:
+                continue
+            try:
+                outcome.metrics.update(self.proxies(genome))
+            except (SparseNASError, RuntimeError, ValueError):
+                pass
+        return outcomes
+
+    @property
+    def stacked(self) -> bool:
+        """True when this search's candidates are trained together (feed-forward and recurrent families)."""
+        return trains_together(self.family)
+
+    def saved_time(self, trained: Sequence[Genome], skipped: Sequence[Genome], train_time_s: float) -> float:
+        """Estimated seconds that training ``skipped`` as well would have added to ``train_time_s``.
+
+        Stacked families: ``train_time_s`` × (planned step cost of ``trained + skipped`` − that of
+        ``trained``) / that of ``trained`` (:func:`nas.training.population.planner.plan_cost`), the
+        marginal cost of the skipped candidates in the stacks they would have joined. Otherwise:
+        the mean time per trained candidate × the number skipped.
+        """
+        if not skipped or not trained:
+            return 0.0
+        plain = train_time_s / len(trained) * len(skipped)
+        if not self.stacked:
+            return plain
+        from nas.device import resolve_device
+        from nas.training import build_seeded
+        from nas.training.population.planner import plan_cost
+
+        build = lambda genomes: [build_seeded(g, self.task, self.data, self.train_config.seed) for g in genomes]  # noqa: E731
+        try:
+            device = resolve_device(self.train_config.device)
+            ran = build(trained)
+            base = plan_cost(ran, self.train_config.batch_size, device)
+            full = plan_cost(ran + build(skipped), self.train_config.batch_size, device)
+        except (SparseNASError, RuntimeError, ValueError):  # an unbuildable skipped genome
+            return plain
+        return train_time_s * max(full - base, 0.0) / base if base > 0 else 0.0
+
+    def _train(self, genomes: Sequence[Genome], config=None) -> list[Outcome]:
+        """Train ``genomes``; together as stacked populations for ``ff`` and ``rnn:*``, one by one otherwise.
+
+        A candidate whose training raises is returned as failed with the reason; the others go on.
+        If a population run fails as a whole, its candidates are retrained one by one so the
+        failure is pinned on the one that caused it.
+        """
+        genomes = list(genomes)
+        config = config or self.train_config
+        if not genomes:
+            return []
+        if self.stacked and len(genomes) > 1:
+            from nas.training.population import train_population
+
+            start = time.perf_counter()
+            try:
+                # "record": a diverging candidate is frozen and reported, the others train on
+                results = train_population(genomes, self.task, config, data=self.data, on_error="record")
+            except (TrainingError, RuntimeError, ValueError) as err:
+                log.warning("population training of %d candidates failed (%s: %s); training them one by one",
+                            len(genomes), type(err).__name__, err)
+                results = None  # the stack as a whole failed: pin the failure down one by one
+            if results is not None:
+                batch_s = time.perf_counter() - start
+                outcomes = []
+                for r in results:
+                    if r.error:
+                        outcomes.append(Outcome(error=f"TrainingError: {r.error}"))
+                    else:
+                        # wall_time_s of stacked candidates is the batch's time shared evenly
+                        outcomes.append(Outcome(metrics={**r.to_dict(), "batch_size": len(genomes), "batch_wall_time_s": batch_s}, model=r.model))
+                return outcomes
+        outcomes = [self._one(g, config) for g in genomes]
+        for o in outcomes:
+            if o.metrics is not None:
+                o.metrics["batch_size"] = 1
+        return outcomes
+
+    def proxies(self, genome: Genome) -> dict[str, float]:
+        """Zero-cost proxies of ``genome``'s untrained network: the very initial weights its
+        training starts from, scored on the first :data:`PROXY_BATCH` training examples.
+
+        They become extra columns of ``evaluations.csv`` (``synflow``, ``log_synflow``, ``snip``,
+        ``grad_norm``), so their value as predictor inputs can be measured with
+        ``nas predictor evaluate --data evaluations.csv --target val_accuracy --extra-features snip,log_synflow``. Sequence models are scored
+        without their lengths (on the padded batch), which keeps the proxy a function of the
+        genome and the batch alone.
+        """
+        from nas.proxies import zero_cost_proxies
+        from nas.training import build_seeded
+
+        batch = self.data.train.subset(slice(0, PROXY_BATCH))
+        model = build_seeded(genome, self.task, self.data, self.train_config.seed)
+        scores = zero_cost_proxies(model, batch.x, batch.y, lambda out, y: self.task.loss(out, y, None))
+        return {name: float(scores[name]) for name in PROXY_COLUMNS}

@@ -1,0 +1,139 @@
+"""Workers: claim a search's waiting trials from the ledger, train them, record the results.
+
+The search process is one such worker (its local trainer); ``nas worker`` processes on this or
+other machines are others. Claims are atomic, heartbeats show who is alive, and a trial taken over
+as stale is never recorded twice (see :mod:`nas.ledger`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import platform
+import time
+from typing import Any, Callable
+
+from nas.config import SearchConfig
+from nas.exceptions import LedgerError, TrainingError
+from nas.ledger import Claim, Ledger
+from nas.search import Objectives
+from nas.trainer import Outcome, Trainer, trains_together
+from search_spaces.exceptions import SparseNASError
+from search_spaces.genome import Genome
+
+__all__ = ["train_claims", "run_worker"]
+
+Echo = Callable[[str], None]
+
+
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> dict:
+    from nas.provenance import library_versions
+
+    return library_versions()  # read once per process: importlib.metadata is slow
+
+
+def _trial_attrs(genome: Genome, outcome: Outcome) -> dict:
+    attrs: dict[str, Any] = {"host": platform.node(), "libraries": dict(_library_versions())}
+    for k, v in (outcome.metrics or {}).items():
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            attrs[k] = v
+    try:
+        from search_spaces.features import graph_features
+
+        attrs["features"] = graph_features(genome)  # cached: the gate computed them already
+    except ImportError:  # features module not installed: the ledger still holds the genome
+        pass
+    return attrs
+
+
+def train_claims(
+    ledger: Ledger, trainer: Trainer, claims: list[Claim], objectives: Objectives, *, heartbeat_interval: float = 10.0
+) -> dict[int, Outcome]:
+    """Train claimed trials and record them; on Ctrl-C requeue the unfinished ones and re-raise.
+
+    The claims' heartbeats are renewed every ``heartbeat_interval`` seconds while they train. A
+    trial that another process requeued meanwhile (it took this worker for dead) is not recorded
+    twice: its outcome here gets an ``error`` saying so, and the requeued copy stands.
+    """
+    done: dict[int, Outcome] = {}
+    with ledger.heartbeat(claims, heartbeat_interval):
+        _train_and_record(ledger, trainer, claims, objectives, done)
+    return done
+
+
+def _train_and_record(ledger, trainer, claims, objectives, done) -> None:
+    try:
+        if trains_together(getattr(trainer, "family", "ff")):
+            pairs = zip(claims, trainer.train([c.genome for c in claims]))  # trained together
+        else:  # one at a time, each recorded as soon as it is trained
+            pairs = ((c, trainer.train([c.genome])[0]) for c in claims)
+        for claim, outcome in pairs:
+            if outcome.error is None:
+                try:
+                    values = objectives.values_from(outcome.metrics)
+                    if not all(math.isfinite(v) for v in values):
+                        raise TrainingError(f"non-finite objective values {values}")
+                except SparseNASError as err:
+                    outcome = Outcome(error=f"{type(err).__name__}: {err}")
+            try:
+                if outcome.error is None:
+                    ledger.complete(claim, values, _trial_attrs(claim.genome, outcome))
+                else:
+                    ledger.fail(claim, outcome.error, _trial_attrs(claim.genome, outcome))
+            except LedgerError as err:  # taken over as stale while it trained: the copy counts
+                outcome = Outcome(error=f"not recorded: {err}")
+            done[claim.number] = outcome
+    except KeyboardInterrupt:
+        for claim in claims:
+            if claim.number not in done:
+                with contextlib.suppress(LedgerError):  # already taken over: nothing to requeue
+                    ledger.fail(claim, "interrupted (Ctrl-C); requeued", requeue=True)
+        raise
+
+
+def run_worker(
+    ledger: Ledger,
+    *,
+    max_trials: int | None = None,
+    idle_timeout: float = 60.0,
+    batch: int = 1,
+    echo: Echo | None = None,
+    trainer: Trainer | None = None,
+) -> int:
+    """Serve a search from its ledger: claim waiting trials, train, record; returns trials done.
+
+    The search's config (task, budget, objectives) is read from the study. Stops after
+    ``max_trials`` trials or when nothing has been waiting for ``idle_timeout`` seconds.
+    """
+    stored = ledger.config
+    if stored is None:
+        raise LedgerError(f"study {ledger.name!r} holds no search config; start it with `nas search`")
+    config = SearchConfig.from_stored(stored)
+    trainer = trainer or Trainer(config)
+    objectives = Objectives(config.metric, config.second_objective)
+    done, idle_since = 0, time.monotonic()
+    while max_trials is None or done < max_trials:
+        claims = []
+        while len(claims) < batch:
+            claim = ledger.claim()
+            if claim is None:
+                break
+            claims.append(claim)
+        if not claims:
+            if ledger.requeue_stale(config.stale_after):  # a dead worker's trials: take them over
+                continue
+            if time.monotonic() - idle_since > idle_timeout:
+                break
+            time.sleep(min(config.poll_interval, 1.0, idle_timeout))
+            continue
+        outcomes = train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
+        done += len(claims)
+        idle_since = time.monotonic()
+        if echo:
+            for c in claims:
+                o = outcomes[c.number]
+                status = f"failed: {o.error}" if o.error else f"{config.metric}={o.metrics.get(config.metric)}"
+                echo(f"trial {c.number} ({c.genome.key}): {status}")
+    return done
