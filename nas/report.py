@@ -9,7 +9,7 @@ compared), predicted against measured per generation with the predictor's Kendal
 front when the search has two objectives, and the metric by prior; the survivors fully trained
 (:func:`final_frame`) with how their screening ranked against their final accuracy; and, with
 runs to compare, per strategy the mean ± std over runs (seeds) of each run's best accuracy
-(:func:`compare_runs`) with Welch's t and Mann–Whitney U tests between strategies, also written
+with Welch's t and Mann–Whitney U tests between strategies (:mod:`nas.compare`), also written
 as ``compare.csv`` and ``compare_tests.csv``.
 """
 
@@ -19,26 +19,25 @@ import json
 import math
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from nas.exceptions import ConfigError, LedgerError
+from nas.final import FINAL_ATTR
 from nas.provenance import write_text_atomic
 
 __all__ = ["evaluations_frame", "export_run", "build_report", "open_run_ledger", "final_frame",
-           "best_final_accuracy", "compare_runs", "Comparison", "strategy_label"]
+           "best_final_accuracy", "best_screening", "is_missing", "fmt_number"]
 
-#: Study attribute holding the final phase's records: one dict per (genome, seed) full training.
-FINAL_ATTR = "final"
 _FINAL_REQUIRED = ("key", "genome", "seed", "screening", "test_accuracy")
 _FINAL_COLUMNS = ("key", "prior", "nodes", "width", "readout", "seed", "test_accuracy", "val_accuracy", "screening",
                   "screening_test_accuracy", "nonzero_weights", "wall_time_s", "genome")
 FINAL_MEASURE = "final test accuracy"
 
-_BASE_COLUMNS = ("trial", "generation", "index", "reason", "strategy", "key", "wl_hash", "prior", "nodes", "family",
+_BASE_COLUMNS = ("trial", "generation", "index", "reason", "strategy", "key", "wl_hash", "prior", "nodes", "width",
+                 "readout", "family",
                  "predicted", "predicted_std", "genome")
 _SKIP_ATTRS = {"genome", "key", "features", "libraries", "requeued", "fail_reason"}
 
@@ -56,7 +55,7 @@ def evaluations_frame(ledger, *, failed: bool = False):
         elif t.state.name != "COMPLETE":
             continue
         genome = json.loads(t.user_attrs["genome"])
-        row = {"trial": t.number, "prior": genome["prior"], "nodes": genome["nodes"], "family": genome["family"]}
+        row = {"trial": t.number, **_genome_columns(genome), "family": genome["family"]}
         for k, v in t.user_attrs.items():
             if k not in _SKIP_ATTRS and (v is None or isinstance(v, (int, float, str, bool))):
                 row[k] = v
@@ -198,10 +197,10 @@ def best_final_accuracy(ledger) -> float | None:
     """
     final = final_frame(ledger)
     best = _chosen(final)
-    return None if best is None or _missing(final.loc[best, "final_mean"]) else float(final.loc[best, "final_mean"])
+    return None if best is None or is_missing(final.loc[best, "final_mean"]) else float(final.loc[best, "final_mean"])
 
 
-def _best_screening(ledger) -> tuple[float | None, str]:
+def best_screening(ledger) -> tuple[float | None, str]:
     """The best screening accuracy of a run and what it measures: the highest ``test_accuracy``
     over its COMPLETE trials, else (no such column) the highest primary metric."""
     frame = evaluations_frame(ledger)
@@ -246,18 +245,19 @@ def export_run(ledger, run_dir: str | os.PathLike) -> None:
         row = table.loc[chosen]
         write_json_atomic(run_dir / "best" / "genome.json", {
             "genome": json.loads(row["genome"]),
-            "final": {k: (None if _missing(row[k]) else row[k]) for k in table.columns if k != "genome"},
+            "final": {k: (None if is_missing(row[k]) else row[k]) for k in table.columns if k != "genome"},
         })
     elif not frame.empty:
         best = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
         write_json_atomic(run_dir / "best" / "genome.json", {
             "genome": json.loads(best["genome"]),
             "trial": int(best["trial"]),
-            "metrics": {k: best[k] for k in frame.columns if k not in ("genome",) and not _missing(best[k])},
+            "metrics": {k: best[k] for k in frame.columns if k not in ("genome",) and not is_missing(best[k])},
         })
 
 
-def _missing(value) -> bool:
+def is_missing(value) -> bool:
+    """True for None and NaN."""
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
@@ -282,132 +282,6 @@ def open_run_ledger(run_dir: str | os.PathLike):
     except (json.JSONDecodeError, KeyError) as err:
         raise ConfigError(f"{str(path)!r} is not a search config: {err}") from None
     return Ledger.open(config.storage_url, config.study_name, create=False), config
-
-
-def strategy_label(config) -> str:
-    """A run's strategy as grouped in comparisons: the strategy, plus " (no gate)" with gating off."""
-    return f"{config.strategy}{'' if config.gating else ' (no gate)'}"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Runs aggregated per strategy (see :func:`compare_runs`).
-
-    Attributes
-    ----------
-    runs : pandas.DataFrame
-        One row per run: ``run``, ``strategy`` (label), ``seed``, ``task``, ``measure``, ``value``
-        (NaN for a run with no result).
-    groups : pandas.DataFrame
-        One row per strategy, in order of first appearance: ``strategy``, ``runs`` (with a
-        result), ``seeds`` and ``values`` (space-separated, by seed), ``measure`` (the measures
-        used, `` / ``-separated when they differ), ``mean``, ``std`` (sample std, ddof 1; NaN for
-        one run).
-    tests : pandas.DataFrame
-        One row per pair of strategies: ``a``, ``b``, ``n_a``, ``n_b``, ``welch_t``, ``welch_p``
-        (``scipy.stats.ttest_ind(equal_var=False)``), ``mannwhitney_u``, ``mannwhitney_p``
-        (``scipy.stats.mannwhitneyu``, two-sided; U of ``a``), ``mannwhitney_min_p`` (the
-        smallest p the exact test can give with these sizes and no ties: 2 / C(n_a + n_b, n_a)),
-        ``note`` (why a value is missing). NaN where no test is possible (fewer than 2 runs).
-    """
-
-    runs: object
-    groups: object
-    tests: object
-
-
-def _run_result(ledger) -> tuple[float | None, str]:
-    """A run's best final test accuracy, else its best screening accuracy; and which it is."""
-    final = best_final_accuracy(ledger)
-    if final is not None:
-        return final, FINAL_MEASURE
-    return _best_screening(ledger)
-
-
-def _compare(entries) -> Comparison:
-    """Aggregate ``(run_dir, config, ledger)`` entries per strategy label (see :class:`Comparison`)."""
-    import pandas as pd
-    from scipy import stats
-
-    rows, seen = [], set()
-    for run_dir, config, ledger in entries:
-        where = Path(run_dir).resolve()
-        if where in seen:  # the same run named twice counts once
-            continue
-        seen.add(where)
-        value, measure = _run_result(ledger)
-        rows.append({"run": str(run_dir), "strategy": strategy_label(config), "seed": int(config.seed),
-                     "task": config.task, "measure": measure, "value": math.nan if value is None else value})
-    runs = pd.DataFrame(rows, columns=["run", "strategy", "seed", "task", "measure", "value"])
-    labels = list(dict.fromkeys(runs["strategy"]))
-    values: dict[str, np.ndarray] = {}
-    groups = []
-    for label in labels:
-        sub = runs[(runs["strategy"] == label) & runs["value"].notna()].sort_values(["seed", "run"])
-        v = sub["value"].to_numpy(dtype=float)
-        values[label] = v
-        groups.append({
-            "strategy": label, "runs": len(v), "seeds": " ".join(str(x) for x in sub["seed"]),
-            "measure": " / ".join(sorted(set(sub["measure"]))) or "no result",
-            "mean": float(v.mean()) if v.size else math.nan,
-            "std": float(v.std(ddof=1)) if v.size > 1 else math.nan,
-            "values": " ".join(repr(float(x)) for x in v),
-        })
-    tests = []
-    for i, a in enumerate(labels):
-        for b in labels[i + 1:]:
-            x, y = values[a], values[b]
-            row = {"a": a, "b": b, "n_a": len(x), "n_b": len(y), "welch_t": math.nan, "welch_p": math.nan,
-                   "mannwhitney_u": math.nan, "mannwhitney_p": math.nan, "mannwhitney_min_p": math.nan, "note": ""}
-            if len(x) < 2 or len(y) < 2:
-                row["note"] = "no test possible: fewer than 2 runs in a group"
-            else:
-                with warnings.catch_warnings():  # constant groups: scipy warns and returns NaN, said in the note
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    welch = stats.ttest_ind(x, y, equal_var=False)
-                    mwu = stats.mannwhitneyu(x, y, alternative="two-sided")
-                row.update(welch_t=float(welch.statistic), welch_p=float(welch.pvalue),
-                           mannwhitney_u=float(mwu.statistic), mannwhitney_p=float(mwu.pvalue),
-                           mannwhitney_min_p=min(1.0, 2.0 / math.comb(len(x) + len(y), len(x))))
-                if math.isnan(row["welch_p"]):
-                    row["note"] = "Welch's t undefined: no spread within either group"
-            tests.append(row)
-    tests = pd.DataFrame(tests, columns=["a", "b", "n_a", "n_b", "welch_t", "welch_p", "mannwhitney_u",
-                                         "mannwhitney_p", "mannwhitney_min_p", "note"])
-    groups = pd.DataFrame(groups, columns=["strategy", "runs", "seeds", "measure", "mean", "std", "values"])
-    return Comparison(runs=runs, groups=groups, tests=tests)
-
-
-def compare_runs(run_dirs: Sequence[str | os.PathLike]) -> Comparison:
-    """Aggregate search runs per strategy: mean ± std over runs of each run's best accuracy, and tests.
-
-    A run's value is its best final test accuracy (:func:`best_final_accuracy`) or, when its
-    search has no final records, its best screening test accuracy: the highest ``test_accuracy``
-    over its trained candidates (the primary metric when there is no such column). Runs group by
-    :func:`strategy_label`; runs of one group differ by seed. Each pair of strategies with at
-    least 2 runs each gets Welch's t-test and the two-sided Mann–Whitney U test.
-
-    Parameters
-    ----------
-    run_dirs : paths
-        Search run directories (a directory named twice counts once).
-
-    Returns
-    -------
-    Comparison
-
-    Raises
-    ------
-    ConfigError
-        A directory is not a search run directory.
-    LedgerError
-        A run's ledger cannot be opened or holds malformed final records.
-    """
-    entries = []
-    for run_dir in run_dirs:
-        ledger, config = open_run_ledger(run_dir)
-        entries.append((run_dir, config, ledger))
-    return _compare(entries)
 
 
 def _best_so_far_curve(frame, metric: str):
@@ -450,7 +324,9 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
     final = final_frame(ledger)  # malformed final records, here or in a compared run, fail before any write
     comparison = None
     if others:
-        comparison = _compare([(run_dir, config, ledger)] + [(d, cfg, led) for d, led, cfg in others])
+        from nas.compare import aggregate
+
+        comparison = aggregate([(run_dir, config, ledger)] + [(d, cfg, led) for d, led, cfg in others])
     export_run(ledger, run_dir)
     if comparison is not None:
         write_text_atomic(run_dir / "compare.csv", comparison.groups.to_csv(index=False))
@@ -462,6 +338,8 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
     names = ledger.get_attr("objectives") or [config.metric]
     metric = names[0]
     plots: list[tuple[str, str]] = []
+
+    from nas.compare import strategy_label
 
     def label(cfg, fr):
         return f"{strategy_label(cfg)} seed {cfg.seed} ({len(fr)} trained)"
@@ -558,7 +436,8 @@ def _pareto(points: np.ndarray) -> np.ndarray:
     return np.asarray(keep, dtype=int)
 
 
-def _fmt(value, spec=".4f") -> str:
+def fmt_number(value, spec=".4f") -> str:
+    """A number for a Markdown table: "–" when missing, ``spec`` for floats."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
     return format(value, spec) if isinstance(value, (float, np.floating)) else str(value)
@@ -582,12 +461,12 @@ def _final_section(final, metric: str) -> list[str]:
     ]
     best = _chosen(final)
     for i, row in final.iterrows():
-        std = "" if _missing(row["final_std"]) else f" ± {row['final_std']:.4f}"
+        std = "" if is_missing(row["final_std"]) else f" ± {row['final_std']:.4f}"
         lines.append(
             f"| {'★' if i == best else ''} | `{row['key']}` | {row['prior']} | {row['nodes']} | {row['width']} | "
-            f"{row['readout']} | {'–' if _missing(row['nonzero_weights']) else int(row['nonzero_weights'])} | "
-            f"{_fmt(row['screening'])} | "
-            f"{_fmt(row['final_mean'])}{std} | {row['n_seeds']} |"
+            f"{row['readout']} | {'–' if is_missing(row['nonzero_weights']) else int(row['nonzero_weights'])} | "
+            f"{fmt_number(row['screening'])} | "
+            f"{fmt_number(row['final_mean'])}{std} | {row['n_seeds']} |"
         )
     ranked = final[final["screening"].notna() & final["final_mean"].notna()]
     lines.append("")
@@ -607,68 +486,6 @@ def _final_section(final, metric: str) -> list[str]:
                 f"screening `{metric}` and mean final test accuracy over {len(ranked)} genomes "
                 "(τ = 1: screening ranked them exactly as full training did)."
             )
-    return lines
-
-
-def _compare_section(comparison: Comparison) -> list[str]:
-    """Markdown: runs aggregated per strategy, and the tests between strategies."""
-    groups, tests, runs = comparison.groups, comparison.tests, comparison.runs
-    lines = [
-        "", "## Strategies compared across runs", "",
-        f"This run and the {len(runs) - 1} compared run(s), grouped by strategy (\"(no gate)\": gating off); runs "
-        "of one strategy differ by seed. A run's value is its best *final test accuracy* (its best survivor's "
-        "mean over seeds, after full training) or, for a run without final training, its best *screening test "
-        "accuracy* (the highest `test_accuracy` over its trained candidates; the primary metric when there is "
-        "none). Mean ± sample std (ddof 1) over runs; also in `compare.csv`.",
-        "",
-        "| strategy | runs | seeds | measure | mean ± std |",
-        "|---|---|---|---|---|",
-    ]
-    for _, g in groups.iterrows():
-        std = "" if _missing(g["std"]) else f" ± {g['std']:.4f}"
-        seeds = ", ".join(g["seeds"].split()) or "–"
-        lines.append(f"| {g['strategy']} | {g['runs']} | {seeds} | {g['measure']} | {_fmt(g['mean'])}{std} |")
-    measures = set(runs.loc[runs["value"].notna(), "measure"])
-    if len(measures) > 1:
-        lines += ["", f"**Caution:** the runs do not share one measure ({', '.join(sorted(measures))}); final and "
-                      "screening accuracies are not comparable, so run the final phase on every run or on none."]
-    elif measures and FINAL_MEASURE not in measures:
-        lines += ["", "Screening accuracy is the maximum over every trained candidate of a noisy short-training "
-                      "value: it is biased upward, more so for runs that trained more candidates (gating off)."]
-    if runs["task"].nunique() > 1:
-        lines += ["", f"**Caution:** the runs are of different tasks ({', '.join(sorted(runs['task'].unique()))})."]
-    empty = runs[runs["value"].isna()]
-    if not empty.empty:
-        lines += ["", "Runs without any result (left out): " + ", ".join(f"`{r}`" for r in empty["run"]) + "."]
-    if tests.empty:
-        return lines
-    lines += [
-        "", "Between each pair of strategies: Welch's t-test (unequal variances) and the Mann–Whitney U test, "
-            "both two-sided; also in `compare_tests.csv`.",
-        "",
-        "| A | B | runs | Welch t | p | Mann–Whitney U | p | smallest possible Mann–Whitney p |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for _, t in tests.iterrows():
-        n = f"{t['n_a']} vs {t['n_b']}"
-        if t["note"].startswith("no test"):
-            lines.append(f"| {t['a']} | {t['b']} | {n} | no test possible: fewer than 2 runs in a group "
-                         "| – | – | – | – |")
-            continue
-        lines.append(f"| {t['a']} | {t['b']} | {n} | {_fmt(t['welch_t'], '+.2f')} | {_fmt(t['welch_p'], '.3g')} | "
-                     f"{_fmt(t['mannwhitney_u'], '.1f')} | {_fmt(t['mannwhitney_p'], '.3g')} | "
-                     f"{_fmt(t['mannwhitney_min_p'], '.3g')} |")
-        if t["note"]:
-            lines.append(f"| | | | {t['note']} | | | | |")
-    sizes = sorted(set(groups.loc[groups["runs"] > 0, "runs"]))
-    n_words = " or ".join(str(n) for n in sizes)
-    lines += [
-        "",
-        f"With n = {n_words} runs per group these tests have little power when n is small: only a large, "
-        "consistent difference reaches p < 0.05, and a larger p is no evidence that the strategies perform "
-        "alike. The exact Mann–Whitney test cannot go below 2 / C(n_A + n_B, n_A) without ties (last column; "
-        "0.1 for 3 + 3 runs, above the usual 0.05 whatever the data); more seeds per strategy are the remedy.",
-    ]
     return lines
 
 
@@ -701,11 +518,11 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
     ]
     if not frame.empty:
         best = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
-        test = f", test accuracy {best['test_accuracy']:.4f}" if "test_accuracy" in frame and not _missing(best["test_accuracy"]) else ""
+        test = f", test accuracy {best['test_accuracy']:.4f}" if "test_accuracy" in frame and not is_missing(best["test_accuracy"]) else ""
         lines.append(f"| best {metric} | {best[metric]:.4f} (trial {int(best['trial'])}{test}) |")
     if final is not None and final["final_mean"].notna().any():
         top = final.loc[final["final_mean"].idxmax()]
-        std = "" if _missing(top["final_std"]) else f" ± {top['final_std']:.4f}"
+        std = "" if is_missing(top["final_std"]) else f" ± {top['final_std']:.4f}"
         lines.append(f"| best fully trained (final test accuracy) | {top['final_mean']:.4f}{std} over "
                      f"{top['n_seeds']} seed(s) (`{top['key']}`) |")
     if not frame.empty:
@@ -724,7 +541,9 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
     if final is not None and not final.empty:
         lines += _final_section(final, metric)
     if comparison is not None:
-        lines += _compare_section(comparison)
+        from nas.compare import compare_section
+
+        lines += compare_section(comparison)
     lines += [
         "",
         "## Per generation",
@@ -736,7 +555,7 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
         fn = "–" if h.get("false_negatives") is None else f"{h['false_negatives']}/{h['shadow']}"
         lines.append(
             f"| {h['generation']} | {h['candidates']} | {h['trained']} | {h['shadow']} | {h['skipped']} | {h['failed']} | "
-            f"{_fmt(h.get('kendall_tau'), '+.2f')} | {_fmt(h.get('mae'))} | {fn} | {_fmt(h.get('best_so_far'))} | "
+            f"{fmt_number(h.get('kendall_tau'), '+.2f')} | {fmt_number(h.get('mae'))} | {fn} | {fmt_number(h.get('best_so_far'))} | "
             f"{h['train_time_s']:.1f} | {h['saved_time_s']:.1f} |"
         )
     if not failed.empty:

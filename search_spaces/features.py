@@ -113,6 +113,8 @@ FEATURE_DOCS: dict[str, str] = {
     "skip_edge_share": "skip edges / edges",
     "skip_layer_pairs": "layer pairs (s, t >= s + 2) joined by edges (masked skip layers)",
     "edge_span_mean": "mean number of layers an edge spans",
+    "width": "units per vertex (1 for a bare DAG, the paper's network)",
+    "readout_units": "units the output reads: width x (sinks, or last-layer vertices with readout 'last'; a bare DAG reads its sinks)",
 }
 
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_DOCS)
@@ -192,7 +194,11 @@ def graph_features(
 
 @functools.lru_cache(maxsize=8192)
 def _genome_features(genome: Genome, options: tuple) -> dict[str, float]:
-    return _compute(genome.dag(), *options)
+    dag = genome.dag()
+    out = _compute(dag, *options)
+    read = dag.layer_widths[-1] if genome.readout == "last" else len(dag.sinks)
+    out.update(width=float(genome.width), readout_units=float(genome.width * read))
+    return out
 
 
 def _compute(dag: LayeredDAG, exact_betweenness_max: int, betweenness_samples: int, seed: int) -> dict[str, float]:
@@ -237,6 +243,8 @@ def _compute(dag: LayeredDAG, exact_betweenness_max: int, betweenness_samples: i
     u, v = np.asarray(dag.edges).T
     layer = np.asarray(dag.layer_of)
     out["edge_span_mean"] = float(np.mean(layer[v] - layer[u]))
+    out["width"] = 1.0  # a bare DAG; a genome's own width and readout replace these two
+    out["readout_units"] = len(dag.sinks)
 
     result = {name: float(out[name]) for name in FEATURE_NAMES}
     bad = [name for name, value in result.items() if not math.isfinite(value)]

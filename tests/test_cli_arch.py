@@ -39,6 +39,23 @@ def test_sample_prints_a_valid_genome_and_is_seeded(capsys):
     assert Genome.from_json(other).param_dict != genome.param_dict
 
 
+def test_sample_width_readout_and_budget(capsys):
+    _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1")
+    ff = Genome.from_json(out)
+    assert (ff.width, ff.readout) == (16, "sinks")  # the product's default MLP
+    _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1", "--family", "cnn")
+    assert Genome.from_json(out).width == 1
+    _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1",
+                    "--width", "1", "--readout", "last")  # fmt: skip
+    assert Genome.from_json(out) == ff.replace(width=1, readout="last")  # the paper's network, same graph
+    from nas.budget import ff_nonzero_weights
+
+    _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1", "--budget", "200000")
+    fitted = Genome.from_json(out)
+    counts = {w: abs(ff_nonzero_weights(fitted.replace(width=w), 784, 10) - 200000) for w in range(1, 40)}
+    assert counts[fitted.width] == min(counts.values())
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -50,6 +67,9 @@ def test_sample_prints_a_valid_genome_and_is_seeded(capsys):
         (["--prior", "random_regular", "--param", "d=3", "--nodes", "9"], "d * nodes even"),
         (["--prior", "erdos_renyi", "--param", "p=0.01", "--nodes", "4", "--seed", "1"], "no edges"),
         (["--prior", "erdos_renyi", "--nodes", "1"], "'nodes'"),
+        (["--prior", "erdos_renyi", "--nodes", "10", "--width", "0"], "'width': expected an integer in [1, 256]"),
+        (["--prior", "erdos_renyi", "--nodes", "10", "--budget", "0"], "--budget must be a positive integer"),
+        (["--prior", "erdos_renyi", "--nodes", "10", "--budget", "9", "--family", "cnn"], "family 'ff' only"),
     ],
 )
 def test_sample_errors_are_one_line_exit_1(capsys, argv, message):

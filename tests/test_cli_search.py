@@ -39,10 +39,41 @@ def test_unreachable_storage_is_one_line_error(tmp_path, capsys):
     (["--survivors", "0"], "survivors"),
     (["--generations", "0"], "generations"),
     (["--threads", "0"], "--threads 0; expected an integer >= 1"),
+    (["--widths", "0", "4"], "widths[0] must be an integer in [1, 256], got 0"),
+    (["--widths", "8", "4"], "widths[1] must be an integer in [8, 256], got 4"),
+    (["--budget", "0"], "budget must be an integer >= 1, got 0"),
+    (["--final-top", "-1"], "final_top must be an integer >= 0, got -1"),
+    (["--final-seeds", "0"], "final_seeds must be an integer >= 1, got 0"),
 ])
 def test_invalid_values(tmp_path, capsys, args, match):
     code = main(["search", "--task", "mnist", "--out", str(tmp_path / "r"), *args])
-    assert code == 1 and match in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 1 and match in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_readout_and_final_tables_from_toml(tmp_path, capsys):
+    toml = tmp_path / "s.toml"
+    toml.write_text('readout = "all"\n')
+    code = main(["search", "--task", "mnist", "--config", str(toml), "--out", str(tmp_path / "r")])
+    assert code == 1 and "readout must be one of ['last', 'sinks'], got 'all'" in capsys.readouterr().err
+    toml.write_text('[search]\nreadout = "last"\nwidths = [1, 1]\n[final_train]\nepochs = 4\n')
+    cfg = build_config(config_file=toml, task="mnist")
+    assert cfg.readout == "last" and cfg.widths == (1, 1) and cfg.final_train_options == {"epochs": 4}
+    assert cfg.train_options == {"epochs": 2, "train_subset": 12000, "val_subset": 5000}  # the screening budget
+
+
+def test_a_run_stored_before_readouts_resumes_with_the_paper_construction(tmp_path):
+    import json as _json
+
+    run = tmp_path / "old"
+    run.mkdir()
+    stored = SearchConfig(task="mnist", out=str(run)).to_dict()
+    for key in ("readout", "widths", "budget", "final_top", "final_seeds", "final_train"):
+        stored.pop(key)
+    (run / "config.json").write_text(_json.dumps({"search": stored}))
+    resumed = build_config(resume=True, out=str(run))
+    assert (resumed.readout, resumed.widths, resumed.final_top) == ("last", (1, 1), 0)
 
 
 def test_worker_needs_an_existing_study(tmp_path, capsys):

@@ -195,3 +195,19 @@ def test_genome_features_are_cached_and_returned_as_fresh_copies():
     again = graph_features(g)
     assert _genome_features.cache_info().hits == hits + 1
     assert again == graph_features(g.dag()) and again["nodes"] == 15.0
+
+
+def test_width_and_readout_units_come_from_the_genome():
+    from search_spaces.features import graph_features
+    from search_spaces.genome import Genome
+
+    g = Genome("erdos_renyi", {"p": 0.3}, nodes=20, seed=1, width=4)
+    dag = g.dag()
+    sinks = graph_features(g)
+    last = graph_features(g.replace(readout="last"))
+    assert sinks["width"] == last["width"] == 4.0
+    assert sinks["readout_units"] == 4 * len(dag.sinks) and last["readout_units"] == 4 * dag.layer_widths[-1]
+    bare = graph_features(dag)  # a bare DAG: width 1, read by its sinks
+    assert bare["width"] == 1.0 and bare["readout_units"] == len(dag.sinks)
+    assert {k: v for k, v in bare.items() if k not in ("width", "readout_units")} == {
+        k: v for k, v in sinks.items() if k not in ("width", "readout_units")}

@@ -17,7 +17,8 @@ from scipy import stats
 from nas.cli.main import main
 from nas.config import SearchConfig, write_config
 from nas.exceptions import LedgerError
-from nas.report import best_final_accuracy, build_report, compare_runs, final_frame, open_run_ledger
+from nas.compare import compare_runs
+from nas.report import best_final_accuracy, build_report, final_frame, open_run_ledger
 from nas.runner import open_search_ledger
 from search_spaces.genome import Genome
 

@@ -19,8 +19,9 @@ from search_spaces.genome import FAMILIES, MAX_SEED, READOUTS, Genome
 from search_spaces.graph_io import READ_FORMATS, WRITE_FORMATS, GraphFormatError, import_genome, write_graph
 from search_spaces.priors import get_prior, list_priors
 
-#: Default width of ``nas arch sample``: wide enough that a 100-vertex sparse MLP of any built-in
-#: prior learns MNIST (measured: docs/results.md); ``--width 1`` is the paper's network.
+#: Default width of ``nas arch sample`` for family ``ff``: wide enough that a 100-vertex sparse MLP
+#: of any built-in prior learns MNIST (measured: docs/results.md); ``--width 1`` is the paper's
+#: network. Recurrent and CNN genomes default to width 1 (a CNN vertex already has its channels).
 SAMPLE_WIDTH = 16
 
 
@@ -92,7 +93,8 @@ def priors_cmd():
 @click.option("--nodes", type=int, required=True, help="Number of graph vertices.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Graph seed; also seeds the drawn parameters.")
 @click.option("--family", type=click.Choice(FAMILIES), default="ff", show_default=True)
-@click.option("--width", type=int, default=SAMPLE_WIDTH, show_default=True, help="Units per vertex (1: the paper's network).")
+@click.option("--width", type=int, default=None,
+              help=f"Units per vertex (1: the paper's network). Default: {SAMPLE_WIDTH} for family ff, else 1.")
 @click.option("--readout", type=click.Choice(READOUTS), default="sinks", show_default=True,
               help="Vertices feeding the output: every sink, or the last layer only (the paper's).")
 @click.option("--budget", type=int, help="Family ff: set the width so the MLP's nonzero weights come closest to this.")
@@ -107,6 +109,8 @@ def sample_cmd(prior_name, params, nodes, seed, family, width, readout, budget, 
     if nodes < prior.min_nodes:
         raise InvalidGenomeError("nodes", nodes, f"at least {prior.min_nodes} for prior {prior_name!r}")
     drawn = prior.sample_params(nodes, np.random.default_rng(seed), fixed=fixed)
+    if width is None:
+        width = SAMPLE_WIDTH if family == "ff" else 1
     genome = Genome(prior_name, drawn, nodes=nodes, seed=seed, family=family, width=width, readout=readout)
     genome.dag()  # an edgeless or ungeneratable graph fails here, with its values
     if budget is not None:
