@@ -220,3 +220,28 @@ def test_tiny_real_reber_search_trains_generations_together(tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "training time saved by gating" in report
     assert "| 1 | 4 | 2 | 0 | 2 |" in report  # generation 1: the gate kept 2 of 4, the saving was estimated
+
+
+def test_a_budget_search_sets_every_width_to_meet_the_budget(tmp_path, shared_data_dir, capsys):
+    """--budget: every candidate's width is the one whose nonzero weights come closest to the target."""
+    from nas.budget import ff_nonzero_weights
+    from predictors import read_evaluations
+    from search_spaces.genome import Genome
+
+    toml = tmp_path / "b.toml"
+    toml.write_text(
+        'population = 4\ngenerations = 2\nsurvivors = 2\nnodes = [6, 12]\nwidths = [1, 64]\nfinal_top = 0\n'
+        'priors = ["erdos_renyi", "barabasi_albert"]\n'
+        '[train]\nepochs = 1\ntrain_subset = 200\nval_subset = 100\ntest_subset = 100\nbatch_size = 64\n'
+    )
+    out = tmp_path / "run"
+    args = ["search", "--task", "mnist", "--config", str(toml), "--out", str(out), "--budget", "60000",
+            "--data-dir", str(shared_data_dir), "--device", "cpu", "--no-progress"]
+    assert main(args) == 0, capsys.readouterr().err
+    frame = read_evaluations(out / "evaluations.csv", target="val_accuracy")
+    assert len(frame) >= 4
+    for text, weights in zip(frame["genome"], frame["nonzero_weights"]):
+        genome = Genome.from_json(text)
+        assert weights == ff_nonzero_weights(genome, 784, 10)  # the trained network is the counted one
+        gaps = {w: abs(ff_nonzero_weights(genome.replace(width=w), 784, 10) - 60000) for w in range(1, 65)}
+        assert gaps[genome.width] == min(gaps.values())
