@@ -56,7 +56,13 @@ def width_for_budget(genome: Genome, target: int, count: Callable[[Genome], int]
     smaller width.
     """
     lo, hi = int(widths[0]), int(widths[1])
-    at = lambda width: count(genome.replace(width=width))  # noqa: E731
+    counted: dict[int, int] = {}  # non-ff counts build a model: count each width once
+
+    def at(width: int) -> int:
+        if width not in counted:
+            counted[width] = count(genome.replace(width=width))
+        return counted[width]
+
     if at(lo) >= target:
         return genome.replace(width=lo)
     if at(hi) <= target:

@@ -101,6 +101,14 @@ def _int(name, value, low, high=None):
         raise ConfigError(f"{name} must be an integer {bound}, got {value!r}")
 
 
+def _options_table(name, value) -> tuple:
+    """A table of TrainConfig options (mapping or ``(key, value)`` pairs) as sorted pairs."""
+    pairs = tuple(sorted(value.items())) if isinstance(value, Mapping) else value
+    if not isinstance(pairs, (tuple, list)) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
+        raise ConfigError(f"{name} must be a table of TrainConfig options, got {value!r}")
+    return tuple(sorted((str(k), v) for k, v in pairs))
+
+
 def _prob(name, value, low_open=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 <= value <= 1.0) or (low_open and value == 0):
         raise ConfigError(f"{name} must be a number in {'(0' if low_open else '[0'}, 1], got {value!r}")
@@ -311,18 +319,8 @@ class SearchConfig:
             for p in self.priors:
                 get_prior(p)  # raises UnknownPriorError listing the known ones
             object.__setattr__(self, "priors", tuple(self.priors))
-        train = self.train
-        if isinstance(train, Mapping):
-            train = tuple(sorted(train.items()))
-        if not isinstance(train, (tuple, list)) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in train):
-            raise ConfigError(f"train must be a table of TrainConfig options, got {self.train!r}")
-        object.__setattr__(self, "train", tuple(sorted((str(k), v) for k, v in train)))
-        final = self.final_train
-        if isinstance(final, Mapping):
-            final = tuple(sorted(final.items()))
-        if not isinstance(final, (tuple, list)) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in final):
-            raise ConfigError(f"final_train must be a table of TrainConfig options, got {self.final_train!r}")
-        object.__setattr__(self, "final_train", tuple(sorted((str(k), v) for k, v in final)))
+        for name in ("train", "final_train"):
+            object.__setattr__(self, name, _options_table(name, getattr(self, name)))
         if not isinstance(self.allow_partial_data, bool):
             raise ConfigError(f"allow_partial_data must be true or false, got {self.allow_partial_data!r}")
         for name in ("storage", "study", "family", "data_dir", "device", "predictor_file"):

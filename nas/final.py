@@ -87,14 +87,13 @@ def run_final(config: SearchConfig, ledger: Ledger, trainer, run_dir: Path, echo
     """
     if config.final_top == 0:
         return []
-    survivors = final_candidates(ledger, config.final_top)
+    survivors = [(t, stored_genome(t.user_attrs["genome"])) for t in final_candidates(ledger, config.final_top)]
     records = list(ledger.get_attr(FINAL_ATTR) or [])
     done = {(r["key"], r["seed"]) for r in records}
     seeds = final_seeds(config)
     models = {}
     for seed in seeds:
-        todo = [(t, stored_genome(t.user_attrs["genome"])) for t in survivors]
-        todo = [(t, g) for t, g in todo if (g.key, seed) not in done]
+        todo = [(t, g) for t, g in survivors if (g.key, seed) not in done]
         if not todo:
             continue
         start = time.perf_counter()

@@ -27,6 +27,7 @@ import numpy as np
 from nas.exceptions import ConfigError, LedgerError
 from nas.final import FINAL_ATTR
 from nas.provenance import write_text_atomic
+from search_spaces.genome import legacy_genome_dict
 
 __all__ = ["evaluations_frame", "export_run", "build_report", "open_run_ledger", "final_frame",
            "best_final_accuracy", "best_screening", "is_missing", "fmt_number"]
@@ -113,9 +114,9 @@ def _number(value) -> float:
 
 
 def _genome_columns(genome: dict) -> dict:
-    # A genome stored before width and readout existed was built with width 1 and the last layer as readout.
+    genome = legacy_genome_dict(genome)  # stored before readouts existed: built with "last" (and width 1)
     return {"prior": genome.get("prior"), "nodes": genome.get("nodes"), "width": genome.get("width", 1),
-            "readout": genome.get("readout", "last")}
+            "readout": genome["readout"]}
 
 
 def final_frame(ledger):
@@ -180,10 +181,11 @@ def _chosen(final) -> int | None:
     """Row of the best fully trained survivor: the highest mean final *validation* accuracy (the
     choice :func:`nas.final.best_final_key` makes; the test set never selects), ties to the
     better screened one."""
-    usable = final[final["val_mean"].notna()]
-    if usable.empty:
-        return None
-    return usable.sort_values(["val_mean", "screening"], ascending=[False, False]).index[0]
+    from nas.final import best_final_key
+
+    key = best_final_key([{"key": r.key, "val_accuracy": r.val_mean, "screening": r.screening}
+                          for r in final.itertuples()])
+    return None if key is None else final.index[final["key"] == key][0]
 
 
 def best_final_accuracy(ledger) -> float | None:

@@ -300,11 +300,12 @@ def run_search(
         run.final = run_final(config, ledger, trainer, run_dir, echo)
     else:
         ensure_best_model(run_dir, ledger, trainer)
-    export_run(ledger, run_dir)
     if write_report:
         from nas.report import build_report
 
-        build_report(run_dir, ledger=ledger)
+        build_report(run_dir, ledger=ledger)  # exports the files too
+    else:
+        export_run(ledger, run_dir)
     return run
 
 

@@ -130,26 +130,27 @@ class SearchSpace:
     readout: str = "sinks"
     fit: Callable[[Genome], Genome] | None = None
 
-    def _fitted(self, genome: Genome) -> Genome:
+    def fitted(self, genome: Genome) -> Genome:
+        """``genome`` as the search evaluates it (``fit`` applied, e.g. its width set to a budget)."""
         return genome if self.fit is None else self.fit(genome)
 
     def random(self, rng: np.random.Generator) -> Genome:
         from search_spaces.operators import random_genome
 
-        return self._fitted(random_genome(rng, priors=None if self.priors is None else list(self.priors), nodes=self.nodes,
+        return self.fitted(random_genome(rng, priors=None if self.priors is None else list(self.priors), nodes=self.nodes,
                                           family=self.family, widths=self.widths, readout=self.readout))
 
     def mutate(self, genome: Genome, rng: np.random.Generator) -> Genome:
         from search_spaces.operators import mutate
 
-        return self._fitted(mutate(genome, rng, nodes=self.nodes, priors=None if self.priors is None else list(self.priors),
+        return self.fitted(mutate(genome, rng, nodes=self.nodes, priors=None if self.priors is None else list(self.priors),
                                    widths=self.widths))
 
     def crossover(self, a: Genome, b: Genome, rng: np.random.Generator) -> tuple[Genome, Genome]:
         from search_spaces.operators import crossover
 
         c1, c2 = crossover(a, b, rng)
-        return self._fitted(c1), self._fitted(c2)
+        return self.fitted(c1), self.fitted(c2)
 
     def prior_names(self) -> list[str]:
         """Priors an Optuna sampler may choose from (``explicit`` carries a fixed graph, so not it)."""
@@ -484,7 +485,7 @@ class OptunaSearch(Strategy):
         seed = int(self.rng.integers(0, 2**32 - 1))
         genome = Genome(prior.name, params, nodes=nodes, seed=seed, family=self.space.family, width=width,
                         readout=self.space.readout)
-        return self.space._fitted(genome)
+        return self.space.fitted(genome)
 
     def _record(self, trial, state: str, values=None) -> int:
         from optuna.distributions import distribution_to_json

@@ -60,11 +60,15 @@ class Trainer:
         self.task = get_task(config.task)
         self.family = config.family or self.task.default_family
         self.task.check_family(self.family)
-        options = {"seed": config.seed, **config.train_options}
-        if config.device is not None:
-            options["device"] = config.device
-        self.train_config = self.task.default_config(**options)
+        self.train_config = self._config(config.seed, config.train_options)
         self._data = None
+
+    def _config(self, seed: int, overrides: dict):
+        """The task's budget with ``overrides``, ``seed`` and the search's device."""
+        options = {"seed": seed, **overrides}
+        if self.config.device is not None:
+            options["device"] = self.config.device
+        return self.task.default_config(**options)
 
     @property
     def data(self):
@@ -78,10 +82,7 @@ class Trainer:
 
     def final_config(self, seed: int):
         """The full training budget of the survivors: the task's own, plus ``final_train`` overrides."""
-        options = {"seed": seed, **self.config.final_train_options}
-        if self.config.device is not None:
-            options["device"] = self.config.device
-        return self.task.default_config(**options)
+        return self._config(seed, self.config.final_train_options)
 
     def train_final(self, genomes: Sequence[Genome], seed: int) -> list[Outcome]:
         """Train ``genomes`` at the full budget (:meth:`final_config`) with ``seed``; no proxies."""

@@ -134,11 +134,15 @@ class WiredStage(nn.Module):
         )
         for layer, nodes in enumerate(self.layer_nodes):
             self.register_buffer(f"_nodes_{layer}", torch.tensor(nodes, dtype=torch.long), persistent=False)
-        # (layer, positions of its read vertices); None when a whole layer is read.
-        self._reads = []
+        # (layer, name of the buffer holding the positions of its read vertices; None: the whole layer)
+        reads = []
         for layer, picked in readout_units(dag, self.readout, 1):
             positions = np.flatnonzero(picked)
-            self._reads.append((layer, None if len(positions) == len(picked) else torch.as_tensor(positions)))
+            name = None if len(positions) == len(picked) else f"_read_{layer}"
+            if name is not None:  # a buffer moves with the module: no copy to the device per forward
+                self.register_buffer(name, torch.as_tensor(positions), persistent=False)
+            reads.append((layer, name))
+        self._reads = tuple(reads)
         # Earlier layers with at least one edge into each layer: the only blocks worth summing.
         self._sources_of = tuple(
             tuple(s for s, t in dag.layer_pairs if t == layer) for layer in range(len(self.layer_nodes))
@@ -175,8 +179,8 @@ class WiredStage(nn.Module):
                 inputs = total.flatten(1, 2)
             out = block(inputs)
             outputs.append(out.view(batch, count, self.out_channels, *out.shape[2:]))
-        read = [outputs[layer] if pos is None else outputs[layer].index_select(1, pos.to(x.device))
-                for layer, pos in self._reads]
+        read = [outputs[layer] if name is None else outputs[layer].index_select(1, getattr(self, name))
+                for layer, name in self._reads]
         return (read[0] if len(read) == 1 else torch.cat(read, dim=1)).mean(dim=1)
 
 

@@ -36,7 +36,8 @@ from search_spaces.builders.masked import (
     block_mask,
     check_readout,
     check_width,
-    readout_units,
+    readout_layer,
+    reset_readout,
     reset_dense_linear,
 )
 from search_spaces.dag import LayeredDAG
@@ -127,13 +128,7 @@ class SparseFeedForward(MaskedModel, nn.Module):
         self.norms = (
             nn.ModuleList(nn.LayerNorm(w) if w >= 2 else nn.Identity() for w in widths) if layer_norm else None
         )
-        picks = readout_units(dag, self.readout, self.width)
-        self.readout_layers = tuple(layer for layer, _ in picks)
-        if self.readout == "last":
-            self.output_layer = nn.Linear(widths[-1], self.num_classes)
-        else:
-            columns = np.concatenate([units for _, units in picks])
-            self.output_layer = MaskedLinear(len(columns), self.num_classes, np.tile(columns, (self.num_classes, 1)))
+        self.readout_layers, self.output_layer = readout_layer(dag, self.readout, self.width, widths, self.num_classes)
         # Sources of the skip layers into each layer, so forward does no dictionary scans.
         self._skips_into = tuple(tuple(s for s, t in self.skip_pairs if t == layer) for layer in range(len(widths)))
         self.reset_parameters(generator)
@@ -146,10 +141,7 @@ class SparseFeedForward(MaskedModel, nn.Module):
             layer.reset_parameters(generator, totals.get(id(layer)))
         for layer in self.skips.values():
             layer.reset_parameters(generator, totals.get(id(layer)))
-        if isinstance(self.output_layer, MaskedLinear):
-            self.output_layer.reset_parameters(generator)
-        else:
-            reset_dense_linear(self.output_layer, generator)
+        reset_readout(self.output_layer, generator)
         if self.norms is not None:
             for norm in self.norms:
                 if isinstance(norm, nn.LayerNorm):

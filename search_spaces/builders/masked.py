@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from search_spaces.exceptions import SearchSpaceError
+from search_spaces.genome import MAX_WIDTH, READOUTS
 
 __all__ = [
     "BuilderError",
@@ -39,6 +40,8 @@ __all__ = [
     "check_width",
     "check_readout",
     "readout_units",
+    "readout_layer",
+    "reset_readout",
 ]
 
 
@@ -73,8 +76,6 @@ def check_width(width) -> int:
     BuilderError
         Anything else; the message names the allowed range and the value.
     """
-    from search_spaces.genome import MAX_WIDTH
-
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or not 1 <= width <= MAX_WIDTH:
         raise BuilderError(f"width (units per vertex) must be an integer in [1, {MAX_WIDTH}], got {width!r}")
     return int(width)
@@ -88,8 +89,6 @@ def check_readout(readout) -> str:
     BuilderError
         Anything else; the message names the allowed values and the value.
     """
-    from search_spaces.genome import READOUTS
-
     if not isinstance(readout, str) or readout not in READOUTS:
         raise BuilderError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
     return readout
@@ -196,6 +195,28 @@ def reset_dense_linear(layer: nn.Linear, generator: torch.Generator | None = Non
     uniform_(layer.weight, bound, generator)
     if layer.bias is not None:
         uniform_(layer.bias, bound, generator)
+
+
+def readout_layer(dag, readout: str, width: int, widths, classes: int) -> tuple[tuple[int, ...], nn.Module]:
+    """The layers an MLP's or RNN's output reads and its output layer (see :func:`readout_units`).
+
+    ``"last"``: a dense ``nn.Linear`` over the last layer (the paper's construction, unchanged).
+    ``"sinks"``: a :class:`MaskedLinear` over the read layers' concatenated units, masked to the sinks.
+    """
+    picks = readout_units(dag, readout, width)
+    layers = tuple(layer for layer, _ in picks)
+    if readout == "last":
+        return layers, nn.Linear(widths[-1], classes)
+    columns = np.concatenate([units for _, units in picks])
+    return layers, MaskedLinear(len(columns), classes, np.tile(columns, (classes, 1)))
+
+
+def reset_readout(layer: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Re-draw an output layer made by :func:`readout_layer`."""
+    if isinstance(layer, MaskedLinear):
+        layer.reset_parameters(generator)
+    else:
+        reset_dense_linear(layer, generator)
 
 
 class MaskedModel:

@@ -37,14 +37,13 @@ from torch import _VF, nn
 
 from search_spaces.builders.masked import (
     BuilderError,
-    MaskedLinear,
     MaskedModel,
     as_mask,
     block_mask,
     check_readout,
     check_width,
-    readout_units,
-    reset_dense_linear,
+    readout_layer,
+    reset_readout,
     uniform_,
 )
 from search_spaces.dag import LayeredDAG
@@ -216,13 +215,7 @@ class SparseRecurrent(MaskedModel, nn.Module):
             f"{s}_{t}": MaskedRecurrentLayer(cell, widths[s], widths[t], block_mask(dag.mask(s, t), self.width))
             for s, t in self.skip_pairs
         })
-        picks = readout_units(dag, self.readout, self.width)
-        self.readout_layers = tuple(layer for layer, _ in picks)
-        if self.readout == "last":
-            self.output_layer = nn.Linear(widths[-1], self.num_classes)
-        else:
-            columns = np.concatenate([units for _, units in picks])
-            self.output_layer = MaskedLinear(len(columns), self.num_classes, np.tile(columns, (self.num_classes, 1)))
+        self.readout_layers, self.output_layer = readout_layer(dag, self.readout, self.width, widths, self.num_classes)
         self._skips_into = tuple(tuple(s for s, t in self.skip_pairs if t == layer) for layer in range(len(widths)))
         self.reset_parameters(generator)
 
@@ -234,10 +227,7 @@ class SparseRecurrent(MaskedModel, nn.Module):
                 self.embedding.weight[0].zero_()
         for layer in (*self.layers, *self.skips.values()):
             layer.reset_parameters(generator)
-        if isinstance(self.output_layer, MaskedLinear):
-            self.output_layer.reset_parameters(generator)
-        else:
-            reset_dense_linear(self.output_layer, generator)
+        reset_readout(self.output_layer, generator)
 
     # --- forward ----------------------------------------------------------------------------
 

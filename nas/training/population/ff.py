@@ -20,7 +20,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["StackedFeedForward", "stackable", "padded_widths", "pad_to", "StackedLayer", "stack_readout", "unstack_readout"]
+__all__ = ["StackedFeedForward", "stackable", "padded_widths", "pad_to", "StackedLayer", "read_layout", "stack_readout",
+           "unstack_readout"]
 
 
 def pad_to(t: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
@@ -59,6 +60,17 @@ def _readout_columns(stack, model):
         w = model.layer_widths[l]
         yield slice(stack.read_start[l], stack.read_start[l] + w), slice(col, col + w)
         col += w
+
+
+def read_layout(models, widths) -> tuple[list[int], dict[int, int], int]:
+    """The levels a stack's output reads (every level some candidate reads), where each starts in
+    their concatenation, and the concatenation's width; ``widths`` are the stack's level widths."""
+    levels = sorted({l for m in models for l in m.readout_layers})
+    start, column = {}, 0
+    for l in levels:
+        start[l] = column
+        column += widths[l]
+    return levels, start, column
 
 
 def stack_readout(stack, models, columns: int) -> StackedLayer:
@@ -135,11 +147,8 @@ class StackedFeedForward:
         self.skip_sources = sorted({s for s, _ in self.skip_pairs})
         self.fanout = {src: self._stack_fanout(models, src) for src in self.skip_sources}
         # The output reads the levels any candidate reads, concatenated (read_start: column offsets).
-        self.read_levels = sorted({l for m in models for l in m.readout_layers})
-        self.read_start = {}
-        for l in self.read_levels:
-            self.read_start[l] = sum(W[k] for k in self.read_levels if k < l)
-        self.output = stack_readout(self, models, sum(W[l] for l in self.read_levels))
+        self.read_levels, self.read_start, columns = read_layout(models, W)
+        self.output = stack_readout(self, models, columns)
         for layer in self.layers():
             for name in ("weight", "bias", "mask", "bias_mask"):
                 setattr(layer, name, getattr(layer, name).to(device))

@@ -38,7 +38,7 @@ from typing import Sequence
 import torch
 
 from nas.exceptions import ConfigError
-from nas.training.population.ff import StackedLayer, stack_readout, unstack_readout
+from nas.training.population.ff import StackedLayer, read_layout, stack_readout, unstack_readout
 from nas.training.population.recurrence import recurrence
 from search_spaces.builders.recurrent import GATES
 
@@ -111,9 +111,8 @@ class StackedRecurrent:
                     self._put(blocks[block], hh, p, layer, level, block)
             self.ih.append(blocks)
             self.hh.append(hh)
-        self.read_levels = sorted({l for m in models for l in m.readout_layers})
-        self.read_start = {l: sum(self.widths[k] for k in self.read_levels if k < l) for l in self.read_levels}
-        self.output = stack_readout(self, models, sum(self.widths[l] for l in self.read_levels))
+        self.read_levels, self.read_start, columns = read_layout(models, self.widths)
+        self.output = stack_readout(self, models, columns)
         for layer in self.layers():
             for name in ("weight", "bias", "mask", "bias_mask"):
                 setattr(layer, name, getattr(layer, name).to(device))
