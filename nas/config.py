@@ -443,7 +443,7 @@ def build_config(
     from_file = load_toml(config_file) if config_file is not None else {}
     stored = _stored_config(given.get("out", from_file.get("out", SearchConfig.out))) if resume else {}
     task = given.get("task", from_file.get("task", stored.get("task", SearchConfig.task)))
-    get_task(task)  # an unknown task fails here, listing the known ones
+    task_spec = get_task(task)  # an unknown task fails here, listing the known ones
     merged: dict[str, Any] = {}
     train: dict[str, Any] = {}
     final_train: dict[str, Any] = {}
@@ -459,7 +459,11 @@ def build_config(
     merged["train"] = train
     merged["final_train"] = final_train
     merged["quick"] = bool(quick) or bool(merged.get("quick", False))
-    return SearchConfig.from_dict(merged)
+    config = SearchConfig.from_dict(merged)
+    # a bad training option (screening or final) fails here, in one line, before anything runs
+    task_spec.default_config(**config.train_options)
+    task_spec.default_config(**config.final_train_options)
+    return config
 
 
 def _stored_config(run_dir) -> dict[str, Any]:

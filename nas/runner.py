@@ -36,7 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nas.config import SearchConfig, write_config
-from nas.exceptions import LedgerError
+from nas.exceptions import ConfigError, LedgerError
 from nas.final import ensure_best_model, run_final, save_best_model
 from nas.gating import fit_predictor, gate, kendall, load_search_predictor, predict
 from nas.ledger import Ledger, stored_genome
@@ -179,7 +179,10 @@ def run_search(
     given_predictor = load_search_predictor(config.predictor_file) if config.predictor_file and config.gating else None
     run_dir = Path(config.out)
     created = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the run directory {str(run_dir)!r}: {err.strerror}") from None
     try:
         ledger = open_search_ledger(config, resume=resume)
     except BaseException:

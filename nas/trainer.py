@@ -61,6 +61,8 @@ class Trainer:
         self.family = config.family or self.task.default_family
         self.task.check_family(self.family)
         self.train_config = self._config(config.seed, config.train_options)
+        if config.final_top:
+            self.final_config(config.seed)  # a bad [final_train] option fails now, before any training
         self._data = None
 
     def _config(self, seed: int, overrides: dict):

@@ -26,6 +26,7 @@ def main(argv=None) -> int:
     from nas.device import set_threads
     from nas.training import get_task
     from nas.training.population import train_population
+    from search_spaces.exceptions import SparseNASError
     from search_spaces.genome import Genome
     from search_spaces.operators import default_priors
     from search_spaces.priors import get_prior
@@ -40,11 +41,16 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    if args.nodes < 2 or args.epochs < 1 or args.width < 1:
-        parser.error(f"--nodes must be >= 2, --epochs and --width >= 1; got {args.nodes}, {args.epochs}, {args.width}")
+    if args.nodes < 2 or args.epochs < 1 or args.width < 1 or min(args.seeds) < 0:
+        parser.error(f"--nodes must be >= 2, --epochs and --width >= 1, --seeds >= 0; got {args.nodes}, "
+                     f"{args.epochs}, {args.width}, {args.seeds}")
     set_threads(args.threads)
-    task = get_task(args.task)
-    data = task.load(data_dir=args.data_dir)
+    try:
+        task = get_task(args.task)
+        data = task.load(data_dir=args.data_dir)
+    except SparseNASError as err:  # unknown task, missing or corrupt data: one line, before any training
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
     results: dict[str, list[float]] = {}
     for seed in args.seeds:
         genomes = []

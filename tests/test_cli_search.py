@@ -44,12 +44,22 @@ def test_unreachable_storage_is_one_line_error(tmp_path, capsys):
     (["--budget", "0"], "budget must be an integer >= 1, got 0"),
     (["--final-top", "-1"], "final_top must be an integer >= 0, got -1"),
     (["--final-seeds", "0"], "final_seeds must be an integer >= 1, got 0"),
+    (["--final-epochs", "0"], "TrainConfig.epochs = 0; expected an integer >= 1"),
 ])
 def test_invalid_values(tmp_path, capsys, args, match):
     code = main(["search", "--task", "mnist", "--out", str(tmp_path / "r"), *args])
     err = capsys.readouterr().err
     assert code == 1 and match in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_an_out_that_cannot_be_a_directory_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(["search", "--task", "mnist", "--out", str(blocker / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot create the run directory" in err and len(err.strip().splitlines()) == 1
+    assert blocker.read_text() == ""
 
 
 def test_readout_and_final_tables_from_toml(tmp_path, capsys):

@@ -62,3 +62,24 @@ def test_bench_training_for_reber_reports_padding_and_the_ratio(tmp_path, capsys
     shares = figures["padded_step_fraction"]
     assert figures["task"] == "reber" and shares["length_buckets"] < shares["whole_sequences"]
     assert figures["max_accuracy_gap"] < 1e-3
+
+
+def test_measure_sampled_rejects_bad_input_in_one_line(tmp_path, capsys, monkeypatch):
+    import pytest
+
+    script = _load("measure_sampled", monkeypatch)
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--nodes", "1"])
+    assert exit_.value.code == 2 and "--nodes must be >= 2" in capsys.readouterr().err
+    assert script.main(["--task", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown task 'nope'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_measure_sampled_trains_one_network_per_prior(shared_data_dir, capsys, monkeypatch):
+    script = _load("measure_sampled", monkeypatch)
+    monkeypatch.setattr("search_spaces.operators.default_priors", lambda: ["erdos_renyi", "layered_random"])
+    assert script.main(["--nodes", "8", "--epochs", "1", "--seeds", "0", "--width", "2",
+                        "--data-dir", str(shared_data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count('"prior"') == 2 and "| erdos_renyi |" in out and "| layered_random |" in out
