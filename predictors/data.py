@@ -136,8 +136,21 @@ def read_evaluations(
     return df
 
 
+def _genome_of_item(text: str) -> Genome:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return Genome.from_json(text)  # raises the typed error, with the text
+    if isinstance(data, dict) and "genome" in data:
+        data = data["genome"]
+    return Genome.from_dict(data)
+
+
 def read_genomes(path) -> list[Genome]:
     """Genomes from a JSON-lines file (one genome JSON per line) or a JSON list.
+
+    An item may also be a record ``{"id": ..., "genome": {...}, ...}`` (what ``nas arch import``
+    writes with ``--jsonl``); its ``genome`` is read and the other fields are ignored.
 
     Raises
     ------
@@ -166,7 +179,7 @@ def read_genomes(path) -> list[Genome]:
     genomes = []
     for i, line in lines:
         try:
-            genomes.append(Genome.from_json(line))
+            genomes.append(_genome_of_item(line))
         except SearchSpaceError as err:
             raise EvaluationDataError(f"{path}: {where} {i}: invalid genome: {err}") from None
     if not genomes:

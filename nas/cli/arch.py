@@ -1,22 +1,38 @@
-"""``nas arch``: sample, describe, export, import and compare architectures (genomes).
+"""``nas arch``: sample, describe, export, import, join and compare architectures (genomes).
 
-Every sub-command prints JSON on stdout. Bad input (unknown prior, out-of-range parameter, a graph
-that cannot be generated, an edgeless graph, unreadable files) raises a typed
+Every sub-command prints JSON on stdout (``import`` of many graphs without ``--jsonl``: JSON
+lines). Bad input (unknown prior, out-of-range parameter, a graph that cannot be generated, an
+edgeless graph, unreadable files, duplicate ids, an existing output) raises a typed
 :class:`~search_spaces.exceptions.SparseNASError`, which ``nas`` turns into one line and exit 1.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import click
 import numpy as np
 
 from search_spaces.exceptions import InvalidGenomeError, SearchSpaceError
 from search_spaces.genome import FAMILIES, MAX_SEED, READOUTS, Genome
-from search_spaces.graph_io import READ_FORMATS, WRITE_FORMATS, GraphFormatError, import_genome, write_graph
+from search_spaces.graph_io import (
+    READ_FORMATS,
+    WRITE_FORMATS,
+    GenomeRecord,
+    GraphFormatError,
+    collect_graph_files,
+    genomes_from_files,
+    import_genome,
+    read_genomes_jsonl,
+    write_genomes_jsonl,
+    write_graph,
+    write_output,
+)
 from search_spaces.priors import get_prior, list_priors
 
 #: Default width of ``nas arch sample`` for family ``ff``: wide enough that a 100-vertex sparse MLP
@@ -157,17 +173,174 @@ def export_cmd(genome_path, fmt, out_path):
 
 
 @cli.command("import")
-@click.argument("graph_path", metavar="GRAPH")
-@click.option("--format", "fmt", type=click.Choice(READ_FORMATS), default=None, help="Default: from the suffix.")
+@click.argument("graph_paths", metavar="GRAPH_OR_DIR...", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(READ_FORMATS), default=None,
+              help="Format of every file. Default: from each file's suffix; in directories, only files of this format.")
 @click.option("--family", type=click.Choice(FAMILIES), default="ff", show_default=True)
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Also write the genome here.")
-def import_cmd(graph_path, fmt, family, out_path):
-    """Turn your own graph into a genome (prior `explicit`, edges carried as edits)."""
-    genome = import_genome(graph_path, fmt, family=family)
-    text = genome.to_json()
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="One graph: also write the genome here.")
+@click.option("--jsonl", "jsonl_path", type=click.Path(dir_okay=False), default=None,
+              help="Write every genome as a JSON line {id, genome, source} here (all or nothing).")
+@click.option("--force", is_flag=True, help="Overwrite an existing --jsonl file.")
+def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, force):
+    """Turn your own graphs into genomes (prior `explicit`, edges carried as edits).
+
+    One graph file: print its genome JSON. Several files or a directory (walked recursively; files
+    whose suffix is no graph format are skipped), or --jsonl: one JSON line per graph,
+    {"id": ..., "genome": {...}, "source": ...}, written to --jsonl OUT (else printed), with
+    id = the file's stem (in a directory: its relative path without suffix). If any file fails,
+    the error names it and nothing is written or printed.
+    """
+    batch = jsonl_path is not None or len(graph_paths) > 1 or Path(graph_paths[0]).is_dir()
+    if not batch:
+        genome = import_genome(graph_paths[0], fmt, family=family)
+        text = genome.to_json()
+        if out_path:
+            Path(out_path).write_text(text + "\n")
+        click.echo(text)
+        return
     if out_path:
-        Path(out_path).write_text(text + "\n")
-    click.echo(text)
+        raise click.UsageError("--out writes one genome; for several graphs use --jsonl OUT")
+    if jsonl_path is not None and Path(jsonl_path).exists() and not force:
+        # checked first, so that a long import is not wasted (write_output checks again)
+        raise GraphFormatError(f"output file {jsonl_path!r} exists; expected a new path (or pass --force to overwrite)")
+    files, skipped = collect_graph_files(graph_paths, fmt)
+    records = genomes_from_files(files, fmt, family=family)
+    summary = f"read {len(records)} graphs; skipped {len(skipped)} files whose suffix is no {fmt or 'graph'} format"
+    if jsonl_path is None:
+        for graph_id, genome, source in records:
+            # the same lines as write_genomes_jsonl; nothing is printed before every file parsed
+            click.echo(json.dumps({"id": graph_id, "genome": json.loads(genome.to_json()), "source": source}))
+        click.echo(summary, err=True)
+        return
+    path = write_genomes_jsonl(records, jsonl_path, force=force)
+    click.echo(f"{summary}; wrote {path}", err=True)
+    click.echo(json.dumps({"written": str(path), "graphs": len(records), "skipped": len(skipped)}))
+
+
+def _read_metrics(path: Path, id_column: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    from predictors.exceptions import EvaluationDataError
+
+    if not path.is_file():
+        raise EvaluationDataError(f"metrics file {str(path)!r} does not exist or is not a file")
+    try:
+        # utf-8-sig: spreadsheets often start a CSV with a byte-order mark
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise EvaluationDataError(f"cannot read metrics file {str(path)!r} as UTF-8 CSV: {err}") from None
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise EvaluationDataError(f"{path}: expected a CSV header with an {id_column!r} column, the file is empty")
+    header = [cell.strip() for cell in rows[0]]
+    doubled = sorted({c for c in header if header.count(c) > 1})
+    if doubled:
+        raise EvaluationDataError(f"{path}: expected unique column names, got {doubled} more than once")
+    if id_column not in header:
+        raise EvaluationDataError(f"{path}: id column {id_column!r} not found; columns are {header} (choose one with --id-column)")
+    if "genome" in header:
+        raise EvaluationDataError(f"{path}: expected metrics without a 'genome' column (the join adds it), got one")
+    body = []
+    for line, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise EvaluationDataError(f"{path}: line {line}: expected {len(header)} fields like the header, got {len(row)}")
+        body.append((line, row))
+    if not body:
+        raise EvaluationDataError(f"{path}: expected at least one row of metrics, got only the header")
+    return header, body
+
+
+def _few(items: Sequence[str], shown: int = 5) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(repr(i) for i in items[:shown]) + more
+
+
+def join_metrics(records: Sequence[GenomeRecord], metrics_path, id_column: str = "id") -> tuple[list[str], list[list[str]], list[str]]:
+    """Join genome records with a CSV of metrics by id (the evaluations format of ``nas predictor``).
+
+    Every metric row must find its genome; genomes without a metric row are dropped (and
+    returned). Metric values are kept as written (the predictor checks its target).
+
+    Parameters
+    ----------
+    records : sequence of (str, Genome, str)
+        ``(id, genome, source)``, e.g. from :func:`~search_spaces.graph_io.read_genomes_jsonl`.
+    metrics_path : str or Path
+        CSV with a header, one row per architecture, an id column and metric columns.
+    id_column : str
+        Name of the CSV's id column.
+
+    Returns
+    -------
+    header : list of str
+        ``[id_column, "genome", *metric columns]``.
+    rows : list of list of str
+        One per metric row, in the CSV's order; ``genome`` holds the canonical genome JSON.
+    dropped : list of str
+        Ids of genomes without a metric row.
+
+    Raises
+    ------
+    EvaluationDataError
+        Missing or unreadable CSV, no id column, a ``genome`` column already there, a row with a
+        wrong number of fields, an empty or duplicate id, or ids without a genome (counted, a few
+        shown).
+    """
+    from predictors.exceptions import EvaluationDataError
+
+    path = Path(metrics_path)
+    header, body = _read_metrics(path, id_column)
+    at = header.index(id_column)
+    genomes = {graph_id: genome for graph_id, genome, _ in records}
+    first_line: dict[str, int] = {}
+    unmatched = []
+    for line, row in body:
+        key = row[at].strip()
+        if not key:
+            raise EvaluationDataError(f"{path}: line {line}: expected an id in column {id_column!r}, got an empty cell")
+        if key in first_line:
+            raise EvaluationDataError(f"{path}: duplicate id {key!r} on lines {first_line[key]} and {line}; expected one row per id")
+        first_line[key] = line
+        if key not in genomes:
+            unmatched.append(key)
+    if unmatched:
+        raise EvaluationDataError(
+            f"{path}: {len(unmatched)} of {len(body)} metric rows have no genome with that id: {_few(unmatched)}; "
+            f"expected every id among the {len(genomes)} genomes"
+        )
+    others = [i for i in range(len(header)) if i != at]
+    out_header = [id_column, "genome", *(header[i] for i in others)]
+    rows = [[row[at].strip(), genomes[row[at].strip()].to_json(), *(row[i] for i in others)] for _, row in body]
+    dropped = [graph_id for graph_id in genomes if graph_id not in first_line]
+    return out_header, rows, dropped
+
+
+@cli.command("join")
+@click.argument("genomes_path", metavar="GENOMES.jsonl")
+@click.argument("metrics_path", metavar="METRICS.csv")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Evaluations CSV to write.")
+@click.option("--id-column", default="id", show_default=True, help="The id column of METRICS.csv.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --out.")
+def join_cmd(genomes_path, metrics_path, out_path, id_column, force):
+    """Join imported genomes with metrics you measured into an evaluations CSV.
+
+    The output is what `nas predictor evaluate --data OUT --target COLUMN` reads: the id column,
+    a `genome` column and the metric columns as written. Metric rows whose id has no genome are an
+    error; genomes without metrics are dropped (counted on stderr).
+    """
+    if Path(out_path).exists() and not force:
+        raise GraphFormatError(f"output file {out_path!r} exists; expected a new path (or pass --force to overwrite)")
+    records = read_genomes_jsonl(genomes_path)
+    header, rows, dropped = join_metrics(records, metrics_path, id_column)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path = write_output(out_path, buffer.getvalue(), force=force)
+    if dropped:
+        click.echo(f"dropped {len(dropped)} of {len(records)} genomes without metrics: {_few(dropped)}", err=True)
+    click.echo(f"joined {len(rows)} genomes with metrics {header[2:]}; wrote {path}", err=True)
+    click.echo(json.dumps({"written": str(path), "rows": len(rows), "dropped": len(dropped), "columns": header}))
 
 
 @cli.command("distance")
