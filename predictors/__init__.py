@@ -5,17 +5,23 @@ Public API (see ``docs/predictors.md``):
 * features: :class:`GraphFeatures`;
 * models: :func:`make_regressor`, :func:`list_models`, :func:`make_predictor`,
   :func:`predict_with_uncertainty`, :class:`EnsembleRegressor`;
-* evaluation: :func:`evaluate` (:class:`EvaluationReport`), :func:`learning_curve`,
+* models: also :func:`make_paper_predictor` (the paper's 23 features → MinMaxScaler → random
+  forest with scikit-learn's defaults);
+* evaluation: :func:`evaluate` (:class:`EvaluationReport`; repeated K-fold, repeated grouped
+  K-fold or leave-one-group-out, BCa intervals), :func:`learning_curve`,
   :func:`permutation_importance`;
-* tuning: :func:`tune`;
+* comparison: :func:`compare_predictors` (:class:`ComparisonResult`): several pipelines on
+  identical splits, with paired differences and a corrected repeated k-fold t-test;
+* tuning: :func:`tune`, :func:`nested_evaluate` (nested CV of the tuning);
 * persistence: :func:`save_predictor`, :func:`load_predictor`;
 * data: :func:`read_evaluations`, :func:`read_genomes`.
 
-``tune`` imports Optuna on first use, so ``import predictors`` stays light.
+``tune`` and ``nested_evaluate`` import Optuna on first use, so ``import predictors`` stays light.
 """
 
 from __future__ import annotations
 
+from predictors.comparison import ComparisonResult, PairedDifference, compare_predictors
 from predictors.data import read_evaluations, read_genomes
 from predictors.evaluation import EvaluationReport, LearningCurve, evaluate, learning_curve, permutation_importance
 from predictors.exceptions import EvaluationDataError, PredictorError, PredictorFileError, UnknownModelError
@@ -28,6 +34,7 @@ from predictors.models import (
     get_model_spec,
     has_uncertainty,
     list_models,
+    make_paper_predictor,
     make_predictor,
     make_regressor,
     predict_with_uncertainty,
@@ -45,6 +52,7 @@ __all__ = [
     "list_models",
     "make_regressor",
     "make_predictor",
+    "make_paper_predictor",
     "predict_with_uncertainty",
     "has_uncertainty",
     "METRICS",
@@ -55,7 +63,11 @@ __all__ = [
     "evaluate",
     "learning_curve",
     "permutation_importance",
+    "compare_predictors",
+    "ComparisonResult",
+    "PairedDifference",
     "tune",
+    "nested_evaluate",
     "save_predictor",
     "load_predictor",
     "read_predictor_metadata",
@@ -73,3 +85,10 @@ def tune(*args, **kwargs):
     from predictors.tuning import tune as _tune
 
     return _tune(*args, **kwargs)
+
+
+def nested_evaluate(*args, **kwargs):
+    """Nested CV of :func:`tune`; see :func:`predictors.tuning.nested_evaluate`."""
+    from predictors.tuning import nested_evaluate as _nested_evaluate
+
+    return _nested_evaluate(*args, **kwargs)

@@ -1,6 +1,7 @@
-"""Honest evaluation of predictors: repeated cross-validation with bootstrap intervals.
+"""Honest evaluation of predictors: repeated cross-validation with BCa bootstrap intervals.
 
-How the numbers are made (the same in :func:`evaluate`, :func:`predictors.tune` and the CLI):
+How the numbers are made (the same in :func:`evaluate`, :func:`predictors.tune`,
+:func:`predictors.compare_predictors` and the CLI):
 
 * **Features once.** :class:`~predictors.features.GraphFeatures` learns nothing from the data,
   so a pipeline that starts with it is split: the feature matrix is computed once for all
@@ -9,11 +10,23 @@ How the numbers are made (the same in :func:`evaluate`, :func:`predictors.tune` 
 * **Repeated K-fold** (default 10 × 5): every repeat predicts each architecture once, out of
   fold. A metric's *mean* is the metric of the out-of-fold predictions of a repeat, averaged over
   repeats; precision@k and top-k regret thus rank all ``n`` architectures at once.
-* **95 % interval**: percentile bootstrap over architectures — resample the ``n`` architectures
-  with replacement, recompute the repeat-averaged metric, take the 2.5 / 97.5 percentiles.
+* **95 % interval**: BCa bootstrap over architectures (:func:`scipy.stats.bootstrap`,
+  ``method="BCa"``, through :func:`predictors.intervals.bootstrap_interval`): resample the ``n``
+  architectures with replacement (their true values and out-of-fold predictions together) and
+  recompute the repeat-averaged metric. Where BCa is undefined — a degenerate bootstrap
+  distribution (e.g. precision@k 1.0 in every resample) or resamples without a value — the
+  metric's interval is the plain percentile bootstrap (2.5 / 97.5 percentiles of the finite
+  resampled values).
 * **Per-fold values** (metric on each test fold) are kept as well and summarised as mean ± std.
-* **Grouped** (``groups=``, e.g. the prior or the task): leave-one-group-out — train on all other
-  groups, test on one; the per-fold values are then per held-out group.
+* **Grouped** (``groups=``, e.g. the prior, the task, or the family of relatives an architecture
+  descends from), two schemes (``cv=``):
+
+  - ``"logo"`` (the default with ``groups``): leave-one-group-out — train on all other groups,
+    test on one; the per-fold values are then per held-out group (transfer to an unseen prior);
+  - ``"group_kfold"``: repeated grouped K-fold (:func:`group_kfold_splits`) — whole groups are
+    dealt to ``folds`` folds, reshuffled every repeat, so relatives are never split across
+    training and test and the score is not flattered by near-copies of test architectures in
+    the training folds.
 * Unset ``random_state`` parameters of the pipeline are seeded from ``random_state``, so a call
   is reproducible.
 """
@@ -21,7 +34,7 @@ How the numbers are made (the same in :func:`evaluate`, :func:`predictors.tune` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,12 +45,19 @@ from sklearn.pipeline import Pipeline
 
 from predictors.exceptions import EvaluationDataError
 from predictors.features import GraphFeatures, as_architectures
+from predictors.intervals import bootstrap_interval
 from predictors.metrics import LOWER_IS_BETTER, METRIC_LABELS, METRICS, compute_metric, default_k
 
 __all__ = [
     "EvaluationReport",
     "LearningCurve",
     "evaluate",
+    "cv_splits",
+    "run_cv",
+    "repeat_averaged",
+    "CVSplits",
+    "group_kfold_splits",
+    "CV_SCHEMES",
     "learning_curve",
     "permutation_importance",
     "prepare",
@@ -46,6 +66,9 @@ __all__ = [
 ]
 
 DEFAULT_SIZES = (25, 50, 100, 200, 400)
+#: Cross-validation schemes of :func:`evaluate` (``cv=``): plain repeated K-fold, repeated
+#: K-fold over whole groups, leave-one-group-out.
+CV_SCHEMES = ("kfold", "group_kfold", "logo")
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -109,6 +132,132 @@ def prepare(pipeline, X, random_state: int = 0):
     return Xa, _seed_unset(est, random_state), names
 
 
+class CVSplits(NamedTuple):
+    """The (train, test) index pairs of a cross-validation, in order, and how to read them."""
+
+    splits: list
+    repeats: int  # rows of out-of-fold predictions: each repeat tests every architecture once
+    folds: int  # splits per repeat
+    labels: list  # one per split: "repeat r / fold f", or the held-out group
+    scheme: str  # one of CV_SCHEMES
+
+
+def group_kfold_splits(groups, folds: int = 5, repeats: int = 1, random_state: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Repeated K-fold over whole groups: ``repeats × folds`` (train, test) index pairs.
+
+    Each repeat deals the distinct groups, in an order shuffled by
+    ``numpy.random.default_rng(random_state)``, one at a time to the fold that holds the fewest
+    architectures so far (ties: the lowest fold), so folds are about equal in size and differ
+    between repeats. Every architecture is tested exactly once per repeat, and no group is ever on
+    both sides of a split. (scikit-learn's ``GroupKFold`` shuffles only from version 1.6 on and
+    then balances group counts, not sizes; this works with every supported version.)
+
+    Parameters
+    ----------
+    groups : sequence of hashable, shape (n,)
+        A label per architecture; architectures with equal labels (relatives) stay together.
+    folds, repeats : int
+    random_state : int
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+        Repeat by repeat, fold by fold.
+
+    Raises
+    ------
+    EvaluationDataError
+        Missing labels, or fewer distinct groups than folds.
+
+    Examples
+    --------
+    >>> groups = ["a", "a", "b", "c", "c", "d"]
+    >>> splits = group_kfold_splits(groups, folds=2, repeats=3, random_state=0)
+    >>> len(splits), sorted(np.concatenate([test for _, test in splits[:2]]).tolist())
+    (6, [0, 1, 2, 3, 4, 5])
+    >>> any({groups[i] for i in train} & {groups[i] for i in test} for train, test in splits)
+    False
+    """
+    codes, uniques = pd.factorize(pd.Series(list(groups), dtype=object))
+    if (codes < 0).any():
+        raise EvaluationDataError(f"groups must not be missing; rows {np.flatnonzero(codes < 0)[:5].tolist()} have no label")
+    if len(uniques) < folds:
+        raise EvaluationDataError(f"{folds}-fold grouped CV needs at least {folds} distinct groups, got {len(uniques)}")
+    sizes = np.bincount(codes)
+    rng = np.random.default_rng(random_state)
+    out = []
+    for _ in range(repeats):
+        load = np.zeros(folds, dtype=np.int64)
+        fold_of = np.empty(len(uniques), dtype=np.int64)
+        for g in rng.permutation(len(uniques)):
+            f = int(np.argmin(load))
+            fold_of[g] = f
+            load[f] += sizes[g]
+        row_fold = fold_of[codes]
+        out.extend((np.flatnonzero(row_fold != f), np.flatnonzero(row_fold == f)) for f in range(folds))
+    return out
+
+
+def cv_splits(
+    n: int,
+    *,
+    folds: int = 5,
+    repeats: int = 10,
+    random_state: int = 0,
+    groups: Sequence | None = None,
+    cv: str | None = None,
+) -> CVSplits:
+    """The splits of :func:`evaluate` for ``n`` architectures (also used by the comparison and nested CV).
+
+    Parameters
+    ----------
+    n : int
+    folds, repeats, random_state : int
+        As in :func:`evaluate`; ignored by leave-one-group-out (one fold per group, one repeat).
+    groups : sequence, optional
+        A group label per architecture.
+    cv : {"kfold", "group_kfold", "logo"}, optional
+        Default: ``"logo"`` with ``groups``, ``"kfold"`` without.
+
+    Raises
+    ------
+    EvaluationDataError
+        Bad ``folds`` / ``repeats`` / ``cv``, a grouped scheme without groups (or groups with
+        ``"kfold"``), groups of the wrong length, fewer than two groups (``"logo"``) or than
+        ``folds`` groups (``"group_kfold"``), fewer architectures than folds.
+    """
+    if not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise EvaluationDataError(f"folds must be an integer >= 2, got {folds!r}")
+    if not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise EvaluationDataError(f"repeats must be an integer >= 1, got {repeats!r}")
+    if cv is None:
+        cv = "kfold" if groups is None else "logo"
+    if cv not in CV_SCHEMES:
+        raise EvaluationDataError(f"cv must be one of {list(CV_SCHEMES)}, got {cv!r}")
+    if cv == "kfold":
+        if groups is not None:
+            raise EvaluationDataError("cv='kfold' ignores groups; pass cv='group_kfold' or 'logo' to use them, or no groups")
+        if n < folds:
+            raise EvaluationDataError(f"{folds}-fold CV needs at least {folds} architectures, got {n}")
+        splits = list(RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=random_state).split(np.zeros(n)))
+        labels = [f"repeat {r} / fold {f}" for r in range(repeats) for f in range(folds)]
+        return CVSplits(splits, int(repeats), int(folds), labels, cv)
+    if groups is None:
+        raise EvaluationDataError(f"cv={cv!r} needs groups (a label per architecture)")
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise EvaluationDataError(f"groups must have one label per architecture ({n}), got shape {groups.shape}")
+    if cv == "group_kfold":
+        splits = group_kfold_splits(groups, folds, repeats, random_state)
+        labels = [f"repeat {r} / fold {f}" for r in range(repeats) for f in range(folds)]
+        return CVSplits(splits, int(repeats), int(folds), labels, cv)
+    labels = list(pd.unique(groups))
+    if len(labels) < 2:
+        raise EvaluationDataError(f"grouped CV needs at least 2 groups, got {labels}")
+    splits = [(np.flatnonzero(groups != g), np.flatnonzero(groups == g)) for g in labels]
+    return CVSplits(splits, 1, len(labels), labels, cv)
+
+
 def _take(X, idx):
     return X.iloc[idx] if isinstance(X, pd.DataFrame) else X[idx]
 
@@ -133,7 +282,7 @@ class EvaluationReport:
     mean, low, high : dict[str, float]
         Per metric: the repeat-averaged out-of-fold value and its 95 % bootstrap interval.
     fold_values : dict[str, ndarray]
-        Per metric: the value on each test fold (per held-out group when grouped).
+        Per metric: the value on each test fold (per held-out group with leave-one-group-out).
     n_architectures : int
     folds, repeats, k : int
     maximize : bool
@@ -143,6 +292,9 @@ class EvaluationReport:
     y : ndarray, shape (n,)
     description : str
         Free text for the table header (model, target, data).
+    cv : str
+        The scheme, one of :data:`CV_SCHEMES` (see :attr:`scheme`); ``grouped`` is true for the two
+        grouped ones.
     """
 
     mean: dict[str, float]
@@ -160,6 +312,12 @@ class EvaluationReport:
     y: np.ndarray | None = None
     n_bootstrap: int = 0
     description: str = ""
+    cv: str = ""
+
+    @property
+    def scheme(self) -> str:
+        """The CV scheme; a report built without ``cv`` reads ``grouped`` as leave-one-group-out."""
+        return self.cv or ("logo" if self.grouped else "kfold")
 
     def to_dict(self) -> dict:
         """A JSON-ready summary: metric → mean, interval, per-fold mean/std and values (NaN → null)."""
@@ -180,6 +338,7 @@ class EvaluationReport:
             "folds": self.folds,
             "repeats": self.repeats,
             "grouped": self.grouped,
+            "cv": self.scheme,
             "k": self.k,
             "maximize": self.maximize,
             "n_bootstrap": self.n_bootstrap,
@@ -189,15 +348,19 @@ class EvaluationReport:
 
     def to_table(self) -> str:
         """The report as a fixed-width text table."""
-        scheme = (
-            f"leave-one-group-out over {self.folds} groups"
-            if self.grouped
-            else f"{self.repeats}×{self.folds}-fold CV"
-        )
+        if self.scheme == "logo":
+            scheme = f"leave-one-group-out over {self.folds} groups"
+        elif self.scheme == "group_kfold":
+            scheme = f"{self.repeats}×{self.folds}-fold CV over whole groups"
+        else:
+            scheme = f"{self.repeats}×{self.folds}-fold CV"
         lines = []
         if self.description:
             lines.append(self.description)
-        lines.append(f"{self.n_architectures} architectures, {scheme}, k={self.k}, 95% CI: bootstrap over architectures (B={self.n_bootstrap})")
+        lines.append(
+            f"{self.n_architectures} architectures, {scheme}, k={self.k}, "
+            f"95% CI: BCa bootstrap over architectures (B={self.n_bootstrap})"
+        )
         lines.append(f"{'metric':<17}{'mean':>9}  {'95% CI':<20}{'per fold':>18}")
         for m in self.mean:
             fv = np.asarray(self.fold_values[m], dtype=float)
@@ -205,7 +368,7 @@ class EvaluationReport:
             ci = f"[{self.low[m]:.3f}, {self.high[m]:.3f}]"
             label = METRIC_LABELS.get(m, m) + (" (↓)" if m in LOWER_IS_BETTER else "")
             lines.append(f"{label:<17}{self.mean[m]:>9.3f}  {ci:<20}{fold:>18}")
-        if self.grouped:
+        if self.scheme == "logo":
             lines.append("per held-out group (R², Kendall τ): " + "; ".join(
                 f"{g}: {self.fold_values['r2'][i]:.3f}, {self.fold_values['kendall'][i]:.3f}"
                 for i, g in enumerate(self.fold_labels)
@@ -213,22 +376,23 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
-def _bootstrap(y, oof, metrics, k, maximize, n_bootstrap, rng) -> dict[str, tuple[float, float]]:
-    n = y.size
-    values = {m: np.full(n_bootstrap, np.nan) for m in metrics}
-    for b in range(n_bootstrap):
-        idx = rng.integers(0, n, n)
-        yb = y[idx]
-        for m in metrics:
-            vals = [compute_metric(m, yb, row[idx], k=k, maximize=maximize) for row in oof]
-            vals = [v for v in vals if np.isfinite(v)]
-            if vals:
-                values[m][b] = np.mean(vals)
-    out = {}
-    for m, v in values.items():
-        v = v[np.isfinite(v)]
-        out[m] = (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) if v.size else (np.nan, np.nan)
-    return out
+def repeat_averaged(y, oof, metrics, k: int, maximize: bool = True) -> np.ndarray:
+    """Per metric, the metric of each repeat's out-of-fold predictions averaged over repeats
+    (NaN where no repeat defines it). ``oof`` has shape ``(repeats, n)``."""
+    out = []
+    for m in metrics:
+        vals = np.array([compute_metric(m, y, row, k=k, maximize=maximize) for row in oof])
+        out.append(np.nanmean(vals) if np.isfinite(vals).any() else np.nan)
+    return np.array(out)
+
+
+def _intervals(y, oof, metrics, k, maximize, n_bootstrap, random_state) -> dict[str, tuple[float, float]]:
+    """BCa (else percentile) intervals of the repeat-averaged metrics, resampling architectures."""
+    low, high, _ = bootstrap_interval(
+        lambda idx: repeat_averaged(y[idx], oof[:, idx], metrics, k, maximize),
+        y.size, n_resamples=n_bootstrap, random_state=random_state,
+    )  # fmt: skip
+    return {m: (float(low[i]), float(high[i])) for i, m in enumerate(metrics)}
 
 
 def evaluate(
@@ -245,8 +409,9 @@ def evaluate(
     n_bootstrap: int = 1000,
     metrics: Sequence[str] = METRICS,
     description: str = "",
+    cv: str | None = None,
 ) -> EvaluationReport:
-    """Repeated (or grouped) cross-validation of a predictor, with bootstrap intervals.
+    """Repeated (or grouped) cross-validation of a predictor, with BCa bootstrap intervals.
 
     Parameters
     ----------
@@ -261,13 +426,18 @@ def evaluate(
     random_state : int
         Seeds the splits, the bootstrap and any unset model seed.
     groups : sequence, optional
-        A group label per architecture (prior, task); switches to leave-one-group-out.
+        A group label per architecture (prior, task, lineage); switches to leave-one-group-out
+        unless ``cv`` says otherwise.
+    cv : {"kfold", "group_kfold", "logo"}, optional
+        The scheme (module notes). Default: ``"logo"`` with ``groups``, ``"kfold"`` without.
+        ``"group_kfold"`` runs ``repeats`` × ``folds``-fold CV over whole groups
+        (:func:`group_kfold_splits`): relatives never straddle training and test.
     k : int, optional
         k of precision@k and top-k regret; default 10 % of the architectures.
     maximize : bool
         Larger target is better (accuracy); False for losses.
     n_bootstrap : int
-        Bootstrap resamples for the intervals (0 disables them: intervals are NaN).
+        Bootstrap resamples for the BCa intervals (0 disables them: intervals are NaN).
 
     Returns
     -------
@@ -277,56 +447,64 @@ def evaluate(
     ------
     EvaluationDataError
         Fewer architectures than folds, a target of the wrong length, constant or with NaN/inf,
-        fewer than two groups, or features that are NaN/inf.
+        fewer than two groups (fewer than ``folds`` for ``"group_kfold"``), an unknown ``cv`` or
+        one that contradicts ``groups``, or features that are NaN/inf.
     """
     n = _n_rows(genomes)
     if n == 0:
         raise EvaluationDataError("expected evaluation data with at least one architecture, got none")
     y = check_target(y, n)
-    if not isinstance(folds, (int, np.integer)) or folds < 2:
-        raise EvaluationDataError(f"folds must be an integer >= 2, got {folds!r}")
-    if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise EvaluationDataError(f"repeats must be an integer >= 1, got {repeats!r}")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise EvaluationDataError(f"unknown metrics {unknown}; expected some of {list(METRICS)}")
-    X, est, _ = prepare(pipeline, genomes, random_state)
+    plan = cv_splits(n, folds=folds, repeats=repeats, random_state=random_state, groups=groups, cv=cv)
     k = default_k(n) if k is None else int(k)
     if not 1 <= k <= n:
         raise EvaluationDataError(f"k must be in [1, {n}] (the number of architectures), got {k}")
+    X, est, _ = prepare(pipeline, genomes, random_state)
+    return run_cv(
+        est, X, y, plan, k=k, maximize=maximize, n_bootstrap=n_bootstrap, metrics=metrics,
+        random_state=random_state, description=description,
+    )  # fmt: skip
 
-    if groups is not None:
-        groups = np.asarray(groups)
-        if groups.shape != (n,):
-            raise EvaluationDataError(f"groups must have one label per architecture ({n}), got shape {groups.shape}")
-        labels = list(pd.unique(groups))
-        if len(labels) < 2:
-            raise EvaluationDataError(f"grouped CV needs at least 2 groups, got {labels}")
-        splits = [(np.flatnonzero(groups != g), np.flatnonzero(groups == g)) for g in labels]
-        n_rep, fold_labels, n_folds = 1, labels, len(labels)
-    else:
-        if n < folds:
-            raise EvaluationDataError(f"{folds}-fold CV needs at least {folds} architectures, got {n}")
-        splits = list(RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=random_state).split(np.zeros(n)))
-        n_rep, n_folds = repeats, folds
-        fold_labels = [f"repeat {r} / fold {f}" for r in range(repeats) for f in range(folds)]
 
-    oof = np.full((n_rep, n), np.nan)
-    fold_values = {m: np.full(len(splits), np.nan) for m in metrics}
-    for i, (train, test) in enumerate(splits):
-        model = clone(est).fit(_take(X, train), y[train])
+def run_cv(
+    est,
+    X,
+    y: np.ndarray,
+    plan: CVSplits,
+    *,
+    k: int,
+    maximize: bool = True,
+    n_bootstrap: int = 1000,
+    metrics: Sequence[str] = METRICS,
+    random_state: int = 0,
+    description: str = "",
+    fit_fold=None,
+) -> EvaluationReport:
+    """The loop of :func:`evaluate` on prepared inputs (:func:`prepare`, :func:`cv_splits`).
+
+    ``fit_fold(i, train, X_train, y_train) -> fitted model``, if given, replaces
+    ``clone(est).fit(X_train, y_train)`` for split ``i`` (nested tuning passes each training
+    fold's groups and keeps what was chosen). Inputs are not validated again.
+    """
+    n = y.size
+    oof = np.full((plan.repeats, n), np.nan)
+    fold_values = {m: np.full(len(plan.splits), np.nan) for m in metrics}
+    for i, (train, test) in enumerate(plan.splits):
+        if fit_fold is None:
+            model = clone(est).fit(_take(X, train), y[train])
+        else:
+            model = fit_fold(i, train, _take(X, train), y[train])
         pred = np.asarray(model.predict(_take(X, test)), dtype=float)
-        oof[i // n_folds, test] = pred
+        oof[i // plan.folds, test] = pred
         k_fold = max(1, int(round(k * test.size / n)))
         for m in metrics:
             fold_values[m][i] = compute_metric(m, y[test], pred, k=k_fold, maximize=maximize)
 
-    mean = {}
-    for m in metrics:
-        vals = np.array([compute_metric(m, y, row, k=k, maximize=maximize) for row in oof])
-        mean[m] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+    mean = dict(zip(metrics, map(float, repeat_averaged(y, oof, metrics, k, maximize))))
     if n_bootstrap > 0:
-        ci = _bootstrap(y, oof, metrics, k, maximize, n_bootstrap, np.random.default_rng(random_state))
+        ci = _intervals(y, oof, metrics, k, maximize, n_bootstrap, random_state)
     else:
         ci = {m: (float("nan"), float("nan")) for m in metrics}
     return EvaluationReport(
@@ -335,16 +513,17 @@ def evaluate(
         high={m: ci[m][1] for m in metrics},
         fold_values=fold_values,
         n_architectures=n,
-        folds=n_folds,
-        repeats=n_rep,
+        folds=plan.folds,
+        repeats=plan.repeats,
         k=k,
         maximize=maximize,
-        grouped=groups is not None,
-        fold_labels=fold_labels,
+        grouped=plan.scheme != "kfold",
+        fold_labels=list(plan.labels),
         oof_predictions=oof,
         y=y,
         n_bootstrap=int(n_bootstrap),
         description=description,
+        cv=plan.scheme,
     )
 
 

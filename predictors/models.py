@@ -32,7 +32,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteK
 from sklearn.linear_model import BayesianRidge
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVR
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -49,6 +49,7 @@ __all__ = [
     "list_models",
     "make_regressor",
     "make_predictor",
+    "make_paper_predictor",
     "predict_with_uncertainty",
     "has_uncertainty",
 ]
@@ -172,6 +173,40 @@ def make_predictor(model: str = "rf", group: str = "extended", random_state=None
         steps.append(("scale", StandardScaler()))
     steps.append(("model", make_regressor(model, random_state=random_state, **params)))
     return Pipeline(steps)
+
+
+def make_paper_predictor(random_state=None) -> Pipeline:
+    """The predictor of Stier et al. (2021), reproducibly seeded: their 23 features, min-max
+    scaled, into a random forest with scikit-learn's defaults.
+
+    ``GraphFeatures(group="paper") → MinMaxScaler() → RandomForestRegressor(random_state=...)``,
+    every other parameter at its default (100 trees, as in the authors' code; the registry's
+    ``rf`` has 200). The baseline every predictor of ours is compared with
+    (:func:`predictors.compare_predictors`).
+
+    Parameters
+    ----------
+    random_state : int or None
+        Seed of the forest.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``"features"``, ``"scale"``, ``"model"`` (the names of :func:`make_predictor`).
+
+    Examples
+    --------
+    >>> pipe = make_paper_predictor(0)
+    >>> [name for name, _ in pipe.steps], pipe.named_steps["model"].n_estimators
+    (['features', 'scale', 'model'], 100)
+    """
+    return Pipeline(
+        [
+            ("features", GraphFeatures(group="paper")),
+            ("scale", MinMaxScaler()),
+            ("model", RandomForestRegressor(random_state=random_state)),
+        ]
+    )
 
 
 # --- our own estimator ---------------------------------------------------------------------

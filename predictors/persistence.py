@@ -9,7 +9,13 @@ library versions and a summary of the training set. Loading
    runs ``pickle`` and builds only the types it is told to trust;
 2. checks the format, the schema version and that the pipeline's feature names equal both the
    recorded ones and those the installed :mod:`search_spaces.features` computes for that group,
-   so a predictor trained on another feature set is refused, not silently misapplied.
+   and that the recorded feature version equals
+   :data:`search_spaces.features.FEATURE_VERSION` (same names, other values: e.g. version 1
+   computed the paper's variances with ddof=0), so a predictor trained on another feature set is
+   refused, not silently misapplied.
+
+Schema 2 added ``feature_version`` to the metadata; schema-1 files were fitted on version-1
+features and are refused with a hint to refit.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from predictors.features import GraphFeatures, feature_group_names
 __all__ = ["save_predictor", "load_predictor", "read_predictor_metadata", "FORMAT", "SCHEMA_VERSION", "TRUSTED_PREFIXES"]
 
 FORMAT = "sparse-nas-predictor"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Types from these modules may be instantiated on load. scikit-learn estimators are plain
 #: data once built; functions and arbitrary classes (``builtins.eval``, ``os.system``) are not here.
 TRUSTED_PREFIXES = ("sklearn.", "predictors.features.", "predictors.models.")
@@ -109,6 +115,8 @@ def save_predictor(pipeline, path, training_summary: dict | None = None) -> Path
     """
     import skops.io as sio
 
+    from search_spaces.features import FEATURE_VERSION
+
     feats = _feature_step(pipeline)
     try:
         check_is_fitted(pipeline)
@@ -119,6 +127,7 @@ def save_predictor(pipeline, path, training_summary: dict | None = None) -> Path
     meta = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
+        "feature_version": FEATURE_VERSION,
         "feature_group": feats.group,
         "extra_columns": list(feats.extra_columns),
         "feature_names": names,
@@ -165,6 +174,8 @@ def read_predictor_metadata(path) -> dict:
 def _load(path):
     import skops.io as sio
 
+    from search_spaces.features import FEATURE_VERSION
+
     path = Path(path)
     if not path.is_file():
         raise PredictorFileError(f"predictor file not found: {path}")
@@ -184,7 +195,15 @@ def _load(path):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise PredictorFileError(f"{path}: expected format {FORMAT!r}, got {meta.get('format') if isinstance(meta, dict) else meta!r}")
     if meta.get("schema_version") != SCHEMA_VERSION:
-        raise PredictorFileError(f"{path}: expected schema version {SCHEMA_VERSION}, got {meta.get('schema_version')!r}")
+        hint = ""
+        if meta.get("schema_version") == 1:
+            hint = " (schema 1 predictors were fitted on version-1 features, the paper's variances with ddof=0; refit it)"
+        raise PredictorFileError(f"{path}: expected schema version {SCHEMA_VERSION}, got {meta.get('schema_version')!r}{hint}")
+    if meta.get("feature_version") != FEATURE_VERSION:
+        raise PredictorFileError(
+            f"{path}: fitted on feature version {meta.get('feature_version')!r}, this installation computes version "
+            f"{FEATURE_VERSION} (same names, other values); refit the predictor"
+        )
     return meta, obj["pipeline"]
 
 

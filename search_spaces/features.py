@@ -20,7 +20,18 @@ Rules
   graph of that component's size; ``components``, ``lcc_fraction`` and ``isolated_nodes`` say how
   much was left out. Degree centrality, clustering, assortativity and the spectral radius use the
   whole graph.
-* **Statistics.** ``*_var`` is the population variance (``ddof=0``), ``*_std`` its square root.
+* **Statistics.** The paper's ``*_var`` / ``*_std`` (eccentricity, degree, closeness, node and
+  edge betweenness) are the *sample* variance and standard deviation (divisor ``n - 1``, as the
+  authors' ``statistics.variance`` / ``statistics.stdev``); over a single value (e.g. the one
+  edge of a two-node component) both are defined as 0.0. ``layer_width_std`` is the population
+  standard deviation (``ddof=0``) of the layer widths, as it always was.
+* **The network as built.** ``width``, ``readout_units``, ``read_vertices``, ``log_paths``,
+  ``path_length_mean``, ``path_length_min``, ``reachable_share`` and ``hidden_weights`` depend on
+  the genome's width and readout: the output reads the last DAG layer (readout ``"last"``) or
+  every sink (``"sinks"``). A bare :class:`LayeredDAG` is read as width 1 with readout
+  ``"sinks"``. Paths run from a source (layer 0, which receives the input) to a read vertex and
+  are counted exactly (Python integers: no overflow however many there are); an isolated read
+  vertex is a path of length 0.
 * **Degenerate values.** Degree assortativity is undefined (0/0; NaN in networkx) when every edge
   joins nodes of equal degree, e.g. in a regular graph: it is defined as 0.0 there (no measurable
   degree correlation). A feature that would still come out non-finite raises, never returns NaN.
@@ -52,6 +63,7 @@ from search_spaces.exceptions import SearchSpaceError
 from search_spaces.genome import Genome
 
 __all__ = [
+    "FEATURE_VERSION",
     "FEATURE_NAMES",
     "FEATURE_GROUPS",
     "FEATURE_DOCS",
@@ -71,8 +83,8 @@ class UnknownFeatureError(SearchSpaceError, KeyError):
 def _stats(prefix: str, what: str) -> dict[str, str]:
     return {
         f"{prefix}_mean": f"mean of {what}",
-        f"{prefix}_var": f"variance (ddof=0) of {what}",
-        f"{prefix}_std": f"standard deviation of {what}",
+        f"{prefix}_var": f"sample variance (ddof=1; 0 for one value) of {what}",
+        f"{prefix}_std": f"sample standard deviation (ddof=1; 0 for one value) of {what}",
     }
 
 
@@ -104,7 +116,7 @@ FEATURE_DOCS: dict[str, str] = {
     "spectral_radius": "largest adjacency eigenvalue",
     "algebraic_connectivity": "second-smallest Laplacian eigenvalue (largest connected component)",
     "layer_width_mean": "mean layer width",
-    "layer_width_std": "standard deviation of layer widths",
+    "layer_width_std": "population standard deviation (ddof=0) of layer widths",
     "layer_width_min": "narrowest layer",
     "layer_width_max": "widest layer",
     "sinks": "vertices without out-edges in the DAG (last layer and dead ends)",
@@ -115,6 +127,16 @@ FEATURE_DOCS: dict[str, str] = {
     "edge_span_mean": "mean number of layers an edge spans",
     "width": "units per vertex (1 for a bare DAG, the paper's network)",
     "readout_units": "units the output reads: width x (sinks, or last-layer vertices with readout 'last'; a bare DAG reads its sinks)",
+    # --- the network as built (width and readout of the genome) -----------------------------
+    "read_vertices": "vertices the output reads: the last layer (readout 'last') or every sink",
+    "log_paths": "log(1 + number of source-to-read-vertex paths in the DAG)",
+    "path_length_mean": "mean length in edges of the source-to-read-vertex paths (each path counted once)",
+    "path_length_min": "shortest source-to-read-vertex path in edges (0 when an isolated vertex is read)",
+    "reachable_share": "share of vertices on some source-to-read-vertex path (the rest compute for nothing)",
+    "first_layer_share": "source_nodes / nodes: share of vertices that receive the input",
+    "last_layer_share": "sink_nodes / nodes: share of vertices in the last layer",
+    "bottleneck_share": "layer_width_min / layer_width_max (1 for equal layers)",
+    "hidden_weights": "ff weights and biases between hidden units: edges x width^2 + width x (source layer, target vertex) pairs",
 }
 
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_DOCS)
@@ -133,6 +155,11 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "extended": FEATURE_NAMES,
     "size": ("nodes", "edges", "density"),
 }
+
+#: Bumped whenever a feature's *value* changes for the same name (names alone cannot tell), so a
+#: saved predictor fitted on other values is refused: 2 made the paper's ``*_var`` / ``*_std`` the
+#: sample statistics (ddof=1; 1 was ddof=0) and added the features of the network as built.
+FEATURE_VERSION = 2
 
 EXACT_BETWEENNESS_MAX = 1000
 BETWEENNESS_SAMPLES = 512
@@ -194,14 +221,18 @@ def graph_features(
 
 @functools.lru_cache(maxsize=8192)
 def _genome_features(genome: Genome, options: tuple) -> dict[str, float]:
-    dag = genome.dag()
-    out = _compute(dag, *options)
-    read = dag.layer_widths[-1] if genome.readout == "last" else len(dag.sinks)
-    out.update(width=float(genome.width), readout_units=float(genome.width * read))
-    return out
+    return _compute(genome.dag(), *options, width=genome.width, readout=genome.readout)
 
 
-def _compute(dag: LayeredDAG, exact_betweenness_max: int, betweenness_samples: int, seed: int) -> dict[str, float]:
+def _compute(
+    dag: LayeredDAG,
+    exact_betweenness_max: int,
+    betweenness_samples: int,
+    seed: int,
+    *,
+    width: int = 1,
+    readout: str = "sinks",
+) -> dict[str, float]:
     n, e = dag.num_nodes, dag.num_edges
     adj = dag.adjacency()
     degree = np.asarray(adj.sum(axis=1)).ravel()
@@ -243,8 +274,18 @@ def _compute(dag: LayeredDAG, exact_betweenness_max: int, betweenness_samples: i
     u, v = np.asarray(dag.edges).T
     layer = np.asarray(dag.layer_of)
     out["edge_span_mean"] = float(np.mean(layer[v] - layer[u]))
-    out["width"] = 1.0  # a bare DAG; a genome's own width and readout replace these two
-    out["readout_units"] = len(dag.sinks)
+    out["first_layer_share"] = dag.layer_widths[0] / n
+    out["last_layer_share"] = dag.layer_widths[-1] / n
+    out["bottleneck_share"] = widths.min() / widths.max()
+    # the network as built: a bare DAG is width 1 read at its sinks
+    read = np.zeros(n, dtype=bool)
+    read[list(dag.output_layer if readout == "last" else dag.sinks)] = True
+    out["width"] = width
+    out["read_vertices"] = int(np.count_nonzero(read))
+    out["readout_units"] = width * out["read_vertices"]
+    out.update(_read_paths(dag, read))
+    fed = np.unique(layer[u] * n + v).size  # (source layer, target vertex): one bias per pair
+    out["hidden_weights"] = e * width * width + fed * width
 
     result = {name: float(out[name]) for name in FEATURE_NAMES}
     bad = [name for name, value in result.items() if not math.isfinite(value)]
@@ -294,11 +335,49 @@ __all__.append("resolve_names")
 
 
 def _stat_triplet(prefix: str, values: np.ndarray) -> dict[str, float]:
-    var = float(np.var(values)) if values.size else 0.0
+    """Mean, sample variance and sample standard deviation (ddof=1), as the paper's code computes
+    them (``statistics.variance`` / ``stdev``); variance and deviation of fewer than two values
+    are 0.0 rather than undefined."""
+    var = float(np.var(values, ddof=1)) if values.size > 1 else 0.0
     return {
         f"{prefix}_mean": float(np.mean(values)) if values.size else 0.0,
         f"{prefix}_var": var,
         f"{prefix}_std": math.sqrt(var),
+    }
+
+
+def _read_paths(dag: LayeredDAG, read: np.ndarray) -> dict[str, float]:
+    """Paths from the sources to the ``read`` vertices (a boolean mask), by dynamic programming.
+
+    One pass over the edges sorted by tail (tail < head), so every path into a vertex is counted
+    before the vertex's own out-edges are followed; counts are Python integers, exact for any DAG
+    (a 200-node one can have more than 10^50 paths). A backward pass marks the vertices from which
+    a read vertex is reachable; every vertex is reachable from a source, so those are the vertices
+    on some source-to-read path.
+    """
+    n = dag.num_nodes
+    layer = dag.layer_of
+    count = [1 if layer[v] == 0 else 0 for v in range(n)]  # paths from any source into v
+    total_length = [0] * n  # summed length (edges) of those paths
+    shortest = [0 if layer[v] == 0 else n for v in range(n)]
+    edges = sorted(dag.edges)  # already sorted when built by from_edges: timsort checks in O(E)
+    for u, v in edges:
+        c = count[u]
+        count[v] += c
+        total_length[v] += total_length[u] + c
+        if shortest[u] + 1 < shortest[v]:
+            shortest[v] = shortest[u] + 1
+    on_path = read.tolist()
+    for u, v in reversed(edges):
+        if on_path[v]:
+            on_path[u] = True
+    picked = np.flatnonzero(read).tolist()
+    paths = sum(count[v] for v in picked)  # >= 1: a read vertex is reached from some source
+    return {
+        "log_paths": math.log(paths + 1),  # math.log takes integers of any size; log1p does not
+        "path_length_mean": sum(total_length[v] for v in picked) / paths,  # int / int: exact rounding
+        "path_length_min": min(shortest[v] for v in picked),
+        "reachable_share": sum(on_path) / n,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import networkx as nx
 import numpy as np
@@ -32,8 +33,11 @@ def _graph(n, edges):
 
 
 def _stats(values):
+    """Mean and the paper's sample variance / deviation (ddof=1; 0 for a single value)."""
     values = np.fromiter(values, dtype=float)
-    return values.mean(), values.var(), values.std()
+    if values.size < 2:
+        return values.mean(), 0.0, 0.0
+    return values.mean(), values.var(ddof=1), values.std(ddof=1)
 
 
 def reference(g: nx.Graph) -> dict[str, float]:
@@ -90,7 +94,7 @@ HAND_BUILT = {
 
 
 def test_names_groups_and_docs():
-    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) >= 40
+    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) == 54
     assert set(FEATURE_GROUPS["paper"]) == PAPER_23 and len(FEATURE_GROUPS["paper"]) == 23
     assert FEATURE_GROUPS["extended"] == FEATURE_NAMES
     assert set(FEATURE_GROUPS["size"]) <= set(FEATURE_NAMES) and "nodes" in FEATURE_GROUPS["size"]
@@ -120,6 +124,34 @@ def test_dag_features_on_a_hand_built_graph():
     assert f["edge_span_mean"] == pytest.approx(5 / 4)
     assert f["density"] == pytest.approx(4 / 20)  # E / (N (N - 1)), the paper's convention
     assert f["components"] == 2 and f["lcc_fraction"] == pytest.approx(4 / 5) and f["isolated_nodes"] == 1
+
+
+def test_paper_statistics_are_the_sample_statistics_of_the_authors_code():
+    """Stier et al. used ``statistics.variance`` / ``stdev`` (divisor n - 1): compare on a 5-node
+    graph (a triangle with a two-edge tail) against networkx and the statistics module directly."""
+    g = _graph(5, [(0, 1), (1, 2), (0, 2), (2, 3), (3, 4)])
+    f = graph_features(LayeredDAG.from_graph(g))
+    for prefix, values in {
+        "eccentricity": nx.eccentricity(g).values(),  # 3, 3, 2, 2, 3
+        "closeness_centrality": nx.closeness_centrality(g).values(),
+        "degree_centrality": nx.degree_centrality(g).values(),
+        "node_betweenness": nx.betweenness_centrality(g).values(),
+        "edge_betweenness": nx.edge_betweenness_centrality(g).values(),
+    }.items():
+        values = list(values)
+        assert f[f"{prefix}_var"] == pytest.approx(statistics.variance(values), rel=1e-12, abs=1e-15), prefix
+        assert f[f"{prefix}_std"] == pytest.approx(statistics.stdev(values), rel=1e-12, abs=1e-15), prefix
+    assert f["eccentricity_var"] == pytest.approx(0.3)  # mean 2.6, squares 0.16 * 3 + 0.36 * 2 = 1.2, / 4
+    # the layer widths keep their documented population deviation
+    widths = LayeredDAG.from_graph(g).layer_widths
+    assert f["layer_width_std"] == pytest.approx(statistics.pstdev(widths))
+
+
+def test_statistics_of_a_single_value_are_zero():
+    # one edge: one edge-betweenness value, for which the sample variance is undefined -> 0.0
+    f = graph_features(LayeredDAG.from_edges(3, [(0, 1)]))
+    assert f["edge_betweenness_var"] == f["edge_betweenness_std"] == 0.0
+    assert all(math.isfinite(v) for v in f.values())
 
 
 def test_regular_graph_assortativity_is_defined():
@@ -209,5 +241,5 @@ def test_width_and_readout_units_come_from_the_genome():
     assert sinks["readout_units"] == 4 * len(dag.sinks) and last["readout_units"] == 4 * dag.layer_widths[-1]
     bare = graph_features(dag)  # a bare DAG: width 1, read by its sinks
     assert bare["width"] == 1.0 and bare["readout_units"] == len(dag.sinks)
-    assert {k: v for k, v in bare.items() if k not in ("width", "readout_units")} == {
-        k: v for k, v in sinks.items() if k not in ("width", "readout_units")}
+    by_width = ("width", "readout_units", "hidden_weights")
+    assert {k: v for k, v in bare.items() if k not in by_width} == {k: v for k, v in sinks.items() if k not in by_width}

@@ -136,3 +136,87 @@ def test_metrics_by_hand():
     assert compute_metric("top_k_regret", y, [0, 0, 0, 1], k=1) == 0.0
     assert compute_metric("top_k_regret", y, [4, 3, 2, 1], k=1, maximize=False) == 3.0
     assert np.isnan(compute_metric("spearman", y, [1, 1, 1, 1]))
+
+
+# --- BCa intervals -------------------------------------------------------------------------
+
+
+def test_intervals_are_scipy_bca_over_architectures(data):
+    import scipy.stats
+
+    from predictors.intervals import _RNG_KEYWORD, bootstrap_interval
+
+    df, y = data
+    report = evaluate(_rf(), df, y, folds=3, repeats=2, n_bootstrap=200, random_state=3, metrics=("r2", "spearman"))
+    oof = report.oof_predictions
+
+    def statistic(idx):
+        return np.mean([compute_metric("r2", y[idx], row[idx]) for row in oof])
+
+    direct = scipy.stats.bootstrap((np.arange(len(y)),), statistic, n_resamples=200, vectorized=False, method="BCa",
+                                   **{_RNG_KEYWORD: np.random.default_rng(3)})  # fmt: skip
+    assert report.low["r2"] == pytest.approx(direct.confidence_interval.low, rel=1e-12)
+    assert report.high["r2"] == pytest.approx(direct.confidence_interval.high, rel=1e-12)
+    low, high, methods = bootstrap_interval(statistic, len(y), n_resamples=200, random_state=3)
+    assert methods == ["BCa"] and (low[0], high[0]) == (report.low["r2"], report.high["r2"])
+
+
+def test_degenerate_or_undefined_statistics_fall_back_to_percentiles():
+    from predictors.intervals import bootstrap_interval
+
+    y = np.r_[np.zeros(9), 1.0]
+
+    def statistic(idx):
+        # constant; undefined (NaN) on resamples without the 1.0; the mean (BCa works)
+        return [1.0, y[idx].max() if y[idx].max() > 0 else np.nan, y[idx].mean()]
+
+    low, high, methods = bootstrap_interval(statistic, 10, n_resamples=300, random_state=0)
+    assert methods == ["percentile", "percentile", "BCa"]
+    assert (low[0], high[0]) == (1.0, 1.0) and (low[1], high[1]) == (1.0, 1.0)
+    assert np.isfinite([low[2], high[2]]).all() and low[2] <= 0.1 <= high[2]
+    low, high, methods = bootstrap_interval(lambda idx: np.nan, 10, n_resamples=50)
+    assert np.isnan(low[0]) and np.isnan(high[0]) and methods == ["percentile"]
+
+
+# --- grouped K-fold ------------------------------------------------------------------------
+
+
+def test_group_kfold_splits_keep_groups_whole():
+    from predictors.evaluation import group_kfold_splits
+
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 17, size=120).astype(str)  # 17 families of relatives, unequal sizes
+    splits = group_kfold_splits(groups, folds=5, repeats=4, random_state=7)
+    assert len(splits) == 20
+    for r in range(4):
+        tested = np.concatenate([test for _, test in splits[5 * r: 5 * r + 5]])
+        assert sorted(tested) == list(range(120))  # each architecture tested once per repeat
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+        assert len(train) + len(test) == 120 and len(test) > 0
+    sizes = [len(test) for _, test in splits]
+    assert max(sizes) - min(sizes) <= np.bincount(np.unique(groups, return_inverse=True)[1]).max()
+    # repeats reshuffle; the seed reproduces
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(splits[:5], splits[5:10]))
+    again = group_kfold_splits(groups, folds=5, repeats=4, random_state=7)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again))
+    with pytest.raises(EvaluationDataError, match="at least 5 distinct groups, got 3"):
+        group_kfold_splits(["a", "b", "c", "a"], folds=5)
+
+
+def test_evaluate_with_grouped_kfold(data):
+    df, y = data
+    relatives = np.arange(len(df)) // 3  # 30 families of 3
+    report = evaluate(_rf(), df, y, groups=relatives, cv="group_kfold", folds=3, repeats=2, n_bootstrap=50)
+    assert report.cv == "group_kfold" and report.grouped and report.repeats == 2 and report.folds == 3
+    assert len(report.fold_values["r2"]) == 6 and np.isfinite(report.oof_predictions).all()
+    assert "2×3-fold CV over whole groups" in report.to_table() and "per held-out group" not in report.to_table()
+    assert report.to_dict()["cv"] == "group_kfold"
+    # the default with groups is still leave-one-group-out
+    assert evaluate(_rf(), df, y, groups=df["prior"], n_bootstrap=0).cv == "logo"
+    with pytest.raises(EvaluationDataError, match="needs groups"):
+        evaluate(_rf(), df, y, cv="group_kfold")
+    with pytest.raises(EvaluationDataError, match="cv='kfold' ignores groups"):
+        evaluate(_rf(), df, y, cv="kfold", groups=relatives)
+    with pytest.raises(EvaluationDataError, match="cv must be one of"):
+        evaluate(_rf(), df, y, cv="loo")

@@ -104,6 +104,28 @@ def test_file_from_another_feature_set_refused(saved, monkeypatch):
         load_predictor(saved)
 
 
+def test_file_from_another_feature_version_refused(saved, tmp_path, monkeypatch):
+    import search_spaces.features as F
+
+    assert read_predictor_metadata(saved)["feature_version"] == F.FEATURE_VERSION
+    monkeypatch.setattr(F, "FEATURE_VERSION", F.FEATURE_VERSION + 1)  # same names, other values
+    with pytest.raises(PredictorFileError, match=rf"feature version {F.FEATURE_VERSION - 1}, .* computes version {F.FEATURE_VERSION}"):
+        load_predictor(saved)
+    monkeypatch.undo()
+
+    def schema_1(schema):  # a file written before the sample variances: no feature version
+        node = schema["content"]["metadata_json"]
+        meta = json.loads(json.loads(node["content"]))
+        meta["schema_version"] = 1
+        del meta["feature_version"]
+        node["content"] = json.dumps(json.dumps(meta))
+        return schema
+
+    old = _rewrite(saved, tmp_path / "old.skops", schema_1)
+    with pytest.raises(PredictorFileError, match=r"expected schema version 2, got 1 \(.*ddof=0; refit it\)"):
+        load_predictor(old)
+
+
 def test_expected_features_checked(saved):
     with pytest.raises(PredictorFileError, match="expected features"):
         load_predictor(saved, expected_features=["nodes"])
