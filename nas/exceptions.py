@@ -17,6 +17,7 @@ __all__ = [
     "DeviceError",
     "TrainingError",
     "LedgerError",
+    "StudyError",
 ]
 
 
@@ -71,3 +72,7 @@ class TrainingError(NASError, RuntimeError):
 
 class LedgerError(NASError):
     """The evaluation ledger (Optuna storage) cannot be used as asked."""
+
+
+class StudyError(NASError):
+    """A prior study's folder cannot be used as asked (exists, differs on resume, is damaged)."""

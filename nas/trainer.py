@@ -22,7 +22,7 @@ from nas.exceptions import TrainingError
 from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome
 
-__all__ = ["Outcome", "Trainer", "trains_together", "PROXY_BATCH", "PROXY_COLUMNS"]
+__all__ = ["Outcome", "Trainer", "train_candidates", "trains_together", "PROXY_BATCH", "PROXY_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,6 @@ class Trainer:
         """Train ``genomes`` at the full budget (:meth:`final_config`) with ``seed``; no proxies."""
         return self._train(list(genomes), self.final_config(seed))
 
-    def _one(self, genome: Genome, config) -> Outcome:
-        from nas.training import train_genome
-
-        try:
-            result = train_genome(genome, self.task, config, data=self.data)
-        except (TrainingError, SparseNASError, RuntimeError, ValueError) as err:
-            return Outcome(error=f"{type(err).__name__}: {err}")
-        return Outcome(metrics=result.to_dict(), model=result.model)
-
     def train(self, genomes: Sequence[Genome]) -> list[Outcome]:
         """Train ``genomes`` (see :meth:`_train`), then add the zero-cost proxies
         (:meth:`proxies`) of every candidate that trained; a proxy that cannot be computed is
@@ -148,42 +139,8 @@ class Trainer:
         return train_time_s * max(full - base, 0.0) / base if base > 0 else 0.0
 
     def _train(self, genomes: Sequence[Genome], config=None) -> list[Outcome]:
-        """Train ``genomes``; together as stacked populations for ``ff`` and ``rnn:*``, one by one otherwise.
-
-        A candidate whose training raises is returned as failed with the reason; the others go on.
-        If a population run fails as a whole, its candidates are retrained one by one so the
-        failure is pinned on the one that caused it.
-        """
-        genomes = list(genomes)
-        config = config or self.train_config
-        if not genomes:
-            return []
-        if self.stacked and len(genomes) > 1:
-            from nas.training.population import train_population
-
-            start = time.perf_counter()
-            try:
-                # "record": a diverging candidate is frozen and reported, the others train on
-                results = train_population(genomes, self.task, config, data=self.data, on_error="record")
-            except (TrainingError, RuntimeError, ValueError) as err:
-                log.warning("population training of %d candidates failed (%s: %s); training them one by one",
-                            len(genomes), type(err).__name__, err)
-                results = None  # the stack as a whole failed: pin the failure down one by one
-            if results is not None:
-                batch_s = time.perf_counter() - start
-                outcomes = []
-                for r in results:
-                    if r.error:
-                        outcomes.append(Outcome(error=f"TrainingError: {r.error}"))
-                    else:
-                        # wall_time_s of stacked candidates is the batch's time shared evenly
-                        outcomes.append(Outcome(metrics={**r.to_dict(), "batch_size": len(genomes), "batch_wall_time_s": batch_s}, model=r.model))
-                return outcomes
-        outcomes = [self._one(g, config) for g in genomes]
-        for o in outcomes:
-            if o.metrics is not None:
-                o.metrics["batch_size"] = 1
-        return outcomes
+        """Train ``genomes`` with ``config`` (default: the screening budget); see :func:`train_candidates`."""
+        return train_candidates(genomes, self.task, config or self.train_config, self.data)
 
     def proxies(self, genome: Genome) -> dict[str, float]:
         """Zero-cost proxies of ``genome``'s untrained network: the very initial weights its
@@ -202,3 +159,48 @@ class Trainer:
         model = build_seeded(genome, self.task, self.data, self.train_config.seed)
         scores = zero_cost_proxies(model, batch.x, batch.y, lambda out, y: self.task.loss(out, y, None))
         return {name: float(scores[name]) for name in PROXY_COLUMNS}
+
+
+def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outcome]:
+    """Train ``genomes``; together as stacked populations for ``ff`` and ``rnn:*``, one by one otherwise.
+
+    A candidate whose training raises is returned as failed with the reason; the others go on.
+    If a population run fails as a whole, its candidates are retrained one by one so the
+    failure is pinned on the one that caused it. Stacked candidates' metrics carry
+    ``batch_size`` (candidates trained together) and ``batch_wall_time_s``.
+    """
+    from nas.training import train_genome
+
+    genomes = list(genomes)
+    if not genomes:
+        return []
+    if len(genomes) > 1 and all(trains_together(g.family) for g in genomes):
+        from nas.training.population import train_population
+
+        start = time.perf_counter()
+        try:
+            # "record": a diverging candidate is frozen and reported, the others train on
+            results = train_population(genomes, task, config, data=data, on_error="record")
+        except (TrainingError, RuntimeError, ValueError) as err:
+            log.warning("population training of %d candidates failed (%s: %s); training them one by one",
+                        len(genomes), type(err).__name__, err)
+            results = None  # the stack as a whole failed: pin the failure down one by one
+        if results is not None:
+            batch_s = time.perf_counter() - start
+            outcomes = []
+            for r in results:
+                if r.error:
+                    outcomes.append(Outcome(error=f"TrainingError: {r.error}"))
+                else:
+                    # wall_time_s of stacked candidates is the batch's time shared evenly
+                    outcomes.append(Outcome(metrics={**r.to_dict(), "batch_size": len(genomes), "batch_wall_time_s": batch_s}, model=r.model))
+            return outcomes
+    outcomes = []
+    for genome in genomes:
+        try:
+            result = train_genome(genome, task, config, data=data)
+        except (TrainingError, SparseNASError, RuntimeError, ValueError) as err:
+            outcomes.append(Outcome(error=f"{type(err).__name__}: {err}"))
+            continue
+        outcomes.append(Outcome(metrics={**result.to_dict(), "batch_size": 1}, model=result.model))
+    return outcomes

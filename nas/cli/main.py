@@ -20,12 +20,13 @@ from search_spaces.exceptions import SparseNASError
 # name -> (module, one-line help shown by ``nas --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("nas.cli.data", "Inspect, fetch and generate datasets."),
-    "arch": ("nas.cli.arch", "Sample, describe, export, import and compare architectures."),
+    "arch": ("nas.cli.arch", "Sample, describe, export, import, join and compare architectures."),
     "train": ("nas.cli.train", "Train one genome or a population of genomes on a task."),
     "predictor": ("nas.cli.predictor", "Fit, evaluate and apply structure-to-performance predictors."),
     "search": ("nas.cli.search", "Run an architecture search (genetic, random, TPE, NSGA-II)."),
     "worker": ("nas.cli.worker", "Train queued candidates of a search from its ledger."),
     "report": ("nas.cli.report", "Rebuild the report of a search run directory."),
+    "priors": ("nas.cli.priors", "Evaluate priors: controlled studies with statistics and a predictor."),
 }
 
 

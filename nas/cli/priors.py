@@ -1,0 +1,131 @@
+"""``nas priors``: controlled studies of network-theory priors (evaluate, report, presets)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from nas.exceptions import ConfigError
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    """``"a,b:k=1,c"`` -> priors; a comma inside a prior's rules belongs to that prior."""
+    if text is None:
+        return None
+    out: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if out and "=" in part and ":" not in part and ":" in out[-1]:
+            out[-1] += "," + part  # "watts_strogatz:k=n//5,p=1": p=1 is a rule of the same prior
+        else:
+            out.append(part)
+    return tuple(out)
+
+
+def _train_options(pairs: tuple[str, ...], epochs: int | None) -> dict | None:
+    options = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--train expects KEY=VALUE (a TrainConfig field), got {pair!r}")
+        try:
+            options[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key.strip()] = text
+    if epochs is not None:
+        options["epochs"] = epochs
+    return options or None
+
+
+@click.group("priors")
+def cli():
+    """Controlled studies of priors: sample K genomes per prior, train each with S seeds, test the differences."""
+
+
+@cli.command("presets")
+def presets_cmd():
+    """List the named studies (``--preset``) and their settings as JSON."""
+    from nas.study.config import PRESETS
+
+    click.echo(json.dumps({k: {**v, "train": dict(v["train"])} for k, v in PRESETS.items()}, indent=2))
+
+
+@cli.command("evaluate")
+@click.option("--task", help="Task (mnist, fashion_mnist, reber, reber_paper, ...).")
+@click.option("--priors", help="Comma-separated priors, each optionally with rules: watts_strogatz:k=n//5,p=1.")
+@click.option("--per-prior", type=int, help="Genomes per prior and family (K >= 2).")
+@click.option("--seeds", type=int, help="Training seeds per genome (S >= 2).")
+@click.option("--family", help="Model family or comma-separated families (cells), e.g. ff, rnn:gru, rnn:gru,rnn:lstm.")
+@click.option("--nodes", type=(int, int), metavar="LOW HIGH", help="Graph sizes (the same sizes for every prior).")
+@click.option("--width", type=int, help="Units per vertex (default 16 for ff, else 1).")
+@click.option("--readout", type=click.Choice(["sinks", "last"]), help="What the output reads (last: the paper's).")
+@click.option("--match", type=click.Choice(["none", "edges", "weights"]), help="Compare priors at equal edges or nonzero weights.")
+@click.option("--seed", type=int, help="Seed of the genome draws (training seeds are 0 .. S-1).")
+@click.option("--epochs", type=int, help="Training epochs (overrides the budget).")
+@click.option("--train", "train_pairs", multiple=True, metavar="KEY=VALUE", help="Any TrainConfig option, e.g. --train lr=0.02.")
+@click.option("--fail-margin", type=float, help="Failed: accuracy at most chance + this (default 0.05).")
+@click.option("--batch", type=int, help="Genomes trained together per call (default 32; at most these are lost on a kill).")
+@click.option("--preset", help="A named study (nas priors presets), e.g. stier2021-reber; options override it.")
+@click.option("--quick", is_flag=True, help="Small per-task budget: minutes on a 2-core CPU.")
+@click.option("--out", required=True, type=click.Path(), help="Study folder (new, or the study to --resume).")
+@click.option("--resume", is_flag=True, help="Continue the study in --out; given settings must equal the stored ones.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
+@click.option("--allow-partial-data", is_flag=True, default=None, help="Use a truncated dataset file anyway.")
+@click.option("--device", help="Torch device (default: cuda if available, else cpu).")
+@click.option("--no-predictor", is_flag=True, help="Leave the predictor study out of the report.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--threads", type=int, help="CPU threads for torch in this process.")
+def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, match, seed, epochs, train_pairs,
+                 fail_margin, batch, preset, quick, out, resume, data_dir, allow_partial_data, device, no_predictor,
+                 no_progress, threads):
+    """Sample K genomes per prior, train each with S seeds (as populations), and write the study report.
+
+    Every finished run is appended to OUT/runs.jsonl at once, so a killed study continues with
+    the same command plus --resume and loses at most the population in flight. OUT/report.md
+    compares the priors (Kruskal-Wallis, Holm-corrected Mann-Whitney, Cliff's delta), reports
+    the seed noise and its ceiling on R², feature correlations and a cross-validated predictor.
+    """
+    from nas.device import set_threads
+    from nas.study.config import build_study_config
+    from nas.study.report import write_report
+    from nas.study.run import run_study
+
+    set_threads(threads)
+    settings = dict(task=task, priors=_split(priors), per_prior=per_prior, seeds=seeds, families=_split(family),
+                    nodes=nodes, width=width, readout=readout, match=match, seed=seed,
+                    train=_train_options(train_pairs, epochs), fail_margin=fail_margin)
+    runtime = dict(out=out, data_dir=data_dir, device=device, allow_partial_data=allow_partial_data, batch=batch,
+                   progress=False if no_progress else None)
+    asked = preset is not None or quick or any(v is not None for v in settings.values())
+    # On --resume the stored settings are used; settings given here must equal them.
+    base = None
+    if resume and asked:
+        from nas.study.ledger import StudyLedger
+
+        base = StudyLedger(out).config() if StudyLedger(out).exists else None
+    requested = build_study_config(preset=preset, quick=quick, base=base, **settings, **runtime) \
+        if asked or not resume else None
+    config = requested or build_study_config(**runtime)
+    try:
+        folder = run_study(config, resume=resume, requested=requested if resume else None, report=False)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: finished runs are in {out}/runs.jsonl; continue with the same command plus --resume",
+                   err=True)
+        raise SystemExit(130)
+    path = write_report(folder, predictor=not no_predictor)
+    click.echo(f"study folder: {folder} (report: {path})")
+
+
+@cli.command("report")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--no-predictor", is_flag=True, help="Leave the predictor study out.")
+@click.option("--repeats", type=int, default=10, show_default=True, help="Repeats of the 5-fold cross-validation.")
+def report_cmd(folder, no_predictor, repeats):
+    """Rebuild FOLDER/report.md from a study's finished runs (also while it runs or after it stopped)."""
+    from nas.study.report import write_report
+
+    if repeats < 1:
+        raise ConfigError(f"--repeats must be an integer >= 1, got {repeats}")
+    click.echo(f"report: {write_report(folder, predictor=not no_predictor, repeats=repeats)}")

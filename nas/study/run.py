@@ -1,0 +1,126 @@
+"""Running a prior study: draw the genomes, train each with every seed as populations, stream the runs.
+
+The loop, in pseudocode::
+
+    data   <- task.load(...)                      # a data error stops here, before any file is written
+    genomes <- draw_study_genomes(config)         # or, on --resume, the stored ones (checked)
+    for chunk of `batch` genomes, in index order:
+        for seed in 0 .. S-1:
+            todo <- genomes of the chunk without a finished (id, seed) run
+            outcomes <- train_candidates(todo, task, budget with seed)   # stacked populations
+            append one line per outcome to runs.jsonl                    # flushed: survives a kill
+    write the report
+
+A killed study loses at most the population call in flight; ``--resume`` skips every finished run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from nas.exceptions import StudyError
+from nas.study.config import SETTING_FIELDS, StudyConfig
+from nas.study.ledger import RUN_FIELDS, StudyLedger
+from nas.study.sampling import draw_study_genomes
+
+__all__ = ["run_study", "check_resume"]
+
+log = logging.getLogger(__name__)
+
+
+def check_resume(stored: StudyConfig, requested: StudyConfig) -> None:
+    """Raise :class:`StudyError` naming every setting in which ``requested`` differs from ``stored``."""
+    a, b = stored.settings(), requested.settings()
+    diff = [f"{k}: stored {a[k]!r}, given {b[k]!r}" for k in SETTING_FIELDS if a[k] != b[k]]
+    if diff:
+        raise StudyError("--resume with different study settings (" + "; ".join(diff) + "); "
+                         "repeat the original settings or start a new study in another --out")
+
+
+def _record(genome_id: str, seed: int, outcome) -> dict:
+    if outcome.metrics is None:
+        return {"id": genome_id, "seed": seed, "error": outcome.error}
+    out = {"id": genome_id, "seed": seed, "error": None}
+    for key in RUN_FIELDS:
+        value = outcome.metrics.get(key)
+        out[key] = None if isinstance(value, float) and not math.isfinite(value) else value
+    return out
+
+
+def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig | None = None,
+              report: bool = True) -> Path:
+    """Run (or continue) the study ``config`` in ``config.out``; returns the folder.
+
+    Parameters
+    ----------
+    config : StudyConfig
+        Settings of a new study; on ``resume`` the runtime fields (out, data, device, batch,
+        progress) of the continued one.
+    resume : bool
+        Continue the study stored in ``config.out``.
+    requested : StudyConfig, optional
+        On resume: settings the caller asked for explicitly; they must equal the stored ones.
+    report : bool
+        Write the report when every run is done.
+
+    Raises
+    ------
+    StudyError
+        A new study in a folder that is not empty, a resume of a folder without a study or with
+        different settings, a damaged ledger.
+    DataError
+        The task's data cannot be loaded (before anything is written).
+    """
+    from tqdm.auto import tqdm
+
+    from nas.budget import task_weight_counter
+    from nas.trainer import train_candidates
+    from nas.training.tasks import get_task
+
+    folder = Path(config.out)
+    ledger = StudyLedger(folder)
+    if resume:
+        if not ledger.exists:
+            raise StudyError(f"--resume: {str(folder)!r} holds no study (no study.json); start one without --resume")
+        stored = ledger.config()
+        if requested is not None:
+            check_resume(stored, requested)
+        runtime = {k: getattr(config, k) for k in ("out", "data_dir", "device", "batch", "progress", "allow_partial_data")}
+        config = stored.with_changes(**runtime)
+    elif ledger.exists:
+        raise StudyError(f"{str(folder)!r} already holds a study; pass --resume to continue it or choose another --out")
+    task = get_task(config.task)
+    data = task.load(data_dir=config.data_dir, allow_partial=config.allow_partial_data)
+    if resume:
+        genomes = ledger.genomes()
+        expected = draw_study_genomes(config, task_weight_counter(task, data) if config.match == "weights" else None)
+        if [g.to_dict() for g in genomes] != [g.to_dict() for g in expected]:
+            raise StudyError(f"{str(folder / 'genomes.jsonl')!r} differs from the genomes its settings draw; "
+                             "the study folder is damaged")
+    else:
+        genomes = draw_study_genomes(config, task_weight_counter(task, data) if config.match == "weights" else None)
+        chance = 1.0 / data.num_classes if task.target == "class" else 0.0
+        ledger = StudyLedger.create(folder, config, genomes, chance=chance)
+    done = {(r["id"], int(r["seed"])) for r in ledger.runs()}
+    total = len(genomes) * config.seeds
+    with tqdm(total=total, initial=len(done), desc="prior study", unit="run", disable=not config.progress) as bar:
+        for start in range(0, len(genomes), config.batch):
+            chunk = genomes[start:start + config.batch]
+            for seed in range(config.seeds):
+                todo = [g for g in chunk if (g.id, seed) not in done]
+                if not todo:
+                    continue
+                budget = task.default_config(**{**config.train_options, "seed": seed,
+                                                **({"device": config.device} if config.device else {})})
+                outcomes = train_candidates([g.genome for g in todo], task, budget, data)
+                ledger.append_runs([_record(g.id, seed, o) for g, o in zip(todo, outcomes)])
+                done.update((g.id, seed) for g in todo)
+                bar.update(len(todo))
+    if report:
+        from nas.study.report import write_report
+
+        write_report(folder)
+    return folder
+

@@ -1,0 +1,316 @@
+"""Prior studies (``nas priors evaluate``): settings, genome draws, ledger, resume, statistics, report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nas.cli.main import main
+from nas.exceptions import ConfigError, StudyError, UnknownNameError
+from nas.study import PRESETS, StudyConfig, build_study_config, draw_study_genomes, run_study
+from nas.study import stats
+from nas.study.config import parse_prior, rule_value
+from nas.study.ledger import StudyLedger
+from nas.study.report import genome_table
+from search_spaces.priors import get_prior, register_prior
+
+# A planted difference: shallow, fully connected two-layer graphs against rings oriented into one
+# deep chain (a single sink), both at 8 units per vertex, on 4,000 MNIST images for one epoch.
+GOOD, BAD = "layered_random:layers=2,p=1,skip=0", "watts_strogatz:k=2,p=0"
+TINY = {"epochs": 1, "lr": 3e-3, "train_subset": 2000, "val_subset": 500, "test_subset": 1000}
+
+
+def tiny(tmp_path, **changes) -> StudyConfig:
+    values = dict(task="mnist", priors=(GOOD, BAD), per_prior=4, seeds=2, nodes=(10, 20), width=8, train=TINY,
+                  out=str(tmp_path / "study"), progress=False)
+    values.update(changes)
+    return build_study_config(**values)
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+def test_prior_rules_parse_numbers_and_size_rules():
+    assert parse_prior("watts_strogatz:k=n//5,p=1") == ("watts_strogatz", {"k": "n//5", "p": 1.0})
+    assert rule_value("n//5", 23) == 4 and rule_value("n//10", 9) == 1 and rule_value(0.5, 9) == 0.5
+
+
+@pytest.mark.parametrize("text, error, match", [
+    ("nosuch", UnknownNameError, "barabasi_albert"),
+    ("watts_strogatz:q=1", ConfigError, "no parameter 'q'"),
+    ("watts_strogatz:k", ConfigError, "KEY=VALUE"),
+    ("watts_strogatz:k=n/5", ConfigError, "neither a number nor a rule"),
+    ("watts_strogatz:k=n//0", ConfigError, "divides by zero"),
+])
+def test_bad_prior_specs_are_typed_errors(text, error, match):
+    with pytest.raises(error, match=match):
+        parse_prior(text)
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"per_prior": 1}, "per_prior must be an integer >= 2"),
+    ({"seeds": 1}, "seeds must be an integer >= 2"),
+    ({"priors": ("erdos_renyi",)}, "at least two distinct priors"),
+    ({"priors": ("erdos_renyi", "erdos_renyi:p=0.5")}, "at least two distinct priors"),
+    ({"families": ("rnn:gru",)}, "trains families"),
+    ({"match": "flops"}, "match must be one of"),
+    ({"train": {"epochs": 0}}, "epochs"),
+])
+def test_bad_settings_fail_before_anything_runs(tmp_path, changes, match):
+    with pytest.raises((ConfigError, UnknownNameError), match=match):
+        tiny(tmp_path, **changes)
+    assert not (tmp_path / "study").exists()
+
+
+def test_the_paper_preset_is_the_papers_study():
+    cfg = build_study_config(preset="stier2021-reber")
+    assert cfg.families == ("rnn:tanh", "rnn:relu", "rnn:gru", "rnn:lstm")
+    assert cfg.prior_rules() == {"barabasi_albert_original": {"m": "n//10"}, "watts_strogatz": {"k": "n//5", "p": 1.0}}
+    assert (cfg.per_prior, cfg.nodes, cfg.width, cfg.readout, cfg.task) == (100, (10, 50), 1, "last", "reber_paper")
+    assert dict(cfg.train) == {"epochs": 15, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "grad_clip": 5.0}
+    # options override the preset
+    assert build_study_config(preset="stier2021-reber", per_prior=5, task="reber").task == "reber"
+
+
+def test_the_papers_reber_task_has_the_papers_negative_mix():
+    from nas.training.tasks import get_task
+
+    info = get_task("reber_paper").load(n=2000).info
+    kinds = info["negative_kinds"]
+    assert info["hard_negative_share"] == pytest.approx(0.44)
+    assert kinds["foreign"] / sum(kinds.values()) == pytest.approx(0.56, abs=0.01)
+
+
+# --- genome draws --------------------------------------------------------------------------
+
+
+def test_every_prior_gets_the_same_sizes_and_rules_follow_the_size():
+    cfg = build_study_config(preset="stier2021-reber", per_prior=6)
+    genomes = draw_study_genomes(cfg)
+    assert len(genomes) == 4 * 2 * 6
+    for family in cfg.families:
+        for i in range(6):
+            pair = [g for g in genomes if g.family == family and g.index == i]
+            assert len({g.genome.nodes for g in pair}) == 1
+            n = pair[0].genome.nodes
+            params = {g.prior: dict(g.genome.params) for g in pair}
+            assert params["barabasi_albert_original"] == {"m": max(1, n // 10)}
+            assert params["watts_strogatz"] == {"k": n // 5, "p": 1.0}
+            assert all(g.genome.readout == "last" and g.genome.width == 1 and g.genome.family == family for g in pair)
+    assert len({g.id for g in genomes}) == len(genomes)
+    assert [g.to_dict() for g in draw_study_genomes(cfg)] == [g.to_dict() for g in genomes]  # same seed, same genomes
+    other = draw_study_genomes(cfg.with_changes(seed=1))
+    assert [g.genome.seed for g in other] != [g.genome.seed for g in genomes]
+
+
+def test_edge_matching_brings_priors_to_the_index_target(tmp_path):
+    cfg = tiny(tmp_path, priors=("erdos_renyi", "barabasi_albert", "watts_strogatz"), per_prior=6, nodes=(20, 30))
+    free = draw_study_genomes(cfg)
+    matched = draw_study_genomes(cfg.with_changes(match="edges"))
+
+    def spread(genomes):
+        edges = pd.DataFrame({"i": [g.index for g in genomes], "e": [g.genome.graph().number_of_edges() for g in genomes]})
+        return float((edges.groupby("i")["e"].max() / edges.groupby("i")["e"].min()).mean())
+
+    assert spread(matched) < spread(free)
+    for g in matched:
+        assert g.match_value == g.genome.graph().number_of_edges()
+        assert abs(g.match_value - g.match_target) <= 0.15 * g.match_target
+
+
+def test_weight_matching_sets_widths_to_the_target(tmp_path):
+    from nas.budget import ff_nonzero_weights
+
+    count = lambda g: ff_nonzero_weights(g, 784, 10)  # noqa: E731
+    genomes = draw_study_genomes(tiny(tmp_path, match="weights", per_prior=3), count)
+    for g in genomes:
+        assert g.match_value == count(g.genome)
+        below, above = count(g.genome.replace(width=max(1, g.genome.width - 1))), count(g.genome.replace(width=g.genome.width + 1))
+        assert abs(g.match_value - g.match_target) <= max(abs(below - g.match_target), abs(above - g.match_target))
+    assert len({g.genome.width for g in genomes}) > 1
+
+
+def test_rules_that_cannot_make_a_graph_name_the_prior(tmp_path):
+    with pytest.raises(ConfigError, match="random_regular"):
+        draw_study_genomes(tiny(tmp_path, priors=("random_regular:d=3", "erdos_renyi"), nodes=(11, 11)))
+
+
+# --- statistics on planted data --------------------------------------------------------------
+
+
+def test_holm_matches_the_definition():
+    p = np.array([0.01, 0.04, 0.03, 0.2])
+    # sorted 0.01, 0.03, 0.04, 0.2 -> 0.04, 0.09, max(0.09, 0.08), max(.., 0.2)
+    np.testing.assert_allclose(stats.holm(p), [0.04, 0.09, 0.09, 0.2])
+
+
+def test_cliffs_delta_counts_pairs():
+    assert stats.cliffs_delta([3, 4], [1, 2]) == 1.0
+    assert stats.cliffs_delta([1, 2], [3, 4]) == -1.0
+    assert stats.cliffs_delta([1, 3], [2, 2]) == 0.0
+
+
+def test_a_truly_better_prior_is_found_and_identical_priors_are_not():
+    rng = np.random.default_rng(0)
+    hits, false = 0, 0
+    for _ in range(100):
+        better = {"a": rng.normal(0.90, 0.03, 15), "b": rng.normal(0.85, 0.03, 15), "c": rng.normal(0.85, 0.03, 15)}
+        same = {"a": rng.normal(0.85, 0.03, 15), "b": rng.normal(0.85, 0.03, 15), "c": rng.normal(0.85, 0.03, 15)}
+        r = stats.compare_groups(better)
+        pairs = r["pairs"].set_index(["a", "b"])
+        hits += r["kruskal"]["p"] < 0.05 and pairs.loc[("a", "b"), "p_holm"] < 0.05 and pairs.loc[("a", "b"), "cliffs_delta"] > 0
+        false += stats.compare_groups(same)["kruskal"]["p"] < 0.05
+    assert hits >= 95  # power of a 1.7-SD difference with 15 per group
+    assert false <= 12  # about 5 % false positives expected
+
+
+def test_noise_ceiling_recovers_planted_repeatability():
+    rng = np.random.default_rng(1)
+    true = rng.normal(0.8, 0.04, 400)  # between-genome SD 0.04, seed SD 0.03
+    runs = true[:, None] + rng.normal(0, 0.03, (400, 3))
+    out = stats.noise_ceiling(runs, n_resamples=300)
+    icc1, icc3 = 0.04**2 / (0.04**2 + 0.03**2), 0.04**2 / (0.04**2 + 0.03**2 / 3)
+    assert out["icc1_low"] < icc1 < out["icc1_high"] and abs(out["icc1"] - icc1) < 0.06
+    assert out["icc_mean_low"] < icc3 < out["icc_mean_high"]
+    assert out["within_sd"] == pytest.approx(0.03, rel=0.1) and out["between_sd"] == pytest.approx(0.04, rel=0.15)
+    # pure noise: nothing is structural
+    assert stats.noise_ceiling(rng.normal(0.8, 0.03, (200, 2)), n_resamples=200)["icc1"] < 0.2
+
+
+def test_correlations_find_the_planted_feature():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=80)
+    table = stats.correlations(pd.DataFrame({"signal": x, "noise": rng.normal(size=80), "flat": np.ones(80)}),
+                               x + rng.normal(0, 0.5, 80))
+    assert list(table["feature"]) == ["signal", "noise"]  # constant features are left out
+    top = table.iloc[0]
+    assert top["pearson_low"] < top["pearson"] < top["pearson_high"] and top["spearman_low"] > 0.7
+    assert table.iloc[1]["spearman_low"] < 0 < table.iloc[1]["spearman_high"]
+
+
+# --- end to end on MNIST (tiny budgets) ----------------------------------------------------
+
+
+def test_study_finds_the_planted_prior_and_writes_its_report(tmp_path, shared_data_dir):
+    cfg = tiny(tmp_path, per_prior=5, data_dir=str(shared_data_dir))
+    folder = run_study(cfg, report=False)
+    from nas.study.report import write_report
+
+    write_report(folder, predictor=False)
+    frame, facts = genome_table(folder)
+    assert facts["complete"] == 10 and len(StudyLedger(folder).runs()) == 20
+    good, bad = (frame.loc[frame["prior"] == p, "test_accuracy"] for p in ("layered_random", "watts_strogatz"))
+    assert good.min() > bad.max()
+    result = json.loads((folder / "statistics.json").read_text())["cells"]["ff"]
+    assert result["kruskal"]["p"] < 0.05 and result["pairs"][0]["cliffs_delta"] == 1.0
+    assert {"icc1", "icc_mean", "within_sd"} <= set(result["noise"])
+    report = (folder / "report.md").read_text()
+    assert "Kruskal–Wallis" in report and "ICC(1)" in report and "Spearman" in report
+    for name in ("accuracy_by_prior.png", "seed_agreement.png", "correlations.csv"):
+        assert (folder / name).stat().st_size > 0
+    # evaluations.csv is what `nas predictor` reads
+    from predictors import read_evaluations
+
+    data = read_evaluations(folder / "evaluations.csv")
+    assert len(data) == 10 and "test_accuracy" in data.columns
+
+
+def test_identical_priors_are_not_told_apart(tmp_path, shared_data_dir):
+    twin = dataclasses.replace(get_prior("erdos_renyi"), name="erdos_renyi_twin")
+    register_prior(twin, replace=True)
+    cfg = tiny(tmp_path, priors=("erdos_renyi:p=0.3", "erdos_renyi_twin:p=0.3"), per_prior=6, data_dir=str(shared_data_dir))
+    folder = run_study(cfg, report=False)
+    frame, _ = genome_table(folder)
+    result = stats.compare_groups({p: g["test_accuracy"].to_numpy() for p, g in frame.groupby("prior")})
+    assert result["kruskal"]["p"] > 0.05
+
+
+def test_a_killed_study_resumes_without_repeating_or_losing_runs(tmp_path, shared_data_dir):
+    cfg = tiny(tmp_path, batch=3, data_dir=str(shared_data_dir))
+    folder = run_study(cfg, report=False)
+    runs_file = folder / "runs.jsonl"
+    lines = runs_file.read_text().splitlines()
+    assert len(lines) == 16
+    # a kill after 5 runs, in the middle of writing the 6th
+    runs_file.write_text("\n".join(lines[:5]) + "\n" + lines[5][:20])
+    assert len(StudyLedger(folder).runs()) == 5  # the torn line is not a run
+    run_study(cfg, resume=True, requested=cfg, report=False)
+    after = [json.loads(x) for x in runs_file.read_text().splitlines()]
+    assert len(after) == 16 and len({(r["id"], r["seed"]) for r in after}) == 16
+    assert [json.loads(x) for x in lines[:5]] == after[:5]
+    before = {(r["id"], r["seed"]): r["test_accuracy"] for r in map(json.loads, lines)}
+    resumed = {(r["id"], r["seed"]): r["test_accuracy"] for r in after}
+    assert before == pytest.approx(resumed, abs=1e-6)  # same seeds, same runs
+
+
+def test_resume_with_other_settings_is_refused_before_training(tmp_path, shared_data_dir):
+    cfg = tiny(tmp_path, data_dir=str(shared_data_dir))
+    folder = run_study(cfg, report=False)
+    size = (folder / "runs.jsonl").stat().st_size
+    with pytest.raises(StudyError, match="seeds: stored 2, given 3"):
+        run_study(cfg, resume=True, requested=cfg.with_changes(seeds=3), report=False)
+    with pytest.raises(StudyError, match="already holds a study"):
+        run_study(cfg, report=False)
+    with pytest.raises(StudyError, match="holds no study"):
+        run_study(cfg.with_changes(out=str(tmp_path / "none")), resume=True, report=False)
+    assert (folder / "runs.jsonl").stat().st_size == size
+
+
+def test_cli_runs_a_quick_study_and_errors_are_one_line(tmp_path, shared_data_dir, capsys):
+    out = tmp_path / "cli"
+    args = ["priors", "evaluate", "--task", "mnist", "--priors", f"{GOOD},{BAD}", "--per-prior", "2", "--seeds", "2",
+            "--nodes", "10", "14", "--width", "4", "--epochs", "1", "--train", "train_subset=1000", "--train",
+            "val_subset=500", "--train", "test_subset=500", "--data-dir", str(shared_data_dir), "--out", str(out),
+            "--no-progress", "--no-predictor"]
+    assert main(args) == 0
+    assert (out / "report.md").exists()
+    assert main(["priors", "evaluate", "--out", str(out), "--resume", "--seeds", "3"]) == 1
+    assert "seeds: stored 2, given 3" in capsys.readouterr().err
+    for bad, match in [(["--priors", "nosuch,erdos_renyi"], "unknown prior 'nosuch'"),
+                       (["--preset", "nope"], "unknown preset 'nope'; expected one of: stier2021-reber"),
+                       (["--seeds", "1"], "seeds must be an integer >= 2"),
+                       (["--task", "mnist", "--family", "rnn:gru"], "trains families")]:
+        target = tmp_path / "bad"
+        assert main(["priors", "evaluate", "--out", str(target), *bad]) == 1
+        err = capsys.readouterr().err.strip()
+        assert match in err and len(err.splitlines()) == 1
+        assert not target.exists()
+    assert main(["priors", "report", str(tmp_path / "none")]) == 1
+    assert "holds no study" in capsys.readouterr().err
+
+
+def test_presets_are_listed_as_json(capsys):
+    assert main(["priors", "presets"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == set(PRESETS)
+
+
+def test_report_predictor_study_on_planted_labels(tmp_path):
+    """A study whose accuracy is a function of structure (plus seed noise): the predictor study
+    finds it, the noise ceiling is high, and the paper's single split sits beside the CV figures."""
+    cfg = tiny(tmp_path, priors=("erdos_renyi", "barabasi_albert"), per_prior=15, nodes=(10, 40))
+    genomes = draw_study_genomes(cfg)
+    ledger = StudyLedger.create(cfg.out, cfg, genomes, chance=0.1)
+    rng = np.random.default_rng(0)
+    runs = []
+    for g in genomes:
+        true = 0.5 + 0.4 * (g.genome.nodes - 10) / 30
+        for seed in range(2):
+            runs.append({"id": g.id, "seed": seed, "error": None, "test_accuracy": true + rng.normal(0, 0.01),
+                         "val_accuracy": true, "wall_time_s": 1.0, "nonzero_weights": 100})
+    ledger.append_runs(runs)
+    from nas.study.report import write_report
+
+    write_report(cfg.out, repeats=2)
+    cell = json.loads((tmp_path / "study" / "statistics.json").read_text())["cells"]["ff"]
+    assert cell["noise"]["icc1"] > 0.9
+    compare = cell["predictor"]["compare"]
+    assert set(compare["pipelines"]) == {"product", "paper"} and compare["n_repeats"] == 2
+    assert compare["pipelines"]["product"]["r2"] > 0.8 and compare["pipelines"]["paper"]["r2"] > 0.8
+    assert set(cell["predictor"]["leave_one_prior_out"]) == {"erdos_renyi", "barabasi_albert"}
+    report = (tmp_path / "study" / "report.md").read_text()
+    assert "**one** 90/10 split" in report and "corrected repeated k-fold t-test" in report
+    assert (tmp_path / "study" / "learning_curve_ff.png").exists()
