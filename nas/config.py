@@ -63,6 +63,11 @@ QUICK: dict[str, dict[str, Any]] = {
         "priors": ("barabasi_albert_original", "layered_random"), "final_top": 0,
         "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64, "val_subset": 1000},
     },
+    "reber_paper": {
+        "population": 8, "generations": 3, "survivors": 3, "nodes": (12, 32), "widths": (1, 1),
+        "priors": ("barabasi_albert_original", "layered_random"), "final_top": 0,
+        "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64, "val_subset": 1000},
+    },
     "embedded_reber": {
         "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 30), "widths": (1, 1), "final_top": 0,
         "train": {"epochs": 2, "train_subset": 2000, "val_subset": 500, "test_subset": 1000},
@@ -81,6 +86,7 @@ SEARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "fashion_mnist": {"widths": (2, 16), "train": {"epochs": 2, "train_subset": 12000, "val_subset": 5000}},
     "cifar10": {"widths": (1, 1), "train": {"epochs": 5, "train_subset": 10000, "val_subset": 2000}},
     "reber": {"widths": (1, 1), "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64}},
+    "reber_paper": {"widths": (1, 1), "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64}},
     "embedded_reber": {"widths": (1, 1), "train": {"epochs": 10, "train_subset": 4000}},
 }
 
@@ -99,6 +105,15 @@ def _int(name, value, low, high=None):
     if value < low or (high is not None and value > high):
         bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
         raise ConfigError(f"{name} must be an integer {bound}, got {value!r}")
+
+
+def _int_range(name, value, low) -> tuple[int, int]:
+    """``value`` as an integer pair ``(a, b)`` with ``low <= a <= b``."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ConfigError(f"{name} must be a pair [low, high], got {value!r}")
+    _int(f"{name}[0]", value[0], low)
+    _int(f"{name}[1]", value[1], value[0])
+    return int(value[0]), int(value[1])
 
 
 def _options_table(name, value) -> tuple:
@@ -291,12 +306,7 @@ class SearchConfig:
             raise ConfigError(f"gate_rule must be one of {list(GATE_RULES)}, got {self.gate_rule!r}")
         if self.second_objective not in SECOND:
             raise ConfigError(f"second_objective must be one of {list(SECOND)}, got {self.second_objective!r}")
-        nodes = self.nodes
-        if not isinstance(nodes, (tuple, list)) or len(nodes) != 2:
-            raise ConfigError(f"nodes must be a pair [low, high], got {nodes!r}")
-        _int("nodes[0]", nodes[0], 2)
-        _int("nodes[1]", nodes[1], nodes[0])
-        object.__setattr__(self, "nodes", (int(nodes[0]), int(nodes[1])))
+        object.__setattr__(self, "nodes", _int_range("nodes", self.nodes, 2))
         from search_spaces.genome import MAX_WIDTH, READOUTS
 
         widths = self.widths

@@ -219,9 +219,17 @@ def test_study_finds_the_planted_prior_and_writes_its_report(tmp_path, shared_da
     assert len(data) == 10 and "test_accuracy" in data.columns
 
 
-def test_identical_priors_are_not_told_apart(tmp_path, shared_data_dir):
-    twin = dataclasses.replace(get_prior("erdos_renyi"), name="erdos_renyi_twin")
-    register_prior(twin, replace=True)
+@pytest.fixture
+def twin_prior():
+    """``erdos_renyi`` under a second name, removed from the registry afterwards."""
+    from search_spaces.priors import PRIORS
+
+    register_prior(dataclasses.replace(get_prior("erdos_renyi"), name="erdos_renyi_twin"))
+    yield "erdos_renyi_twin"
+    PRIORS.pop("erdos_renyi_twin", None)
+
+
+def test_identical_priors_are_not_told_apart(tmp_path, shared_data_dir, twin_prior):
     cfg = tiny(tmp_path, priors=("erdos_renyi:p=0.3", "erdos_renyi_twin:p=0.3"), per_prior=6, data_dir=str(shared_data_dir))
     folder = run_study(cfg, report=False)
     frame, _ = genome_table(folder)
@@ -314,3 +322,30 @@ def test_report_predictor_study_on_planted_labels(tmp_path):
     report = (tmp_path / "study" / "report.md").read_text()
     assert "**one** 90/10 split" in report and "corrected repeated k-fold t-test" in report
     assert (tmp_path / "study" / "learning_curve_ff.png").exists()
+
+
+def test_runs_that_failed_for_other_reasons_are_retried_and_left_out(tmp_path, shared_data_dir):
+    cfg = tiny(tmp_path, data_dir=str(shared_data_dir))
+    folder = run_study(cfg, report=False)
+    runs_file = folder / "runs.jsonl"
+    lines = [json.loads(x) for x in runs_file.read_text().splitlines()]
+    oom = {"id": lines[0]["id"], "seed": lines[0]["seed"], "error": "RuntimeError: out of memory"}
+    nan = {"id": lines[1]["id"], "seed": lines[1]["seed"], "error": "TrainingError: loss became nan"}
+    runs_file.write_text("".join(json.dumps(r) + "\n" for r in [oom, nan, *lines[2:]]))
+    frame, facts = genome_table(folder)
+    assert facts["other_errors"] == 1 and lines[0]["id"] not in set(frame["id"])
+    diverged = frame.set_index("id").loc[lines[1]["id"]]
+    assert diverged["diverged"] == 1 and diverged["failed"]  # a diverged run is the network's failure
+    run_study(cfg, resume=True, report=False)  # retrains only the out-of-memory run
+    after = [json.loads(x) for x in runs_file.read_text().splitlines()]
+    assert len(after) == len(lines) + 1 and (after[-1]["id"], after[-1]["seed"]) == (oom["id"], oom["seed"])
+    frame, _ = genome_table(folder)
+    assert lines[0]["id"] in set(frame["id"])
+
+
+def test_a_device_that_does_not_exist_stops_before_anything_is_written(tmp_path, shared_data_dir):
+    from nas.exceptions import DeviceError
+
+    with pytest.raises(DeviceError):
+        run_study(tiny(tmp_path, device="nosuchdevice", data_dir=str(shared_data_dir)), report=False)
+    assert not (tmp_path / "study").exists()

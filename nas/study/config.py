@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from nas.config import _int, _int_range, _options_table
 from nas.exceptions import ConfigError, UnknownNameError
 
 __all__ = ["StudyConfig", "PRESETS", "QUICK", "MATCHES", "build_study_config", "parse_prior", "rule_value",
@@ -54,9 +55,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 # ``--quick``: minutes on a 2-core CPU (measured: docs/priors.md).
 QUICK: dict[str, dict[str, Any]] = {
     "mnist": {"per_prior": 6, "seeds": 2, "nodes": (10, 30), "width": 8,
-              "train": {"epochs": 1, "lr": 3e-3, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000}},
+              "train": {"epochs": 2, "lr": 1e-2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000}},
     "fashion_mnist": {"per_prior": 6, "seeds": 2, "nodes": (10, 30), "width": 8,
-                      "train": {"epochs": 1, "lr": 3e-3, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000}},
+                      "train": {"epochs": 2, "lr": 1e-2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000}},
     "reber": {"per_prior": 6, "seeds": 2, "nodes": (10, 30),
               "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64, "train_subset": 4000, "val_subset": 1000}},
     "reber_paper": {"per_prior": 6, "seeds": 2, "nodes": (10, 30),
@@ -113,11 +114,6 @@ def parse_prior(text: str) -> tuple[str, dict[str, Any]]:
         rules[key] = int(number) if spec.kind == "int" and number.is_integer() else number
         spec.validate(rules[key])  # out of the declared range: InvalidGenomeError, in one line
     return name, rules
-
-
-def _int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -214,12 +210,7 @@ class StudyConfig:
         _int("seed", self.seed, 0)
         _int("match_tries", self.match_tries, 1)
         _int("batch", self.batch, 1)
-        nodes = self.nodes
-        if not isinstance(nodes, (tuple, list)) or len(nodes) != 2:
-            raise ConfigError(f"nodes must be a pair [low, high], got {nodes!r}")
-        _int("nodes[0]", nodes[0], 2)
-        _int("nodes[1]", nodes[1], nodes[0])
-        object.__setattr__(self, "nodes", (int(nodes[0]), int(nodes[1])))
+        object.__setattr__(self, "nodes", _int_range("nodes", self.nodes, 2))
         width = self.width if self.width is not None else (16 if families == ("ff",) else 1)
         if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
             raise ConfigError(f"width must be an integer in [1, {MAX_WIDTH}], got {width!r}")
@@ -231,8 +222,7 @@ class StudyConfig:
         margin = self.fail_margin
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
             raise ConfigError(f"fail_margin must be a number in [0, 1), got {margin!r}")
-        pairs = tuple(sorted(self.train.items())) if isinstance(self.train, Mapping) else tuple(tuple(p) for p in self.train)
-        object.__setattr__(self, "train", tuple(sorted(pairs)))
+        object.__setattr__(self, "train", _options_table("train", self.train))
         task.default_config(**self.train_options)  # a bad training option fails here, before anything runs
         if self.preset is not None and self.preset not in PRESETS:
             raise UnknownNameError("preset", self.preset, PRESETS)

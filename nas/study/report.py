@@ -46,8 +46,14 @@ def genome_table(folder) -> tuple[pd.DataFrame, dict]:
              "provenance": ledger.provenance()}
     if runs.empty:
         return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
-    runs = runs.drop_duplicates(["id", "seed"], keep="last")
-    runs["diverged"] = runs["error"].notna()
+    from nas.study.run import counts, diverged
+
+    other = int((~runs.apply(counts, axis=1)).sum())
+    facts["other_errors"] = other
+    runs = runs[runs.apply(counts, axis=1)].drop_duplicates(["id", "seed"], keep="last")
+    if runs.empty:
+        return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
+    runs["diverged"] = runs.apply(diverged, axis=1)
     runs["acc"] = runs[TARGET].astype(float).where(~runs["diverged"], chance)
     runs["val"] = runs["val_accuracy"].astype(float).where(~runs["diverged"], chance)
     wide = runs.pivot(index="id", columns="seed", values="acc")
@@ -230,7 +236,9 @@ def _markdown(frame: pd.DataFrame, facts: dict, result: dict, plots) -> str:
               f"{config.width}; readout `{config.readout}`; matching: {config.match}",
               f"- Training: {train}" + (f" (preset `{config.preset}`)" if config.preset else ""),
               f"- Complete genomes (every seed finished): **{facts['complete']} of {facts['genomes_total']}**; "
-              f"training runs recorded: {facts['runs']}; summed training time {facts['wall_time_s']:.0f} s",
+              f"training runs recorded: {facts['runs']}; summed training time {facts['wall_time_s']:.0f} s"
+              + (f"; {facts['other_errors']} runs failed for reasons other than divergence (left out, retried by "
+                 "--resume)" if facts.get("other_errors") else ""),
               f"- Label: mean test accuracy over the seeds; a diverged run counts as chance ({facts['chance']:.3f}); "
               f"failed = any run diverged or accuracy ≤ chance + {config.fail_margin}",
               ""]

@@ -25,7 +25,7 @@ from nas.study.config import SETTING_FIELDS, StudyConfig
 from nas.study.ledger import RUN_FIELDS, StudyLedger
 from nas.study.sampling import draw_study_genomes
 
-__all__ = ["run_study", "check_resume"]
+__all__ = ["run_study", "check_resume", "counts", "diverged"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,24 @@ def check_resume(stored: StudyConfig, requested: StudyConfig) -> None:
     if diff:
         raise StudyError("--resume with different study settings (" + "; ".join(diff) + "); "
                          "repeat the original settings or start a new study in another --out")
+
+
+def _error(record) -> str | None:
+    error = record.get("error")
+    return error if isinstance(error, str) and error else None  # None, or NaN in a table: no error
+
+
+def diverged(record) -> bool:
+    """Whether a run's error is the network's own failure (a non-finite loss)."""
+    error = _error(record)
+    return error is not None and error.startswith("TrainingError")
+
+
+def counts(record: dict) -> bool:
+    """Whether a run is a result: it trained or diverged. Any other error (out of memory, a
+    failing device) says nothing about the network; such runs are retried by ``--resume`` and
+    left out of the report."""
+    return _error(record) is None or diverged(record)
 
 
 def _record(genome_id: str, seed: int, outcome) -> dict:
@@ -76,6 +94,7 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     from tqdm.auto import tqdm
 
     from nas.budget import task_weight_counter
+    from nas.device import resolve_device
     from nas.trainer import train_candidates
     from nas.training.tasks import get_task
 
@@ -92,18 +111,19 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     elif ledger.exists:
         raise StudyError(f"{str(folder)!r} already holds a study; pass --resume to continue it or choose another --out")
     task = get_task(config.task)
+    resolve_device(config.device)  # a device that does not exist stops here, not as a failed run per genome
     data = task.load(data_dir=config.data_dir, allow_partial=config.allow_partial_data)
     if resume:
-        genomes = ledger.genomes()
-        expected = draw_study_genomes(config, task_weight_counter(task, data) if config.match == "weights" else None)
-        if [g.to_dict() for g in genomes] != [g.to_dict() for g in expected]:
-            raise StudyError(f"{str(folder / 'genomes.jsonl')!r} differs from the genomes its settings draw; "
-                             "the study folder is damaged")
+        genomes = ledger.genomes()  # the stored genomes are the study's, whatever this code version would draw
+        expected = config.per_prior * len(config.families) * len(config.priors)
+        if len(genomes) != expected:
+            raise StudyError(f"{str(folder / 'genomes.jsonl')!r} holds {len(genomes)} genomes; its settings make "
+                             f"{expected}; the study folder is damaged")
     else:
         genomes = draw_study_genomes(config, task_weight_counter(task, data) if config.match == "weights" else None)
         chance = 1.0 / data.num_classes if task.target == "class" else 0.0
         ledger = StudyLedger.create(folder, config, genomes, chance=chance)
-    done = {(r["id"], int(r["seed"])) for r in ledger.runs()}
+    done = {(r["id"], int(r["seed"])) for r in ledger.runs() if counts(r)}
     total = len(genomes) * config.seeds
     with tqdm(total=total, initial=len(done), desc="prior study", unit="run", disable=not config.progress) as bar:
         for start in range(0, len(genomes), config.batch):
