@@ -112,3 +112,24 @@ def test_predict_with_extra_feature_columns(evals, tmp_path, capsys):
     assert len(out.strip().splitlines()) == 37
     code, out, err = run(["predictor", "predict", str(out_file), "--genomes", str(evals / "g.jsonl")], capsys)
     assert code == 1 and "needs the columns ['epoch1_accuracy']" in err
+
+
+def test_evaluate_compares_with_the_paper_and_nests_tuning(evals, capsys):
+    args = ["predictor", "evaluate", "--data", str(evals / "evals.csv"), "--target", "test_accuracy", "--model", "knn",
+            "--compare-paper", "--nested-tune", "2", "--no-plots", "--json", *FAST]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result["compare_paper"]["pipelines"]) == {"knn", "paper"}
+    assert result["compare_paper"]["pairs"][0]["test"].startswith("corrected repeated k-fold t-test")
+    assert len(result["nested_tuning"]["best_params"]) == 3  # one tuning per outer fold
+
+
+def test_evaluate_grouped_kfold_needs_groups(evals, capsys):
+    base = ["predictor", "evaluate", "--data", str(evals / "evals.csv"), "--target", "test_accuracy", "--model", "knn",
+            "--no-plots", "--json", *FAST]
+    code, _, err = run([*base, "--cv", "group_kfold"], capsys)
+    assert code == 1 and "needs --group-by" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run([*base, "--cv", "group_kfold", "--group-by", "nodes"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["cv"] == "group_kfold"

@@ -47,11 +47,20 @@ class EvaluateConfig:
     seed: int = 0
     sizes: tuple[int, ...] = (25, 50, 100, 200, 400)
     plots: str | None = None
+    cv: str | None = None
+    compare_paper: bool = False
+    nested_trials: int = 0
 
     def __post_init__(self):
         from predictors import get_model_spec
 
         get_model_spec(self.model)  # UnknownModelError lists the valid names
+        if self.cv is not None and self.cv not in CV_SCHEMES:
+            raise ConfigError(f"--cv must be one of {list(CV_SCHEMES)}, got {self.cv!r}")
+        if self.cv in ("group_kfold", "logo") and self.group_by is None:
+            raise ConfigError(f"--cv {self.cv} needs --group-by COLUMN (the groups kept together)")
+        if self.nested_trials < 0:
+            raise ConfigError(f"--nested-tune must be >= 0 trials, got {self.nested_trials}")
         if self.group not in _GROUPS:
             raise ConfigError(f"group must be one of {list(_GROUPS)}, got {self.group!r}")
         if self.folds < 2 or self.repeats < 1:
@@ -60,6 +69,9 @@ class EvaluateConfig:
             raise ConfigError(f"bootstrap must be >= 0, got {self.bootstrap}")
         if any(s < 2 for s in self.sizes):
             raise ConfigError(f"learning-curve sizes must be >= 2, got {list(self.sizes)}")
+
+
+CV_SCHEMES = ("kfold", "group_kfold", "logo")
 
 
 @dataclass(frozen=True)
@@ -182,6 +194,13 @@ def models_cmd():
 @_group
 @_extra
 @click.option("--group-by", default=None, help="Leave-one-group-out CV by this column (or prior/family/nodes from the genome).")
+@click.option("--cv", type=click.Choice(CV_SCHEMES), default=None,
+              help="kfold, group_kfold (repeated K-fold keeping each --group-by group on one side) or logo "
+                   "(leave one group out; the default with --group-by).")
+@click.option("--compare-paper", is_flag=True,
+              help="Also score the paper's pipeline (23 features, MinMax, random forest) on the same splits, with a paired test.")
+@click.option("--nested-tune", "nested_trials", default=0, show_default=True, type=int,
+              help="Also evaluate Optuna tuning with this many trials by nested CV (tuned inside each outer training fold).")
 @click.option("--folds", default=5, show_default=True, type=int)
 @click.option("--repeats", default=10, show_default=True, type=int)
 @click.option("--k", "k", default=None, type=int, help="k of precision@k and top-k regret [default: 10% of rows].")
@@ -192,7 +211,8 @@ def models_cmd():
 @click.option("--no-plots", is_flag=True, help="Skip the learning curve, importances and plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of the table.")
 @_seed
-def evaluate_cmd(data, target, model, group, extra_features, group_by, folds, repeats, k, minimize, bootstrap, sizes, plots, no_plots, as_json, seed):
+def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compare_paper, nested_trials, folds, repeats, k,
+                 minimize, bootstrap, sizes, plots, no_plots, as_json, seed):
     """Cross-validate a predictor: a table of R², Kendall τ, Spearman ρ, MAE, precision@k, regret."""
     import predictors
     from predictors import plots as P
@@ -205,6 +225,7 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, folds, re
     cfg = EvaluateConfig(
         data=data, target=target, model=model, group=group, extra_features=_split_list(extra_features), group_by=group_by,
         folds=folds, repeats=repeats, k=k, maximize=not minimize, bootstrap=bootstrap, seed=seed, sizes=size_list, plots=plots,
+        cv=cv, compare_paper=compare_paper, nested_trials=nested_trials,
     )
     path = Path(cfg.data)
     df = predictors.read_evaluations(path, target=cfg.target, extra_features=cfg.extra_features, group_by=cfg.group_by, min_rows=cfg.folds)
@@ -219,12 +240,25 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, folds, re
     with _QuietConvergence():
         report = predictors.evaluate(
             pipe, df, y, folds=cfg.folds, repeats=cfg.repeats, random_state=cfg.seed, groups=groups, k=cfg.k,
-            maximize=cfg.maximize, n_bootstrap=cfg.bootstrap, description=description,
+            maximize=cfg.maximize, n_bootstrap=cfg.bootstrap, description=description, cv=cfg.cv,
         )
+        comparison = nested = None
+        if cfg.compare_paper:
+            comparison = predictors.compare_predictors(
+                {cfg.model: pipe, "paper": predictors.make_paper_predictor(cfg.seed)}, df, y, n_splits=cfg.folds,
+                n_repeats=cfg.repeats, random_state=cfg.seed, groups=groups, cv=cfg.cv, n_bootstrap=cfg.bootstrap)
+        if cfg.nested_trials:
+            nested = predictors.nested_evaluate(
+                cfg.model, df, y, n_trials=cfg.nested_trials, outer_folds=cfg.folds, random_state=cfg.seed, group=cfg.group,
+                extra_columns=cfg.extra_features, groups=groups, cv=cfg.cv, n_bootstrap=cfg.bootstrap)
         if not no_plots:
             curve = predictors.learning_curve(pipe, df, y, sizes=cfg.sizes, repeats=min(cfg.repeats, 5), random_state=cfg.seed)
             importance = predictors.permutation_importance(pipe, df, y, folds=cfg.folds, random_state=cfg.seed)
     result = report.to_dict()
+    if comparison is not None:
+        result["compare_paper"] = comparison.to_dict()
+    if nested is not None:
+        result["nested_tuning"] = nested.to_dict()
     if not no_plots:
         from nas.provenance import provenance, write_json_atomic
 
@@ -243,6 +277,12 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, folds, re
         click.echo(json.dumps(result, indent=2, sort_keys=True))
         return
     click.echo(report.to_table())
+    if comparison is not None:
+        click.echo(comparison.to_table())
+    if nested is not None:
+        click.echo(f"tuned by nested CV ({cfg.nested_trials} trials per outer fold):")
+        click.echo(nested.report.to_table())
+        click.echo(f"optimism of tuning (inner best {nested.scoring} minus outer): {nested.optimism:+.3f}")
     if not no_plots:
         sizes_txt = ", ".join(f"{s}: {m:.3f}" for s, m in zip(curve.sizes, curve.mean("r2")))
         click.echo(f"learning curve (R² by training size): {sizes_txt}")
