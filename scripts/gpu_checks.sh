@@ -12,9 +12,9 @@ mkdir -p "$out" && [ -w "$out" ] || { echo "gpu_checks.sh: cannot write to $out"
 here="$(cd "$(dirname "$0")" && pwd)"
 device="${DEVICE:-cuda}"
 if [ -n "${SMOKE:-}" ]; then
-  n_ff=4; n_rnn=3; study=3; epochs=1; subset=(--train-subset 256); fit=(--fit-samples 3 --repeats 1)
+  n_ff=4; n_rnn=3; subset=(--train-subset 256); fit=(--fit-samples 3 --repeats 1)
 else
-  n_ff=256; n_rnn=64; study=200; epochs=15; subset=(); fit=()
+  n_ff=256; n_rnn=64; subset=(); fit=()
 fi
 step() {  # step NAME COMMAND...: run, log, never stop the others
   local name="$1"; shift
@@ -27,9 +27,15 @@ step ratio_mnist python "$here/bench_training.py" --device "$device" --n "$n_ff"
   --target-epochs 1 --json "$out/ratio_mnist.json"
 step ratio_reber python "$here/bench_training.py" --task reber --device "$device" --n "$n_rnn" --epochs 1 \
   "${subset[@]}" --json "$out/ratio_reber.json"
-# The paper's Reber study: 200 networks per cell, 15 epochs, the full training set, as populations only.
-for cell in tanh relu gru lstm; do
-  step "study_$cell" python "$here/bench_training.py" --task reber --cell "$cell" --device "$device" --n "$study" \
-    --epochs "$epochs" "${subset[@]}" --skip-solo --json "$out/study_$cell.json"
-done
+# The paper's Reber study (nas priors evaluate --preset stier2021-reber): 4 cells x 2 priors x 100
+# graphs x 2 seeds at the paper's budget, streamed to a resumable ledger. Past the per-command
+# limit, run the same line again with --resume; the report comes at the end.
+if [ -n "${SMOKE:-}" ]; then
+  study_args=(--per-prior 2 --epochs 1 --train train_subset=256 --train val_subset=128 --train test_subset=256)
+else
+  study_args=()
+fi
+resume=(); [ -f "$out/stier2021-reber/study.json" ] && resume=(--resume)
+step study_stier2021_reber nas priors evaluate --preset stier2021-reber --seeds 2 --device "$device" \
+  --out "$out/stier2021-reber" --no-progress "${study_args[@]}" "${resume[@]}"
 cat "$out/summary.txt"

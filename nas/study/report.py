@@ -271,6 +271,10 @@ def _markdown(frame: pd.DataFrame, facts: dict, result: dict, plots) -> str:
                       "a structure-only predictor can reach on labels from **one** training run (the paper's design).",
                       f"- ICC(1,{n['seeds']}) = {_interval(n['icc_mean'], n['icc_mean_low'], n['icc_mean_high'], '.3f')}: "
                       f"the ceiling on this study's labels (mean of {n['seeds']} runs)."]
+            if not n["icc1"] > 0:
+                lines.append("- A repeatability at or below 0: the seed-to-seed spread is as large as the spread between "
+                             "genomes, so these labels hold no measurable structural signal and no predictor can reach "
+                             "an R² above 0 on them (the ceiling is 0).")
         corr = cell["_correlations"]
         if not corr.empty:
             lines += ["", "### Feature–accuracy correlations (top 10 by |Spearman ρ|, all genomes of the cell)", "",
