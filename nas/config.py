@@ -107,12 +107,12 @@ def _int(name, value, low, high=None):
         raise ConfigError(f"{name} must be an integer {bound}, got {value!r}")
 
 
-def _int_range(name, value, low) -> tuple[int, int]:
-    """``value`` as an integer pair ``(a, b)`` with ``low <= a <= b``."""
+def _int_range(name, value, low, high=None) -> tuple[int, int]:
+    """``value`` as an integer pair ``(a, b)`` with ``low <= a <= b (<= high)``."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise ConfigError(f"{name} must be a pair [low, high], got {value!r}")
-    _int(f"{name}[0]", value[0], low)
-    _int(f"{name}[1]", value[1], value[0])
+    _int(f"{name}[0]", value[0], low, high)
+    _int(f"{name}[1]", value[1], value[0], high)
     return int(value[0]), int(value[1])
 
 

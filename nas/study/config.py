@@ -30,6 +30,8 @@ __all__ = ["StudyConfig", "PRESETS", "QUICK", "MATCHES", "build_study_config", "
            "SETTING_FIELDS"]
 
 MATCHES = ("none", "edges", "weights")
+# Upper bounds that keep a typo from drawing or queueing more than any study could train.
+MAX_PER_PRIOR, MAX_SEEDS = 100_000, 1_000
 
 #: Fields that decide which genomes are trained and how: a resumed study must agree on all of them.
 SETTING_FIELDS = ("task", "families", "priors", "per_prior", "seeds", "nodes", "width", "readout", "match", "seed",
@@ -189,7 +191,7 @@ class StudyConfig:
 
     def __post_init__(self):
         from nas.training.tasks import get_task
-        from search_spaces.genome import MAX_WIDTH, READOUTS
+        from search_spaces.genome import MAX_NODES, MAX_WIDTH, READOUTS
 
         task = get_task(self.task)  # UnknownNameError lists the tasks
         families = tuple(self.families) if self.families else (task.default_family,)
@@ -205,12 +207,12 @@ class StudyConfig:
         if len(set(names)) != len(names) or len(names) < 2:
             raise ConfigError(f"a study compares at least two distinct priors; got {names}")
         object.__setattr__(self, "priors", tuple(self.priors))
-        _int("per_prior", self.per_prior, 2)
-        _int("seeds", self.seeds, 2)
+        _int("per_prior", self.per_prior, 2, MAX_PER_PRIOR)
+        _int("seeds", self.seeds, 2, MAX_SEEDS)
         _int("seed", self.seed, 0)
         _int("match_tries", self.match_tries, 1)
         _int("batch", self.batch, 1)
-        object.__setattr__(self, "nodes", _int_range("nodes", self.nodes, 2))
+        object.__setattr__(self, "nodes", _int_range("nodes", self.nodes, 2, MAX_NODES))
         width = self.width if self.width is not None else (16 if families == ("ff",) else 1)
         if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
             raise ConfigError(f"width must be an integer in [1, {MAX_WIDTH}], got {width!r}")
