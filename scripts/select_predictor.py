@@ -31,7 +31,7 @@ def candidates(seed: int) -> dict:
         "extra_trees_extended": make_predictor("extra_trees", "extended", random_state=seed),
         "hgb_extended": make_predictor("hgb", "extended", random_state=seed),
         "rf_paper_mf033": make_predictor("rf", "paper", random_state=seed, max_features=0.33),
-        "rf_extended_leaf5": make_predictor("rf", "extended", random_state=seed, max_features=0.33, min_samples_leaf=5),
+        "rf_extended_mf033_leaf5": make_predictor("rf", "extended", random_state=seed, max_features=0.33, min_samples_leaf=5),
         "bayes_ridge_extended": make_predictor("bayes_ridge", "extended", random_state=seed),
     }
 

@@ -351,3 +351,54 @@ def test_a_device_that_does_not_exist_stops_before_anything_is_written(tmp_path,
     with pytest.raises(DeviceError):
         run_study(tiny(tmp_path, device="nosuchdevice", data_dir=str(shared_data_dir)), report=False)
     assert not (tmp_path / "study").exists()
+
+
+def _planted_ledger(tmp_path, runs_for):
+    cfg = tiny(tmp_path, priors=("erdos_renyi", "barabasi_albert"), per_prior=3)
+    genomes = draw_study_genomes(cfg)
+    ledger = StudyLedger.create(cfg.out, cfg, genomes, chance=0.1)
+    ledger.append_runs([r for g in genomes for r in runs_for(g)])
+    return cfg, ledger
+
+
+def test_a_study_whose_runs_all_diverged_reports_every_network_failed(tmp_path):
+    from nas.study.report import write_report
+
+    cfg, _ = _planted_ledger(tmp_path, lambda g: [{"id": g.id, "seed": s, "error": "TrainingError: nan"} for s in (0, 1)])
+    write_report(cfg.out)
+    cell = json.loads((tmp_path / "study" / "statistics.json").read_text())["cells"]["ff"]
+    assert all(r["failed_share"] == 1.0 and r["mean"] == pytest.approx(0.1) for r in cell["priors"])
+    report = (tmp_path / "study" / "report.md").read_text()
+    assert "every genome has the same accuracy" in report and "repeatability is undefined" in report
+
+
+@pytest.mark.parametrize("line, match", [
+    ("[1, 2]", "expected a JSON object"),
+    ('{"id": "x", "seed": "abc", "error": null}', "expected an integer seed"),
+    ('{"seed": 0, "error": null}', "expected a genome id"),
+    ('{"id": "x", "seed": 0, "error": null, "test_accuracy": "high"}', "'test_accuracy'"),
+])
+def test_damaged_run_lines_are_one_typed_error(tmp_path, line, match):
+    cfg, ledger = _planted_ledger(tmp_path, lambda g: [])
+    (tmp_path / "study" / "runs.jsonl").write_text(line + "\n")
+    with pytest.raises(StudyError, match=match):
+        ledger.runs()
+
+
+def test_resume_with_settings_keeps_this_machines_runtime(tmp_path, shared_data_dir):
+    """A study started elsewhere (another device, data folder, batch) resumes here with its settings repeated."""
+    cfg = tiny(tmp_path, data_dir=str(shared_data_dir))
+    folder = run_study(cfg, report=False)
+    stored = json.loads((folder / "study.json").read_text())
+    stored["study"].update(device="nosuchdevice", data_dir="/nonexistent", batch=7)
+    (folder / "study.json").write_text(json.dumps(stored))
+    again = build_study_config(base=StudyLedger(folder).config(), out=str(folder), progress=False)
+    assert (again.device, again.data_dir, again.batch) == (None, None, 32)
+    assert again.settings() == cfg.settings()
+
+
+def test_options_the_study_sets_itself_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"\['device', 'seed'\] are set by the study itself"):
+        tiny(tmp_path, train={**TINY, "seed": 5, "device": "cuda"})
+    with pytest.raises(ConfigError, match="prior 'watts_strogatz' makes graphs of at least 3 nodes"):
+        tiny(tmp_path, priors=("erdos_renyi", "watts_strogatz"), nodes=(2, 10))

@@ -38,6 +38,9 @@ SETTING_FIELDS = ("task", "families", "priors", "per_prior", "seeds", "nodes", "
                   "train", "fail_margin")
 
 _RULE = re.compile(r"^n\s*//\s*(\d+)$")
+_RECORDED = ("match_tries", "preset", "quick")
+# TrainConfig fields a study sets itself: seeds are 0 .. S-1, the device is --device.
+_OWN_TRAIN = ("seed", "device", "progress")
 
 # The paper's Reber study (../shared/PAPER.md): per cell type 100 BA graphs grown from m isolated
 # nodes with m = n // 10 and 100 connected WS graphs with k = n // 5, p = 1; n uniform in [10, 50];
@@ -204,6 +207,9 @@ class StudyConfig:
             raise ConfigError(f"priors must be a list of prior names, got {self.priors!r}")
         parsed = [parse_prior(p) for p in self.priors]
         names = [name for name, _ in parsed]
+        from search_spaces.priors import get_prior
+
+        smallest, limiting = max((get_prior(name).min_nodes, name) for name in names)
         if len(set(names)) != len(names) or len(names) < 2:
             raise ConfigError(f"a study compares at least two distinct priors; got {names}")
         object.__setattr__(self, "priors", tuple(self.priors))
@@ -212,7 +218,12 @@ class StudyConfig:
         _int("seed", self.seed, 0)
         _int("match_tries", self.match_tries, 1)
         _int("batch", self.batch, 1)
-        object.__setattr__(self, "nodes", _int_range("nodes", self.nodes, 2, MAX_NODES))
+        # every prior must be able to make every size: the i-th genomes of all priors share theirs
+        nodes = _int_range("nodes", self.nodes, 2, MAX_NODES)
+        if nodes[0] < smallest:
+            raise ConfigError(f"nodes start at {nodes[0]}, but prior {limiting!r} makes graphs of at least {smallest} "
+                              f"nodes; every prior must make every size, so start at {smallest} or more")
+        object.__setattr__(self, "nodes", nodes)
         width = self.width if self.width is not None else (16 if families == ("ff",) else 1)
         if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
             raise ConfigError(f"width must be an integer in [1, {MAX_WIDTH}], got {width!r}")
@@ -225,6 +236,10 @@ class StudyConfig:
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
             raise ConfigError(f"fail_margin must be a number in [0, 1), got {margin!r}")
         object.__setattr__(self, "train", _options_table("train", self.train))
+        own = sorted(k for k, _ in self.train if k in _OWN_TRAIN)
+        if own:
+            raise ConfigError(f"training options {own} are set by the study itself (seeds 0 .. S-1, --device, "
+                              f"--no-progress); remove them from the training options")
         task.default_config(**self.train_options)  # a bad training option fails here, before anything runs
         if self.preset is not None and self.preset not in PRESETS:
             raise UnknownNameError("preset", self.preset, PRESETS)
@@ -275,7 +290,9 @@ def build_study_config(preset: str | None = None, quick: bool = False, base: Stu
     ConfigError
         A value outside what is allowed.
     """
-    values: dict[str, Any] = base.to_dict() if base is not None else {}
+    # from a stored study only what it *is*, never where and how it ran (out, data, device, batch)
+    values: dict[str, Any] = {k: v for k, v in base.to_dict().items() if k in (*SETTING_FIELDS, *_RECORDED)} \
+        if base is not None else {}
     if preset is not None:
         if preset not in PRESETS:
             raise UnknownNameError("preset", preset, PRESETS)

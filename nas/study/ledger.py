@@ -36,6 +36,24 @@ RUN_FIELDS = ("test_accuracy", "val_accuracy", "test_loss", "val_loss", "epochs"
 SETTINGS_FILE, GENOMES_FILE, RUNS_FILE = "study.json", "genomes.jsonl", "runs.jsonl"
 
 
+def _run_problem(record) -> str | None:
+    """What makes ``record`` no run record, or None."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    if not isinstance(record.get("id"), str) or not record["id"]:
+        return f"expected a genome id string, got {record.get('id')!r}"
+    seed = record.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        return f"expected an integer seed >= 0, got {seed!r}"
+    if record.get("error") is not None and not isinstance(record["error"], str):
+        return f"expected an error string or null, got {record['error']!r}"
+    for key in RUN_FIELDS:
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"expected a number or null for {key!r}, got {value!r}"
+    return None
+
+
 class StudyLedger:
     """The files of one study folder (see the module docstring)."""
 
@@ -102,7 +120,10 @@ class StudyLedger:
 
     def chance(self) -> float:
         """The task's chance-level accuracy stored when the study started."""
-        return float(self._read_json(SETTINGS_FILE).get("chance", 0.0))
+        value = self._read_json(SETTINGS_FILE).get("chance", 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise StudyError(f"{str(self.folder / SETTINGS_FILE)!r}: 'chance' must be a number in [0, 1], got {value!r}")
+        return float(value)
 
     def provenance(self) -> dict:
         return dict(self._read_json(SETTINGS_FILE).get("provenance", {}))
@@ -118,8 +139,19 @@ class StudyLedger:
         return out
 
     def runs(self) -> list[dict]:
-        """The finished runs (a torn last line is left out)."""
-        return self._lines(RUNS_FILE, torn_ok=True)
+        """The finished runs (a torn last line is left out).
+
+        Raises
+        ------
+        StudyError
+            A line that is not a run record (names the line and what is wrong).
+        """
+        records = self._lines(RUNS_FILE, torn_ok=True)
+        for number, record in enumerate(records, 1):
+            problem = _run_problem(record)
+            if problem:
+                raise StudyError(f"{str(self.folder / RUNS_FILE)!r} line {number}: {problem}; the study folder is damaged")
+        return records
 
     def _lines(self, name: str, torn_ok: bool) -> list[dict]:
         path = self.folder / name

@@ -46,11 +46,15 @@ def genome_table(folder) -> tuple[pd.DataFrame, dict]:
              "provenance": ledger.provenance()}
     if runs.empty:
         return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
+    from nas.study.ledger import RUN_FIELDS
     from nas.study.run import counts, diverged
 
-    other = int((~runs.apply(counts, axis=1)).sum())
-    facts["other_errors"] = other
-    runs = runs[runs.apply(counts, axis=1)].drop_duplicates(["id", "seed"], keep="last")
+    runs = runs.reindex(columns=list(dict.fromkeys([*runs.columns, "error", *RUN_FIELDS])))  # all diverged: no metrics
+    counted = runs.apply(counts, axis=1)
+    done = set(zip(runs.loc[counted, "id"], runs.loc[counted, "seed"]))
+    # runs that failed for other reasons and have not been retried successfully yet
+    facts["other_errors"] = len({(i, s) for i, s in zip(runs.loc[~counted, "id"], runs.loc[~counted, "seed"])} - done)
+    runs = runs[counted].drop_duplicates(["id", "seed"], keep="last")
     if runs.empty:
         return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
     runs["diverged"] = runs.apply(diverged, axis=1)
@@ -154,7 +158,13 @@ def study_statistics(frame: pd.DataFrame, facts: dict, *, predictor: bool = True
         if config.match != "none":
             dev = (part["match_value"] - part["match_target"]).abs() / part["match_target"]
             cell["match"] = {"kind": config.match, "median_rel_dev": float(dev.median()), "max_rel_dev": float(dev.max())}
-        if predictor and len(part) >= MIN_PREDICTOR_GENOMES and part[TARGET].nunique() > 1:
+        if not predictor:
+            cell["no_predictor"] = "left out (--no-predictor)"
+        elif part[TARGET].nunique() < 2:
+            cell["no_predictor"] = "every genome has the same accuracy: nothing to predict"
+        elif len(part) < MIN_PREDICTOR_GENOMES:
+            cell["no_predictor"] = f"{len(part)} complete genomes in this cell, {MIN_PREDICTOR_GENOMES} needed"
+        else:
             cell["predictor"] = _predictor_study(part, seed, repeats)
         out["cells"][family] = cell
     return out
@@ -271,7 +281,10 @@ def _markdown(frame: pd.DataFrame, facts: dict, result: dict, plots) -> str:
                       "a structure-only predictor can reach on labels from **one** training run (the paper's design).",
                       f"- ICC(1,{n['seeds']}) = {_interval(n['icc_mean'], n['icc_mean_low'], n['icc_mean_high'], '.3f')}: "
                       f"the ceiling on this study's labels (mean of {n['seeds']} runs)."]
-            if not n["icc1"] > 0:
+            if not math.isfinite(n["icc1"]):
+                lines.append("- The genomes' mean accuracies do not vary: the repeatability is undefined and there is "
+                             "nothing for a predictor to explain.")
+            elif n["icc1"] <= 0:
                 lines.append("- A repeatability at or below 0: the seed-to-seed spread is as large as the spread between "
                              "genomes, so these labels hold no measurable structural signal and no predictor can reach "
                              "an R² above 0 on them (the ceiling is 0).")
@@ -287,7 +300,7 @@ def _markdown(frame: pd.DataFrame, facts: dict, result: dict, plots) -> str:
                 top = ", ".join(f"{r['feature']} {r['spearman']:+.2f}" for r in table.head(3).to_dict("records")) or "—"
                 lines.append(f"- {prior}: {top}")
             lines.append("\nEvery feature: `correlations.csv`.")
-        lines += _predictor_lines(cell.get("predictor"), len(frame[frame["family"] == family]))
+        lines += _predictor_lines(cell.get("predictor"), cell.get("no_predictor", ""))
         lines.append("")
     lines += ["## Plots", ""] + [f"![{title}]({name})\n\n*{title}*\n" for name, title in plots]
     lines += ["## Files", "", "- `evaluations.csv`: one row per complete genome (`nas predictor evaluate --data "
@@ -296,9 +309,9 @@ def _markdown(frame: pd.DataFrame, facts: dict, result: dict, plots) -> str:
     return "\n".join(lines)
 
 
-def _predictor_lines(study: dict | None, n: int) -> list[str]:
+def _predictor_lines(study: dict | None, reason: str) -> list[str]:
     if study is None:
-        return ["", f"*No predictor study: {n} complete genomes in this cell, {MIN_PREDICTOR_GENOMES} needed.*"]
+        return ["", f"*No predictor study: {reason}.*"]
     c = study["compare"]
     lines = ["", "### Predicting accuracy from structure", "",
              f"Repeated 5-fold cross-validation ({c['n_repeats']} repeats, the same splits for both), {study['n']} "

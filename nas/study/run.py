@@ -45,9 +45,12 @@ def _error(record) -> str | None:
 
 
 def diverged(record) -> bool:
-    """Whether a run's error is the network's own failure (a non-finite loss)."""
+    """Whether the run is the network's own failure: a non-finite loss, or no finite test accuracy."""
     error = _error(record)
-    return error is not None and error.startswith("TrainingError")
+    if error is not None:
+        return error.startswith("TrainingError")
+    accuracy = record.get("test_accuracy")
+    return not isinstance(accuracy, (int, float)) or not math.isfinite(accuracy)
 
 
 def counts(record: dict) -> bool:

@@ -16,7 +16,8 @@ Matching (``match``):
   (:func:`nas.budget.width_for_budget`), as in You et al. 2020, who compare graphs at equal compute.
 
 Every draw comes from ``numpy.random.default_rng([seed, family index, stream])``, so a study's
-genomes depend only on its settings (a resumed study redraws and checks them).
+genomes depend only on its settings (and the code version); a resumed study trains the genomes
+stored in its folder.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Pure functions of arrays and tables; :mod:`nas.study.report` turns them into ``report.md``.
 
-* **Intervals** of a mean: BCa bootstrap (``scipy.stats.bootstrap``), 95 %.
+* **Intervals** of a mean and of the repeatabilities: BCa bootstrap over genomes, 95 %
+  (:func:`predictors.intervals.bootstrap_interval` over ``scipy.stats.bootstrap``; the percentile
+  interval where BCa is undefined).
 * **Across priors**: Kruskal–Wallis H test (``scipy.stats.kruskal``); **pairwise**: two-sided
   Mann–Whitney U (``scipy.stats.mannwhitneyu``) with Holm's step-down correction over the pairs,
   and Cliff's δ = P(X > Y) − P(X < Y) = 2U/(n_x n_y) − 1 as the effect size.
@@ -34,19 +36,16 @@ CONFIDENCE = 0.95
 
 def mean_interval(values, seed: int = 0, n_resamples: int = 2000) -> tuple[float, float]:
     """BCa bootstrap 95 % interval of the mean; ``(mean, mean)`` for constant values, NaN below 3 values."""
+    from predictors.intervals import bootstrap_interval
+
     x = np.asarray(values, dtype=float)
     if x.size < 3:
         return (math.nan, math.nan)
     if np.ptp(x) == 0:
         return (float(x[0]), float(x[0]))
-    with warnings.catch_warnings():  # a degenerate BCa is handled below
-        warnings.simplefilter("ignore")
-        res = stats.bootstrap((x,), np.mean, confidence_level=CONFIDENCE, n_resamples=n_resamples, method="BCa",
-                              random_state=np.random.default_rng(seed))
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):  # BCa degenerates on a few distinct values
-        low, high = (float(v) for v in np.percentile(res.bootstrap_distribution, [2.5, 97.5]))
-    return low, high
+    low, high, _ = bootstrap_interval(lambda idx: x[idx].mean(), x.size, n_resamples=n_resamples, random_state=seed,
+                                      confidence_level=CONFIDENCE)
+    return float(low[0]), float(high[0])
 
 
 def holm(pvalues) -> np.ndarray:
@@ -64,10 +63,13 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
-def cliffs_delta(x, y) -> float:
-    """P(X > Y) − P(X < Y) over all pairs, in [-1, 1] (0: no tendency)."""
+def cliffs_delta(x, y, u: float | None = None) -> float:
+    """P(X > Y) − P(X < Y) over all pairs, in [-1, 1] (0: no tendency): 2U / (n_x n_y) − 1 with U
+    the Mann–Whitney statistic of ``x`` (pairs with x > y, ties counting half); pass ``u`` when
+    it is already known."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    u = stats.mannwhitneyu(x, y, alternative="two-sided").statistic  # U of x: pairs x > y, ties half
+    if u is None:
+        u = stats.mannwhitneyu(x, y, alternative="two-sided").statistic
     return float(2.0 * u / (x.size * y.size) - 1.0)
 
 
@@ -103,7 +105,7 @@ def compare_groups(values: dict[str, np.ndarray]) -> dict:
             res = stats.mannwhitneyu(a, b, alternative="two-sided")
             u, pu = float(res.statistic), float(res.pvalue)
         rows.append({"a": na, "b": nb, "n_a": a.size, "n_b": b.size, "U": u, "p": pu,
-                     "cliffs_delta": 2.0 * u / (a.size * b.size) - 1.0})
+                     "cliffs_delta": cliffs_delta(a, b, u)})
     pairs = pd.DataFrame(rows)
     pairs.insert(pairs.columns.get_loc("p") + 1, "p_holm", holm(pairs["p"]))
     return {"kruskal": {"H": h, "p": p, "n": int(pooled.size), "groups": len(arrays)}, "pairs": pairs}
@@ -120,6 +122,8 @@ def _anova(matrix: np.ndarray) -> tuple[float, float]:
 
 def _iccs(matrix: np.ndarray) -> tuple[float, float]:
     s = matrix.shape[1]
+    if np.ptp(matrix) == 0:
+        return (math.nan, math.nan)  # every value equal: no variance to split
     msb, msw = _anova(matrix)
     if msb <= 0:
         return (math.nan, math.nan)
@@ -155,16 +159,12 @@ def noise_ceiling(matrix, seed: int = 0, n_resamples: int = 1000) -> dict:
     out = {"genomes": g, "seeds": s, "within_sd": math.sqrt(msw), "between_sd": math.sqrt(max(msb - msw, 0.0) / s),
            "mean_abs_diff": float(np.mean(pairs)), "icc1": icc1, "icc_mean": icck}
     if math.isfinite(icc1) and msw > 0:
-        with warnings.catch_warnings():  # a degenerate BCa is handled below
-            warnings.simplefilter("ignore")
-            res = stats.bootstrap((np.arange(g),), lambda idx: np.array(_iccs(m[idx.astype(int)])), paired=False,
-                                  vectorized=False, confidence_level=CONFIDENCE, n_resamples=n_resamples, method="BCa",
-                                  random_state=np.random.default_rng(seed))
-        for k, name in enumerate(("icc1", "icc_mean")):
-            low, high = float(res.confidence_interval.low[k]), float(res.confidence_interval.high[k])
-            if not (math.isfinite(low) and math.isfinite(high)):
-                low, high = (float(v) for v in np.nanpercentile(res.bootstrap_distribution[k], [2.5, 97.5]))
-            out[f"{name}_low"], out[f"{name}_high"] = low, high
+        from predictors.intervals import bootstrap_interval
+
+        low, high, _ = bootstrap_interval(lambda idx: np.array(_iccs(m[idx])), g, n_resamples=n_resamples,
+                                          random_state=seed, confidence_level=CONFIDENCE)
+        out.update(icc1_low=float(low[0]), icc1_high=float(high[0]), icc_mean_low=float(low[1]),
+                   icc_mean_high=float(high[1]))
     else:
         for name in ("icc1", "icc_mean"):
             out[f"{name}_low"] = out[f"{name}_high"] = math.nan
