@@ -20,7 +20,8 @@ import pandas as pd
 
 from nas.exceptions import StudyError
 from nas.study import stats
-from nas.study.ledger import StudyLedger
+from nas.study.ledger import RUN_FIELDS, StudyLedger
+from nas.study.run import counts, diverged
 
 __all__ = ["genome_table", "study_statistics", "write_report", "MIN_PREDICTOR_GENOMES"]
 
@@ -46,9 +47,6 @@ def genome_table(folder) -> tuple[pd.DataFrame, dict]:
              "provenance": ledger.provenance()}
     if runs.empty:
         return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
-    from nas.study.ledger import RUN_FIELDS
-    from nas.study.run import counts, diverged
-
     runs = runs.reindex(columns=list(dict.fromkeys([*runs.columns, "error", *RUN_FIELDS])))  # all diverged: no metrics
     counted = runs.apply(counts, axis=1)
     done = set(zip(runs.loc[counted, "id"], runs.loc[counted, "seed"]))
