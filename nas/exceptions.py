@@ -18,6 +18,7 @@ __all__ = [
     "TrainingError",
     "LedgerError",
     "StudyError",
+    "PruningError",
 ]
 
 
@@ -76,3 +77,7 @@ class LedgerError(NASError):
 
 class StudyError(NASError):
     """A prior study's folder cannot be used as asked (exists, differs on resume, is damaged)."""
+
+
+class PruningError(NASError, ValueError):
+    """A pruning request that cannot be carried out (method, amount, target, network)."""

@@ -1,0 +1,9 @@
+"""Pruning sparse and dense networks through their masks (issue 13; the saliency core so far).
+
+* :func:`prune_step` — one step of any method in :data:`METHODS`;
+* :func:`saliencies`, :func:`hessian_diagonal` (Optimal Brain Damage).
+"""
+
+from nas.pruning.saliency import GLOBAL_METHODS, METHODS, count_to_prune, hessian_diagonal, prune_step, saliencies
+
+__all__ = ["METHODS", "GLOBAL_METHODS", "prune_step", "saliencies", "hessian_diagonal", "count_to_prune"]

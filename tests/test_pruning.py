@@ -1,0 +1,152 @@
+"""Pruning saliencies and steps (nas.pruning): hand-made networks with known answers, and equality
+with torch.nn.utils.prune for the magnitude methods."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from nas.exceptions import PruningError
+from nas.pruning import METHODS, hessian_diagonal, prune_step, saliencies
+
+
+def _mlp(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(20, 12), nn.ReLU(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def _layers(model):
+    return [m for m in model if isinstance(m, nn.Linear)]
+
+
+@pytest.mark.parametrize("amounts", [(0.25,), (0.25, 0.25, 0.5), (37, 0.3)])
+def test_class_blinded_equals_torch_global_l1(amounts):
+    ours, theirs = _mlp(), _mlp()
+    masks = [torch.ones_like(layer.weight) for layer in _layers(ours)]
+    params = [(layer, "weight") for layer in _layers(theirs)]
+    for amount in amounts:
+        masks = prune_step("mcb", [layer.weight for layer in _layers(ours)], masks, amount)
+        prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=amount)
+        for mask, layer in zip(masks, _layers(theirs)):
+            assert torch.equal(mask, layer.weight_mask)
+
+
+@pytest.mark.parametrize("amounts", [(0.25,), (0.2, 0.5)])
+def test_class_uniform_equals_torch_per_layer_l1(amounts):
+    ours, theirs = _mlp(1), _mlp(1)
+    masks = [torch.ones_like(layer.weight) for layer in _layers(ours)]
+    for amount in amounts:
+        masks = prune_step("mcu", [layer.weight for layer in _layers(ours)], masks, amount)
+        for layer in _layers(theirs):
+            prune.l1_unstructured(layer, "weight", amount=amount)
+        for mask, layer in zip(masks, _layers(theirs)):
+            assert torch.equal(mask, layer.weight_mask)
+            # every layer lost the same share of what it had
+    sizes = [int(m.sum()) for m in masks]
+    expected = [n for n in (layer.weight.numel() for layer in _layers(ours))]
+    for amount in amounts:
+        expected = [n - round(amount * n) for n in expected]
+    assert sizes == expected
+
+
+def test_class_distributed_normalises_each_layer():
+    a = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    b = torch.tensor([[10.0, 20.0, 30.0, 40.0]])
+    ones = [torch.ones(1, 4), torch.ones(1, 4)]
+    with pytest.raises(PruningError, match="layer 0 would lose all its weights"):
+        prune_step("mcb", [a, b], ones, 4)  # one magnitude threshold takes all of the small layer
+    distributed = prune_step("mcd", [a, b], ones, 4)  # |w| / sigma: the same two of each
+    assert distributed[0].tolist() == [[0, 0, 1, 1]] and distributed[1].tolist() == [[0, 0, 1, 1]]
+
+
+def test_a_layer_that_would_become_empty_is_an_error():
+    a = torch.tensor([[1.0, 2.0]])
+    b = torch.tensor([[10.0, 20.0]])
+    with pytest.raises(PruningError, match="layer 0 would lose all its weights"):
+        prune_step("mcb", [a, b], [torch.ones(1, 2), torch.ones(1, 2)], 2)
+    with pytest.raises(PruningError, match="input would lose"):
+        prune_step("mcb", [a, b], [torch.ones(1, 2), torch.ones(1, 2)], 2, names=["input", "output"])
+
+
+def test_pruned_weights_stay_pruned_and_only_unpruned_ones_are_counted():
+    w = [torch.tensor([[9.0, 1.0, 2.0, 3.0]])]
+    mask = [torch.tensor([[0.0, 1.0, 1.0, 1.0]])]  # the largest weight is already pruned
+    new = prune_step("mcb", w, mask, 0.5)  # round(0.5 * 3) = 2 of the 3 remaining
+    assert new[0].tolist() == [[0.0, 0.0, 0.0, 1.0]]
+    assert mask[0].tolist() == [[0.0, 1.0, 1.0, 1.0]]  # the input is not changed
+
+
+def test_random_is_seeded_and_removes_the_asked_share():
+    w = [torch.randn(10, 10, generator=torch.Generator().manual_seed(0))]
+    ones = [torch.ones(10, 10)]
+    first = prune_step("random", w, ones, 0.3, rng=np.random.default_rng(5))
+    again = prune_step("random", w, ones, 0.3, rng=np.random.default_rng(5))
+    other = prune_step("random", w, ones, 0.3, rng=np.random.default_rng(6))
+    assert torch.equal(first[0], again[0]) and not torch.equal(first[0], other[0])
+    assert int(first[0].sum()) == 70
+
+
+def test_obd_prunes_by_curvature_times_weight_squared():
+    w = [torch.tensor([[1.0, 1.0, 0.5]])]
+    h = [torch.tensor([[1.0, 100.0, 100.0]])]  # saliencies 0.5, 50, 12.5
+    assert prune_step("obd", w, [torch.ones(1, 3)], 1, hessian=h)[0].tolist() == [[0.0, 1.0, 1.0]]
+    assert prune_step("obd", w, [torch.ones(1, 3)], 2, hessian=h)[0].tolist() == [[0.0, 1.0, 0.0]]
+
+
+def test_hessian_diagonal_of_a_quadratic_is_exact():
+    a = torch.tensor([1.0, 4.0, 9.0])
+    w = torch.tensor([0.3, -1.0, 2.0], requires_grad=True)
+    loss = lambda: 0.5 * (a * w**2).sum() + w[0] * 0.0  # noqa: E731
+    (exact,) = hessian_diagonal(loss, [w], exact=True)
+    (estimate,) = hessian_diagonal(loss, [w], probes=3, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(exact, a) and torch.allclose(estimate, a)  # diagonal H: Hutchinson is exact
+
+
+def test_hutchinson_estimate_approaches_the_exact_diagonal_of_a_network():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    x, y = torch.randn(32, 4, generator=torch.Generator().manual_seed(1)), torch.tensor([0, 1] * 16)
+    loss = lambda: nn.functional.cross_entropy(model(x), y)  # noqa: E731
+    params = [model[0].weight, model[2].weight]
+    exact = hessian_diagonal(loss, params, exact=True)
+    estimate = hessian_diagonal(loss, params, probes=4000, generator=torch.Generator().manual_seed(2))
+    for e, h in zip(exact, estimate):
+        assert torch.allclose(e, h, atol=0.02 + 0.1 * e.abs().max().item())
+
+
+def test_the_mask_interface_of_a_built_sparse_network():
+    from search_spaces import Genome
+    from search_spaces.builders import build_from_genome
+    from search_spaces.builders.masked import masked_parameters
+
+    model = build_from_genome(Genome("erdos_renyi", {"p": 0.4}, nodes=12, seed=3, width=4), num_classes=10, in_features=30)
+    named = list(masked_parameters(model))
+    weights, masks = [w for _, w, _ in named], [m for _, _, m in named]
+    before = sum(int(m.sum()) for m in masks)
+    new = prune_step("mcb", weights, masks, 0.25, names=[n for n, _, _ in named])
+    assert sum(int(m.sum()) for m in new) == before - round(0.25 * before)
+    assert all(bool(((n == 1) <= (m == 1)).all()) for n, m in zip(new, masks))  # only unpruned weights go
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"method": "magnitude"}, "expected one of: mcb, mcu, mcd, random, obd"),
+    ({"amount": 0.0}, r"share must be in \(0, 1\)"),
+    ({"amount": 1.0}, r"share must be in \(0, 1\)"),
+    ({"amount": 0}, "count must be at least 1"),
+    ({"amount": 99}, "only 4 remain"),
+    ({"method": "random"}, "needs a numpy Generator"),
+    ({"method": "obd"}, "needs the Hessian diagonal"),
+])
+def test_bad_requests_are_typed_errors(kwargs, match):
+    args = {"method": "mcb", "amount": 0.5, **kwargs}
+    with pytest.raises(PruningError, match=match):
+        prune_step(args["method"], [torch.ones(2, 2)], [torch.ones(2, 2)], args["amount"])
+
+
+def test_every_method_has_a_saliency_of_the_weights_shape():
+    w, m = [torch.randn(3, 4)], [torch.ones(3, 4)]
+    for method in METHODS:
+        s = saliencies(method, w, m, rng=np.random.default_rng(0), hessian=[torch.ones(3, 4)])
+        assert s[0].shape == (3, 4) and bool(torch.isfinite(s[0]).all())
