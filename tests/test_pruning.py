@@ -150,3 +150,44 @@ def test_every_method_has_a_saliency_of_the_weights_shape():
     for method in METHODS:
         s = saliencies(method, w, m, rng=np.random.default_rng(0), hessian=[torch.ones(3, 4)])
         assert s[0].shape == (3, 4) and bool(torch.isfinite(s[0]).all())
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+
+def test_iterative_quarter_steps_give_the_papers_compression_levels():
+    import itertools
+
+    from nas.pruning import plan_schedule
+
+    total = 784 * 100 + 100 * 10
+    steps = plan_schedule(total, target=0.9, rate=0.25)
+    levels = [round(100 * p / total, 1) for p in itertools.accumulate(steps)]
+    assert levels == [25.0, 43.8, 57.8, 68.4, 76.3, 82.2, 86.7, 90.0]  # the paper's 76.3, 82.2, 90.0 among them
+
+
+def test_fixed_count_and_single_shot_schedules_end_at_the_target():
+    from nas.pruning import plan_schedule
+
+    assert plan_schedule(1000, target=0.5, count=200) == [200, 200, 100]
+    assert plan_schedule(1000, target=0.5, count=200, pruned=300) == [200]
+    assert plan_schedule(1000, target=0.8) == [800]
+    assert plan_schedule(1000, target=0.8, pruned=500) == [300]
+
+
+@pytest.mark.parametrize("total, kwargs, match", [
+    (1000, {"target": 0.0}, r"target compression must be in \(0, 1\)"),
+    (1000, {"target": 1.0}, r"target compression must be in \(0, 1\)"),
+    (1000, {"target": 0.5, "pruned": 600}, "already reached"),
+    (1000, {"target": 0.9999}, "would remove every weight"),
+    (100, {"target": 0.9, "rate": 0.01}, "unreachable"),  # round(0.01 * 100) = 1, then 0 at 49 left
+    (1000, {"target": 0.5, "rate": 1.5}, r"rate must be a share in \(0, 1\)"),
+    (1000, {"target": 0.5, "count": 0}, "count must be an integer >= 1"),
+    (1000, {"target": 0.5, "rate": 0.2, "count": 5}, "not both"),
+    (0, {"target": 0.5}, "at least 1 prunable weight"),
+])
+def test_bad_schedules_are_typed_errors(total, kwargs, match):
+    from nas.pruning import plan_schedule
+
+    with pytest.raises(PruningError, match=match):
+        plan_schedule(total, **kwargs)
