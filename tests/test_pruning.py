@@ -191,3 +191,53 @@ def test_bad_schedules_are_typed_errors(total, kwargs, match):
 
     with pytest.raises(PruningError, match=match):
         plan_schedule(total, **kwargs)
+
+
+# --- pruning a trained network (tiny MNIST budgets) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mnist(shared_data_dir):
+    from nas.training.tasks import get_task
+
+    task = get_task("mnist")
+    return task, task.load(data_dir=shared_data_dir)
+
+
+def test_prune_model_follows_the_schedule_and_retrains(mnist):
+    from nas.pruning import DenseMLP, plan_schedule, prune_model, prunable
+    from nas.training.loop import train_model
+
+    task, data = mnist
+    config = task.default_config(epochs=2, lr=1e-2, train_subset=2000, val_subset=300, test_subset=500, seed=0)
+    model = DenseMLP((784, 16, 10), generator=torch.Generator().manual_seed(0))
+    train_model(model, data, task, config)
+    total = 784 * 16 + 16 * 10
+    records = prune_model(model, task, data, method="mcb", steps=plan_schedule(total, target=0.75, rate=0.5),
+                          retrain=config)
+    assert [r["step"] for r in records] == [1, 2]
+    assert [round(r["compression"], 3) for r in records] == [0.5, 0.75]
+    _, weights, masks = prunable(model)
+    assert records[-1]["weights"] == sum(int(m.sum()) for m in masks) == total - round(0.5 * total) - round(0.5 * round(0.5 * total))
+    assert all(bool((w[m == 0] == 0).all()) for w, m in zip(weights, masks))  # pruned weights are zero
+    assert all(0 <= r["test_accuracy_before_retrain"] <= 1 and r["test_accuracy"] > 0.5 for r in records)
+
+
+def test_obd_on_a_sparse_network_uses_a_positive_curvature(mnist):
+    from nas.pruning import prune_model, prunable
+    from nas.pruning.run import fisher_diagonal
+    from search_spaces import Genome
+
+    task, data = mnist
+    config = task.default_config(epochs=1, train_subset=500, val_subset=200, test_subset=300, seed=0)
+    model = task.build(Genome("erdos_renyi", {"p": 0.4}, nodes=10, seed=1, width=4), data,
+                       generator=torch.Generator().manual_seed(0))
+    _, weights, masks = prunable(model)
+    batch = data.val.subset(slice(0, 16))
+    fisher = fisher_diagonal(model, task, batch.x, batch.y, None, weights, torch.Generator().manual_seed(0))
+    assert all(bool((f >= 0).all()) and bool((f[m == 0] == 0).all()) for f, m in zip(fisher, masks))
+    before = sum(int(m.sum()) for m in masks)
+    records = prune_model(model, task, data, method="obd", steps=[before // 4], retrain=config, hessian_batch=32)
+    assert records[0]["weights"] == before - before // 4
+    with pytest.raises(PruningError, match="curvature must be"):
+        prune_model(model, task, data, method="obd", steps=[1], retrain=config, curvature="exact")

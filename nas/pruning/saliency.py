@@ -130,7 +130,8 @@ def prune_step(method: str, weights: Sequence[torch.Tensor], masks: Sequence[tor
         Prunable weights and their current 0/1 masks; they are not changed.
     amount : float or int
         A share in (0, 1) of the unpruned weights (of each layer for ``mcu``, of all for the
-        others), or a count.
+        others), or a count (for ``mcu``: turned into the share it is of all unpruned weights,
+        so the total removed can differ from the count by rounding in each layer).
     rng, hessian
         See :func:`saliencies`.
     names : sequence of str, optional
@@ -156,9 +157,15 @@ def prune_step(method: str, weights: Sequence[torch.Tensor], masks: Sequence[tor
     names = list(names) if names is not None else [f"layer {i}" for i in range(len(masks))]
     new = [m.detach().clone() for m in masks]
     if method == "mcu":
+        if not isinstance(amount, (float, np.floating)):
+            # a count over the network: every layer loses the same share of what it has left
+            remaining = int(sum(int(m.sum()) for m in new))
+            amount = count_to_prune(amount, remaining) / remaining
         for i, (s, m) in enumerate(zip(scores, new)):
             alive = m.reshape(-1).bool()
-            k = count_to_prune(amount, int(alive.sum()))
+            k = round(float(amount) * int(alive.sum()))
+            if k == 0:
+                continue
             idx = torch.nonzero(alive).reshape(-1)[_lowest(s.reshape(-1)[alive], k)]
             m.view(-1)[idx] = 0
     else:
