@@ -241,3 +241,75 @@ def test_obd_on_a_sparse_network_uses_a_positive_curvature(mnist):
     assert records[0]["weights"] == before - before // 4
     with pytest.raises(PruningError, match="curvature must be"):
         prune_model(model, task, data, method="obd", steps=[1], retrain=config, curvature="exact")
+
+
+# --- nas prune ---------------------------------------------------------------------------------
+
+TINY_PRUNE = ["--epochs", "1", "--retrain", "1", "--train", "lr=0.01", "--train", "train_subset=1000",
+              "--train", "val_subset=300", "--train", "test_subset=500"]
+
+
+def test_nas_prune_writes_steps_per_method_a_table_and_a_plot(tmp_path, shared_data_dir, capsys):
+    import json
+
+    from nas.cli.main import main
+
+    out = tmp_path / "prune.json"
+    code = main(["prune", "--arch", "784-16-10", "--method", "mcb,mcu", "--seeds", "2", "--rate", "0.5", "--target", "0.7",
+                 "--data-dir", str(shared_data_dir), "--out", str(out), *TINY_PRUNE])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    result = json.loads(out.read_text())
+    assert result["complete"] and set(result["methods"]) == {"mcb", "mcu"}
+    steps = result["methods"]["mcb"]["steps"]
+    assert [round(s["compression"], 2) for s in steps] == [0.5, 0.75]
+    for s in steps:
+        assert {"compression", "test_accuracy_mean", "test_accuracy_std", "test_accuracy_before_retrain_mean",
+                "weights"} <= set(s) and s["seeds"] == 2
+    assert len(result["runs"]["mcu"]) == 2 and len(result["base"]) == 2
+    assert (tmp_path / "prune.png").stat().st_size > 0 and "mcu" in captured.out
+    assert main(["prune", "--arch", "784-16-10", "--out", str(out)]) == 1  # never overwritten
+    assert "exists" in capsys.readouterr().err
+
+
+def test_an_interrupted_pruning_run_keeps_the_steps_it_finished(tmp_path, shared_data_dir, monkeypatch):
+    import json
+
+    import nas.pruning.experiment as experiment
+    from nas.pruning.experiment import PruneConfig, run_pruning
+
+    real, calls = experiment.prune_model, []
+
+    def failing_at_the_third_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise PruningError("layers.1.weight would lose all its weights")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "prune_model", failing_at_the_third_step)
+    config = PruneConfig(task="mnist", arch="784-16-10", rate=0.5, target=0.9, retrain=1, epochs=1,
+                         data_dir=str(shared_data_dir),
+                         train={"lr": 0.01, "train_subset": 1000, "val_subset": 300, "test_subset": 500})
+    out = tmp_path / "prune.json"
+    with pytest.raises(PruningError, match="would lose all its weights"):
+        run_pruning(config, out)
+    partial = json.loads(out.read_text())
+    assert not partial["complete"]
+    assert [round(s["compression"], 2) for s in partial["methods"]["mcb"]["steps"]] == [0.5, 0.75]
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--method", "foo"], "expected some of: mcb, mcu, mcd, random, obd"),
+    (["--rate", "1.5"], "rate must be a share in (0, 1)"),
+    (["--target", "1"], "target compression must be in (0, 1)"),
+    (["--arch", "784-x-10"], "layer widths like 784-100-10"),
+    (["--task", "reber"], "builds a feed-forward MLP"),
+    (["--single-shot", "--rate", "0.3"], "--single-shot"),
+])
+def test_nas_prune_bad_input_is_one_line_before_training(tmp_path, capsys, args, match):
+    from nas.cli.main import main
+
+    out = tmp_path / "p.json"
+    assert main(["prune", "--arch", "784-16-10", "--out", str(out), *args]) == 1
+    err = capsys.readouterr().err.strip()
+    assert match in err and len(err.splitlines()) == 1 and not out.exists()

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("nas.cli.search", "Run an architecture search (genetic, random, TPE, NSGA-II)."),
     "worker": ("nas.cli.worker", "Train queued candidates of a search from its ledger."),
     "report": ("nas.cli.report", "Rebuild the report of a search run directory."),
+    "prune": ("nas.cli.prune", "Prune a trained network step by step (mcb, mcu, mcd, random, obd) over seeds."),
     "priors": ("nas.cli.priors", "Evaluate priors: controlled studies with statistics and a predictor."),
 }
 
