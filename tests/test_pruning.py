@@ -313,3 +313,18 @@ def test_nas_prune_bad_input_is_one_line_before_training(tmp_path, capsys, args,
     assert main(["prune", "--arch", "784-16-10", "--out", str(out), *args]) == 1
     err = capsys.readouterr().err.strip()
     assert match in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_a_sparse_gru_is_pruned_per_layer_without_emptying_a_layer(tmp_path, shared_data_dir):
+    import json
+
+    from nas.pruning.experiment import PruneConfig, run_pruning
+    from search_spaces import Genome
+
+    genome = Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=12, seed=0, family="rnn:gru").to_dict()
+    config = PruneConfig(task="reber", genome=genome, methods=("mcu",), rate=0.5, target=0.7, retrain=1, epochs=1,
+                         data_dir=str(shared_data_dir),
+                         train={"lr": 0.02, "train_subset": 500, "val_subset": 200, "test_subset": 300})
+    run_pruning(config, tmp_path / "p.json")
+    steps = json.loads((tmp_path / "p.json").read_text())["methods"]["mcu"]["steps"]
+    assert len(steps) == 2 and steps[-1]["compression"] >= 0.7 and steps[-1]["weights"] > 0

@@ -211,7 +211,10 @@ def run_pruning(config: PruneConfig, out, echo=None) -> dict[str, list[dict]]:
             records: list[dict] = []
             runs[method].append(records)
             copy_ = copy.deepcopy(model)
-            for number, k in enumerate(steps, 1):
+            # an iterative schedule prunes its share of what is left (of each layer for mcu); the plan
+            # gives the number of steps, and for global methods the same counts
+            amounts = [float(config.rate)] * len(steps) if config.rate is not None else steps
+            for number, k in enumerate(amounts, 1):
                 step = prune_model(copy_, task, data, method=method, steps=[k], retrain=config.retrain_config(seed),
                                    rng=np.random.default_rng([seed, number]))[0]
                 # prune_model counts compression from the weights it was given: make it the run's

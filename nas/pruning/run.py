@@ -80,8 +80,9 @@ def prune_model(model, task, data, *, method: str, steps, retrain, rng: np.rando
     data : Dataset
     method : str
         One of :data:`nas.pruning.METHODS`.
-    steps : sequence of int
-        Weights removed per step (:func:`nas.pruning.plan_schedule`).
+    steps : sequence of int or float
+        Per step, a count of weights (:func:`nas.pruning.plan_schedule`) or a share of the
+        remaining ones (for ``mcu``: of each layer's remaining ones).
     retrain : TrainConfig
         Retraining after every step (``epochs=0`` is not allowed by TrainConfig: use fixed or
         variable retraining).
@@ -123,7 +124,9 @@ def prune_model(model, task, data, *, method: str, steps, retrain, rng: np.rando
             else:
                 hessian = hessian_diagonal(lambda: task.loss(task.forward(model, x, lengths), y, lengths), weights,
                                            probes=probes, generator=generator)
-        new = prune_step(method, weights, masks, int(k), rng=rng, hessian=hessian, names=names)
+        before_step = int(sum(int(m.sum()) for m in masks))
+        new = prune_step(method, weights, masks, float(k) if isinstance(k, float) else int(k), rng=rng, hessian=hessian,
+                         names=names)
         with torch.no_grad():
             for w, m, n in zip(weights, masks, new):
                 m.copy_(n)
@@ -131,7 +134,7 @@ def prune_model(model, task, data, *, method: str, steps, retrain, rng: np.rando
         _, before = evaluate(model, prepared.test, task, retrain, device)
         result = train_model(model, data, task, retrain)
         left = int(sum(int(m.sum()) for m in masks))
-        records.append({"step": number, "removed": int(k), "weights": left, "compression": 1 - left / total,
+        records.append({"step": number, "removed": before_step - left, "weights": left, "compression": 1 - left / total,
                         "test_accuracy_before_retrain": before, "test_accuracy": result.test_accuracy,
                         "val_accuracy": result.val_accuracy})
     return records
