@@ -96,7 +96,7 @@ def tune(
     base = make_predictor(model, group=group, random_state=random_state, extra_columns=extra_columns)
     X, rest, _ = prepare(base, genomes, random_state)
     n_train = min(len(train) for train, _ in splits)
-    k = max(1, int(round(0.1 * n)))
+    k = default_k(n)
 
     def objective(trial: optuna.Trial) -> float:
         params = spec.space(trial, n_train)

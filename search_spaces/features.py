@@ -221,7 +221,16 @@ def graph_features(
 
 @functools.lru_cache(maxsize=8192)
 def _genome_features(genome: Genome, options: tuple) -> dict[str, float]:
-    return _compute(genome.dag(), *options, width=genome.width, readout=genome.readout)
+    # The graph's features do not depend on width or readout, which mutations and budgets change
+    # all the time: compute them once per graph and add the cheap built-network ones on top.
+    dag, graph_part = _graph_part(genome.replace(width=1, readout="sinks"), options)
+    return _finish(dag, {**graph_part, **_built(dag, genome.width, genome.readout)})
+
+
+@functools.lru_cache(maxsize=8192)
+def _graph_part(genome: Genome, options: tuple) -> tuple[LayeredDAG, dict[str, float]]:
+    dag = genome.dag()
+    return dag, _graph_features(dag, *options)
 
 
 def _compute(
@@ -233,6 +242,36 @@ def _compute(
     width: int = 1,
     readout: str = "sinks",
 ) -> dict[str, float]:
+    graph_part = _graph_features(dag, exact_betweenness_max, betweenness_samples, seed)
+    return _finish(dag, {**graph_part, **_built(dag, width, readout)})
+
+
+def _built(dag: LayeredDAG, width: int, readout: str) -> dict[str, float]:
+    """The features of the network as built: they depend on the width and the readout."""
+    n, e = dag.num_nodes, dag.num_edges
+    read = np.zeros(n, dtype=bool)
+    read[list(dag.output_layer if readout == "last" else dag.sinks)] = True
+    out: dict[str, float] = {"width": width, "read_vertices": int(np.count_nonzero(read))}
+    out["readout_units"] = width * out["read_vertices"]
+    out.update(_read_paths(dag, read))
+    u, v = np.asarray(dag.edges).T
+    layer = np.asarray(dag.layer_of)
+    fed = np.unique(layer[u] * n + v).size  # (source layer, target vertex): one bias per pair
+    out["hidden_weights"] = e * width * width + fed * width
+    return out
+
+
+def _finish(dag: LayeredDAG, out: dict) -> dict[str, float]:
+    """Every feature as a float, in :data:`FEATURE_NAMES` order; raises on a non-finite one."""
+    result = {name: float(out[name]) for name in FEATURE_NAMES}
+    bad = [name for name, value in result.items() if not math.isfinite(value)]
+    if bad:  # by construction unreachable; never hand NaN to a predictor silently
+        raise SearchSpaceError(f"non-finite features {bad} for {dag!r}")
+    return result
+
+
+def _graph_features(dag: LayeredDAG, exact_betweenness_max: int, betweenness_samples: int, seed: int) -> dict[str, float]:
+    """Every feature that depends on the graph alone (not on width or readout)."""
     n, e = dag.num_nodes, dag.num_edges
     adj = dag.adjacency()
     degree = np.asarray(adj.sum(axis=1)).ravel()
@@ -277,21 +316,7 @@ def _compute(
     out["first_layer_share"] = dag.layer_widths[0] / n
     out["last_layer_share"] = dag.layer_widths[-1] / n
     out["bottleneck_share"] = widths.min() / widths.max()
-    # the network as built: a bare DAG is width 1 read at its sinks
-    read = np.zeros(n, dtype=bool)
-    read[list(dag.output_layer if readout == "last" else dag.sinks)] = True
-    out["width"] = width
-    out["read_vertices"] = int(np.count_nonzero(read))
-    out["readout_units"] = width * out["read_vertices"]
-    out.update(_read_paths(dag, read))
-    fed = np.unique(layer[u] * n + v).size  # (source layer, target vertex): one bias per pair
-    out["hidden_weights"] = e * width * width + fed * width
-
-    result = {name: float(out[name]) for name in FEATURE_NAMES}
-    bad = [name for name, value in result.items() if not math.isfinite(value)]
-    if bad:  # by construction unreachable; never hand NaN to a predictor silently
-        raise SearchSpaceError(f"non-finite features {bad} for {dag!r}")
-    return result
+    return out
 
 
 def feature_vector(dag, names=FEATURE_NAMES, **options) -> np.ndarray:

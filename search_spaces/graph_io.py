@@ -52,6 +52,7 @@ __all__ = [
     "genomes_from_files",
     "import_genomes",
     "write_genomes_jsonl",
+    "genome_record_line",
     "read_genomes_jsonl",
     "write_output",
     "write_graph",
@@ -361,7 +362,8 @@ def import_genomes(paths: Sequence, fmt: str | None = None, family: str = "ff") 
     return genomes_from_files(files, fmt, family=family)
 
 
-def _record_line(graph_id: str, genome: Genome, source: str) -> str:
+def genome_record_line(graph_id: str, genome: Genome, source: str) -> str:
+    """One JSON line of :func:`write_genomes_jsonl`: ``{"id", "genome", "source"}``, id first."""
     # Built by hand so that "id" comes first and the genome stays its canonical (sorted) JSON.
     return f'{{"id": {json.dumps(graph_id)}, "genome": {genome.to_json()}, "source": {json.dumps(source)}}}'
 
@@ -421,7 +423,7 @@ def write_genomes_jsonl(records: Iterable[GenomeRecord], path, force: bool = Fal
         if graph_id in seen:
             raise GraphFormatError(f"duplicate id {graph_id!r}: {seen[graph_id]!r} and {source!r}; expected unique ids")
         seen[graph_id] = source
-    return write_output(path, "".join(_record_line(*r) + "\n" for r in records), force=force)
+    return write_output(path, "".join(genome_record_line(*r) + "\n" for r in records), force=force)
 
 
 def read_genomes_jsonl(path) -> list[GenomeRecord]:

@@ -275,10 +275,10 @@ def test_nas_prune_writes_steps_per_method_a_table_and_a_plot(tmp_path, shared_d
 def test_an_interrupted_pruning_run_keeps_the_steps_it_finished(tmp_path, shared_data_dir, monkeypatch):
     import json
 
-    import nas.pruning.experiment as experiment
+    import nas.pruning.run as run
     from nas.pruning.experiment import PruneConfig, run_pruning
 
-    real, calls = experiment.prune_model, []
+    real, calls = run.prune_step, []
 
     def failing_at_the_third_step(*args, **kwargs):
         calls.append(1)
@@ -286,7 +286,7 @@ def test_an_interrupted_pruning_run_keeps_the_steps_it_finished(tmp_path, shared
             raise PruningError("layers.1.weight would lose all its weights")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(experiment, "prune_model", failing_at_the_third_step)
+    monkeypatch.setattr(run, "prune_step", failing_at_the_third_step)
     config = PruneConfig(task="mnist", arch="784-16-10", rate=0.5, target=0.9, retrain=1, epochs=1,
                          data_dir=str(shared_data_dir),
                          train={"lr": 0.01, "train_subset": 1000, "val_subset": 300, "test_subset": 500})
@@ -328,3 +328,13 @@ def test_a_sparse_gru_is_pruned_per_layer_without_emptying_a_layer(tmp_path, sha
     run_pruning(config, tmp_path / "p.json")
     steps = json.loads((tmp_path / "p.json").read_text())["methods"]["mcu"]["steps"]
     assert len(steps) == 2 and steps[-1]["compression"] >= 0.7 and steps[-1]["weights"] > 0
+
+
+def test_nas_prune_refuses_an_unwritable_out_before_training(tmp_path, capsys):
+    from nas.cli.main import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["prune", "--arch", "784-16-10", "--out", str(blocker / "p.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "is not a writable folder; nothing was trained" in err and len(err.splitlines()) == 1

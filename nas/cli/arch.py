@@ -26,6 +26,7 @@ from search_spaces.graph_io import (
     GenomeRecord,
     GraphFormatError,
     collect_graph_files,
+    genome_record_line,
     genomes_from_files,
     import_genome,
     read_genomes_jsonl,
@@ -207,9 +208,8 @@ def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, force):
     records = genomes_from_files(files, fmt, family=family)
     summary = f"read {len(records)} graphs; skipped {len(skipped)} files whose suffix is no {fmt or 'graph'} format"
     if jsonl_path is None:
-        for graph_id, genome, source in records:
-            # the same lines as write_genomes_jsonl; nothing is printed before every file parsed
-            click.echo(json.dumps({"id": graph_id, "genome": json.loads(genome.to_json()), "source": source}))
+        for record in records:  # nothing is printed before every file parsed
+            click.echo(genome_record_line(*record))
         click.echo(summary, err=True)
         return
     path = write_genomes_jsonl(records, jsonl_path, force=force)

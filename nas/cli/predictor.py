@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from nas.cli.options import parse_key_values
 from nas.exceptions import ConfigError
 
 _GROUPS = ("paper", "extended", "size")
@@ -103,19 +104,6 @@ class FitConfig:
             raise ConfigError(f"scoring must be one of {list(TUNING_SCORES)}, got {self.scoring!r}")
         if self.tune_trials and self.params:
             raise ConfigError("give either --param values or --tune, not both")
-
-
-def _parse_params(values: tuple[str, ...]) -> dict:
-    params = {}
-    for item in values:
-        if "=" not in item:
-            raise ConfigError(f"--param expects NAME=VALUE, got {item!r}")
-        name, raw = item.split("=", 1)
-        try:
-            params[name.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[name.strip()] = raw
-    return params
 
 
 class _QuietConvergence:
@@ -309,7 +297,7 @@ def fit_cmd(data, target, model, group, extra_features, params, tune_trials, sco
 
     cfg = FitConfig(
         data=data, target=target, out=out, model=model, group=group, extra_features=_split_list(extra_features),
-        tune_trials=tune_trials, scoring=scoring, folds=folds, seed=seed, params=_parse_params(params),
+        tune_trials=tune_trials, scoring=scoring, folds=folds, seed=seed, params=parse_key_values(params, "--param"),
     )
     path = Path(cfg.data)
     df = predictors.read_evaluations(path, target=cfg.target, extra_features=cfg.extra_features, min_rows=max(cfg.folds, 2))

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from nas.cli.options import parse_key_values
 from nas.exceptions import ConfigError
 
 
@@ -25,15 +26,7 @@ def _split(text: str | None) -> tuple[str, ...] | None:
 
 
 def _train_options(pairs: tuple[str, ...], epochs: int | None) -> dict | None:
-    options = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--train expects KEY=VALUE (a TrainConfig field), got {pair!r}")
-        try:
-            options[key.strip()] = json.loads(text)
-        except json.JSONDecodeError:
-            options[key.strip()] = text
+    options = parse_key_values(pairs, "--train", "KEY=VALUE (a TrainConfig field)")
     if epochs is not None:
         options["epochs"] = epochs
     return options or None

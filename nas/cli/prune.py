@@ -55,7 +55,7 @@ def cli(task, arch, genome_path, methods, target, rate, count, single_shot, retr
         data_dir, device, out, force, threads):
     """Train a network (--arch or --genome) with --seeds seeds, prune it step by step with every
     --method, retrain after each step, and report test accuracy against compression."""
-    from nas.cli.priors import _train_options
+    from nas.cli.options import parse_key_values
     from nas.device import set_threads
     from nas.pruning.experiment import PruneConfig, run_pruning
 
@@ -74,7 +74,7 @@ def cli(task, arch, genome_path, methods, target, rate, count, single_shot, retr
         genome = load_genome(genome_path).to_dict()
     config = PruneConfig(task=task, arch=arch, genome=genome, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
                          target=target, rate=rate, count=count, retrain=retrain, variable=variable, seeds=seeds,
-                         epochs=epochs, train=_train_options(train_pairs, None) or {}, data_dir=data_dir, device=device)
+                         epochs=epochs, train=parse_key_values(train_pairs, "--train", "KEY=VALUE (a TrainConfig field)"), data_dir=data_dir, device=device)
     try:
         summary = run_pruning(config, out_path, echo=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:

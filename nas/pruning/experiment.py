@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,10 @@ def _write(path: Path, config: PruneConfig, base: list[dict], runs: dict, done: 
     payload = {"config": config.to_dict(), "complete": done, "base": base,
                "methods": {m: {"steps": s} for m, s in summarise(runs).items()}, "runs": runs,
                "provenance": provenance()}
-    write_json_atomic(path, to_jsonable(payload))
+    try:
+        write_json_atomic(path, to_jsonable(payload))
+    except OSError as err:
+        raise PruningError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
 
 
 def run_pruning(config: PruneConfig, out, echo=None) -> dict[str, list[dict]]:
@@ -193,16 +197,22 @@ def run_pruning(config: PruneConfig, out, echo=None) -> dict[str, list[dict]]:
     out = Path(out)
     if out.exists() and out.is_dir():
         raise PruningError(f"--out {str(out)!r} is a folder; expected a JSON file path")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise PruningError(f"--out {str(out)!r}: {str(folder)!r} is not a writable folder; nothing was trained")
     task = get_task(config.task)
     resolve_device(config.device)
     data = task.load(data_dir=config.data_dir)
-    probe = _build(config, task, data, 0)
-    total = int(sum(int(m.sum()) for m in prunable(probe)[2]))
+    models = {0: _build(config, task, data, 0)}  # seed 0's network also sizes the schedule
+    total = int(sum(int(m.sum()) for m in prunable(models[0])[2]))
     steps = plan_schedule(total, target=config.target, rate=config.rate, count=config.count)
+    # an iterative schedule prunes its share of what is left (of each layer for mcu); the plan
+    # gives the number of steps, and for global methods the same counts
+    amounts = [float(config.rate)] * len(steps) if config.rate is not None else steps
     base: list[dict] = []
     runs: dict[str, list[list[dict]]] = {m: [] for m in config.methods}
     for seed in range(config.seeds):
-        model = _build(config, task, data, seed)
+        model = models.pop(seed, None) or _build(config, task, data, seed)
         result = train_model(model, data, task, config.base_config(seed))
         base.append({"seed": seed, "test_accuracy": result.test_accuracy, "weights": total})
         if echo:
@@ -210,17 +220,13 @@ def run_pruning(config: PruneConfig, out, echo=None) -> dict[str, list[dict]]:
         for method in config.methods:
             records: list[dict] = []
             runs[method].append(records)
-            copy_ = copy.deepcopy(model)
-            # an iterative schedule prunes its share of what is left (of each layer for mcu); the plan
-            # gives the number of steps, and for global methods the same counts
-            amounts = [float(config.rate)] * len(steps) if config.rate is not None else steps
-            for number, k in enumerate(amounts, 1):
-                step = prune_model(copy_, task, data, method=method, steps=[k], retrain=config.retrain_config(seed),
-                                   rng=np.random.default_rng([seed, number]))[0]
-                # prune_model counts compression from the weights it was given: make it the run's
-                left = step["weights"]
-                records.append({**step, "step": number, "compression": 1 - left / total})
+
+            def save(record, records=records):
+                records.append(record)
                 _write(out, config, base, runs, done=False)
+
+            prune_model(copy.deepcopy(model), task, data, method=method, steps=amounts, retrain=config.retrain_config(seed),
+                        seed=seed, total=total, on_step=save)
             if echo:
                 echo(f"seed {seed}, {method}: {records[-1]['compression']:.1%} compression, "
                      f"test accuracy {records[-1]['test_accuracy']:.4f}")

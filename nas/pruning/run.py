@@ -16,6 +16,8 @@ pruned as one population, the ``nas prune`` command and its output file.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -68,8 +70,9 @@ def fisher_diagonal(model, task, x, y, lengths, weights, generator: torch.Genera
     return [t / x.shape[0] for t in total]
 
 
-def prune_model(model, task, data, *, method: str, steps, retrain, rng: np.random.Generator | None = None,
-                hessian_batch: int = 256, curvature: str = "fisher", probes: int = 16) -> list[dict]:
+def prune_model(model, task, data, *, method: str, steps, retrain, seed: int = 0, total: int | None = None,
+                on_step: Callable[[dict], None] | None = None, hessian_batch: int = 256, curvature: str = "fisher",
+                probes: int = 16) -> list[dict]:
     """Prune ``model`` (trained, any network with masks) in ``steps`` and retrain after each.
 
     Parameters
@@ -86,8 +89,13 @@ def prune_model(model, task, data, *, method: str, steps, retrain, rng: np.rando
     retrain : TrainConfig
         Retraining after every step (``epochs=0`` is not allowed by TrainConfig: use fixed or
         variable retraining).
-    rng : numpy.random.Generator
-        For ``random``.
+    seed : int
+        Step ``i`` draws (``random``'s saliencies, ``obd``'s labels) from
+        ``numpy.random.default_rng([seed, i])``.
+    total : int, optional
+        Prunable weights the compression is counted from (default: those unpruned now).
+    on_step : callable, optional
+        Called with each step's record as soon as the step is done (e.g. to save it).
     hessian_batch : int
         Validation examples for ``obd``'s curvature.
     curvature : {"fisher", "hutchinson"}
@@ -110,15 +118,17 @@ def prune_model(model, task, data, *, method: str, steps, retrain, rng: np.rando
     device = resolve_device(retrain.device)
     model.to(device)
     names, weights, masks = prunable(model)
-    total = int(sum(int(m.sum()) for m in masks))
+    if total is None:
+        total = int(sum(int(m.sum()) for m in masks))
     prepared = prepare_data(data, retrain, device)
     records = []
     for number, k in enumerate(steps, 1):
+        rng = np.random.default_rng([seed, number])
         hessian = None
         if method == "obd":
             batch = prepared.val.subset(slice(0, hessian_batch))
             x, y, lengths = batch.x, batch.y, batch.lengths
-            generator = torch.Generator(device=device).manual_seed(number)
+            generator = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
             if curvature == "fisher":
                 hessian = fisher_diagonal(model, task, x, y, lengths, weights, generator)
             else:
@@ -137,4 +147,6 @@ def prune_model(model, task, data, *, method: str, steps, retrain, rng: np.rando
         records.append({"step": number, "removed": before_step - left, "weights": left, "compression": 1 - left / total,
                         "test_accuracy_before_retrain": before, "test_accuracy": result.test_accuracy,
                         "val_accuracy": result.val_accuracy})
+        if on_step is not None:
+            on_step(records[-1])
     return records

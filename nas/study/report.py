@@ -11,7 +11,6 @@ accuracy is at most chance + ``fail_margin``.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -185,7 +184,7 @@ def _interval(mean, low, high, spec=".4f") -> str:
     return f"{_f(mean, spec)} [{_f(low, spec)}, {_f(high, spec)}]"
 
 
-def _plots(folder: Path, frame: pd.DataFrame, result: dict, seeds: int) -> list[tuple[str, str]]:
+def _plots(folder: Path, frame: pd.DataFrame, result: dict) -> list[tuple[str, str]]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -233,7 +232,7 @@ def _plots(folder: Path, frame: pd.DataFrame, result: dict, seeds: int) -> list[
     return plots
 
 
-def _markdown(frame: pd.DataFrame, facts: dict, result: dict, plots) -> str:
+def _markdown(facts: dict, result: dict, plots) -> str:
     config = facts["config"]
     rules = ", ".join(f"`{p}`" for p in config.priors)
     train = ", ".join(f"{k}={v}" for k, v in config.train) or "the task's budget"
@@ -361,11 +360,7 @@ def write_report(folder, *, predictor: bool = True, repeats: int = 10, seed: int
                      + [t.assign(family=f, prior=p) for f, cell in result["cells"].items()
                         for p, t in cell["_correlations_by_prior"].items()], ignore_index=True)
     write_text_atomic(folder / "correlations.csv", corr.to_csv(index=False))
-    plots = _plots(folder, frame, result, facts["config"].seeds)
+    plots = _plots(folder, frame, result)
     write_json_atomic(folder / "statistics.json", to_jsonable(_jsonable(result)))
-    return write_text_atomic(folder / "report.md", _markdown(frame, facts, result, plots))
+    return write_text_atomic(folder / "report.md", _markdown(facts, result, plots))
 
-
-def read_statistics(folder) -> dict:
-    """The ``statistics.json`` of a reported study."""
-    return json.loads((Path(folder) / "statistics.json").read_text())

@@ -137,18 +137,21 @@ def _match(first, names, rules, nodes, family, config, rngs, weight_counter):
     if config.match == "none":
         return first, None, [None] * len(first)
     if config.match == "edges":
-        target = int(round(float(np.median([_edges(g) for g in first]))))
-        chosen = []
-        for name, genome, rng in zip(names, first, rngs):
-            best = genome
+        counts = [_edges(g) for g in first]
+        target = int(round(float(np.median(counts))))
+        chosen, values = [], []
+        for name, genome, edges, rng in zip(names, first, counts, rngs):
+            best, best_edges = genome, edges  # a genome's graph is generated once per count
             for _ in range(config.match_tries - 1):
-                if _edges(best) == target:
+                if best_edges == target:
                     break
                 candidate = _draw(name, rules[name], nodes, family, config, rng)
-                if abs(_edges(candidate) - target) < abs(_edges(best) - target):
-                    best = candidate
+                candidate_edges = _edges(candidate)
+                if abs(candidate_edges - target) < abs(best_edges - target):
+                    best, best_edges = candidate, candidate_edges
             chosen.append(best)
-        return chosen, target, [_edges(g) for g in chosen]
+            values.append(best_edges)
+        return chosen, target, values
     from nas.budget import width_for_budget
 
     target = int(round(float(np.median([weight_counter(g) for g in first]))))
