@@ -53,7 +53,7 @@ from scipy import stats
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from predictors.evaluation import _n_rows, _seed_unset, _take, check_target, cv_splits, prepare, repeat_averaged
+from predictors.evaluation import _n_rows, _seed_unset, check_target, cv_splits, prepare, repeat_averaged, run_cv
 from predictors.exceptions import EvaluationDataError
 from predictors.features import GraphFeatures
 from predictors.intervals import bootstrap_interval
@@ -394,19 +394,13 @@ def compare_predictors(
     oof, fold_values, per_repeat = {}, {}, {}
     for name, pipeline in zip(names, pipelines.values()):
         Xp, est = _split_features(pipeline, X, cache, random_state)
-        pred_all = np.full((plan.repeats, n), np.nan)
-        folds = {m: np.full(len(plan.splits), np.nan) for m in metrics}
-        for i, (train, test) in enumerate(plan.splits):
-            model = clone(est).fit(_take(Xp, train), y[train])
-            pred = np.asarray(model.predict(_take(Xp, test)), dtype=float)
-            pred_all[i // plan.folds, test] = pred
-            k_fold = max(1, int(round(k * test.size / n)))
-            for m in metrics:
-                folds[m][i] = compute_metric(m, y[test], pred, k=k_fold)
-        oof[name], fold_values[name] = pred_all, folds
-        per_repeat[name] = {m: np.array([compute_metric(m, y, row, k=k) for row in pred_all]) for m in metrics}
+        report = run_cv(est, Xp, y, plan, k=k, metrics=metrics, n_bootstrap=0)  # the one CV loop
+        oof[name], fold_values[name] = report.oof_predictions, report.fold_values
+        per_repeat[name] = {m: np.array([compute_metric(m, y, row, k=k) for row in oof[name]]) for m in metrics}
 
-    mean = {name: dict(zip(metrics, map(float, repeat_averaged(y, oof[name], metrics, k)))) for name in names}
+    # the repeat average of the per-repeat values (NaN where no repeat defines the metric)
+    mean = {name: {m: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for m, v in per_repeat[name].items()}
+            for name in names}
     nan_pair = (float("nan"), float("nan"), "none")
     ci = {name: {m: nan_pair for m in metrics} for name in names}
     seed = np.random.SeedSequence(random_state)
