@@ -29,13 +29,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import networkx as nx
 
+from search_spaces.atomic import write_text_atomic
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import EmptyGraphError, SearchSpaceError
 from search_spaces.genome import MAX_NODES, Genome
@@ -368,12 +368,6 @@ def genome_record_line(graph_id: str, genome: Genome, source: str) -> str:
     return f'{{"id": {json.dumps(graph_id)}, "genome": {genome.to_json()}, "source": {json.dumps(source)}}}'
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_output(path, text: str, force: bool = False) -> Path:
     """Write ``text`` to ``path`` atomically; refuse an existing file unless ``force``.
 
@@ -390,19 +384,12 @@ def write_output(path, text: str, force: bool = False) -> Path:
         raise GraphFormatError(f"output {str(path)!r} is a directory; expected a file path")
     if path.exists() and not force:
         raise GraphFormatError(f"output file {str(path)!r} exists; expected a new path (or pass --force to overwrite)")
-    tmp = None
+    if path.parent.exists() and not path.parent.is_dir():
+        raise GraphFormatError(f"cannot write {str(path)!r}: {str(path.parent)!r} is a file, not a folder")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; an output gets the usual mode
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as err:
         raise GraphFormatError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
