@@ -157,10 +157,7 @@ def _write_final_best(run_dir: Path, records: list[dict], key: str, model, train
 
 def best_trial(ledger: Ledger):
     """The best COMPLETE trial by the primary metric (ties: the earlier one), or None."""
-    done = [t for t in ledger.trials() if t.state.name == "COMPLETE"]
-    if not done:
-        return None
-    return max(done, key=lambda t: (t.values[0], -t.number))
+    return next(iter(final_candidates(ledger, 1)), None)
 
 
 def _write_model(run_dir: Path, genome: Genome, model, trial_number: int, final: dict | None = None) -> None:

@@ -522,8 +522,9 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
         best = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
         test = f", test accuracy {best['test_accuracy']:.4f}" if "test_accuracy" in frame and not is_missing(best["test_accuracy"]) else ""
         lines.append(f"| best {metric} | {best[metric]:.4f} (trial {int(best['trial'])}{test}) |")
-    if final is not None and final["final_mean"].notna().any():
-        top = final.loc[final["final_mean"].idxmax()]
+    chosen = _chosen(final) if final is not None and final["final_mean"].notna().any() else None
+    if chosen is not None:  # the survivor best/ holds: chosen by validation, never by test
+        top = final.loc[chosen]
         std = "" if is_missing(top["final_std"]) else f" ± {top['final_std']:.4f}"
         lines.append(f"| best fully trained (final test accuracy) | {top['final_mean']:.4f}{std} over "
                      f"{top['n_seeds']} seed(s) (`{top['key']}`) |")
