@@ -83,3 +83,26 @@ def test_measure_sampled_trains_one_network_per_prior(shared_data_dir, capsys, m
                         "--data-dir", str(shared_data_dir)]) == 0
     out = capsys.readouterr().out
     assert out.count('"prior"') == 2 and "| erdos_renyi |" in out and "| layered_random |" in out
+
+
+def test_the_pruning_reproduction_writes_its_tables(tmp_path, shared_data_dir, capsys, monkeypatch):
+    script = _load("reproduce_pruning", monkeypatch)
+    out = tmp_path / "paper.json"
+    args = ["--preset", "stier2021-mnist", "--seeds", "3", "--epochs", "1", "--target", "0.2", "--train", "train_subset=400",
+            "--train", "val_subset=200", "--train", "test_subset=200", "--data-dir", str(shared_data_dir), "--out", str(out)]
+    assert script.main(args) == 0
+    tables = (tmp_path / "paper.md").read_text()
+    assert "| 25.0 % |" in tables and "mcu" in tables and "| n |" in tables
+    assert script.main(args) == 1  # never overwritten
+    assert "exists" in capsys.readouterr().err
+    assert script.main(["--table", str(out)]) == 0 and "Each method against mcb" in capsys.readouterr().out
+
+
+def test_bench_pruning_ends_with_the_ratio_line(shared_data_dir, capsys, monkeypatch):
+    bench = _load("bench_pruning", monkeypatch)
+    code = bench.main(["--arch", "784-8-10", "--n", "3", "--steps", "1", "--train-subset", "300",
+                       "--data-dir", str(shared_data_dir)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and re.fullmatch(r"ratio: \d+\.\d\d", lines[-1])
+    gap = float(lines[-2].rsplit(" ", 1)[1])
+    assert gap <= 0.01  # the population prunes each candidate as if alone

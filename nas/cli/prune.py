@@ -32,32 +32,37 @@ def _plot(summary: dict, path: Path) -> Path:
 
 
 @click.command("prune")
-@click.option("--task", default="mnist", show_default=True, help="Task whose data the network is trained on.")
+@click.option("--preset", help="A named set-up (stier2021-mnist, lenet-300-100); options given as well override it.")
+@click.option("--task", help="Task whose data the network is trained on (default mnist).")
 @click.option("--arch", help="A dense MLP given by its widths, e.g. 784-100-10.")
-@click.option("--genome", "genome_path", type=click.Path(dir_okay=False), help="A genome JSON file (any family).")
-@click.option("--method", "methods", default="mcb", show_default=True,
-              help="One or more of mcb, mcu, mcd, random, obd (comma-separated).")
-@click.option("--target", type=float, default=0.8, show_default=True, help="Compression to reach, in (0, 1).")
+@click.option("--genome", "genome_path", type=click.Path(dir_okay=False), help="A genome JSON file (ff or rnn).")
+@click.option("--method", "methods", help="One or more of mcb, mcu, mcd, random, obd (comma-separated; default mcb).")
+@click.option("--weights", help="Parts pruned: all (default), or some of input,hidden,output (MLPs) / "
+                                "input,recurrent,output (RNNs).")
+@click.option("--target", type=float, help="Compression to reach, in (0, 1) (default 0.8).")
 @click.option("--rate", type=float, help="Iterative: share of the remaining weights removed per step (default 0.25).")
 @click.option("--count", type=int, help="Fixed: weights removed per step.")
 @click.option("--single-shot", is_flag=True, help="One step to the target.")
-@click.option("--retrain", type=int, default=2, show_default=True, help="Retraining epochs after each step (the cap with --variable).")
+@click.option("--retrain", type=int, help="Retraining epochs after each step (the cap with --variable; default 2).")
 @click.option("--variable", type=float, help="Variable retraining: stop when the validation accuracy gains less than this.")
-@click.option("--seeds", type=int, default=1, show_default=True, help="Independently initialised networks.")
+@click.option("--seeds", type=int, help="Independently initialised networks (default 1).")
 @click.option("--epochs", type=int, help="Base training epochs (default: the task's budget).")
 @click.option("--train", "train_pairs", multiple=True, metavar="KEY=VALUE", help="Any TrainConfig option, e.g. --train lr=0.01.")
+@click.option("--retrain-option", "retrain_pairs", multiple=True, metavar="KEY=VALUE",
+              help="A TrainConfig option for retraining only, e.g. --retrain-option lr=0.001.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
 @click.option("--device", help="Torch device (default: cuda if available, else cpu).")
 @click.option("--out", required=True, type=click.Path(), help="Results JSON (rewritten after every step); a PNG beside it.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out.")
 @click.option("--threads", type=int, help="CPU threads for torch in this process.")
-def cli(task, arch, genome_path, methods, target, rate, count, single_shot, retrain, variable, seeds, epochs, train_pairs,
-        data_dir, device, out, force, threads):
+def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, single_shot, retrain, variable, seeds,
+        epochs, train_pairs, retrain_pairs, data_dir, device, out, force, threads):
     """Train a network (--arch or --genome) with --seeds seeds, prune it step by step with every
     --method, retrain after each step, and report test accuracy against compression."""
     from nas.cli.options import parse_key_values
     from nas.device import set_threads
-    from nas.pruning.experiment import PruneConfig, run_pruning
+    from nas.pruning.experiment import PruneConfig, check_out, run_pruning
+    from nas.pruning.presets import preset as named
 
     set_threads(threads)
     out_path = Path(out)
@@ -65,25 +70,44 @@ def cli(task, arch, genome_path, methods, target, rate, count, single_shot, retr
         raise PruningError(f"--out {out!r} exists; expected a new file (or pass --force to overwrite it)")
     if single_shot and (rate is not None or count is not None):
         raise ConfigError("--single-shot removes everything in one step; leave out --rate and --count")
-    if rate is None and count is None and not single_shot:
-        rate = 0.25
+    fields = named(preset) if preset is not None else {}
     genome = None
     if genome_path is not None:
         from nas.cli.arch import load_genome
 
         genome = load_genome(genome_path).to_dict()
-    config = PruneConfig(task=task, arch=arch, genome=genome, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
-                         target=target, rate=rate, count=count, retrain=retrain, variable=variable, seeds=seeds,
-                         epochs=epochs, train=parse_key_values(train_pairs, "--train", "KEY=VALUE (a TrainConfig field)"), data_dir=data_dir, device=device)
+    if arch is not None or genome is not None:  # the network given replaces the preset's
+        fields.pop("arch", None)
+    what = "KEY=VALUE (a TrainConfig field)"
+    given = {"task": task, "arch": arch, "genome": genome, "weights": weights, "target": target, "retrain": retrain,
+             "variable": variable, "seeds": seeds, "epochs": epochs, "data_dir": data_dir, "device": device,
+             "methods": None if methods is None else tuple(m.strip() for m in methods.split(",") if m.strip())}
+    fields.update({k: v for k, v in given.items() if v is not None})
+    if single_shot or rate is not None or count is not None:
+        fields.update(rate=rate, count=count)
+    fields["train"] = {**fields.get("train", {}), **parse_key_values(train_pairs, "--train", what)}
+    fields["retrain_options"] = {**fields.get("retrain_options", {}),
+                                 **parse_key_values(retrain_pairs, "--retrain-option", what)}
+    config = PruneConfig(**fields)
+    check_out(out_path)
+    plot_path = out_path.with_suffix(".png")
+    if plot_path.exists() and not force:
+        raise PruningError(f"the plot {str(plot_path)!r} exists; expected a new file (or pass --force to overwrite it)")
     try:
         summary = run_pruning(config, out_path, echo=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:
         click.echo(f"interrupted: the finished steps are in {out}", err=True)
         raise SystemExit(130)
-    click.echo(f"{'method':<8} {'compression':>12} {'weights':>10} {'test acc (mean ± std)':>24} {'before retrain':>16}")
+    reference = config.methods[0]
+    tests = json.loads(out_path.read_text())["comparisons"]["methods"]
+    click.echo(f"{'method':<8} {'compression':>12} {'weights':>10} {'test acc (mean ± std)':>24} {'before retrain':>16} "
+               f"{'vs ' + reference + ' (pp)':>14} {'paired t p':>11}")
     for method, steps in summary.items():
-        for s in steps:
+        for s, t in zip(steps, tests.get(method, [None] * len(steps))):
+            versus = "" if t is None else f"{100 * t['difference_mean']:>+14.2f}"
+            p = "" if t is None or t["t_p"] is None else f"{t['t_p']:>11.2g}"
             click.echo(f"{method:<8} {100 * s['compression']:>11.1f}% {s['weights']:>10.0f} "
-                       f"{s['test_accuracy_mean']:>15.4f} ± {s['test_accuracy_std']:.4f} {s['test_accuracy_before_retrain_mean']:>16.4f}")
-    plot = _plot(summary, out_path.with_suffix(".png"))
-    click.echo(json.dumps({"written": str(out_path), "plot": str(plot), "seeds": seeds}))
+                       f"{s['test_accuracy_mean']:>15.4f} ± {s['test_accuracy_std']:.4f} "
+                       f"{s['test_accuracy_before_retrain_mean']:>16.4f} {versus:>14} {p:>11}")
+    plot = _plot(summary, plot_path)
+    click.echo(json.dumps({"written": str(out_path), "plot": str(plot), "seeds": config.seeds}))

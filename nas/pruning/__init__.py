@@ -1,16 +1,22 @@
-"""Pruning sparse and dense networks through their masks (issue 13; the saliency core so far).
+"""Pruning trained networks — sparse or dense, feed-forward or recurrent — through their masks.
 
 * :func:`prune_step` — one step of any method in :data:`METHODS`;
 * :func:`saliencies`, :func:`hessian_diagonal` (Optimal Brain Damage);
 * :func:`plan_schedule` — iterative, fixed-count and single-shot schedules to a target compression;
-* :func:`prune_model` — prune a trained network along a schedule, retraining after every step;
-* :class:`DenseMLP` / :func:`parse_arch` — a dense MLP given by its widths, with masks.
+* :func:`prune_models` — prune many trained networks (:class:`Candidate`: network, method, seed)
+  along a schedule, retraining them together as one population after every step;
+  :func:`prune_model` for one;
+* :func:`prunable` / :data:`PARTS` — which weights are pruned (input, hidden or recurrent, output);
+* :class:`DenseMLP` / :func:`parse_arch` — a dense MLP given by its widths, with masks;
+* :mod:`nas.pruning.experiment` — ``nas prune``: seeds × methods, the output file, paired tests.
 """
 
 from nas.pruning.networks import DenseMLP, parse_arch
-from nas.pruning.run import prunable, prune_model
-from nas.pruning.schedule import compression, plan_schedule
+from nas.pruning.run import Candidate, prune_model, prune_models
 from nas.pruning.saliency import GLOBAL_METHODS, METHODS, count_to_prune, hessian_diagonal, prune_step, saliencies
+from nas.pruning.schedule import compression, plan_schedule
+from nas.pruning.targets import PARTS, make_prunable, prunable
 
-__all__ = ["METHODS", "GLOBAL_METHODS", "prune_step", "saliencies", "hessian_diagonal", "count_to_prune", "plan_schedule",
-           "compression", "DenseMLP", "parse_arch", "prune_model", "prunable"]
+__all__ = ["METHODS", "GLOBAL_METHODS", "PARTS", "prune_step", "saliencies", "hessian_diagonal", "count_to_prune",
+           "plan_schedule", "compression", "DenseMLP", "parse_arch", "Candidate", "prune_models", "prune_model",
+           "prunable", "make_prunable"]

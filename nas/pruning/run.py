@@ -1,45 +1,52 @@
-"""Pruning a trained network step by step, with retraining after every step.
+"""Pruning trained networks step by step, with retraining after every step — many at once.
 
-:func:`prune_model` follows one schedule with one method on one trained network::
+:func:`prune_models` prunes a population of candidates (each a trained network, a method and a
+seed) along one schedule::
 
-    total <- unpruned prunable weights now
+    total <- prunable weights of each candidate now
     for k in schedule:
-        masks <- prune_step(method, weights, masks, k)     # the k least salient go
-        accuracy before retraining <- evaluate(test)
-        retrain (fixed epochs, or until the validation gain is below epsilon, capped)
+        for every candidate: masks <- prune_step(method, weights, masks, k)   # the k least salient go
+        accuracy before retraining <- evaluate(test), per candidate
+        retrain all candidates together (one stacked population; fixed epochs, or until the
+            validation gain is below epsilon, capped — per candidate)
         record compression, weights left, accuracy before and after
 
+Candidates that stack (sparse or dense MLPs, sparse RNNs) are retrained as one population by
+:func:`nas.training.population.train_models`, each exactly as if alone (the stacks honour every
+mask); they share the batch order, drawn for step ``i`` from ``SeedSequence([retrain.seed, i])``.
 Variable retraining is the training config's own early stopping: ``epochs`` = the cap,
-``patience=1`` and ``min_delta`` = epsilon. Not yet here (issue 13): several seeds trained and
-pruned as one population, the ``nas prune`` command and its output file.
+``patience=1`` and ``min_delta`` = epsilon. :func:`prune_model` is the one-network case.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from nas.exceptions import PruningError
-from nas.pruning.saliency import hessian_diagonal, prune_step
-from search_spaces.builders.masked import masked_parameters
+from nas.pruning.saliency import _check_method, hessian_diagonal, prune_step
+from nas.pruning.targets import prunable
 
-__all__ = ["prune_model", "prunable", "fisher_diagonal"]
+__all__ = ["Candidate", "prune_models", "prune_model", "prunable", "fisher_diagonal", "step_seed"]
 
 
-def prunable(model) -> tuple[list[str], list[torch.nn.Parameter], list[torch.Tensor]]:
-    """Names, weights and mask buffers of ``model``'s prunable (masked) weights.
+@dataclass
+class Candidate:
+    """One network to prune: its saliency ``method``, its ``seed`` (step ``i`` draws ``random``'s
+    saliencies and ``obd``'s labels from ``numpy.random.default_rng([seed, i])``) and the trained
+    ``model`` (pruned and retrained in place)."""
 
-    Raises
-    ------
-    PruningError
-        The model has no masked weights.
-    """
-    named = list(masked_parameters(model))
-    if not named:
-        raise PruningError(f"{type(model).__name__} has no masked weights to prune")
-    return [n for n, _, _ in named], [w for _, w, _ in named], [m for _, _, m in named]
+    method: str
+    seed: int
+    model: torch.nn.Module
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The batch-order seed of retraining step ``step`` (1-based) of a run seeded ``seed``."""
+    return int(np.random.SeedSequence([int(seed), int(step)]).generate_state(1)[0])
 
 
 def fisher_diagonal(model, task, x, y, lengths, weights, generator: torch.Generator) -> list[torch.Tensor]:
@@ -70,32 +77,41 @@ def fisher_diagonal(model, task, x, y, lengths, weights, generator: torch.Genera
     return [t / x.shape[0] for t in total]
 
 
-def prune_model(model, task, data, *, method: str, steps, retrain, seed: int = 0, total: int | None = None,
-                on_step: Callable[[dict], None] | None = None, hessian_batch: int = 256, curvature: str = "fisher",
-                probes: int = 16) -> list[dict]:
-    """Prune ``model`` (trained, any network with masks) in ``steps`` and retrain after each.
+def _curvature(candidate, task, prepared, weights, rng, device, hessian_batch, curvature, probes):
+    """``obd``'s Hessian diagonal for one candidate (see :func:`prune_models`)."""
+    model = candidate.model
+    batch = prepared.val.subset(slice(0, hessian_batch))
+    x, y, lengths = batch.x, batch.y, batch.lengths
+    generator = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
+    if curvature == "fisher":
+        return fisher_diagonal(model, task, x, y, lengths, weights, generator)
+    return hessian_diagonal(lambda: task.loss(task.forward(model, x, lengths), y, lengths), weights, probes=probes,
+                            generator=generator)
+
+
+def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain, weights="all",
+                 total: int | None = None, on_step: Callable[[int, list[dict]], None] | None = None,
+                 hessian_batch: int = 256, curvature: str = "fisher", probes: int = 16) -> list[list[dict]]:
+    """Prune every candidate in ``steps``, retraining them all together after each step.
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Pruned and retrained in place.
+    candidates : sequence of Candidate
+        Trained networks (feed-forward or recurrent), their methods and seeds.
     task : Task
     data : Dataset
-    method : str
-        One of :data:`nas.pruning.METHODS`.
     steps : sequence of int or float
         Per step, a count of weights (:func:`nas.pruning.plan_schedule`) or a share of the
         remaining ones (for ``mcu``: of each layer's remaining ones).
     retrain : TrainConfig
-        Retraining after every step (``epochs=0`` is not allowed by TrainConfig: use fixed or
-        variable retraining).
-    seed : int
-        Step ``i`` draws (``random``'s saliencies, ``obd``'s labels) from
-        ``numpy.random.default_rng([seed, i])``.
+        Retraining after every step; its ``seed`` seeds the steps' batch orders (:func:`step_seed`).
+    weights : str or sequence of str
+        The parts pruned (:mod:`nas.pruning.targets`): ``"all"`` or e.g. ``"recurrent"``.
     total : int, optional
-        Prunable weights the compression is counted from (default: those unpruned now).
+        Prunable weights the compression is counted from (default: each candidate's unpruned
+        ones now).
     on_step : callable, optional
-        Called with each step's record as soon as the step is done (e.g. to save it).
+        ``on_step(step, records)`` with one record per candidate as soon as a step is done.
     hessian_batch : int
         Validation examples for ``obd``'s curvature.
     curvature : {"fisher", "hutchinson"}
@@ -105,48 +121,76 @@ def prune_model(model, task, data, *, method: str, steps, retrain, seed: int = 0
 
     Returns
     -------
-    list of dict
-        Per step: ``step``, ``removed``, ``weights`` (prunable weights left), ``compression``,
-        ``test_accuracy_before_retrain``, ``test_accuracy``, ``val_accuracy``.
+    list of list of dict
+        Per candidate, per step: ``step``, ``removed``, ``weights`` (prunable weights left),
+        ``compression``, ``test_accuracy_before_retrain``, ``test_accuracy``, ``val_accuracy``,
+        ``retrain_epochs``.
+
+    Raises
+    ------
+    PruningError
+        An unknown method or curvature, a network that cannot be pruned, or a layer that would
+        lose all its weights (the message names the candidate; the steps before were reported).
     """
     from nas.device import resolve_device
-    from nas.training.loop import evaluate, prepare_data, train_model
+    from nas.training.batches import truncates
+    from nas.training.loop import evaluate, prepare_data
+    from nas.training.population import train_models
 
     if curvature not in ("fisher", "hutchinson"):
         raise PruningError(f"curvature must be 'fisher' or 'hutchinson', got {curvature!r}")
-
+    candidates = list(candidates)
+    if not candidates:
+        raise PruningError("prune_models needs at least one candidate; got none")
+    for c in candidates:
+        _check_method(c.method)
     device = resolve_device(retrain.device)
-    model.to(device)
-    names, weights, masks = prunable(model)
-    if total is None:
-        total = int(sum(int(m.sum()) for m in masks))
+    for c in candidates:
+        c.model.to(device)
+    targets = [prunable(c.model, weights) for c in candidates]  # after .to(): buffers are new tensors there
+    totals = [total if total is not None else int(sum(int(m.sum()) for m in masks)) for _, _, masks in targets]
     prepared = prepare_data(data, retrain, device)
-    records = []
+    truncate = truncates(prepared.test, prepared.info)
+    history: list[list[dict]] = [[] for _ in candidates]
     for number, k in enumerate(steps, 1):
-        rng = np.random.default_rng([seed, number])
-        hessian = None
-        if method == "obd":
-            batch = prepared.val.subset(slice(0, hessian_batch))
-            x, y, lengths = batch.x, batch.y, batch.lengths
-            generator = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
-            if curvature == "fisher":
-                hessian = fisher_diagonal(model, task, x, y, lengths, weights, generator)
-            else:
-                hessian = hessian_diagonal(lambda: task.loss(task.forward(model, x, lengths), y, lengths), weights,
-                                           probes=probes, generator=generator)
-        before_step = int(sum(int(m.sum()) for m in masks))
-        new = prune_step(method, weights, masks, float(k) if isinstance(k, float) else int(k), rng=rng, hessian=hessian,
-                         names=names)
-        with torch.no_grad():
-            for w, m, n in zip(weights, masks, new):
-                m.copy_(n)
-                w.mul_(m)  # pruned weights are zero, not only hidden by the mask
-        _, before = evaluate(model, prepared.test, task, retrain, device)
-        result = train_model(model, data, task, retrain)
-        left = int(sum(int(m.sum()) for m in masks))
-        records.append({"step": number, "removed": before_step - left, "weights": left, "compression": 1 - left / total,
-                        "test_accuracy_before_retrain": before, "test_accuracy": result.test_accuracy,
-                        "val_accuracy": result.val_accuracy})
+        amount = float(k) if isinstance(k, float) else int(k)
+        removed, before = [], []
+        for c, (names, ws, masks) in zip(candidates, targets):
+            rng = np.random.default_rng([c.seed, number])
+            hessian = (_curvature(c, task, prepared, ws, rng, device, hessian_batch, curvature, probes)
+                       if c.method == "obd" else None)
+            had = int(sum(int(m.sum()) for m in masks))
+            try:
+                new = prune_step(c.method, ws, masks, amount, rng=rng, hessian=hessian, names=names)
+            except PruningError as err:
+                raise PruningError(f"{c.method}, seed {c.seed}, step {number}: {err}") from None
+            with torch.no_grad():
+                for w, m, n in zip(ws, masks, new):
+                    m.copy_(n)
+                    w.mul_(m)  # pruned weights are zero, not only hidden by the mask
+            removed.append(had - int(sum(int(m.sum()) for m in masks)))
+            before.append(evaluate(c.model, prepared.test, task, retrain, device, truncate)[1])
+        config = retrain.replace(seed=step_seed(retrain.seed, number))
+        results = train_models([c.model for c in candidates], task, config, data)
+        records = []
+        for i, ((_, _, masks), result) in enumerate(zip(targets, results)):
+            left = int(sum(int(m.sum()) for m in masks))
+            records.append({"step": number, "removed": removed[i], "weights": left, "compression": 1 - left / totals[i],
+                            "test_accuracy_before_retrain": before[i], "test_accuracy": result.test_accuracy,
+                            "val_accuracy": result.val_accuracy, "retrain_epochs": result.epochs})
+            history[i].append(records[-1])
         if on_step is not None:
-            on_step(records[-1])
-    return records
+            on_step(number, records)
+    return history
+
+
+def prune_model(model, task, data, *, method: str, steps, retrain, seed: int = 0, total: int | None = None,
+                on_step: Callable[[dict], None] | None = None, weights="all", **options) -> list[dict]:
+    """Prune one trained ``model`` in ``steps`` with ``method``, retraining after each step.
+
+    :func:`prune_models` with one :class:`Candidate`; ``on_step(record)`` gets each step's
+    record, ``options`` are :func:`prune_models`'s (``hessian_batch``, ``curvature``, ``probes``).
+    """
+    step_hook = None if on_step is None else (lambda number, records: on_step(records[0]))
+    return prune_models([Candidate(method, seed, model)], task, data, steps=steps, retrain=retrain, weights=weights,
+                        total=total, on_step=step_hook, **options)[0]

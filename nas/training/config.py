@@ -14,12 +14,13 @@ import torch
 
 from nas.exceptions import ConfigError
 
-__all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "AUGMENTATIONS"]
+__all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "AUGMENTATIONS", "PLATEAU_COMPARES"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "plateau")
 PRECISIONS = ("fp32", "bf16")
 AUGMENTATIONS = ("none", "crop_flip")
+PLATEAU_COMPARES = ("best", "previous")
 
 
 def _check_int(name: str, value, low: int, allow_none: bool = False) -> None:
@@ -67,6 +68,17 @@ class TrainConfig:
         ``plateau_factor`` after ``plateau_patience`` epochs without validation improvement.
     plateau_factor : float
     plateau_patience : int
+    plateau_compare : {"best", "previous"}
+        What an epoch must beat not to count as a plateau epoch: the best validation metric so far
+        (default), or the previous epoch's (the paper's pruning baseline).
+    plateau_momentum : float, optional
+        SGD only: the momentum from the first plateau cut on; every cut also restarts the
+        momentum, as a fresh optimizer would (the paper's baseline: 0 before, 0.5 after).
+    min_lr : float, optional
+        With ``schedule="plateau"``: a plateau reached at a rate of ``min_lr`` or below stops the
+        model instead of cutting the rate again (the paper's pruning baseline: 0.01, 0.001,
+        0.0001, stop). Compared with a relative tolerance of 1e-9, so ``0.01 × 0.1 × 0.1``
+        counts as ``1e-4``.
     patience : int, optional
         Early stopping: stop after this many epochs without validation improvement and restore
         the best weights. None turns it off (the final weights are tested).
@@ -112,6 +124,9 @@ class TrainConfig:
     schedule: str = "none"
     plateau_factor: float = 0.1
     plateau_patience: int = 2
+    plateau_compare: str = "best"
+    plateau_momentum: float | None = None
+    min_lr: float | None = None
     patience: int | None = None
     min_delta: float = 0.0
     grad_clip: float | None = None
@@ -137,6 +152,12 @@ class TrainConfig:
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_float("plateau_factor", self.plateau_factor, 0.0, 1.0, low_open=True)
         _check_int("plateau_patience", self.plateau_patience, 0)
+        _check_choice("plateau_compare", self.plateau_compare, PLATEAU_COMPARES)
+        _check_float("plateau_momentum", self.plateau_momentum, 0.0, 1.0, allow_none=True)
+        if self.plateau_momentum is not None and self.optimizer != "sgd":
+            raise ConfigError(f"TrainConfig.plateau_momentum = {self.plateau_momentum!r} needs optimizer='sgd'; "
+                              f"got optimizer={self.optimizer!r}")
+        _check_float("min_lr", self.min_lr, 0.0, low_open=True, allow_none=True)
         _check_int("patience", self.patience, 1, allow_none=True)
         _check_float("min_delta", self.min_delta, 0.0)
         _check_float("grad_clip", self.grad_clip, 0.0, low_open=True, allow_none=True)

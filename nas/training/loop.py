@@ -15,7 +15,8 @@ How a run goes:
    device (no host sync per step) and reported at the end of the epoch as a
    :class:`~nas.exceptions.TrainingError` naming the epoch and step.
 3. After each epoch: validation loss and metric; ``schedule="plateau"`` multiplies the learning
-   rate by ``plateau_factor`` after ``plateau_patience`` epochs without improvement; with
+   rate by ``plateau_factor`` after ``plateau_patience`` epochs without improvement (a plateau
+   at ``min_lr`` or below ends training instead); with
    ``patience`` set, training stops after that many epochs without improvement and the best
    validation weights are restored before testing.
 4. The test split is evaluated once and a :class:`TrainResult` is returned.
@@ -49,6 +50,7 @@ __all__ = [
     "build_seeded",
     "evaluate",
     "PlateauTracker",
+    "CutMomentum",
     "count_parameters",
     "count_nonzero_weights",
 ]
@@ -115,32 +117,94 @@ class PlateauTracker:
     """Per-model (or per-candidate) bookkeeping of validation improvement.
 
     Drives both early stopping and the plateau schedule, for one model (``size=1``) or a
-    population, so the two loops make exactly the same decisions.
+    population, so the two loops make exactly the same decisions. ``cuts[i]`` counts the rate
+    cuts of model ``i`` (the loops restart a ``plateau_momentum`` at each).
     """
 
     def __init__(self, size: int, config: TrainConfig):
         self.config = config
         self.best = [-math.inf] * size
         self.best_epoch = [0] * size
+        self.previous = [-math.inf] * size
         self.bad_epochs = [0] * size  # since the best, for early stopping
         self.plateau_epochs = [0] * size  # since the last improvement or lr cut
         self.lr_scale = [1.0] * size
+        self.cuts = [0] * size
         self.stopped = [False] * size
 
     def update(self, index: int, epoch: int, metric: float) -> bool:
-        """Record candidate ``index``'s metric after ``epoch``; True when it improved."""
-        if metric > self.best[index] + self.config.min_delta or self.best[index] == -math.inf:
+        """Record candidate ``index``'s metric after ``epoch``; True when it improved on the best."""
+        config = self.config
+        improved = metric > self.best[index] + config.min_delta or self.best[index] == -math.inf
+        reference = self.previous[index] if config.plateau_compare == "previous" else self.best[index]
+        stalled = not (metric > reference + config.min_delta or reference == -math.inf)
+        self.previous[index] = metric
+        if improved:
             self.best[index], self.best_epoch[index] = metric, epoch
-            self.bad_epochs[index] = self.plateau_epochs[index] = 0
-            return True
-        self.bad_epochs[index] += 1
-        self.plateau_epochs[index] += 1
-        if self.config.schedule == "plateau" and self.plateau_epochs[index] > self.config.plateau_patience:
-            self.lr_scale[index] *= self.config.plateau_factor
+            self.bad_epochs[index] = 0
+        else:
+            self.bad_epochs[index] += 1
+        self.plateau_epochs[index] = self.plateau_epochs[index] + 1 if stalled else 0
+        if config.schedule == "plateau" and self.plateau_epochs[index] > config.plateau_patience:
+            floor = config.min_lr
+            if floor is not None and config.lr * self.lr_scale[index] <= floor * (1 + 1e-9):
+                self.stopped[index] = True  # a plateau at the lowest rate ends training
+                return improved
+            self.lr_scale[index] *= config.plateau_factor
             self.plateau_epochs[index] = 0
-        if self.config.patience is not None and self.bad_epochs[index] >= self.config.patience:
+            self.cuts[index] += 1
+        if config.patience is not None and self.bad_epochs[index] >= config.patience:
             self.stopped[index] = True
-        return False
+        return improved
+
+
+class CutMomentum:
+    """SGD momentum that becomes ``config.plateau_momentum`` at a model's first plateau cut and
+    restarts (buffers zeroed) at every cut, per model — what recreating the optimizer at each cut
+    does for one model, but per candidate for a stack.
+
+    When active, the optimizer is built without momentum and weight decay
+    (:meth:`optimizer_config`) and :meth:`apply` turns each gradient ``g`` into the momentum
+    buffer ``b = μ b + (g + λ w)`` before the step — torch's SGD update (no dampening, no
+    Nesterov), so ``w -= lr · b``. ``stacked`` parameters have the candidate first.
+    """
+
+    def __init__(self, params, config: TrainConfig, size: int, stacked: bool):
+        self.active = config.optimizer == "sgd" and config.plateau_momentum is not None
+        self.config = config
+        self.stacked = stacked
+        if self.active:
+            self.params = list(params)
+            self.buffers = [torch.zeros_like(p) for p in self.params]
+            self.momentum = torch.full((size,), float(config.momentum), device=self.params[0].device)
+
+    def optimizer_config(self) -> TrainConfig:
+        return self.config.replace(momentum=0.0, weight_decay=0.0) if self.active else self.config
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        if not self.active:
+            return
+        decay = self.config.weight_decay
+        for p, buf in zip(self.params, self.buffers):
+            if p.grad is None:
+                continue
+            d = p.grad if decay == 0 else p.grad.add(p, alpha=decay)
+            mu = self.momentum.view(-1, *([1] * (p.dim() - 1))) if self.stacked else self.momentum[0]
+            buf.mul_(mu).add_(d)
+            p.grad.copy_(buf)
+
+    @torch.no_grad()
+    def cut(self, index: int) -> None:
+        """Model ``index``'s rate was cut: its momentum becomes ``plateau_momentum``, restarted."""
+        if not self.active:
+            return
+        self.momentum[index] = float(self.config.plateau_momentum)
+        for buf in self.buffers:
+            if self.stacked:
+                buf[index].zero_()
+            else:
+                buf.zero_()
 
 
 def autocast(device: torch.device, config: TrainConfig):
@@ -260,7 +324,8 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
     n = len(data.train)
     steps_per_epoch = math.ceil(n / config.batch_size)
     budget_steps = total_steps(n, config)
-    optimizer = make_optimizer(model.parameters(), config)
+    momentum = CutMomentum(model.parameters(), config, 1, stacked=False)
+    optimizer = make_optimizer(model.parameters(), momentum.optimizer_config())
     scheduler = make_step_schedule(optimizer, config, budget_steps)
     tracker = PlateauTracker(1, config)
     generator = make_generator(config.seed, device)
@@ -291,6 +356,7 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             _clip_gradients(model, config.grad_clip)
+            momentum.apply()
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
@@ -310,7 +376,10 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
             )
         val_loss, val_metric = evaluate(model, data.val, task, config, device, truncate)
         clock += time.perf_counter() - started
+        cuts = tracker.cuts[0]
         improved = tracker.update(0, epoch, val_metric)
+        if tracker.cuts[0] != cuts:
+            momentum.cut(0)
         if config.patience is not None and improved:
             best_state = copy.deepcopy(model.state_dict())
         if config.schedule == "plateau":

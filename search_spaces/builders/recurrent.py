@@ -72,7 +72,8 @@ class MaskedRecurrentLayer(nn.Module):
     Notes
     -----
     Initialisation is torch's for recurrent layers: every weight and bias U(-b, b) with
-    ``b = 1/sqrt(hidden_size)``; then masked input weights are set to zero.
+    ``b = 1/sqrt(hidden_size)``; then masked input weights are set to zero. The recurrence
+    ``weight_hh`` is dense; :meth:`mask_weights` gives it a mask (buffer ``hh_mask``) for pruning.
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, mask=None, generator=None):
@@ -92,6 +93,7 @@ class MaskedRecurrentLayer(nn.Module):
         else:
             block = as_mask(mask, (self.hidden_size, self.input_size), what="recurrent input mask")
             self.register_buffer("mask", block.repeat(GATES[cell], 1))  # per gate block, not interleaved
+        self.register_buffer("hh_mask", None)  # the recurrence is dense until something prunes it
         self.reset_parameters(generator)
 
     @property
@@ -105,13 +107,28 @@ class MaskedRecurrentLayer(nn.Module):
                 uniform_(weight, bound, generator)
             if self.mask is not None:
                 self.weight_ih.mul_(self.mask)
+            if self.hh_mask is not None:
+                self.weight_hh.mul_(self.hh_mask)
 
     def effective_weight_ih(self) -> torch.Tensor:
         return self.weight_ih if self.mask is None else self.weight_ih * self.mask
 
+    def effective_weight_hh(self) -> torch.Tensor:
+        return self.weight_hh if self.hh_mask is None else self.weight_hh * self.hh_mask
+
+    def mask_weights(self, input: bool = True, recurrent: bool = False) -> None:
+        """Give dense weights a mask of ones, so they can be pruned like masked ones: with
+        ``input`` the input weights (when they have no mask yet), with ``recurrent`` the
+        hidden-to-hidden weights (buffer ``hh_mask``, shaped like ``weight_hh``). The layer's
+        function does not change."""
+        if input and self.mask is None:
+            self.mask = torch.ones_like(self.weight_ih, dtype=torch.float32)
+        if recurrent and self.hh_mask is None:
+            self.hh_mask = torch.ones_like(self.weight_hh, dtype=torch.float32)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Output sequence ``(B, T, hidden_size)`` for ``x`` of shape ``(B, T, input_size)``, zero initial state."""
-        weights = [self.effective_weight_ih(), self.weight_hh, self.bias_ih, self.bias_hh]
+        weights = [self.effective_weight_ih(), self.effective_weight_hh(), self.bias_ih, self.bias_hh]
         h0 = x.new_zeros(1, x.shape[0], self.hidden_size)
         # Positional arguments: has_biases, num_layers, dropout, train, bidirectional, batch_first.
         if self.cell == "lstm":
@@ -126,7 +143,8 @@ class MaskedRecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         masked = "dense" if self.mask is None else f"connections={int(self.mask[: self.hidden_size].sum())}"
-        return f"{self.cell}, {self.input_size} -> {self.hidden_size}, input {masked}"
+        recurrence = "" if self.hh_mask is None else f", recurrence connections={int(self.hh_mask.sum())}"
+        return f"{self.cell}, {self.input_size} -> {self.hidden_size}, input {masked}{recurrence}"
 
 
 class SparseRecurrent(MaskedModel, nn.Module):
@@ -297,11 +315,17 @@ class SparseRecurrent(MaskedModel, nn.Module):
     # --- masks ------------------------------------------------------------------------------
 
     def masked_parameters(self):
-        for index, layer in enumerate(self.layers):
+        """Every masked weight: the DAG-masked input weights, and any weight a mask was given to
+        for pruning (:meth:`MaskedRecurrentLayer.mask_weights`: layer 0's input weights, the
+        hidden-to-hidden weights ``weight_hh``)."""
+        named = [(f"layers.{index}", layer) for index, layer in enumerate(self.layers)]
+        named += [(f"skips.{key}", layer) for key, layer in self.skips.items()]
+        for name, layer in named:
             if layer.mask is not None:
-                yield f"layers.{index}.weight_ih", layer.weight_ih, layer.mask
-        for key, layer in self.skips.items():
-            yield f"skips.{key}.weight_ih", layer.weight_ih, layer.mask
+                yield f"{name}.weight_ih", layer.weight_ih, layer.mask
+        for name, layer in named:
+            if layer.hh_mask is not None:
+                yield f"{name}.weight_hh", layer.weight_hh, layer.hh_mask
 
     def layer_masks(self) -> list[np.ndarray]:
         """The DAG masks ``(width[l], width[l-1])`` of the main path (one gate block each)."""

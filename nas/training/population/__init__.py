@@ -11,7 +11,10 @@ and memory traffic, not FLOPs. So candidates are stacked, the candidate first on
 which candidates share a stack is planned by a step-cost model (:mod:`.planner`), each planned
 group is cut into chunks that fit in memory (:mod:`.memory`), and every stack is trained by the
 one population loop (:mod:`.loop`). Other families (CNN) and feed-forward models with layer norm
-are trained one after another with :func:`nas.training.loop.train_genome`.
+are trained one after another (:func:`nas.training.loop.train_genome` / ``train_model``).
+
+:func:`train_population` takes genomes; :func:`train_models` takes modules already built — several
+seeds of one network, or pruned copies of one: the stacks read each module's masks.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from nas.device import resolve_device
 from nas.exceptions import ConfigError
 from nas.training.batches import check_augment, truncates
 from nas.training.config import TrainConfig, TrainResult
-from nas.training.loop import build_seeded, prepare_data, train_genome
+from nas.training.loop import build_seeded, prepare_data, train_genome, train_model
 from nas.training.population import ff, rnn
 from nas.training.population.ff import StackedFeedForward
 from nas.training.population.loop import train_stack
@@ -34,8 +37,8 @@ from nas.training.population.rnn import StackedRecurrent
 from nas.training.tasks import get_task
 
 __all__ = [
-    "train_population", "StackedFeedForward", "StackedRecurrent", "choose_chunk_size", "candidate_bytes", "plan_stacks",
-    "step_cost", "step_terms", "MEMORY_SAFETY", "STEP_COST", "GROUPINGS",
+    "train_population", "train_models", "StackedFeedForward", "StackedRecurrent", "choose_chunk_size", "candidate_bytes",
+    "plan_stacks", "step_cost", "step_terms", "MEMORY_SAFETY", "STEP_COST", "GROUPINGS",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,15 @@ def _chunks(group, config: TrainConfig, device, chunk_size, reserved: int, steps
         log.info("a stack of %d candidates does not fit in memory (about %.1f MiB each); training it in %d chunks",
                  len(group), per / 2**20, -(-len(group) // size))
     return [group[start:start + size] for start in range(0, len(group), size)]
+
+
+def _check_options(on_error: str, chunk_size, grouping: str) -> None:
+    if on_error not in ("raise", "record"):
+        raise ConfigError(f"on_error = {on_error!r}; expected 'raise' or 'record'")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ConfigError(f"chunk_size = {chunk_size!r}; expected an integer >= 1 or None")
+    if grouping not in GROUPINGS:
+        raise ConfigError(f"grouping = {grouping!r}; expected one of {list(GROUPINGS)}")
 
 
 def train_population(genomes, task, config: TrainConfig, data=None, data_dir=None, chunk_size: int | None = None,
@@ -111,28 +123,63 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
     genomes = [genome_from_any(g) for g in genomes]
     if not genomes:
         raise ConfigError("train_population needs at least one genome; got an empty population")
-    if on_error not in ("raise", "record"):
-        raise ConfigError(f"on_error = {on_error!r}; expected 'raise' or 'record'")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ConfigError(f"chunk_size = {chunk_size!r}; expected an integer >= 1 or None")
-    if grouping not in GROUPINGS:
-        raise ConfigError(f"grouping = {grouping!r}; expected one of {list(GROUPINGS)}")
+    _check_options(on_error, chunk_size, grouping)
     for g in genomes:
         task.check_family(g.family)
-    device = resolve_device(config.device)
+    resolve_device(config.device)  # a bad device fails before the data is loaded
     if data is None:
         data = task.load(data_dir=data_dir)
 
+    # CNNs never stack; the others are built here so a stack starts from each one's seeded weights.
+    models = [build_seeded(g, task, data, config.seed) if g.family != "cnn" else None for g in genomes]
+    solo = {i: train_genome(g, task, config, data=data) for i, (g, m) in enumerate(zip(genomes, models)) if m is None}
+    built = [i for i, m in enumerate(models) if m is not None]
+    results = dict(solo)
+    if built:
+        trained = train_models([models[i] for i in built], task, config, data, chunk_size=chunk_size, on_error=on_error,
+                               grouping=grouping)
+        results.update(zip(built, trained))
+    out = []
+    for i, g in enumerate(genomes):
+        results[i].genome = g.to_dict()
+        out.append(results[i])
+    return out
+
+
+def train_models(models, task, config: TrainConfig, data, chunk_size: int | None = None, on_error: str = "raise",
+                 grouping: str = "cost") -> list[TrainResult]:
+    """Train already built modules together, in place: those that stack (sparse or dense MLPs,
+    sparse RNNs) as stacked populations, the others one after another with
+    :func:`nas.training.loop.train_model`.
+
+    The same as :func:`train_population` for modules instead of genomes: every module keeps the
+    weights it has (e.g. several seeds of one architecture, or pruned copies of a network, whose
+    masks the stack honours) and ends with its trained weights. ``config.seed`` seeds the batch
+    order, which all candidates share. Results come in input order, without ``genome``.
+
+    Raises
+    ------
+    ConfigError
+        No modules, a bad ``on_error``, ``chunk_size`` or ``grouping``.
+    TrainingError, DeviceError
+        As :func:`train_population`.
+    """
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig, got {type(config).__name__}")
+    task = get_task(task)
+    models = list(models)
+    if not models:
+        raise ConfigError("train_models needs at least one module; got none")
+    _check_options(on_error, chunk_size, grouping)
+    device = resolve_device(config.device)
     results: dict[int, TrainResult] = {}
     kinds: dict[str, list[tuple[int, torch.nn.Module]]] = {}
-    for i, g in enumerate(genomes):
-        model = build_seeded(g, task, data, config.seed) if g.family != "cnn" else None  # CNNs never stack
-        kind = None if model is None else _stack_kind(model, task)
+    for i, model in enumerate(models):
+        kind = _stack_kind(model, task)
         if kind is None:
-            results[i] = train_genome(g, task, config, data=data)
+            results[i] = train_model(model, data, task, config)
         else:
             kinds.setdefault(kind, []).append((i, model))
-
     if kinds:
         check_augment(config, tuple(data.train.x.shape[1:]))
         prepared = prepare_data(data, config, device)
@@ -148,12 +195,9 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
                 groups = [members]
             for group in groups:
                 for chunk in _chunks(group, config, device, chunk_size, reserved, steps):
-                    models = [m for _, m in chunk]
-                    stack = StackedRecurrent(models, device) if kind.startswith("rnn") else StackedFeedForward(models, device)
-                    results.update(train_stack(stack, models, [i for i, _ in chunk], prepared, task, config, device,
+                    chunk_models = [m for _, m in chunk]
+                    stacked = StackedRecurrent if kind.startswith("rnn") else StackedFeedForward
+                    stack = stacked(chunk_models, device)
+                    results.update(train_stack(stack, chunk_models, [i for i, _ in chunk], prepared, task, config, device,
                                                on_error, truncate))
-    out = []
-    for i, g in enumerate(genomes):
-        results[i].genome = g.to_dict()
-        out.append(results[i])
-    return out
+    return [results[i] for i in range(len(models))]

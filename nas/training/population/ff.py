@@ -131,7 +131,9 @@ class StackedFeedForward:
         self.in_features = models[0].input_layer.in_features
         self.classes = models[0].output_layer.out_features
         W = self.widths
-        self.input = self._stack(models, lambda m: (m.input_layer.weight, m.input_layer.bias, None), (W[0], self.in_features))
+        # The input layer is dense unless something gave it a mask (pruning does).
+        self.input = self._stack(models, lambda m: (m.input_layer.weight, m.input_layer.bias,
+                                                    getattr(m.input_layer, "mask", None)), (W[0], self.in_features))
         self.main = [
             self._stack(models, lambda m, l=l: self._main(m, l), (W[l], W[l - 1])) for l in range(1, self.depth)
         ]

@@ -34,8 +34,8 @@ from nas.device import device_name
 from nas.exceptions import TrainingError
 from nas.training.batches import epoch_batches, eval_batches, make_augment_generator, make_generator, take, total_steps
 from nas.training.config import TrainConfig, TrainResult
-from nas.training.loop import (PlateauTracker, autocast, count_nonzero_weights, count_parameters, count_test_examples,
-                               evaluate, make_optimizer, make_step_schedule)
+from nas.training.loop import (CutMomentum, PlateauTracker, autocast, count_nonzero_weights, count_parameters,
+                               count_test_examples, evaluate, make_optimizer, make_step_schedule)
 from nas.training.tasks import classification_counts, classification_loss
 
 __all__ = ["train_stack", "per_candidate_loss", "per_candidate_correct", "clip_per_candidate", "verify_stack", "failed_result"]
@@ -121,7 +121,8 @@ def train_stack(stack, models, indices, data, task, config: TrainConfig, device,
     P = stack.size
     n = len(train)
     budget_steps = total_steps(n, config)
-    optimizer = make_optimizer(params, config)
+    momentum = CutMomentum(params, config, P, stacked=True)
+    optimizer = make_optimizer(params, momentum.optimizer_config())
     scheduler = make_step_schedule(optimizer, config, budget_steps)
     tracker = PlateauTracker(P, config)
     generator = make_generator(config.seed, device)
@@ -151,6 +152,7 @@ def train_stack(stack, models, indices, data, task, config: TrainConfig, device,
             losses.sum().backward()
             if config.grad_clip is not None:
                 clip_per_candidate(params, config.grad_clip)
+            momentum.apply()
             before = [p.detach().clone() for p in params] if rescale else None
             optimizer.step()
             if rescale:
@@ -187,7 +189,10 @@ def train_stack(stack, models, indices, data, task, config: TrainConfig, device,
                 continue
             epochs_run[i] = epoch
             steps_run[i] = steps
+            cuts = tracker.cuts[i]
             improved = tracker.update(i, epoch, val_metric[i])
+            if tracker.cuts[i] != cuts:
+                momentum.cut(i)
             if keep_best and improved:
                 with torch.no_grad():
                     for snap, p in zip(best, params):

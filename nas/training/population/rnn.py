@@ -148,8 +148,9 @@ class StackedRecurrent:
         ih.mask[p, rows, :inp] = mask
         ih.bias[p, rows] = layer.bias_ih.detach().float().cpu()
         ih.bias_mask[p, rows] = 1.0
-        hh.weight[p, block, rows, :w] = layer.weight_hh.detach().float().cpu()
-        hh.mask[p, block, rows, :w] = 1.0
+        hh_mask = torch.ones(layer.weight_hh.shape) if layer.hh_mask is None else layer.hh_mask.detach().float().cpu()
+        hh.weight[p, block, rows, :w] = layer.weight_hh.detach().float().cpu() * hh_mask
+        hh.mask[p, block, rows, :w] = hh_mask
         hh.bias[p, block, rows] = layer.bias_hh.detach().float().cpu()
         hh.bias_mask[p, block, rows] = 1.0
 
