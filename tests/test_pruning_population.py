@@ -282,3 +282,34 @@ def test_the_previous_epoch_rule_cuts_where_the_best_rule_would_not(mnist):
             tracker.update(0, epoch, metric)
             scales.append(tracker.lr_scale[0])
         assert np.allclose(scales, expected) and tracker.best[0] == 0.95
+
+
+def test_a_network_that_would_lose_a_layer_stops_alone(mnist, monkeypatch):
+    import nas.pruning.run as run
+    from nas.pruning.experiment import paired_tests, summarise
+
+    task, data = mnist
+    config = _tiny(task)
+    real, calls, victim = run.prune_step, {}, []
+
+    def second_step_of_seed_one_empties_a_layer(method, weights, masks, amount, **options):
+        key = id(masks[0])
+        calls[key] = calls.get(key, 0) + 1
+        if key == victim[-1] and calls[key] == 2:
+            raise PruningError("layers.0.weight would lose all its weights")
+        return real(method, weights, masks, amount, **options)
+
+    def networks():
+        nets = [Candidate("mcb", s, DenseMLP((784, 8, 10), generator=torch.Generator().manual_seed(s))) for s in (0, 1)]
+        victim.append(id(prunable(nets[1].model)[2][0]))
+        return nets
+
+    monkeypatch.setattr(run, "prune_step", second_step_of_seed_one_empties_a_layer)
+    seen = []
+    history = prune_models(networks(), task, data, steps=[0.5, 0.5], retrain=config, on_empty="stop",
+                           on_step=lambda number, records: seen.append([r is None for r in records]))
+    assert [len(h) for h in history] == [2, 1] and seen == [[False, False], [False, True]]
+    assert [s["seeds"] for s in summarise({"mcb": history})["mcb"]] == [2, 1]
+    assert [r["n"] for r in paired_tests({"mcb": history, "mcu": history}, "mcb")["mcu"]] == [2, 1]
+    with pytest.raises(PruningError, match="mcb, seed 1, step 2: layers.0.weight would lose"):
+        prune_models(networks(), task, data, steps=[0.5, 0.5], retrain=config)  # the default: the run stops

@@ -46,6 +46,8 @@ def _plot(summary: dict, path: Path) -> Path:
 @click.option("--retrain", type=int, help="Retraining epochs after each step (the cap with --variable; default 2).")
 @click.option("--variable", type=float, help="Variable retraining: stop when the validation accuracy gains less than this.")
 @click.option("--seeds", type=int, help="Independently initialised networks (default 1).")
+@click.option("--on-empty", type=click.Choice(["error", "stop"]),
+              help="A network whose next step would empty a layer: stop the run (error, default) or only that network.")
 @click.option("--epochs", type=int, help="Base training epochs (default: the task's budget).")
 @click.option("--train", "train_pairs", multiple=True, metavar="KEY=VALUE", help="Any TrainConfig option, e.g. --train lr=0.01.")
 @click.option("--retrain-option", "retrain_pairs", multiple=True, metavar="KEY=VALUE",
@@ -56,7 +58,7 @@ def _plot(summary: dict, path: Path) -> Path:
 @click.option("--force", is_flag=True, help="Overwrite an existing --out.")
 @click.option("--threads", type=int, help="CPU threads for torch in this process.")
 def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, single_shot, retrain, variable, seeds,
-        epochs, train_pairs, retrain_pairs, data_dir, device, out, force, threads):
+        on_empty, epochs, train_pairs, retrain_pairs, data_dir, device, out, force, threads):
     """Train a network (--arch or --genome) with --seeds seeds, prune it step by step with every
     --method, retrain after each step, and report test accuracy against compression."""
     from nas.cli.options import parse_key_values
@@ -80,7 +82,8 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
         fields.pop("arch", None)
     what = "KEY=VALUE (a TrainConfig field)"
     given = {"task": task, "arch": arch, "genome": genome, "weights": weights, "target": target, "retrain": retrain,
-             "variable": variable, "seeds": seeds, "epochs": epochs, "data_dir": data_dir, "device": device,
+             "variable": variable, "seeds": seeds, "on_empty": on_empty, "epochs": epochs, "data_dir": data_dir,
+             "device": device,
              "methods": None if methods is None else tuple(m.strip() for m in methods.split(",") if m.strip())}
     fields.update({k: v for k, v in given.items() if v is not None})
     if single_shot or rate is not None or count is not None:

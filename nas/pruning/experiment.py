@@ -102,6 +102,10 @@ class PruneConfig:
         base training and retraining.
     retrain_options : tuple of (str, value)
         Options for retraining only, on top of ``train`` (e.g. a smaller ``lr``).
+    on_empty : {"error", "stop"}
+        A network whose next step would empty a layer: stop the run with an error (after the
+        finished steps are written), or stop pruning that network only (its later steps are
+        missing; each step reports how many seeds reached it).
     data_dir, device : str, optional
     """
 
@@ -119,6 +123,7 @@ class PruneConfig:
     epochs: int | None = None
     train: tuple = field(default_factory=tuple)
     retrain_options: tuple = field(default_factory=tuple)
+    on_empty: str = "error"
     data_dir: str | None = None
     device: str | None = None
 
@@ -159,6 +164,8 @@ class PruneConfig:
         if self.variable is not None and (isinstance(self.variable, bool) or not isinstance(self.variable, (int, float))
                                           or not 0 < self.variable < 1):
             raise ConfigError(f"variable retraining needs a validation gain epsilon in (0, 1), got {self.variable!r}")
+        if self.on_empty not in ("error", "stop"):
+            raise ConfigError(f"on_empty must be 'error' or 'stop', got {self.on_empty!r}")
         object.__setattr__(self, "train", _check_options("--train", self.train))
         object.__setattr__(self, "retrain_options", _check_options("--retrain-option", self.retrain_options))
         self.retrain_config()  # a bad training option fails now
@@ -219,8 +226,8 @@ def summarise(runs: dict[str, list[list[dict]]]) -> dict[str, list[dict]]:
     out = {}
     for method, per_seed in runs.items():
         steps = []
-        for i in range(min((len(r) for r in per_seed), default=0)):
-            rows = [r[i] for r in per_seed]
+        for i in range(max((len(r) for r in per_seed), default=0)):
+            rows = [r[i] for r in per_seed if len(r) > i]  # seeds that stopped early drop out
             acc = np.array([r["test_accuracy"] for r in rows], dtype=float)
             before = np.array([r["test_accuracy_before_retrain"] for r in rows], dtype=float)
             steps.append({"step": i + 1, "compression": float(np.mean([r["compression"] for r in rows])),
@@ -236,8 +243,8 @@ def summarise(runs: dict[str, list[list[dict]]]) -> dict[str, list[dict]]:
 def paired_tests(runs: dict[str, list[list[dict]]], reference: str) -> dict[str, list[dict]]:
     """Every other method against ``reference`` at every step, paired by seed.
 
-    Per step: the mean and sample std of the per-seed differences in test accuracy (method −
-    reference), a paired t-test (:func:`scipy.stats.ttest_rel`) and the Wilcoxon signed-rank
+    Per step, over the seeds both reached: the mean and sample std of the per-seed differences
+    in test accuracy (method − reference), a paired t-test (:func:`scipy.stats.ttest_rel`) and the Wilcoxon signed-rank
     test (:func:`scipy.stats.wilcoxon`, exact for small n), both two-sided; p-values are None
     below 3 seeds or when every difference is zero. Not corrected for multiple comparisons.
     """
@@ -250,12 +257,14 @@ def paired_tests(runs: dict[str, list[list[dict]]], reference: str) -> dict[str,
         if method == reference:
             continue
         rows = []
-        steps = min(min((len(r) for r in per_seed), default=0), min((len(r) for r in runs[reference]), default=0))
-        for i in range(steps):
-            a = np.array([r[i]["test_accuracy"] for r in per_seed], dtype=float)
-            b = np.array([r[i]["test_accuracy"] for r in runs[reference]], dtype=float)
+        for i in range(max((len(r) for r in per_seed), default=0)):
+            pairs = [(r[i], q[i]) for r, q in zip(per_seed, runs[reference]) if len(r) > i and len(q) > i]
+            if not pairs:
+                break
+            a = np.array([x["test_accuracy"] for x, _ in pairs], dtype=float)
+            b = np.array([y["test_accuracy"] for _, y in pairs], dtype=float)
             diff = a - b
-            row = {"step": i + 1, "compression": float(np.mean([r[i]["compression"] for r in per_seed])), "n": int(diff.size),
+            row = {"step": i + 1, "compression": float(np.mean([x["compression"] for x, _ in pairs])), "n": int(diff.size),
                    "difference_mean": float(diff.mean()), "difference_std": _std(diff), "t_p": None, "wilcoxon_p": None}
             if diff.size >= 3 and np.any(diff != 0):
                 row["t_p"] = float(stats.ttest_rel(a, b).pvalue)
@@ -337,16 +346,21 @@ def run_pruning(config: PruneConfig, out, echo=None) -> dict[str, list[dict]]:
     runs: dict[str, list[list[dict]]] = {m: [[] for _ in seeds] for m in config.methods}
     _write(out, config, base, runs, False, timings)
 
-    def save(number: int, records: list[dict]) -> None:
+    def save(number: int, records: list[dict | None]) -> None:
         for candidate, record in zip(candidates, records):
-            runs[candidate.method][candidate.seed].append(record)
+            if record is not None:  # None: this candidate stopped (on_empty="stop")
+                runs[candidate.method][candidate.seed].append(record)
         timings["pruning_s"] = time.perf_counter() - started - timings["base_training_s"]
         _write(out, config, base, runs, False, timings)
         if echo:
-            parts = ", ".join(f"{m} {np.mean([r[-1]['test_accuracy'] for r in runs[m]]):.4f}" for m in config.methods)
-            echo(f"step {number}/{len(amounts)}: {records[0]['compression']:.1%} compression; test accuracy {parts}")
+            parts = ", ".join(f"{m} {np.mean([r[-1]['test_accuracy'] for r in runs[m] if len(r) == number]):.4f}"
+                              for m in config.methods if any(len(r) == number for r in runs[m]))
+            level = next(r for r in records if r is not None)["compression"]
+            stopped = sum(r is None for r in records)
+            echo(f"step {number}/{len(amounts)}: {level:.1%} compression; test accuracy {parts}"
+                 + (f" ({stopped} network(s) stopped: a layer would have lost its last weight)" if stopped else ""))
 
     prune_models(candidates, task, data, steps=amounts, retrain=config.retrain_config(), weights=config.weights,
-                 total=total, on_step=save)
+                 total=total, on_step=save, on_empty="stop" if config.on_empty == "stop" else "raise")
     _write(out, config, base, runs, True, timings)
     return summarise(runs)

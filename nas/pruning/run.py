@@ -20,6 +20,7 @@ Variable retraining is the training config's own early stopping: ``epochs`` = th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -31,6 +32,8 @@ from nas.pruning.saliency import _check_method, hessian_diagonal, prune_step
 from nas.pruning.targets import prunable
 
 __all__ = ["Candidate", "prune_models", "prune_model", "prunable", "fisher_diagonal", "step_seed"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,7 +94,8 @@ def _curvature(candidate, task, prepared, weights, rng, device, hessian_batch, c
 
 def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain, weights="all",
                  total: int | None = None, on_step: Callable[[int, list[dict]], None] | None = None,
-                 hessian_batch: int = 256, curvature: str = "fisher", probes: int = 16) -> list[list[dict]]:
+                 hessian_batch: int = 256, curvature: str = "fisher", probes: int = 16,
+                 on_empty: str = "raise") -> list[list[dict]]:
     """Prune every candidate in ``steps``, retraining them all together after each step.
 
     Parameters
@@ -111,7 +115,12 @@ def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain,
         Prunable weights the compression is counted from (default: each candidate's unpruned
         ones now).
     on_step : callable, optional
-        ``on_step(step, records)`` with one record per candidate as soon as a step is done.
+        ``on_step(step, records)`` as soon as a step is done: one record per candidate, None for
+        a candidate that has stopped.
+    on_empty : {"raise", "stop"}
+        A candidate whose step would empty a layer: ``"raise"`` a PruningError (the steps
+        before were reported), or ``"stop"`` pruning that candidate (its history ends; the
+        others go on), as the paper's code stops a run when a layer has no weight left.
     hessian_batch : int
         Validation examples for ``obd``'s curvature.
     curvature : {"fisher", "hutchinson"}
@@ -139,6 +148,8 @@ def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain,
 
     if curvature not in ("fisher", "hutchinson"):
         raise PruningError(f"curvature must be 'fisher' or 'hutchinson', got {curvature!r}")
+    if on_empty not in ("raise", "stop"):
+        raise PruningError(f"on_empty must be 'raise' or 'stop', got {on_empty!r}")
     candidates = list(candidates)
     if not candidates:
         raise PruningError("prune_models needs at least one candidate; got none")
@@ -152,10 +163,12 @@ def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain,
     prepared = prepare_data(data, retrain, device)
     truncate = truncates(prepared.test, prepared.info)
     history: list[list[dict]] = [[] for _ in candidates]
+    active = list(range(len(candidates)))
     for number, k in enumerate(steps, 1):
         amount = float(k) if isinstance(k, float) else int(k)
-        removed, before = [], []
-        for c, (names, ws, masks) in zip(candidates, targets):
+        removed, before = {}, {}
+        for i in list(active):
+            c, (names, ws, masks) = candidates[i], targets[i]
             rng = np.random.default_rng([c.seed, number])
             hessian = (_curvature(c, task, prepared, ws, rng, device, hessian_batch, curvature, probes)
                        if c.method == "obd" else None)
@@ -163,22 +176,28 @@ def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain,
             try:
                 new = prune_step(c.method, ws, masks, amount, rng=rng, hessian=hessian, names=names)
             except PruningError as err:
+                if on_empty == "stop" and "would lose all its weights" in str(err):
+                    active.remove(i)  # as the paper's code: this network's pruning ends here
+                    log.info("%s, seed %d: stopped before step %d (%s)", c.method, c.seed, number, err)
+                    continue
                 raise PruningError(f"{c.method}, seed {c.seed}, step {number}: {err}") from None
             with torch.no_grad():
                 for w, m, n in zip(ws, masks, new):
                     m.copy_(n)
                     w.mul_(m)  # pruned weights are zero, not only hidden by the mask
-            removed.append(had - int(sum(int(m.sum()) for m in masks)))
-            before.append(evaluate(c.model, prepared.test, task, retrain, device, truncate)[1])
+            removed[i] = had - int(sum(int(m.sum()) for m in masks))
+            before[i] = evaluate(c.model, prepared.test, task, retrain, device, truncate)[1]
+        if not active:
+            break
         config = retrain.replace(seed=step_seed(retrain.seed, number))
-        results = train_models([c.model for c in candidates], task, config, data)
-        records = []
-        for i, ((_, _, masks), result) in enumerate(zip(targets, results)):
-            left = int(sum(int(m.sum()) for m in masks))
-            records.append({"step": number, "removed": removed[i], "weights": left, "compression": 1 - left / totals[i],
-                            "test_accuracy_before_retrain": before[i], "test_accuracy": result.test_accuracy,
-                            "val_accuracy": result.val_accuracy, "retrain_epochs": result.epochs})
-            history[i].append(records[-1])
+        results = dict(zip(active, train_models([candidates[i].model for i in active], task, config, data)))
+        records: list[dict | None] = [None] * len(candidates)
+        for i, result in results.items():
+            left = int(sum(int(m.sum()) for m in targets[i][2]))
+            records[i] = {"step": number, "removed": removed[i], "weights": left, "compression": 1 - left / totals[i],
+                          "test_accuracy_before_retrain": before[i], "test_accuracy": result.test_accuracy,
+                          "val_accuracy": result.val_accuracy, "retrain_epochs": result.epochs}
+            history[i].append(records[i])
         if on_step is not None:
             on_step(number, records)
     return history
@@ -191,6 +210,6 @@ def prune_model(model, task, data, *, method: str, steps, retrain, seed: int = 0
     :func:`prune_models` with one :class:`Candidate`; ``on_step(record)`` gets each step's
     record, ``options`` are :func:`prune_models`'s (``hessian_batch``, ``curvature``, ``probes``).
     """
-    step_hook = None if on_step is None else (lambda number, records: on_step(records[0]))
+    step_hook = None if on_step is None else (lambda number, records: records[0] is not None and on_step(records[0]))
     return prune_models([Candidate(method, seed, model)], task, data, steps=steps, retrain=retrain, weights=weights,
                         total=total, on_step=step_hook, **options)[0]
