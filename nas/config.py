@@ -96,6 +96,10 @@ TRAJECTORY_FIELDS = (
 )
 
 
+#: Upper bounds that turn a typo (population 10**22) into one line instead of a hang.
+MAX_POPULATION, MAX_GENERATIONS = 10_000, 100_000
+
+
 def _int(name, value, low, high=None):
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -212,6 +216,8 @@ class SearchConfig:
     stale_after : float
         A RUNNING trial whose heartbeat is older than this (seconds) is presumed dead, failed and
         requeued (by the waiting search and by idle workers); must exceed ``heartbeat_interval``.
+    max_retries : int
+        How often a candidate whose worker died is requeued before it is recorded as failed.
     progress : bool
         Show the progress display.
     quick : bool
@@ -266,6 +272,7 @@ class SearchConfig:
     poll_interval: float = 2.0
     heartbeat_interval: float = 10.0
     stale_after: float = 60.0
+    max_retries: int = 3
     progress: bool = True
     quick: bool = False
 
@@ -277,9 +284,10 @@ class SearchConfig:
                 raise ConfigError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
         if self.strategy not in list_strategies():
             raise UnknownNameError("strategy", self.strategy, list_strategies())
-        _int("population", self.population, 2)
-        _int("generations", self.generations, 1)
-        _int("survivors", self.survivors, 1)
+        _int("population", self.population, 2, MAX_POPULATION)
+        _int("generations", self.generations, 1, MAX_GENERATIONS)
+        _int("survivors", self.survivors, 1, self.population)
+        _int("max_retries", self.max_retries, 0, 100)
         _int("seed", self.seed, 0, 2**32 - 1)
         _int("warmup_generations", self.warmup_generations, 0)
         _int("min_train_size", self.min_train_size, 2)
@@ -316,8 +324,8 @@ class SearchConfig:
             raise ConfigError(f"readout must be one of {list(READOUTS)}, got {self.readout!r}")
         if self.budget is not None:
             _int("budget", self.budget, 1)
-        _int("final_top", self.final_top, 0)
-        _int("final_seeds", self.final_seeds, 1)
+        _int("final_top", self.final_top, 0, MAX_POPULATION)
+        _int("final_seeds", self.final_seeds, 1, 1000)
         if self.priors is not None:
             from search_spaces.priors import get_prior
 
@@ -357,7 +365,12 @@ class SearchConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-able values; a storage URL's password is left out (see
+        :func:`nas.ledger.stored_url`), since every stored copy of the config is written from this."""
+        from nas.ledger import stored_url
+
         out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["storage"] = stored_url(self.storage)
         out["train"] = dict(self.train)
         out["final_train"] = dict(self.final_train)
         out["nodes"] = list(self.nodes)
@@ -448,6 +461,9 @@ def build_config(
 
     given = {k: v for k, v in options.items() if v is not None}
     from_file = load_toml(config_file) if config_file is not None else {}
+    for layer in (given, from_file):  # a relative ledger path names a file under the current folder
+        if "storage" in layer:
+            layer["storage"] = absolute_storage(layer["storage"])
     stored = _stored_config(given.get("out", from_file.get("out", SearchConfig.out))) if resume else {}
     task = given.get("task", from_file.get("task", stored.get("task", SearchConfig.task)))
     task_spec = get_task(task)  # an unknown task fails here, listing the known ones
@@ -473,22 +489,83 @@ def build_config(
     return config
 
 
-def _stored_config(run_dir) -> dict[str, Any]:
-    """The ``search`` table of ``RUN_DIR/config.json``, or {} when there is none."""
+def _stored_config(run_dir, required: bool = False) -> dict[str, Any]:
+    """The ``search`` table of ``RUN_DIR/config.json`` (or {} when there is none and it is not
+    ``required``), with ``out`` set to ``run_dir`` and a relative ledger path resolved against it."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
+        if required:
+            raise ConfigError(f"{str(run_dir)!r} is not a search run directory: no config.json in it")
         return {}
     try:
-        stored = json.loads(path.read_text())["search"]
+        stored = json.loads(path.read_text(encoding="utf-8"))["search"]
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
-        raise ConfigError(f"cannot read the stored config {str(path)!r} to resume: {err}") from None
+        detail = getattr(err, "strerror", None) or err
+        raise ConfigError(f"cannot read the stored config {str(path)!r}: {type(err).__name__}: {detail}") from None
     if not isinstance(stored, dict):
-        raise ConfigError(f"cannot read the stored config {str(path)!r} to resume: no 'search' table")
-    return {k: v for k, v in legacy_search_dict(stored).items() if v is not None}
+        raise ConfigError(f"cannot read the stored config {str(path)!r}: no 'search' table")
+    out = {k: v for k, v in legacy_search_dict(stored).items() if v is not None}
+    out["out"] = str(run_dir)
+    if "storage" in out:
+        out["storage"] = absolute_storage(out["storage"], run_dir)
+    return out
+
+
+_FILE_SCHEMES = ("sqlite:///", "journal:")
+
+
+def _file_storage(url) -> tuple[str, str] | None:
+    """``(scheme, path)`` of a file ledger URL (SQLite or journal), else None."""
+    if not isinstance(url, str) or url == "sqlite:///:memory:":
+        return None
+    for scheme in _FILE_SCHEMES:
+        if url.startswith(scheme):
+            return scheme, url[len(scheme):]
+    return None
+
+
+def absolute_storage(url, base: str | os.PathLike = "."):
+    """``url`` with a relative file path made absolute against ``base`` (the current folder for a
+    URL given on the command line; the run directory for one read from its ``config.json``)."""
+    parts = _file_storage(url)
+    if parts is None or Path(parts[1]).expanduser().is_absolute():
+        return url
+    return parts[0] + str((Path(base) / parts[1]).resolve())
+
+
+def portable_storage(url, run_dir: str | os.PathLike):
+    """``url`` as ``config.json`` stores it: a file ledger inside ``run_dir`` relative to it (so the
+    run directory can be copied or moved), anything else as it is (servers without a password)."""
+    from nas.ledger import stored_url
+
+    parts = _file_storage(url)
+    if parts is None:
+        return stored_url(url)
+    try:
+        return parts[0] + str(Path(parts[1]).resolve().relative_to(Path(run_dir).resolve()))
+    except ValueError:  # outside the run directory: absolute
+        return parts[0] + str(Path(parts[1]).resolve())
+
+
+def load_run_config(run_dir: str | os.PathLike) -> SearchConfig:
+    """The search config of a run directory, wherever the directory now is and whatever the
+    current folder: ``out`` is ``run_dir`` and a relative ledger path is resolved against it.
+
+    Raises
+    ------
+    ConfigError
+        No readable ``config.json`` with a ``search`` table.
+    """
+    stored = _stored_config(run_dir, required=True)
+    return SearchConfig.from_dict(stored)
 
 
 def write_config(config: SearchConfig, run_dir: str | os.PathLike) -> Path:
-    """Write ``RUN_DIR/config.json``: the config plus code and library versions (atomically)."""
+    """Write ``RUN_DIR/config.json``: the config plus code and library versions (atomically); a
+    ledger file inside the run directory is stored relative to it (:func:`portable_storage`)."""
     from nas.provenance import provenance, write_json_atomic
 
-    return write_json_atomic(Path(run_dir) / "config.json", {"search": config.to_dict(), "provenance": provenance()})
+    search = config.to_dict()
+    search["storage"] = portable_storage(config.storage, run_dir) if config.storage is not None else None
+    search["study"] = config.study_name  # not the folder's name: the folder may be renamed
+    return write_json_atomic(Path(run_dir) / "config.json", {"search": search, "provenance": provenance()})

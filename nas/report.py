@@ -24,8 +24,9 @@ from typing import Sequence
 
 import numpy as np
 
-from nas.exceptions import ConfigError, LedgerError
+from nas.exceptions import LedgerError
 from nas.final import FINAL_ATTR
+from nas.ledger import shown_url
 from nas.provenance import write_text_atomic
 from search_spaces.genome import legacy_genome_dict
 
@@ -273,16 +274,10 @@ def open_run_ledger(run_dir: str | os.PathLike):
     LedgerError
         Its storage or study cannot be opened.
     """
-    from nas.config import SearchConfig
+    from nas.config import load_run_config
     from nas.ledger import Ledger
 
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise ConfigError(f"{str(run_dir)!r} is not a search run directory: no config.json in it")
-    try:
-        config = SearchConfig.from_stored(json.loads(path.read_text())["search"])
-    except (json.JSONDecodeError, KeyError) as err:
-        raise ConfigError(f"{str(path)!r} is not a search config: {err}") from None
+    config = load_run_config(run_dir)
     return Ledger.open(config.storage_url, config.study_name, create=False), config
 
 
@@ -320,8 +315,12 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
     import matplotlib.ticker
 
     run_dir = Path(run_dir)
-    opened, config = open_run_ledger(run_dir)
-    ledger = ledger or opened
+    if ledger is None:
+        ledger, config = open_run_ledger(run_dir)
+    else:  # the search's own ledger (opened with the password a stored URL does not keep)
+        from nas.config import load_run_config
+
+        config = load_run_config(run_dir)
     others = [(Path(o), *open_run_ledger(o)) for o in compare]  # (dir, ledger, config): a bad one fails first
     final = final_frame(ledger)  # malformed final records, here or in a compared run, fail before any write
     comparison = None
@@ -504,8 +503,8 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
         f"Task `{config.task}`, strategy `{config.strategy}`, seed {config.seed}, population {config.population}, "
         f"survivors {config.survivors}, {len(history)} of {config.generations} generations done; "
         f"gating {'on (' + config.gate_rule + ')' if config.gating else 'off'}; objective(s): {', '.join(names)}.",
-        f"Ledger: `{config.storage_url}`, study `{config.study_name}` "
-        f"(browse it with `optuna-dashboard {config.storage_url}`).",
+        f"Ledger: `{shown_url(config.storage_url)}`, study `{config.study_name}` "
+        f"(browse it with `optuna-dashboard {shown_url(config.storage_url)}`).",
         "",
         "## Summary",
         "",

@@ -39,7 +39,7 @@ from nas.config import SearchConfig, write_config
 from nas.exceptions import ConfigError, LedgerError
 from nas.final import ensure_best_model, run_final, save_best_model
 from nas.gating import fit_predictor, gate, kendall, load_search_predictor, predict
-from nas.ledger import Ledger, stored_genome
+from nas.ledger import Ledger, shown_url, stored_genome
 from nas.search import Objectives, SearchSpace, Strategy, architecture_hash, make_strategy
 from nas.trainer import Outcome, Trainer
 from nas.worker import run_worker, train_claims
@@ -77,8 +77,8 @@ def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
         differing fields are named); or ``resume`` is asked for a study that does not exist.
     """
     objectives = Objectives(config.metric, config.second_objective)
-    url = config.storage_url
-    ledger = Ledger.open(url, config.study_name, directions=objectives.directions, create=not resume)
+    ledger = Ledger.open(config.storage_url, config.study_name, directions=objectives.directions, create=not resume)
+    url = shown_url(config.storage_url)
     stored = ledger.config
     if stored is None:
         if resume or ledger.trials():
@@ -175,7 +175,7 @@ def run_search(
     if trainer is None:
         trainer = Trainer(config)
         if config.local_worker:
-            trainer.prepare()  # missing or truncated data is a set-up error: raise it before anything is written
+            trainer.prepare()  # no such device, missing or truncated data: set-up errors, raised before anything is written
     given_predictor = load_search_predictor(config.predictor_file) if config.predictor_file and config.gating else None
     run_dir = Path(config.out)
     created = not run_dir.exists()
@@ -205,7 +205,7 @@ def run_search(
         strategy.load_state_dict(state["strategy"])
         start, history, training_set = int(state["generation"]), list(state["generations"]), list(state["predictor_training"])
     if resume:  # trials of a killed run: at once if their process is gone, else once their heartbeat is stale
-        ledger.requeue_stale(config.stale_after)
+        ledger.requeue_stale(config.stale_after, max_retries=config.max_retries)
     by_number = {t.number: t for t in ledger.trials()}
     run = SearchRun(config, run_dir, ledger, history)
 
@@ -259,7 +259,7 @@ def run_search(
             finished = ledger.results_for(gen)
             if all(candidates[i].key in finished for i in to_train):
                 break
-            ledger.requeue_stale(config.stale_after)  # a worker died: its trials go back to the queue
+            ledger.requeue_stale(config.stale_after, max_retries=config.max_retries)  # a worker died: its trials go back to the queue
             if config.local_worker:  # trials requeued by a dying worker elsewhere: take them too
                 claims = []
                 while (claim := ledger.claim(numbers={t.number for t in ledger.pending_for(gen).values()})) is not None:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from nas.config import SearchConfig
-from nas.exceptions import TrainingError
+from nas.exceptions import DataError, DeviceError, TrainingError
 from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome
 
-__all__ = ["Outcome", "Trainer", "train_candidates", "trains_together", "PROXY_BATCH", "PROXY_COLUMNS"]
+__all__ = ["Outcome", "Trainer", "train_candidates", "trains_together", "PROXY_BATCH", "PROXY_COLUMNS", "SETUP_ERRORS"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ class Outcome:
     model: Any = None
     error: str | None = None
 
+
+#: Errors of the set-up, not of a candidate: they stop a search or worker instead of failing trials.
+SETUP_ERRORS = (DeviceError, DataError)
 
 PROXY_BATCH = 256
 PROXY_COLUMNS = ("synflow", "log_synflow", "snip", "grad_norm")
@@ -79,7 +82,12 @@ class Trainer:
         return self._data
 
     def prepare(self) -> None:
-        """Load the task's data now (raising its DataError) rather than at the first training."""
+        """Check the set-up now rather than at the first training: the device exists
+        (:class:`~nas.exceptions.DeviceError`) and the task's data loads and verifies
+        (:class:`~nas.exceptions.DataError`). A set-up error is never a trial's failure."""
+        from nas.device import resolve_device
+
+        resolve_device(self.train_config.device)
         self.data
 
     def final_config(self, seed: int):
@@ -168,6 +176,12 @@ def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outc
     If a population run fails as a whole, its candidates are retrained one by one so the
     failure is pinned on the one that caused it. Stacked candidates' metrics carry
     ``batch_size`` (candidates trained together) and ``batch_wall_time_s``.
+
+    Raises
+    ------
+    DeviceError, DataError
+        Set-up errors (:data:`SETUP_ERRORS`: a device that does not exist, unusable data) are
+        raised, not recorded: they are no candidate's fault and would fail every one of them.
     """
     from nas.training import train_genome
 
@@ -181,6 +195,8 @@ def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outc
         try:
             # "record": a diverging candidate is frozen and reported, the others train on
             results = train_population(genomes, task, config, data=data, on_error="record")
+        except SETUP_ERRORS:
+            raise
         except (TrainingError, RuntimeError, ValueError) as err:
             log.warning("population training of %d candidates failed (%s: %s); training them one by one",
                         len(genomes), type(err).__name__, err)
@@ -199,6 +215,8 @@ def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outc
     for genome in genomes:
         try:
             result = train_genome(genome, task, config, data=data)
+        except SETUP_ERRORS:
+            raise
         except (TrainingError, SparseNASError, RuntimeError, ValueError) as err:
             outcomes.append(Outcome(error=f"{type(err).__name__}: {err}"))
             continue

@@ -22,7 +22,7 @@ from nas.trainer import Outcome, Trainer, trains_together
 from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome
 
-__all__ = ["train_claims", "run_worker"]
+__all__ = ["train_claims", "run_worker", "batch_size", "thread_share", "MAX_BATCH"]
 
 Echo = Callable[[str], None]
 
@@ -85,12 +85,42 @@ def _train_and_record(ledger, trainer, claims, objectives, done) -> None:
             except LedgerError as err:  # taken over as stale while it trained: the copy counts
                 outcome = Outcome(error=f"not recorded: {err}")
             done[claim.number] = outcome
-    except KeyboardInterrupt:
+    except BaseException as err:  # Ctrl-C, or a set-up error (no device, unusable data): not the trials' fault
+        why = "interrupted (Ctrl-C)" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__} in the worker"
         for claim in claims:
             if claim.number not in done:
-                with contextlib.suppress(LedgerError):  # already taken over: nothing to requeue
-                    ledger.fail(claim, "interrupted (Ctrl-C); requeued", requeue=True)
+                with contextlib.suppress(Exception):  # already taken over, or the storage is gone: nothing to do
+                    ledger.fail(claim, f"{why}; requeued", requeue=True, count=False)
         raise
+
+
+#: Most trials one worker claims at once (a stack is then cut to fit the device's memory).
+MAX_BATCH = 256
+
+
+def batch_size(waiting: int, workers: int, limit: int | None = None) -> int:
+    """Trials a worker claims: its share of what is waiting among the live workers (rounded up,
+    at least 1, at most :data:`MAX_BATCH`), or ``limit`` when given.
+
+    >>> batch_size(12, 2), batch_size(12, 5), batch_size(0, 3), batch_size(40, 1, limit=4)
+    (6, 3, 1, 4)
+    """
+    if limit is not None:
+        return limit
+    return max(1, min(MAX_BATCH, -(-waiting // max(1, workers))))
+
+
+def thread_share(workers_here: int, cores: int | None = None) -> int:
+    """Torch threads for one of ``workers_here`` workers on a machine of ``cores`` cores, so that
+    together they do not oversubscribe it.
+
+    >>> thread_share(3, cores=2), thread_share(2, cores=16)
+    (1, 8)
+    """
+    import os
+
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, workers_here))
 
 
 def run_worker(
@@ -98,42 +128,64 @@ def run_worker(
     *,
     max_trials: int | None = None,
     idle_timeout: float = 60.0,
-    batch: int = 1,
+    batch: int | None = None,
+    threads: int | str | None = None,
     echo: Echo | None = None,
     trainer: Trainer | None = None,
 ) -> int:
     """Serve a search from its ledger: claim waiting trials, train, record; returns trials done.
 
-    The search's config (task, budget, objectives) is read from the study. Stops after
-    ``max_trials`` trials or when nothing has been waiting for ``idle_timeout`` seconds.
+    The search's config (task, budget, objectives) is read from the study. The device and the
+    data are checked before anything is claimed (a set-up error stops the worker and fails no
+    trial). The worker registers in the study; each round it claims ``batch`` trials, or by
+    default its share of those waiting among the live workers (:func:`batch_size`), and trains
+    them together as one population. ``threads="share"`` sets torch's threads before each
+    round to this machine's cores divided by the live workers on it (:func:`thread_share`); an
+    integer sets that many; None leaves torch alone. Stops after ``max_trials`` trials or when
+    nothing has been waiting for ``idle_timeout`` seconds.
     """
+    import socket
+
     stored = ledger.config
     if stored is None:
         raise LedgerError(f"study {ledger.name!r} holds no search config; start it with `nas search`")
     config = SearchConfig.from_stored(stored)
-    trainer = trainer or Trainer(config)
+    if trainer is None:
+        trainer = Trainer(config)
+        trainer.prepare()  # no such device, unusable data: stop before claiming anything
     objectives = Objectives(config.metric, config.second_objective)
     done, idle_since = 0, time.monotonic()
-    while max_trials is None or done < max_trials:
-        claims = []
-        while len(claims) < batch:
-            claim = ledger.claim()
-            if claim is None:
-                break
-            claims.append(claim)
-        if not claims:
-            if ledger.requeue_stale(config.stale_after):  # a dead worker's trials: take them over
+    ledger.register_worker()
+    time.sleep(min(config.poll_interval, 1.0))  # workers started together see each other before claiming
+    try:
+        while max_trials is None or done < max_trials:
+            live = ledger.live_workers(config.stale_after)
+            size = batch_size(ledger.waiting(), len(live) or 1, batch)
+            if max_trials is not None:
+                size = min(size, max_trials - done)
+            claims = ledger.claim_many(size)
+            if not claims:
+                if ledger.requeue_stale(config.stale_after, max_retries=config.max_retries):  # a dead worker's trials
+                    continue
+                if time.monotonic() - idle_since > idle_timeout:
+                    break
+                ledger.register_worker()
+                time.sleep(min(config.poll_interval, 1.0, idle_timeout))
                 continue
-            if time.monotonic() - idle_since > idle_timeout:
-                break
-            time.sleep(min(config.poll_interval, 1.0, idle_timeout))
-            continue
-        outcomes = train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
-        done += len(claims)
-        idle_since = time.monotonic()
-        if echo:
-            for c in claims:
-                o = outcomes[c.number]
-                status = f"failed: {o.error}" if o.error else f"{config.metric}={o.metrics.get(config.metric)}"
-                echo(f"trial {c.number} ({c.genome.key}): {status}")
+            if threads is not None:
+                import torch
+
+                here = sum(1 for facts in live.values() if facts.get("host") == socket.gethostname())
+                torch.set_num_threads(thread_share(here or 1) if threads == "share" else int(threads))
+            outcomes = train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
+            done += len(claims)
+            idle_since = time.monotonic()
+            if echo:
+                for c in claims:
+                    o = outcomes[c.number]
+                    status = f"failed: {o.error}" if o.error else f"{config.metric}={o.metrics.get(config.metric)}"
+                    echo(f"trial {c.number} ({c.genome.key}): {status}")
+    finally:
+        with contextlib.suppress(Exception):  # the storage may be what failed
+            ledger.unregister_worker()
     return done

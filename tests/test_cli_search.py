@@ -9,6 +9,7 @@ import pytest
 
 from nas.cli.main import main
 from nas.config import SearchConfig, build_config
+from nas.ledger import Ledger
 from nas.exceptions import ConfigError, UnknownNameError
 
 
@@ -35,15 +36,17 @@ def test_unreachable_storage_is_one_line_error(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--population", "1"], "population must be an integer >= 2, got 1"),
+    (["--population", "1"], "population must be an integer in [2, 10000], got 1"),
+    (["--population", "10000000000000000000000"], "population must be an integer in [2, 10000]"),
+    (["--population", "4", "--survivors", "50"], "survivors must be an integer in [1, 4], got 50"),
     (["--survivors", "0"], "survivors"),
     (["--generations", "0"], "generations"),
     (["--threads", "0"], "--threads 0; expected an integer >= 1"),
     (["--widths", "0", "4"], "widths[0] must be an integer in [1, 256], got 0"),
     (["--widths", "8", "4"], "widths[1] must be an integer in [8, 256], got 4"),
     (["--budget", "0"], "budget must be an integer >= 1, got 0"),
-    (["--final-top", "-1"], "final_top must be an integer >= 0, got -1"),
-    (["--final-seeds", "0"], "final_seeds must be an integer >= 1, got 0"),
+    (["--final-top", "-1"], "final_top must be an integer in [0, 10000], got -1"),
+    (["--final-seeds", "0"], "final_seeds must be an integer in [1, 1000], got 0"),
     (["--final-epochs", "0"], "TrainConfig.epochs = 0; expected an integer >= 1"),
 ])
 def test_invalid_values(tmp_path, capsys, args, match):
@@ -88,6 +91,10 @@ def test_a_run_stored_before_readouts_resumes_with_the_paper_construction(tmp_pa
 
 def test_worker_needs_an_existing_study(tmp_path, capsys):
     code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--study", "none"])
+    assert code == 1 and "ledger not found" in capsys.readouterr().err
+    assert not (tmp_path / "x.db").exists()  # a typo creates no database
+    Ledger.open(f"sqlite:///{tmp_path / 'y.db'}", "other", directions=["maximize"])
+    code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'y.db'}", "--study", "none"])
     assert code == 1 and "study 'none' not found" in capsys.readouterr().err
 
 

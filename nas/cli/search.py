@@ -52,6 +52,7 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     """
     from nas.config import build_config
     from nas.device import set_threads
+    from nas.ledger import shown_url
     from nas.runner import run_search
 
     set_threads(threads)  # a per-process setting, not part of the search config
@@ -73,7 +74,7 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     echo = (lambda line: click.echo(line, err=True)) if config.progress else None
     if echo:
         echo(f"search {config.study_name}: task {config.task}, strategy {config.strategy}, "
-             f"{config.generations} generations x {config.population}, ledger {config.storage_url}")
+             f"{config.generations} generations x {config.population}, ledger {shown_url(config.storage_url)}")
     try:
         run = run_search(config, resume=resume, echo=echo)
     except KeyboardInterrupt:

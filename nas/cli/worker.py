@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 
 @click.command(name="worker")
-@click.option("--storage", required=True, help="Ledger URL of the search (sqlite:///..., journal:..., postgresql://...).")
-@click.option("--study", required=True, help="Study name of the search.")
+@click.argument("run_dir", required=False, type=click.Path(file_okay=False))
+@click.option("--storage", help="Ledger URL of the search (sqlite:///..., journal:..., postgresql://...); "
+                                "default: the one RUN_DIR's config.json names.")
+@click.option("--study", help="Study name of the search (default: RUN_DIR's).")
 @click.option("--max-trials", type=int, help="Stop after this many trials.")
 @click.option("--idle-timeout", type=float, default=60.0, show_default=True,
               help="Stop after this many seconds with nothing waiting.")
-@click.option("--batch", type=int, default=1, show_default=True, help="Trials claimed and trained together.")
-@click.option("--threads", type=int, help="CPU threads for torch in this worker (default: torch's choice).")
-def cli(storage, study, max_trials, idle_timeout, batch, threads):
+@click.option("--batch", type=int, help="Trials claimed and trained together (default: this worker's share of those "
+                                        "waiting).")
+@click.option("--threads", type=int, help="CPU threads for torch (default: this machine's cores shared among its "
+                                          "live workers).")
+def cli(run_dir, storage, study, max_trials, idle_timeout, batch, threads):
     """Claim waiting trials, train them with the search's own config, record the results.
 
+    Name the search by its run directory (nas worker runs/mnist-ga) or by --storage and --study.
     While idle it also requeues trials whose worker died (heartbeat older than the search's
     stale_after). Ctrl-C requeues the trials being trained and exits.
     """
@@ -24,15 +31,24 @@ def cli(storage, study, max_trials, idle_timeout, batch, threads):
     from nas.ledger import Ledger
     from nas.runner import run_worker
 
-    set_threads(threads)
+    if max_trials is not None and not 1 <= max_trials <= 10_000_000:
+        raise ConfigError(f"--max-trials must be an integer in [1, 10000000], got {max_trials}")
+    if batch is not None and not 1 <= batch <= 10_000:
+        raise ConfigError(f"--batch must be an integer in [1, 10000], got {batch}")
+    set_threads(threads)  # checks the value; "share" (the default) is set per round by the worker
+    if not math.isfinite(idle_timeout) or idle_timeout < 0:
+        raise ConfigError(f"--idle-timeout must be a finite number of seconds >= 0, got {idle_timeout}")
+    if run_dir is not None:
+        from nas.config import load_run_config
 
-    if max_trials is not None and max_trials < 1:
-        raise ConfigError(f"--max-trials must be >= 1, got {max_trials}")
-    if batch < 1:
-        raise ConfigError(f"--batch must be >= 1, got {batch}")
+        config = load_run_config(run_dir)
+        storage, study = storage or config.storage_url, study or config.study_name
+    if storage is None or study is None:
+        raise ConfigError("name the search: a RUN_DIR, or both --storage URL and --study NAME")
     ledger = Ledger.open(storage, study, create=False)
     try:
         done = run_worker(ledger, max_trials=max_trials, idle_timeout=idle_timeout, batch=batch,
+                          threads=threads if threads is not None else "share",
                           echo=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:
         click.echo("interrupted: current trials requeued", err=True)

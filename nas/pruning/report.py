@@ -36,7 +36,7 @@ def markdown_tables(result: dict, reference_table: dict | None = None) -> str:
     """
     methods = list(result["methods"])
     steps = {m: result["methods"][m]["steps"] for m in methods}
-    depth = min((len(s) for s in steps.values()), default=0)
+    depth = max((len(s) for s in steps.values()), default=0)  # a method whose networks stopped has fewer
     seeds = max((s[0]["seeds"] for s in steps.values() if s), default=0)
     base = [b["test_accuracy"] for b in result.get("base", [])]
     lines = []
@@ -48,15 +48,21 @@ def markdown_tables(result: dict, reference_table: dict | None = None) -> str:
                      f"({len(base)} seeds).\n")
     header = "| compression | " + " | ".join(methods) + " |"
     lines += [f"Test accuracy after retraining, % (mean ± std over {seeds} seeds"
-              + ("; the paper's mean in brackets" if reference_table else "") + "):\n",
+              + ("; the paper's mean in brackets" if reference_table else "")
+              + "; [n seeds] where networks stopped because a step would have emptied a layer, – where all did):\n",
               header, "|" + "---|" * (len(methods) + 1)]
     for i in range(depth):
-        level = 100 * steps[methods[0]][i]["compression"]
+        level = 100 * next(steps[m][i] for m in methods if len(steps[m]) > i)["compression"]
         reference = (reference_table or {}).get(round(level, 1), {})
         cells = []
         for m in methods:
+            if len(steps[m]) <= i:
+                cells.append("–")  # every network of this method stopped before this step
+                continue
             s = steps[m][i]
             cell = f"{100 * s['test_accuracy_mean']:.2f} ± {100 * s['test_accuracy_std']:.2f}"
+            if s["seeds"] < seeds:
+                cell += f" [{s['seeds']} seed{'s' if s['seeds'] != 1 else ''}]"
             if m in reference:
                 cell += f" ({reference[m]:.2f})"
             cells.append(cell)
