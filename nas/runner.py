@@ -190,6 +190,9 @@ def run_search(
             run_dir.rmdir()  # a refused start leaves nothing behind
         raise
     write_config(config, run_dir)
+    if echo:  # after the set-up checks: a refused start is one line
+        echo(f"search {config.study_name}: task {config.task}, strategy {config.strategy}, "
+             f"{config.generations} generations x {config.population}, ledger {shown_url(config.storage_url)}")
     objectives = Objectives(config.metric, config.second_objective)
     space = SearchSpace(config.priors, config.nodes, trainer.family, config.widths, config.readout,
                         fit=_budget_rule(config, trainer))

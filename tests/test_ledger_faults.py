@@ -183,3 +183,49 @@ def test_a_search_killed_between_generations_resumes_to_the_same_population(stor
     population = lambda run: sorted(json.dumps(g, sort_keys=True)  # noqa: E731
                                     for g in run.ledger.load_state()["strategy"]["population"])
     assert population(resumed) == population(full) and population(full)
+
+
+def test_the_readmes_many_machines_commands_work_on_loopback(tmp_path, shared_data_dir, study_name):
+    """README "Many machines", as written, against the test server (its URL for postgresql://nas@DB/nas)."""
+    from conftest import REPO_ROOT, postgres_url
+    from sqlalchemy.engine import make_url
+
+    from nas.ledger import stored_url
+
+    url = postgres_url()
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("### Many machines"):]
+    section = section[:section.index("\n## ")]
+    commands = [line.split("#")[0].strip() for line in section.splitlines() if line.startswith(("nas search", "nas worker"))]
+    assert [c.split()[1] for c in commands] == ["search", "worker"]
+
+    def argv(command):
+        command = command.replace("postgresql://nas@DB/nas", stored_url(url)).replace("mnist-1", study_name)
+        command = command.replace(f"runs/{study_name}", str(tmp_path / "run"))
+        return [sys.executable, "-m", *command.split()[:], "--threads", "1"]
+
+    env = {**os.environ, "NAS_STORAGE_PASSWORD": make_url(url).password, "NAS_DATA_DIR": str(shared_data_dir)}
+    search = subprocess.Popen(argv(commands[0]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    def study_started():
+        try:
+            return Ledger.open(url, study_name, create=False).config is not None
+        except Exception:
+            return False
+
+    _wait(study_started, 300, "the search to create its study")  # as a user starts the workers after it
+    workers = [subprocess.Popen(argv(commands[1]) + ["--idle-timeout", "15"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    try:
+        out, err = search.communicate(timeout=900)
+        assert search.returncode == 0, err[-3000:]
+        results = [w.communicate(timeout=300) for w in workers]
+    finally:
+        for proc in [search, *workers]:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=30)
+    assert all(w.returncode == 0 for w in workers), [e[-2000:] for _, e in results]
+    trained = Counter(n for _, e in results for n in _trained(e))
+    assert trained and set(trained.values()) == {1} and all(v > 0 for v in [sum(1 for _ in _trained(e)) for _, e in results])
+    assert (tmp_path / "run" / "best" / "model.json").is_file() and (tmp_path / "run" / "report.md").is_file()

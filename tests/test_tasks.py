@@ -75,7 +75,7 @@ def test_every_task_trains_end_to_end(name):
     task = get_task(name)
     data = tiny_data(task)
     genome = Genome("erdos_renyi", {"p": 0.4}, nodes=8, seed=1, family=task.default_family)
-    config = task.default_config(epochs=1, device="cpu", train_subset=64, val_subset=32, test_subset=32)
+    config = task.default_config(epochs=1, device="cpu", train_subset=12, val_subset=4, test_subset=4)
     result = train_genome(genome, task, config, data=data)
     assert result.task == name and result.metric == task.metric_name and result.epochs == 1
     assert 0.0 <= result.test_accuracy <= 1.0 and math.isfinite(result.test_loss)

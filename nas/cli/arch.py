@@ -18,6 +18,7 @@ from typing import Sequence
 import click
 import numpy as np
 
+from nas.cli.options import warn_if_large
 from search_spaces.exceptions import InvalidGenomeError, SearchSpaceError
 from search_spaces.genome import FAMILIES, MAX_SEED, READOUTS, Genome
 from search_spaces.graph_io import (
@@ -65,7 +66,9 @@ def load_genome(path: str) -> Genome:
             raise GraphFormatError(f"cannot read genome file {path!r}: {err.strerror or err}") from None
         except UnicodeDecodeError:
             raise GraphFormatError(f"cannot read genome file {path!r}: not UTF-8 text (expected genome JSON)") from None
-    return Genome.from_json(text)
+    genome = Genome.from_json(text)
+    warn_if_large([genome])
+    return genome
 
 
 def _parse_params(prior_name: str, pairs: tuple[str, ...]) -> dict:

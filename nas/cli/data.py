@@ -93,9 +93,14 @@ def info_cmd(ctx: click.Context, names: tuple[str, ...], as_json: bool, data_dir
     data_dir = _data_dir(ctx, data_dir, must_exist=True)
     statuses = [dataset_status(name, data_dir) for name in (names or list_datasets())]
     root = resolve_data_dir(data_dir)
+    # datasets asked for by name must be usable (ready, generated, or truncated but accepted with
+    # --allow-partial-data); the overview of all datasets only reports
+    unusable = [s["name"] for s in statuses if names and not (s["kind"] == "generated" or s["ready"] or s["usable_partial"])]
     if as_json:
         payload = {"data_dir": str(root), "data_dir_source": _data_dir_source(data_dir), "datasets": statuses}
         click.echo(json.dumps(payload, indent=2))
+        if unusable:
+            ctx.exit(1)
         return
     click.echo(f"data dir: {root} (from {_data_dir_source(data_dir)})")
     for status in statuses:
@@ -106,6 +111,9 @@ def info_cmd(ctx: click.Context, names: tuple[str, ...], as_json: bool, data_dir
             click.echo(f"  {f['file']:<{width}}  {f['status']}")
             if "detail" in f:
                 click.echo(f"  {'':<{width}}  {f['detail']}")
+    if unusable:
+        click.echo(f"error: not usable: {', '.join(unusable)}", err=True)
+        ctx.exit(1)
 
 
 @cli.command("fetch")
@@ -147,8 +155,11 @@ def reber_cmd(n: int, seed: int, out: Path, kind: str, overwrite: bool) -> None:
     """Write a generated, seeded Reber grammar set as CSV."""
     from nas.datasets.reber import write_reber_csv
 
+    from nas.cli.options import check_output
+
     if out.exists() and not overwrite:
         raise DestinationExistsError(f"{out} exists; pass --overwrite to replace it")
+    check_output(out, overwrite)  # a folder, or a path under a file: one line, nothing written
     # write_reber_csv writes through a temporary file and an atomic rename.
     write_reber_csv(out, n=n, seed=seed, kind=kind)
     click.echo(f"wrote {n} {kind} Reber strings (seed {seed}) to {out}")

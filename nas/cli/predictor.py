@@ -289,11 +289,15 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compa
 @click.option("--tune", "tune_trials", default=0, show_default=True, type=int, help="Optuna trials to tune the model (0: defaults).")
 @click.option("--scoring", default="r2", show_default=True, help="CV score tuned: r2, kendall, spearman or mae.")
 @click.option("--folds", default=5, show_default=True, type=int, help="CV folds for tuning.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Destination predictor file (.skops).")
+@click.option("--out", required=True, type=click.Path(), help="Destination predictor file (.skops).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @_seed
-def fit_cmd(data, target, model, group, extra_features, params, tune_trials, scoring, folds, out, seed):
+def fit_cmd(data, target, model, group, extra_features, params, tune_trials, scoring, folds, out, overwrite, seed):
     """Fit (optionally tune) a predictor on all the data and save it as a skops file."""
     import predictors
+    from nas.cli.options import check_output
+
+    check_output(out, overwrite)
 
     cfg = FitConfig(
         data=data, target=target, out=out, model=model, group=group, extra_features=_split_list(extra_features),
@@ -320,9 +324,16 @@ def fit_cmd(data, target, model, group, extra_features, params, tune_trials, sco
         summary.update(tuned_params=study.user_attrs["tuned_params"], tuning_score=float(study.best_value), tuning_scoring=cfg.scoring, tuning_trials=len(study.trials))
         note = f", tuned {len(study.trials)} trials: CV {cfg.scoring} {study.best_value:.3f}"
     else:
-        pipe = predictors.make_predictor(cfg.model, group=cfg.group, random_state=cfg.seed, extra_columns=cfg.extra_features, **cfg.params)
-        with _QuietConvergence():
-            pipe.fit(df, y)
+        try:
+            pipe = predictors.make_predictor(cfg.model, group=cfg.group, random_state=cfg.seed,
+                                             extra_columns=cfg.extra_features, **cfg.params)
+            with _QuietConvergence():
+                pipe.fit(df, y)
+        except (TypeError, ValueError) as err:  # e.g. sklearn's InvalidParameterError for --param n_estimators=abc
+            if not cfg.params:
+                raise
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(f"--param {cfg.params}: {first}") from None
         summary["params"] = cfg.params
         note = ""
     dest = predictors.save_predictor(pipe, cfg.out, summary)

@@ -55,7 +55,7 @@ def _plot(summary: dict, path: Path) -> Path:
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
 @click.option("--device", help="Torch device (default: cuda if available, else cpu).")
 @click.option("--out", required=True, type=click.Path(), help="Results JSON (rewritten after every step); a PNG beside it.")
-@click.option("--force", is_flag=True, help="Overwrite an existing --out.")
+@click.option("--overwrite", "--force", "force", is_flag=True, help="Replace an existing --out (and its plot).")
 @click.option("--threads", type=int, help="CPU threads for torch in this process.")
 def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, single_shot, retrain, variable, seeds,
         on_empty, epochs, train_pairs, retrain_pairs, data_dir, device, out, force, threads):
@@ -69,7 +69,7 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
     set_threads(threads)
     out_path = Path(out)
     if out_path.exists() and not force:
-        raise PruningError(f"--out {out!r} exists; expected a new file (or pass --force to overwrite it)")
+        raise PruningError(f"--out {out!r} exists; expected a new file (or pass --overwrite to replace it)")
     if single_shot and (rate is not None or count is not None):
         raise ConfigError("--single-shot removes everything in one step; leave out --rate and --count")
     fields = named(preset) if preset is not None else {}
@@ -95,7 +95,7 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
     check_out(out_path)
     plot_path = out_path.with_suffix(".png")
     if plot_path.exists() and not force:
-        raise PruningError(f"the plot {str(plot_path)!r} exists; expected a new file (or pass --force to overwrite it)")
+        raise PruningError(f"the plot {str(plot_path)!r} exists; expected a new file (or pass --overwrite to replace it)")
     try:
         summary = run_pruning(config, out_path, echo=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:

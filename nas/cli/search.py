@@ -52,7 +52,6 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     """
     from nas.config import build_config
     from nas.device import set_threads
-    from nas.ledger import shown_url
     from nas.runner import run_search
 
     set_threads(threads)  # a per-process setting, not part of the search config
@@ -72,9 +71,6 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
         options["progress"] = False
     config = build_config(config_file=config_file, quick=quick, resume=resume, **options)
     echo = (lambda line: click.echo(line, err=True)) if config.progress else None
-    if echo:
-        echo(f"search {config.study_name}: task {config.task}, strategy {config.strategy}, "
-             f"{config.generations} generations x {config.population}, ledger {shown_url(config.storage_url)}")
     try:
         run = run_search(config, resume=resume, echo=echo)
     except KeyboardInterrupt:

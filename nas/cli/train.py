@@ -14,22 +14,12 @@ from pathlib import Path
 
 import click
 
+from nas.cli.arch import load_genome
+from nas.cli.options import warn_if_large
 from nas.exceptions import ConfigError
 from nas.provenance import write_text_atomic
 
 __all__ = ["cli"]
-
-
-def _read_genome(path: Path):
-    from search_spaces.genome import Genome
-
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read genome file {str(path)!r}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"cannot read genome file {str(path)!r}: not UTF-8 text (expected genome JSON)") from None
-    return Genome.from_json(text)
 
 
 def _read_population(path: Path) -> list:
@@ -44,6 +34,7 @@ def _read_population(path: Path) -> list:
     genomes = [Genome.from_json(line) for line in lines if line.strip()]
     if not genomes:
         raise ConfigError(f"population file {str(path)!r} holds no genomes; expected one genome JSON per line")
+    warn_if_large(genomes)
     return genomes
 
 
@@ -71,8 +62,9 @@ def _read_population(path: Path) -> list:
 @click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the result JSON (JSONL for --population).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, lr, optimizer, schedule, patience,
-        precision, augment, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path):
+        precision, augment, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path, overwrite):
     """Train one genome (--genome) or a population (--population) and print the result JSON."""
     from nas.device import resolve_device, set_threads
     from nas.training.population import train_population
@@ -81,6 +73,10 @@ def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, 
 
     if (genome_path is None) == (population_path is None):
         raise ConfigError("give exactly one of --genome GENOME.json and --population GENOMES.jsonl")
+    if out_path is not None:
+        from nas.cli.options import check_output
+
+        check_output(out_path, overwrite)  # before training: a result must not be lost at the end
     set_threads(threads)  # entry point: the only place the thread count is set
     task = get_task(task_name)
     overrides = {
@@ -92,7 +88,7 @@ def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, 
     config = task.default_config(**{k: v for k, v in overrides.items() if v is not None})
     resolve_device(config.device)  # a bad device fails before any data is read
     if genome_path is not None:
-        genome = _read_genome(genome_path)
+        genome = load_genome(str(genome_path))
         task.check_family(genome.family)
         data = task.load(data_dir=data_dir, allow_partial=allow_partial)
         records = [train_genome(genome, task, config, data=data).to_dict()]

@@ -214,6 +214,11 @@ def autocast(device: torch.device, config: TrainConfig):
 
 def prepare_data(data, config: TrainConfig, device: torch.device):
     """``data`` cut to the config's subsets and moved to ``device``."""
+    for name in ("train", "val", "test"):
+        asked, have = getattr(config, f"{name}_subset"), len(getattr(data, name))
+        if asked is not None and asked > have:
+            raise ConfigError(f"{name}_subset = {asked} but the {name} split of {data.name!r} has only {have} examples; "
+                              f"expected at most {have} (or leave it out for all)")
     if config.train_subset or config.val_subset or config.test_subset:
         data = data.subset(config.train_subset, config.val_subset, config.test_subset)
     if len(data.train) == 0 or len(data.val) == 0 or len(data.test) == 0:
