@@ -68,7 +68,10 @@ def main(argv=None) -> int:
     if search.returncode != 0:
         print(f"{parser.prog}: error: the external-worker search failed: {err.strip().splitlines()[-1]}", file=sys.stderr)
         return 1
-    best = lambda d: json.loads((d / "best" / "model.json").read_text()).get("test_accuracy_mean")  # noqa: E731
+    def best(d: Path):
+        meta = json.loads((d / "best" / "model.json").read_text())
+        return f"{meta['key']} at {meta.get('final', {}).get('test_accuracy_mean', float('nan')):.4f}"
+
     figures = {"task": args.task, "seed": args.seed, "workers": args.workers, "cpu_count": os.cpu_count(),
                "in_process_s": in_process, "external_s": external, "trials_per_worker": trained,
                "best_in_process": best(folder / "local"), "best_external": best(run), "ratio": external / in_process}
