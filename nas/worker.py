@@ -18,7 +18,7 @@ from nas.config import SearchConfig
 from nas.exceptions import LedgerError, TrainingError
 from nas.ledger import Claim, Ledger
 from nas.search import Objectives
-from nas.trainer import Outcome, Trainer, trains_together
+from nas.trainer import SETUP_ERRORS, Outcome, Trainer, trains_together
 from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome
 
@@ -85,12 +85,15 @@ def _train_and_record(ledger, trainer, claims, objectives, done) -> None:
             except LedgerError as err:  # taken over as stale while it trained: the copy counts
                 outcome = Outcome(error=f"not recorded: {err}")
             done[claim.number] = outcome
-    except BaseException as err:  # Ctrl-C, or a set-up error (no device, unusable data): not the trials' fault
+    except BaseException as err:  # the worker is going down: its unfinished claims go back to the queue
         why = "interrupted (Ctrl-C)" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__} in the worker"
+        # Ctrl-C and set-up errors (no device, unusable data) are no trial's fault; anything else may be
+        # the candidate's, so it counts towards max_retries like a death
+        blameless = isinstance(err, (KeyboardInterrupt, *SETUP_ERRORS))
         for claim in claims:
             if claim.number not in done:
                 with contextlib.suppress(Exception):  # already taken over, or the storage is gone: nothing to do
-                    ledger.fail(claim, f"{why}; requeued", requeue=True, count=False)
+                    ledger.fail(claim, f"{why}; requeued", requeue=True, count=not blameless)
         raise
 
 

@@ -18,6 +18,7 @@ BAD = [
     (["data", "info", "--data-dir", "{tmp}/nowhere"], "does not exist"),
     (["data", "info", "--data-dir", "{file}"], "is not a folder"),
     (["data", "fetch", "nosuch", "--data-dir", "{tmp}"], "unknown dataset"),
+    (["data", "info", "mnist", "--data-dir", "{tmp}"], "not usable: mnist"),
     (["data", "reber", "--n", "0", "--out", "{tmp}/r.csv"], "n"),
     (["data", "reber", "--n", "1000", "--out", "{file}/r.csv"], "{file}"),
     (["data", "reber", "--n", "10", "--seed", "-1", "--out", "{tmp}/r.csv"], "seed"),

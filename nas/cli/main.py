@@ -62,7 +62,7 @@ def cli():
 def main(argv=None) -> int:
     """Entry point of the ``nas`` console script; returns the exit status."""
     try:
-        cli.main(args=argv, prog_name="nas", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="nas", standalone_mode=False)
     except SparseNASError as err:
         click.echo(f"error: {err}", err=True)
         return 1
@@ -77,7 +77,21 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return 0
+    except Exception as err:
+        if not _storage_error(err):
+            raise
+        # the ledger's database went away mid-run (a server restart, a lost network): one line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        click.echo(f"error: the ledger's storage failed: {type(err).__name__}: {first}", err=True)
+        return 1
+    # a command that stops with ctx.exit(code) (e.g. `nas data info NAME` for an unusable dataset)
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def _storage_error(err: Exception) -> bool:
+    """True for the errors a database raises (SQLAlchemy's and Optuna's storage errors)."""
+    module = type(err).__module__ or ""
+    return module.startswith(("sqlalchemy", "psycopg")) or type(err).__name__ == "StorageInternalError"
 
 
 if __name__ == "__main__":  # pragma: no cover
