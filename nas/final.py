@@ -32,7 +32,7 @@ from nas.config import SearchConfig
 from nas.ledger import Ledger, stored_genome
 from search_spaces.genome import Genome
 
-__all__ = ["FINAL_ATTR", "BEST_ATTR", "final_seeds", "final_candidates", "run_final", "best_final_key",
+__all__ = ["FINAL_ATTR", "BEST_ATTR", "TimeSlice", "final_seeds", "final_candidates", "run_final", "best_final_key",
            "save_best_model", "ensure_best_model", "best_trial"]
 
 FINAL_ATTR = "final"
@@ -75,15 +75,49 @@ def _record(trial, genome: Genome, seed: int, metrics: dict | None, error: str |
         "nonzero_weights": metrics.get("nonzero_weights"),
         "epochs": metrics.get("epochs"),
         "test_examples": metrics.get("test_examples"),
+        "test_expected": metrics.get("test_expected"),
+        "notes": "; ".join(metrics.get("notes") or []) or None,
         "wall_time_s": wall,
         "error": error,
     }
 
 
-def run_final(config: SearchConfig, ledger: Ledger, trainer, run_dir: Path, echo: Echo | None = None) -> list[dict]:
+class TimeSlice:
+    """A run's time limit, for searches resumed in slices (``nas search --time-limit``).
+
+    Work comes in units (a generation, a final seed's batch); :meth:`may_start` is False once the
+    slice's elapsed time plus the longest unit so far would pass the limit. The first unit of a
+    slice always starts, so every slice makes progress even when one unit alone is longer.
+    """
+
+    clock = staticmethod(time.monotonic)
+
+    def __init__(self, seconds: float | None = None):
+        self.seconds = seconds
+        self.started = self.clock()
+        self.longest = 0.0
+        self.units = 0
+        self.stopped = False
+
+    def may_start(self) -> bool:
+        if self.seconds is None or self.units == 0:
+            return True
+        if self.clock() - self.started + self.longest > self.seconds:
+            self.stopped = True
+        return not self.stopped
+
+    def done(self, seconds: float) -> None:
+        self.units += 1
+        self.longest = max(self.longest, seconds)
+
+
+def run_final(config: SearchConfig, ledger: Ledger, trainer, run_dir: Path, echo: Echo | None = None,
+              time_slice: TimeSlice | None = None) -> list[dict]:
     """Fully train the survivors (see the module notes); returns every final record.
 
     Candidates of one seed are trained together (one population) when their family allows it.
+    With ``time_slice``, a seed's batch starts only if the slice allows it; the records so far
+    are kept and a resumed run trains the rest.
     """
     if config.final_top == 0:
         return []
@@ -96,8 +130,12 @@ def run_final(config: SearchConfig, ledger: Ledger, trainer, run_dir: Path, echo
         todo = [(t, g) for t, g in survivors if (g.key, seed) not in done]
         if not todo:
             continue
-        start = time.perf_counter()
+        if time_slice is not None and not time_slice.may_start():
+            return records
+        start, unit = time.perf_counter(), TimeSlice.clock()
         outcomes = trainer.train_final([g for _, g in todo], seed)
+        if time_slice is not None:
+            time_slice.done(TimeSlice.clock() - unit)
         wall = (time.perf_counter() - start) / len(todo)
         for (trial, genome), outcome in zip(todo, outcomes):
             records.append(_record(trial, genome, seed, outcome.metrics, outcome.error, wall))

@@ -30,7 +30,7 @@ from nas.ledger import shown_url
 from nas.provenance import write_text_atomic
 from search_spaces.genome import legacy_genome_dict
 
-__all__ = ["evaluations_frame", "export_run", "build_report", "open_run_ledger", "final_frame",
+__all__ = ["evaluations_frame", "export_run", "build_report", "open_run_ledger", "final_frame", "test_interval",
            "best_final_accuracy", "best_screening", "is_missing", "fmt_number"]
 
 _FINAL_REQUIRED = ("key", "genome", "seed", "screening", "test_accuracy")
@@ -135,7 +135,10 @@ def final_frame(ledger):
         none), ``readout`` (``"last"`` when it has none), ``nonzero_weights`` (mean over seeds,
         rounded), ``screening`` (the candidate's screening value of the primary metric),
         ``final_mean`` and ``final_std`` (mean and sample std, ddof 1, of the test accuracy over
-        seeds; std NaN with one seed), ``n_seeds`` (trainings with a test accuracy). Sorted by
+        seeds; std NaN with one seed), ``n_seeds`` (trainings with a test accuracy),
+        ``val_mean``, ``test_examples`` (test images each training was scored on) and
+        ``test_expected`` (the full test set's size; more than ``test_examples`` on a partial test
+        set), ``ci_low`` and ``ci_high`` (:func:`test_interval` of ``final_mean``). Sorted by
         ``final_mean`` descending (ties by key). Empty, with these columns, without final records.
 
     Raises
@@ -146,7 +149,7 @@ def final_frame(ledger):
     import pandas as pd
 
     columns = ["key", "genome", "prior", "nodes", "width", "readout", "nonzero_weights", "screening",
-               "final_mean", "final_std", "n_seeds", "val_mean"]
+               "final_mean", "final_std", "n_seeds", "val_mean", "test_examples", "test_expected", "ci_low", "ci_high"]
     groups: dict[str, list[dict]] = {}
     for record in _final_records(ledger):
         groups.setdefault(str(record["key"]), []).append(record)
@@ -164,12 +167,34 @@ def final_frame(ledger):
             "final_std": float(acc.std(ddof=1)) if acc.size > 1 else math.nan,
             "n_seeds": int(acc.size),
             "val_mean": _mean_finite([r.get("val_accuracy") for r in records]),
+            **_test_columns(records, float(acc.mean()) if acc.size else math.nan),
         })
     if not rows:
         return pd.DataFrame(columns=columns)
     frame = pd.DataFrame(rows, columns=columns)
     frame = frame.sort_values(["final_mean", "key"], ascending=[False, True], na_position="last")
     return frame.reset_index(drop=True)
+
+
+def test_interval(accuracy: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of an accuracy measured on ``n`` test examples (binomial sampling of
+    the test set: how far the accuracy on ``n`` images may be from that on the whole distribution).
+    NaN for a missing accuracy or no examples."""
+    from scipy import stats
+
+    if not n or n < 1 or not math.isfinite(accuracy):
+        return math.nan, math.nan
+    k = int(round(min(max(accuracy, 0.0), 1.0) * n))
+    ci = stats.binomtest(k, int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def _test_columns(records: list[dict], mean: float) -> dict:
+    counts = [int(r["test_examples"]) for r in records if r.get("test_examples") is not None]
+    expected = [int(r["test_expected"]) for r in records if r.get("test_expected") is not None]
+    n = min(counts) if counts else None
+    low, high = test_interval(mean, n) if n else (math.nan, math.nan)
+    return {"test_examples": n, "test_expected": max(expected) if expected else None, "ci_low": low, "ci_high": high}
 
 
 def _mean_finite(values) -> float:
@@ -457,18 +482,31 @@ def _final_section(final, metric: str) -> list[str]:
         "`best/` holds it).",
         "",
         f"| | genome key | prior | nodes | width | readout | non-zero weights | screening {metric} | "
-        "final test accuracy | seeds |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "final test accuracy | 95 % binomial interval | test images | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     best = _chosen(final)
     for i, row in final.iterrows():
         std = "" if is_missing(row["final_std"]) else f" ± {row['final_std']:.4f}"
+        interval = "–" if is_missing(row["ci_low"]) else f"{row['ci_low']:.4f}–{row['ci_high']:.4f}"
+        images = "–" if is_missing(row["test_examples"]) else str(int(row["test_examples"]))
+        if not is_missing(row["test_expected"]) and not is_missing(row["test_examples"]) \
+                and int(row["test_expected"]) > int(row["test_examples"]):
+            images += f" of {int(row['test_expected'])}"
         lines.append(
             f"| {'★' if i == best else ''} | `{row['key']}` | {row['prior']} | {row['nodes']} | {row['width']} | "
             f"{row['readout']} | {'–' if is_missing(row['nonzero_weights']) else int(row['nonzero_weights'])} | "
             f"{fmt_number(row['screening'])} | "
-            f"{fmt_number(row['final_mean'])}{std} | {row['n_seeds']} |"
+            f"{fmt_number(row['final_mean'])}{std} | {interval} | {images} | {row['n_seeds']} |"
         )
+    partial = final[final["test_expected"].notna() & final["test_examples"].notna()]
+    partial = partial[partial["test_expected"].astype(float) > partial["test_examples"].astype(float)]
+    lines += ["", "The binomial interval (Wilson, 95 %) is the test set's own sampling error for an accuracy "
+              "measured on that many images; the spread over seeds (± std) comes on top of it."]
+    if not partial.empty:
+        row = partial.iloc[0]
+        lines.append(f"**Partial test set**: these figures rest on {int(row['test_examples'])} of the "
+                     f"{int(row['test_expected'])} test images (`--allow-partial-data` or a test subset).")
     ranked = final[final["screening"].notna() & final["final_mean"].notna()]
     lines.append("")
     if len(ranked) < 3:
@@ -525,8 +563,12 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
     if chosen is not None:  # the survivor best/ holds: chosen by validation, never by test
         top = final.loc[chosen]
         std = "" if is_missing(top["final_std"]) else f" ± {top['final_std']:.4f}"
+        interval = "" if is_missing(top["ci_low"]) else (
+            f", 95 % binomial interval {top['ci_low']:.4f}–{top['ci_high']:.4f} on {int(top['test_examples'])}"
+            + ("" if is_missing(top["test_expected"]) or int(top["test_expected"]) <= int(top["test_examples"])
+               else f" of {int(top['test_expected'])}") + " test images")
         lines.append(f"| best fully trained (final test accuracy) | {top['final_mean']:.4f}{std} over "
-                     f"{top['n_seeds']} seed(s) (`{top['key']}`) |")
+                     f"{top['n_seeds']} seed(s) (`{top['key']}`){interval} |")
     if not frame.empty:
         lines += ["", f"Best architecture: `{best['genome']}` (also in `best/genome.json`; weights in `best/model.pt`)."]
     lines += [
@@ -560,6 +602,13 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
             f"{fmt_number(h.get('kendall_tau'), '+.2f')} | {fmt_number(h.get('mae'))} | {fn} | {fmt_number(h.get('best_so_far'))} | "
             f"{h['train_time_s']:.1f} | {h['saved_time_s']:.1f} |"
         )
+    notes = [(t.number, t.user_attrs["notes"]) for t in ledger.trials() if t.user_attrs.get("notes")]
+    notes += [(f"{r.get('trial', '?')} (final, seed {r['seed']})", r["notes"]) for r in _final_records(ledger)
+              if r.get("notes")]
+    if notes:
+        lines += ["", "## Trainer notes", "", "What the trainer changed to make a training fit (out of device "
+                  "memory: a smaller stack, or a smaller batch, which changes that training's budget):", ""]
+        lines += [f"- trial {number}: {note}" for number, note in notes]
     if not failed.empty:
         lines += ["", "## Failed trainings", ""]
         for _, row in failed.iterrows():

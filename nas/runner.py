@@ -37,7 +37,7 @@ import numpy as np
 
 from nas.config import SearchConfig, write_config
 from nas.exceptions import ConfigError, LedgerError
-from nas.final import ensure_best_model, run_final, save_best_model
+from nas.final import TimeSlice, ensure_best_model, run_final, save_best_model
 from nas.gating import fit_predictor, gate, kendall, load_search_predictor, predict
 from nas.ledger import Ledger, shown_url, stored_genome
 from nas.search import Objectives, SearchSpace, Strategy, architecture_hash, make_strategy
@@ -65,6 +65,8 @@ class SearchRun:
     generations: list[dict] = field(default_factory=list)
     best: dict | None = None
     final: list[dict] = field(default_factory=list)
+    #: True when ``time_limit`` stopped the run before it was done (continue with ``resume``).
+    stopped: bool = False
 
 
 def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
@@ -142,6 +144,7 @@ def run_search(
     on_generation: Callable[[int, dict], None] | None = None,
     trainer: Trainer | None = None,
     write_report: bool = True,
+    time_limit: float | None = None,
 ) -> SearchRun:
     """Run (or continue) a search; see the module docstring for the loop.
 
@@ -159,6 +162,11 @@ def run_search(
         Reuse a trainer (and its loaded data).
     write_report : bool
         Build ``report.md`` and its plots at the end.
+    time_limit : float, optional
+        Seconds this call may run (a *slice*): a generation or a final seed's batch starts only
+        while the elapsed time plus the longest such unit so far stays within it (the first
+        always starts); the run then stops with its state, files and report written, and
+        ``stopped`` set. ``resume=True`` continues it.
 
     Raises
     ------
@@ -211,8 +219,12 @@ def run_search(
         ledger.requeue_stale(config.stale_after, max_retries=config.max_retries)
     by_number = {t.number: t for t in ledger.trials()}
     run = SearchRun(config, run_dir, ledger, history)
+    time_slice = TimeSlice(time_limit)
 
     for gen in range(start, config.generations):
+        if not time_slice.may_start():
+            break
+        generation_started = time_slice.clock()
         candidates = strategy.ask(config.population)
         n = len(candidates)
         mean = std = None
@@ -298,14 +310,22 @@ def run_search(
             "generations": history,
         })
         export_run(ledger, run_dir)
+        time_slice.done(time_slice.clock() - generation_started)
         _progress(echo, stats, config.metric)
         if on_generation is not None:
             on_generation(gen, stats)
 
-    if config.final_top:
-        run.final = run_final(config, ledger, trainer, run_dir, echo)
+    if time_slice.stopped:
+        pass  # the final phase waits for a slice that has finished the generations
+    elif config.final_top:
+        run.final = run_final(config, ledger, trainer, run_dir, echo, time_slice=time_slice)
     else:
         ensure_best_model(run_dir, ledger, trainer)
+    run.stopped = time_slice.stopped
+    if run.stopped and echo:
+        echo(f"time limit of {time_limit:g} s reached after {len(history)} of {config.generations} generations"
+             + ("" if len(history) < config.generations else " (final phase not finished)")
+             + "; continue with the same command plus --resume")
     if write_report:
         from nas.report import build_report
 

@@ -1,13 +1,14 @@
 """Training the candidates of a search: one :class:`Trainer` per search (task, budget, data).
 
-Feed-forward and recurrent candidates are trained together as stacked populations
+Feed-forward, recurrent and random-wired CNN candidates are trained together as stacked populations
 (:func:`nas.training.population.train_population`); each trial's ``wall_time_s`` is then its
 stack's time divided evenly. Under population training a gated-out candidate would not have cost
 the mean per-candidate time — it would have joined a stack and added its *marginal* cost — so the
 time gating *saved* is the generation's measured training time scaled by the cost model's ratio
 (planned cost of every candidate − planned cost of those trained) / planned cost of those trained
-(:meth:`Trainer.saved_time`). Families trained one by one (CNN) keep the plain estimate:
-gated-out candidates × mean time per trained candidate.
+(:meth:`Trainer.saved_time`). CNN stacks have no cost model — a stack of CNNs is its candidates'
+grouped convolutions side by side, whose cost grows about linearly with the candidates — so they
+keep the plain estimate: gated-out candidates × mean time per trained candidate.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ PROXY_COLUMNS = ("synflow", "log_synflow", "snip", "grad_norm")
 
 
 def trains_together(family: str) -> bool:
-    return family == "ff" or family.startswith("rnn:")
+    return family in ("ff", "cnn") or family.startswith("rnn:")
 
 
 class Trainer:
@@ -116,7 +117,7 @@ class Trainer:
 
     @property
     def stacked(self) -> bool:
-        """True when this search's candidates are trained together (feed-forward and recurrent families)."""
+        """True when this search's candidates are trained together (feed-forward, recurrent and CNN families)."""
         return trains_together(self.family)
 
     def saved_time(self, trained: Sequence[Genome], skipped: Sequence[Genome], train_time_s: float) -> float:
@@ -130,7 +131,7 @@ class Trainer:
         if not skipped or not trained:
             return 0.0
         plain = train_time_s / len(trained) * len(skipped)
-        if not self.stacked:
+        if not self.stacked or self.family == "cnn":
             return plain
         from nas.device import resolve_device
         from nas.training import build_seeded
@@ -170,7 +171,7 @@ class Trainer:
 
 
 def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outcome]:
-    """Train ``genomes``; together as stacked populations for ``ff`` and ``rnn:*``, one by one otherwise.
+    """Train ``genomes``; together as stacked populations for ``ff``, ``cnn`` and ``rnn:*``, one by one otherwise.
 
     A candidate whose training raises is returned as failed with the reason; the others go on.
     If a population run fails as a whole, its candidates are retrained one by one so the

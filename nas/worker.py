@@ -39,6 +39,9 @@ def _trial_attrs(genome: Genome, outcome: Outcome) -> dict:
     for k, v in (outcome.metrics or {}).items():
         if isinstance(v, (int, float, str, bool)) or v is None:
             attrs[k] = v
+    notes = (outcome.metrics or {}).get("notes")
+    if notes:  # what the trainer changed to make the run fit (out of memory: smaller stack or batch)
+        attrs["notes"] = "; ".join(notes)
     try:
         from search_spaces.features import graph_features
 

@@ -5,7 +5,9 @@ reber``: N sparse RNNs (``--cell``, default GRU) from the paper's Reber priors �
 with m = n // 10 from m isolated nodes and connected Watts–Strogatz with k = n // 5, p = 1, n
 uniform in [10, 50], alternating — on the Reber grammar; it also reports the share of computed
 time steps that are padding with whole padded sequences, with batches cut to their longest
-sequence, and with length buckets (the default).
+sequence, and with length buckets (the default). ``--task cifar10``: N random-wired CNNs (mixed
+priors, ``--nodes``, default 8-24 vertices per stage) on CIFAR-10 (the shared data's training
+batches; the truncated test batch is accepted and used as it is).
 
 Both are trained with a fixed budget (no early stopping), first one at a time with
 :func:`nas.training.loop.train_genome`, then together with
@@ -21,6 +23,7 @@ Usage::
     python scripts/bench_training.py --device cuda --n 1024 --epochs 10
     python scripts/bench_training.py --task reber --quick
     python scripts/bench_training.py --task reber --n 64 --epochs 1 --train-subset 4000 --threads 1
+    python scripts/bench_training.py --task cifar10 --n 8 --epochs 1 --train-subset 2000 --threads 2
 
 The last line is always ``ratio: <population throughput / one-at-a-time throughput>``.
 """
@@ -52,6 +55,11 @@ TARGET_GENOME = Genome("layered_random", {"layers": 2, "p": 0.3, "skip": 0.0}, n
 def benchmark_genomes(n: int, nodes, rng: np.random.Generator) -> list[Genome]:
     """The benchmark's N feed-forward genomes: uniform over PRIORS, node counts in ``nodes``, drawn from ``rng``."""
     return [random_genome(rng, priors=PRIORS, nodes=tuple(nodes), family="ff") for _ in range(n)]
+
+
+def cnn_genomes(n: int, nodes, rng: np.random.Generator) -> list[Genome]:
+    """N random-wired CNN genomes: uniform over PRIORS, vertex counts in ``nodes``, drawn from ``rng``."""
+    return [random_genome(rng, priors=PRIORS, nodes=tuple(nodes), family="cnn") for _ in range(n)]
 
 
 def reber_genomes(n: int, rng: np.random.Generator, cell: str = "gru") -> list[Genome]:
@@ -121,11 +129,12 @@ class _StopAtTarget(Callback):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", choices=("mnist", "reber"), default="mnist")
+    parser.add_argument("--task", choices=("mnist", "reber", "cifar10"), default="mnist")
     parser.add_argument("--cell", choices=("tanh", "relu", "gru", "lstm"), default="gru", help="recurrent cell (--task reber)")
     parser.add_argument("--n", type=int, default=64, help="candidates")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--nodes", type=int, nargs=2, default=(20, 100), metavar=("LOW", "HIGH"))
+    parser.add_argument("--nodes", type=int, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                        help="node range (default 20-100; cifar10: 8-24)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--train-subset", type=int)
     parser.add_argument("--device", default=None)
@@ -145,10 +154,11 @@ def main(argv=None) -> int:
     if args.json_path and not Path(args.json_path).resolve().parent.is_dir():
         # checked before the run: the figures of a long benchmark must not be lost at the end
         parser.error(f"--json {args.json_path}: its folder does not exist")
-    reber = args.task == "reber"
+    reber, cifar = args.task == "reber", args.task == "cifar10"
+    args.nodes = tuple(args.nodes or ((8, 24) if cifar else (20, 100)))
     if args.quick:
         args.n, args.epochs, args.train_subset, args.target_epochs = 8, 1, args.train_subset or (1000 if reber else 2000), 1
-    if reber:
+    if reber or cifar:
         args.target_only = False  # the time-to-target run is MNIST's
     if args.quick and not args.threads:
         # Tiny models gain nothing from intra-op threads, and on a busy 2-core machine two threads
@@ -158,17 +168,25 @@ def main(argv=None) -> int:
 
     device = resolve_device(args.device)
     task = args.task
-    data = load_dataset(task, data_dir=args.data_dir)
+    data = load_dataset(task, data_dir=args.data_dir, allow_partial=cifar)
     if args.quick or (reber and args.train_subset):
         # Reber's evaluation splits (1,876 + 6,250 strings) would outweigh a small training subset.
         data = data.subset(args.train_subset, 1000, 1000)
     elif args.train_subset:
         data = data.subset(args.train_subset, None, None)
     rng = np.random.default_rng(args.seed)
-    genomes = reber_genomes(args.n, rng, args.cell) if reber else benchmark_genomes(args.n, args.nodes, rng)
+    if reber:
+        genomes = reber_genomes(args.n, rng, args.cell)
+    else:
+        genomes = (cnn_genomes if cifar else benchmark_genomes)(args.n, args.nodes, rng)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, device=str(device), seed=args.seed,
                          grad_clip=5.0 if reber else None)
-    what = f"sparse {args.cell.upper()}s (paper priors, n 10-50)" if reber else f"sparse MLPs (nodes {args.nodes[0]}-{args.nodes[1]})"
+    if cifar:
+        config = get_task("cifar10").default_config(epochs=args.epochs, batch_size=args.batch_size, device=str(device),
+                                                    seed=args.seed)
+    what = (f"sparse {args.cell.upper()}s (paper priors, n 10-50)" if reber else
+            f"random-wired CNNs (nodes {args.nodes[0]}-{args.nodes[1]})" if cifar else
+            f"sparse MLPs (nodes {args.nodes[0]}-{args.nodes[1]})")
     print(f"device: {device_name(device)}; torch threads: {torch.get_num_threads()}; task {task}: {args.n} {what}, "
           f"{args.epochs} epoch(s), {len(data.train)} training examples")
 
@@ -179,6 +197,8 @@ def main(argv=None) -> int:
     figures: dict = {"device": device_name(device), "threads": torch.get_num_threads(), "task": task, "n": args.n,
                      "epochs": args.epochs, "train_examples": len(data.train),
                      "nodes": [10, 50] if reber else list(args.nodes), "versions": library_versions()}
+    if cifar:
+        figures["test_examples"] = len(data.test)
     if reber:
         figures["cell"] = args.cell
         padding_report(data, config, figures)
@@ -202,7 +222,7 @@ def main(argv=None) -> int:
         figures["max_accuracy_gap"] = gap
         print(f"largest |solo - population| test accuracy difference: {gap:.2e}")
 
-    if not reber:
+    if not reber and not cifar:
         _time_to_target(args, data, device, figures)
     if args.json_path:
         write_json_atomic(args.json_path, figures)

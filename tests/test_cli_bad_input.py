@@ -64,6 +64,8 @@ BAD = [
      "device 'bogus'"),
     (["search", "--task", "mnist", "--config", "{binary}", "--out", "{tmp}/s"], "not valid TOML"),
     (["search", "--task", "mnist", "--storage", "nonsense", "--out", "{tmp}/s"], "not understood"),
+    (["search", "--task", "mnist", "--time-limit", "nan", "--out", "{tmp}/s"], "time-limit"),
+    (["search", "--task", "mnist", "--time-limit", "-1", "--out", "{tmp}/s"], "time-limit"),
     (["worker", "--storage", "sqlite:///{tmp}/typo.db", "--study", "s"], "ledger not found"),
     (["worker", "--storage", "sqlite:///{tmp}/typo.db", "--study", "s", "--idle-timeout", "nan"], "idle-timeout"),
     (["worker", "--storage", "sqlite:///{tmp}/typo.db", "--study", "s", "--batch", "0"], "batch"),

@@ -44,10 +44,13 @@ def make_run(tmp_path, name, *, strategy="ga", seed=0, gating=True, screening=(0
     return run_dir
 
 
-def records(genome_json, key, screening, accs, *, nonzero=500, screening_test=None):
+def records(genome_json, key, screening, accs, *, nonzero=500, screening_test=None, test=(1000, 10000)):
+    # test: (test_examples, test_expected) — the shared CIFAR-10 test batch's 1,000 of 10,000 by
+    # default; None leaves them out, as records stored before they were kept
+    extra = {} if test is None else {"test_examples": test[0], "test_expected": test[1]}
     return [{"key": key, "genome": genome_json, "seed": s, "screening": screening,
              "screening_test_accuracy": screening_test, "test_accuracy": a, "val_accuracy": a + 0.001,
-             "nonzero_weights": nonzero, "wall_time_s": 2.0} for s, a in enumerate(accs)]
+             "nonzero_weights": nonzero, "wall_time_s": 2.0, **extra} for s, a in enumerate(accs)]
 
 
 GENOMES = [
@@ -75,7 +78,8 @@ def test_final_frame_one_row_per_genome(tmp_path):
     ledger, _ = open_run_ledger(run)
     frame = final_frame(ledger)
     assert list(frame.columns) == ["key", "genome", "prior", "nodes", "width", "readout", "nonzero_weights",
-                                   "screening", "final_mean", "final_std", "n_seeds", "val_mean"]
+                                   "screening", "final_mean", "final_std", "n_seeds", "val_mean", "test_examples",
+                                   "test_expected", "ci_low", "ci_high"]
     assert list(frame["key"]) == ["bbbb", "aaaa", "cccc", "dddd"]  # best mean first
     by_key = frame.set_index("key")
     for _, key, screening, accs in GENOMES:
@@ -86,6 +90,9 @@ def test_final_frame_one_row_per_genome(tmp_path):
             assert row["final_std"] == pytest.approx(np.std(accs, ddof=1))
         else:
             assert math.isnan(row["final_std"])
+        ci = stats.binomtest(round(np.mean(accs) * 1000), 1000).proportion_ci(method="wilson")
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((ci.low, ci.high))
+        assert row["ci_low"] < row["final_mean"] < row["ci_high"] and row["test_examples"] == 1000
     assert (by_key.loc["aaaa", "width"], by_key.loc["aaaa", "readout"]) == (1, "last")  # old genome: defaults
     assert (by_key.loc["bbbb", "width"], by_key.loc["bbbb", "readout"]) == (4, "sinks")
     assert by_key.loc["cccc", "prior"] == "barabasi_albert" and by_key.loc["cccc", "nodes"] == 14
@@ -114,13 +121,15 @@ def test_report_survivors_section_kendall_and_final_csv(tmp_path):
     text = build_report(run).read_text()
     assert "## Survivors fully trained" in text
     best_row = next(line for line in text.splitlines() if "`bbbb`" in line and line.startswith("| ★"))
-    assert "watts_strogatz | 12 | 4 | sinks | 500 | 0.8800 | 0.9610 ± 0.0014 | 2 |" in best_row
-    assert "|  | `dddd` | erdos_renyi | 8 | 1 | last | 500 | 0.8500 | 0.9300 | 1 |" in text
+    assert "watts_strogatz | 12 | 4 | sinks | 500 | 0.8800 | 0.9610 ± 0.0014 | 0.9471–0.9713 | 1000 of 10000 | 2 |" in best_row
+    assert "|  | `dddd` | erdos_renyi | 8 | 1 | last | 500 | 0.8500 | 0.9300 | 0.9125–0.9442 | 1000 of 10000 | 1 |" in text
     screening = [g[2] for g in GENOMES]
     means = [np.mean(g[3]) for g in GENOMES]
     tau = stats.kendalltau(screening, means)
     assert f"Kendall τ = {tau.statistic:+.2f} (p = {tau.pvalue:.3g})" in text and "over 4 genomes" in text
     assert "best fully trained (final test accuracy) | 0.9610 ± 0.0014 over 2 seed(s)" in text
+    assert "95 % binomial interval 0.9471–0.9713 on 1000 of 10000 test images" in text
+    assert "**Partial test set**: these figures rest on 1000 of the 10000 test images" in text
 
     final = pd.read_csv(run / "final.csv")
     assert len(final) == sum(len(g[3]) for g in GENOMES)
@@ -213,3 +222,27 @@ def test_compare_with_a_non_run_directory_writes_nothing(tmp_path, capsys):
     assert main(["report", str(run), "--compare", str(tmp_path / "missing")]) == 1
     assert "no config.json" in capsys.readouterr().err
     assert not (run / "report.md").exists() and not (run / "compare.csv").exists()
+
+
+def test_records_without_test_counts_have_no_interval_and_a_full_test_set_is_not_partial(tmp_path):
+    final = records(GENOMES[0][0], "aaaa", 0.9, [0.95, 0.96], test=None)
+    final += records(GENOMES[1][0], "bbbb", 0.8, [0.97], test=(10000, 10000))
+    run = make_run(tmp_path, "r", final=final)
+    by_key = final_frame(open_run_ledger(run)[0]).set_index("key")
+    assert math.isnan(by_key.loc["aaaa", "ci_low"]) and math.isnan(by_key.loc["aaaa", "ci_high"])
+    assert by_key.loc["bbbb", "ci_high"] - by_key.loc["bbbb", "ci_low"] < 0.01  # 10,000 images: a narrow interval
+    text = build_report(run).read_text()
+    assert "Partial test set" not in text and "| 0.9700 | 0.9665–0.9732 | 10000 | 1 |" in text
+
+
+def test_trainer_notes_reach_the_report(tmp_path):
+    final = records(GENOMES[0][0], "aaaa", 0.9, [0.95])
+    final[0]["trial"] = 0
+    final[0]["notes"] = "out of cuda memory training candidate 0 at batch size 512; trained at batch size 256"
+    run = make_run(tmp_path, "r", final=final)
+    ledger, _ = open_run_ledger(run)
+    ledger.enqueue(Genome(prior="erdos_renyi", params={"p": 0.3}, nodes=9, seed=9), generation=0, reason="no_gate")
+    ledger.complete(ledger.claim(), [0.5], {"val_accuracy": 0.5, "notes": "out of cuda memory in a stack of 8"})
+    text = build_report(run).read_text()
+    assert "## Trainer notes" in text and "- trial 3: out of cuda memory in a stack of 8" in text
+    assert "- trial 0 (final, seed 0): out of cuda memory training candidate 0 at batch size 512" in text

@@ -199,13 +199,13 @@ def test_pareto_search_two_objectives(tmp_path):
     assert all(len(t.values) == 2 for t in run.ledger.trials() if t.state.name == "COMPLETE")
 
 
-def test_cnn_family_trains_and_records_one_at_a_time(tmp_path):
+def test_cnn_family_trains_a_generation_together(tmp_path):
     trainer = FakeTrainer()
     trainer.family = "cnn"
     run = run_search(make_config(tmp_path, generations=1, gating=False, final_top=0), trainer=trainer, write_report=False)
-    # six calls of one genome each, plus one retraining of the best for best/model.pt (the
-    # stand-in returns no model, so the search must make the weights itself)
-    assert run.generations[0]["trained"] == 6 and trainer.calls == 7
+    # one call for the whole generation (stacked CNNs), plus one retraining of the best for
+    # best/model.pt (the stand-in returns no model, so the search must make the weights itself)
+    assert run.generations[0]["trained"] == 6 and trainer.calls == 2
 
 
 def test_recurrent_family_trains_a_generation_together(tmp_path):
@@ -345,3 +345,56 @@ def test_final_phase_trains_the_top_k_over_seeds_and_resumes_after_a_kill(tmp_pa
     again = FakeTrainer()
     run_search(config, resume=True, trainer=again, write_report=False)
     assert len(ledger.get_attr(FINAL_ATTR)) == 6 and again.calls == 1  # only best/'s weights (the stand-in keeps none)
+
+
+class _Clock:
+    """A fake monotonic clock that training advances: every train call takes ``step`` seconds."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _TimedTrainer(FakeTrainer):
+    def __init__(self, clock: _Clock):
+        super().__init__()
+        self.clock = clock
+
+    def train(self, genomes):
+        self.clock.now += self.clock.step
+        return super().train(genomes)
+
+
+def test_a_time_limited_run_stops_between_generations_and_resumes_to_the_same_result(tmp_path, monkeypatch):
+    from nas.final import TimeSlice
+
+    full = run_search(make_config(tmp_path, "full", final_top=2, final_seeds=2), trainer=FakeTrainer(),
+                      write_report=False)
+    clock = _Clock(step=100.0)
+    monkeypatch.setattr(TimeSlice, "clock", staticmethod(clock))
+    cfg = make_config(tmp_path, "sliced", final_top=2, final_seeds=2)
+    lines = []
+    # 250 s: generation 0 (100 s) and 1 (to 200 s) fit; generation 2 would end at 300 s
+    first = run_search(cfg, trainer=_TimedTrainer(clock), write_report=False, time_limit=250, echo=lines.append)
+    assert first.stopped and len(first.generations) == 2 and first.final == []
+    assert "time limit of 250 s reached after 2 of 3 generations; continue with the same command plus --resume" in lines[-1]
+    # the next slice: the last generation, then one final seed's batch (a 100 s unit) fits, the second does not
+    second = run_search(cfg, resume=True, trainer=_TimedTrainer(clock), write_report=False, time_limit=250)
+    assert second.stopped and len(second.generations) == 3 and len(second.final) == 2
+    third = run_search(cfg, resume=True, trainer=_TimedTrainer(clock), write_report=False, time_limit=250)
+    assert not third.stopped
+    assert trajectory(third.ledger) == trajectory(full.ledger)
+    strip = lambda records: [{k: v for k, v in r.items() if k != "wall_time_s"} for r in records]  # noqa: E731
+    assert strip(third.final) == strip(full.final)
+
+
+def test_a_unit_longer_than_the_limit_still_runs_once_per_slice(tmp_path, monkeypatch):
+    from nas.final import TimeSlice
+
+    clock = _Clock(step=1000.0)
+    monkeypatch.setattr(TimeSlice, "clock", staticmethod(clock))
+    cfg = make_config(tmp_path, "long", final_top=0)
+    run = run_search(cfg, trainer=_TimedTrainer(clock), write_report=False, time_limit=10)
+    assert run.stopped and len(run.generations) == 1

@@ -37,9 +37,12 @@ import click
 @click.option("--quick", is_flag=True, help="Small budget per task: finishes in a few minutes on a 2-core CPU.")
 @click.option("--no-progress", is_flag=True, help="No per-generation progress lines.")
 @click.option("--threads", type=int, help="CPU threads for torch in this process (default: torch's choice).")
+@click.option("--time-limit", type=float, metavar="MINUTES",
+              help="Stop before a generation (or final batch) that would end past this many minutes; "
+                   "continue later with --resume.")
 def cli(task, config_file, population, generations, survivors, strategy, storage, study, out, seed,
         second_objective, gating, predictor_file, epochs, readout, widths, budget, final_top, final_seeds, final_epochs,
-        data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress, threads):
+        data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress, threads, time_limit):
     """Search architectures for a task; results go to the run directory and the ledger.
 
     Candidates are screened at a short budget; the best ``--final-top`` are then fully trained
@@ -50,10 +53,15 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     requeues the current trials and keeps the state of the last finished generation; continue
     with the same command plus --resume.
     """
+    import math
+
     from nas.config import build_config
     from nas.device import set_threads
+    from nas.exceptions import ConfigError
     from nas.runner import run_search
 
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        raise ConfigError(f"--time-limit = {time_limit!r}; expected a finite number of minutes > 0")
     set_threads(threads)  # a per-process setting, not part of the search config
 
     options = dict(task=task, population=population, generations=generations, survivors=survivors,
@@ -72,7 +80,8 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     config = build_config(config_file=config_file, quick=quick, resume=resume, **options)
     echo = (lambda line: click.echo(line, err=True)) if config.progress else None
     try:
-        run = run_search(config, resume=resume, echo=echo)
+        run = run_search(config, resume=resume, echo=echo,
+                         time_limit=None if time_limit is None else 60.0 * time_limit)
     except KeyboardInterrupt:
         click.echo("interrupted: state of the last finished generation is saved; continue with --resume", err=True)
         raise SystemExit(130)

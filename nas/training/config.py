@@ -17,7 +17,7 @@ from nas.exceptions import ConfigError
 __all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "AUGMENTATIONS", "PLATEAU_COMPARES"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("none", "cosine", "plateau")
+SCHEDULES = ("none", "cosine", "plateau", "onecycle")
 PRECISIONS = ("fp32", "bf16")
 AUGMENTATIONS = ("none", "crop_flip")
 PLATEAU_COMPARES = ("best", "previous")
@@ -63,9 +63,14 @@ class TrainConfig:
     optimizer : {"adam", "adamw", "sgd"}
     lr, momentum, weight_decay : float
         ``momentum`` is used by SGD only.
-    schedule : {"none", "cosine", "plateau"}
+    schedule : {"none", "cosine", "plateau", "onecycle"}
         ``cosine`` anneals per step to 0 over the budget; ``plateau`` multiplies the rate by
-        ``plateau_factor`` after ``plateau_patience`` epochs without validation improvement.
+        ``plateau_factor`` after ``plateau_patience`` epochs without validation improvement;
+        ``onecycle`` (per step, :class:`torch.optim.lr_scheduler.OneCycleLR`, linear) rises from
+        ``lr / 25`` to ``lr`` over the first ``warmup`` share of the budget and falls to
+        ``lr / 25e4`` over the rest (the schedule of the fast CIFAR-10 scripts).
+    warmup : float
+        ``onecycle`` only: the share of the budget spent rising (0 < warmup < 1).
     plateau_factor : float
     plateau_patience : int
     plateau_compare : {"best", "previous"}
@@ -86,8 +91,17 @@ class TrainConfig:
         Smallest metric gain that counts as an improvement.
     grad_clip : float, optional
         Maximum gradient norm (per model; per candidate in population training).
+    label_smoothing : float
+        Classification tasks: the training loss's label smoothing (0 = plain cross-entropy;
+        validation and test losses are always plain).
     precision : {"fp32", "bf16"}
         ``bf16`` runs forward and loss under bfloat16 autocast.
+    channels_last : bool
+        Image models: weights and batches in the channels-last memory layout (faster
+        convolutions on tensor-core GPUs; the arithmetic is the same).
+    compile : bool
+        Train a single model through :func:`torch.compile` (population stacks are not compiled);
+        pays for itself only on long runs on a GPU.
     augment : {"none", "crop_flip"}
         Training-batch augmentation on the device: ``crop_flip`` pads each image with 4 zero
         pixels per side, crops a random window of the original size and mirrors it horizontally
@@ -122,6 +136,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "none"
+    warmup: float = 0.25
     plateau_factor: float = 0.1
     plateau_patience: int = 2
     plateau_compare: str = "best"
@@ -130,7 +145,10 @@ class TrainConfig:
     patience: int | None = None
     min_delta: float = 0.0
     grad_clip: float | None = None
+    label_smoothing: float = 0.0
     precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
     augment: str = "none"
     bucket_batches: int = 16
     device: str | None = None
@@ -161,7 +179,16 @@ class TrainConfig:
         _check_int("patience", self.patience, 1, allow_none=True)
         _check_float("min_delta", self.min_delta, 0.0)
         _check_float("grad_clip", self.grad_clip, 0.0, low_open=True, allow_none=True)
+        _check_float("warmup", self.warmup, 0.0, 1.0, low_open=True)
+        if self.warmup >= 1.0:
+            raise ConfigError(f"TrainConfig.warmup = {self.warmup!r}; expected a share of the budget below 1")
+        _check_float("label_smoothing", self.label_smoothing, 0.0, 1.0)
+        if self.label_smoothing >= 1.0:
+            raise ConfigError(f"TrainConfig.label_smoothing = {self.label_smoothing!r}; expected a number >= 0 and < 1")
         _check_choice("precision", self.precision, PRECISIONS)
+        for name in ("channels_last", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"TrainConfig.{name} = {getattr(self, name)!r}; expected True or False")
         _check_choice("augment", self.augment, AUGMENTATIONS)
         _check_int("bucket_batches", self.bucket_batches, 1)
         if self.device is not None and not isinstance(self.device, str):
@@ -189,7 +216,8 @@ class TrainResult:
 
     ``val_accuracy``/``test_accuracy`` hold the task's metric (accuracy; string-level accuracy for
     ``embedded_reber``, named in ``metric``). With early stopping they are those of the restored
-    best-validation weights.
+    best-validation weights. ``notes`` says what the trainer changed to make the run possible
+    (e.g. a smaller stack or batch after the device ran out of memory).
     """
 
     task: str
@@ -212,6 +240,7 @@ class TrainResult:
     genome: dict | None = None
     config: dict | None = None
     error: str | None = None
+    notes: list[str] = field(default_factory=list)
     model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -34,13 +34,14 @@ import time
 from typing import Any, Iterable, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from nas.device import device_name, resolve_device
 from nas.exceptions import ConfigError, TrainingError
 from nas.training.batches import (check_augment, check_lengths, epoch_batches, eval_batches, make_augment_generator,
                                   make_generator, take, total_steps, truncates)
 from nas.training.config import TrainConfig, TrainResult
-from nas.training.tasks import Task, get_task
+from nas.training.tasks import Task, classification_loss, get_task
 
 __all__ = [
     "Callback",
@@ -53,6 +54,8 @@ __all__ = [
     "CutMomentum",
     "count_parameters",
     "count_nonzero_weights",
+    "training_loss",
+    "memory_format",
 ]
 
 
@@ -107,10 +110,22 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
 
 
 def make_step_schedule(optimizer, config: TrainConfig, steps: int):
-    """A per-step scheduler for ``schedule="cosine"``, else None."""
+    """A per-step scheduler for ``schedule="cosine"`` or ``"onecycle"``, else None."""
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+    if config.schedule == "onecycle":
+        # Momentum is left alone (CutMomentum owns it); the rate rises linearly, then falls.
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(steps, 2),
+                                                   pct_start=config.warmup, anneal_strategy="linear",
+                                                   cycle_momentum=False)
     return None
+
+
+def training_loss(task: Task, config: TrainConfig):
+    """The loss a training step minimises: the task's, with ``config.label_smoothing`` for classes."""
+    if config.label_smoothing > 0 and task.loss is classification_loss:
+        return lambda out, y, lengths=None: F.cross_entropy(out.float(), y, label_smoothing=config.label_smoothing)
+    return task.loss
 
 
 class PlateauTracker:
@@ -205,6 +220,11 @@ class CutMomentum:
                 buf[index].zero_()
             else:
                 buf.zero_()
+
+
+def memory_format(config: TrainConfig, x: torch.Tensor) -> torch.memory_format:
+    """Channels-last for image batches when ``config.channels_last`` asks, else the default layout."""
+    return torch.channels_last if config.channels_last and x.dim() == 4 else torch.contiguous_format
 
 
 def autocast(device: torch.device, config: TrainConfig):
@@ -323,8 +343,12 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
     device = resolve_device(config.device)
     callbacks = list(callbacks) + ([ProgressBar(desc=task.name)] if config.progress else [])
     data = prepare_data(data, config, device)
-    model = model.to(device)
+    layout = memory_format(config, data.train.x)
+    model = model.to(device, memory_format=layout) if layout is torch.channels_last else model.to(device)
     model.train()
+    # The compiled module shares the model's parameters; evaluation and the result use the model.
+    forward_model = torch.compile(model) if config.compile else model
+    loss_fn = training_loss(task, config)
 
     n = len(data.train)
     steps_per_epoch = math.ceil(n / config.batch_size)
@@ -355,9 +379,11 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
         epoch_steps = 0
         for batch in epoch_batches(tr, config, generator, device, truncate=truncate)[:max(budget_steps - steps, 0)]:
             x, y, lengths = take(tr, batch, config.augment, augmenter)
+            if layout is torch.channels_last:
+                x = x.contiguous(memory_format=layout)
             with autocast(device, config):
-                out = task.forward(model, x, lengths)
-                loss = task.loss(out, y, lengths)
+                out = task.forward(forward_model, x, lengths)
+                loss = loss_fn(out, y, lengths)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             _clip_gradients(model, config.grad_clip)

@@ -7,11 +7,18 @@ and memory traffic, not FLOPs. So candidates are stacked, the candidate first on
   (:mod:`.ff`);
 * recurrent (``rnn:tanh|relu|gru|lstm``): per DAG level one batched recurrence over all
   candidates and all the level's skip layers (:mod:`.rnn`), candidates of one cell per stack;
+* random-wired CNNs (``cnn``): per DAG layer one grouped convolution over all candidates' vertices
+  (:mod:`.cnn`), candidates of one channel layout per stack;
 
 which candidates share a stack is planned by a step-cost model (:mod:`.planner`), each planned
 group is cut into chunks that fit in memory (:mod:`.memory`), and every stack is trained by the
-one population loop (:mod:`.loop`). Other families (CNN) and feed-forward models with layer norm
-are trained one after another (:func:`nas.training.loop.train_genome` / ``train_model``).
+one population loop (:mod:`.loop`). Feed-forward models with layer norm (and any other module) are
+trained one after another (:func:`nas.training.loop.train_model`).
+
+Out of device memory (``torch.OutOfMemoryError``) while a stack trains, the stack is split in
+halves and each half trained again from its candidates' untouched weights; a single candidate that
+still does not fit is retried with half the batch size (down to 8). Each such change is logged
+and written to the affected results' ``notes``; the halved batch is in their ``config``.
 
 :func:`train_population` takes genomes; :func:`train_models` takes modules already built — several
 seeds of one network, or pruned copies of one: the stacks read each module's masks.
@@ -24,28 +31,36 @@ import logging
 import torch
 
 from nas.device import resolve_device
-from nas.exceptions import ConfigError
+from nas.exceptions import ConfigError, TrainingError
 from nas.training.batches import check_augment, truncates
 from nas.training.config import TrainConfig, TrainResult
-from nas.training.loop import build_seeded, prepare_data, train_genome, train_model
-from nas.training.population import ff, rnn
+from nas.training.loop import build_seeded, memory_format, prepare_data, train_model
+from nas.training.population import cnn, ff, rnn
+from nas.training.population.cnn import StackedCNN
 from nas.training.population.ff import StackedFeedForward
-from nas.training.population.loop import train_stack
+from nas.training.population.loop import failed_result, train_stack
 from nas.training.population.memory import MEMORY_SAFETY, candidate_bytes, choose_chunk_size
 from nas.training.population.planner import GROUPINGS, STEP_COST, plan_stacks, step_cost, step_terms
 from nas.training.population.rnn import StackedRecurrent
 from nas.training.tasks import get_task
 
 __all__ = [
-    "train_population", "train_models", "StackedFeedForward", "StackedRecurrent", "choose_chunk_size", "candidate_bytes",
+    "train_population", "train_models", "StackedFeedForward", "StackedRecurrent", "StackedCNN", "choose_chunk_size", "candidate_bytes",
     "plan_stacks", "step_cost", "step_terms", "MEMORY_SAFETY", "STEP_COST", "GROUPINGS",
 ]
 
 log = logging.getLogger(__name__)
 
 
+#: The smallest batch an out-of-memory retry shrinks a single candidate's batch to.
+MIN_OOM_BATCH = 8
+
+
 def _stack_kind(model, task) -> str | None:
-    """Which stack ``model`` can join (``"ff"`` or ``"rnn:<cell>"``), or None to train it alone."""
+    """Which stack ``model`` can join (``"ff"``, ``"rnn:<cell>"`` or a CNN's :func:`cnn.stack_key`),
+    or None to train it alone."""
+    if task.target == "class" and not task.sequence and cnn.stackable(model):
+        return cnn.stack_key(model)
     if task.target == "class" and not task.sequence and ff.stackable(model):
         return "ff"
     if task.sequence and rnn.stackable(model):
@@ -53,14 +68,59 @@ def _stack_kind(model, task) -> str | None:
     return None
 
 
-def _chunks(group, config: TrainConfig, device, chunk_size, reserved: int, steps: int):
+def _chunks(group, config: TrainConfig, device, chunk_size, reserved: int, steps: int, image_size: int):
     """``group`` cut into chunks that fit in memory (logged when memory forces a split)."""
-    per = candidate_bytes([m for _, m in group], config, steps=steps)
+    per = candidate_bytes([m for _, m in group], config, steps=steps, image_size=image_size)
     size = chunk_size or choose_chunk_size(per, device, reserved=reserved)
     if chunk_size is None and size < len(group):
         log.info("a stack of %d candidates does not fit in memory (about %.1f MiB each); training it in %d chunks",
                  len(group), per / 2**20, -(-len(group) // size))
     return [group[start:start + size] for start in range(0, len(group), size)]
+
+
+def _make_stack(kind: str, models, device, config: TrainConfig, x: torch.Tensor):
+    if kind.startswith("cnn"):
+        return StackedCNN(models, device, memory_format=memory_format(config, x))
+    return (StackedRecurrent if kind.startswith("rnn") else StackedFeedForward)(models, device)
+
+
+def _train_chunk(kind: str, chunk, data, task, config: TrainConfig, device, on_error: str, truncate: bool,
+                 notes: tuple[str, ...] = ()) -> dict[int, TrainResult]:
+    """Train one chunk as a stack; out of device memory, split it (or halve a single candidate's
+    batch) and train again, each retry from the modules' weights before this try."""
+    models, indices = [m for _, m in chunk], [i for i, _ in chunk]
+    before = [{k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()} for m in models]
+    try:
+        stack = _make_stack(kind, models, device, config, data.train.x)
+        results = train_stack(stack, models, indices, data, task, config, device, on_error, truncate)
+    except torch.OutOfMemoryError:
+        stack = None
+        for model, state in zip(models, before):
+            model.load_state_dict(state)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        if len(chunk) > 1:
+            half = len(chunk) // 2
+            note = (f"out of {device.type} memory in a stack of {len(chunk)} candidates; trained as stacks of "
+                    f"{half} and {len(chunk) - half}")
+            log.warning(note)
+            return {**_train_chunk(kind, chunk[:half], data, task, config, device, on_error, truncate, notes + (note,)),
+                    **_train_chunk(kind, chunk[half:], data, task, config, device, on_error, truncate, notes + (note,))}
+        if config.batch_size // 2 < MIN_OOM_BATCH:
+            message = (f"out of {device.type} memory training candidate {indices[0]} alone at batch size "
+                       f"{config.batch_size}; expected it to fit at batch size >= {MIN_OOM_BATCH}")
+            if on_error == "raise":
+                raise TrainingError(message) from None
+            return {indices[0]: failed_result(task, config, device, data, models[0], message, 0, 0, [])}
+        smaller = config.replace(batch_size=config.batch_size // 2,
+                                 eval_batch_size=max(config.eval_batch_size // 2, MIN_OOM_BATCH))
+        note = (f"out of {device.type} memory training candidate {indices[0]} at batch size {config.batch_size}; "
+                f"trained at batch size {smaller.batch_size}")
+        log.warning(note)
+        return _train_chunk(kind, chunk, data, task, smaller, device, on_error, truncate, notes + (note,))
+    for result in results.values():
+        result.notes.extend(notes)
+    return results
 
 
 def _check_options(on_error: str, chunk_size, grouping: str) -> None:
@@ -130,15 +190,10 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
     if data is None:
         data = task.load(data_dir=data_dir)
 
-    # CNNs never stack; the others are built here so a stack starts from each one's seeded weights.
-    models = [build_seeded(g, task, data, config.seed) if g.family != "cnn" else None for g in genomes]
-    solo = {i: train_genome(g, task, config, data=data) for i, (g, m) in enumerate(zip(genomes, models)) if m is None}
-    built = [i for i, m in enumerate(models) if m is not None]
-    results = dict(solo)
-    if built:
-        trained = train_models([models[i] for i in built], task, config, data, chunk_size=chunk_size, on_error=on_error,
-                               grouping=grouping)
-        results.update(zip(built, trained))
+    # Built here, so a stack starts from each one's seeded weights (as its solo run would).
+    models = [build_seeded(g, task, data, config.seed) for g in genomes]
+    results = dict(enumerate(train_models(models, task, config, data, chunk_size=chunk_size, on_error=on_error,
+                                          grouping=grouping)))
     out = []
     for i, g in enumerate(genomes):
         results[i].genome = g.to_dict()
@@ -186,18 +241,21 @@ def train_models(models, task, config: TrainConfig, data, chunk_size: int | None
         truncate = truncates(prepared.train, prepared.info)
         reserved = sum(t.numel() * t.element_size() for t in (prepared.train.x, prepared.val.x)) if device.type == "cuda" else 0
         steps = int(prepared.train.x.shape[1]) if prepared.train.lengths is not None else 1
+        image_size = int(prepared.train.x.shape[-1]) if prepared.train.x.dim() == 4 else 32
         for kind, members in sorted(kinds.items()):
-            # Similar candidates side by side, so a chunk pads to similar depths and widths.
-            members.sort(key=lambda item: (len(item[1].layer_widths), sum(item[1].layer_widths)))
-            if grouping == "cost":
-                groups = [[members[k] for k in g] for g in plan_stacks([m for _, m in members], config.batch_size, device)]
-            else:
+            if kind.startswith("cnn"):
+                # Similar vertex counts side by side, so a chunk pads little; no depth planning
+                # (a CNN layer costs its vertices, and padded vertices are few when sorted).
+                members.sort(key=lambda item: (len(item[1].layer_widths), sum(item[1].layer_widths)))
                 groups = [members]
+            else:
+                # Similar candidates side by side, so a chunk pads to similar depths and widths.
+                members.sort(key=lambda item: (len(item[1].layer_widths), sum(item[1].layer_widths)))
+                if grouping == "cost":
+                    groups = [[members[k] for k in g] for g in plan_stacks([m for _, m in members], config.batch_size, device)]
+                else:
+                    groups = [members]
             for group in groups:
-                for chunk in _chunks(group, config, device, chunk_size, reserved, steps):
-                    chunk_models = [m for _, m in chunk]
-                    stacked = StackedRecurrent if kind.startswith("rnn") else StackedFeedForward
-                    stack = stacked(chunk_models, device)
-                    results.update(train_stack(stack, chunk_models, [i for i, _ in chunk], prepared, task, config, device,
-                                               on_error, truncate))
+                for chunk in _chunks(group, config, device, chunk_size, reserved, steps, image_size):
+                    results.update(_train_chunk(kind, chunk, prepared, task, config, device, on_error, truncate))
     return [results[i] for i in range(len(models))]

@@ -19,8 +19,10 @@ result within floating-point tolerance):
 
 A stack is any object with ``size``, ``parameters()`` (tensors whose first axis is the
 candidate), ``forward(x, lengths)`` (outputs with the candidate first) and ``unstack(i, model)``:
-:class:`~nas.training.population.ff.StackedFeedForward` and
-:class:`~nas.training.population.rnn.StackedRecurrent`.
+:class:`~nas.training.population.ff.StackedFeedForward`,
+:class:`~nas.training.population.rnn.StackedRecurrent` and
+:class:`~nas.training.population.cnn.StackedCNN` (which also has ``buffers()`` — its BatchNorm
+statistics, kept in best snapshots with the weights — and ``train(mode)``).
 """
 
 from __future__ import annotations
@@ -38,15 +40,25 @@ from nas.training.loop import (CutMomentum, PlateauTracker, autocast, count_nonz
                                count_test_examples, evaluate, make_optimizer, make_step_schedule)
 from nas.training.tasks import classification_counts, classification_loss
 
-__all__ = ["train_stack", "per_candidate_loss", "per_candidate_correct", "clip_per_candidate", "verify_stack", "failed_result"]
+__all__ = ["train_stack", "set_mode", "per_candidate_loss", "per_candidate_correct", "clip_per_candidate", "verify_stack", "failed_result"]
 
 
-def per_candidate_loss(task, out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """The task's mean loss of each candidate, shape ``(P,)``; ``out`` has the candidate first."""
+def per_candidate_loss(task, out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None,
+                       label_smoothing: float = 0.0) -> torch.Tensor:
+    """The task's mean loss of each candidate, shape ``(P,)``; ``out`` has the candidate first.
+
+    ``label_smoothing`` (classification only) as in :func:`nas.training.loop.training_loss`."""
     if task.loss is classification_loss:  # one fused call instead of P
         P, B, C = out.shape
-        return F.cross_entropy(out.float().reshape(P * B, C), y.repeat(P), reduction="none").view(P, B).mean(dim=1)
+        return F.cross_entropy(out.float().reshape(P * B, C), y.repeat(P), reduction="none",
+                               label_smoothing=label_smoothing).view(P, B).mean(dim=1)
     return torch.stack([task.loss(o, y, lengths) for o in out])
+
+
+def set_mode(stack, training: bool) -> None:
+    """Training or evaluation mode for stacks that have one (BatchNorm in CNN stacks)."""
+    if hasattr(stack, "train"):
+        stack.train(training)
 
 
 def per_candidate_correct(task, out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None):
@@ -60,6 +72,7 @@ def per_candidate_correct(task, out: torch.Tensor, y: torch.Tensor, lengths: tor
 @torch.no_grad()
 def _evaluate_stacked(stack, split, task, config, device, truncate):
     P = stack.size
+    set_mode(stack, False)
     loss_sum = torch.zeros(P, device=device)
     correct = torch.zeros(P, device=device)
     total = 0
@@ -91,6 +104,7 @@ def verify_stack(stack, models, task, x: torch.Tensor, lengths, device) -> None:
     allows 1e-2 there: it still catches a wrong formula, whose error is of the logits' own size.
     """
     tolerance = 1e-4 if torch.device(device).type == "cpu" else 1e-2
+    set_mode(stack, False)
     with torch.no_grad():
         stacked = stack.forward(x, lengths)
         for i, model in enumerate(models):
@@ -128,7 +142,10 @@ def train_stack(stack, models, indices, data, task, config: TrainConfig, device,
     generator = make_generator(config.seed, device)
     augmenter = make_augment_generator(config, device)  # the same draws as each candidate's solo run
     keep_best = config.patience is not None
-    best = [p.detach().clone() for p in params] if keep_best else None
+    # What a best-validation snapshot keeps: the weights and any running statistics (BatchNorm).
+    buffers = list(stack.buffers()) if hasattr(stack, "buffers") else []
+    state = params + buffers
+    best = [p.detach().clone() for p in state] if keep_best else None
     history: list[list[dict]] = [[] for _ in range(P)]
     epochs_run = [0] * P
     steps_run = [0] * P
@@ -140,14 +157,17 @@ def train_stack(stack, models, indices, data, task, config: TrainConfig, device,
         active = [not s for s in tracker.stopped]
         scale = torch.tensor([tracker.lr_scale[i] if active[i] else 0.0 for i in range(P)], device=device)
         rescale = bool((scale != 1.0).any())
+        # A frozen candidate's running statistics must not move either (the forward updates them).
+        frozen = [b.detach().clone() for b in buffers] if rescale else []
         loss_sum = torch.zeros(P, device=device)
         first_bad = torch.full((P,), -1, dtype=torch.long, device=device)
         epoch_steps = 0
+        set_mode(stack, True)
         for batch in epoch_batches(train, config, generator, device, truncate=truncate)[:max(budget_steps - steps, 0)]:
             x, y, lengths = take(train, batch, config.augment, augmenter)
             with autocast(device, config):
                 out = stack.forward(x, lengths)
-            losses = per_candidate_loss(task, out, y, lengths)
+            losses = per_candidate_loss(task, out, y, lengths, config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             if config.grad_clip is not None:
@@ -161,6 +181,8 @@ def train_stack(stack, models, indices, data, task, config: TrainConfig, device,
                         view = scale.view(-1, *([1] * (p.dim() - 1)))
                         # where(): a frozen candidate keeps its weights even if its update is NaN.
                         p.copy_(torch.where(view == 0, old, torch.lerp(old, p, view)))
+                    for b, old in zip(buffers, frozen):
+                        b.copy_(torch.where(scale.view(-1, *([1] * (b.dim() - 1))) == 0, old, b))
             if scheduler is not None:
                 scheduler.step()
             detached = losses.detach()
@@ -195,7 +217,7 @@ def train_stack(stack, models, indices, data, task, config: TrainConfig, device,
                 momentum.cut(i)
             if keep_best and improved:
                 with torch.no_grad():
-                    for snap, p in zip(best, params):
+                    for snap, p in zip(best, state):
                         snap[i].copy_(p[i])
             history[i].append({"epoch": epoch, "train_loss": train_loss[i], "val_loss": val_loss[i],
                                "val_accuracy": val_metric[i], "lr": lr * tracker.lr_scale[i], "steps": steps,
@@ -204,7 +226,7 @@ def train_stack(stack, models, indices, data, task, config: TrainConfig, device,
             break
     if keep_best:
         with torch.no_grad():
-            for snap, p in zip(best, params):
+            for snap, p in zip(best, state):
                 p.copy_(snap)
     train_time = time.perf_counter() - started
 

@@ -1,0 +1,220 @@
+"""Random-wired CNNs trained as one stack equal their solo runs; out-of-memory shrinks and goes on."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nas.datasets.base import Dataset, Split
+from nas.exceptions import TrainingError
+from nas.training import TrainConfig, build_seeded, train_genome
+from nas.training.loop import make_optimizer, make_step_schedule, training_loss
+from nas.training.population import StackedCNN, candidate_bytes, train_population
+from nas.training.population import cnn as stacked_cnn
+from nas.training.tasks import get_task
+from search_spaces.genome import Genome
+
+CIFAR = get_task("cifar10")
+
+
+def toy_images(n_train=192, n_val=64, n_test=64, seed=0, size=8) -> Dataset:
+    gen = torch.Generator().manual_seed(seed)
+
+    def split(n):
+        x = torch.randn(n, 3, size, size, generator=gen)
+        return Split(x, (x[:, 0].mean((1, 2)) > 0).long() + (x[:, 1, 0, 0] > 0.5).long())
+
+    return Dataset("toy", split(n_train), split(n_val), split(n_test), 3, (3, size, size), {})
+
+
+# Different priors, vertex counts, depths (so padded vertices and padded layers) and readouts.
+GENOMES = [
+    Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=10, seed=1, family="cnn"),
+    Genome("erdos_renyi", {"p": 0.3}, nodes=12, seed=2, family="cnn", readout="last"),
+    Genome("layered_random", {"layers": 3, "p": 0.5, "skip": 0.5}, nodes=9, seed=4, family="cnn"),
+]
+
+
+def _assert_same(solo, pop, tol=1e-4, weights_tol=5e-4):
+    # Adam divides by a gradient's running norm, so a rounding difference in a tiny gradient can
+    # move a weight by ~1e-4 after a few steps; the function (losses, accuracies) agrees closer.
+    assert pop.epochs == solo.epochs and pop.steps == solo.steps and pop.best_epoch == solo.best_epoch
+    assert pop.stopped_early == solo.stopped_early
+    assert pop.val_accuracy == pytest.approx(solo.val_accuracy, abs=1e-6)
+    assert pop.test_accuracy == pytest.approx(solo.test_accuracy, abs=1e-6)
+    assert pop.test_loss == pytest.approx(solo.test_loss, abs=tol)
+    assert pop.parameters == solo.parameters and pop.nonzero_weights == solo.nonzero_weights
+    a, b = solo.model.state_dict(), pop.model.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:  # weights, edge logits, BatchNorm running statistics and batch counts
+        torch.testing.assert_close(b[key], a[key], atol=weights_tol, rtol=weights_tol)
+
+
+def test_the_genomes_differ_in_shape():
+    data = toy_images()
+    models = [build_seeded(g, CIFAR, data, 0) for g in GENOMES]
+    assert len({m.layer_widths for m in models}) == 3 and len({len(m.layer_widths) for m in models}) >= 2
+    assert len({stacked_cnn.stack_key(m) for m in models}) == 1
+
+
+@pytest.mark.parametrize("config", [
+    TrainConfig(epochs=2, batch_size=32, lr=1e-2, optimizer="sgd", weight_decay=5e-4, grad_clip=1.0, device="cpu"),
+    TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=1, augment="crop_flip", label_smoothing=0.1,
+                schedule="onecycle", device="cpu", seed=3),
+], ids=["sgd-wd-clip", "adam-early-stopping-crop-flip-smoothing-onecycle"])
+def test_a_cnn_population_equals_its_solo_runs(config):
+    data = toy_images()
+    solo = [train_genome(g, "cifar10", config, data=data) for g in GENOMES]
+    pop = train_population(GENOMES, "cifar10", config, data=data)
+    assert [r.genome for r in pop] == [g.to_dict() for g in GENOMES]
+    for s, p in zip(solo, pop):
+        _assert_same(s, p)
+        assert p.notes == []
+
+
+@pytest.mark.parametrize("stop", [{"patience": 1}, {"schedule": "plateau", "plateau_patience": 0, "min_lr": 1e-2}],
+                         ids=["patience", "min-lr"])
+def test_a_stopped_candidate_keeps_its_batchnorm_statistics(stop):
+    # The candidates stop at different epochs, and a stopped candidate's running statistics must
+    # not follow the others' training batches: with patience its best snapshot holds them, with a
+    # min-lr stop (no snapshot) the loop freezes them. GENOMES[1] is left out: on this toy data a
+    # BatchNorm channel of near-zero variance makes its training chaotic (its solo runs with one
+    # and two torch threads already differ by 0.04 after 12 steps), the other two are stable.
+    data = toy_images(seed=4)
+    config = TrainConfig(epochs=6, batch_size=32, lr=1e-2, optimizer="sgd", device="cpu", seed=2, **stop)
+    genomes = [GENOMES[0], GENOMES[2]]
+    solo = [train_genome(g, "cifar10", config, data=data) for g in genomes]
+    pop = train_population(genomes, "cifar10", config, data=data)
+    assert len({r.epochs for r in solo}) > 1, "the test needs candidates that stop at different epochs"
+    for s, p in zip(solo, pop):
+        _assert_same(s, p)
+
+
+def test_the_stacked_forward_is_each_candidates_own_in_both_modes():
+    data = toy_images()
+    models = [build_seeded(g, CIFAR, data, 0) for g in GENOMES]
+    stack = StackedCNN(models, torch.device("cpu"))
+    x = data.train.x[:16]
+    with torch.no_grad():
+        for training in (True, False):
+            stack.train(training)
+            out = stack.forward(x)
+            for i, m in enumerate(models):
+                m.train(training)
+                torch.testing.assert_close(out[i], m(x), atol=1e-5, rtol=1e-5)
+
+
+def test_a_stack_refuses_models_of_different_channels():
+    data = toy_images()
+    wide = Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=10, seed=1, family="cnn", width=2)
+    models = [build_seeded(g, CIFAR, data, 0) for g in (GENOMES[0], wide)]
+    with pytest.raises(ValueError, match="one shape"):
+        StackedCNN(models, torch.device("cpu"))
+    config = TrainConfig(epochs=1, batch_size=32, device="cpu")  # the trainer puts them in two stacks
+    pop = train_population([GENOMES[0], wide], "cifar10", config, data=data)
+    for g, p in zip([GENOMES[0], wide], pop):
+        _assert_same(train_genome(g, "cifar10", config, data=data), p)
+
+
+def _out_of_memory_above(monkeypatch, candidates: int = 10**9, batch: int = 10**9):
+    real = StackedCNN.forward
+
+    def forward(self, x, lengths=None):
+        if self.size > candidates or x.shape[0] > batch:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(self, x, lengths)
+
+    monkeypatch.setattr(StackedCNN, "forward", forward)
+
+
+def test_out_of_memory_splits_the_stack_and_results_stay_exact(monkeypatch, caplog):
+    data = toy_images()
+    config = TrainConfig(epochs=2, batch_size=32, lr=1e-2, optimizer="sgd", device="cpu")
+    solo = [train_genome(g, "cifar10", config, data=data) for g in GENOMES]
+    _out_of_memory_above(monkeypatch, candidates=1)
+    with caplog.at_level(logging.WARNING, logger="nas.training.population"):
+        pop = train_population(GENOMES, "cifar10", config, data=data)
+    for s, p in zip(solo, pop):
+        _assert_same(s, p)
+        assert any("out of cpu memory in a stack of" in note for note in p.notes)
+    assert "trained as stacks of 1 and 2" in caplog.text
+
+
+def test_out_of_memory_alone_halves_the_batch_and_says_so(monkeypatch):
+    data = toy_images()
+    config = TrainConfig(epochs=1, batch_size=64, eval_batch_size=64, device="cpu")
+    _out_of_memory_above(monkeypatch, candidates=1, batch=16)
+    pop = train_population(GENOMES[:1], "cifar10", config, data=data)
+    assert pop[0].config["batch_size"] == 16 and pop[0].error is None
+    assert [n.split(";")[-1].strip() for n in pop[0].notes] == ["trained at batch size 32", "trained at batch size 16"]
+    assert pop[0].to_dict()["notes"] == pop[0].notes
+    _assert_same(train_genome(GENOMES[0], "cifar10", config.replace(batch_size=16, eval_batch_size=16), data=data),
+                 pop[0])
+
+
+def test_out_of_memory_at_the_smallest_batch_is_a_training_error_or_a_record(monkeypatch):
+    data = toy_images()
+    config = TrainConfig(epochs=1, batch_size=16, device="cpu")
+    _out_of_memory_above(monkeypatch, batch=0)
+    with pytest.raises(TrainingError, match="out of cpu memory training candidate 0 alone at batch size 8"):
+        train_population(GENOMES[:1], "cifar10", config, data=data)
+    recorded = train_population(GENOMES[:2], "cifar10", config, data=data, on_error="record")
+    assert all("expected it to fit" in r.error for r in recorded)
+
+
+def test_memory_estimate_grows_with_vertices_batch_and_resolution():
+    data = toy_images()
+    small, large = (build_seeded(Genome("erdos_renyi", {"p": 0.3}, nodes=n, seed=1, family="cnn"), CIFAR, data, 0)
+                    for n in (8, 24))
+    config = TrainConfig(batch_size=32, eval_batch_size=32)
+    assert 0 < candidate_bytes([small], config) < candidate_bytes([large], config)
+    assert candidate_bytes([small], config) < candidate_bytes([small], config.replace(batch_size=128))
+    assert candidate_bytes([small], config, image_size=16) < candidate_bytes([small], config, image_size=32)
+
+
+def test_label_smoothing_is_the_training_loss_only():
+    task = get_task("cifar10")
+    out, y = torch.randn(8, 10), torch.randint(0, 10, (8,))
+    smoothed = training_loss(task, TrainConfig(label_smoothing=0.2))
+    assert float(smoothed(out, y)) == pytest.approx(float(F.cross_entropy(out, y, label_smoothing=0.2)))
+    assert training_loss(task, TrainConfig()) is task.loss
+    assert training_loss(get_task("embedded_reber"), TrainConfig(label_smoothing=0.2)) is get_task("embedded_reber").loss
+
+
+def test_onecycle_rises_to_the_rate_then_falls():
+    config = TrainConfig(lr=0.4, schedule="onecycle", warmup=0.25, optimizer="sgd")
+    optimizer = make_optimizer([torch.zeros(1, requires_grad=True)], config)
+    schedule = make_step_schedule(optimizer, config, 100)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    peak = max(range(100), key=rates.__getitem__)
+    assert rates[0] == pytest.approx(0.4 / 25) and rates[peak] == pytest.approx(0.4, rel=1e-3)
+    assert 20 <= peak <= 30 and rates[-1] < 0.01 * 0.4
+
+
+def test_channels_last_trains_the_same_network():
+    data = toy_images()
+    config = TrainConfig(epochs=1, batch_size=32, lr=1e-2, optimizer="sgd", device="cpu")
+    plain = train_genome(GENOMES[0], "cifar10", config, data=data)
+    last = train_genome(GENOMES[0], "cifar10", config.replace(channels_last=True), data=data)
+    assert last.test_loss == pytest.approx(plain.test_loss, abs=1e-4)
+    pop = train_population(GENOMES[:2], "cifar10", config.replace(channels_last=True), data=data)
+    assert pop[0].test_loss == pytest.approx(plain.test_loss, abs=1e-4)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"label_smoothing": 1.0}, "label_smoothing"), ({"label_smoothing": -0.1}, "label_smoothing"),
+    ({"warmup": 1.0}, "warmup"), ({"warmup": 0.0}, "warmup"), ({"channels_last": "yes"}, "channels_last"),
+    ({"compile": 1}, "compile"), ({"schedule": "triangle"}, "schedule"),
+])
+def test_new_training_options_are_checked(bad, message):
+    from nas.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**bad)
