@@ -28,7 +28,7 @@ from nas.exceptions import LedgerError
 from nas.final import FINAL_ATTR
 from nas.ledger import shown_url
 from nas.provenance import write_text_atomic
-from search_spaces.genome import legacy_genome_dict
+from search_spaces.genome import Genome, legacy_genome_dict
 
 __all__ = ["evaluations_frame", "export_run", "build_report", "open_run_ledger", "final_frame", "test_interval",
            "best_final_accuracy", "best_screening", "is_missing", "fmt_number"]
@@ -195,6 +195,35 @@ def _test_columns(records: list[dict], mean: float) -> dict:
     n = min(counts) if counts else None
     low, high = test_interval(mean, n) if n else (math.nan, math.nan)
     return {"test_examples": n, "test_expected": max(expected) if expected else None, "ci_low": low, "ci_high": high}
+
+
+def draw_genome(genome: Genome, path) -> None:
+    """Draw ``genome``'s layered DAG to ``path`` (PNG): one column per layer, edges left to right,
+    sinks (the vertices a ``sinks`` readout reads) ringed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import networkx as nx
+
+    dag = genome.dag()
+    graph = dag.to_networkx()
+    pos = {}
+    for layer, nodes in enumerate(dag.layers):
+        for j, node in enumerate(nodes):
+            pos[node] = (layer, j - (len(nodes) - 1) / 2)
+    sinks = [v for v in graph.nodes if graph.out_degree(v) == 0]
+    fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(dag.layers)), max(3, 0.45 * max(dag.layer_widths))))
+    nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.35, arrowsize=6, width=0.7)
+    nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=90, node_color=[pos[v][0] for v in graph.nodes],
+                           cmap="viridis", edgecolors=["black" if v in sinks else "none" for v in graph.nodes])
+    ax.set_title(f"{genome.prior}, {dag.num_nodes} vertices, {dag.num_edges} edges, {len(dag.layers)} layers",
+                 fontsize=9)
+    ax.set_xlabel("DAG layer")
+    ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _mean_finite(values) -> float:
@@ -445,6 +474,24 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
         fig.savefig(run_dir / "accuracy_by_prior.png", dpi=120)
         plt.close(fig)
         plots.append(("accuracy_by_prior.png", f"{metric} by prior"))
+
+    # 5. the best network's wiring (the chosen survivor, else the best screened trial)
+    best_genome = None
+    if final is not None and not final.empty and _chosen(final) is not None:
+        best_genome = final.loc[_chosen(final), "genome"]
+    elif not frame.empty:
+        best_genome = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]["genome"]
+    if best_genome is not None:
+        from search_spaces.exceptions import SparseNASError
+
+        try:
+            genome = Genome.from_dict(legacy_genome_dict(json.loads(best_genome)))
+            draw_genome(genome, run_dir / "best_graph.png")
+        except (SparseNASError, ValueError, TypeError):  # a genome that cannot be rebuilt: no picture
+            genome = None
+        if genome is not None:
+            plots.append(("best_graph.png", f"The best network's graph: {genome.prior}, {genome.nodes} vertices, "
+                                            f"by DAG layer (key {genome.key})"))
 
     text = _markdown(config, frame, failed, history, names, plots, ledger, final=final, comparison=comparison)
     path = run_dir / "report.md"

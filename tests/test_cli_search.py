@@ -262,3 +262,25 @@ def test_a_budget_search_sets_every_width_to_meet_the_budget(tmp_path, shared_da
         assert weights == ff_nonzero_weights(genome, 784, 10)  # the trained network is the counted one
         gaps = {w: abs(ff_nonzero_weights(genome.replace(width=w), 784, 10) - 60000) for w in range(1, 65)}
         assert gaps[genome.width] == min(gaps.values())
+
+
+def test_a_quick_cifar_search_stacks_cnns_and_reports_a_binomial_interval(tmp_path, shared_data_dir, capsys):
+    # The --quick path on the shared (truncated) test batch, cut down to seconds: the population is
+    # trained as one CNN stack, and the final figures carry their interval and test-image count.
+    toml = tmp_path / "tiny.toml"
+    toml.write_text("[train]\ntrain_subset = 256\nval_subset = 128\ntest_subset = 200\n"
+                    "[final_train]\ntrain_subset = 256\nval_subset = 128\ntest_subset = 200\n")
+    out = tmp_path / "c"
+    code = main(["search", "--task", "cifar10", "--quick", "--allow-partial-data", "--config", str(toml),
+                 "--population", "3", "--generations", "1", "--survivors", "2", "--final-top", "1",
+                 "--final-seeds", "1", "--epochs", "1", "--final-epochs", "1", "--out", str(out),
+                 "--data-dir", str(shared_data_dir), "--device", "cpu", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    evaluations = pd.read_csv(out / "evaluations.csv")
+    assert len(evaluations) == 3 and set(evaluations["batch_size"]) == {3}  # one stack of three CNNs
+    text = (out / "report.md").read_text()
+    assert "95 % binomial interval" in text and "on 200 of 10000 test images" in text
+    assert "**Partial test set**: these figures rest on 200 of the 10000 test images" in text
+    stored = json.loads((out / "config.json").read_text())["search"]
+    assert stored["train"]["optimizer"] == "adam" and stored["final_train"]["optimizer"] == "adam"
+    assert (out / "best_graph.png").stat().st_size > 0 and "](best_graph.png)" in text

@@ -18,6 +18,9 @@ from nas.training.tasks import get_task
 from search_spaces.genome import Genome
 
 CIFAR = get_task("cifar10")
+# On a CPU the default grouping trains each CNN as its own stack (stacks are slower there); the
+# tests stack them, as a GPU would.
+STACKED = "none"
 
 
 def toy_images(n_train=192, n_val=64, n_test=64, seed=0, size=8) -> Dataset:
@@ -68,7 +71,7 @@ def test_the_genomes_differ_in_shape():
 def test_a_cnn_population_equals_its_solo_runs(config):
     data = toy_images()
     solo = [train_genome(g, "cifar10", config, data=data) for g in GENOMES]
-    pop = train_population(GENOMES, "cifar10", config, data=data)
+    pop = train_population(GENOMES, "cifar10", config, data=data, grouping=STACKED)
     assert [r.genome for r in pop] == [g.to_dict() for g in GENOMES]
     for s, p in zip(solo, pop):
         _assert_same(s, p)
@@ -87,7 +90,7 @@ def test_a_stopped_candidate_keeps_its_batchnorm_statistics(stop):
     config = TrainConfig(epochs=6, batch_size=32, lr=1e-2, optimizer="sgd", device="cpu", seed=2, **stop)
     genomes = [GENOMES[0], GENOMES[2]]
     solo = [train_genome(g, "cifar10", config, data=data) for g in genomes]
-    pop = train_population(genomes, "cifar10", config, data=data)
+    pop = train_population(genomes, "cifar10", config, data=data, grouping=STACKED)
     assert len({r.epochs for r in solo}) > 1, "the test needs candidates that stop at different epochs"
     for s, p in zip(solo, pop):
         _assert_same(s, p)
@@ -114,7 +117,7 @@ def test_a_stack_refuses_models_of_different_channels():
     with pytest.raises(ValueError, match="one shape"):
         StackedCNN(models, torch.device("cpu"))
     config = TrainConfig(epochs=1, batch_size=32, device="cpu")  # the trainer puts them in two stacks
-    pop = train_population([GENOMES[0], wide], "cifar10", config, data=data)
+    pop = train_population([GENOMES[0], wide], "cifar10", config, data=data, grouping=STACKED)
     for g, p in zip([GENOMES[0], wide], pop):
         _assert_same(train_genome(g, "cifar10", config, data=data), p)
 
@@ -136,7 +139,7 @@ def test_out_of_memory_splits_the_stack_and_results_stay_exact(monkeypatch, capl
     solo = [train_genome(g, "cifar10", config, data=data) for g in GENOMES]
     _out_of_memory_above(monkeypatch, candidates=1)
     with caplog.at_level(logging.WARNING, logger="nas.training.population"):
-        pop = train_population(GENOMES, "cifar10", config, data=data)
+        pop = train_population(GENOMES, "cifar10", config, data=data, grouping=STACKED)
     for s, p in zip(solo, pop):
         _assert_same(s, p)
         assert any("out of cpu memory in a stack of" in note for note in p.notes)
@@ -147,7 +150,7 @@ def test_out_of_memory_alone_halves_the_batch_and_says_so(monkeypatch):
     data = toy_images()
     config = TrainConfig(epochs=1, batch_size=64, eval_batch_size=64, device="cpu")
     _out_of_memory_above(monkeypatch, candidates=1, batch=16)
-    pop = train_population(GENOMES[:1], "cifar10", config, data=data)
+    pop = train_population(GENOMES[:1], "cifar10", config, data=data, grouping=STACKED)
     assert pop[0].config["batch_size"] == 16 and pop[0].error is None
     assert [n.split(";")[-1].strip() for n in pop[0].notes] == ["trained at batch size 32", "trained at batch size 16"]
     assert pop[0].to_dict()["notes"] == pop[0].notes
@@ -160,8 +163,8 @@ def test_out_of_memory_at_the_smallest_batch_is_a_training_error_or_a_record(mon
     config = TrainConfig(epochs=1, batch_size=16, device="cpu")
     _out_of_memory_above(monkeypatch, batch=0)
     with pytest.raises(TrainingError, match="out of cpu memory training candidate 0 alone at batch size 8"):
-        train_population(GENOMES[:1], "cifar10", config, data=data)
-    recorded = train_population(GENOMES[:2], "cifar10", config, data=data, on_error="record")
+        train_population(GENOMES[:1], "cifar10", config, data=data, grouping=STACKED)
+    recorded = train_population(GENOMES[:2], "cifar10", config, data=data, on_error="record", grouping=STACKED)
     assert all("expected it to fit" in r.error for r in recorded)
 
 
@@ -204,7 +207,7 @@ def test_channels_last_trains_the_same_network():
     plain = train_genome(GENOMES[0], "cifar10", config, data=data)
     last = train_genome(GENOMES[0], "cifar10", config.replace(channels_last=True), data=data)
     assert last.test_loss == pytest.approx(plain.test_loss, abs=1e-4)
-    pop = train_population(GENOMES[:2], "cifar10", config.replace(channels_last=True), data=data)
+    pop = train_population(GENOMES[:2], "cifar10", config.replace(channels_last=True), data=data, grouping=STACKED)
     assert pop[0].test_loss == pytest.approx(plain.test_loss, abs=1e-4)
 
 
@@ -218,3 +221,43 @@ def test_new_training_options_are_checked(bad, message):
 
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**bad)
+
+
+def test_auto_precision_is_bf16_on_cuda_only():
+    from nas.training.loop import autocast
+
+    config = TrainConfig(precision="auto")
+    with autocast(torch.device("cpu"), config):
+        assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.float32
+    with autocast(torch.device("cpu"), config.replace(precision="bf16")):
+        assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.bfloat16
+
+
+def test_on_a_cpu_the_default_trains_each_cnn_as_its_own_stack(monkeypatch):
+    sizes = []
+    real = StackedCNN.__init__
+
+    def recording(self, models, device, **options):
+        sizes.append(len(models))
+        real(self, models, device, **options)
+
+    monkeypatch.setattr(StackedCNN, "__init__", recording)
+    data = toy_images()
+    config = TrainConfig(epochs=1, batch_size=64, device="cpu")
+    train_population(GENOMES, "cifar10", config, data=data)
+    assert sizes == [1, 1, 1]
+    sizes.clear()
+    train_population(GENOMES, "cifar10", config, data=data, grouping="none")
+    assert sizes == [3]
+
+
+def test_cnn_stacks_are_cut_where_padding_would_cost_too_much():
+    data = toy_images()
+    deep = Genome("layered_random", {"layers": 6, "p": 0.5, "skip": 0.0}, nodes=12, seed=1, family="cnn")
+    wide = Genome("layered_random", {"layers": 2, "p": 0.5, "skip": 0.0}, nodes=12, seed=2, family="cnn")
+    models = [build_seeded(g, CIFAR, data, 0) for g in (deep, deep, wide, wide)]
+    assert [len(m.layer_widths) for m in models] == [5, 5, 2, 2]
+    assert stacked_cnn.plan_stacks(models) == [[0, 1], [2, 3]]  # alike candidates pad nothing
+    assert stacked_cnn.plan_stacks(models, waste=100.0) == [[0, 1, 2, 3]]
+    assert stacked_cnn.plan_stacks(models, waste=1.0) == [[0, 1], [2, 3]]
+    assert stacked_cnn.plan_stacks(models[:1]) == [[0]]

@@ -18,7 +18,7 @@ __all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "SCHEDULES", "PRECISIONS"
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "plateau", "onecycle")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 AUGMENTATIONS = ("none", "crop_flip")
 PLATEAU_COMPARES = ("best", "previous")
 
@@ -94,8 +94,9 @@ class TrainConfig:
     label_smoothing : float
         Classification tasks: the training loss's label smoothing (0 = plain cross-entropy;
         validation and test losses are always plain).
-    precision : {"fp32", "bf16"}
-        ``bf16`` runs forward and loss under bfloat16 autocast.
+    precision : {"fp32", "bf16", "auto"}
+        ``bf16`` runs forward and loss under bfloat16 autocast; ``auto``: bf16 on a CUDA device,
+        fp32 elsewhere (a CPU gains nothing from it).
     channels_last : bool
         Image models: weights and batches in the channels-last memory layout (faster
         convolutions on tensor-core GPUs; the arithmetic is the same).

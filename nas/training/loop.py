@@ -228,8 +228,9 @@ def memory_format(config: TrainConfig, x: torch.Tensor) -> torch.memory_format:
 
 
 def autocast(device: torch.device, config: TrainConfig):
-    """bf16 autocast when ``config.precision == "bf16"``, else a no-op context."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    """bf16 autocast when ``config.precision`` is ``"bf16"`` (or ``"auto"`` on CUDA), else a no-op context."""
+    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 def prepare_data(data, config: TrainConfig, device: torch.device):

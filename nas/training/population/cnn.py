@@ -28,10 +28,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["StackedCNN", "stackable", "stack_key", "padded_layers"]
-
-_BN_MOMENTUM, _BN_EPS = 0.1, 1e-5
-
+__all__ = ["StackedCNN", "stackable", "stack_key", "padded_layers", "plan_stacks", "PADDING_WASTE"]
 
 def stackable(model) -> bool:
     """True for a :class:`RandomWiredCNN` (its stages, stem and head are what the stack reads)."""
@@ -51,6 +48,35 @@ def padded_layers(models) -> list[int]:
     return [max((m.layer_widths[l] if l < len(m.layer_widths) else 0) for m in models) for l in range(depth)]
 
 
+#: Most padded vertices a planned CNN stack may compute, as a multiple of its candidates' own.
+PADDING_WASTE = 1.25
+
+
+def plan_stacks(models, waste: float = PADDING_WASTE) -> list[list[int]]:
+    """Contiguous groups of ``models`` (sort them by depth and vertex count first) whose stack
+    computes at most ``waste`` times the vertices its candidates have.
+
+    A stack pads every candidate to the widest one per DAG layer, and a padded vertex costs a
+    real one's convolutions, so a deep thin candidate beside a shallow wide one can double the
+    work; a group is closed when the next candidate would push the padding past ``waste``.
+    """
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for i in range(len(models)):
+        trial = current + [i]
+        members = [models[j] for j in trial]
+        padded = sum(padded_layers(members)) * len(trial)
+        own = sum(sum(m.layer_widths) for m in members)
+        if current and padded > waste * own:
+            groups.append(current)
+            current = [i]
+        else:
+            current = trial
+    if current:
+        groups.append(current)
+    return groups
+
+
 def _bn_state(norm) -> list[torch.Tensor]:
     return [norm.weight, norm.bias, norm.running_mean, norm.running_var]
 
@@ -61,6 +87,8 @@ class _StackedNorm:
     def __init__(self, norms: Sequence, channels: int, rows):
         """``rows(i)`` gives, for candidate ``i``, the channel positions its own norm fills."""
         P = len(norms)
+        own = next(n for n in norms if n is not None)
+        self.momentum, self.eps = own.momentum, own.eps  # the builder's (torch's defaults: 0.1, 1e-5)
         self.weight, self.bias = torch.zeros(P, channels), torch.zeros(P, channels)
         self.running_mean, self.running_var = torch.zeros(P, channels), torch.ones(P, channels)
         for i, norm in enumerate(norms):
@@ -76,7 +104,7 @@ class _StackedNorm:
     def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
         # Views of the (P, C) buffers: batch_norm updates the running statistics in place.
         return F.batch_norm(x, self.running_mean.view(-1), self.running_var.view(-1), self.weight.view(-1),
-                            self.bias.view(-1), training, _BN_MOMENTUM, _BN_EPS)
+                            self.bias.view(-1), training, self.momentum, self.eps)
 
     @torch.no_grad()
     def unstack(self, i: int, norm, at, batches: int) -> None:
