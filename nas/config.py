@@ -52,16 +52,17 @@ QUICK: dict[str, dict[str, Any]] = {
     },
     # cifar10: Adam throughout (in short CPU budgets it learns fastest: on one 12-vertex CNN, 4
     # epochs of 16,000 images gave test 0.547 with Adam + cosine against 0.518 with one-cycle SGD +
-    # crop/flip + smoothing, and 8 epochs of 8,000 gave 0.494 with the latter); screening one epoch
-    # of 4,000 images, then the best 2 trained 4 epochs on 16,000 (measured: docs/results.md).
+    # crop/flip + smoothing, and 8 epochs of 8,000 gave 0.494 with the latter); screening two
+    # epochs of 4,000 images, then the best 3 trained 3 epochs on 16,000 (measured: docs/results.md;
+    # 4 final epochs made one search take 11 minutes).
     # Batch, schedule, smoothing and layout are spelt out: the full search's GPU recipe is below.
     "cifar10": {
         "population": 6, "generations": 2, "survivors": 3, "nodes": (8, 16), "widths": (1, 1),
-        "min_train_size": 6, "final_top": 2, "final_seeds": 1,
-        "train": {"epochs": 1, "optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0, "augment": "none",
+        "min_train_size": 6, "final_top": 3, "final_seeds": 1,
+        "train": {"epochs": 2, "optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0, "augment": "none",
                   "batch_size": 128, "schedule": "cosine", "label_smoothing": 0.0, "channels_last": False,
                   "train_subset": 4000, "val_subset": 1000, "test_subset": 1000},
-        "final_train": {"epochs": 4, "optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0, "augment": "none",
+        "final_train": {"epochs": 3, "optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0, "augment": "none",
                         "batch_size": 128, "schedule": "cosine", "label_smoothing": 0.0, "channels_last": False,
                         "train_subset": 16000, "val_subset": 1000, "test_subset": 1000},
     },

@@ -106,3 +106,30 @@ def test_bench_pruning_ends_with_the_ratio_line(shared_data_dir, capsys, monkeyp
     assert code == 0 and re.fullmatch(r"ratio: \d+\.\d\d", lines[-1])
     gap = float(lines[-2].rsplit(" ", 1)[1])
     assert gap <= 0.01  # the population prunes each candidate as if alone
+
+
+def test_bench_training_for_cifar10_stacks_cnns_and_ends_with_the_ratio(shared_data_dir, tmp_path, capsys, monkeypatch):
+    import json
+
+    bench = _load("bench_training", monkeypatch)
+    out = tmp_path / "figures.json"
+    code = bench.main(["--task", "cifar10", "--n", "2", "--epochs", "1", "--train-subset", "128", "--nodes", "6", "8",
+                       "--data-dir", str(shared_data_dir), "--json", str(out), "--threads", "1"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and re.fullmatch(r"ratio: \d+\.\d\d", lines[-1])
+    figures = json.loads(out.read_text())
+    assert figures["task"] == "cifar10" and figures["max_accuracy_gap"] < 1e-3 and figures["test_examples"] == 1000
+
+
+def test_bench_cifar_reports_the_time_to_each_target(shared_data_dir, tmp_path, capsys, monkeypatch):
+    import json
+
+    bench = _load("bench_cifar", monkeypatch)
+    out = tmp_path / "reference.json"
+    code = bench.main(["--quick", "--train-subset", "256", "--epochs", "1", "--data-dir", str(shared_data_dir),
+                       "--json", str(out), "--threads", "1"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and re.fullmatch(r"time to 30%: (\d+\.\d s \(epoch \d+, test .*\)|not reached in \d+ epochs .*)",
+                                      lines[-1])
+    figures = json.loads(out.read_text())
+    assert figures["test_examples"] == 1000 and len(figures["curve"]) >= 1 and figures["config"]["schedule"] == "onecycle"
