@@ -21,7 +21,7 @@ slice="${SLICE_MINUTES:-8}"
 if [ -n "${SMOKE:-}" ]; then
   ratio=(--n 2 --epochs 1 --train-subset 256)
   reference=(--quick)
-  search=(--quick --population 2 --generations 1 --final-top 1 --epochs 1 --final-epochs 1)
+  search=(--quick --population 2 --survivors 2 --generations 1 --final-top 1 --epochs 1 --final-epochs 1)
 else
   ratio=(--n 32 --epochs 1 --train-subset 10000)
   reference=(--epochs 30 --width 4 --nodes 32)
