@@ -50,7 +50,7 @@ QUICK: dict[str, dict[str, Any]] = {
         "train": {"epochs": 2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000},
         "final_train": {"epochs": 2},
     },
-    # cifar10: Adam throughout (in short CPU budgets it learns fastest: on one 12-vertex CNN, 4
+    # cifar10: Adam throughout (the best of the short CPU budgets tried, one seed each: on one 12-vertex CNN, 4
     # epochs of 16,000 images gave test 0.547 with Adam + cosine against 0.518 with one-cycle SGD +
     # crop/flip + smoothing, and 8 epochs of 8,000 gave 0.494 with the latter); screening two
     # epochs of 4,000 images, then the best 3 trained 3 epochs on 16,000 (measured: docs/results.md;

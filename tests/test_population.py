@@ -37,7 +37,10 @@ GENOMES = [
 ]
 
 
-def _assert_same(solo, pop, tol=1e-4):
+def assert_same_result(solo, pop, tol=1e-4, weights_tol=None):
+    """A population result equals the solo one: budget, stopping, metrics, counts and every weight
+    (within ``weights_tol``, default ``tol``). Also used by the CNN population tests."""
+    weights_tol = tol if weights_tol is None else weights_tol
     assert pop.epochs == solo.epochs and pop.steps == solo.steps
     assert pop.stopped_early == solo.stopped_early and pop.best_epoch == solo.best_epoch
     assert pop.val_accuracy == pytest.approx(solo.val_accuracy, abs=1e-6)
@@ -47,7 +50,10 @@ def _assert_same(solo, pop, tol=1e-4):
     a, b = solo.model.state_dict(), pop.model.state_dict()
     assert a.keys() == b.keys()
     for key in a:
-        torch.testing.assert_close(b[key], a[key], atol=tol, rtol=tol)
+        torch.testing.assert_close(b[key], a[key], atol=weights_tol, rtol=weights_tol)
+
+
+_assert_same = assert_same_result
 
 
 @pytest.mark.parametrize("config", [

@@ -16,6 +16,7 @@ from nas.training.population import StackedCNN, candidate_bytes, train_populatio
 from nas.training.population import cnn as stacked_cnn
 from nas.training.tasks import get_task
 from search_spaces.genome import Genome
+from test_population import assert_same_result
 
 CIFAR = get_task("cifar10")
 # On a CPU the default grouping trains each CNN as its own stack (stacks are slower there); the
@@ -44,16 +45,8 @@ GENOMES = [
 def _assert_same(solo, pop, tol=1e-4, weights_tol=5e-4):
     # Adam divides by a gradient's running norm, so a rounding difference in a tiny gradient can
     # move a weight by ~1e-4 after a few steps; the function (losses, accuracies) agrees closer.
-    assert pop.epochs == solo.epochs and pop.steps == solo.steps and pop.best_epoch == solo.best_epoch
-    assert pop.stopped_early == solo.stopped_early
-    assert pop.val_accuracy == pytest.approx(solo.val_accuracy, abs=1e-6)
-    assert pop.test_accuracy == pytest.approx(solo.test_accuracy, abs=1e-6)
-    assert pop.test_loss == pytest.approx(solo.test_loss, abs=tol)
-    assert pop.parameters == solo.parameters and pop.nonzero_weights == solo.nonzero_weights
-    a, b = solo.model.state_dict(), pop.model.state_dict()
-    assert a.keys() == b.keys()
-    for key in a:  # weights, edge logits, BatchNorm running statistics and batch counts
-        torch.testing.assert_close(b[key], a[key], atol=weights_tol, rtol=weights_tol)
+    # The checks also cover BatchNorm running statistics and batch counts (in the state dict).
+    assert_same_result(solo, pop, tol=tol, weights_tol=weights_tol)
 
 
 def test_the_genomes_differ_in_shape():

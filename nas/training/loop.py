@@ -345,7 +345,7 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
     callbacks = list(callbacks) + ([ProgressBar(desc=task.name)] if config.progress else [])
     data = prepare_data(data, config, device)
     layout = memory_format(config, data.train.x)
-    model = model.to(device, memory_format=layout) if layout is torch.channels_last else model.to(device)
+    model = model.to(device, memory_format=layout)
     model.train()
     # The compiled module shares the model's parameters; evaluation and the result use the model.
     forward_model = torch.compile(model) if config.compile else model
@@ -380,8 +380,7 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
         epoch_steps = 0
         for batch in epoch_batches(tr, config, generator, device, truncate=truncate)[:max(budget_steps - steps, 0)]:
             x, y, lengths = take(tr, batch, config.augment, augmenter)
-            if layout is torch.channels_last:
-                x = x.contiguous(memory_format=layout)
+            x = x.contiguous(memory_format=layout)  # a no-op in the default layout
             with autocast(device, config):
                 out = task.forward(forward_model, x, lengths)
                 loss = loss_fn(out, y, lengths)

@@ -245,25 +245,23 @@ def train_models(models, task, config: TrainConfig, data, chunk_size: int | None
         steps = int(prepared.train.x.shape[1]) if prepared.train.lengths is not None else 1
         image_size = int(prepared.train.x.shape[-1]) if prepared.train.x.dim() == 4 else 32
         for kind, members in sorted(kinds.items()):
+            # Similar candidates side by side, so a stack pads to similar depths and widths.
+            members.sort(key=lambda item: (len(item[1].layer_widths), sum(item[1].layer_widths)))
             if kind.startswith("cnn"):
-                # Sorted so neighbours pad little, then cut where padding would cost more than
-                # cnn.PADDING_WASTE. On a CPU a CNN's step is its convolutions' arithmetic, which
-                # stacking does not cut: there each candidate is its own stack (measured 0.90x
-                # the throughput as one stack). grouping="none": one stack per memory chunk.
-                members.sort(key=lambda item: (len(item[1].layer_widths), sum(item[1].layer_widths)))
+                # Cut where padding would cost more than cnn.PADDING_WASTE. On a CPU a CNN's step
+                # is its convolutions' arithmetic, which stacking does not cut: there each
+                # candidate is its own stack (measured 0.90x the throughput as one stack).
+                # grouping="none": one stack per memory chunk.
                 if grouping == "none":
                     groups = [members]
                 elif device.type == "cpu":
                     groups = [[m] for m in members]
                 else:
                     groups = [[members[k] for k in g] for g in cnn.plan_stacks([m for _, m in members])]
+            elif grouping == "cost":
+                groups = [[members[k] for k in g] for g in plan_stacks([m for _, m in members], config.batch_size, device)]
             else:
-                # Similar candidates side by side, so a chunk pads to similar depths and widths.
-                members.sort(key=lambda item: (len(item[1].layer_widths), sum(item[1].layer_widths)))
-                if grouping == "cost":
-                    groups = [[members[k] for k in g] for g in plan_stacks([m for _, m in members], config.batch_size, device)]
-                else:
-                    groups = [members]
+                groups = [members]
             for group in groups:
                 for chunk in _chunks(group, config, device, chunk_size, reserved, steps, image_size):
                     results.update(_train_chunk(kind, chunk, prepared, task, config, device, on_error, truncate))
