@@ -9,7 +9,10 @@ GPU, a large batch with SGD and momentum, a one-cycle schedule, label smoothing 
 optionally ``torch.compile``. After every epoch the *test* set is scored (that evaluation is not
 counted in the training time); the script reports the training seconds to reach each
 ``--targets`` accuracy. The test set here only measures the reference's speed — a search never
-selects on it.
+selects on it. ``--max-minutes`` stops training after the epoch that passes it (the schedule is
+then cut short; the JSON says so). At the end the trained network's validation and test accuracy
+are scored plain and with flip test-time augmentation (``TrainConfig.eval_flip``), for a paired
+comparison over ``--seed`` runs.
 
 Usage::
 
@@ -22,6 +25,7 @@ The last line is ``time to <target>: <seconds> s`` (or ``not reached``) for the 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -39,14 +43,17 @@ from search_spaces.genome import Genome
 class _TestEveryEpoch(Callback):
     """Scores the test split after each epoch; records when each target is first reached."""
 
-    def __init__(self, task, config, device, targets):
+    def __init__(self, task, config, device, targets, max_seconds=None):
         self.task, self.config, self.device, self.targets = task, config, device, sorted(targets)
+        self.max_seconds = max_seconds
+        self.capped = False
         self.reached: dict[float, tuple[int, float, float]] = {}
         self.curve: list[dict] = []
-        self.test = None
+        self.data = self.test = None
 
     def on_train_start(self, context):
-        self.test = context["data"].test
+        self.data = context["data"]
+        self.test = self.data.test
 
     def on_epoch_end(self, epoch, record, model):
         synchronize(self.device)
@@ -58,7 +65,15 @@ class _TestEveryEpoch(Callback):
         for target in self.targets:
             if accuracy >= target and target not in self.reached:
                 self.reached[target] = (epoch, record["elapsed_s"], accuracy)
-        return len(self.reached) == len(self.targets)
+        self.capped = self.max_seconds is not None and record["elapsed_s"] > self.max_seconds
+        return len(self.reached) == len(self.targets) or self.capped
+
+
+def flip_evaluation(model, data, task, config, device) -> dict[str, dict[str, float]]:
+    """Validation and test accuracy of ``model``, plain and with flip test-time augmentation."""
+    return {name: {kind: evaluate(model, getattr(data, name), task, config.replace(eval_flip=flip), device)[1]
+                   for kind, flip in (("plain", False), ("flip", True))}
+            for name in ("val", "test")}
 
 
 def main(argv=None) -> int:
@@ -76,10 +91,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--quick", action="store_true", help="width 1, 8 nodes, 2 epochs on 2,000 images (a smoke run)")
+    parser.add_argument("--max-minutes", type=float, help="stop training after the epoch that passes this")
     parser.add_argument("--json", dest="json_path", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.json_path and not Path(args.json_path).resolve().parent.is_dir():
         parser.error(f"--json {args.json_path}: its folder does not exist")
+    if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
+        parser.error(f"--max-minutes {args.max_minutes}: expected a finite number of minutes > 0")
     if args.quick:
         args.nodes, args.width, args.epochs, args.train_subset, args.batch_size = 8, 1, 2, args.train_subset or 2000, 128
         args.targets = [0.2, 0.3]
@@ -99,18 +117,28 @@ def main(argv=None) -> int:
     )
     print(f"device: {device_name(device)}; reference: {genome.to_json()}; {len(data.train)} training images, "
           f"{len(data.test)} test images; {args.epochs} epochs, batch {args.batch_size}, one-cycle peak {args.lr}")
-    stopper = _TestEveryEpoch(task, config, device, args.targets)
+    max_seconds = None if args.max_minutes is None else 60.0 * args.max_minutes
+    stopper = _TestEveryEpoch(task, config, device, args.targets, max_seconds)
     started = time.perf_counter()
     result = train_genome(genome, task, config, data=data, callbacks=[stopper])
     wall = time.perf_counter() - started
+    if result.error:
+        print(f"bench_cifar.py: training failed: {result.error}", file=sys.stderr)
+        return 1
+    flip = flip_evaluation(result.model, stopper.data, task, config, device)
     figures = {
         "device": device_name(device), "genome": genome.to_dict(), "parameters": result.parameters,
         "config": config.to_dict(), "test_examples": len(data.test), "curve": stopper.curve, "wall_s": wall,
         "reached": {str(t): {"epoch": e, "train_s": s, "test_accuracy": a} for t, (e, s, a) in stopper.reached.items()},
+        "capped_at_max_minutes": stopper.capped, "flip_evaluation": flip, "seed": args.seed,
         "versions": library_versions(),
     }
     if args.json_path:
         write_json_atomic(args.json_path, figures)
+    if stopper.capped:
+        print(f"stopped after epoch {result.epochs} of {args.epochs}: past --max-minutes {args.max_minutes}")
+    print("flip evaluation (plain -> flip): " + ", ".join(
+        f"{name} {accs['plain']:.4f} -> {accs['flip']:.4f}" for name, accs in flip.items()))
     for target in sorted(args.targets):
         if target in stopper.reached:
             epoch, seconds, accuracy = stopper.reached[target]

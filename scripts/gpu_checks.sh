@@ -21,11 +21,11 @@ step() {  # step NAME COMMAND...: run, log, never stop the others
   echo "== $name: $*" | tee -a "$out/summary.txt"
   if "$@" >"$out/$name.log" 2>&1; then tail -n 3 "$out/$name.log" >>"$out/summary.txt"; else echo "FAILED ($?)" >>"$out/summary.txt"; fi
 }
-step grouping_ff python "$here/bench_grouping.py" --device "$device" --n "$n_ff" --fit "${fit[@]}"
-step grouping_rnn python "$here/bench_grouping.py" --task reber --device "$device" --n "$n_rnn" --fit "${fit[@]}"
-step ratio_mnist python "$here/bench_training.py" --device "$device" --n "$n_ff" --epochs 1 "${subset[@]}" \
+step grouping_ff python3 "$here/bench_grouping.py" --device "$device" --n "$n_ff" --fit "${fit[@]}"
+step grouping_rnn python3 "$here/bench_grouping.py" --task reber --device "$device" --n "$n_rnn" --fit "${fit[@]}"
+step ratio_mnist python3 "$here/bench_training.py" --device "$device" --n "$n_ff" --epochs 1 "${subset[@]}" \
   --target-epochs 1 --json "$out/ratio_mnist.json"
-step ratio_reber python "$here/bench_training.py" --task reber --device "$device" --n "$n_rnn" --epochs 1 \
+step ratio_reber python3 "$here/bench_training.py" --task reber --device "$device" --n "$n_rnn" --epochs 1 \
   "${subset[@]}" --json "$out/ratio_reber.json"
 # The paper's Reber study (nas priors evaluate --preset stier2021-reber): 4 cells x 2 priors x 100
 # graphs x 2 seeds at the paper's budget, streamed to a resumable ledger. Past the per-command
@@ -36,6 +36,6 @@ else
   study_args=()
 fi
 resume=(); [ -f "$out/stier2021-reber/study.json" ] && resume=(--resume)
-step study_stier2021_reber nas priors evaluate --preset stier2021-reber --seeds 2 --device "$device" \
+step study_stier2021_reber python3 -m nas priors evaluate --preset stier2021-reber --seeds 2 --device "$device" \
   --out "$out/stier2021-reber" --no-progress "${study_args[@]}" "${resume[@]}"
 cat "$out/summary.txt"

@@ -59,8 +59,8 @@ def test_the_genomes_differ_in_shape():
 @pytest.mark.parametrize("config", [
     TrainConfig(epochs=2, batch_size=32, lr=1e-2, optimizer="sgd", weight_decay=5e-4, grad_clip=1.0, device="cpu"),
     TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=1, augment="crop_flip", label_smoothing=0.1,
-                schedule="onecycle", device="cpu", seed=3),
-], ids=["sgd-wd-clip", "adam-early-stopping-crop-flip-smoothing-onecycle"])
+                schedule="onecycle", eval_flip=True, device="cpu", seed=3),
+], ids=["sgd-wd-clip", "adam-early-stopping-crop-flip-smoothing-onecycle-flip-eval"])
 def test_a_cnn_population_equals_its_solo_runs(config):
     data = toy_images()
     solo = [train_genome(g, "cifar10", config, data=data) for g in GENOMES]
@@ -207,13 +207,63 @@ def test_channels_last_trains_the_same_network():
 @pytest.mark.parametrize("bad, message", [
     ({"label_smoothing": 1.0}, "label_smoothing"), ({"label_smoothing": -0.1}, "label_smoothing"),
     ({"warmup": 1.0}, "warmup"), ({"warmup": 0.0}, "warmup"), ({"channels_last": "yes"}, "channels_last"),
-    ({"compile": 1}, "compile"), ({"schedule": "triangle"}, "schedule"),
+    ({"compile": 1}, "compile"), ({"schedule": "triangle"}, "schedule"), ({"eval_flip": 1}, "eval_flip"),
 ])
 def test_new_training_options_are_checked(bad, message):
     from nas.exceptions import ConfigError
 
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**bad)
+
+
+class _LinearStack(torch.nn.Module):
+    """Two linear image classifiers (not mirror-symmetric) as a stack: logits (2, B, classes)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.members = torch.nn.ModuleList(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
+                                           for _ in range(2))
+        self.size = 2
+
+    def forward(self, x, lengths=None):
+        return torch.stack([m(x) for m in self.members])
+
+
+def test_flip_evaluation_scores_the_mean_of_the_image_and_mirror_logits():
+    from nas.training.loop import evaluate
+    from nas.training.population.loop import _evaluate_stacked
+
+    data, stack, cpu = toy_images(), _LinearStack(), torch.device("cpu")
+    x, y = data.test.x, data.test.y
+    config = TrainConfig(eval_batch_size=24, device="cpu")  # batches of 24 + 24 + 16
+    with torch.no_grad():
+        for model in stack.members:
+            plain_logits, mirror_logits = model(x), model(x.flip(-1))
+            mean = (plain_logits + mirror_logits) / 2
+            loss, accuracy = evaluate(model, data.test, CIFAR, config.replace(eval_flip=True), cpu)
+            assert loss == pytest.approx(float(F.cross_entropy(mean, y)), abs=1e-5)
+            assert accuracy == pytest.approx(float((mean.argmax(1) == y).float().mean()))
+            plain_loss, _ = evaluate(model, data.test, CIFAR, config, cpu)
+            assert plain_loss == pytest.approx(float(F.cross_entropy(plain_logits, y)), abs=1e-5)
+            assert plain_loss != pytest.approx(loss, abs=1e-3)
+        losses, accuracies = _evaluate_stacked(stack, data.test, CIFAR, config.replace(eval_flip=True), cpu, False)
+        for model, stacked_loss, stacked_accuracy in zip(stack.members, losses, accuracies):
+            loss, accuracy = evaluate(model, data.test, CIFAR, config.replace(eval_flip=True), cpu)
+            assert stacked_loss == pytest.approx(loss, abs=1e-5) and stacked_accuracy == pytest.approx(accuracy)
+
+
+def test_flip_evaluation_needs_images():
+    from nas.exceptions import ConfigError
+    from nas.training.batches import check_augment
+
+    check_augment(TrainConfig(eval_flip=True), (3, 8, 8))
+    with pytest.raises(ConfigError, match=r"eval_flip=True needs image examples .* shape \(784,\)"):
+        check_augment(TrainConfig(eval_flip=True), (784,))
+    flat = Dataset("flat", *(Split(torch.randn(n, 12), torch.randint(0, 2, (n,))) for n in (32, 16, 16)), 2, (12,), {})
+    with pytest.raises(ConfigError, match="eval_flip"):
+        train_genome(Genome("erdos_renyi", {"p": 0.5}, nodes=8, seed=0), "mnist", TrainConfig(epochs=1, eval_flip=True,
+                                                                                           device="cpu"), data=flat)
 
 
 def test_auto_precision_is_bf16_on_cuda_only():

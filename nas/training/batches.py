@@ -40,12 +40,23 @@ def make_augment_generator(config: TrainConfig, device: torch.device) -> torch.G
 
 
 def check_augment(config: TrainConfig, input_shape) -> None:
-    """Raise ConfigError when ``config.augment`` cannot apply to examples of ``input_shape``."""
-    if config.augment == "crop_flip" and len(tuple(input_shape)) != 3:
+    """Raise ConfigError when ``config.augment`` or ``config.eval_flip`` cannot apply to examples of ``input_shape``."""
+    asked = [name for name, on in (("augment='crop_flip'", config.augment == "crop_flip"),
+                                   ("eval_flip=True", config.eval_flip)) if on]
+    if asked and len(tuple(input_shape)) != 3:
         raise ConfigError(
-            f"augment='crop_flip' needs image examples (channels, height, width); this task's examples have shape "
+            f"{' and '.join(asked)} needs image examples (channels, height, width); this task's examples have shape "
             f"{tuple(input_shape)}"
         )
+
+
+def eval_forward(forward, x: torch.Tensor, lengths, config: TrainConfig) -> torch.Tensor:
+    """``forward(x, lengths)`` as fp32 logits; with ``config.eval_flip`` the mean of the logits of
+    ``x`` and of its horizontal mirror (images ``(B, C, H, W)``)."""
+    out = forward(x, lengths).float()
+    if config.eval_flip:
+        out = (out + forward(x.flip(-1), lengths).float()) / 2
+    return out
 
 
 def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None) -> torch.Tensor:

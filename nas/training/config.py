@@ -108,6 +108,10 @@ class TrainConfig:
         pixels per side, crops a random window of the original size and mirrors it horizontally
         with probability 1/2 (image tasks only; evaluation is never augmented). Its draws come
         from their own generator seeded from ``seed``, so shuffling is the same with and without.
+    eval_flip : bool
+        Image tasks: score validation and test images on the image and its horizontal mirror,
+        averaging the two logits (flip test-time augmentation, as the fast CIFAR-10 scripts do).
+        Selection and test figures then both use it; training is unchanged.
     bucket_batches : int
         Sequence tasks: each epoch's shuffled order is cut into pools of this many batches and
         each pool sorted by length, so a batch holds sequences of similar length; every batch is
@@ -151,6 +155,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     augment: str = "none"
+    eval_flip: bool = False
     bucket_batches: int = 16
     device: str | None = None
     seed: int = 0
@@ -187,7 +192,7 @@ class TrainConfig:
         if self.label_smoothing >= 1.0:
             raise ConfigError(f"TrainConfig.label_smoothing = {self.label_smoothing!r}; expected a number >= 0 and < 1")
         _check_choice("precision", self.precision, PRECISIONS)
-        for name in ("channels_last", "compile"):
+        for name in ("channels_last", "compile", "eval_flip"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"TrainConfig.{name} = {getattr(self, name)!r}; expected True or False")
         _check_choice("augment", self.augment, AUGMENTATIONS)

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 
 from nas.device import device_name
 from nas.exceptions import TrainingError
-from nas.training.batches import epoch_batches, eval_batches, make_augment_generator, make_generator, take, total_steps
+from nas.training.batches import (epoch_batches, eval_batches, eval_forward, make_augment_generator, make_generator, take,
+                                  total_steps)
 from nas.training.config import TrainConfig, TrainResult
 from nas.training.loop import (CutMomentum, PlateauTracker, autocast, count_nonzero_weights, count_parameters,
                                count_test_examples, evaluate, make_optimizer, make_step_schedule)
@@ -79,8 +80,7 @@ def _evaluate_stacked(stack, split, task, config, device, truncate):
     for batch in eval_batches(split, config.eval_batch_size, truncate):
         x, y, lengths = take(split, batch)
         with autocast(device, config):
-            out = stack.forward(x, lengths)
-        out = out.float()
+            out = eval_forward(stack.forward, x, lengths, config)
         loss_sum += per_candidate_loss(task, out, y, lengths) * x.shape[0]
         c, t = per_candidate_correct(task, out, y, lengths)
         correct += c
