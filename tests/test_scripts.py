@@ -6,6 +6,8 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -133,3 +135,15 @@ def test_bench_cifar_reports_the_time_to_each_target(shared_data_dir, tmp_path, 
                                       lines[-1])
     figures = json.loads(out.read_text())
     assert figures["test_examples"] == 1000 and len(figures["curve"]) >= 1 and figures["config"]["schedule"] == "onecycle"
+    flip = figures["flip_evaluation"]
+    assert set(flip) == {"val", "test"} and all(0.0 <= a <= 1.0 for accs in flip.values() for a in accs.values())
+    assert flip["test"]["plain"] == pytest.approx(figures["curve"][-1]["test_accuracy"])
+    assert figures["capped_at_max_minutes"] is False
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan"])
+def test_bench_cifar_refuses_a_time_cap_that_is_not_positive(bad, monkeypatch, capsys):
+    bench = _load("bench_cifar", monkeypatch)
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--quick", "--max-minutes", bad])
+    assert exc.value.code == 2 and "--max-minutes" in capsys.readouterr().err
