@@ -212,7 +212,7 @@ def draw_genome(genome: Genome, path) -> None:
     for layer, nodes in enumerate(dag.layers):
         for j, node in enumerate(nodes):
             pos[node] = (layer, j - (len(nodes) - 1) / 2)
-    sinks = [v for v in graph.nodes if graph.out_degree(v) == 0]
+    sinks = set(dag.sinks)
     fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(dag.layers)), max(3, 0.45 * max(dag.layer_widths))))
     nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.35, arrowsize=6, width=0.7)
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=90, node_color=[pos[v][0] for v in graph.nodes],
@@ -305,12 +305,17 @@ def export_run(ledger, run_dir: str | os.PathLike) -> None:
             "final": {k: (None if is_missing(row[k]) else row[k]) for k in table.columns if k != "genome"},
         })
     elif not frame.empty:
-        best = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
+        best = _best_screened(frame, metric)
         write_json_atomic(run_dir / "best" / "genome.json", {
             "genome": json.loads(best["genome"]),
             "trial": int(best["trial"]),
             "metrics": {k: best[k] for k in frame.columns if k not in ("genome",) and not is_missing(best[k])},
         })
+
+
+def _best_screened(frame, metric: str):
+    """The best screened trial's row: the highest ``metric``, ties to the earlier trial."""
+    return frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
 
 
 def is_missing(value) -> bool:
@@ -477,10 +482,11 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
 
     # 5. the best network's wiring (the chosen survivor, else the best screened trial)
     best_genome = None
-    if final is not None and not final.empty and _chosen(final) is not None:
-        best_genome = final.loc[_chosen(final), "genome"]
+    chosen = _chosen(final) if final is not None and not final.empty else None
+    if chosen is not None:
+        best_genome = final.loc[chosen, "genome"]
     elif not frame.empty:
-        best_genome = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]["genome"]
+        best_genome = _best_screened(frame, metric)["genome"]
     if best_genome is not None:
         from search_spaces.exceptions import SparseNASError
 
@@ -603,7 +609,7 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
         f"| training time saved by gating (estimate) | {saved_s:.1f} s ({100 * saved_s / max(train_s + saved_s, 1e-9):.0f} % of the ungated total) |",
     ]
     if not frame.empty:
-        best = frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
+        best = _best_screened(frame, metric)
         test = f", test accuracy {best['test_accuracy']:.4f}" if "test_accuracy" in frame and not is_missing(best["test_accuracy"]) else ""
         lines.append(f"| best {metric} | {best[metric]:.4f} (trial {int(best['trial'])}{test}) |")
     chosen = _chosen(final) if final is not None and final["final_mean"].notna().any() else None

@@ -53,9 +53,6 @@ def assert_same_result(solo, pop, tol=1e-4, weights_tol=None):
         torch.testing.assert_close(b[key], a[key], atol=weights_tol, rtol=weights_tol)
 
 
-_assert_same = assert_same_result
-
-
 @pytest.mark.parametrize("config", [
     TrainConfig(epochs=3, batch_size=32, lr=3e-3, device="cpu"),
     TrainConfig(epochs=4, batch_size=32, lr=1e-2, optimizer="sgd", schedule="plateau", plateau_patience=0,
@@ -69,7 +66,7 @@ def test_population_result_equals_solo_result(config, grouping):
     pop = train_population(GENOMES, "mnist", config, data=data, grouping=grouping)
     assert [r.genome for r in pop] == [g.to_dict() for g in GENOMES]
     for s, p in zip(solo, pop):
-        _assert_same(s, p)
+        assert_same_result(s, p)
 
 
 def test_chunking_does_not_change_results():

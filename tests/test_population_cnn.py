@@ -221,9 +221,13 @@ class _LinearStack(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        torch.manual_seed(0)
+        gen = torch.Generator().manual_seed(0)
         self.members = torch.nn.ModuleList(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
                                            for _ in range(2))
+        with torch.no_grad():
+            for member in self.members:
+                member[1].weight.copy_(0.1 * torch.randn(member[1].weight.shape, generator=gen))
+                member[1].bias.zero_()
         self.size = 2
 
     def forward(self, x, lengths=None):

@@ -12,7 +12,7 @@ from nas.training import TrainConfig, build_seeded, get_task, train_genome
 from nas.training.batches import epoch_batches, eval_batches, make_generator, padded_step_fraction, truncates
 from nas.training.population import StackedRecurrent, plan_stacks, train_population
 from search_spaces.genome import Genome
-from test_population import _assert_same
+from test_population import assert_same_result
 
 CELLS = ("tanh", "relu", "gru", "lstm")
 
@@ -48,7 +48,7 @@ def test_recurrent_population_equals_solo_for_every_cell(cell, reber):
     pop = train_population(population, "reber", config, data=reber)
     assert [r.genome for r in pop] == [g.to_dict() for g in population]
     for s, p in zip(solo, pop):
-        _assert_same(s, p)
+        assert_same_result(s, p)
 
 
 def test_recurrent_population_equals_solo_with_plateau_early_stopping_and_one_stack(reber):
@@ -58,7 +58,7 @@ def test_recurrent_population_equals_solo_with_plateau_early_stopping_and_one_st
     solo = [train_genome(g, "reber", config, data=reber) for g in population]
     pop = train_population(population, "reber", config, data=reber, grouping="none")
     for s, p in zip(solo, pop):
-        _assert_same(s, p)
+        assert_same_result(s, p)
 
 
 def test_sequence_output_population_equals_solo():
@@ -68,7 +68,7 @@ def test_sequence_output_population_equals_solo():
     solo = [train_genome(g, "embedded_reber", config, data=data) for g in population]
     pop = train_population(population, "embedded_reber", config, data=data)
     for s, p in zip(solo, pop):
-        _assert_same(s, p)
+        assert_same_result(s, p)
 
 
 def test_stacked_forward_reads_each_sequence_at_its_own_last_step(reber):
@@ -91,7 +91,7 @@ def test_mixed_cells_share_no_stack(reber):
     pop = train_population(mixed, "reber", config, data=reber)
     solo = [train_genome(g, "reber", config, data=reber) for g in mixed]
     for s, p in zip(solo, pop):
-        _assert_same(s, p)
+        assert_same_result(s, p)
 
 
 def test_chunks_of_one_equal_one_stack(reber):

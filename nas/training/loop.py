@@ -29,6 +29,7 @@ same genome and config give the same run and torch's global RNG is never touched
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from typing import Any, Iterable, Sequence
@@ -38,8 +39,8 @@ import torch.nn.functional as F
 
 from nas.device import device_name, resolve_device
 from nas.exceptions import ConfigError, TrainingError
-from nas.training.batches import (check_augment, check_lengths, epoch_batches, eval_batches, eval_forward, make_augment_generator,
-                                  make_generator, take, total_steps, truncates)
+from nas.training.batches import (check_augment, check_lengths, epoch_batches, eval_batches, eval_forward,
+                                  make_augment_generator, make_generator, take, total_steps, truncates)
 from nas.training.config import TrainConfig, TrainResult
 from nas.training.tasks import Task, classification_loss, get_task
 
@@ -280,7 +281,7 @@ def evaluate(model: torch.nn.Module, split, task: Task, config: TrainConfig, dev
     for batch in eval_batches(split, config.eval_batch_size, truncate=truncate):
         x, y, lengths = take(split, batch)
         with autocast(device, config):
-            out = eval_forward(lambda inputs, lens: task.forward(model, inputs, lens), x, lengths, config)
+            out = eval_forward(functools.partial(task.forward, model), x, lengths, config)
         loss_sum += task.loss(out, y, lengths) * x.shape[0]
         c, t = task.metric_counts(out, y, lengths)
         correct += c

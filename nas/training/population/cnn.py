@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 __all__ = ["StackedCNN", "stackable", "stack_key", "padded_layers", "plan_stacks", "PADDING_WASTE"]
 
+
 def stackable(model) -> bool:
     """True for a :class:`RandomWiredCNN` (its stages, stem and head are what the stack reads)."""
     return all(hasattr(model, name) for name in ("stages", "stem", "output_layer", "channels", "separable", "first_stride"))
