@@ -37,6 +37,7 @@ from nas.device import device_name, resolve_device, set_threads, synchronize
 from nas.provenance import library_versions, write_json_atomic
 from nas.training import Callback, evaluate, train_genome
 from nas.training.tasks import get_task
+from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome
 
 
@@ -49,15 +50,14 @@ class _TestEveryEpoch(Callback):
         self.capped = False
         self.reached: dict[float, tuple[int, float, float]] = {}
         self.curve: list[dict] = []
-        self.data = self.test = None
+        self.data = None
 
     def on_train_start(self, context):
         self.data = context["data"]
-        self.test = self.data.test
 
     def on_epoch_end(self, epoch, record, model):
         synchronize(self.device)
-        _, accuracy = evaluate(model, self.test, self.task, self.config, self.device)
+        _, accuracy = evaluate(model, self.data.test, self.task, self.config, self.device)
         self.curve.append({"epoch": epoch, "train_s": record["elapsed_s"], "test_accuracy": accuracy,
                            "val_accuracy": record["val_accuracy"]})
         print(f"epoch {epoch}: {record['elapsed_s']:.1f} s training, val {record['val_accuracy']:.4f}, "
@@ -102,6 +102,14 @@ def main(argv=None) -> int:
         args.nodes, args.width, args.epochs, args.train_subset, args.batch_size = 8, 1, 2, args.train_subset or 2000, 128
         args.targets = [0.2, 0.3]
     set_threads(args.threads)
+    try:
+        return _run(args)
+    except SparseNASError as err:  # missing or corrupt data, a bad device or budget: one line, nothing written
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
     task = get_task("cifar10")

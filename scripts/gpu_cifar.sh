@@ -17,7 +17,9 @@
 set -u
 out="${1:?usage: gpu_cifar.sh OUTDIR}"
 work="${WORK_DIR:-/tmp/gpu_cifar.work}"
-mkdir -p "$out" "$work" && [ -w "$out" ] && [ -w "$work" ] || { echo "gpu_cifar.sh: cannot write to $out or $work" >&2; exit 1; }
+for dir in "$out" "$work"; do
+  mkdir -p "$dir" 2>/dev/null && [ -w "$dir" ] || { echo "gpu_cifar.sh: cannot write to $dir" >&2; exit 1; }
+done
 here="$(cd "$(dirname "$0")" && pwd)"
 device="${DEVICE:-cuda}"
 budget="${BUDGET_MINUTES:-9}"

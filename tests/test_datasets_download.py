@@ -111,6 +111,13 @@ def test_no_network_is_a_download_error_naming_every_mirror(tmp_path, served):
     assert not (tmp_path / "f.bin").exists() and leftovers(tmp_path) == []
 
 
+def test_a_failed_download_removes_the_folders_it_made_and_only_those(tmp_path, served):
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(DownloadError):
+        download_file(["https://a.example/f.bin"], tmp_path / "kept" / "new" / "deeper" / "f.bin", progress=False)
+    assert (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == []
+
+
 def make_tar(path, members: dict[str, bytes]):
     with tarfile.open(path, "w:gz") as tar:
         for name, data in members.items():

@@ -147,3 +147,20 @@ def test_bench_cifar_refuses_a_time_cap_that_is_not_positive(bad, monkeypatch, c
     with pytest.raises(SystemExit) as exc:
         bench.main(["--quick", "--max-minutes", bad])
     assert exc.value.code == 2 and "--max-minutes" in capsys.readouterr().err
+
+
+def test_bench_cifar_without_data_is_one_error_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    import urllib.error
+
+    import nas.datasets.download as dl
+
+    def no_network(url, out, *, progress=True, desc=None):
+        raise urllib.error.URLError("simulated: no route to host")
+
+    monkeypatch.setattr(dl, "_fetch_url", no_network)
+    bench = _load("bench_cifar", monkeypatch)
+    missing, out = tmp_path / "none", tmp_path / "reference.json"
+    code = bench.main(["--quick", "--data-dir", str(missing), "--json", str(out), "--threads", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and re.fullmatch(r"\S+: error: could not download .*missing all files.*", err[-1])
+    assert not out.exists() and not missing.exists()

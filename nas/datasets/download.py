@@ -155,6 +155,19 @@ def download_file(
         raise DestinationExistsError(f"refusing to overwrite existing file {dest}")
     if not urls:
         raise DownloadError(f"no download mirror is known for {dest.name}")
+    created = [folder for folder in dest.parents if not folder.exists()]  # deepest first
+    try:
+        return _download(urls, dest, md5, progress)
+    except BaseException:
+        for folder in created:  # a failed download leaves no folders behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _download(urls: Sequence[str], dest: Path, md5: str | None, progress: bool) -> Path:
     failures = []
     for url in urls:
         try:
