@@ -11,7 +11,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from search_spaces.atomic import atomic_path, write_text_atomic  # re-exported: nas writes results with them
+from search_spaces.atomic import (  # re-exported: nas writes results with them
+    atomic_path,
+    write_text_atomic,
+)
 
 __all__ = [
     "library_versions", "code_version", "provenance", "to_jsonable",

@@ -23,8 +23,19 @@ from __future__ import annotations
 
 from predictors.comparison import ComparisonResult, PairedDifference, compare_predictors
 from predictors.data import read_evaluations, read_genomes
-from predictors.evaluation import EvaluationReport, LearningCurve, evaluate, learning_curve, permutation_importance
-from predictors.exceptions import EvaluationDataError, PredictorError, PredictorFileError, UnknownModelError
+from predictors.evaluation import (
+    EvaluationReport,
+    LearningCurve,
+    evaluate,
+    learning_curve,
+    permutation_importance,
+)
+from predictors.exceptions import (
+    EvaluationDataError,
+    PredictorError,
+    PredictorFileError,
+    UnknownModelError,
+)
 from predictors.features import GraphFeatures
 from predictors.metrics import METRICS, compute_metric, compute_metrics
 from predictors.models import (
@@ -40,7 +51,13 @@ from predictors.models import (
     predict_with_uncertainty,
     register_model,
 )
-from predictors.persistence import load_predictor, read_predictor_metadata, save_predictor
+from predictors.persistence import (
+    load_predictor,
+    read_predictor_metadata,
+    save_predictor,
+)
+from predictors.tuning import nested_evaluate as _nested_evaluate
+from predictors.tuning import tune as _tune
 
 __all__ = [
     "GraphFeatures",
@@ -82,13 +99,9 @@ __all__ = [
 
 def tune(*args, **kwargs):
     """Tune a registered regressor with Optuna; see :func:`predictors.tuning.tune`."""
-    from predictors.tuning import tune as _tune
-
     return _tune(*args, **kwargs)
 
 
 def nested_evaluate(*args, **kwargs):
     """Nested CV of :func:`tune`; see :func:`predictors.tuning.nested_evaluate`."""
-    from predictors.tuning import nested_evaluate as _nested_evaluate
-
     return _nested_evaluate(*args, **kwargs)

@@ -53,11 +53,20 @@ from scipy import stats
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from predictors.evaluation import _n_rows, _seed_unset, check_target, cv_splits, prepare, repeat_averaged, run_cv
+from predictors.evaluation import (
+    _n_rows,
+    _seed_unset,
+    check_target,
+    cv_splits,
+    prepare,
+    repeat_averaged,
+    run_cv,
+)
 from predictors.exceptions import EvaluationDataError
 from predictors.features import GraphFeatures
 from predictors.intervals import bootstrap_interval
 from predictors.metrics import METRIC_LABELS, METRICS, compute_metric, default_k
+from predictors.models import make_predictor
 
 __all__ = ["compare_predictors", "ComparisonResult", "PairedDifference", "corrected_resampled_ttest", "describe_pipeline"]
 
@@ -309,8 +318,6 @@ def describe_pipeline(pipeline) -> str:
 def _split_features(pipeline, X, cache: dict, random_state: int):
     """``(matrix or X, rest of the pipeline)``, the feature matrix shared per feature set."""
     if isinstance(pipeline, str):
-        from predictors.models import make_predictor
-
         pipeline = make_predictor(pipeline)
     est = clone(pipeline)
     if isinstance(est, Pipeline) and isinstance(est.steps[0][1], GraphFeatures) and len(est.steps) > 1:

@@ -46,7 +46,14 @@ from sklearn.pipeline import Pipeline
 from predictors.exceptions import EvaluationDataError
 from predictors.features import GraphFeatures, as_architectures
 from predictors.intervals import bootstrap_interval
-from predictors.metrics import LOWER_IS_BETTER, METRIC_LABELS, METRICS, compute_metric, default_k
+from predictors.metrics import (
+    LOWER_IS_BETTER,
+    METRIC_LABELS,
+    METRICS,
+    compute_metric,
+    default_k,
+)
+from predictors.models import make_predictor
 
 __all__ = [
     "EvaluationReport",
@@ -113,8 +120,6 @@ def prepare(pipeline, X, random_state: int = 0):
     The returned estimator is an unfitted clone with unset seeds filled in from ``random_state``.
     """
     if isinstance(pipeline, str):
-        from predictors.models import make_predictor
-
         pipeline = make_predictor(pipeline)
     est = clone(pipeline)
     if isinstance(est, Pipeline) and isinstance(est.steps[0][1], GraphFeatures) and len(est.steps) > 1:

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from predictors.exceptions import EvaluationDataError
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import SearchSpaceError
+from search_spaces.features import FEATURE_GROUPS, feature_vector
 from search_spaces.genome import Genome
 
 __all__ = ["GraphFeatures", "GENOME_COLUMN", "feature_group_names", "as_architectures"]
@@ -41,8 +42,6 @@ def feature_group_names(group: str) -> tuple[str, ...]:
     EvaluationDataError
         ``group`` is not one of the groups.
     """
-    from search_spaces.features import FEATURE_GROUPS
-
     if group not in FEATURE_GROUPS:
         raise EvaluationDataError(f"unknown feature group {group!r}; expected one of: {', '.join(sorted(FEATURE_GROUPS))}")
     return tuple(FEATURE_GROUPS[group])
@@ -140,7 +139,6 @@ class GraphFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """The feature matrix, shape ``(n_architectures, n_features_out_)``, float64."""
         check_is_fitted(self, "feature_names_out_")
-        from search_spaces.features import feature_vector
 
         structural, extra = self._names()
         if list(self.feature_names_out_) != [*structural, *extra]:

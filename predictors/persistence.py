@@ -24,15 +24,30 @@ import json
 import platform
 import warnings
 import zipfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+import scipy
+import sklearn
+import skops
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from predictors.exceptions import EvaluationDataError, PredictorFileError
 from predictors.features import GraphFeatures, feature_group_names
+from search_spaces import (
+    features as graph_feature_module,  # FEATURE_VERSION read at call time
+)
+
+
+def _skops_io():
+    """skops.io, imported when a file is read or written: it imports torch whenever torch is
+    installed, and ``predictors`` must not import torch (the one deliberate inner import here)."""
+    import skops.io
+
+    return skops.io
 
 __all__ = ["save_predictor", "load_predictor", "read_predictor_metadata", "FORMAT", "SCHEMA_VERSION", "TRUSTED_PREFIXES"]
 
@@ -60,15 +75,10 @@ _OWN_TYPES = frozenset(
 
 def _versions() -> dict[str, str]:
     # predictors must not import nas (dependency direction), so versions are read here.
-    import scipy
-    import sklearn
-    import skops
 
     try:
-        from importlib.metadata import version
-
         own = version("sparse-nas")
-    except Exception:  # not installed as a distribution (e.g. a source checkout)
+    except PackageNotFoundError:  # not installed as a distribution (e.g. a source checkout)
         own = "unknown"
     return {
         "python": platform.python_version(),
@@ -113,10 +123,6 @@ def save_predictor(pipeline, path, training_summary: dict | None = None) -> Path
     PredictorFileError
         The pipeline is not fitted or does not start with GraphFeatures.
     """
-    import skops.io as sio
-
-    from search_spaces.features import FEATURE_VERSION
-
     feats = _feature_step(pipeline)
     try:
         check_is_fitted(pipeline)
@@ -127,7 +133,7 @@ def save_predictor(pipeline, path, training_summary: dict | None = None) -> Path
     meta = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
-        "feature_version": FEATURE_VERSION,
+        "feature_version": graph_feature_module.FEATURE_VERSION,
         "feature_group": feats.group,
         "extra_columns": list(feats.extra_columns),
         "feature_names": names,
@@ -139,16 +145,14 @@ def save_predictor(pipeline, path, training_summary: dict | None = None) -> Path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    sio.dump({"metadata_json": json.dumps(meta, sort_keys=True), "pipeline": pipeline}, tmp)
+    _skops_io().dump({"metadata_json": json.dumps(meta, sort_keys=True), "pipeline": pipeline}, tmp)
     tmp.replace(path)
     return path
 
 
 def _untrusted(path: Path) -> list[str]:
-    import skops.io as sio
-
     try:
-        return list(sio.get_untrusted_types(file=path))
+        return list(_skops_io().get_untrusted_types(file=path))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError, TypeError, OSError) as err:
         raise PredictorFileError(f"{path}: expected a skops predictor file, cannot read it ({type(err).__name__}: {err})") from None
 
@@ -172,17 +176,13 @@ def read_predictor_metadata(path) -> dict:
 
 
 def _load(path):
-    import skops.io as sio
-
-    from search_spaces.features import FEATURE_VERSION
-
     path = Path(path)
     if not path.is_file():
         raise PredictorFileError(f"predictor file not found: {path}")
     types = _untrusted(path)
     _check_types(path, types)
     try:
-        obj = sio.load(path, trusted=types)
+        obj = _skops_io().load(path, trusted=types)
     except Exception as err:  # skops raises many kinds on a damaged archive; all mean "unusable"
         raise PredictorFileError(f"{path}: cannot load the predictor ({type(err).__name__}: {err})") from None
     if not isinstance(obj, dict) or set(obj) != {"metadata_json", "pipeline"}:
@@ -199,10 +199,10 @@ def _load(path):
         if meta.get("schema_version") == 1:
             hint = " (schema 1 predictors were fitted on version-1 features, the paper's variances with ddof=0; refit it)"
         raise PredictorFileError(f"{path}: expected schema version {SCHEMA_VERSION}, got {meta.get('schema_version')!r}{hint}")
-    if meta.get("feature_version") != FEATURE_VERSION:
+    if meta.get("feature_version") != graph_feature_module.FEATURE_VERSION:
         raise PredictorFileError(
             f"{path}: fitted on feature version {meta.get('feature_version')!r}, this installation computes version "
-            f"{FEATURE_VERSION} (same names, other values); refit the predictor"
+            f"{graph_feature_module.FEATURE_VERSION} (same names, other values); refit the predictor"
         )
     return meta, obj["pipeline"]
 

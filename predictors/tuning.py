@@ -18,7 +18,14 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from predictors.evaluation import EvaluationReport, _take, check_target, cv_splits, prepare, run_cv
+from predictors.evaluation import (
+    EvaluationReport,
+    _take,
+    check_target,
+    cv_splits,
+    prepare,
+    run_cv,
+)
 from predictors.exceptions import EvaluationDataError
 from predictors.metrics import LOWER_IS_BETTER, METRICS, compute_metric, default_k
 from predictors.models import get_model_spec, make_predictor, make_regressor

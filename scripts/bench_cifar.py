@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from nas.datasets import load_dataset
-from nas.device import device_name, resolve_device, set_threads, synchronize
+from nas.training.device import device_name, resolve_device, set_threads, synchronize
 from nas.provenance import library_versions, write_json_atomic
 from nas.training import Callback, evaluate, train_genome
 from nas.training.tasks import get_task

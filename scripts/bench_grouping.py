@@ -7,12 +7,12 @@ sequences of ``--steps`` time steps; the recurrent cost model's terms are per ti
 
 * ``one stack``: every candidate padded and carried to the deepest (``grouping="none"``);
 * ``per depth``: one stack per distinct depth;
-* ``planned``: :func:`nas.training.population.plan_stacks` (``grouping="cost"``, the default);
+* ``planned``: :func:`nas.training.stacking.plan_stacks` (``grouping="cost"``, the default);
 * ``one by one``: every candidate alone.
 
 Each row shows the measured milliseconds per step and the model's estimate
-(:func:`nas.training.population.step_cost`). With ``--fit`` it also times ``--fit-samples`` random
-contiguous stacks and fits the three constants of :data:`nas.training.population.STEP_COST` for this device
+(:func:`nas.training.stacking.step_cost`). With ``--fit`` it also times ``--fit-samples`` random
+contiguous stacks and fits the three constants of :data:`nas.training.stacking.STEP_COST` for this device
 by non-negative least squares, to check (or replace) the ones in the code.
 
 Usage::
@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from bench_training import benchmark_genomes, reber_genomes  # the same candidates as the throughput benchmark
-from nas.device import device_name, resolve_device, set_threads, synchronize
-from nas.training.population import STEP_COST, StackedFeedForward, StackedRecurrent, plan_stacks, step_cost, step_terms
+from nas.training.device import device_name, resolve_device, set_threads, synchronize
+from nas.training.stacking import STEP_COST, StackedFeedForward, StackedRecurrent, plan_stacks, step_cost, step_terms
 from nas.training.tasks import get_task
 from nas.training import build_seeded
 

@@ -2,7 +2,7 @@
 
 ``--n`` copies of a trained network (seeds 0..n-1, methods alternating mcb / random) are pruned
 for ``--steps`` steps with ``--retrain`` epochs each, once as one population
-(:func:`nas.pruning.prune_models` on all of them) and once one candidate per call; prints both
+(:func:`nas.studies.pruning.prune_models` on all of them) and once one candidate per call; prints both
 wall times, the largest accuracy difference between the two and, last, ``ratio: X.XX``
 (one-at-a-time time / population time).
 
@@ -23,9 +23,9 @@ import time
 def main(argv=None) -> int:
     import torch
 
-    from nas.device import set_threads
-    from nas.pruning import Candidate, DenseMLP, parse_arch, prune_models
-    from nas.training.population import train_models
+    from nas.training.device import set_threads
+    from nas.studies.pruning import Candidate, DenseMLP, parse_arch, prune_models
+    from nas.training.stacking import train_models
     from nas.training.tasks import get_task
     from search_spaces.exceptions import SparseNASError
 

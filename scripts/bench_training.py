@@ -11,7 +11,7 @@ batches; the truncated test batch is accepted and used as it is).
 
 Both are trained with a fixed budget (no early stopping), first one at a time with
 :func:`nas.training.loop.train_genome`, then together with
-:func:`nas.training.population.train_population`, in the same process on the same device, and the
+:func:`nas.training.stacking.train_population`, in the same process on the same device, and the
 script prints candidates per minute for both and their ratio. For MNIST it also measures the time
 a single sparse MLP needs to reach a target test accuracy (training time only; the per-epoch test
 evaluation that checks the target is not counted).
@@ -39,8 +39,8 @@ import numpy as np
 import torch
 
 from nas.datasets import load_dataset
-from nas.device import device_name, resolve_device, set_threads, synchronize
-from nas.training.population import train_population
+from nas.training.device import device_name, resolve_device, set_threads, synchronize
+from nas.training.stacking import train_population
 from nas.provenance import library_versions, write_json_atomic
 from nas.training.tasks import get_task
 from nas.training import Callback, TrainConfig, evaluate, train_genome

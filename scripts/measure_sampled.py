@@ -23,9 +23,9 @@ import numpy as np
 
 def main(argv=None) -> int:
     from nas.cli.arch import SAMPLE_WIDTH
-    from nas.device import set_threads
+    from nas.training.device import set_threads
     from nas.training import get_task
-    from nas.training.population import train_population
+    from nas.training.stacking import train_population
     from search_spaces.exceptions import SparseNASError
     from search_spaces.genome import Genome
     from search_spaces.operators import default_priors

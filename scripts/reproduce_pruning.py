@@ -1,6 +1,6 @@
 """Reproduce the paper's pruning study, and go past it: LeNet-300-100 and a sparse GRU on Reber.
 
-Each study is a ``nas prune`` preset (``nas.pruning.presets``) run with ``--seeds`` seeds; the
+Each study is a ``nas prune`` preset (``nas.studies.pruning.presets``) run with ``--seeds`` seeds; the
 result JSON is written as it goes (an interrupted run keeps its finished steps) and a Markdown
 file beside it holds the tables (mean ± std per compression level, the paper's figures beside
 them for ``stier2021-mnist``, and every method against the first, paired by seed).
@@ -24,10 +24,10 @@ from pathlib import Path
 
 def main(argv=None) -> int:
     from nas.cli.options import parse_key_values
-    from nas.device import set_threads
-    from nas.pruning.experiment import PruneConfig, check_out, run_pruning
-    from nas.pruning.presets import PRESETS, preset
-    from nas.pruning.report import PAPER_TABLE, markdown_tables
+    from nas.training.device import set_threads
+    from nas.studies.pruning.experiment import PruneConfig, check_out, run_pruning
+    from nas.studies.pruning.presets import PRESETS, preset
+    from nas.studies.pruning.report import PAPER_TABLE, markdown_tables
     from search_spaces.exceptions import SparseNASError
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

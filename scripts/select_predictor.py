@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from predictors import compare_predictors
-    from nas.study.report import genome_table
+    from nas.studies.priors.report import genome_table
     from search_spaces.exceptions import SparseNASError
 
     try:

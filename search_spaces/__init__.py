@@ -14,10 +14,21 @@ from search_spaces.exceptions import (
     SparseNASError,
     UnknownPriorError,
 )
-from search_spaces.features import FEATURE_GROUPS, FEATURE_NAMES, feature_vector, graph_features
+from search_spaces.features import (
+    FEATURE_GROUPS,
+    FEATURE_NAMES,
+    feature_vector,
+    graph_features,
+)
 from search_spaces.genome import FAMILIES, Genome, genome_from_any
 from search_spaces.operators import crossover, mutate, random_genome
-from search_spaces.priors import ParamSpec, Prior, get_prior, list_priors, register_prior
+from search_spaces.priors import (
+    ParamSpec,
+    Prior,
+    get_prior,
+    list_priors,
+    register_prior,
+)
 
 __all__ = [
     "LayeredDAG",

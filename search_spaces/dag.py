@@ -35,6 +35,7 @@ from functools import cached_property
 
 import networkx as nx
 import numpy as np
+from scipy import sparse
 
 from search_spaces.exceptions import EmptyGraphError, SearchSpaceError
 
@@ -236,8 +237,6 @@ class LayeredDAG:
 
     def adjacency(self):
         """Symmetric 0/1 adjacency of the undirected graph as a ``scipy.sparse.csr_array``."""
-        from scipy import sparse
-
         u, v = self._edge_array
         data = np.ones(2 * u.size, dtype=np.float64)
         return sparse.csr_array(

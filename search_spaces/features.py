@@ -57,6 +57,7 @@ import math
 import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.sparse.linalg import eigsh
 
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import SearchSpaceError
@@ -526,7 +527,6 @@ def _spectral_radius(adj: sparse.csr_array) -> float:
     n = adj.shape[0]
     if n <= _DENSE_SPECTRUM_MAX:
         return float(np.linalg.eigvalsh(adj.toarray())[-1])
-    from scipy.sparse.linalg import eigsh
 
     v0 = np.random.default_rng(0).random(n)  # fixed start vector: deterministic ARPACK
     return float(eigsh(adj.astype(np.float64), k=1, which="LA", v0=v0, return_eigenvectors=False)[0])
@@ -538,8 +538,6 @@ def _algebraic_connectivity(adj: sparse.csr_array) -> float:
     if n <= _DENSE_SPECTRUM_MAX:
         values = np.linalg.eigvalsh(lap.toarray())
     else:
-        from scipy.sparse.linalg import eigsh
-
         v0 = np.random.default_rng(0).random(n)
         values = np.sort(eigsh(sparse.csc_matrix(lap), k=2, sigma=-1e-3, which="LM", v0=v0, return_eigenvectors=False))
     # The component is connected, so the smallest eigenvalue is 0; clip round-off below zero.

@@ -33,11 +33,17 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import matplotlib
 import networkx as nx
+from matplotlib.figure import Figure
 
 from search_spaces.atomic import write_text_atomic
 from search_spaces.dag import LayeredDAG
-from search_spaces.exceptions import EmptyGraphError, SearchSpaceError
+from search_spaces.exceptions import (
+    EmptyGraphError,
+    InvalidGenomeError,
+    SearchSpaceError,
+)
 from search_spaces.genome import MAX_NODES, Genome
 
 __all__ = [
@@ -174,8 +180,6 @@ def genome_from_graph(graph: nx.Graph, family: str = "ff") -> Genome:
     if graph.number_of_nodes() == 0:
         raise EmptyGraphError("the graph has no nodes; a sparse network needs at least two")
     if graph.number_of_nodes() > MAX_NODES:
-        from search_spaces.exceptions import InvalidGenomeError
-
         raise InvalidGenomeError("nodes", graph.number_of_nodes(), f"at most {MAX_NODES}")
     relabelled, _ = relabel_sorted(graph)
     if relabelled.number_of_edges() == 0:
@@ -494,10 +498,7 @@ def write_graph(genome_or_dag, path, fmt: str | None = None) -> Path:
 
 
 def _draw_png(dag: LayeredDAG, graph: nx.DiGraph, path: Path) -> None:
-    import matplotlib
-
     matplotlib.use("Agg", force=False)  # files only; never needs a display
-    from matplotlib.figure import Figure
 
     pos = nx.multipartite_layout(graph, subset_key="layer")
     width = max(4.0, 1.2 * dag.num_layers)

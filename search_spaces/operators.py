@@ -82,7 +82,15 @@ import networkx as nx
 import numpy as np
 
 from search_spaces.exceptions import SearchSpaceError
-from search_spaces.genome import FAMILIES, MAX_NODES, MAX_SEED, MAX_WIDTH, MIN_NODES, READOUTS, Genome
+from search_spaces.genome import (
+    FAMILIES,
+    MAX_NODES,
+    MAX_SEED,
+    MAX_WIDTH,
+    MIN_NODES,
+    READOUTS,
+    Genome,
+)
 from search_spaces.priors import get_prior, list_priors
 
 __all__ = [

@@ -21,7 +21,12 @@ from typing import Callable, Mapping
 import networkx as nx
 import numpy as np
 
-from search_spaces.exceptions import GraphGenerationError, InvalidGenomeError, SearchSpaceError, UnknownPriorError
+from search_spaces.exceptions import (
+    GraphGenerationError,
+    InvalidGenomeError,
+    SearchSpaceError,
+    UnknownPriorError,
+)
 
 __all__ = [
     "ParamSpec",

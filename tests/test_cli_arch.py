@@ -48,7 +48,7 @@ def test_sample_width_readout_and_budget(capsys):
     _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1",
                     "--width", "1", "--readout", "last")  # fmt: skip
     assert Genome.from_json(out) == ff.replace(width=1, readout="last")  # the paper's network, same graph
-    from nas.budget import ff_nonzero_weights
+    from nas.training.equal_cost import ff_nonzero_weights
 
     _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1", "--budget", "200000")
     fitted = Genome.from_json(out)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from nas.cli.main import main
-from nas.config import SearchConfig, build_config
+from nas.search.config import SearchConfig, build_config
 from nas.ledger import Ledger
 from nas.exceptions import ConfigError, UnknownNameError
 
@@ -201,7 +201,7 @@ def test_allow_partial_data_is_an_explicit_recorded_choice():
 
 
 def test_resume_reads_the_stored_config(tmp_path):
-    from nas.config import write_config
+    from nas.search.config import write_config
 
     first = build_config(task="reber", quick=True, out=str(tmp_path / "r"), population=5, seed=4)
     write_config(first, tmp_path / "r")
@@ -241,7 +241,7 @@ def test_tiny_real_reber_search_trains_generations_together(tmp_path, capsys):
 
 def test_a_budget_search_sets_every_width_to_meet_the_budget(tmp_path, shared_data_dir, capsys):
     """--budget: every candidate's width is the one whose nonzero weights come closest to the target."""
-    from nas.budget import ff_nonzero_weights
+    from nas.training.equal_cost import ff_nonzero_weights
     from predictors import read_evaluations
     from search_spaces.genome import Genome
 

@@ -16,9 +16,10 @@ from collections import Counter
 import pytest
 from optuna.trial import TrialState
 
-from nas.config import SearchConfig
+from nas.search.config import SearchConfig
 from nas.ledger import Ledger
-from nas.runner import open_search_ledger, run_search
+from nas.search.loop import open_search_ledger, run_search
+from nas.report import RunOutputs
 from search_spaces.genome import Genome
 
 TRIAL_LINE = re.compile(r"^trial (\d+) \(")
@@ -166,7 +167,7 @@ def test_a_search_killed_between_generations_resumes_to_the_same_population(stor
     from test_runner import FakeTrainer, make_config, trajectory
 
     full = run_search(make_config(tmp_path, "full", storage=storage_url, study=f"{study_name}-full"),
-                      trainer=FakeTrainer(), write_report=False)
+                      trainer=FakeTrainer(), outputs=RunOutputs(report=False))
 
     class Killed(Exception):
         pass
@@ -177,8 +178,8 @@ def test_a_search_killed_between_generations_resumes_to_the_same_population(stor
 
     config = make_config(tmp_path, "killed", storage=storage_url, study=f"{study_name}-killed")
     with pytest.raises(Killed):
-        run_search(config, trainer=FakeTrainer(), on_generation=kill_after_first, write_report=False)
-    resumed = run_search(config, resume=True, trainer=FakeTrainer(), write_report=False)
+        run_search(config, trainer=FakeTrainer(), on_generation=kill_after_first, outputs=RunOutputs(report=False))
+    resumed = run_search(config, resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert trajectory(resumed.ledger) == trajectory(full.ledger)
     population = lambda run: sorted(json.dumps(g, sort_keys=True)  # noqa: E731
                                     for g in run.ledger.load_state()["strategy"]["population"])

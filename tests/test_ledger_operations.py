@@ -13,10 +13,11 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.cli.main import main
-from nas.config import SearchConfig, load_run_config
+from nas.search.config import SearchConfig, load_run_config
 from nas.exceptions import DeviceError
 from nas.ledger import Ledger, shown_url, stored_url
-from nas.runner import open_search_ledger, run_search
+from nas.search.loop import open_search_ledger, run_search
+from nas.report import RunOutputs
 from search_spaces.genome import Genome
 
 TINY = {"epochs": 1, "train_subset": 200, "val_subset": 100, "test_subset": 100}
@@ -68,7 +69,7 @@ def test_a_device_that_does_not_exist_stops_a_worker_and_a_search_before_any_tri
 
 
 def test_a_setup_error_while_training_hands_the_claims_back(tmp_path, shared_data_dir):
-    from nas.runner import run_worker
+    from nas.search.worker import run_worker
 
     config, ledger = _queue(tmp_path, data_dir=str(shared_data_dir))
 
@@ -111,7 +112,7 @@ def test_a_run_directory_works_from_any_folder_and_after_a_move(tmp_path, monkey
     monkeypatch.chdir(work)
     config = SearchConfig(task="mnist", out="runs/r", population=4, survivors=2, generations=2, final_top=0,
                           progress=False, min_train_size=3, nodes=(6, 10))
-    run_search(config, trainer=FakeTrainer(), write_report=False)
+    run_search(config, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     stored = json.loads((work / "runs/r/config.json").read_text())["search"]
     assert stored["storage"] is None and stored["study"] == "r"  # the default ledger: RUN_DIR/ledger.db
     moved = tmp_path / "elsewhere" / "renamed"
@@ -130,13 +131,13 @@ def test_a_run_directory_works_from_any_folder_and_after_a_move(tmp_path, monkey
 def test_a_ledger_file_inside_the_run_directory_is_stored_relative_to_it(tmp_path, monkeypatch):
     from test_runner import FakeTrainer
 
-    from nas.config import build_config
+    from nas.search.config import build_config
 
     monkeypatch.chdir(tmp_path)
     built = build_config(task="mnist", out="r", storage="journal:r/ledger.log", population=4, survivors=2,
                          generations=1, final_top=0, nodes=(6, 10), progress=False)
     assert built.storage == f"journal:{(tmp_path / 'r/ledger.log').resolve()}"  # relative to the current folder
-    run_search(built, trainer=FakeTrainer(), write_report=False)
+    run_search(built, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert json.loads((tmp_path / "r/config.json").read_text())["search"]["storage"] == "journal:ledger.log"
     shutil.copytree(tmp_path / "r", tmp_path / "copy")
     assert load_run_config(tmp_path / "copy").storage_url == f"journal:{(tmp_path / 'copy/ledger.log').resolve()}"

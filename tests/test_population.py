@@ -8,7 +8,7 @@ import torch
 
 from nas.datasets.base import Dataset, Split
 from nas.exceptions import ConfigError, TrainingError
-from nas.training.population import StackedFeedForward, choose_chunk_size, plan_stacks, step_cost, train_population
+from nas.training.stacking import StackedFeedForward, choose_chunk_size, plan_stacks, step_cost, train_population
 from nas.training.tasks import get_task
 from nas.training import TrainConfig, build_seeded, train_genome
 from search_spaces.genome import Genome
@@ -117,7 +117,7 @@ def test_chunk_size_from_memory_and_the_error_when_nothing_fits():
 
 
 def test_diverging_candidate_raises_or_is_recorded(monkeypatch):
-    import nas.training.population as population
+    import nas.training.stacking as population
 
     real = population.build_seeded
 

@@ -10,7 +10,7 @@ from nas.datasets.reber import embedded_reber_dataset, reber_classification_data
 from nas.exceptions import DataError, TrainingError
 from nas.training import TrainConfig, build_seeded, get_task, train_genome
 from nas.training.batches import epoch_batches, eval_batches, make_generator, padded_step_fraction, truncates
-from nas.training.population import StackedRecurrent, plan_stacks, train_population
+from nas.training.stacking import StackedRecurrent, plan_stacks, train_population
 from search_spaces.genome import Genome
 from test_population import assert_same_result
 
@@ -110,7 +110,7 @@ def test_planner_keeps_every_recurrent_candidate_once(reber):
 
 
 def test_a_diverging_recurrent_candidate_fails_alone(monkeypatch, reber):
-    import nas.training.population as population
+    import nas.training.stacking as population
 
     real = population.build_seeded
     bad = genomes("gru")[1]
@@ -160,9 +160,9 @@ def test_length_buckets_cover_every_example_once_and_cut_padding(reber):
 
 
 def test_saved_time_is_the_marginal_planned_cost(reber):
-    from nas.config import SearchConfig
-    from nas.runner import Trainer
-    from nas.training.population.planner import plan_cost
+    from nas.search.config import SearchConfig
+    from nas.search.evaluator import Trainer
+    from nas.training.stacking.planner import plan_cost
 
     trainer = Trainer(SearchConfig(task="reber", out="unused", seed=0, device="cpu"))
     trainer._data = reber
@@ -178,7 +178,7 @@ def test_saved_time_is_the_marginal_planned_cost(reber):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_hand_written_backward_through_time_matches_autograd(cell):
-    from nas.training.population.recurrence import recurrence
+    from nas.training.stacking.recurrence import recurrence
     from search_spaces.builders.recurrent import GATES
 
     gen = torch.Generator().manual_seed(0)
@@ -203,12 +203,12 @@ def test_hand_written_backward_through_time_matches_autograd(cell):
 def test_a_population_too_big_for_memory_is_split_and_logged(monkeypatch, caplog, reber):
     import logging
 
-    import nas.training.population as population
+    import nas.training.stacking as population
 
     config = TrainConfig(epochs=1, batch_size=64, device="cpu")
     whole = train_population(genomes("gru"), "reber", config, data=reber, grouping="none")
     monkeypatch.setattr(population, "choose_chunk_size", lambda per, device, reserved=0: 2)  # room for two
-    with caplog.at_level(logging.INFO, logger="nas.training.population"):
+    with caplog.at_level(logging.INFO, logger="nas.training.stacking"):
         split = train_population(genomes("gru"), "reber", config, data=reber, grouping="none")
     assert "does not fit in memory" in caplog.text and "3 chunks" in caplog.text
     assert all(r.error is None for r in split)  # split, never dropped

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from nas.exceptions import ConfigError
-from nas.proxies import PROXY_NAMES, masked_weights, zero_cost_proxies
+from nas.training.proxies import PROXY_NAMES, masked_weights, zero_cost_proxies
 
 
 class TinyMasked(nn.Module):

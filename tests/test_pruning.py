@@ -1,4 +1,4 @@
-"""Pruning saliencies and steps (nas.pruning): hand-made networks with known answers, and equality
+"""Pruning saliencies and steps (nas.studies.pruning): hand-made networks with known answers, and equality
 with torch.nn.utils.prune for the magnitude methods."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from nas.exceptions import PruningError
-from nas.pruning import METHODS, hessian_diagonal, prune_step, saliencies
+from nas.studies.pruning import METHODS, hessian_diagonal, prune_step, saliencies
 
 
 def _mlp(seed=0):
@@ -158,7 +158,7 @@ def test_every_method_has_a_saliency_of_the_weights_shape():
 def test_iterative_quarter_steps_give_the_papers_compression_levels():
     import itertools
 
-    from nas.pruning import plan_schedule
+    from nas.studies.pruning import plan_schedule
 
     total = 784 * 100 + 100 * 10
     steps = plan_schedule(total, target=0.9, rate=0.25)
@@ -167,7 +167,7 @@ def test_iterative_quarter_steps_give_the_papers_compression_levels():
 
 
 def test_fixed_count_and_single_shot_schedules_end_at_the_target():
-    from nas.pruning import plan_schedule
+    from nas.studies.pruning import plan_schedule
 
     assert plan_schedule(1000, target=0.5, count=200) == [200, 200, 100]
     assert plan_schedule(1000, target=0.5, count=200, pruned=300) == [200]
@@ -187,7 +187,7 @@ def test_fixed_count_and_single_shot_schedules_end_at_the_target():
     (0, {"target": 0.5}, "at least 1 prunable weight"),
 ])
 def test_bad_schedules_are_typed_errors(total, kwargs, match):
-    from nas.pruning import plan_schedule
+    from nas.studies.pruning import plan_schedule
 
     with pytest.raises(PruningError, match=match):
         plan_schedule(total, **kwargs)
@@ -205,7 +205,7 @@ def mnist(shared_data_dir):
 
 
 def test_prune_model_follows_the_schedule_and_retrains(mnist):
-    from nas.pruning import DenseMLP, plan_schedule, prune_model, prunable
+    from nas.studies.pruning import DenseMLP, plan_schedule, prune_model, prunable
     from nas.training.loop import train_model
 
     task, data = mnist
@@ -224,8 +224,8 @@ def test_prune_model_follows_the_schedule_and_retrains(mnist):
 
 
 def test_obd_on_a_sparse_network_uses_a_positive_curvature(mnist):
-    from nas.pruning import prune_model, prunable
-    from nas.pruning.run import fisher_diagonal
+    from nas.studies.pruning import prune_model, prunable
+    from nas.studies.pruning.run import fisher_diagonal
     from search_spaces import Genome
 
     task, data = mnist
@@ -275,8 +275,8 @@ def test_nas_prune_writes_steps_per_method_a_table_and_a_plot(tmp_path, shared_d
 def test_an_interrupted_pruning_run_keeps_the_steps_it_finished(tmp_path, shared_data_dir, monkeypatch):
     import json
 
-    import nas.pruning.run as run
-    from nas.pruning.experiment import PruneConfig, run_pruning
+    import nas.studies.pruning.run as run
+    from nas.studies.pruning.experiment import PruneConfig, run_pruning
 
     real, calls = run.prune_step, []
 
@@ -318,7 +318,7 @@ def test_nas_prune_bad_input_is_one_line_before_training(tmp_path, capsys, args,
 def test_a_sparse_gru_is_pruned_per_layer_without_emptying_a_layer(tmp_path, shared_data_dir):
     import json
 
-    from nas.pruning.experiment import PruneConfig, run_pruning
+    from nas.studies.pruning.experiment import PruneConfig, run_pruning
     from search_spaces import Genome
 
     genome = Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=12, seed=0, family="rnn:gru").to_dict()

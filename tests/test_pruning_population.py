@@ -13,11 +13,11 @@ from scipy import stats
 
 from nas.datasets.reber import reber_classification_dataset
 from nas.exceptions import PruningError
-from nas.pruning import Candidate, DenseMLP, make_prunable, prunable, prune_models
+from nas.studies.pruning import Candidate, DenseMLP, make_prunable, prunable, prune_models
 from nas.training.loop import PlateauTracker, build_seeded, train_model
-from nas.training.population import train_models
-from nas.training.population.loop import verify_stack
-from nas.training.population.rnn import StackedRecurrent
+from nas.training.stacking import train_models
+from nas.training.stacking.loop import verify_stack
+from nas.training.stacking.rnn import StackedRecurrent
 from nas.training.tasks import get_task
 from search_spaces import Genome
 
@@ -165,7 +165,7 @@ def test_the_step_decay_stops_solo_and_population_runs_alike(mnist):
 
 
 def test_paired_tests_are_scipys_over_seeds():
-    from nas.pruning.experiment import paired_tests
+    from nas.studies.pruning.experiment import paired_tests
 
     a = [0.97, 0.96, 0.975, 0.965]
     b = [0.95, 0.955, 0.96, 0.94]
@@ -181,8 +181,8 @@ def test_paired_tests_are_scipys_over_seeds():
 
 def test_presets_are_valid_configs_and_the_cli_overrides_them(tmp_path, shared_data_dir, capsys):
     from nas.cli.main import main
-    from nas.pruning.experiment import PruneConfig
-    from nas.pruning.presets import PRESETS, preset
+    from nas.studies.pruning.experiment import PruneConfig
+    from nas.studies.pruning.presets import PRESETS, preset
 
     for name in PRESETS:
         PruneConfig(**preset(name))
@@ -232,7 +232,7 @@ def test_a_cnn_genome_is_refused_in_one_line(tmp_path, capsys):
 
 
 def test_variable_retraining_stops_before_its_cap(mnist):
-    from nas.pruning.experiment import PruneConfig
+    from nas.studies.pruning.experiment import PruneConfig
 
     task, data = mnist
     config = PruneConfig(arch="784-8-10", retrain=6, variable=0.5, train={"lr": 0.01, "train_subset": 500,
@@ -285,8 +285,8 @@ def test_the_previous_epoch_rule_cuts_where_the_best_rule_would_not(mnist):
 
 
 def test_a_network_that_would_lose_a_layer_stops_alone(mnist, monkeypatch):
-    import nas.pruning.run as run
-    from nas.pruning.experiment import paired_tests, summarise
+    import nas.studies.pruning.run as run
+    from nas.studies.pruning.experiment import paired_tests, summarise
 
     task, data = mnist
     config = _tiny(task)

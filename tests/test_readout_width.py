@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.budget import ff_nonzero_weights, width_for_budget
+from nas.training.equal_cost import ff_nonzero_weights, width_for_budget
 from search_spaces.builders import BuilderError, build_model
 from search_spaces.dag import LayeredDAG
 from search_spaces.genome import Genome

@@ -15,11 +15,12 @@ import pytest
 from scipy import stats
 
 from nas.cli.main import main
-from nas.config import SearchConfig, write_config
+from nas.search.config import SearchConfig, write_config
 from nas.exceptions import LedgerError
-from nas.compare import compare_runs
-from nas.report import best_final_accuracy, build_report, final_frame, open_run_ledger
-from nas.runner import open_search_ledger
+from nas.report.compare import compare_runs
+from nas.report.run import best_final_accuracy, final_frame, open_run_ledger
+from nas.report.search import build_report
+from nas.search.loop import open_search_ledger
 from search_spaces.genome import Genome
 
 

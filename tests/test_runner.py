@@ -13,10 +13,14 @@ import numpy as np
 
 import pytest
 
-from nas.config import SearchConfig
+from nas.search.config import SearchConfig
 from nas.exceptions import LedgerError
 from nas.ledger import Ledger
-from nas.runner import Outcome, gate, run_search, run_worker
+from nas.search.gating import gate
+from nas.search.loop import run_search
+from nas.report import RunOutputs
+from nas.search.worker import run_worker
+from nas.training.candidates import Outcome
 from search_spaces.genome import Genome
 
 
@@ -80,7 +84,7 @@ def trajectory(ledger: Ledger):
 
 
 def test_gating_on_trains_a_share_plus_shadow(tmp_path):
-    run = run_search(make_config(tmp_path), trainer=FakeTrainer(), write_report=False)
+    run = run_search(make_config(tmp_path), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     gens = run.generations
     assert [g["generation"] for g in gens] == [0, 1, 2]
     assert gens[0]["trained"] == 6 and gens[0]["skipped"] == 0 and not gens[0]["gated"]
@@ -96,7 +100,7 @@ def test_gating_on_trains_a_share_plus_shadow(tmp_path):
 
 
 def test_gating_off_trains_everything(tmp_path):
-    run = run_search(make_config(tmp_path, gating=False), trainer=FakeTrainer(), write_report=False)
+    run = run_search(make_config(tmp_path, gating=False), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert all(g["trained"] == 6 and g["skipped"] == 0 and g["shadow"] == 0 for g in run.generations)
     assert {r[2] for r in trajectory(run.ledger)} == {"no_gate"}
 
@@ -112,7 +116,7 @@ def test_ucb_rule_trains_at_least_one():
 
 @pytest.mark.parametrize("strategy", ["ga", "random", "tpe", "nsga2"])
 def test_resume_after_kill_between_generations_reproduces_the_run(tmp_path, strategy):
-    full = run_search(make_config(tmp_path, "full", strategy=strategy), trainer=FakeTrainer(), write_report=False)
+    full = run_search(make_config(tmp_path, "full", strategy=strategy), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
 
     class Killed(Exception):
         pass
@@ -123,28 +127,28 @@ def test_resume_after_kill_between_generations_reproduces_the_run(tmp_path, stra
 
     cfg = make_config(tmp_path, "killed", strategy=strategy)
     with pytest.raises(Killed):
-        run_search(cfg, trainer=FakeTrainer(), on_generation=kill_after_first, write_report=False)
+        run_search(cfg, trainer=FakeTrainer(), on_generation=kill_after_first, outputs=RunOutputs(report=False))
     assert len(Ledger.open(cfg.storage_url, cfg.study_name, create=False).load_state()["generations"]) == 2
-    resumed = run_search(cfg, resume=True, trainer=FakeTrainer(), write_report=False)
+    resumed = run_search(cfg, resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert trajectory(resumed.ledger) == trajectory(full.ledger)
     assert [g["skipped_candidates"] for g in resumed.generations] == [g["skipped_candidates"] for g in full.generations]
 
 
 def test_ctrl_c_during_training_requeues_and_resume_reproduces(tmp_path):
-    full = run_search(make_config(tmp_path, "full"), trainer=FakeTrainer(), write_report=False)
+    full = run_search(make_config(tmp_path, "full"), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     cfg = make_config(tmp_path, "ctrlc")
     with pytest.raises(KeyboardInterrupt):
-        run_search(cfg, trainer=FakeTrainer(interrupt_on_call=2), write_report=False)
+        run_search(cfg, trainer=FakeTrainer(interrupt_on_call=2), outputs=RunOutputs(report=False))
     ledger = Ledger.open(cfg.storage_url, cfg.study_name, create=False)
     assert ledger.load_state()["generation"] == 1
     requeued = [t for t in ledger.trials() if t.user_attrs.get("requeued")]
     assert requeued and all("interrupted" in t.user_attrs["fail_reason"] for t in requeued)
-    resumed = run_search(cfg, resume=True, trainer=FakeTrainer(), write_report=False)
+    resumed = run_search(cfg, resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert trajectory(resumed.ledger) == trajectory(full.ledger)
 
 
 def test_failed_training_is_recorded_and_the_search_goes_on(tmp_path):
-    run = run_search(make_config(tmp_path, gating=False), trainer=FakeTrainer(fail_nodes=range(6, 10)), write_report=False)
+    run = run_search(make_config(tmp_path, gating=False), trainer=FakeTrainer(fail_nodes=range(6, 10)), outputs=RunOutputs(report=False))
     failed = [t for t in run.ledger.trials() if t.state.name == "FAIL"]
     assert failed and all("NaN" in t.user_attrs["fail_reason"] for t in failed)
     assert sum(g["failed"] for g in run.generations) == len(failed)
@@ -153,24 +157,24 @@ def test_failed_training_is_recorded_and_the_search_goes_on(tmp_path):
 
 def test_existing_study_needs_resume_and_a_compatible_config(tmp_path):
     cfg = make_config(tmp_path, generations=1)
-    run_search(cfg, trainer=FakeTrainer(), write_report=False)
+    run_search(cfg, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     with pytest.raises(LedgerError, match="--resume"):
-        run_search(cfg, trainer=FakeTrainer(), write_report=False)
+        run_search(cfg, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     with pytest.raises(LedgerError, match="incompatible config .*population: study has 6, asked 8"):
-        run_search(cfg.with_changes(population=8), resume=True, trainer=FakeTrainer(), write_report=False)
-    more = run_search(cfg.with_changes(generations=2), resume=True, trainer=FakeTrainer(), write_report=False)
+        run_search(cfg.with_changes(population=8), resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
+    more = run_search(cfg.with_changes(generations=2), resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert len(more.generations) == 2
 
 
 def test_resume_of_a_missing_study_is_an_error(tmp_path):
     with pytest.raises(LedgerError, match="not found"):
-        run_search(make_config(tmp_path), resume=True, trainer=FakeTrainer(), write_report=False)
+        run_search(make_config(tmp_path), resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
 
 
 def test_external_worker_trains_the_queue(tmp_path):
     cfg = make_config(tmp_path, "ext", local_worker=False, generations=2,
                       storage=f"journal:{tmp_path / 'shared.log'}", study="shared")
-    reference = run_search(make_config(tmp_path, "local", generations=2), trainer=FakeTrainer(), write_report=False)
+    reference = run_search(make_config(tmp_path, "local", generations=2), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     worker_trainer = FakeTrainer()
 
     def work():
@@ -186,7 +190,7 @@ def test_external_worker_trains_the_queue(tmp_path):
 
     thread = threading.Thread(target=work)
     thread.start()
-    run = run_search(cfg, trainer=FakeTrainer(), write_report=False)
+    run = run_search(cfg, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     thread.join(timeout=30)
     assert worker_trainer.trained  # the worker, not the search, trained them
     assert trajectory(run.ledger) == trajectory(reference.ledger)
@@ -194,7 +198,7 @@ def test_external_worker_trains_the_queue(tmp_path):
 
 def test_pareto_search_two_objectives(tmp_path):
     run = run_search(make_config(tmp_path, second_objective="nonzero_weights", strategy="ga"), trainer=FakeTrainer(),
-                     write_report=False)
+                     outputs=RunOutputs(report=False))
     assert run.ledger.study.directions[1].name == "MINIMIZE"
     assert all(len(t.values) == 2 for t in run.ledger.trials() if t.state.name == "COMPLETE")
 
@@ -202,7 +206,7 @@ def test_pareto_search_two_objectives(tmp_path):
 def test_cnn_family_trains_a_generation_together(tmp_path):
     trainer = FakeTrainer()
     trainer.family = "cnn"
-    run = run_search(make_config(tmp_path, generations=1, gating=False, final_top=0), trainer=trainer, write_report=False)
+    run = run_search(make_config(tmp_path, generations=1, gating=False, final_top=0), trainer=trainer, outputs=RunOutputs(report=False))
     # one call for the whole generation (stacked CNNs), plus one retraining of the best for
     # best/model.pt (the stand-in returns no model, so the search must make the weights itself)
     assert run.generations[0]["trained"] == 6 and trainer.calls == 2
@@ -211,7 +215,7 @@ def test_cnn_family_trains_a_generation_together(tmp_path):
 def test_recurrent_family_trains_a_generation_together(tmp_path):
     trainer = FakeTrainer()
     trainer.family = "rnn:gru"
-    run = run_search(make_config(tmp_path, generations=1, gating=False, final_top=0), trainer=trainer, write_report=False)
+    run = run_search(make_config(tmp_path, generations=1, gating=False, final_top=0), trainer=trainer, outputs=RunOutputs(report=False))
     # one call for the whole generation, plus the retraining of the best for best/model.pt
     assert run.generations[0]["trained"] == 6 and trainer.calls == 2
 
@@ -228,12 +232,12 @@ def test_a_saved_predictor_gates_from_generation_zero_and_is_refit_as_a_clone(tm
     path = tmp_path / "p.skops"
     save_predictor(make_predictor("rf", group="paper", random_state=0, n_estimators=17).fit(genomes, scores), path)
 
-    run = run_search(make_config(tmp_path, predictor_file=str(path)), trainer=FakeTrainer(), write_report=False)
+    run = run_search(make_config(tmp_path, predictor_file=str(path)), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     reasons = {(g, r) for g, _, r, _ in trajectory(run.ledger)}
     assert (0, "gate") in reasons and (0, "warmup") not in reasons  # no warm-up with a given predictor
     assert run.generations[0]["skipped"] > 0
 
-    without = run_search(make_config(tmp_path, "plain"), trainer=FakeTrainer(), write_report=False)
+    without = run_search(make_config(tmp_path, "plain"), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert {r for g, _, r, _ in trajectory(without.ledger) if g == 0} == {"warmup"}
 
 
@@ -272,7 +276,7 @@ def _wait_for_study(cfg) -> Ledger:
 def test_a_dead_worker_does_not_stall_the_search(tmp_path):
     cfg = make_config(tmp_path, "ext", local_worker=False, generations=2, heartbeat_interval=0.05, stale_after=0.5,
                       storage=f"journal:{tmp_path / 'shared.log'}", study="shared")
-    reference = run_search(make_config(tmp_path, "local", generations=2), trainer=FakeTrainer(), write_report=False)
+    reference = run_search(make_config(tmp_path, "local", generations=2), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     survivor = FakeTrainer()
 
     def workers():
@@ -283,7 +287,7 @@ def test_a_dead_worker_does_not_stall_the_search(tmp_path):
 
     thread = threading.Thread(target=workers)
     thread.start()
-    run = run_search(cfg, trainer=FakeTrainer(), write_report=False)
+    run = run_search(cfg, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     thread.join(timeout=60)
     lost = [t for t in run.ledger.trials() if t.user_attrs.get("requeued")]
     # the dying worker hands its trial back on the way out (a killed one's is requeued as stale:
@@ -293,8 +297,8 @@ def test_a_dead_worker_does_not_stall_the_search(tmp_path):
 
 
 def test_a_worker_taken_for_dead_does_not_record_its_trial_twice(tmp_path):
-    from nas.runner import train_claims
-    from nas.search import Objectives
+    from nas.search.worker import train_claims
+    from nas.search.strategies import Objectives
 
     ledger = Ledger.open(f"journal:{tmp_path / 'l.log'}", "s", directions=["maximize"])
     ledger.enqueue(Genome("erdos_renyi", {"p": 0.3}, nodes=10, seed=0), generation=0)
@@ -316,18 +320,18 @@ def test_heartbeat_settings_are_checked(changes, field):
 
 
 def test_final_phase_trains_the_top_k_over_seeds_and_resumes_after_a_kill(tmp_path):
-    from nas.final import BEST_ATTR, FINAL_ATTR, final_candidates
+    from nas.search.final import BEST_ATTR, FINAL_ATTR, final_candidates
 
     config = make_config(tmp_path, final_top=3, final_seeds=2)
     trainer = FakeTrainer()
     trainer.interrupt_on_final = 2  # killed while training the second seed
     with pytest.raises(KeyboardInterrupt):
-        run_search(config, trainer=trainer, write_report=False)
+        run_search(config, trainer=trainer, outputs=RunOutputs(report=False))
     ledger = Ledger.open(config.storage_url, config.study_name, create=False)
     first = ledger.get_attr(FINAL_ATTR)
     assert len(first) == 3 and {r["seed"] for r in first} == {7}  # the first seed's batch was saved
     resumed = FakeTrainer()
-    run = run_search(config, resume=True, trainer=resumed, write_report=True)
+    run = run_search(config, resume=True, trainer=resumed, outputs=RunOutputs())
     records = run.final
     assert records[:3] == first and len(records) == 6
     assert sorted((r["key"], r["seed"]) for r in records) == sorted(
@@ -343,7 +347,7 @@ def test_final_phase_trains_the_top_k_over_seeds_and_resumes_after_a_kill(tmp_pa
     assert "Survivors fully trained" in (tmp_path / "run" / "report.md").read_text()
     # resuming again trains nothing more
     again = FakeTrainer()
-    run_search(config, resume=True, trainer=again, write_report=False)
+    run_search(config, resume=True, trainer=again, outputs=RunOutputs(report=False))
     assert len(ledger.get_attr(FINAL_ATTR)) == 6 and again.calls == 1  # only best/'s weights (the stand-in keeps none)
 
 
@@ -368,22 +372,22 @@ class _TimedTrainer(FakeTrainer):
 
 
 def test_a_time_limited_run_stops_between_generations_and_resumes_to_the_same_result(tmp_path, monkeypatch):
-    from nas.final import TimeSlice
+    from nas.search.final import TimeSlice
 
     full = run_search(make_config(tmp_path, "full", final_top=2, final_seeds=2), trainer=FakeTrainer(),
-                      write_report=False)
+                      outputs=RunOutputs(report=False))
     clock = _Clock(step=100.0)
     monkeypatch.setattr(TimeSlice, "clock", staticmethod(clock))
     cfg = make_config(tmp_path, "sliced", final_top=2, final_seeds=2)
     lines = []
     # 250 s: generation 0 (100 s) and 1 (to 200 s) fit; generation 2 would end at 300 s
-    first = run_search(cfg, trainer=_TimedTrainer(clock), write_report=False, time_limit=250, echo=lines.append)
+    first = run_search(cfg, trainer=_TimedTrainer(clock), outputs=RunOutputs(report=False), time_limit=250, echo=lines.append)
     assert first.stopped and len(first.generations) == 2 and first.final == []
     assert "time limit of 250 s reached after 2 of 3 generations; continue with the same command plus --resume" in lines[-1]
     # the next slice: the last generation, then one final seed's batch (a 100 s unit) fits, the second does not
-    second = run_search(cfg, resume=True, trainer=_TimedTrainer(clock), write_report=False, time_limit=250)
+    second = run_search(cfg, resume=True, trainer=_TimedTrainer(clock), outputs=RunOutputs(report=False), time_limit=250)
     assert second.stopped and len(second.generations) == 3 and len(second.final) == 2
-    third = run_search(cfg, resume=True, trainer=_TimedTrainer(clock), write_report=False, time_limit=250)
+    third = run_search(cfg, resume=True, trainer=_TimedTrainer(clock), outputs=RunOutputs(report=False), time_limit=250)
     assert not third.stopped
     assert trajectory(third.ledger) == trajectory(full.ledger)
     strip = lambda records: [{k: v for k, v in r.items() if k != "wall_time_s"} for r in records]  # noqa: E731
@@ -391,10 +395,10 @@ def test_a_time_limited_run_stops_between_generations_and_resumes_to_the_same_re
 
 
 def test_a_unit_longer_than_the_limit_still_runs_once_per_slice(tmp_path, monkeypatch):
-    from nas.final import TimeSlice
+    from nas.search.final import TimeSlice
 
     clock = _Clock(step=1000.0)
     monkeypatch.setattr(TimeSlice, "clock", staticmethod(clock))
     cfg = make_config(tmp_path, "long", final_top=0)
-    run = run_search(cfg, trainer=_TimedTrainer(clock), write_report=False, time_limit=10)
+    run = run_search(cfg, trainer=_TimedTrainer(clock), outputs=RunOutputs(report=False), time_limit=10)
     assert run.stopped and len(run.generations) == 1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nas.exceptions import ConfigError, UnknownNameError
-from nas.search import (
+from nas.search.strategies import (
     GeneticSearch,
     Objectives,
     SearchSpace,

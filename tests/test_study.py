@@ -11,11 +11,11 @@ import pytest
 
 from nas.cli.main import main
 from nas.exceptions import ConfigError, StudyError, UnknownNameError
-from nas.study import PRESETS, StudyConfig, build_study_config, draw_study_genomes, run_study
-from nas.study import stats
-from nas.study.config import parse_prior, rule_value
-from nas.study.ledger import StudyLedger
-from nas.study.report import genome_table
+from nas.studies.priors import PRESETS, StudyConfig, build_study_config, draw_study_genomes, run_study
+from nas.studies.priors import stats
+from nas.studies.priors.config import parse_prior, rule_value
+from nas.studies.priors.ledger import StudyLedger
+from nas.studies.priors.report import genome_table
 from search_spaces.priors import get_prior, register_prior
 
 # A planted difference: shallow, fully connected two-layer graphs against rings oriented into one
@@ -125,7 +125,7 @@ def test_edge_matching_brings_priors_to_the_index_target(tmp_path):
 
 
 def test_weight_matching_sets_widths_to_the_target(tmp_path):
-    from nas.budget import ff_nonzero_weights
+    from nas.training.equal_cost import ff_nonzero_weights
 
     count = lambda g: ff_nonzero_weights(g, 784, 10)  # noqa: E731
     genomes = draw_study_genomes(tiny(tmp_path, match="weights", per_prior=3), count)
@@ -199,8 +199,8 @@ def test_correlations_find_the_planted_feature():
 
 def test_study_finds_the_planted_prior_and_writes_its_report(tmp_path, shared_data_dir):
     cfg = tiny(tmp_path, per_prior=5, data_dir=str(shared_data_dir))
-    folder = run_study(cfg, report=False)
-    from nas.study.report import write_report
+    folder = run_study(cfg)
+    from nas.studies.priors.report import write_report
 
     write_report(folder, predictor=False)
     frame, facts = genome_table(folder)
@@ -233,7 +233,7 @@ def twin_prior():
 
 def test_identical_priors_are_not_told_apart(tmp_path, shared_data_dir, twin_prior):
     cfg = tiny(tmp_path, priors=("erdos_renyi:p=0.3", "erdos_renyi_twin:p=0.3"), per_prior=6, data_dir=str(shared_data_dir))
-    folder = run_study(cfg, report=False)
+    folder = run_study(cfg)
     frame, _ = genome_table(folder)
     result = stats.compare_groups({p: g["test_accuracy"].to_numpy() for p, g in frame.groupby("prior")})
     assert result["kruskal"]["p"] > 0.05
@@ -241,14 +241,14 @@ def test_identical_priors_are_not_told_apart(tmp_path, shared_data_dir, twin_pri
 
 def test_a_killed_study_resumes_without_repeating_or_losing_runs(tmp_path, shared_data_dir):
     cfg = tiny(tmp_path, batch=3, data_dir=str(shared_data_dir))
-    folder = run_study(cfg, report=False)
+    folder = run_study(cfg)
     runs_file = folder / "runs.jsonl"
     lines = runs_file.read_text().splitlines()
     assert len(lines) == 16
     # a kill after 5 runs, in the middle of writing the 6th
     runs_file.write_text("\n".join(lines[:5]) + "\n" + lines[5][:20])
     assert len(StudyLedger(folder).runs()) == 5  # the torn line is not a run
-    run_study(cfg, resume=True, requested=cfg, report=False)
+    run_study(cfg, resume=True, requested=cfg)
     after = [json.loads(x) for x in runs_file.read_text().splitlines()]
     assert len(after) == 16 and len({(r["id"], r["seed"]) for r in after}) == 16
     assert [json.loads(x) for x in lines[:5]] == after[:5]
@@ -259,14 +259,14 @@ def test_a_killed_study_resumes_without_repeating_or_losing_runs(tmp_path, share
 
 def test_resume_with_other_settings_is_refused_before_training(tmp_path, shared_data_dir):
     cfg = tiny(tmp_path, data_dir=str(shared_data_dir))
-    folder = run_study(cfg, report=False)
+    folder = run_study(cfg)
     size = (folder / "runs.jsonl").stat().st_size
     with pytest.raises(StudyError, match="seeds: stored 2, given 3"):
-        run_study(cfg, resume=True, requested=cfg.with_changes(seeds=3), report=False)
+        run_study(cfg, resume=True, requested=cfg.with_changes(seeds=3))
     with pytest.raises(StudyError, match="already holds a study"):
-        run_study(cfg, report=False)
+        run_study(cfg)
     with pytest.raises(StudyError, match="holds no study"):
-        run_study(cfg.with_changes(out=str(tmp_path / "none")), resume=True, report=False)
+        run_study(cfg.with_changes(out=str(tmp_path / "none")), resume=True)
     assert (folder / "runs.jsonl").stat().st_size == size
 
 
@@ -312,7 +312,7 @@ def test_report_predictor_study_on_planted_labels(tmp_path):
             runs.append({"id": g.id, "seed": seed, "error": None, "test_accuracy": true + rng.normal(0, 0.01),
                          "val_accuracy": true, "wall_time_s": 1.0, "nonzero_weights": 100})
     ledger.append_runs(runs)
-    from nas.study.report import write_report
+    from nas.studies.priors.report import write_report
 
     write_report(cfg.out, repeats=2)
     cell = json.loads((tmp_path / "study" / "statistics.json").read_text())["cells"]["ff"]
@@ -328,7 +328,7 @@ def test_report_predictor_study_on_planted_labels(tmp_path):
 
 def test_runs_that_failed_for_other_reasons_are_retried_and_left_out(tmp_path, shared_data_dir):
     cfg = tiny(tmp_path, data_dir=str(shared_data_dir))
-    folder = run_study(cfg, report=False)
+    folder = run_study(cfg)
     runs_file = folder / "runs.jsonl"
     lines = [json.loads(x) for x in runs_file.read_text().splitlines()]
     oom = {"id": lines[0]["id"], "seed": lines[0]["seed"], "error": "RuntimeError: out of memory"}
@@ -338,7 +338,7 @@ def test_runs_that_failed_for_other_reasons_are_retried_and_left_out(tmp_path, s
     assert facts["other_errors"] == 1 and lines[0]["id"] not in set(frame["id"])
     diverged = frame.set_index("id").loc[lines[1]["id"]]
     assert diverged["diverged"] == 1 and diverged["failed"]  # a diverged run is the network's failure
-    run_study(cfg, resume=True, report=False)  # retrains only the out-of-memory run
+    run_study(cfg, resume=True)  # retrains only the out-of-memory run
     after = [json.loads(x) for x in runs_file.read_text().splitlines()]
     assert len(after) == len(lines) + 1 and (after[-1]["id"], after[-1]["seed"]) == (oom["id"], oom["seed"])
     frame, _ = genome_table(folder)
@@ -349,7 +349,7 @@ def test_a_device_that_does_not_exist_stops_before_anything_is_written(tmp_path,
     from nas.exceptions import DeviceError
 
     with pytest.raises(DeviceError):
-        run_study(tiny(tmp_path, device="nosuchdevice", data_dir=str(shared_data_dir)), report=False)
+        run_study(tiny(tmp_path, device="nosuchdevice", data_dir=str(shared_data_dir)))
     assert not (tmp_path / "study").exists()
 
 
@@ -362,7 +362,7 @@ def _planted_ledger(tmp_path, runs_for):
 
 
 def test_a_study_whose_runs_all_diverged_reports_every_network_failed(tmp_path):
-    from nas.study.report import write_report
+    from nas.studies.priors.report import write_report
 
     cfg, _ = _planted_ledger(tmp_path, lambda g: [{"id": g.id, "seed": s, "error": "TrainingError: nan"} for s in (0, 1)])
     write_report(cfg.out)
@@ -388,7 +388,7 @@ def test_damaged_run_lines_are_one_typed_error(tmp_path, line, match):
 def test_resume_with_settings_keeps_this_machines_runtime(tmp_path, shared_data_dir):
     """A study started elsewhere (another device, data folder, batch) resumes here with its settings repeated."""
     cfg = tiny(tmp_path, data_dir=str(shared_data_dir))
-    folder = run_study(cfg, report=False)
+    folder = run_study(cfg)
     stored = json.loads((folder / "study.json").read_text())
     stored["study"].update(device="nosuchdevice", data_dir="/nonexistent", batch=7)
     (folder / "study.json").write_text(json.dumps(stored))

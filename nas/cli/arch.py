@@ -19,7 +19,13 @@ import click
 import numpy as np
 
 from nas.cli.options import warn_if_large
-from search_spaces.exceptions import InvalidGenomeError, SearchSpaceError
+from nas.exceptions import ConfigError
+from nas.training.equal_cost import ff_nonzero_weights, width_for_budget
+from predictors.exceptions import EvaluationDataError
+from search_spaces.builders import build_model
+from search_spaces.distance import layer_distances
+from search_spaces.exceptions import InvalidGenomeError
+from search_spaces.features import graph_features
 from search_spaces.genome import FAMILIES, MAX_SEED, READOUTS, Genome
 from search_spaces.graph_io import (
     READ_FORMATS,
@@ -134,9 +140,6 @@ def sample_cmd(prior_name, params, nodes, seed, family, width, readout, budget, 
     genome = Genome(prior_name, drawn, nodes=nodes, seed=seed, family=family, width=width, readout=readout)
     genome.dag()  # an edgeless or ungeneratable graph fails here, with its values
     if budget is not None:
-        from nas.budget import ff_nonzero_weights, width_for_budget
-        from nas.exceptions import ConfigError
-
         if family != "ff":
             raise ConfigError(f"--budget counts the weights of family 'ff' only, got family {family!r}")
         for name, value in (("--budget", budget), ("--in-features", in_features), ("--classes", classes)):
@@ -150,8 +153,6 @@ def sample_cmd(prior_name, params, nodes, seed, family, width, readout, budget, 
 @click.argument("genome_path", metavar="GENOME.json")
 def describe_cmd(genome_path):
     """Print a genome's graph features (name -> value), layer widths, key and WL hash."""
-    from search_spaces.features import graph_features
-
     genome = load_genome(genome_path)
     dag = genome.dag()
     _echo_json(
@@ -221,8 +222,6 @@ def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, force):
 
 
 def _read_metrics(path: Path, id_column: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    from predictors.exceptions import EvaluationDataError
-
     if not path.is_file():
         raise EvaluationDataError(f"metrics file {str(path)!r} does not exist or is not a file")
     try:
@@ -289,8 +288,6 @@ def join_metrics(records: Sequence[GenomeRecord], metrics_path, id_column: str =
         wrong number of fields, an empty or duplicate id, or ids without a genome (counted, a few
         shown).
     """
-    from predictors.exceptions import EvaluationDataError
-
     path = Path(metrics_path)
     header, body = _read_metrics(path, id_column)
     at = header.index(id_column)
@@ -354,8 +351,6 @@ def distance_cmd(a_path, b_path):
 
     Both are built by the builders of their family; their main-path masks must have equal shapes.
     """
-    from search_spaces.distance import layer_distances
-
     a, b = load_genome(a_path), load_genome(b_path)
     masks_a, masks_b = network_masks(a), network_masks(b)
     per_layer = layer_distances(masks_a, masks_b)
@@ -368,10 +363,6 @@ def network_masks(genome: Genome) -> list[np.ndarray]:
     Uses the model's ``layer_masks()`` (the chain of main-path masks); models without it fall back
     to the masks of ``masked_parameters()`` in order.
     """
-    try:
-        from search_spaces.builders import build_model
-    except ImportError as err:  # the builders are part of the package; say what is missing
-        raise SearchSpaceError(f"nas arch distance needs search_spaces.builders: {err}") from None
     family = genome.family
     kwargs = {"num_classes": 2}
     if family == "ff":

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import click
 
+from nas.cli.options import check_output
 from nas.datasets.download import DestinationExistsError
 from nas.datasets.paths import ENV_VAR, resolve_data_dir
+from nas.datasets.reber import write_reber_csv
+from nas.datasets.registry import dataset_status, fetch_dataset, list_datasets
 from nas.exceptions import ConfigError, DataError, DatasetNotFoundError
 
 _GOOD = {"verified", "no known checksum (record counts ok)"}
@@ -88,8 +91,6 @@ def info_cmd(ctx: click.Context, names: tuple[str, ...], as_json: bool, data_dir
     checksum mismatch, truncated (n of m records), no known checksum (record counts ok), corrupt,
     missing.
     """
-    from nas.datasets.registry import dataset_status, list_datasets
-
     data_dir = _data_dir(ctx, data_dir, must_exist=True)
     statuses = [dataset_status(name, data_dir) for name in (names or list_datasets())]
     root = resolve_data_dir(data_dir)
@@ -127,8 +128,6 @@ def fetch_cmd(ctx: click.Context, name: str, layout: str | None, progress: bool,
 
     Files already present are never replaced; problems with them are reported instead.
     """
-    from nas.datasets.registry import dataset_status, fetch_dataset
-
     data_dir = _data_dir(ctx, data_dir, must_exist=False)
     written = fetch_dataset(name, data_dir, progress=progress, layout=layout)
     for path in written:
@@ -153,10 +152,6 @@ def fetch_cmd(ctx: click.Context, name: str, layout: str | None, progress: bool,
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def reber_cmd(n: int, seed: int, out: Path, kind: str, overwrite: bool) -> None:
     """Write a generated, seeded Reber grammar set as CSV."""
-    from nas.datasets.reber import write_reber_csv
-
-    from nas.cli.options import check_output
-
     if out.exists() and not overwrite:
         raise DestinationExistsError(f"{out} exists; pass --overwrite to replace it")
     check_output(out, overwrite)  # a folder, or a path under a file: one line, nothing written

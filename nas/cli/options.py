@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+
+import click
 
 from nas.exceptions import ConfigError
 
@@ -44,9 +48,6 @@ def check_output(path, overwrite: bool, option: str = "--out", flag: str = "--ov
         ``path`` is a folder; a file stands where a folder should be; the nearest existing folder
         is not writable; or the file exists and ``overwrite`` is False.
     """
-    import os
-    from pathlib import Path
-
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{option} {str(path)!r} is a folder; expected a file path")
@@ -63,8 +64,6 @@ def check_output(path, overwrite: bool, option: str = "--out", flag: str = "--ov
 
 def warn_if_large(genomes) -> None:
     """One line on stderr when a genome is large enough to take minutes and gigabytes."""
-    import click
-
     big = max((g.nodes for g in genomes), default=0)
     if big > LARGE_GRAPH:
         click.echo(f"warning: a graph of {big} nodes (above {LARGE_GRAPH}): its features and masks can take minutes "

@@ -11,6 +11,7 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import sys
@@ -19,9 +20,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
+import numpy  # noqa: F401  (threadpoolctl limits only libraries already loaded)
+import optuna
+import scipy.linalg  # noqa: F401
+import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime)
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
-from nas.cli.options import parse_key_values
+import predictors
+from nas.cli.options import check_output, parse_key_values
 from nas.exceptions import ConfigError
+from nas.provenance import provenance, write_json_atomic
+from predictors import get_model_spec, list_models
+from predictors import plots as P
+from predictors.data import genome_groups
+from predictors.tuning import TUNING_SCORES
+from search_spaces.genome import Genome
 
 _GROUPS = ("paper", "extended", "size")
 
@@ -53,8 +67,6 @@ class EvaluateConfig:
     nested_trials: int = 0
 
     def __post_init__(self):
-        from predictors import get_model_spec
-
         get_model_spec(self.model)  # UnknownModelError lists the valid names
         if self.cv is not None and self.cv not in CV_SCHEMES:
             raise ConfigError(f"--cv must be one of {list(CV_SCHEMES)}, got {self.cv!r}")
@@ -92,9 +104,6 @@ class FitConfig:
     params: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        from predictors import get_model_spec
-        from predictors.tuning import TUNING_SCORES
-
         get_model_spec(self.model)
         if self.group not in _GROUPS:
             raise ConfigError(f"group must be one of {list(_GROUPS)}, got {self.group!r}")
@@ -110,8 +119,6 @@ class _QuietConvergence:
     """Collect scikit-learn ConvergenceWarnings during a command and report them in one line."""
 
     def __enter__(self):
-        from sklearn.exceptions import ConvergenceWarning
-
         self._ctx = warnings.catch_warnings(record=True)
         self.caught = self._ctx.__enter__()
         warnings.simplefilter("always", ConvergenceWarning)
@@ -147,11 +154,6 @@ def cli(ctx, threads):
     Evaluation data: CSV or Parquet, one row per trained architecture, a column `genome` with
     the genome's JSON and one column per metric (see docs/predictors.md).
     """
-    import numpy  # noqa: F401  (threadpoolctl limits only libraries already loaded)
-    import scipy.linalg  # noqa: F401
-    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime)
-    from threadpoolctl import threadpool_limits
-
     # entry point: measured on 2 cores, a 160-row GP fit took 0.12 s CPU with one BLAS thread and
     # 3 s with the default pool on a busy machine
     ctx.with_resource(threadpool_limits(limits=threads))
@@ -168,8 +170,6 @@ _seed = click.option("--seed", default=0, show_default=True, type=int, help="See
 @cli.command("models")
 def models_cmd():
     """List the registered regressors and whether they give an uncertainty."""
-    from predictors import get_model_spec, list_models
-
     for name in list_models():
         spec = get_model_spec(name)
         click.echo(f"{name:<12} uncertainty={spec.uncertainty:<6} {spec.doc}")
@@ -202,10 +202,6 @@ def models_cmd():
 def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compare_paper, nested_trials, folds, repeats, k,
                  minimize, bootstrap, sizes, plots, no_plots, as_json, seed):
     """Cross-validate a predictor: a table of R², Kendall τ, Spearman ρ, MAE, precision@k, regret."""
-    import predictors
-    from predictors import plots as P
-    from predictors.data import genome_groups
-
     try:
         size_list = tuple(int(s) for s in _split_list(sizes))
     except ValueError:
@@ -248,8 +244,6 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compa
     if nested is not None:
         result["nested_tuning"] = nested.to_dict()
     if not no_plots:
-        from nas.provenance import provenance, write_json_atomic
-
         out = Path(cfg.plots) if cfg.plots else path.parent / f"{path.stem}_predictor_{cfg.model}"
         files = {
             "predicted_vs_actual": str(P.plot_predicted_vs_actual(report, out / "predicted_vs_actual.png", cfg.target)),
@@ -294,9 +288,6 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compa
 @_seed
 def fit_cmd(data, target, model, group, extra_features, params, tune_trials, scoring, folds, out, overwrite, seed):
     """Fit (optionally tune) a predictor on all the data and save it as a skops file."""
-    import predictors
-    from nas.cli.options import check_output
-
     check_output(out, overwrite)
 
     cfg = FitConfig(
@@ -313,8 +304,6 @@ def fit_cmd(data, target, model, group, extra_features, params, tune_trials, sco
         "priors": df["genome"].map(lambda s: json.loads(s)["prior"]).value_counts().to_dict(),
     }
     if cfg.tune_trials:
-        import optuna
-
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # entry point: the trial log would flood the terminal
         with _QuietConvergence():
             pipe, study = predictors.tune(
@@ -347,9 +336,6 @@ def fit_cmd(data, target, model, group, extra_features, params, tune_trials, sco
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of CSV.")
 def predict_cmd(predictor_file, genomes, as_json):
     """Predict the target for genomes with a saved predictor (mean and std per genome)."""
-    import predictors
-    from search_spaces.genome import Genome
-
     pipe = predictors.load_predictor(predictor_file)
     extra = list(pipe.steps[0][1].extra_columns)
     if Path(genomes).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"):
@@ -369,7 +355,6 @@ def predict_cmd(predictor_file, genomes, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    import csv
 
     writer = csv.DictWriter(sys.stdout, fieldnames=["key", "prediction", "std", "genome"], lineterminator="\n")
     writer.writeheader()

@@ -8,6 +8,11 @@ import click
 
 from nas.cli.options import parse_key_values
 from nas.exceptions import ConfigError
+from nas.studies.priors.config import PRESETS, build_study_config
+from nas.studies.priors.ledger import StudyLedger
+from nas.studies.priors.report import write_report
+from nas.studies.priors.run import run_study
+from nas.training.device import set_threads
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
@@ -40,8 +45,6 @@ def cli():
 @cli.command("presets")
 def presets_cmd():
     """List the named studies (``--preset``) and their settings as JSON."""
-    from nas.study.config import PRESETS
-
     click.echo(json.dumps({k: {**v, "train": dict(v["train"])} for k, v in PRESETS.items()}, indent=2))
 
 
@@ -80,11 +83,6 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
     compares the priors (Kruskal-Wallis, Holm-corrected Mann-Whitney, Cliff's delta), reports
     the seed noise and its ceiling on R², feature correlations and a cross-validated predictor.
     """
-    from nas.device import set_threads
-    from nas.study.config import build_study_config
-    from nas.study.report import write_report
-    from nas.study.run import run_study
-
     set_threads(threads)
     settings = dict(task=task, priors=_split(priors), per_prior=per_prior, seeds=seeds, families=_split(family),
                     nodes=nodes, width=width, readout=readout, match=match, seed=seed,
@@ -95,14 +93,12 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
     # On --resume the stored settings are used; settings given here must equal them.
     base = None
     if resume and asked:
-        from nas.study.ledger import StudyLedger
-
         base = StudyLedger(out).config() if StudyLedger(out).exists else None
     requested = build_study_config(preset=preset, quick=quick, base=base, **settings, **runtime) \
         if asked or not resume else None
     config = requested or build_study_config(**runtime)
     try:
-        folder = run_study(config, resume=resume, requested=requested if resume else None, report=False)
+        folder = run_study(config, resume=resume, requested=requested if resume else None)
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished runs are in {out}/runs.jsonl; continue with the same command plus --resume",
                    err=True)
@@ -117,8 +113,6 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
 @click.option("--repeats", type=int, default=10, show_default=True, help="Repeats of the 5-fold cross-validation.")
 def report_cmd(folder, no_predictor, repeats):
     """Rebuild FOLDER/report.md from a study's finished runs (also while it runs or after it stopped)."""
-    from nas.study.report import write_report
-
     if repeats < 1:
         raise ConfigError(f"--repeats must be an integer >= 1, got {repeats}")
     click.echo(f"report: {write_report(folder, predictor=not no_predictor, repeats=repeats)}")

@@ -6,14 +6,18 @@ import json
 from pathlib import Path
 
 import click
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
+from nas.cli.arch import load_genome
+from nas.cli.options import parse_key_values
 from nas.exceptions import ConfigError, PruningError
+from nas.studies.pruning.experiment import PruneConfig, check_out, run_pruning
+from nas.studies.pruning.presets import preset as named
+from nas.training.device import set_threads
 
 
 def _plot(summary: dict, path: Path) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(6, 4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -61,11 +65,6 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
         on_empty, epochs, train_pairs, retrain_pairs, data_dir, device, out, force, threads):
     """Train a network (--arch or --genome) with --seeds seeds, prune it step by step with every
     --method, retrain after each step, and report test accuracy against compression."""
-    from nas.cli.options import parse_key_values
-    from nas.device import set_threads
-    from nas.pruning.experiment import PruneConfig, check_out, run_pruning
-    from nas.pruning.presets import preset as named
-
     set_threads(threads)
     out_path = Path(out)
     if out_path.exists() and not force:
@@ -75,8 +74,6 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
     fields = named(preset) if preset is not None else {}
     genome = None
     if genome_path is not None:
-        from nas.cli.arch import load_genome
-
         genome = load_genome(genome_path).to_dict()
     if arch is not None or genome is not None:  # the network given replaces the preset's
         fields.pop("arch", None)

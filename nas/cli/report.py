@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from nas.report import build_report
+
 
 @click.command(name="report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -13,7 +15,5 @@ import click
 def cli(run_dir, compare):
     """Rewrite RUN_DIR/report.md, its plots, evaluations.csv, best/genome.json and, when there are
     final trainings, final.csv; with --compare also compare.csv and compare_tests.csv."""
-    from nas.report import build_report
-
     path = build_report(run_dir, compare=compare)
     click.echo(str(path))

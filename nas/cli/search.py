@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import click
+
+from nas.exceptions import ConfigError
+from nas.report import RunOutputs
+from nas.search.config import build_config
+from nas.search.loop import run_search
+from nas.training.device import set_threads
+
 
 @click.command(name="search")
 @click.option("--task", help="Task: mnist, fashion_mnist, cifar10, reber, embedded_reber.")
@@ -53,13 +62,6 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     requeues the current trials and keeps the state of the last finished generation; continue
     with the same command plus --resume.
     """
-    import math
-
-    from nas.config import build_config
-    from nas.device import set_threads
-    from nas.exceptions import ConfigError
-    from nas.runner import run_search
-
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         raise ConfigError(f"--time-limit = {time_limit!r}; expected a finite number of minutes > 0")
     set_threads(threads)  # a per-process setting, not part of the search config
@@ -80,7 +82,7 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     config = build_config(config_file=config_file, quick=quick, resume=resume, **options)
     echo = (lambda line: click.echo(line, err=True)) if config.progress else None
     try:
-        run = run_search(config, resume=resume, echo=echo,
+        run = run_search(config, resume=resume, echo=echo, outputs=RunOutputs(),
                          time_limit=None if time_limit is None else 60.0 * time_limit)
     except KeyboardInterrupt:
         click.echo("interrupted: state of the last finished generation is saved; continue with --resume", err=True)

@@ -15,16 +15,19 @@ from pathlib import Path
 import click
 
 from nas.cli.arch import load_genome
-from nas.cli.options import warn_if_large
+from nas.cli.options import check_output, warn_if_large
 from nas.exceptions import ConfigError
 from nas.provenance import write_text_atomic
+from nas.training import train_genome
+from nas.training.device import resolve_device, set_threads
+from nas.training.stacking import train_population
+from nas.training.tasks import get_task
+from search_spaces.genome import Genome
 
 __all__ = ["cli"]
 
 
 def _read_population(path: Path) -> list:
-    from search_spaces.genome import Genome
-
     try:
         lines = path.read_text().splitlines()
     except OSError as err:
@@ -66,16 +69,9 @@ def _read_population(path: Path) -> list:
 def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, lr, optimizer, schedule, patience,
         precision, augment, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path, overwrite):
     """Train one genome (--genome) or a population (--population) and print the result JSON."""
-    from nas.device import resolve_device, set_threads
-    from nas.training.population import train_population
-    from nas.training.tasks import get_task
-    from nas.training import train_genome
-
     if (genome_path is None) == (population_path is None):
         raise ConfigError("give exactly one of --genome GENOME.json and --population GENOMES.jsonl")
     if out_path is not None:
-        from nas.cli.options import check_output
-
         check_output(out_path, overwrite)  # before training: a result must not be lost at the end
     set_threads(threads)  # entry point: the only place the thread count is set
     task = get_task(task_name)

@@ -6,6 +6,12 @@ import math
 
 import click
 
+from nas.exceptions import ConfigError
+from nas.ledger import Ledger
+from nas.search.config import load_run_config
+from nas.search.worker import run_worker
+from nas.training.device import set_threads
+
 
 @click.command(name="worker")
 @click.argument("run_dir", required=False, type=click.Path(file_okay=False))
@@ -26,11 +32,6 @@ def cli(run_dir, storage, study, max_trials, idle_timeout, batch, threads):
     While idle it also requeues trials whose worker died (heartbeat older than the search's
     stale_after). Ctrl-C requeues the trials being trained and exits.
     """
-    from nas.device import set_threads
-    from nas.exceptions import ConfigError
-    from nas.ledger import Ledger
-    from nas.runner import run_worker
-
     if max_trials is not None and not 1 <= max_trials <= 10_000_000:
         raise ConfigError(f"--max-trials must be an integer in [1, 10000000], got {max_trials}")
     if batch is not None and not 1 <= batch <= 10_000:
@@ -39,8 +40,6 @@ def cli(run_dir, storage, study, max_trials, idle_timeout, batch, threads):
     if not math.isfinite(idle_timeout) or idle_timeout < 0:
         raise ConfigError(f"--idle-timeout must be a finite number of seconds >= 0, got {idle_timeout}")
     if run_dir is not None:
-        from nas.config import load_run_config
-
         config = load_run_config(run_dir)
         storage, study = storage or config.storage_url, study or config.study_name
     if storage is None or study is None:

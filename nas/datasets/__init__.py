@@ -5,7 +5,12 @@
 
 from nas.datasets.base import Dataset, Split
 from nas.datasets.paths import default_cache_dir, resolve_data_dir
-from nas.datasets.registry import dataset_status, fetch_dataset, list_datasets, load_dataset
+from nas.datasets.registry import (
+    dataset_status,
+    fetch_dataset,
+    list_datasets,
+    load_dataset,
+)
 
 __all__ = [
     "Dataset",

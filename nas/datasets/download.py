@@ -24,7 +24,12 @@ from typing import BinaryIO, Mapping, Sequence
 from tqdm.auto import tqdm
 
 from nas.datasets.checksums import file_digest
-from nas.exceptions import ChecksumError, CorruptFileError, DataError, DatasetNotFoundError
+from nas.exceptions import (
+    ChecksumError,
+    CorruptFileError,
+    DataError,
+    DatasetNotFoundError,
+)
 
 __all__ = [
     "DownloadError",

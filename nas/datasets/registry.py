@@ -19,9 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from nas.datasets import reber  # lazy: the generator is another module's concern
 from nas.datasets.base import Dataset, Split
 from nas.datasets.cifar import (
     CLASSES as CIFAR_CLASSES,
+)
+from nas.datasets.cifar import (
     binary_record_count,
     read_cifar_bin,
     read_cifar_pickle,
@@ -612,8 +615,6 @@ def load_dataset(
         Bad ``val_fraction``, ``split_seed`` or option.
     """
     if name == "reber" or name == "embedded_reber":
-        from nas.datasets import reber  # lazy: the generator is another module's concern
-
         make = reber.reber_classification_dataset if name == "reber" else reber.embedded_reber_dataset
         if val_fraction is not None:
             options["val_fraction"] = val_fraction

@@ -7,9 +7,16 @@ length buckets, augmentation), :mod:`.loop` (``train_model``, ``train_genome``),
 """
 
 from nas.training.config import TrainConfig, TrainResult
+from nas.training.loop import (
+    Callback,
+    ProgressBar,
+    build_seeded,
+    evaluate,
+    train_genome,
+    train_model,
+)
+from nas.training.stacking import train_population
 from nas.training.tasks import Task, get_task, list_tasks, register_task
-from nas.training.loop import Callback, ProgressBar, build_seeded, evaluate, train_genome, train_model
-from nas.training.population import train_population
 
 __all__ = [
     "TrainConfig", "TrainResult", "Task", "get_task", "list_tasks", "register_task", "Callback", "ProgressBar",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from nas.exceptions import ConfigError, DataError
@@ -34,7 +35,6 @@ def make_augment_generator(config: TrainConfig, device: torch.device) -> torch.G
     """The augmentation generator (None without augmentation), seeded apart from the shuffling one."""
     if config.augment == "none":
         return None
-    import numpy as np
 
     return make_generator(int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0]), device)
 

@@ -36,13 +36,25 @@ from typing import Any, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
-from nas.device import device_name, resolve_device
 from nas.exceptions import ConfigError, TrainingError
-from nas.training.batches import (check_augment, check_lengths, epoch_batches, eval_batches, eval_forward,
-                                  make_augment_generator, make_generator, take, total_steps, truncates)
+from nas.training.batches import (
+    check_augment,
+    check_lengths,
+    epoch_batches,
+    eval_batches,
+    eval_forward,
+    make_augment_generator,
+    make_generator,
+    take,
+    total_steps,
+    truncates,
+)
 from nas.training.config import TrainConfig, TrainResult
+from nas.training.device import device_name, resolve_device
 from nas.training.tasks import Task, classification_loss, get_task
+from search_spaces.genome import genome_from_any
 
 __all__ = [
     "Callback",
@@ -83,8 +95,6 @@ class ProgressBar(Callback):
         self._bar = None
 
     def on_train_start(self, context):
-        from tqdm.auto import tqdm
-
         self._bar = tqdm(total=context["config"].epochs, desc=self.desc, unit="epoch", leave=False, position=self.position)
 
     def on_epoch_end(self, epoch, record, model):
@@ -481,8 +491,6 @@ def train_genome(genome, task, config: TrainConfig, data=None, data_dir=None, ca
     TrainingError, DeviceError
         As :func:`train_model`.
     """
-    from search_spaces.genome import genome_from_any
-
     genome = genome_from_any(genome)
     task = get_task(task)
     task.check_family(genome.family)

@@ -2,7 +2,7 @@
 
 A :class:`Task` is the one place that knows how a genome becomes a model *for this data* (input
 features, channels, vocabulary, sequence output) and how outputs are scored. The training loop
-(:mod:`nas.training.loop`) and population training (:mod:`nas.training.population`) are written once against it.
+(:mod:`nas.training.loop`) and population training (:mod:`nas.training.stacking`) are written once against it.
 
 Registered tasks (:func:`list_tasks`):
 
@@ -33,8 +33,10 @@ from typing import Any, Callable, Mapping
 import torch
 import torch.nn.functional as F
 
+from nas.datasets import load_dataset
 from nas.exceptions import ConfigError, UnknownNameError
 from nas.training.config import TrainConfig
+from search_spaces.builders import build_model
 
 __all__ = [
     "Task",
@@ -152,8 +154,6 @@ class Task:
 
     def load(self, data_dir=None, allow_partial: bool = False, **opts):
         """Load this task's dataset (:func:`nas.datasets.load_dataset`) with the task's options."""
-        from nas.datasets import load_dataset
-
         return load_dataset(self.dataset, data_dir=data_dir, allow_partial=allow_partial, **{**dict(self.load_options), **opts})
 
     def check_family(self, family: str) -> None:
@@ -181,8 +181,6 @@ class Task:
         EmptyGraphError
             The genome's graph has no edges.
         """
-        from search_spaces.builders import build_model
-
         self.check_family(genome.family)
         return build_model(genome.dag(), genome.family, width=genome.width, readout=genome.readout, generator=generator,
                            **self.model_kwargs(genome.family, data))

@@ -31,7 +31,12 @@ from search_spaces.builders.masked import (
     masked_parameters,
     nonzero_weights,
 )
-from search_spaces.builders.recurrent import CELLS, GATES, MaskedRecurrentLayer, SparseRecurrent
+from search_spaces.builders.recurrent import (
+    CELLS,
+    GATES,
+    MaskedRecurrentLayer,
+    SparseRecurrent,
+)
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import InvalidGenomeError
 from search_spaces.genome import FAMILIES, genome_from_any

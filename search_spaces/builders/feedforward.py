@@ -37,8 +37,8 @@ from search_spaces.builders.masked import (
     check_readout,
     check_width,
     readout_layer,
-    reset_readout,
     reset_dense_linear,
+    reset_readout,
 )
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import ShapeMismatchError

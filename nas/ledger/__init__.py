@@ -1,0 +1,25 @@
+"""The ledger of a search: Optuna storage (:mod:`.storage`: URLs, passwords, opening) and the
+study of trials, claims and heartbeats (:mod:`.ledger`). Public names are re-exported here."""
+
+from nas.ledger.ledger import (
+    MAX_RETRIES,
+    Claim,
+    Ledger,
+    genome_params,
+    stored_genome,
+    worker_id,
+)
+from nas.ledger.storage import (
+    PASSWORD_ENV,
+    PASSWORD_FILE_ENV,
+    absolute_storage,
+    default_storage_url,
+    open_storage,
+    portable_storage,
+    shown_url,
+    stored_url,
+)
+
+__all__ = ["Ledger", "Claim", "MAX_RETRIES", "genome_params", "stored_genome", "worker_id", "open_storage",
+           "default_storage_url", "shown_url", "stored_url", "absolute_storage", "portable_storage", "PASSWORD_ENV",
+           "PASSWORD_FILE_ENV"]

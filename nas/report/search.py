@@ -1,0 +1,398 @@
+"""The report of a search run: ``report.md`` and its plots, rebuilt from the ledger at any time.
+
+:func:`build_report` writes best-so-far against training time (one line per run compared),
+predicted against measured per generation with the predictor's Kendall τ, the Pareto front when
+the search has two objectives, the metric by prior and the best network's graph; the survivors
+fully trained with how their screening ranked against their final accuracy; and, with runs to
+compare, per strategy the mean ± std over runs (seeds) of each run's best accuracy with Welch's t
+and Mann–Whitney U tests between strategies (:mod:`nas.report.compare`), also written as
+``compare.csv`` and ``compare_tests.csv``. :class:`RunOutputs` is what the CLI hands the search
+loop so that it writes these files without importing this package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.ticker
+import networkx as nx
+import numpy as np
+from matplotlib.figure import Figure
+from scipy import stats
+
+from nas.ledger import Ledger, shown_url
+from nas.provenance import write_text_atomic
+from nas.report.compare import aggregate, compare_section, strategy_label
+from nas.report.run import (
+    best_screened,
+    chosen_survivor,
+    evaluations_frame,
+    export_run,
+    final_frame,
+    final_records,
+    fmt_number,
+    is_missing,
+    open_run_ledger,
+)
+from nas.search.config import load_run_config
+from search_spaces.exceptions import SparseNASError
+from search_spaces.genome import Genome, legacy_genome_dict
+
+__all__ = ["build_report", "draw_genome", "RunOutputs"]
+
+
+class RunOutputs:
+    """The run directory's exports for :func:`nas.search.loop.run_search`: after every generation
+    the files of :func:`export_run`; at the end those and, with ``report``, ``report.md``."""
+
+    def __init__(self, report: bool = True):
+        self.report = report
+
+    def after_generation(self, ledger: Ledger, run_dir: Path) -> None:
+        export_run(ledger, run_dir)
+
+    def at_end(self, ledger: Ledger, run_dir: Path) -> None:
+        if self.report:
+            build_report(run_dir, ledger=ledger)  # exports the files too
+        else:
+            export_run(ledger, run_dir)
+
+
+def draw_genome(genome: Genome, path) -> None:
+    """Draw ``genome``'s layered DAG to ``path`` (PNG): one column per layer, edges left to right,
+    sinks (the vertices a ``sinks`` readout reads) ringed."""
+    dag = genome.dag()
+    graph = dag.to_networkx()
+    pos = {}
+    for layer, nodes in enumerate(dag.layers):
+        for j, node in enumerate(nodes):
+            pos[node] = (layer, j - (len(nodes) - 1) / 2)
+    sinks = set(dag.sinks)
+    fig = Figure(figsize=(max(4, 1.1 * len(dag.layers)), max(3, 0.45 * max(dag.layer_widths))))
+    ax = fig.subplots()
+    nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.35, arrowsize=6, width=0.7)
+    nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=90, node_color=[pos[v][0] for v in graph.nodes],
+                           cmap="viridis", edgecolors=["black" if v in sinks else "none" for v in graph.nodes])
+    ax.set_title(f"{genome.prior}, {dag.num_nodes} vertices, {dag.num_edges} edges, {len(dag.layers)} layers",
+                 fontsize=9)
+    ax.set_xlabel("DAG layer")
+    ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def _best_so_far_curve(frame, metric: str):
+    frame = frame.sort_values("trial")
+    time_h = np.cumsum(frame["wall_time_s"].fillna(0.0).to_numpy()) / 60.0
+    return time_h, np.maximum.accumulate(frame[metric].to_numpy())
+
+
+def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[str | os.PathLike] = ()) -> Path:
+    """Write ``RUN_DIR/report.md`` and its PNG plots from the ledger; returns the report's path.
+
+    Parameters
+    ----------
+    run_dir : path
+        A search run directory.
+    ledger : Ledger, optional
+        Already opened ledger (else found through ``config.json``).
+    compare : paths
+        Other run directories (other seeds, strategies, gating off): drawn on the best-so-far
+        plot and, with this run, aggregated per strategy (:func:`compare_runs`) in the report
+        and in ``compare.csv`` (per strategy) and ``compare_tests.csv`` (per pair of strategies).
+
+    Raises
+    ------
+    ConfigError
+        ``run_dir`` or a compared directory is not a search run directory.
+    LedgerError
+        A ledger cannot be opened or holds malformed final records.
+    """
+    run_dir = Path(run_dir)
+    if ledger is None:
+        ledger, config = open_run_ledger(run_dir)
+    else:  # the search's own ledger (opened with the password a stored URL does not keep)
+
+        config = load_run_config(run_dir)
+    others = [(Path(o), *open_run_ledger(o)) for o in compare]  # (dir, ledger, config): a bad one fails first
+    final = final_frame(ledger)  # malformed final records, here or in a compared run, fail before any write
+    comparison = None
+    if others:
+        comparison = aggregate([(run_dir, config, ledger)] + [(d, cfg, led) for d, led, cfg in others])
+    export_run(ledger, run_dir)
+    if comparison is not None:
+        write_text_atomic(run_dir / "compare.csv", comparison.groups.to_csv(index=False))
+        write_text_atomic(run_dir / "compare_tests.csv", comparison.tests.to_csv(index=False))
+    frame = evaluations_frame(ledger)
+    failed = evaluations_frame(ledger, failed=True)
+    state = ledger.load_state() or {"generations": [], "generation": 0}
+    history = state["generations"]
+    names = ledger.get_attr("objectives") or [config.metric]
+    metric = names[0]
+    plots: list[tuple[str, str]] = []
+
+    def label(cfg, fr):
+        return f"{strategy_label(cfg)} seed {cfg.seed} ({len(fr)} trained)"
+
+    # 1. best so far against training time, per run
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    runs = [(config, frame)] + [(cfg, evaluations_frame(led)) for _, led, cfg in others]
+    for cfg, fr in runs:
+        if not fr.empty:
+            x, y = _best_so_far_curve(fr, metric)
+            ax.step(x, y, where="post", label=label(cfg, fr))
+    ax.set_xlabel("cumulative training time (min, wall clock)")
+    ax.set_ylabel(f"best {metric} so far")
+    if ax.get_legend_handles_labels()[0]:  # a run with no successful trial has nothing to label
+        ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(run_dir / "best_so_far.png", dpi=120)
+    plots.append(("best_so_far.png", "Best so far against training time"))
+
+    # 2. predicted against measured, per generation, and the predictor's tau over generations
+    predicted = frame.dropna(subset=["predicted"]) if "predicted" in frame else frame.iloc[0:0]
+    if not predicted.empty:
+        fig = Figure(figsize=(10, 4))
+        ax1, ax2 = fig.subplots(1, 2)
+        sc = ax1.scatter(predicted["predicted"], predicted[metric], c=predicted["generation"], cmap="viridis", s=18)
+        for reason, marker in (("shadow", "x"),):
+            sub = predicted[predicted["reason"] == reason]
+            ax1.scatter(sub["predicted"], sub[metric], marker=marker, c="red", s=30, label="shadow sample")
+        lo = float(min(predicted["predicted"].min(), predicted[metric].min()))
+        hi = float(max(predicted["predicted"].max(), predicted[metric].max()))
+        ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax1.set_xlabel(f"predicted {metric}")
+        ax1.set_ylabel(f"measured {metric}")
+        ax1.legend(fontsize=7)
+        fig.colorbar(sc, ax=ax1, label="generation")
+        gens = [h["generation"] for h in history if h.get("kendall_tau") is not None]
+        taus = [h["kendall_tau"] for h in history if h.get("kendall_tau") is not None]
+        ax2.plot(gens, taus, "o-")
+        ax2.axhline(0, color="k", lw=0.8)
+        ax2.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax2.set_xlabel("generation")
+        ax2.set_ylabel("Kendall tau (predicted vs measured)")
+        ax2.set_ylim(-1, 1)
+        ax2.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(run_dir / "predicted_vs_actual.png", dpi=120)
+        plots.append(("predicted_vs_actual.png", "Predicted against measured (trained candidates), and Kendall τ per generation"))
+
+    # 3. Pareto front
+    if len(names) > 1 and not frame.empty:
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
+        ax.scatter(frame[names[1]], frame[metric], s=14, alpha=0.6, label="trained")
+        pts = frame[[metric, names[1]]].to_numpy()
+        front = _pareto(pts)
+        ax.plot(pts[front, 1][np.argsort(pts[front, 1])], pts[front, 0][np.argsort(pts[front, 1])], "r.-", label="Pareto front")
+        ax.set_xlabel(f"{names[1]} (lower is better)")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(run_dir / "pareto.png", dpi=120)
+        plots.append(("pareto.png", f"Pareto front: {metric} against {names[1]}"))
+
+    # 4. metric by prior
+    if not frame.empty:
+        priors = sorted(frame["prior"].unique())
+        fig = Figure(figsize=(max(5, 1.2 * len(priors)), 4))
+        ax = fig.subplots()
+        ax.boxplot([frame.loc[frame["prior"] == p, metric].to_numpy() for p in priors], showfliers=False)
+        for i, p in enumerate(priors, start=1):
+            ys = frame.loc[frame["prior"] == p, metric].to_numpy()
+            ax.scatter(np.full(len(ys), i) + np.linspace(-0.15, 0.15, len(ys)), ys, s=10, alpha=0.7)
+        ax.set_xticks(range(1, len(priors) + 1), [f"{p}\n(n={int((frame['prior'] == p).sum())})" for p in priors], fontsize=7)
+        ax.set_ylabel(metric)
+        fig.tight_layout()
+        fig.savefig(run_dir / "accuracy_by_prior.png", dpi=120)
+        plots.append(("accuracy_by_prior.png", f"{metric} by prior"))
+
+    # 5. the best network's wiring (the chosen survivor, else the best screened trial)
+    best_genome = None
+    chosen = chosen_survivor(final) if final is not None and not final.empty else None
+    if chosen is not None:
+        best_genome = final.loc[chosen, "genome"]
+    elif not frame.empty:
+        best_genome = best_screened(frame, metric)["genome"]
+    if best_genome is not None:
+        try:
+            genome = Genome.from_dict(legacy_genome_dict(json.loads(best_genome)))
+            draw_genome(genome, run_dir / "best_graph.png")
+        except (SparseNASError, ValueError, TypeError):  # a genome that cannot be rebuilt: no picture
+            genome = None
+        if genome is not None:
+            plots.append(("best_graph.png", f"The best network's graph: {genome.prior}, {genome.nodes} vertices, "
+                                            f"by DAG layer (key {genome.key})"))
+
+    text = _markdown(config, frame, failed, history, names, plots, ledger, final=final, comparison=comparison)
+    path = run_dir / "report.md"
+    write_text_atomic(path, text)
+    return path
+
+
+def _pareto(points: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated points (maximise column 0, minimise column 1)."""
+    keep = []
+    for i, (a, c) in enumerate(points):
+        dominated = np.any((points[:, 0] >= a) & (points[:, 1] <= c) & ((points[:, 0] > a) | (points[:, 1] < c)))
+        if not dominated:
+            keep.append(i)
+    return np.asarray(keep, dtype=int)
+
+
+def _final_section(final, metric: str) -> list[str]:
+    """Markdown: the survivors fully trained, and how screening ranked them against final accuracy."""
+    lines = [
+        "", "## Survivors fully trained", "",
+        "The best screened candidates, each trained in full over several seeds (one row per training in "
+        "`final.csv`). Screening is the candidate's screening "
+        f"`{metric}`; final test accuracy is the mean ± sample std (ddof 1) over its seeds. ★ marks the best "
+        "network, the one with the highest mean final *validation* accuracy (the test set does not choose it; "
+        "`best/` holds it).",
+        "",
+        f"| | genome key | prior | nodes | width | readout | non-zero weights | screening {metric} | "
+        "final test accuracy | 95 % binomial interval | test images | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    best = chosen_survivor(final)
+    for i, row in final.iterrows():
+        std = "" if is_missing(row["final_std"]) else f" ± {row['final_std']:.4f}"
+        interval = "–" if is_missing(row["ci_low"]) else f"{row['ci_low']:.4f}–{row['ci_high']:.4f}"
+        images = "–" if is_missing(row["test_examples"]) else str(int(row["test_examples"]))
+        if not is_missing(row["test_expected"]) and not is_missing(row["test_examples"]) \
+                and int(row["test_expected"]) > int(row["test_examples"]):
+            images += f" of {int(row['test_expected'])}"
+        lines.append(
+            f"| {'★' if i == best else ''} | `{row['key']}` | {row['prior']} | {row['nodes']} | {row['width']} | "
+            f"{row['readout']} | {'–' if is_missing(row['nonzero_weights']) else int(row['nonzero_weights'])} | "
+            f"{fmt_number(row['screening'])} | "
+            f"{fmt_number(row['final_mean'])}{std} | {interval} | {images} | {row['n_seeds']} |"
+        )
+    partial = final[final["test_expected"].notna() & final["test_examples"].notna()]
+    partial = partial[partial["test_expected"].astype(float) > partial["test_examples"].astype(float)]
+    lines += ["", "The binomial interval (Wilson, 95 %) is the test set's own sampling error for an accuracy "
+              "measured on that many images; the spread over seeds (± std) comes on top of it."]
+    if not partial.empty:
+        row = partial.iloc[0]
+        lines.append(f"**Partial test set**: these figures rest on {int(row['test_examples'])} of the "
+                     f"{int(row['test_expected'])} test images (`--allow-partial-data` or a test subset).")
+    ranked = final[final["screening"].notna() & final["final_mean"].notna()]
+    lines.append("")
+    if len(ranked) < 3:
+        lines.append(f"Screening against final ranking: Kendall τ needs at least 3 genomes with both values; "
+                     f"{len(ranked)} {'has' if len(ranked) == 1 else 'have'} them.")
+    else:
+        with warnings.catch_warnings():  # all values tied: τ is NaN, said below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tau = stats.kendalltau(ranked["screening"].to_numpy(float), ranked["final_mean"].to_numpy(float))
+        if math.isnan(tau.statistic):
+            lines.append(f"Screening against final ranking: Kendall τ is undefined over the {len(ranked)} genomes "
+                         "(all screening or all final values tie).")
+        else:
+            lines.append(
+                f"Screening against final ranking: Kendall τ = {tau.statistic:+.2f} (p = {tau.pvalue:.3g}) between "
+                f"screening `{metric}` and mean final test accuracy over {len(ranked)} genomes "
+                "(τ = 1: screening ranked them exactly as full training did)."
+            )
+    return lines
+
+
+def _markdown(config, frame, failed, history, names, plots, ledger, *, final=None, comparison=None) -> str:
+    metric = names[0]
+    trained = int(sum(h["trained"] for h in history))
+    skipped = int(sum(h["skipped"] for h in history))
+    shadow = int(sum(h["shadow"] for h in history))
+    train_s = float(sum(h["train_time_s"] for h in history))
+    saved_s = float(sum(h["saved_time_s"] for h in history))
+    lines = [
+        f"# Search report: {config.study_name}",
+        "",
+        f"Task `{config.task}`, strategy `{config.strategy}`, seed {config.seed}, population {config.population}, "
+        f"survivors {config.survivors}, {len(history)} of {config.generations} generations done; "
+        f"gating {'on (' + config.gate_rule + ')' if config.gating else 'off'}; objective(s): {', '.join(names)}.",
+        f"Ledger: `{shown_url(config.storage_url)}`, study `{config.study_name}` "
+        f"(browse it with `optuna-dashboard {shown_url(config.storage_url)}`).",
+        "",
+        "## Summary",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| candidates proposed | {trained + skipped} |",
+        f"| trained (of which shadow samples) | {trained} ({shadow}) |",
+        f"| skipped by the predictor gate | {skipped} |",
+        f"| failed trainings | {len(failed)} |",
+        f"| training time (wall clock, sum over trials) | {train_s:.1f} s |",
+        f"| training time saved by gating (estimate) | {saved_s:.1f} s ({100 * saved_s / max(train_s + saved_s, 1e-9):.0f} % of the ungated total) |",
+    ]
+    if not frame.empty:
+        best = best_screened(frame, metric)
+        test = f", test accuracy {best['test_accuracy']:.4f}" if "test_accuracy" in frame and not is_missing(best["test_accuracy"]) else ""
+        lines.append(f"| best {metric} | {best[metric]:.4f} (trial {int(best['trial'])}{test}) |")
+    chosen = chosen_survivor(final) if final is not None and final["final_mean"].notna().any() else None
+    if chosen is not None:  # the survivor best/ holds: chosen by validation, never by test
+        top = final.loc[chosen]
+        std = "" if is_missing(top["final_std"]) else f" ± {top['final_std']:.4f}"
+        interval = "" if is_missing(top["ci_low"]) else (
+            f", 95 % binomial interval {top['ci_low']:.4f}–{top['ci_high']:.4f} on {int(top['test_examples'])}"
+            + ("" if is_missing(top["test_expected"]) or int(top["test_expected"]) <= int(top["test_examples"])
+               else f" of {int(top['test_expected'])}") + " test images")
+        lines.append(f"| best fully trained (final test accuracy) | {top['final_mean']:.4f}{std} over "
+                     f"{top['n_seeds']} seed(s) (`{top['key']}`){interval} |")
+    if not frame.empty:
+        lines += ["", f"Best architecture: `{best['genome']}` (also in `best/genome.json`; weights in `best/model.pt`)."]
+    lines += [
+        "",
+        "Saved time is estimated per generation: for families trained together in stacks (`ff`, `rnn:*`) as the "
+        "measured training time times the step-cost model's marginal cost of the gated-out candidates (the planned "
+        "cost of all candidates minus that of the trained ones, over the latter), since a skipped candidate would "
+        "have joined a stack rather than cost a run of its own; otherwise as the gated-out candidates times the "
+        "mean training time per trained candidate. The gate also changes which candidates the search breeds "
+        "from: compare with a `--no-gating` run for the measured difference.",
+        "A shadow candidate is a *false negative* when its measured value reaches the k-th best (k = survivors) "
+        "measured so far: the gate rejected something that would have survived.",
+    ]
+    if final is not None and not final.empty:
+        lines += _final_section(final, metric)
+    if comparison is not None:
+        lines += compare_section(comparison)
+    lines += [
+        "",
+        "## Per generation",
+        "",
+        "| gen | candidates | trained | shadow | skipped | failed | Kendall τ | MAE | false neg. | best so far | train s | saved s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for h in history:
+        fn = "–" if h.get("false_negatives") is None else f"{h['false_negatives']}/{h['shadow']}"
+        lines.append(
+            f"| {h['generation']} | {h['candidates']} | {h['trained']} | {h['shadow']} | {h['skipped']} | {h['failed']} | "
+            f"{fmt_number(h.get('kendall_tau'), '+.2f')} | {fmt_number(h.get('mae'))} | {fn} | {fmt_number(h.get('best_so_far'))} | "
+            f"{h['train_time_s']:.1f} | {h['saved_time_s']:.1f} |"
+        )
+    notes = [(t.number, t.user_attrs["notes"]) for t in ledger.trials() if t.user_attrs.get("notes")]
+    notes += [(f"{r.get('trial', '?')} (final, seed {r['seed']})", r["notes"]) for r in final_records(ledger)
+              if r.get("notes")]
+    if notes:
+        lines += ["", "## Trainer notes", "", "What the trainer changed to make a training fit (out of device "
+                  "memory: a smaller stack, or a smaller batch, which changes that training's budget):", ""]
+        lines += [f"- trial {number}: {note}" for number, note in notes]
+    if not failed.empty:
+        lines += ["", "## Failed trainings", ""]
+        for _, row in failed.iterrows():
+            lines.append(f"- trial {int(row['trial'])} (generation {row.get('generation')}): {row['fail_reason']}")
+    lines += ["", "## Plots", ""]
+    for file, caption in plots:
+        lines += [f"![{caption}]({file})", "", f"*{caption}.*", ""]
+    extra = (", `final.csv` (one row per final training: genome and seed)" if final is not None and not final.empty else "")
+    extra += ", `compare.csv` and `compare_tests.csv` (strategies compared)" if comparison is not None else ""
+    lines += ["", "Files: `config.json` (config, code and library versions), `evaluations.csv` (one row per trained "
+              f"architecture; `nas predictor evaluate` reads it){extra}, `best/`. Rebuild with `nas report RUN_DIR`.", ""]
+    return "\n".join(lines)

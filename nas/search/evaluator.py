@@ -1,0 +1,143 @@
+"""Training the candidates of a search: one :class:`Trainer` per search (task, budget, data).
+
+Feed-forward, recurrent and random-wired CNN candidates are trained together as stacked populations
+(:func:`nas.training.stacking.train_population`); each trial's ``wall_time_s`` is then its
+stack's time divided evenly. Under population training a gated-out candidate would not have cost
+the mean per-candidate time — it would have joined a stack and added its *marginal* cost — so the
+time gating *saved* is the generation's measured training time scaled by the cost model's ratio
+(planned cost of every candidate − planned cost of those trained) / planned cost of those trained
+(:meth:`Trainer.saved_time`). CNN stacks have no cost model — a stack of CNNs is its candidates'
+grouped convolutions side by side, whose cost grows about linearly with the candidates — so they
+keep the plain estimate: gated-out candidates × mean time per trained candidate.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from nas.search.config import SearchConfig
+from nas.training import build_seeded
+from nas.training.candidates import Outcome, train_candidates, trains_together
+from nas.training.device import resolve_device
+from nas.training.proxies import zero_cost_proxies
+from nas.training.stacking.planner import plan_cost
+from nas.training.tasks import get_task
+from search_spaces.exceptions import SparseNASError
+from search_spaces.genome import Genome
+
+__all__ = ["Trainer", "PROXY_BATCH", "PROXY_COLUMNS"]
+
+PROXY_BATCH = 256
+PROXY_COLUMNS = ("synflow", "log_synflow", "snip", "grad_norm")
+
+
+class Trainer:
+    """Trains genomes for one search's task and budget; loads the data once, lazily.
+
+    Parameters
+    ----------
+    config : SearchConfig
+        Task, family, training overrides, data folder, device and seed are read from it.
+    """
+
+    def __init__(self, config: SearchConfig):
+        self.config = config
+        self.task = get_task(config.task)
+        self.family = config.family or self.task.default_family
+        self.task.check_family(self.family)
+        self.train_config = self._config(config.seed, config.train_options)
+        if config.final_top:
+            self.final_config(config.seed)  # a bad [final_train] option fails now, before any training
+        self._data = None
+
+    def _config(self, seed: int, overrides: dict):
+        """The task's budget with ``overrides``, ``seed`` and the search's device."""
+        options = {"seed": seed, **overrides}
+        if self.config.device is not None:
+            options["device"] = self.config.device
+        return self.task.default_config(**options)
+
+    @property
+    def data(self):
+        if self._data is None:
+            self._data = self.task.load(data_dir=self.config.data_dir, allow_partial=self.config.allow_partial_data)
+        return self._data
+
+    def prepare(self) -> None:
+        """Check the set-up now rather than at the first training: the device exists
+        (:class:`~nas.exceptions.DeviceError`) and the task's data loads and verifies
+        (:class:`~nas.exceptions.DataError`). A set-up error is never a trial's failure."""
+        resolve_device(self.train_config.device)
+        self.data
+
+    def final_config(self, seed: int):
+        """The full training budget of the survivors: the task's own, plus ``final_train`` overrides."""
+        return self._config(seed, self.config.final_train_options)
+
+    def train_final(self, genomes: Sequence[Genome], seed: int) -> list[Outcome]:
+        """Train ``genomes`` at the full budget (:meth:`final_config`) with ``seed``; no proxies."""
+        return self._train(list(genomes), self.final_config(seed))
+
+    def train(self, genomes: Sequence[Genome]) -> list[Outcome]:
+        """Train ``genomes`` (see :meth:`_train`), then add the zero-cost proxies
+        (:meth:`proxies`) of every candidate that trained; a proxy that cannot be computed is
+        left out and never fails the trial.
+        """
+        genomes = list(genomes)
+        outcomes = self._train(genomes)
+        for genome, outcome in zip(genomes, outcomes):
+            if outcome.metrics is None:
+                continue
+            try:
+                outcome.metrics.update(self.proxies(genome))
+            except (SparseNASError, RuntimeError, ValueError):
+                pass
+        return outcomes
+
+    @property
+    def stacked(self) -> bool:
+        """True when this search's candidates are trained together (feed-forward, recurrent and CNN families)."""
+        return trains_together(self.family)
+
+    def saved_time(self, trained: Sequence[Genome], skipped: Sequence[Genome], train_time_s: float) -> float:
+        """Estimated seconds that training ``skipped`` as well would have added to ``train_time_s``.
+
+        Stacked families: ``train_time_s`` × (planned step cost of ``trained + skipped`` − that of
+        ``trained``) / that of ``trained`` (:func:`nas.training.stacking.planner.plan_cost`), the
+        marginal cost of the skipped candidates in the stacks they would have joined. Otherwise:
+        the mean time per trained candidate × the number skipped.
+        """
+        if not skipped or not trained:
+            return 0.0
+        plain = train_time_s / len(trained) * len(skipped)
+        if not self.stacked or self.family == "cnn":
+            return plain
+
+        build = lambda genomes: [build_seeded(g, self.task, self.data, self.train_config.seed) for g in genomes]  # noqa: E731
+        try:
+            device = resolve_device(self.train_config.device)
+            ran = build(trained)
+            base = plan_cost(ran, self.train_config.batch_size, device)
+            full = plan_cost(ran + build(skipped), self.train_config.batch_size, device)
+        except (SparseNASError, RuntimeError, ValueError):  # an unbuildable skipped genome
+            return plain
+        return train_time_s * max(full - base, 0.0) / base if base > 0 else 0.0
+
+    def _train(self, genomes: Sequence[Genome], config=None) -> list[Outcome]:
+        """Train ``genomes`` with ``config`` (default: the screening budget); see :func:`train_candidates`."""
+        return train_candidates(genomes, self.task, config or self.train_config, self.data)
+
+    def proxies(self, genome: Genome) -> dict[str, float]:
+        """Zero-cost proxies of ``genome``'s untrained network: the very initial weights its
+        training starts from, scored on the first :data:`PROXY_BATCH` training examples.
+
+        They become extra columns of ``evaluations.csv`` (``synflow``, ``log_synflow``, ``snip``,
+        ``grad_norm``), so their value as predictor inputs can be measured with
+        ``nas predictor evaluate --data evaluations.csv --target val_accuracy --extra-features snip,log_synflow``. Sequence models are scored
+        without their lengths (on the padded batch), which keeps the proxy a function of the
+        genome and the batch alone.
+        """
+        batch = self.data.train.subset(slice(0, PROXY_BATCH))
+        model = build_seeded(genome, self.task, self.data, self.train_config.seed)
+        scores = zero_cost_proxies(model, batch.x, batch.y, lambda out, y: self.task.loss(out, y, None))
+        return {name: float(scores[name]) for name in PROXY_COLUMNS}

@@ -1,0 +1,391 @@
+"""The one search loop: ask, gate with the predictor, enqueue, train, tell, save — for every strategy.
+
+Per generation ``g`` (pseudocode)::
+
+    candidates = strategy.ask(population)                      # deduplicated by graph hash
+    if gating and g >= warmup_generations and enough evaluations:
+        predictor = make_predictor(random_state=f(seed, g)).fit(all evaluations so far)
+        mean, std = predict_with_uncertainty(predictor, candidates)
+        train = top share by mean            (rule "top")  |  mean + beta*std >= k-th best  (rule "ucb")
+        shadow = random sample of the rejected (rng)        # measures false negatives and drift
+    else: train every candidate ("warmup" / "no_gate")
+    enqueue train + shadow in the ledger; the local worker (or ``nas worker`` processes) trains them
+    strategy.tell(candidates, values)                       # None for gated-out or failed ones
+    save state (strategy, RNG, predictor training set, statistics) in the ledger; export files
+
+Everything random comes from one numpy Generator (``seed``) whose state is saved after every
+generation, predictor refits use ``random_state`` derived from ``(seed, g)`` and training is
+deterministic on the CPU given genome and seed, so ``--resume`` after a kill replays exactly the
+trajectory an uninterrupted run takes.
+
+After the last generation the survivors are fully trained (:mod:`nas.search.final`) and the report is
+written. The pieces live apart: :mod:`nas.search.evaluator` (training candidates, proxies, saved-time
+estimate), :mod:`nas.search.worker` (claiming and recording trials), :mod:`nas.search.gating` (the predictor
+and the gate), :mod:`nas.training.equal_cost` (equal-cost widths) and :mod:`nas.search.final` (full training,
+``best/``); this module is the generation loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from nas.exceptions import ConfigError, LedgerError
+from nas.ledger import Ledger, shown_url, stored_genome
+from nas.search.config import SearchConfig, write_config
+from nas.search.evaluator import Trainer
+from nas.search.final import TimeSlice, ensure_best_model, run_final, save_best_model
+from nas.search.gating import (
+    fit_predictor,
+    gate,
+    kendall,
+    load_search_predictor,
+    predict,
+)
+from nas.search.strategies import (
+    Objectives,
+    SearchSpace,
+    Strategy,
+    architecture_hash,
+    make_strategy,
+)
+from nas.search.worker import train_claims
+from nas.training.equal_cost import task_weight_counter, width_for_budget
+
+__all__ = ["SearchRun", "SearchOutputs", "run_search", "open_search_ledger"]
+
+Echo = Callable[[str], None]
+log = logging.getLogger(__name__)
+
+
+class SearchOutputs(Protocol):
+    """What the loop asks of the run directory's exports; the CLI passes
+    :class:`nas.report.RunOutputs` (the search never imports the report package)."""
+
+    def after_generation(self, ledger: Ledger, run_dir: Path) -> None:
+        """Export the files a generation changed (``evaluations.csv``, ``best/genome.json``, ...)."""
+
+    def at_end(self, ledger: Ledger, run_dir: Path) -> None:
+        """Write the exports (and, if wanted, the report) once the run stops."""
+
+
+# --- the search ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchRun:
+    """What :func:`run_search` returns: where things are and what each generation measured."""
+
+    config: SearchConfig
+    run_dir: Path
+    ledger: Ledger
+    generations: list[dict] = field(default_factory=list)
+    best: dict | None = None
+    final: list[dict] = field(default_factory=list)
+    #: True when ``time_limit`` stopped the run before it was done (continue with ``resume``).
+    stopped: bool = False
+
+
+def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
+    """Open the study for ``config`` and check it against what the study holds.
+
+    Raises
+    ------
+    LedgerError
+        The study exists and ``resume`` is False; or it was made with a different config (the
+        differing fields are named); or ``resume`` is asked for a study that does not exist.
+    """
+    objectives = Objectives(config.metric, config.second_objective)
+    ledger = Ledger.open(config.storage_url, config.study_name, directions=objectives.directions, create=not resume)
+    url = shown_url(config.storage_url)
+    stored = ledger.config
+    if stored is None:
+        if resume or ledger.trials():
+            raise LedgerError(f"study {config.study_name!r} in {url!r} was not made by `nas search`; nothing to resume")
+    else:
+        theirs = SearchConfig.from_stored(stored).trajectory()
+        mine = config.trajectory()
+        differ = sorted(k for k in mine if mine[k] != theirs.get(k))
+        if differ:
+            detail = "; ".join(f"{k}: study has {theirs.get(k)!r}, asked {mine[k]!r}" for k in differ)
+            raise LedgerError(
+                f"study {config.study_name!r} in {url!r} exists with an incompatible config ({detail}); "
+                "resume it with the same settings (--resume), or choose another --study / --out"
+            )
+        if not resume:
+            raise LedgerError(
+                f"study {config.study_name!r} already exists in {url!r}; pass --resume to continue it, "
+                "or choose another --study / --out"
+            )
+    ledger.set_attr("config", config.to_dict())
+    ledger.set_attr("objectives", list(objectives.names))
+    return ledger
+
+
+def _budget_rule(config: SearchConfig, trainer):
+    """The search space's ``fit``: with a ``budget``, every candidate's width is set to meet it."""
+    if config.budget is None:
+        return None
+    count = None
+
+    def fit(genome):
+        nonlocal count
+        if count is None:  # the data (its input shape) is loaded on first use
+            count = task_weight_counter(trainer.task, trainer.data)
+        return width_for_budget(genome, config.budget, count, config.widths)
+
+    return fit
+
+
+def _progress(echo: Echo | None, stats: dict, metric: str) -> None:
+    if echo is None:
+        return
+    tau = stats.get("kendall_tau")
+    best = stats.get("best_so_far")
+    echo(
+        f"gen {stats['generation']:>3}  trained {stats['trained']:>3} (shadow {stats['shadow']})  "
+        f"skipped {stats['skipped']:>3}  failed {stats['failed']}  "
+        f"best {metric} {'-' if best is None else f'{best:.4f}'}  "
+        f"predictor tau {'-' if tau is None else f'{tau:+.2f}'}  "
+        f"train {stats['train_time_s']:.1f}s  saved~{stats['saved_time_s']:.1f}s"
+    )
+
+
+def run_search(
+    config: SearchConfig,
+    *,
+    resume: bool = False,
+    echo: Echo | None = None,
+    on_generation: Callable[[int, dict], None] | None = None,
+    trainer: Trainer | None = None,
+    outputs: SearchOutputs | None = None,
+    time_limit: float | None = None,
+) -> SearchRun:
+    """Run (or continue) a search; see the module docstring for the loop.
+
+    Parameters
+    ----------
+    config : SearchConfig
+    resume : bool
+        Continue the study named by ``config`` from its last saved generation.
+    echo : callable, optional
+        Receives one progress line per generation (the CLI passes ``click.echo``).
+    on_generation : callable, optional
+        ``on_generation(generation, stats)`` after each generation's state is saved (tests use
+        it to simulate a kill).
+    trainer : Trainer, optional
+        Reuse a trainer (and its loaded data).
+    outputs : SearchOutputs, optional
+        Exports after every generation and at the end (the CLI passes
+        :class:`nas.report.RunOutputs`, which also writes ``report.md``); None writes only the
+        ledger, ``config.json`` and ``best/``.
+    time_limit : float, optional
+        Seconds this call may run (a *slice*): a generation or a final seed's batch starts only
+        while the elapsed time plus the longest such unit so far stays within it (the first
+        always starts); the run then stops with its state, files and report written, and
+        ``stopped`` set. ``resume=True`` continues it.
+
+    Raises
+    ------
+    LedgerError, ConfigError, UnknownNameError
+        Bad storage, study conflicts, bad config values.
+    DataError
+        Missing, corrupt or truncated dataset files (truncated ones are accepted with
+        ``config.allow_partial_data``); raised before the run directory is touched.
+    KeyboardInterrupt
+        After requeueing the current trials; the state of the last finished generation is saved.
+    """
+    if trainer is None:
+        trainer = Trainer(config)
+        if config.local_worker:
+            trainer.prepare()  # no such device, missing or truncated data: set-up errors, raised before anything is written
+    given_predictor = load_search_predictor(config.predictor_file) if config.predictor_file and config.gating else None
+    run_dir = Path(config.out)
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the run directory {str(run_dir)!r}: {err.strerror}") from None
+    try:
+        ledger = open_search_ledger(config, resume=resume)
+    except BaseException:
+        if created and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a refused start leaves nothing behind
+        raise
+    write_config(config, run_dir)
+    if echo:  # after the set-up checks: a refused start is one line
+        echo(f"search {config.study_name}: task {config.task}, strategy {config.strategy}, "
+             f"{config.generations} generations x {config.population}, ledger {shown_url(config.storage_url)}")
+    objectives = Objectives(config.metric, config.second_objective)
+    space = SearchSpace(config.priors, config.nodes, trainer.family, config.widths, config.readout,
+                        fit=_budget_rule(config, trainer))
+    rng = np.random.default_rng(config.seed)
+    strategy: Strategy = make_strategy(
+        config.strategy, space, rng, objectives, survivors=config.survivors, cx_prob=config.cx_prob,
+        mut_prob=config.mut_prob, tournament_size=config.tournament_size, population_size=config.population,
+    )
+    state = ledger.load_state() if resume else None
+    start, history, training_set = 0, [], []
+    if state is not None:
+        rng.bit_generator.state = state["rng"]
+        strategy.load_state_dict(state["strategy"])
+        start, history, training_set = int(state["generation"]), list(state["generations"]), list(state["predictor_training"])
+    if resume:  # trials of a killed run: at once if their process is gone, else once their heartbeat is stale
+        ledger.requeue_stale(config.stale_after, max_retries=config.max_retries)
+    by_number = {t.number: t for t in ledger.trials()}
+    run = SearchRun(config, run_dir, ledger, history)
+    time_slice = TimeSlice(time_limit)
+
+    for gen in range(start, config.generations):
+        if not time_slice.may_start():
+            break
+        generation_started = time_slice.clock()
+        candidates = strategy.ask(config.population)
+        n = len(candidates)
+        mean = std = None
+        enough = len(training_set) >= config.min_train_size
+        use_gate = config.gating and ((gen >= config.warmup_generations and enough) or given_predictor is not None)
+        if use_gate:
+            ys = [by_number[i].values[0] for i in training_set]
+            if enough:
+                xs = [stored_genome(by_number[i].user_attrs["genome"]) for i in training_set]
+                seed = int(np.random.SeedSequence([config.seed, gen]).generate_state(1)[0])
+                predictor = fit_predictor(config, xs, ys, random_state=seed, template=given_predictor)
+            else:
+                predictor = given_predictor
+            mean, std = predict(predictor, candidates)
+            measured = sorted(ys, reverse=True)
+            kth = measured[min(config.survivors, len(measured)) - 1] if measured else None
+            selected, shadow = gate(mean, std, config, kth, rng)
+        else:
+            selected, shadow = list(range(n)), []
+        reason = {i: ("gate" if use_gate else ("warmup" if config.gating else "no_gate")) for i in selected}
+        reason.update({i: "shadow" for i in shadow})
+        to_train = sorted(reason)
+
+        # enqueue, unless a previous (interrupted) run of this generation already did
+        finished, pending = ledger.results_for(gen), ledger.pending_for(gen)
+        numbers = {}
+        for i in to_train:
+            g = candidates[i]
+            if g.key in finished:
+                numbers[i] = finished[g.key].number
+            elif g.key in pending:
+                numbers[i] = pending[g.key].number
+            else:
+                numbers[i] = ledger.enqueue(
+                    g, generation=gen, index=i, reason=reason[i], wl_hash=architecture_hash(g), strategy=config.strategy,
+                    predicted=None if mean is None else float(mean[i]), predicted_std=None if std is None else float(std[i]),
+                )
+        # train: the local worker takes this generation's trials; else wait for `nas worker`s
+        wanted = set(numbers.values())
+        if config.local_worker:
+            claims = []
+            while (claim := ledger.claim(numbers=wanted)) is not None:
+                claims.append(claim)
+            outcomes = train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
+            save_best_model(run_dir, ledger, claims, outcomes)
+        while True:
+            finished = ledger.results_for(gen)
+            if all(candidates[i].key in finished for i in to_train):
+                break
+            ledger.requeue_stale(config.stale_after, max_retries=config.max_retries)  # a worker died: its trials go back to the queue
+            if config.local_worker:  # trials requeued by a dying worker elsewhere: take them too
+                claims = []
+                while (claim := ledger.claim(numbers={t.number for t in ledger.pending_for(gen).values()})) is not None:
+                    claims.append(claim)
+                if claims:
+                    train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
+                    continue
+            time.sleep(config.poll_interval)
+
+        values: list = [None] * n
+        trials = {}
+        for i in to_train:
+            t = finished[candidates[i].key]
+            trials[i] = t
+            by_number[t.number] = t
+            if t.values is not None and t.state.name == "COMPLETE":
+                values[i] = tuple(t.values)
+        strategy.tell(candidates, values)
+
+        stats = _generation_stats(gen, candidates, to_train, shadow, reason, trials, values, mean, std, training_set, by_number, config)
+        if hasattr(trainer, "saved_time"):  # else (a duck-typed trainer) the plain estimate stays
+            trained_ok = [candidates[i] for i in to_train if values[i] is not None]
+            stats["saved_time_s"] = trainer.saved_time(trained_ok, [candidates[i] for i in range(n) if i not in reason],
+                                                       stats["train_time_s"])
+        training_set.extend(trials[i].number for i in to_train if values[i] is not None)
+        stats["best_so_far"] = max((by_number[i].values[0] for i in training_set), default=None)
+        history.append(stats)
+        ledger.save_state({
+            "generation": gen + 1,
+            "rng": rng.bit_generator.state,
+            "strategy": strategy.state_dict(),
+            "predictor_training": training_set,
+            "generations": history,
+        })
+        if outputs is not None:
+            outputs.after_generation(ledger, run_dir)
+        time_slice.done(time_slice.clock() - generation_started)
+        _progress(echo, stats, config.metric)
+        if on_generation is not None:
+            on_generation(gen, stats)
+
+    if time_slice.stopped:
+        pass  # the final phase waits for a slice that has finished the generations
+    elif config.final_top:
+        run.final = run_final(config, ledger, trainer, run_dir, echo, time_slice=time_slice)
+    else:
+        ensure_best_model(run_dir, ledger, trainer)
+    run.stopped = time_slice.stopped
+    if run.stopped and echo:
+        echo(f"time limit of {time_limit:g} s reached after {len(history)} of {config.generations} generations"
+             + ("" if len(history) < config.generations else " (final phase not finished)")
+             + "; continue with the same command plus --resume")
+    if outputs is not None:
+        outputs.at_end(ledger, run_dir)
+    return run
+
+
+def _generation_stats(gen, candidates, to_train, shadow, reason, trials, values, mean, std, training_set, by_number, config) -> dict:
+    trained = [i for i in to_train if values[i] is not None]
+    failed = [i for i in to_train if values[i] is None]
+    times = [trials[i].user_attrs.get("wall_time_s") or 0.0 for i in trained]
+    per = float(np.mean(times)) if times else 0.0
+    skipped = len(candidates) - len(to_train)
+    stats: dict[str, Any] = {
+        "generation": gen,
+        "candidates": len(candidates),
+        "trained": len(to_train),
+        "shadow": len(shadow),
+        "skipped": skipped,
+        "failed": len(failed),
+        "gated": mean is not None,
+        "train_time_s": float(sum(times)),
+        "saved_time_s": per * skipped,
+        "kendall_tau": None,
+        "mae": None,
+        "false_negatives": None,
+        "skipped_candidates": [
+            {"genome": candidates[i].to_json(), "predicted": float(mean[i]), "predicted_std": float(std[i])}
+            for i in range(len(candidates)) if i not in reason and mean is not None
+        ],
+    }
+    if mean is not None and trained:
+        pred = [float(mean[i]) for i in trained]
+        actual = [float(values[i][0]) for i in trained]
+        stats["kendall_tau"] = kendall(pred, actual)
+        stats["mae"] = float(np.mean(np.abs(np.subtract(pred, actual))))
+        # a shadow candidate is a false negative when its measured value would have put it among
+        # the survivors: at least the k-th best of everything measured up to this generation
+        measured = sorted([by_number[n].values[0] for n in training_set] + actual, reverse=True)
+        kth = measured[min(config.survivors, len(measured)) - 1]
+        shadow_ok = [i for i in shadow if values[i] is not None]
+        stats["false_negatives"] = sum(values[i][0] >= kth for i in shadow_ok)
+        stats["false_negative_rate"] = (stats["false_negatives"] / len(shadow_ok)) if shadow_ok else None
+    return stats

@@ -1,0 +1,360 @@
+"""The report of a prior study: ``report.md``, plots, ``evaluations.csv`` and the statistics as JSON.
+
+Written from the study folder alone (:func:`write_report`), so ``nas priors report DIR`` rebuilds it
+at any time, also from a study that is still running or was stopped (only genomes with every seed
+finished enter the statistics; the report says how many).
+
+Labels: a genome's accuracy is the mean test accuracy over its training seeds; a run that diverged
+counts as chance-level accuracy (1 / classes). A genome *failed* when any run diverged or its
+accuracy is at most chance + ``fail_margin``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.model_selection import train_test_split
+
+import predictors
+from nas.exceptions import StudyError
+from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
+from nas.studies.priors import stats
+from nas.studies.priors.ledger import RUN_FIELDS, StudyLedger
+from nas.studies.priors.run import counts, diverged
+from predictors.metrics import compute_metric
+from predictors.plots import plot_learning_curve
+from search_spaces.features import graph_features
+from search_spaces.genome import Genome
+
+__all__ = ["genome_table", "study_statistics", "write_report", "MIN_PREDICTOR_GENOMES"]
+
+#: Fewer complete genomes in a cell than this: no predictor study for it.
+MIN_PREDICTOR_GENOMES = 20
+TARGET = "test_accuracy"
+
+
+def genome_table(folder) -> tuple[pd.DataFrame, dict]:
+    """One row per genome with all seeds finished, and facts about the study.
+
+    Columns: ``id, family, prior, index, nodes, edges, width, readout, nonzero_weights,
+    match_target, match_value, runs, diverged, test_accuracy`` (mean over seeds),
+    ``test_accuracy_std``, ``val_accuracy``, ``test_accuracy_seed<k>``, ``failed``, ``genome``
+    (JSON, the column ``nas predictor`` reads).
+    """
+    ledger = StudyLedger(folder)
+    config = ledger.config()
+    chance = ledger.chance()
+    genomes = ledger.genomes()
+    runs = pd.DataFrame(ledger.runs())
+    facts = {"config": config, "chance": chance, "genomes_total": len(genomes), "runs": len(runs),
+             "provenance": ledger.provenance()}
+    if runs.empty:
+        return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
+    runs = runs.reindex(columns=list(dict.fromkeys([*runs.columns, "error", *RUN_FIELDS])))  # all diverged: no metrics
+    counted = runs.apply(counts, axis=1)
+    done = set(zip(runs.loc[counted, "id"], runs.loc[counted, "seed"]))
+    # runs that failed for other reasons and have not been retried successfully yet
+    facts["other_errors"] = len({(i, s) for i, s in zip(runs.loc[~counted, "id"], runs.loc[~counted, "seed"])} - done)
+    runs = runs[counted].drop_duplicates(["id", "seed"], keep="last")
+    if runs.empty:
+        return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
+    runs["diverged"] = runs.apply(diverged, axis=1)
+    runs["acc"] = runs[TARGET].astype(float).where(~runs["diverged"], chance)
+    runs["val"] = runs["val_accuracy"].astype(float).where(~runs["diverged"], chance)
+    wide = runs.pivot(index="id", columns="seed", values="acc")
+    wide = wide.reindex(columns=range(config.seeds))
+    complete = wide.dropna()
+    rows = []
+    info = {g.id: g for g in genomes}
+    per_id = runs.groupby("id")
+    for gid in [g.id for g in genomes if g.id in complete.index]:
+        g, r = info[gid], per_id.get_group(gid)
+        accs = complete.loc[gid].to_numpy(dtype=float)
+        graph = g.genome.graph()
+        row = {"id": gid, "family": g.family, "prior": g.prior, "index": g.index, "nodes": g.genome.nodes,
+               "edges": graph.number_of_edges(), "width": g.genome.width, "readout": g.genome.readout,
+               "nonzero_weights": _first(r["nonzero_weights"]) if "nonzero_weights" in r else None,
+               "match_target": g.match_target, "match_value": g.match_value, "runs": len(accs),
+               "diverged": int(r["diverged"].sum()), TARGET: float(accs.mean()),
+               f"{TARGET}_std": float(accs.std(ddof=1)), "val_accuracy": float(r["val"].mean())}
+        row.update({f"{TARGET}_seed{k}": float(a) for k, a in enumerate(accs)})
+        row["failed"] = bool(row["diverged"] > 0 or row[TARGET] <= chance + config.fail_margin)
+        row["genome"] = g.genome.to_json()
+        rows.append(row)
+    wall = float(runs["wall_time_s"].astype(float).fillna(0).sum()) if "wall_time_s" in runs else 0.0
+    return pd.DataFrame(rows), {**facts, "complete": len(rows), "wall_time_s": wall}
+
+
+def _first(series):
+    values = [v for v in series if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return int(values[0]) if values else None
+
+
+def _prior_rows(frame: pd.DataFrame, seed: int) -> list[dict]:
+    rows = []
+    for prior, part in frame.groupby("prior", sort=False):
+        acc = part[TARGET].to_numpy()
+        low, high = stats.mean_interval(acc, seed=seed)
+        rows.append({"prior": prior, "n": int(acc.size), "mean": float(acc.mean()), "low": low, "high": high,
+                     "median": float(np.median(acc)), "best": float(acc.max()), "failed_share": float(part["failed"].mean()),
+                     "seed_sd": float(part[f"{TARGET}_std"].mean())})
+    return rows
+
+
+def _features(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame([graph_features(Genome.from_json(g)) for g in frame["genome"]], index=frame.index)
+
+
+def _predictor_study(frame: pd.DataFrame, seed: int, repeats: int) -> dict:
+    """Repeated 5-fold CV of the product's and the paper's predictors, leave-one-prior-out, learning curve, one split."""
+    genomes, y = list(frame["genome"]), frame[TARGET].to_numpy()
+    out: dict = {"n": len(y)}
+    pipelines = {"product": predictors.make_predictor(random_state=seed),
+                 "paper": predictors.make_paper_predictor(random_state=seed)}
+    compared = predictors.compare_predictors(pipelines, genomes, y, n_splits=5, n_repeats=repeats, random_state=seed)
+    out["compare"] = compared.to_dict()
+    if frame["prior"].nunique() >= 2:
+        lopo = predictors.evaluate(predictors.make_predictor(random_state=seed), genomes, y, groups=list(frame["prior"]),
+                                   random_state=seed, n_bootstrap=0)
+        out["leave_one_prior_out"] = {str(label): {"r2": float(r2), "kendall": float(t)} for label, r2, t in
+                                      zip(lopo.fold_labels, lopo.fold_values["r2"], lopo.fold_values["kendall"])}
+    curve = predictors.learning_curve(predictors.make_predictor(random_state=seed), genomes, y,
+                                      sizes=(10, 20, 40, 80, 160, 320), repeats=5, random_state=seed)
+    out["learning_curve"] = curve.to_dict()
+    out["_curve"] = curve
+    train, test = train_test_split(np.arange(len(y)), test_size=0.1, random_state=seed)
+    paper = predictors.make_paper_predictor(random_state=seed).fit([genomes[i] for i in train], y[train])
+    pred = paper.predict([genomes[i] for i in test])
+    out["paper_one_split"] = {"n_train": int(train.size), "n_test": int(test.size),
+                              "r2": compute_metric("r2", y[test], pred), "kendall": compute_metric("kendall", y[test], pred)}
+    return out
+
+
+def study_statistics(frame: pd.DataFrame, facts: dict, *, predictor: bool = True, repeats: int = 10,
+                     seed: int = 0) -> dict:
+    """Every figure of the report, per family (cell), as a JSON-shaped dict (plus the correlation tables)."""
+    config = facts["config"]
+    out: dict = {"cells": {}}
+    for family, part in frame.groupby("family", sort=False):
+        cell: dict = {"genomes": len(part), "priors": _prior_rows(part, seed)}
+        by_prior = {p: g[TARGET].to_numpy() for p, g in part.groupby("prior", sort=False)}
+        if len(by_prior) >= 2 and all(v.size >= 2 for v in by_prior.values()):
+            tests = stats.compare_groups(by_prior)
+            cell["kruskal"], cell["pairs"] = tests["kruskal"], tests["pairs"].to_dict("records")
+        seeds = part[[f"{TARGET}_seed{k}" for k in range(config.seeds)]].to_numpy()
+        if len(part) >= 3:
+            cell["noise"] = stats.noise_ceiling(seeds, seed=seed)
+        features = _features(part)
+        cell["_correlations"] = stats.correlations(features, part[TARGET])
+        cell["_correlations_by_prior"] = {p: stats.correlations(features.loc[g.index], g[TARGET])
+                                          for p, g in part.groupby("prior", sort=False)}
+        if config.match != "none":
+            dev = (part["match_value"] - part["match_target"]).abs() / part["match_target"]
+            cell["match"] = {"kind": config.match, "median_rel_dev": float(dev.median()), "max_rel_dev": float(dev.max())}
+        if not predictor:
+            cell["no_predictor"] = "left out (--no-predictor)"
+        elif part[TARGET].nunique() < 2:
+            cell["no_predictor"] = "every genome has the same accuracy: nothing to predict"
+        elif len(part) < MIN_PREDICTOR_GENOMES:
+            cell["no_predictor"] = f"{len(part)} complete genomes in this cell, {MIN_PREDICTOR_GENOMES} needed"
+        else:
+            cell["predictor"] = _predictor_study(part, seed, repeats)
+        out["cells"][family] = cell
+    return out
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _f(value, spec=".4f") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return format(value, spec)
+
+
+def _p(value) -> str:
+    return "—" if value is None or not math.isfinite(value) else (f"{value:.2e}" if value < 1e-3 else f"{value:.3f}")
+
+
+def _interval(mean, low, high, spec=".4f") -> str:
+    return f"{_f(mean, spec)} [{_f(low, spec)}, {_f(high, spec)}]"
+
+
+def _plots(folder: Path, frame: pd.DataFrame, result: dict) -> list[tuple[str, str]]:
+    families = list(result["cells"])
+    fig = Figure(figsize=(4.2 * len(families), 4))
+    FigureCanvasAgg(fig)
+    for k, family in enumerate(families):
+        ax = fig.add_subplot(1, len(families), k + 1)
+        part = frame[frame["family"] == family]
+        priors = list(dict.fromkeys(part["prior"]))
+        data = [part.loc[part["prior"] == p, TARGET].to_numpy() for p in priors]
+        ax.violinplot(data, showmedians=True)
+        rng = np.random.default_rng(0)
+        for i, d in enumerate(data, 1):
+            ax.scatter(i + rng.uniform(-0.08, 0.08, d.size), d, s=8, alpha=0.6, color="black", edgecolors="none")
+        ax.set_xticks(range(1, len(priors) + 1), [p.replace("_", "\n") for p in priors], fontsize=7)
+        ax.set_title(f"{family} (n={len(part)})")
+        ax.set_ylabel("test accuracy (mean over seeds)")
+    fig.tight_layout()
+    fig.savefig(folder / "accuracy_by_prior.png", dpi=110)
+    plots = [("accuracy_by_prior.png", "Test accuracy by prior (one point per genome)")]
+    fig = Figure(figsize=(4.2 * len(families), 4))
+    FigureCanvasAgg(fig)
+    for k, family in enumerate(families):
+        ax = fig.add_subplot(1, len(families), k + 1)
+        part = frame[frame["family"] == family]
+        a, b = part[f"{TARGET}_seed0"], part[f"{TARGET}_seed1"]
+        ax.scatter(a, b, s=10, alpha=0.7, edgecolors="none")
+        lo, hi = float(min(a.min(), b.min())), float(max(a.max(), b.max()))
+        ax.plot([lo, hi], [lo, hi], color="black", lw=1)
+        ax.set_xlabel("seed 0")
+        ax.set_ylabel("seed 1")
+        ax.set_title(f"{family}: same genome, two training seeds")
+    fig.tight_layout()
+    fig.savefig(folder / "seed_agreement.png", dpi=110)
+    plots.append(("seed_agreement.png", "The same genome trained with two seeds: the seed noise"))
+    for family, cell in result["cells"].items():
+        curve = cell.get("predictor", {}).get("_curve")
+        if curve is not None:
+            name = f"learning_curve_{family.replace(':', '_')}.png"
+            plot_learning_curve(curve, folder / name)
+            plots.append((name, f"{family}: predictor R² and Kendall τ against training architectures (held-out 20 %)"))
+    return plots
+
+
+def _markdown(facts: dict, result: dict, plots) -> str:
+    config = facts["config"]
+    rules = ", ".join(f"`{p}`" for p in config.priors)
+    train = ", ".join(f"{k}={v}" for k, v in config.train) or "the task's budget"
+    lines = [f"# Prior study: {config.task}", ""]
+    lines += [f"- Cells (families): {', '.join(config.families)}; priors: {rules}",
+              f"- {config.per_prior} genomes per prior and cell, {config.seeds} training seeds each; nodes "
+              f"{config.nodes[0]}–{config.nodes[1]} (the i-th genome of every prior has the same size); width "
+              f"{config.width}; readout `{config.readout}`; matching: {config.match}",
+              f"- Training: {train}" + (f" (preset `{config.preset}`)" if config.preset else ""),
+              f"- Complete genomes (every seed finished): **{facts['complete']} of {facts['genomes_total']}**; "
+              f"training runs recorded: {facts['runs']}; summed training time {facts['wall_time_s']:.0f} s"
+              + (f"; {facts['other_errors']} runs failed for reasons other than divergence (left out, retried by "
+                 "--resume)" if facts.get("other_errors") else ""),
+              f"- Label: mean test accuracy over the seeds; a diverged run counts as chance ({facts['chance']:.3f}); "
+              f"failed = any run diverged or accuracy ≤ chance + {config.fail_margin}",
+              ""]
+    for family, cell in result["cells"].items():
+        lines += [f"## {family}", "", "### Accuracy by prior", "",
+                  "| prior | n | mean [95 % BCa CI] | median | best | failed | mean seed SD |", "|---|---|---|---|---|---|---|"]
+        for r in cell["priors"]:
+            lines.append(f"| {r['prior']} | {r['n']} | {_interval(r['mean'], r['low'], r['high'])} | {_f(r['median'])} | "
+                         f"{_f(r['best'])} | {r['failed_share']:.0%} | {_f(r['seed_sd'])} |")
+        if "kruskal" in cell:
+            k = cell["kruskal"]
+            lines += ["", f"Kruskal–Wallis across priors: H = {k['H']:.2f}, p = {_p(k['p'])} (n = {k['n']} genomes, "
+                          f"{k['groups']} priors).", "",
+                      "| a | b | n_a | n_b | U | p | p (Holm) | Cliff's δ |", "|---|---|---|---|---|---|---|---|"]
+            for r in cell["pairs"]:
+                lines.append(f"| {r['a']} | {r['b']} | {r['n_a']} | {r['n_b']} | {r['U']:.1f} | {_p(r['p'])} | "
+                             f"{_p(r['p_holm'])} | {r['cliffs_delta']:+.3f} |")
+            lines.append("\nδ > 0: genomes of *a* tend to be more accurate than those of *b*.")
+        if "match" in cell:
+            m = cell["match"]
+            lines.append(f"\nMatched {m['kind']}: median relative deviation from the index's target "
+                         f"{m['median_rel_dev']:.1%}, largest {m['max_rel_dev']:.1%}.")
+        if "noise" in cell:
+            n = cell["noise"]
+            lines += ["", "### Seed noise and the noise ceiling", "",
+                      f"- Same genome, different training seed: pooled SD {_f(n['within_sd'])}, mean |difference| "
+                      f"between two seeds {_f(n['mean_abs_diff'])}; SD of the genomes' true accuracies {_f(n['between_sd'])} "
+                      f"({n['genomes']} genomes × {n['seeds']} seeds).",
+                      f"- Repeatability ICC(1) = {_interval(n['icc1'], n['icc1_low'], n['icc1_high'], '.3f')}: the highest R² "
+                      "a structure-only predictor can reach on labels from **one** training run (the paper's design).",
+                      f"- ICC(1,{n['seeds']}) = {_interval(n['icc_mean'], n['icc_mean_low'], n['icc_mean_high'], '.3f')}: "
+                      f"the ceiling on this study's labels (mean of {n['seeds']} runs)."]
+            if not math.isfinite(n["icc1"]):
+                lines.append("- The genomes' mean accuracies do not vary: the repeatability is undefined and there is "
+                             "nothing for a predictor to explain.")
+            elif n["icc1"] <= 0:
+                lines.append("- A repeatability at or below 0: the seed-to-seed spread is as large as the spread between "
+                             "genomes, so these labels hold no measurable structural signal and no predictor can reach "
+                             "an R² above 0 on them (the ceiling is 0).")
+        corr = cell["_correlations"]
+        if not corr.empty:
+            lines += ["", "### Feature–accuracy correlations (top 10 by |Spearman ρ|, all genomes of the cell)", "",
+                      "| feature | Pearson r [95 % CI] | Spearman ρ [95 % CI] | p (Spearman) |", "|---|---|---|---|"]
+            for r in corr.head(10).to_dict("records"):
+                lines.append(f"| {r['feature']} | {_interval(r['pearson'], r['pearson_low'], r['pearson_high'], '+.2f')} | "
+                             f"{_interval(r['spearman'], r['spearman_low'], r['spearman_high'], '+.2f')} | {_p(r['spearman_p'])} |")
+            lines.append("\nPer prior (top 3 each):")
+            for prior, table in cell["_correlations_by_prior"].items():
+                top = ", ".join(f"{r['feature']} {r['spearman']:+.2f}" for r in table.head(3).to_dict("records")) or "—"
+                lines.append(f"- {prior}: {top}")
+            lines.append("\nEvery feature: `correlations.csv`.")
+        lines += _predictor_lines(cell.get("predictor"), cell.get("no_predictor", ""))
+        lines.append("")
+    lines += ["## Plots", ""] + [f"![{title}]({name})\n\n*{title}*\n" for name, title in plots]
+    lines += ["## Files", "", "- `evaluations.csv`: one row per complete genome (`nas predictor evaluate --data "
+              "evaluations.csv --target test_accuracy`)", "- `runs.jsonl`: every training run; `genomes.jsonl`: every "
+              "genome; `study.json`: settings and versions; `statistics.json`: every figure above", ""]
+    return "\n".join(lines)
+
+
+def _predictor_lines(study: dict | None, reason: str) -> list[str]:
+    if study is None:
+        return ["", f"*No predictor study: {reason}.*"]
+    c = study["compare"]
+    lines = ["", "### Predicting accuracy from structure", "",
+             f"Repeated 5-fold cross-validation ({c['n_repeats']} repeats, the same splits for both), {study['n']} "
+             "genomes; 95 % BCa intervals over architectures; the difference is tested with the corrected repeated k-fold t-test.", "",
+             "| predictor | R² | Kendall τ | Spearman ρ |", "|---|---|---|---|"]
+    for name, r in c["pipelines"].items():
+        lines.append(f"| {name} ({r['description']}) | {_interval(r['r2'], r['r2_low'], r['r2_high'], '.3f')} | "
+                     f"{_interval(r['kendall'], r['kendall_low'], r['kendall_high'], '.3f')} | "
+                     f"{_interval(r['spearman'], r['spearman_low'], r['spearman_high'], '.3f')} |")
+    for pair in c.get("pairs", []):
+        lines.append(f"\n{pair['a']} − {pair['b']}: R² difference {pair['r2_diff']:+.3f}, {pair['test']} p = {_p(pair['p'])}.")
+    one = study["paper_one_split"]
+    lines.append(f"\nThe paper's protocol, **one** 90/10 split ({one['n_train']} / {one['n_test']} genomes), paper "
+                 f"pipeline: R² {one['r2']:.3f}, τ {one['kendall']:.3f} — one split, shown only beside the CV figures.")
+    if "leave_one_prior_out" in study:
+        held = ", ".join(f"{p}: R² {v['r2']:.3f}, τ {v['kendall']:.3f}" for p, v in study["leave_one_prior_out"].items())
+        lines.append(f"\nLeave one prior out (product predictor, trained on the other priors): {held}.")
+    return lines
+
+
+def _jsonable(result: dict) -> dict:
+    out = {"cells": {}}
+    for family, cell in result["cells"].items():
+        clean = {k: v for k, v in cell.items() if not k.startswith("_") and k != "predictor"}
+        clean["correlations_top"] = cell["_correlations"].head(10).to_dict("records")
+        if "predictor" in cell:
+            clean["predictor"] = {k: v for k, v in cell["predictor"].items() if not k.startswith("_")}
+        out["cells"][family] = clean
+    return out
+
+
+def write_report(folder, *, predictor: bool = True, repeats: int = 10, seed: int = 0) -> Path:
+    """Write ``report.md``, the plots, ``evaluations.csv``, ``correlations.csv`` and ``statistics.json``.
+
+    Raises
+    ------
+    StudyError
+        No study in ``folder``, or no genome has finished every seed yet.
+    """
+    folder = Path(folder)
+    frame, facts = genome_table(folder)
+    if frame.empty:
+        raise StudyError(f"{str(folder)!r}: no genome has finished all {facts['config'].seeds} seeds yet; nothing to report")
+    result = study_statistics(frame, facts, predictor=predictor, repeats=repeats, seed=seed)
+    write_text_atomic(folder / "evaluations.csv", frame.to_csv(index=False))
+    corr = pd.concat([cell["_correlations"].assign(family=f, prior="all") for f, cell in result["cells"].items()]
+                     + [t.assign(family=f, prior=p) for f, cell in result["cells"].items()
+                        for p, t in cell["_correlations_by_prior"].items()], ignore_index=True)
+    write_text_atomic(folder / "correlations.csv", corr.to_csv(index=False))
+    plots = _plots(folder, frame, result)
+    write_json_atomic(folder / "statistics.json", to_jsonable(_jsonable(result)))
+    return write_text_atomic(folder / "report.md", _markdown(facts, result, plots))
+

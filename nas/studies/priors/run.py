@@ -1,0 +1,143 @@
+"""Running a prior study: draw the genomes, train each with every seed as populations, stream the runs.
+
+The loop, in pseudocode::
+
+    data   <- task.load(...)                      # a data error stops here, before any file is written
+    genomes <- draw_study_genomes(config)         # or, on --resume, the stored ones (checked)
+    for chunk of `batch` genomes, in index order:
+        for seed in 0 .. S-1:
+            todo <- genomes of the chunk without a finished (id, seed) run
+            outcomes <- train_candidates(todo, task, budget with seed)   # stacked populations
+            append one line per outcome to runs.jsonl                    # flushed: survives a kill
+
+The report is the caller's (``nas priors evaluate`` writes it with
+:func:`nas.studies.priors.report.write_report` once the runs are done).
+
+A killed study loses at most the population call in flight; ``--resume`` skips every finished run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from nas.exceptions import StudyError
+from nas.studies.priors.config import SETTING_FIELDS, StudyConfig
+from nas.studies.priors.ledger import RUN_FIELDS, StudyLedger
+from nas.studies.priors.sampling import draw_study_genomes
+from nas.training.candidates import train_candidates
+from nas.training.device import resolve_device
+from nas.training.equal_cost import task_weight_counter
+from nas.training.tasks import get_task
+
+__all__ = ["run_study", "check_resume", "counts", "diverged"]
+
+log = logging.getLogger(__name__)
+
+
+def check_resume(stored: StudyConfig, requested: StudyConfig) -> None:
+    """Raise :class:`StudyError` naming every setting in which ``requested`` differs from ``stored``."""
+    a, b = stored.settings(), requested.settings()
+    diff = [f"{k}: stored {a[k]!r}, given {b[k]!r}" for k in SETTING_FIELDS if a[k] != b[k]]
+    if diff:
+        raise StudyError("--resume with different study settings (" + "; ".join(diff) + "); "
+                         "repeat the original settings or start a new study in another --out")
+
+
+def _error(record) -> str | None:
+    error = record.get("error")
+    return error if isinstance(error, str) and error else None  # None, or NaN in a table: no error
+
+
+def diverged(record) -> bool:
+    """Whether the run is the network's own failure: a non-finite loss, or no finite test accuracy."""
+    error = _error(record)
+    if error is not None:
+        return error.startswith("TrainingError")
+    accuracy = record.get("test_accuracy")
+    return not isinstance(accuracy, (int, float)) or not math.isfinite(accuracy)
+
+
+def counts(record: dict) -> bool:
+    """Whether a run is a result: it trained or diverged. Any other error (out of memory, a
+    failing device) says nothing about the network; such runs are retried by ``--resume`` and
+    left out of the report."""
+    return _error(record) is None or diverged(record)
+
+
+def _record(genome_id: str, seed: int, outcome) -> dict:
+    if outcome.metrics is None:
+        return {"id": genome_id, "seed": seed, "error": outcome.error}
+    out = {"id": genome_id, "seed": seed, "error": None}
+    for key in RUN_FIELDS:
+        value = outcome.metrics.get(key)
+        out[key] = None if isinstance(value, float) and not math.isfinite(value) else value
+    return out
+
+
+def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig | None = None) -> Path:
+    """Run (or continue) the study ``config`` in ``config.out``; returns the folder.
+
+    Parameters
+    ----------
+    config : StudyConfig
+        Settings of a new study; on ``resume`` the runtime fields (out, data, device, batch,
+        progress) of the continued one.
+    resume : bool
+        Continue the study stored in ``config.out``.
+    requested : StudyConfig, optional
+        On resume: settings the caller asked for explicitly; they must equal the stored ones.
+
+    Raises
+    ------
+    StudyError
+        A new study in a folder that is not empty, a resume of a folder without a study or with
+        different settings, a damaged ledger.
+    DataError
+        The task's data cannot be loaded (before anything is written).
+    """
+    folder = Path(config.out)
+    ledger = StudyLedger(folder)
+    if resume:
+        if not ledger.exists:
+            raise StudyError(f"--resume: {str(folder)!r} holds no study (no study.json); start one without --resume")
+        stored = ledger.config()
+        if requested is not None:
+            check_resume(stored, requested)
+        runtime = {k: getattr(config, k) for k in ("out", "data_dir", "device", "batch", "progress", "allow_partial_data")}
+        config = stored.with_changes(**runtime)
+    elif ledger.exists:
+        raise StudyError(f"{str(folder)!r} already holds a study; pass --resume to continue it or choose another --out")
+    task = get_task(config.task)
+    resolve_device(config.device)  # a device that does not exist stops here, not as a failed run per genome
+    data = task.load(data_dir=config.data_dir, allow_partial=config.allow_partial_data)
+    if resume:
+        genomes = ledger.genomes()  # the stored genomes are the study's, whatever this code version would draw
+        expected = config.per_prior * len(config.families) * len(config.priors)
+        if len(genomes) != expected:
+            raise StudyError(f"{str(folder / 'genomes.jsonl')!r} holds {len(genomes)} genomes; its settings make "
+                             f"{expected}; the study folder is damaged")
+    else:
+        genomes = draw_study_genomes(config, task_weight_counter(task, data) if config.match == "weights" else None)
+        chance = 1.0 / data.num_classes if task.target == "class" else 0.0
+        ledger = StudyLedger.create(folder, config, genomes, chance=chance)
+    done = {(r["id"], int(r["seed"])) for r in ledger.runs() if counts(r)}
+    total = len(genomes) * config.seeds
+    with tqdm(total=total, initial=len(done), desc="prior study", unit="run", disable=not config.progress) as bar:
+        for start in range(0, len(genomes), config.batch):
+            chunk = genomes[start:start + config.batch]
+            for seed in range(config.seeds):
+                todo = [g for g in chunk if (g.id, seed) not in done]
+                if not todo:
+                    continue
+                budget = task.default_config(**{**config.train_options, "seed": seed,
+                                                **({"device": config.device} if config.device else {})})
+                outcomes = train_candidates([g.genome for g in todo], task, budget, data)
+                ledger.append_runs([_record(g.id, seed, o) for g, o in zip(todo, outcomes)])
+                done.update((g.id, seed) for g in todo)
+                bar.update(len(todo))
+    return folder
+

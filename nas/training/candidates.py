@@ -1,0 +1,91 @@
+"""Training a list of candidate genomes for a search or a study: together (stacked) where the
+family allows, one by one otherwise, each failure pinned on the candidate that caused it.
+
+:func:`train_candidates` returns one :class:`Outcome` per genome. Errors of the set-up
+(:data:`SETUP_ERRORS`: a device that does not exist, unusable data) are raised, never recorded as
+a candidate's failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from nas.exceptions import DataError, DeviceError, TrainingError
+from nas.training.loop import train_genome
+from nas.training.stacking import train_population
+from search_spaces.exceptions import SparseNASError
+from search_spaces.genome import Genome
+
+__all__ = ["Outcome", "train_candidates", "trains_together", "SETUP_ERRORS"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What training one candidate produced: metrics dict and model, or the failure reason."""
+
+    metrics: dict | None = None
+    model: Any = None
+    error: str | None = None
+
+
+#: Errors of the set-up, not of a candidate: they stop a search or worker instead of failing trials.
+SETUP_ERRORS = (DeviceError, DataError)
+
+def trains_together(family: str) -> bool:
+    return family in ("ff", "cnn") or family.startswith("rnn:")
+
+
+def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outcome]:
+    """Train ``genomes``; together as stacked populations for ``ff``, ``cnn`` and ``rnn:*``, one by one otherwise.
+
+    A candidate whose training raises is returned as failed with the reason; the others go on.
+    If a population run fails as a whole, its candidates are retrained one by one so the
+    failure is pinned on the one that caused it. Stacked candidates' metrics carry
+    ``batch_size`` (candidates trained together) and ``batch_wall_time_s``.
+
+    Raises
+    ------
+    DeviceError, DataError
+        Set-up errors (:data:`SETUP_ERRORS`: a device that does not exist, unusable data) are
+        raised, not recorded: they are no candidate's fault and would fail every one of them.
+    """
+    genomes = list(genomes)
+    if not genomes:
+        return []
+    if len(genomes) > 1 and all(trains_together(g.family) for g in genomes):
+        start = time.perf_counter()
+        try:
+            # "record": a diverging candidate is frozen and reported, the others train on
+            results = train_population(genomes, task, config, data=data, on_error="record")
+        except SETUP_ERRORS:
+            raise
+        except (TrainingError, RuntimeError, ValueError) as err:
+            log.warning("population training of %d candidates failed (%s: %s); training them one by one",
+                        len(genomes), type(err).__name__, err)
+            results = None  # the stack as a whole failed: pin the failure down one by one
+        if results is not None:
+            batch_s = time.perf_counter() - start
+            outcomes = []
+            for r in results:
+                if r.error:
+                    outcomes.append(Outcome(error=f"TrainingError: {r.error}"))
+                else:
+                    # wall_time_s of stacked candidates is the batch's time shared evenly
+                    outcomes.append(Outcome(metrics={**r.to_dict(), "batch_size": len(genomes), "batch_wall_time_s": batch_s}, model=r.model))
+            return outcomes
+    outcomes = []
+    for genome in genomes:
+        try:
+            result = train_genome(genome, task, config, data=data)
+        except SETUP_ERRORS:
+            raise
+        except (TrainingError, SparseNASError, RuntimeError, ValueError) as err:
+            outcomes.append(Outcome(error=f"{type(err).__name__}: {err}"))
+            continue
+        outcomes.append(Outcome(metrics={**result.to_dict(), "batch_size": 1}, model=result.model))
+    return outcomes

@@ -1,0 +1,91 @@
+"""Equal-cost comparisons: the vertex width that gives a genome a target number of nonzero weights.
+
+Priors compared at equal node count differ a lot in cost (a dense Erdős–Rényi graph has many
+times the edges of a tree-like Barabási–Albert one), so a search or a study can instead fix a
+*budget* of nonzero weights and let every candidate's width follow from it. A sparse MLP's weight
+count grows with the width ``w`` as ``a·w² + b·w + c`` (edge blocks are ``w × w``, the input and
+output layers and the biases grow with ``w``), so the count is monotone in ``w`` and the best width
+is found by bisection.
+
+Feed-forward counts are computed from the DAG (:func:`ff_nonzero_weights`, equal to the built
+model's :meth:`nonzero_weights`, see the tests); other families are built and counted.
+
+Examples
+--------
+>>> from search_spaces import Genome
+>>> g = Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=30, seed=1)
+>>> fitted = width_for_budget(g, 100_000, lambda h: ff_nonzero_weights(h, 784, 10))
+>>> fitted.width
+7
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from search_spaces.genome import MAX_WIDTH, Genome
+
+__all__ = ["ff_nonzero_weights", "width_for_budget", "task_weight_counter"]
+
+
+def ff_nonzero_weights(genome: Genome, in_features: int, classes: int) -> int:
+    """Nonzero weights and biases of ``genome``'s sparse MLP (family ``ff``, no layer norm).
+
+    Dense input layer, one masked block per DAG edge, a bias for every unit with an incoming edge
+    in a masked layer, and the output layer over the units its readout reads.
+    """
+    dag = genome.dag()
+    w = genome.width
+    units = [n * w for n in dag.layer_widths]
+    total = in_features * units[0] + units[0] + dag.num_edges * w * w
+    layer = dag.layer_of
+    # masked layers: a bias for every (source layer, target vertex) pair joined by an edge
+    fed = {(layer[u], v) for u, v in dag.edges}
+    total += len(fed) * w
+    if genome.readout == "last":
+        read = units[-1]
+    else:
+        read = len(dag.sinks) * w
+    return total + read * classes + classes
+
+
+def width_for_budget(genome: Genome, target: int, count: Callable[[Genome], int], widths=(1, MAX_WIDTH)) -> Genome:
+    """``genome`` with the width in ``widths`` whose ``count`` comes closest to ``target``.
+
+    ``count(genome)`` must grow with the width (it does for weight counts); ties go to the
+    smaller width.
+    """
+    lo, hi = int(widths[0]), int(widths[1])
+    counted: dict[int, int] = {}  # non-ff counts build a model: count each width once
+
+    def at(width: int) -> int:
+        if width not in counted:
+            counted[width] = count(genome.replace(width=width))
+        return counted[width]
+
+    if at(lo) >= target:
+        return genome.replace(width=lo)
+    if at(hi) <= target:
+        return genome.replace(width=hi)
+    while hi - lo > 1:  # invariant: at(lo) < target < at(hi)
+        mid = (lo + hi) // 2
+        if at(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    best = lo if target - at(lo) <= at(hi) - target else hi
+    return genome.replace(width=best)
+
+
+def task_weight_counter(task, data) -> Callable[[Genome], int]:
+    """``count(genome)``: nonzero weights of the genome's model for ``task`` on ``data``
+    (analytic for ``ff``, by building the model otherwise)."""
+    shape = tuple(data.input_shape)
+
+    def count(genome: Genome) -> int:
+        if genome.family == "ff":
+            return ff_nonzero_weights(genome, int(math.prod(shape)), data.num_classes)
+        return task.build(genome, data).nonzero_weights()
+
+    return count
