@@ -71,7 +71,7 @@ class OptunaSearch(Strategy):
         return self.space.fitted(genome)
 
     def _record(self, trial, state: str, values=None) -> int:
-        frozen = trial.study._storage.get_trial(trial._trial_id)
+        frozen = self._live.get_trials(deepcopy=False)[trial.number]  # the study's own record (public API)
         self._trials.append({
             "state": state,
             "params": dict(frozen.params),
