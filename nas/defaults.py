@@ -54,8 +54,10 @@ _REBER_SEARCH_QUICK = {
 }
 
 # --- nas priors evaluate --quick: minutes on a 2-core CPU (measured: docs/priors.md) ----------------
-_IMAGE_PRIORS_QUICK = {"per_prior": 6, "seeds": 2, "nodes": (10, 30), "width": 8,
-                       "train": {"epochs": 2, "lr": 1e-2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000}}
+_IMAGE_PRIORS_QUICK = {
+    "per_prior": 6, "seeds": 2, "nodes": (10, 30), "width": 8,
+    "train": {"epochs": 2, "lr": 1e-2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000},
+}
 _REBER_PRIORS_QUICK = {"per_prior": 6, "seeds": 2, "nodes": (10, 30),
                        "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64, "train_subset": 4000, "val_subset": 1000}}
 

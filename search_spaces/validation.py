@@ -141,8 +141,9 @@ class Interval(Constraint):
         bounded = self.left is not None and self.right is not None
         if self.kind is Integral:
             noun = "integers" if plural else "an integer"
-        else:
-            noun = ("numbers" if plural else "a number") if bounded else ("finite numbers" if plural else "a finite number")
+        else:  # a range bounded on both sides says "finite" already
+            noun = ("numbers" if plural else "a number") if bounded else \
+                ("finite numbers" if plural else "a finite number")
         left_in = self.closed in ("both", "left")
         right_in = self.closed in ("both", "right")
         if bounded:
@@ -168,7 +169,7 @@ class Options(Constraint):
         return any(value is v or (type(value) is type(v) and value == v) for v in self.values)
 
     def describe(self, plural: bool = False) -> str:
-        return f"{'each ' if plural else ''}one of {list(self.values)}"
+        return f"items from {list(self.values)}" if plural else f"one of {list(self.values)}"
 
 
 class Boolean(Constraint):

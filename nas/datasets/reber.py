@@ -77,7 +77,8 @@ VALID_KIND = "none"  # negative_kind of a valid string
 # --- the generators' options: one rule each ------------------------------------------------------
 _SPLITS = {"seed": Interval(Integral, 0, None), "test_fraction": Interval(Real, 0, 1, closed="neither"),
            "val_fraction": Interval(Real, 0, 1, closed="left")}
-_ENCODING = {"encoding": Options(ENCODINGS), "padding": Options(PADDINGS), "max_len": [Interval(Integral, 1, None), None]}
+_ENCODING = {"encoding": Options(ENCODINGS), "padding": Options(PADDINGS),
+             "max_len": [Interval(Integral, 1, None), None]}
 #: Options of the classification task's generator (errors name ``reber``); ``n`` even,
 #: ``min_length <= max_length`` and ``max_len >= max_length`` are checked after the table.
 REBER_DATASET_OPTIONS = {"n": Interval(Integral, 2, None), **_SPLITS, "min_length": REBER_LENGTH,

@@ -199,7 +199,8 @@ class TrainConfig:
     def __post_init__(self):
         check_fields(self)
         if self.plateau_momentum is not None and self.optimizer != "sgd":
-            raise invalid(self, "plateau_momentum", f"None with optimizer={self.optimizer!r} (it needs optimizer='sgd')")
+            raise invalid(self, "plateau_momentum",
+                          f"None with optimizer={self.optimizer!r} (it needs optimizer='sgd')")
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some fields changed (validated again; an unknown field is refused)."""

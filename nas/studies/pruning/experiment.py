@@ -215,7 +215,8 @@ class PruneConfig:
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["methods"], d["train"], d["retrain_options"] = list(self.methods), self.train.to_dict(), self.retrain_options.to_dict()
+        d["methods"] = list(self.methods)
+        d["train"], d["retrain_options"] = self.train.to_dict(), self.retrain_options.to_dict()
         return d
 
 
