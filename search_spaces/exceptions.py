@@ -69,6 +69,9 @@ class InvalidValueError(SparseNASError, ValueError):
         self.owner = owner or self.default_owner
         super().__init__(f"{self.owner}.{field} = {value!r}; expected {expected}")
 
+    def __reduce__(self):  # picklable (e.g. from a worker process) although __init__ takes four arguments
+        return type(self), (self.field, self.value, self.expected, self.owner)
+
 
 class InvalidGenomeError(SearchSpaceError, InvalidValueError):
     """A genome field whose value is outside what is allowed: ``Genome.FIELD = VALUE; expected WHAT``.

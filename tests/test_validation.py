@@ -4,6 +4,7 @@ TrainOverrides: messages, None, bools, NaN and infinities, pairs, lists, unknown
 from __future__ import annotations
 
 import math
+import pickle
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import ClassVar
@@ -45,6 +46,12 @@ def test_one_message_style_names_owner_field_value_and_what_is_expected():
     assert (err.value.owner, err.value.field, err.value.value, err.value.expected) == \
         ("TrainConfig", "epochs", 0, "an integer >= 1")
     assert isinstance(err.value, ConfigError) and isinstance(err.value, InvalidValueError)
+
+
+def test_the_error_survives_pickling():
+    error = pickle.loads(pickle.dumps(OptionError("epochs", 0, "an integer >= 1", owner="TrainConfig")))
+    assert type(error) is OptionError and str(error) == "TrainConfig.epochs = 0; expected an integer >= 1"
+    assert (error.owner, error.field, error.value) == ("TrainConfig", "epochs", 0)
 
 
 def test_the_generic_checker_raises_the_error_type_it_is_given():
