@@ -249,8 +249,8 @@ class StudyConfig:
             object.__setattr__(self, "width", 16 if families == ("ff",) else 1)
         own = sorted(name for name in self.train.names() if name in _OWN_TRAIN)
         if own:
-            raise ConfigError(f"training options {own} are set by the study itself (seeds 0 .. S-1, --device, "
-                              f"--no-progress); remove them from the training options")
+            raise invalid(self, "train", f"other options: {own} are set by the study itself (seeds 0 .. S-1, "
+                                         f"--device, --no-progress)")
         if self.preset is not None and self.preset not in PRESETS:
             raise UnknownNameError("preset", self.preset, PRESETS)
         # the rules between training options and the task's defaults (plateau_momentum needs SGD)
