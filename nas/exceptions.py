@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search_spaces.exceptions import SparseNASError
+from search_spaces.exceptions import InvalidValueError, SparseNASError
 
 __all__ = [
     "SparseNASError",
@@ -14,6 +14,7 @@ __all__ = [
     "TruncatedFileError",
     "UnknownNameError",
     "ConfigError",
+    "OptionError",
     "DeviceError",
     "TrainingError",
     "LedgerError",
@@ -61,6 +62,15 @@ class UnknownNameError(NASError, KeyError):
 
 class ConfigError(NASError, ValueError):
     """A configuration value outside what is allowed."""
+
+
+class OptionError(ConfigError, InvalidValueError):
+    """A config field that breaks its rule: ``OWNER.FIELD = VALUE; expected WHAT`` (see :mod:`nas.validation`).
+
+    Attributes ``owner``, ``field``, ``value`` and ``expected`` hold the parts of the message.
+    """
+
+    default_owner = "config"
 
 
 class DeviceError(NASError, ValueError):

@@ -54,13 +54,12 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from predictors.evaluation import (
-    _n_rows,
-    _seed_unset,
     check_target,
     cv_splits,
     prepare,
     repeat_averaged,
     run_cv,
+    seed_unset,
 )
 from predictors.exceptions import EvaluationDataError
 from predictors.features import GraphFeatures
@@ -326,7 +325,7 @@ def _split_features(pipeline, X, cache: dict, random_state: int):
         key = (feats.group, extra if isinstance(extra, str) else tuple(extra))
         if key not in cache:
             cache[key] = feats.fit(X).transform(X)
-        return cache[key], _seed_unset(Pipeline(est.steps[1:]), random_state)
+        return cache[key], seed_unset(Pipeline(est.steps[1:]), random_state)
     Xa, rest, _ = prepare(est, X, random_state)
     return Xa, rest
 
@@ -388,7 +387,7 @@ def compare_predictors(
     if unknown:
         raise EvaluationDataError(f"unknown metrics {unknown}; expected some of {list(METRICS)}")
     metrics = tuple(metrics)
-    n = _n_rows(X)
+    n = len(X)
     if n == 0:
         raise EvaluationDataError("expected evaluation data with at least one architecture, got none")
     y = check_target(y, n)

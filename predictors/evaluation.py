@@ -68,6 +68,8 @@ __all__ = [
     "learning_curve",
     "permutation_importance",
     "prepare",
+    "seed_unset",
+    "take_rows",
     "check_target",
     "DEFAULT_SIZES",
 ]
@@ -104,7 +106,7 @@ def check_target(y, n: int | None = None, name: str = "target") -> np.ndarray:
     return arr
 
 
-def _seed_unset(estimator, seed: int):
+def seed_unset(estimator, seed: int):
     """Give every unset ``random_state`` parameter a seed derived from ``seed`` (reproducible CV)."""
     params = estimator.get_params(deep=True)
     keys = sorted(k for k, v in params.items() if (k == "random_state" or k.endswith("__random_state")) and v is None)
@@ -126,7 +128,7 @@ def prepare(pipeline, X, random_state: int = 0):
         feats = est.steps[0][1].fit(X)
         Xf = feats.transform(X)
         rest = Pipeline(est.steps[1:])
-        return Xf, _seed_unset(rest, random_state), [str(n) for n in feats.get_feature_names_out()]
+        return Xf, seed_unset(rest, random_state), [str(n) for n in feats.get_feature_names_out()]
     if isinstance(X, pd.DataFrame):
         Xa = X
     else:
@@ -134,7 +136,7 @@ def prepare(pipeline, X, random_state: int = 0):
     names = None
     if isinstance(Xa, np.ndarray) and Xa.ndim == 2 and Xa.dtype != object:
         names = [f"x{i}" for i in range(Xa.shape[1])]
-    return Xa, _seed_unset(est, random_state), names
+    return Xa, seed_unset(est, random_state), names
 
 
 class CVSplits(NamedTuple):
@@ -263,12 +265,9 @@ def cv_splits(
     return CVSplits(splits, 1, len(labels), labels, cv)
 
 
-def _take(X, idx):
+def take_rows(X, idx):
+    """The rows ``idx`` of ``X`` (a DataFrame by position, else an array or a list of architectures)."""
     return X.iloc[idx] if isinstance(X, pd.DataFrame) else X[idx]
-
-
-def _n_rows(X) -> int:
-    return len(X)
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -455,7 +454,7 @@ def evaluate(
         fewer than two groups (fewer than ``folds`` for ``"group_kfold"``), an unknown ``cv`` or
         one that contradicts ``groups``, or features that are NaN/inf.
     """
-    n = _n_rows(genomes)
+    n = len(genomes)
     if n == 0:
         raise EvaluationDataError("expected evaluation data with at least one architecture, got none")
     y = check_target(y, n)
@@ -498,10 +497,10 @@ def run_cv(
     fold_values = {m: np.full(len(plan.splits), np.nan) for m in metrics}
     for i, (train, test) in enumerate(plan.splits):
         if fit_fold is None:
-            model = clone(est).fit(_take(X, train), y[train])
+            model = clone(est).fit(take_rows(X, train), y[train])
         else:
-            model = fit_fold(i, train, _take(X, train), y[train])
-        pred = np.asarray(model.predict(_take(X, test)), dtype=float)
+            model = fit_fold(i, train, take_rows(X, train), y[train])
+        pred = np.asarray(model.predict(take_rows(X, test)), dtype=float)
         oof[i // plan.folds, test] = pred
         k_fold = max(1, int(round(k * test.size / n)))
         for m in metrics:
@@ -599,7 +598,7 @@ def learning_curve(
     EvaluationDataError
         Too few architectures for a test set of two and a training set of ``min_size``.
     """
-    n = _n_rows(genomes)
+    n = len(genomes)
     y = check_target(y, n)
     if not 0 < test_fraction < 1:
         raise EvaluationDataError(f"test_fraction must be in (0, 1), got {test_fraction}")
@@ -618,7 +617,7 @@ def learning_curve(
             train = rng.choice(train_pool, size=size, replace=False)
             if np.ptp(y[train]) == 0:
                 continue  # a constant training target teaches nothing; leave NaN
-            pred = clone(est).fit(_take(X, train), y[train]).predict(_take(X, test))
+            pred = clone(est).fit(take_rows(X, train), y[train]).predict(take_rows(X, test))
             for m in metrics:
                 values[m][i, r] = compute_metric(m, y[test], pred, k=default_k(n_test))
     return LearningCurve(sizes=used, values=values, n_test=n_test, repeats=repeats, skipped_sizes=skipped)
@@ -652,7 +651,7 @@ def permutation_importance(
     EvaluationDataError
         Fewer architectures than folds, or a bad target.
     """
-    n = _n_rows(genomes)
+    n = len(genomes)
     y = check_target(y, n)
     if n < folds or folds < 2:
         raise EvaluationDataError(f"{folds}-fold permutation importance needs at least {max(folds, 2)} architectures, got {n}")
@@ -662,9 +661,9 @@ def permutation_importance(
     chunks = []
     kf = KFold(n_splits=folds, shuffle=True, random_state=random_state)
     for i, (train, test) in enumerate(kf.split(np.zeros(n))):
-        model = clone(est).fit(_take(X, train), y[train])
+        model = clone(est).fit(take_rows(X, train), y[train])
         result = _sk_permutation_importance(
-            model, _take(X, test), y[test], n_repeats=n_repeats, random_state=random_state + i, scoring=scoring
+            model, take_rows(X, test), y[test], n_repeats=n_repeats, random_state=random_state + i, scoring=scoring
         )
         chunks.append(result.importances)
     imp = np.concatenate(chunks, axis=1)

@@ -20,11 +20,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from predictors.evaluation import (
     EvaluationReport,
-    _take,
     check_target,
     cv_splits,
     prepare,
     run_cv,
+    take_rows,
 )
 from predictors.exceptions import EvaluationDataError
 from predictors.metrics import LOWER_IS_BETTER, METRICS, compute_metric, default_k
@@ -115,8 +115,8 @@ def tune(
             # not printed once per fold
             warnings.simplefilter("always", ConvergenceWarning)
             for i, (train, test) in enumerate(splits):
-                fitted = clone(est).fit(_take(X, train), y[train])
-                oof[i // folds, test] = fitted.predict(_take(X, test))
+                fitted = clone(est).fit(take_rows(X, train), y[train])
+                oof[i // folds, test] = fitted.predict(take_rows(X, test))
         trial.set_user_attr("convergence_warnings", sum(issubclass(w.category, ConvergenceWarning) for w in caught))
         scores = [compute_metric(scoring, y, row, k=k) for row in oof]
         score = float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")

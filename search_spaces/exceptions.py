@@ -13,6 +13,7 @@ __all__ = [
     "SparseNASError",
     "SearchSpaceError",
     "UnknownPriorError",
+    "InvalidValueError",
     "InvalidGenomeError",
     "GraphGenerationError",
     "EmptyGraphError",
@@ -40,8 +41,40 @@ class UnknownPriorError(SearchSpaceError, KeyError):
         return self.args[0]
 
 
-class InvalidGenomeError(SearchSpaceError):
-    """A genome field whose value is outside what is allowed.
+class InvalidValueError(SparseNASError, ValueError):
+    """A field of a config (or genome) whose value breaks its declared rule.
+
+    Every such error reads ``OWNER.FIELD = VALUE; expected WHAT`` (e.g.
+    ``TrainConfig.epochs = 0; expected an integer >= 1``); :mod:`search_spaces.validation` raises
+    it from the constraint tables.
+
+    Parameters
+    ----------
+    field : str
+        The offending field, e.g. ``"epochs"`` or ``"params.p"``.
+    value : object
+        The value received.
+    expected : str
+        What would have been accepted, e.g. ``"an integer >= 1"``.
+    owner : str, optional
+        What the field belongs to (a config class, a generator); default :attr:`default_owner`.
+    """
+
+    default_owner = "value"
+
+    def __init__(self, field: str, value: object, expected: str, owner: str | None = None):
+        self.field = field
+        self.value = value
+        self.expected = expected
+        self.owner = owner or self.default_owner
+        super().__init__(f"{self.owner}.{field} = {value!r}; expected {expected}")
+
+    def __reduce__(self):  # picklable (e.g. from a worker process) although __init__ takes four arguments
+        return type(self), (self.field, self.value, self.expected, self.owner)
+
+
+class InvalidGenomeError(SearchSpaceError, InvalidValueError):
+    """A genome field whose value is outside what is allowed: ``Genome.FIELD = VALUE; expected WHAT``.
 
     Parameters
     ----------
@@ -53,11 +86,7 @@ class InvalidGenomeError(SearchSpaceError):
         What would have been accepted, e.g. ``"a float in [0.0, 1.0]"``.
     """
 
-    def __init__(self, field: str, value: object, expected: str):
-        self.field = field
-        self.value = value
-        self.expected = expected
-        super().__init__(f"invalid genome field {field!r}: expected {expected}, got {value!r}")
+    default_owner = "Genome"
 
 
 class GraphGenerationError(SearchSpaceError):

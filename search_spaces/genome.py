@@ -18,14 +18,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from numbers import Integral
+from typing import Any, ClassVar, Mapping
 
 import networkx as nx
-import numpy as np
 
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import InvalidGenomeError, SearchSpaceError
 from search_spaces.priors import get_prior
+from search_spaces.validation import (
+    Interval,
+    Options,
+    Satisfies,
+    Unchecked,
+    check_fields,
+    check_value,
+)
 
 __all__ = [
     "Genome", "FAMILIES", "RNN_CELLS", "EDIT_OPS", "READOUTS", "MIN_NODES", "MAX_NODES", "MAX_WIDTH", "MAX_SEED",
@@ -48,13 +56,8 @@ SCHEMA_VERSION = 2
 _KEY_NEUTRAL = {"width": 1, "readout": "last"}
 
 
-def _int_field(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidGenomeError(name, value, f"an integer in [{low}, {high}]")
-    value = int(value)
-    if not low <= value <= high:
-        raise InvalidGenomeError(name, value, f"an integer in [{low}, {high}]")
-    return value
+def _edit_sequence(value) -> bool:
+    return not isinstance(value, (str, bytes, Mapping)) and hasattr(value, "__iter__")
 
 
 @dataclass(frozen=True)
@@ -102,17 +105,25 @@ class Genome:
     width: int = 1
     readout: str = "sinks"
 
+    #: One rule per field (:mod:`search_spaces.validation`); the prior's own rules (its smallest
+    #: graph, its parameters) and the edits' node range are checked after it.
+    constraints: ClassVar[dict] = {
+        "prior": Satisfies(lambda v: isinstance(v, str), "a prior name (string)"),
+        "nodes": Interval(Integral, MIN_NODES, MAX_NODES),
+        "seed": Interval(Integral, 0, MAX_SEED),
+        "family": Options(FAMILIES),
+        "width": Interval(Integral, 1, MAX_WIDTH),
+        "readout": Options(READOUTS),
+        "params": Unchecked("the prior's parameters (checked by the prior)"),
+        "edits": Satisfies(_edit_sequence, "a sequence of (op, u, v) triples"),
+    }
+
     def __post_init__(self):
-        if not isinstance(self.prior, str):
-            raise InvalidGenomeError("prior", self.prior, "a prior name (string)")
+        check_fields(self, error=InvalidGenomeError)
         prior = get_prior(self.prior)
-        nodes = _int_field("nodes", self.nodes, max(MIN_NODES, prior.min_nodes), MAX_NODES)
-        seed = _int_field("seed", self.seed, 0, MAX_SEED)
-        if not isinstance(self.family, str) or self.family not in FAMILIES:
-            raise InvalidGenomeError("family", self.family, f"one of {list(FAMILIES)}")
-        width = _int_field("width", self.width, 1, MAX_WIDTH)
-        if not isinstance(self.readout, str) or self.readout not in READOUTS:
-            raise InvalidGenomeError("readout", self.readout, f"one of {list(READOUTS)}")
+        if self.nodes < prior.min_nodes:
+            raise InvalidGenomeError("nodes", self.nodes, f"an integer in [{prior.min_nodes}, {MAX_NODES}] for prior "
+                                                          f"{self.prior!r}")
         params = self.params
         if not isinstance(params, Mapping):
             try:  # the stored form: a tuple of (name, value) pairs
@@ -121,21 +132,17 @@ class Genome:
                 raise InvalidGenomeError(
                     "params", self.params, f"a mapping with keys {list(prior.param_names)}"
                 ) from None
-        clean = prior.validate(nodes, params)
-        if isinstance(self.edits, (str, bytes, Mapping)) or not hasattr(self.edits, "__iter__"):
-            raise InvalidGenomeError("edits", self.edits, "a sequence of (op, u, v) triples")
+        clean = prior.validate(self.nodes, params)
+        node = Interval(Integral, 0, self.nodes - 1)
         edits = []
         for i, edit in enumerate(self.edits):
             if not isinstance(edit, (tuple, list)) or len(edit) != 3 or edit[0] not in EDIT_OPS:
                 raise InvalidGenomeError(f"edits[{i}]", edit, f"a triple (op, u, v) with op in {list(EDIT_OPS)}")
-            u = _int_field(f"edits[{i}].u", edit[1], 0, nodes - 1)
-            v = _int_field(f"edits[{i}].v", edit[2], 0, nodes - 1)
+            u = check_value("Genome", f"edits[{i}].u", edit[1], node, error=InvalidGenomeError)
+            v = check_value("Genome", f"edits[{i}].v", edit[2], node, error=InvalidGenomeError)
             if u == v:
                 raise InvalidGenomeError(f"edits[{i}]", tuple(edit), "two different nodes")
             edits.append((edit[0], min(u, v), max(u, v)))
-        object.__setattr__(self, "nodes", nodes)
-        object.__setattr__(self, "seed", seed)
-        object.__setattr__(self, "width", width)
         object.__setattr__(self, "params", tuple(sorted(clean.items())))
         object.__setattr__(self, "edits", tuple(edits))
 

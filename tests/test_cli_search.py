@@ -36,17 +36,17 @@ def test_unreachable_storage_is_one_line_error(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--population", "1"], "population must be an integer in [2, 10000], got 1"),
-    (["--population", "10000000000000000000000"], "population must be an integer in [2, 10000]"),
-    (["--population", "4", "--survivors", "50"], "survivors must be an integer in [1, 4], got 50"),
+    (["--population", "1"], "SearchConfig.population = 1; expected an integer in [2, 10000]"),
+    (["--population", "10000000000000000000000"], "SearchConfig.population = 10000000000000000000000; expected an integer in [2, 10000]"),
+    (["--population", "4", "--survivors", "50"], "SearchConfig.survivors = 50; expected an integer <= population = 4"),
     (["--survivors", "0"], "survivors"),
     (["--generations", "0"], "generations"),
     (["--threads", "0"], "--threads 0; expected an integer >= 1"),
-    (["--widths", "0", "4"], "widths[0] must be an integer in [1, 256], got 0"),
-    (["--widths", "8", "4"], "widths[1] must be an integer in [8, 256], got 4"),
-    (["--budget", "0"], "budget must be an integer >= 1, got 0"),
-    (["--final-top", "-1"], "final_top must be an integer in [0, 10000], got -1"),
-    (["--final-seeds", "0"], "final_seeds must be an integer in [1, 1000], got 0"),
+    (["--widths", "0", "4"], "SearchConfig.widths = (0, 4); expected a pair [low, high] of integers in [1, 256] with low <= high"),
+    (["--widths", "8", "4"], "SearchConfig.widths = (8, 4); expected a pair [low, high] of integers in [1, 256] with low <= high"),
+    (["--budget", "0"], "SearchConfig.budget = 0; expected an integer >= 1 or None"),
+    (["--final-top", "-1"], "SearchConfig.final_top = -1; expected an integer in [0, 10000]"),
+    (["--final-seeds", "0"], "SearchConfig.final_seeds = 0; expected an integer in [1, 1000]"),
     (["--final-epochs", "0"], "TrainConfig.epochs = 0; expected an integer >= 1"),
 ])
 def test_invalid_values(tmp_path, capsys, args, match):
@@ -69,7 +69,7 @@ def test_readout_and_final_tables_from_toml(tmp_path, capsys):
     toml = tmp_path / "s.toml"
     toml.write_text('readout = "all"\n')
     code = main(["search", "--task", "mnist", "--config", str(toml), "--out", str(tmp_path / "r")])
-    assert code == 1 and "readout must be one of ['last', 'sinks'], got 'all'" in capsys.readouterr().err
+    assert code == 1 and "SearchConfig.readout = 'all'; expected one of ['last', 'sinks']" in capsys.readouterr().err
     toml.write_text('[search]\nreadout = "last"\nwidths = [1, 1]\n[final_train]\nepochs = 4\n')
     cfg = build_config(config_file=toml, task="mnist")
     assert cfg.readout == "last" and cfg.widths == (1, 1) and cfg.final_train_options == {"epochs": 4}

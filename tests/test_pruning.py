@@ -300,8 +300,8 @@ def test_an_interrupted_pruning_run_keeps_the_steps_it_finished(tmp_path, shared
 
 @pytest.mark.parametrize("args, match", [
     (["--method", "foo"], "expected some of: mcb, mcu, mcd, random, obd"),
-    (["--rate", "1.5"], "rate must be a share in (0, 1)"),
-    (["--target", "1"], "target compression must be in (0, 1)"),
+    (["--rate", "1.5"], "PruneConfig.rate = 1.5; expected a number in (0, 1) or None"),
+    (["--target", "1"], "PruneConfig.target = 1.0; expected a number in (0, 1)"),
     (["--arch", "784-x-10"], "layer widths like 784-100-10"),
     (["--task", "reber"], "builds a feed-forward MLP"),
     (["--single-shot", "--rate", "0.3"], "--single-shot"),

@@ -365,25 +365,25 @@ def test_csv_round_trip(tmp_path, kind, columns):
 def test_csv_failure_leaves_the_old_file_untouched(tmp_path):
     path = tmp_path / "reber.csv"
     path.write_text("old\n")
-    with pytest.raises(ConfigError, match="n must be even"):
+    with pytest.raises(ConfigError, match="reber.n = 301; expected an even number"):
         reber.write_reber_csv(path, n=301)
     with pytest.raises(ConfigError, match="bad option"):
         reber.write_reber_csv(path, n=300, colour="red")
-    with pytest.raises(ConfigError, match="kind must be one of"):
+    with pytest.raises(ConfigError, match=r"write_reber_csv\.kind = 'both'; expected one of \['classification', 'embedded'\]"):
         reber.write_reber_csv(path, kind="both")
     assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["reber.csv"]
 
 
 # --- bad input ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(n=3), "n must be even"),
+    (dict(n=3), "reber.n = 3; expected an even number"),
     (dict(n=4), "too small"),
-    (dict(n=0), "n must be an int >= 2"),
+    (dict(n=0), "reber.n = 0; expected an integer >= 2"),
     (dict(n=100, min_length=30, max_length=20), "min_length <= max_length"),
-    (dict(n=100, min_length=3), "min_length must be >= 5"),
-    (dict(n=100, max_length=500), "max_length must be <= 113"),
-    (dict(n=100, encoding="ascii"), "encoding must be one of 'index', 'onehot', got 'ascii'"),
-    (dict(n=100, padding="left"), "padding must be one of 'end', 'start', got 'left'"),
+    (dict(n=100, min_length=3), "reber.min_length = 3; expected an integer in [5, 113]"),
+    (dict(n=100, max_length=500), "reber.max_length = 500; expected an integer in [5, 113]"),
+    (dict(n=100, encoding="ascii"), "reber.encoding = 'ascii'; expected one of ['index', 'onehot']"),
+    (dict(n=100, padding="left"), "reber.padding = 'left'; expected one of ['end', 'start']"),
     (dict(n=100, max_len=20), "max_len must be >= max_length=53"),
     (dict(n=100, test_fraction=1.0), "test_fraction"),
     (dict(n=100, val_fraction=-0.1), "val_fraction"),

@@ -52,15 +52,15 @@ def test_bad_prior_specs_are_typed_errors(text, error, match):
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"per_prior": 1}, r"per_prior must be an integer in \[2, 100000\]"),
-    ({"per_prior": 10**20}, "per_prior must be an integer in"),
-    ({"seeds": 1}, r"seeds must be an integer in \[2, 1000\]"),
-    ({"nodes": (10, 10**9)}, r"nodes\[1\] must be an integer in \[10, 5000\]"),
+    ({"per_prior": 1}, r"StudyConfig\.per_prior = 1; expected an integer in \[2, 100000\]"),
+    ({"per_prior": 10**20}, r"StudyConfig\.per_prior = 100000000000000000000; expected an integer in"),
+    ({"seeds": 1}, r"StudyConfig\.seeds = 1; expected an integer in \[2, 1000\]"),
+    ({"nodes": (10, 10**9)}, r"StudyConfig\.nodes = \(10, 1000000000\); expected a pair \[low, high\] of integers in \[2, 5000\]"),
     ({"priors": ("erdos_renyi",)}, "at least two distinct priors"),
     ({"priors": ("erdos_renyi", "erdos_renyi:p=0.5")}, "at least two distinct priors"),
     ({"families": ("rnn:gru",)}, "trains families"),
-    ({"match": "flops"}, "match must be one of"),
-    ({"train": {"epochs": 0}}, "epochs"),
+    ({"match": "flops"}, r"StudyConfig\.match = 'flops'; expected one of \['none', 'edges', 'weights'\]"),
+    ({"train": {"epochs": 0}}, r"TrainConfig\.epochs = 0; expected an integer >= 1"),
 ])
 def test_bad_settings_fail_before_anything_runs(tmp_path, changes, match):
     with pytest.raises((ConfigError, UnknownNameError), match=match):
@@ -282,7 +282,7 @@ def test_cli_runs_a_quick_study_and_errors_are_one_line(tmp_path, shared_data_di
     assert "seeds: stored 2, given 3" in capsys.readouterr().err
     for bad, match in [(["--priors", "nosuch,erdos_renyi"], "unknown prior 'nosuch'"),
                        (["--preset", "nope"], "unknown preset 'nope'; expected one of: stier2021-reber"),
-                       (["--seeds", "1"], "seeds must be an integer in [2, 1000]"),
+                       (["--seeds", "1"], "StudyConfig.seeds = 1; expected an integer in [2, 1000]"),
                        (["--task", "mnist", "--family", "rnn:gru"], "trains families")]:
         target = tmp_path / "bad"
         assert main(["priors", "evaluate", "--out", str(target), *bad]) == 1

@@ -26,7 +26,7 @@ from search_spaces.builders import build_model
 from search_spaces.distance import layer_distances
 from search_spaces.exceptions import InvalidGenomeError
 from search_spaces.features import graph_features
-from search_spaces.genome import FAMILIES, MAX_SEED, READOUTS, Genome
+from search_spaces.genome import FAMILIES, READOUTS, Genome
 from search_spaces.graph_io import (
     READ_FORMATS,
     WRITE_FORMATS,
@@ -42,6 +42,7 @@ from search_spaces.graph_io import (
     write_output,
 )
 from search_spaces.priors import get_prior, list_priors
+from search_spaces.validation import check_value
 
 #: Default width of ``nas arch sample`` for family ``ff``: wide enough that a 100-vertex sparse MLP
 #: of any built-in prior learns MNIST (measured: docs/results.md); ``--width 1`` is the paper's
@@ -128,8 +129,8 @@ def priors_cmd():
 @click.option("--classes", type=int, default=10, show_default=True, help="Outputs the --budget is counted for.")
 def sample_cmd(prior_name, params, nodes, seed, family, width, readout, budget, in_features, classes):
     """Print a genome as JSON; parameters not given are drawn from the prior's space with SEED."""
-    if not 0 <= seed <= MAX_SEED:
-        raise InvalidGenomeError("seed", seed, f"an integer in [0, {MAX_SEED}]")
+    # the genome's own seed rule, checked before the seed draws the prior's parameters
+    check_value("Genome", "seed", seed, Genome.constraints["seed"], error=InvalidGenomeError)
     prior = get_prior(prior_name)
     fixed = _parse_params(prior_name, params)
     if nodes < prior.min_nodes:

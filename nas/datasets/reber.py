@@ -22,6 +22,7 @@ only) the foreign letters. One-hot encodings drop the padding column: column ``j
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -32,17 +33,19 @@ from nas.datasets.base import Dataset, Split
 from nas.datasets.reber_grammar import (
     ALPHABET,
     CORRUPTION_KINDS,
+    EMBEDDED_LENGTH,
     FOREIGN_LETTERS,
-    MAX_SUPPORTED_LENGTH,
-    MIN_EMBEDDED_LENGTH,
     MIN_REBER_LENGTH,
+    REBER_LENGTH,
     GrammarCapacityError,
+    check_length_range,
     legal_sets,
     sample_distinct_reber,
     sample_negatives,
 )
 from nas.exceptions import ConfigError
 from nas.provenance import atomic_path
+from nas.validation import Interval, Options, check_value, check_values, invalid
 
 __all__ = [
     "CLASSIFICATION_VOCAB",
@@ -50,6 +53,8 @@ __all__ = [
     "ENCODINGS",
     "PADDINGS",
     "HARD_NEGATIVE_KINDS",
+    "REBER_DATASET_OPTIONS",
+    "EMBEDDED_DATASET_OPTIONS",
     "reber_classification_frame",
     "embedded_reber_frame",
     "reber_classification_dataset",
@@ -69,27 +74,18 @@ SPLITS = ("train", "val", "test")
 VALID_KIND = "none"  # negative_kind of a valid string
 
 
-# --- validation helpers ------------------------------------------------------------------------
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_fraction(name: str, value, *, allow_zero: bool) -> float:
-    low = "0 <=" if allow_zero else "0 <"
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise ConfigError(f"{name} must be a float with {low} {name} < 1, got {value!r}")
-    value = float(value)
-    if not ((0 <= value if allow_zero else 0 < value) and value < 1):
-        raise ConfigError(f"{name} must satisfy {low} {name} < 1, got {value}")
-    return value
-
-
-def _check_choice(name: str, value, allowed) -> str:
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
+# --- the generators' options: one rule each ------------------------------------------------------
+_SPLITS = {"seed": Interval(Integral, 0, None), "test_fraction": Interval(Real, 0, 1, closed="neither"),
+           "val_fraction": Interval(Real, 0, 1, closed="left")}
+_ENCODING = {"encoding": Options(ENCODINGS), "padding": Options(PADDINGS),
+             "max_len": [Interval(Integral, 1, None), None]}
+#: Options of the classification task's generator (errors name ``reber``); ``n`` even,
+#: ``min_length <= max_length`` and ``max_len >= max_length`` are checked after the table.
+REBER_DATASET_OPTIONS = {"n": Interval(Integral, 2, None), **_SPLITS, "min_length": REBER_LENGTH,
+                         "max_length": REBER_LENGTH, "hard_negative_share": Interval(Real, 0, 1), **_ENCODING}
+#: Options of the next-symbol task's generator (errors name ``embedded_reber``).
+EMBEDDED_DATASET_OPTIONS = {"n": Interval(Integral, 1, None), **_SPLITS, "min_length": EMBEDDED_LENGTH,
+                            "max_length": EMBEDDED_LENGTH, **_ENCODING}
 
 
 def _split_sizes(n: int, test_fraction: float, val_fraction: float, what: str) -> tuple[int, int, int]:
@@ -143,15 +139,13 @@ def reber_classification_frame(n: int = 25000, *, seed: int = 0, test_fraction: 
         On a bad argument; :class:`~nas.datasets.reber_grammar.GrammarCapacityError` (a
         ``ConfigError``) when the length range has too few distinct strings.
     """
-    n = _check_int("n", n, 2)
+    check_values("reber", dict(n=n, seed=seed, test_fraction=test_fraction, val_fraction=val_fraction,
+                               min_length=min_length, max_length=max_length, hard_negative_share=hard_negative_share),
+                 REBER_DATASET_OPTIONS)
+    check_length_range("reber", min_length, max_length)
     if n % 2:
-        raise ConfigError(f"n must be even so the two classes are balanced, got n={n}")
-    seed = _check_int("seed", seed, 0)
-    test_fraction = _check_fraction("test_fraction", test_fraction, allow_zero=False)
-    val_fraction = _check_fraction("val_fraction", val_fraction, allow_zero=True)
-    if isinstance(hard_negative_share, bool) or not isinstance(hard_negative_share, (int, float)) \
-            or not 0 <= hard_negative_share <= 1:
-        raise ConfigError(f"hard_negative_share must be a float in [0, 1], got {hard_negative_share!r}")
+        raise invalid("reber", "n", "an even number, so the two classes are balanced", n)
+    n, seed = int(n), int(seed)
     per_class = n // 2
     sizes = _split_sizes(per_class, test_fraction, val_fraction, "reber classification (per class)")
 
@@ -214,16 +208,10 @@ def embedded_reber_frame(n: int = 10000, *, seed: int = 0, test_fraction: float 
     ConfigError
         On a bad argument or a length range with too few distinct strings.
     """
-    n = _check_int("n", n, 1)
-    seed = _check_int("seed", seed, 0)
-    test_fraction = _check_fraction("test_fraction", test_fraction, allow_zero=False)
-    val_fraction = _check_fraction("val_fraction", val_fraction, allow_zero=True)
-    for name, value in (("min_length", min_length), ("max_length", max_length)):
-        _check_int(name, value, MIN_EMBEDDED_LENGTH)
-    if min_length > max_length:
-        raise ConfigError(f"expected min_length <= max_length, got min_length={min_length} > max_length={max_length}")
-    if max_length > MAX_SUPPORTED_LENGTH + 4:
-        raise ConfigError(f"max_length must be <= {MAX_SUPPORTED_LENGTH + 4}, got {max_length}")
+    check_values("embedded_reber", dict(n=n, seed=seed, test_fraction=test_fraction, val_fraction=val_fraction,
+                                        min_length=min_length, max_length=max_length), EMBEDDED_DATASET_OPTIONS)
+    check_length_range("embedded_reber", min_length, max_length)
+    n, seed, min_length, max_length = int(n), int(seed), int(min_length), int(max_length)
     sizes = _split_sizes(n, test_fraction, val_fraction, "embedded reber")
 
     rng = np.random.default_rng(seed)
@@ -292,12 +280,11 @@ def encode_strings(strings, vocab, *, encoding: str = "index", padding: str = "e
         On an unknown encoding/padding, a ``max_len`` shorter than a string, or a symbol outside
         ``vocab``.
     """
-    _check_choice("encoding", encoding, ENCODINGS)
-    _check_choice("padding", padding, PADDINGS)
+    check_values("encode_strings", dict(encoding=encoding, padding=padding, max_len=max_len), _ENCODING)
     strings = list(strings)
     lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
     longest = int(lengths.max()) if len(lengths) else 0
-    width = longest if max_len is None else _check_int("max_len", max_len, 1)
+    width = longest if max_len is None else int(max_len)
     if width < longest:
         raise ConfigError(f"max_len must be >= the longest string ({longest} symbols), got max_len={max_len}")
     joined = "".join(strings)
@@ -334,7 +321,7 @@ def next_symbol_targets(strings, *, padding: str = "end", max_len: int | None = 
     GrammarError
         When a string is not an embedded Reber string.
     """
-    _check_choice("padding", padding, PADDINGS)
+    check_values("next_symbol_targets", dict(padding=padding, max_len=max_len), _ENCODING)
     bit = {symbol: 1 << j for j, symbol in enumerate(ALPHABET)}
     masks = []
     for s in strings:
@@ -342,7 +329,7 @@ def next_symbol_targets(strings, *, padding: str = "end", max_len: int | None = 
         masks.extend(sum(bit[c] for c in legal) for legal in sets)
     lengths = np.fromiter((len(s) - 1 for s in strings), dtype=np.int64)
     longest = int(lengths.max()) if len(lengths) else 0
-    width = longest if max_len is None else _check_int("max_len", max_len, 1)
+    width = longest if max_len is None else int(max_len)
     if width < longest:
         raise ConfigError(f"max_len must be >= the longest input ({longest} steps), got max_len={max_len}")
     grid = np.zeros((len(lengths), width), dtype=np.int64)
@@ -405,12 +392,11 @@ def reber_classification_dataset(n: int = 25000, *, seed: int = 0, test_fraction
     >>> len(data.train), len(data.val), len(data.test), data.input_shape
     (134, 16, 50, (20,))
     """
-    _check_choice("encoding", encoding, ENCODINGS)
-    _check_choice("padding", padding, PADDINGS)
+    check_values("reber", dict(encoding=encoding, padding=padding, max_len=max_len), REBER_DATASET_OPTIONS)
     frame = reber_classification_frame(n, seed=seed, test_fraction=test_fraction, val_fraction=val_fraction,
                                        min_length=min_length, max_length=max_length,
                                        hard_negative_share=hard_negative_share)
-    width = max_length if max_len is None else _check_int("max_len", max_len, 1)
+    width = max_length if max_len is None else int(max_len)
     if width < max_length:
         raise ConfigError(f"max_len must be >= max_length={max_length} (the longest string), got max_len={max_len}")
 
@@ -481,11 +467,10 @@ def embedded_reber_dataset(n: int = 10000, *, seed: int = 0, test_fraction: floa
     ConfigError
         On any bad argument.
     """
-    _check_choice("encoding", encoding, ENCODINGS)
-    _check_choice("padding", padding, PADDINGS)
+    check_values("embedded_reber", dict(encoding=encoding, padding=padding, max_len=max_len), EMBEDDED_DATASET_OPTIONS)
     frame = embedded_reber_frame(n, seed=seed, test_fraction=test_fraction, val_fraction=val_fraction,
                                  min_length=min_length, max_length=max_length)
-    width = max_length - 1 if max_len is None else _check_int("max_len", max_len, 1)
+    width = max_length - 1 if max_len is None else int(max_len)
     if width < max_length - 1:
         raise ConfigError(f"max_len must be >= max_length - 1 = {max_length - 1} (the longest input), got {max_len}")
 
@@ -547,7 +532,7 @@ def write_reber_csv(path, n: int = 1000, seed: int = 0, kind: str = "classificat
     ConfigError
         On an unknown ``kind`` or a bad generator argument.
     """
-    _check_choice("kind", kind, ("classification", "embedded"))
+    check_value("write_reber_csv", "kind", kind, Options(("classification", "embedded")))
     make = reber_classification_frame if kind == "classification" else embedded_reber_frame
     try:
         frame = make(n, seed=seed, **options)

@@ -36,10 +36,12 @@ True
 from __future__ import annotations
 
 from functools import lru_cache
+from numbers import Integral
 
 import numpy as np
 
 from nas.exceptions import ConfigError, DataError
+from nas.validation import Interval, Satisfies, check_value, check_values, invalid
 
 __all__ = [
     "ALPHABET",
@@ -49,6 +51,11 @@ __all__ = [
     "MIN_REBER_LENGTH",
     "MIN_EMBEDDED_LENGTH",
     "MAX_SUPPORTED_LENGTH",
+    "REBER_LENGTH",
+    "EMBEDDED_LENGTH",
+    "REBER_OPTIONS",
+    "EMBEDDED_OPTIONS",
+    "check_length_range",
     "GrammarError",
     "GrammarCapacityError",
     "is_reber",
@@ -343,23 +350,35 @@ def _unrank(length: int, ranks: np.ndarray) -> list[str]:
 
 
 # --- validation --------------------------------------------------------------------------------
-def _check_range(min_length, max_length, *, floor: int, ceiling: int, what: str) -> tuple[int, int]:
-    for name, value in (("min_length", min_length), ("max_length", max_length)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ConfigError(f"{what}: {name} must be an int, got {type(value).__name__}: {value!r}")
-    if min_length < floor:
-        raise ConfigError(f"{what}: min_length must be >= {floor} (the shortest string), got {min_length}")
-    if max_length > ceiling:
-        raise ConfigError(f"{what}: max_length must be <= {ceiling}, got {max_length}")
+_RNG = Satisfies(lambda v: isinstance(v, np.random.Generator), "a numpy.random.Generator (np.random.default_rng(seed))")
+#: The rule of a plain Reber string length (``B`` and ``E`` included).
+REBER_LENGTH = Interval(Integral, MIN_REBER_LENGTH, MAX_SUPPORTED_LENGTH)
+#: The rule of an embedded Reber string length (the inner string is 4 shorter).
+EMBEDDED_LENGTH = Interval(Integral, MIN_EMBEDDED_LENGTH, MAX_SUPPORTED_LENGTH + 4)
+#: The generators' options, one rule each: plain strings (errors name ``reber``) and embedded
+#: strings (``embedded_reber``); ``min_length <= max_length`` is checked after the table.
+REBER_OPTIONS = {"rng": _RNG, "size": Interval(Integral, 0, None), "min_length": REBER_LENGTH,
+                 "max_length": REBER_LENGTH}
+EMBEDDED_OPTIONS = {"rng": _RNG, "min_length": EMBEDDED_LENGTH, "max_length": EMBEDDED_LENGTH}
+
+
+def check_length_range(owner: str, min_length, max_length) -> None:
+    """The cross-field rule of every generator: ``min_length <= max_length``.
+
+    Raises
+    ------
+    OptionError
+        ``OWNER.max_length = ...; expected min_length <= max_length, ...``.
+    """
     if min_length > max_length:
-        raise ConfigError(f"{what}: expected min_length <= max_length, got min_length={min_length} > max_length={max_length}")
-    return int(min_length), int(max_length)
+        raise invalid(owner, "max_length", f"min_length <= max_length, with min_length = {min_length}", max_length)
 
 
-def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(f"expected a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
-    return rng
+def _check(owner: str, table, **values) -> dict:
+    values = check_values(owner, values, table)
+    if "min_length" in values:
+        check_length_range(owner, values["min_length"], values["max_length"])
+    return values
 
 
 # --- generators --------------------------------------------------------------------------------
@@ -397,9 +416,8 @@ def generate_embedded_reber(rng: np.random.Generator, min_length: int = 9, max_l
     ConfigError
         On a bad range or ``rng``.
     """
-    _check_range(min_length, max_length, floor=MIN_EMBEDDED_LENGTH, ceiling=MAX_SUPPORTED_LENGTH + 4,
-                 what="embedded Reber")
-    branch = "TP"[int(_check_rng(rng).integers(2))]
+    _check("embedded_reber", EMBEDDED_OPTIONS, rng=rng, min_length=min_length, max_length=max_length)
+    branch = "TP"[int(rng.integers(2))]
     inner = generate_reber(rng, min_length - 4, max_length - 4)
     return f"B{branch}{inner}{branch}E"
 
@@ -423,10 +441,10 @@ def sample_reber(rng: np.random.Generator, size: int, *, min_length: int = 11, m
     list of str
         In draw order.
     """
-    rng = _check_rng(rng)
+    check_value("reber", "rng", rng, _RNG)
     if lengths is None:
-        min_length, max_length = _check_range(min_length, max_length, floor=MIN_REBER_LENGTH,
-                                              ceiling=MAX_SUPPORTED_LENGTH, what="Reber")
+        values = _check("reber", REBER_OPTIONS, size=size, min_length=min_length, max_length=max_length)
+        min_length, max_length = values["min_length"], values["max_length"]
         lengths = rng.integers(min_length, max_length + 1, size=size)
     lengths = np.asarray(lengths, dtype=np.int64)
     if len(lengths) and (lengths.min() < MIN_REBER_LENGTH or lengths.max() > MAX_SUPPORTED_LENGTH + 1):
@@ -479,11 +497,8 @@ def sample_distinct_reber(rng: np.random.Generator, size: int, *, min_length: in
     ConfigError
         On a bad range, ``size`` or ``rng``.
     """
-    rng = _check_rng(rng)
-    min_length, max_length = _check_range(min_length, max_length, floor=MIN_REBER_LENGTH,
-                                          ceiling=MAX_SUPPORTED_LENGTH, what="Reber")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
-        raise ConfigError(f"size must be a non-negative int, got {size!r}")
+    values = _check("reber", REBER_OPTIONS, rng=rng, size=size, min_length=min_length, max_length=max_length)
+    size, min_length, max_length = values["size"], values["min_length"], values["max_length"]
     lengths = list(range(min_length, max_length + 1))
     capacity = [count_reber_strings(L) for L in lengths]
     if sum(capacity) < size:
@@ -551,7 +566,7 @@ def corrupt(rng: np.random.Generator, s: str, kind: str, *, max_tries: int = 100
     ConfigError
         On an unknown ``kind``.
     """
-    rng = _check_rng(rng)
+    check_value("reber", "rng", rng, _RNG)
     if kind not in CORRUPTION_KINDS:
         raise ConfigError(f"unknown corruption kind {kind!r}; expected one of: {', '.join(CORRUPTION_KINDS)}")
     if not is_reber(s):
@@ -593,7 +608,7 @@ def sample_negatives(rng: np.random.Generator, lengths, kinds, *, exclude=frozen
     GrammarCapacityError
         When some (kind, length) cannot give enough distinct invalid strings.
     """
-    rng = _check_rng(rng)
+    check_value("reber", "rng", rng, _RNG)
     lengths = [int(L) for L in lengths]
     kinds = list(kinds)
     if len(lengths) != len(kinds):

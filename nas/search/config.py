@@ -2,7 +2,8 @@
 
 :func:`build_config` applies, in order: the field defaults, the ``--quick`` defaults of the task
 (:data:`QUICK`), a TOML file (top-level keys, or a ``[search]`` table; training options in a
-``[train]`` table), then command-line options. The result is validated on construction and
+``[train]`` table), then command-line options. The result is validated on construction (one rule per field: :attr:`SearchConfig.constraints`;
+training options by ``TrainConfig``'s rules, :class:`~nas.training.config.TrainOverrides`) and
 written beside the results as ``config.json`` with code and library versions
 (:func:`write_config`).
 
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
+from nas.defaults import TASK_DEFAULTS
 from nas.exceptions import ConfigError, UnknownNameError
 from nas.ledger import (
     absolute_storage,
@@ -33,7 +35,18 @@ from nas.ledger import (
 )
 from nas.provenance import provenance, write_json_atomic
 from nas.search.strategies import list_strategies
+from nas.training.config import TrainOptions, TrainOverrides
 from nas.training.tasks import get_task
+from nas.validation import (
+    Boolean,
+    Interval,
+    Items,
+    Options,
+    Pair,
+    Text,
+    check_fields,
+    invalid,
+)
 from search_spaces.genome import MAX_WIDTH, READOUTS
 from search_spaces.priors import get_prior
 
@@ -43,84 +56,10 @@ __all__ = ["SearchConfig", "QUICK", "SEARCH_DEFAULTS", "build_config", "load_tom
 GATE_RULES = ("top", "ucb")
 SECOND = (None, "nonzero_weights", "parameters", "flops")
 
-# ``--quick``: a search that finishes in minutes on a 2-core CPU (measured: docs/search.md).
-# Data subsets and short budgets, small graphs, a few generations.
-QUICK: dict[str, dict[str, Any]] = {
-    # mnist: screening on 8,000 images, then the best 2 fully trained (3 epochs on all 50,000) over
-    # 2 seeds (measured: docs/results.md)
-    "mnist": {
-        "population": 12, "generations": 4, "survivors": 4, "nodes": (10, 40), "widths": (8, 16),
-        "final_top": 2, "final_seeds": 2,
-        "train": {"epochs": 2, "lr": 3e-3, "train_subset": 8000, "val_subset": 2000},
-        "final_train": {"epochs": 3},
-    },
-    "fashion_mnist": {
-        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 40), "widths": (4, 16),
-        "final_top": 2, "final_seeds": 2,
-        "train": {"epochs": 2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000},
-        "final_train": {"epochs": 2},
-    },
-    # cifar10: Adam throughout (the best of the short CPU budgets tried, one seed each: on one 12-vertex CNN, 4
-    # epochs of 16,000 images gave test 0.547 with Adam + cosine against 0.518 with one-cycle SGD +
-    # crop/flip + smoothing, and 8 epochs of 8,000 gave 0.494 with the latter); screening two
-    # epochs of 4,000 images, then the best 3 trained 3 epochs on 16,000 (measured: docs/results.md;
-    # 4 final epochs made one search take 11 minutes).
-    # Batch, schedule, smoothing, layout and flip evaluation are spelt out: the full search's GPU
-    # recipe is below (flip evaluation was measured with flip-trained networks only; these see none).
-    "cifar10": {
-        "population": 6, "generations": 2, "survivors": 3, "nodes": (8, 16), "widths": (1, 1),
-        "min_train_size": 6, "final_top": 3, "final_seeds": 1,
-        "train": {"epochs": 2, "optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0, "augment": "none",
-                  "batch_size": 128, "schedule": "cosine", "label_smoothing": 0.0, "channels_last": False,
-                  "eval_flip": False, "train_subset": 4000, "val_subset": 1000, "test_subset": 1000},
-        "final_train": {"epochs": 3, "optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0, "augment": "none",
-                        "batch_size": 128, "schedule": "cosine", "label_smoothing": 0.0, "channels_last": False,
-                        "eval_flip": False, "train_subset": 16000, "val_subset": 1000, "test_subset": 1000},
-    },
-    # reber: one epoch on the full training set, Adam 2e-2, batch 64 (measured: docs/results.md);
-    # the paper's BA prior (m isolated start nodes: a wide first layer) and layered DAGs
-    "reber": {
-        "population": 8, "generations": 3, "survivors": 3, "nodes": (12, 32), "widths": (1, 1),
-        "priors": ("barabasi_albert_original", "layered_random"), "final_top": 0,
-        "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64, "val_subset": 1000},
-    },
-    "embedded_reber": {
-        "population": 8, "generations": 3, "survivors": 4, "nodes": (10, 30), "widths": (1, 1), "final_top": 0,
-        "train": {"epochs": 2, "train_subset": 2000, "val_subset": 500, "test_subset": 1000},
-    },
-}
-
-# A full (not --quick) search's defaults per task: the screening budget (``train``: candidates are
-# compared at this short budget), the widths searched and the survivors' full training
-# (``final_train``, on top of the task's budget; MNIST: 15 epochs instead of the task's 10).
-# Widths start at 2 (width-1 networks of dense or deep graphs were the ones below chance) and stop
-# at 16 (width 32 made the final phase alone exceed 20 minutes on 2 CPU cores). CNN and RNN
-# vertices keep width 1 (a CNN vertex already has its channels; width would multiply them).
-SEARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mnist": {"widths": (2, 16), "train": {"epochs": 2, "train_subset": 12000, "val_subset": 5000},
-              "final_train": {"epochs": 15}},
-    "fashion_mnist": {"widths": (2, 16), "train": {"epochs": 2, "train_subset": 12000, "val_subset": 5000}},
-    # cifar10: sized for about 20 minutes of one H100/H200 (not yet measured on one): wider
-    # vertices (2-4 times 16/32/64 channels), screening 3 epochs of 20,000 images and the best 3
-    # trained 40 epochs on all 45,000 over 3 seeds, both with the fast recipe (batch 512,
-    # one-cycle, label smoothing, bf16 and channels-last on a GPU) and flip test-time augmentation
-    # (validation and test scored on each image and its mirror: +1.05 ± 0.13 validation points over 3
-    # seeds of a short CPU run, docs/results.md)
-    "cifar10": {
-        "population": 16, "generations": 4, "survivors": 4, "nodes": (16, 32), "widths": (2, 4),
-        "final_top": 3, "final_seeds": 3,
-        "train": {"epochs": 3, "batch_size": 512, "schedule": "onecycle", "lr": 0.2, "label_smoothing": 0.1,
-                  "precision": "auto", "channels_last": True, "eval_flip": True, "train_subset": 20000,
-                  "val_subset": 5000},
-        "final_train": {"epochs": 40, "batch_size": 512, "schedule": "onecycle", "lr": 0.2, "label_smoothing": 0.1,
-                        "precision": "auto", "channels_last": True, "eval_flip": True},
-    },
-    "reber": {"widths": (1, 1), "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64}},
-    "embedded_reber": {"widths": (1, 1), "train": {"epochs": 10, "train_subset": 4000}},
-}
-
-# The paper's Reber task (other negatives) is searched like the default one.
-QUICK["reber_paper"], SEARCH_DEFAULTS["reber_paper"] = QUICK["reber"], SEARCH_DEFAULTS["reber"]
+#: ``nas search --quick`` per task and a full search's defaults per task (screening budget, widths,
+#: final training): views of :data:`nas.defaults.TASK_DEFAULTS`, the one table of per-task defaults.
+QUICK: dict[str, dict[str, Any]] = {task: d["search_quick"] for task, d in TASK_DEFAULTS.items()}
+SEARCH_DEFAULTS: dict[str, dict[str, Any]] = {task: d["search"] for task, d in TASK_DEFAULTS.items()}
 
 # Fields that shape the trajectory: a resumed study must agree on all of them.
 TRAJECTORY_FIELDS = (
@@ -135,34 +74,9 @@ TRAJECTORY_FIELDS = (
 MAX_POPULATION, MAX_GENERATIONS = 10_000, 100_000
 
 
-def _int(name, value, low, high=None):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ConfigError(f"{name} must be an integer {bound}, got {value!r}")
-
-
-def _int_range(name, value, low, high=None) -> tuple[int, int]:
-    """``value`` as an integer pair ``(a, b)`` with ``low <= a <= b (<= high)``."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ConfigError(f"{name} must be a pair [low, high], got {value!r}")
-    _int(f"{name}[0]", value[0], low, high)
-    _int(f"{name}[1]", value[1], value[0], high)
-    return int(value[0]), int(value[1])
-
-
-def _options_table(name, value) -> tuple:
-    """A table of TrainConfig options (mapping or ``(key, value)`` pairs) as sorted pairs."""
-    pairs = tuple(sorted(value.items())) if isinstance(value, Mapping) else value
-    if not isinstance(pairs, (tuple, list)) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
-        raise ConfigError(f"{name} must be a table of TrainConfig options, got {value!r}")
-    return tuple(sorted((str(k), v) for k, v in pairs))
-
-
-def _prob(name, value, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 <= value <= 1.0) or (low_open and value == 0):
-        raise ConfigError(f"{name} must be a number in {'(0' if low_open else '[0'}, 1], got {value!r}")
+_PROBABILITY = Interval(Real, 0, 1)
+_SECONDS = Interval(Real, 0, None, closed="right")
+_NAME = [Text(), None]
 
 
 @dataclass(frozen=True)
@@ -204,8 +118,8 @@ class SearchConfig:
         (0: none; ``best/`` then holds the best screened one).
     final_seeds : int
         Seeds each survivor is fully trained with (seeds ``seed .. seed + final_seeds - 1``).
-    final_train : tuple of (str, value)
-        :class:`~nas.training.config.TrainConfig` overrides of the final training on top of the
+    final_train : TrainOverrides
+        :class:`~nas.training.config.TrainConfig` overrides (a mapping or pairs are accepted) of the final training on top of the
         task's full budget (the whole training set; no subsets unless given here).
     family : str, optional
         Model family (default: the task's).
@@ -236,8 +150,8 @@ class SearchConfig:
         ``predictor_model``.
     tournament_size, cx_prob, mut_prob
         GA operators (see :class:`nas.search.GeneticSearch`).
-    train : tuple of (str, value)
-        :class:`nas.training.config.TrainConfig` overrides on top of the task's budget (epochs, subsets, …).
+    train : TrainOverrides
+        :class:`nas.training.config.TrainConfig` overrides (a mapping or pairs are accepted) on top of the task's budget (epochs, subsets, …).
     data_dir, device : str, optional
     allow_partial_data : bool
         Accept a truncated dataset file (e.g. a CIFAR-10 test batch cut short); every result then
@@ -260,10 +174,12 @@ class SearchConfig:
 
     Raises
     ------
-    ConfigError
-        A value outside what is allowed (the message names field, value and what is allowed).
-    UnknownNameError
-        Unknown strategy.
+    OptionError
+        A value outside its rule (:attr:`constraints`; ``SearchConfig.FIELD = VALUE; expected ...``,
+        a training option ``TrainConfig.FIELD = ...``), survivors above the population, or
+        ``stale_after`` not above ``heartbeat_interval``.
+    UnknownNameError, UnknownPriorError
+        Unknown strategy or prior.
     """
 
     task: str = "mnist"
@@ -282,7 +198,7 @@ class SearchConfig:
     budget: int | None = None
     final_top: int = 3
     final_seeds: int = 3
-    final_train: tuple = field(default_factory=tuple)
+    final_train: TrainOverrides = field(default_factory=TrainOverrides)
     family: str | None = None
     metric: str = "val_accuracy"
     second_objective: str | None = None
@@ -299,7 +215,7 @@ class SearchConfig:
     tournament_size: int = 3
     cx_prob: float = 0.5
     mut_prob: float = 0.9
-    train: tuple = field(default_factory=tuple)
+    train: TrainOverrides = field(default_factory=TrainOverrides)
     data_dir: str | None = None
     allow_partial_data: bool = False
     device: str | None = None
@@ -311,75 +227,76 @@ class SearchConfig:
     progress: bool = True
     quick: bool = False
 
+    #: One rule per field; survivors <= population, stale_after > heartbeat_interval and the
+    #: registered strategies and priors are checked after it.
+    constraints: ClassVar[dict] = {
+        "task": Text(),
+        "strategy": Text(),
+        "population": Interval(Integral, 2, MAX_POPULATION),
+        "generations": Interval(Integral, 1, MAX_GENERATIONS),
+        "survivors": Interval(Integral, 1, MAX_POPULATION),
+        "seed": Interval(Integral, 0, 2**32 - 1),
+        "out": Text(),
+        "storage": _NAME,
+        "study": _NAME,
+        "priors": [Items(Text(), nonempty=True), None],
+        "nodes": Pair(Interval(Integral, 2, None)),
+        "widths": Pair(Interval(Integral, 1, MAX_WIDTH)),
+        "readout": Options(READOUTS),
+        "budget": [Interval(Integral, 1, None), None],
+        "final_top": Interval(Integral, 0, MAX_POPULATION),
+        "final_seeds": Interval(Integral, 1, 1000),
+        "final_train": TrainOptions(),
+        "family": _NAME,
+        "metric": Text(),
+        "second_objective": Options(SECOND),
+        "gating": Boolean(),
+        "train_fraction": Interval(Real, 0, 1, closed="right"),
+        "gate_rule": Options(GATE_RULES),
+        "ucb_beta": Interval(Real, 0, None),
+        "shadow_fraction": _PROBABILITY,
+        "warmup_generations": Interval(Integral, 0, None),
+        "min_train_size": Interval(Integral, 2, None),
+        "predictor_model": Text(),
+        "predictor_file": _NAME,
+        "predictor_group": Text(),
+        "tournament_size": Interval(Integral, 1, None),
+        "cx_prob": _PROBABILITY,
+        "mut_prob": _PROBABILITY,
+        "train": TrainOptions(),
+        "data_dir": _NAME,
+        "allow_partial_data": Boolean(),
+        "device": _NAME,
+        "local_worker": Boolean(),
+        "poll_interval": _SECONDS,
+        "heartbeat_interval": _SECONDS,
+        "stale_after": _SECONDS,
+        "max_retries": Interval(Integral, 0, 100),
+        "progress": Boolean(),
+        "quick": Boolean(),
+    }
+
     def __post_init__(self):
-        for name in ("task", "metric", "out", "predictor_model", "predictor_group"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ConfigError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        check_fields(self)
         if self.strategy not in list_strategies():
             raise UnknownNameError("strategy", self.strategy, list_strategies())
-        _int("population", self.population, 2, MAX_POPULATION)
-        _int("generations", self.generations, 1, MAX_GENERATIONS)
-        _int("survivors", self.survivors, 1, self.population)
-        _int("max_retries", self.max_retries, 0, 100)
-        _int("seed", self.seed, 0, 2**32 - 1)
-        _int("warmup_generations", self.warmup_generations, 0)
-        _int("min_train_size", self.min_train_size, 2)
-        _int("tournament_size", self.tournament_size, 1)
-        _prob("train_fraction", self.train_fraction, low_open=True)
-        _prob("shadow_fraction", self.shadow_fraction)
-        _prob("cx_prob", self.cx_prob)
-        _prob("mut_prob", self.mut_prob)
-        if isinstance(self.ucb_beta, bool) or not isinstance(self.ucb_beta, (int, float)) or self.ucb_beta < 0:
-            raise ConfigError(f"ucb_beta must be a number >= 0, got {self.ucb_beta!r}")
-        for name in ("poll_interval", "heartbeat_interval", "stale_after"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
-                raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.survivors > self.population:
+            raise invalid(self, "survivors", f"an integer <= population = {self.population}")
         if self.stale_after <= self.heartbeat_interval:
-            raise ConfigError(
-                f"stale_after must exceed heartbeat_interval (else live workers look dead), "
-                f"got stale_after={self.stale_after!r} <= heartbeat_interval={self.heartbeat_interval!r}"
-            )
-        if self.gate_rule not in GATE_RULES:
-            raise ConfigError(f"gate_rule must be one of {list(GATE_RULES)}, got {self.gate_rule!r}")
-        if self.second_objective not in SECOND:
-            raise ConfigError(f"second_objective must be one of {list(SECOND)}, got {self.second_objective!r}")
-        object.__setattr__(self, "nodes", _int_range("nodes", self.nodes, 2))
-
-        widths = self.widths
-        if not isinstance(widths, (tuple, list)) or len(widths) != 2:
-            raise ConfigError(f"widths must be a pair [low, high] of vertex widths, got {widths!r}")
-        _int("widths[0]", widths[0], 1, MAX_WIDTH)
-        _int("widths[1]", widths[1], widths[0], MAX_WIDTH)
-        object.__setattr__(self, "widths", (int(widths[0]), int(widths[1])))
-        if self.readout not in READOUTS:
-            raise ConfigError(f"readout must be one of {list(READOUTS)}, got {self.readout!r}")
-        if self.budget is not None:
-            _int("budget", self.budget, 1)
-        _int("final_top", self.final_top, 0, MAX_POPULATION)
-        _int("final_seeds", self.final_seeds, 1, 1000)
-        if self.priors is not None:
-            if isinstance(self.priors, str) or not isinstance(self.priors, (tuple, list)) or not self.priors:
-                raise ConfigError(f"priors must be a non-empty list of prior names, got {self.priors!r}")
-            for p in self.priors:
-                get_prior(p)  # raises UnknownPriorError listing the known ones
-            object.__setattr__(self, "priors", tuple(self.priors))
-        for name in ("train", "final_train"):
-            object.__setattr__(self, name, _options_table(name, getattr(self, name)))
-        if not isinstance(self.allow_partial_data, bool):
-            raise ConfigError(f"allow_partial_data must be true or false, got {self.allow_partial_data!r}")
-        for name in ("storage", "study", "family", "data_dir", "device", "predictor_file"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigError(f"{name} must be a non-empty string or unset, got {value!r}")
+            raise invalid(self, "stale_after", f"a number above heartbeat_interval = {self.heartbeat_interval!r} "
+                                               f"(else live workers look dead)")
+        for prior in self.priors or ():
+            get_prior(prior)  # raises UnknownPriorError listing the known ones
 
     @property
     def train_options(self) -> dict[str, Any]:
-        return dict(self.train)
+        """The screening overrides as a dict."""
+        return self.train.to_dict()
 
     @property
     def final_train_options(self) -> dict[str, Any]:
-        return dict(self.final_train)
+        """The final training's overrides as a dict."""
+        return self.final_train.to_dict()
 
     @property
     def study_name(self) -> str:
@@ -397,8 +314,8 @@ class SearchConfig:
         :func:`nas.ledger.stored_url`), since every stored copy of the config is written from this."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["storage"] = stored_url(self.storage)
-        out["train"] = dict(self.train)
-        out["final_train"] = dict(self.final_train)
+        out["train"] = self.train.to_dict()
+        out["final_train"] = self.final_train.to_dict()
         out["nodes"] = list(self.nodes)
         out["widths"] = list(self.widths)
         out["priors"] = None if self.priors is None else list(self.priors)
@@ -406,17 +323,12 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SearchConfig":
-        """Inverse of :meth:`to_dict`; unknown keys raise ConfigError naming them."""
+        """Inverse of :meth:`to_dict` (lists, tables of options and pair lists are read back by the
+        field rules); unknown keys raise ConfigError naming them."""
         known = {f.name for f in fields(cls)}
         extra = sorted(set(data) - known)
         if extra:
             raise ConfigError(f"unknown search option(s) {extra}; expected some of {sorted(known)}")
-        data = dict(data)
-        for name in ("nodes", "widths"):
-            if isinstance(data.get(name), list):
-                data[name] = tuple(data[name])
-        if isinstance(data.get("priors"), list):
-            data["priors"] = tuple(data["priors"])
         return cls(**data)
 
     @classmethod
@@ -490,27 +402,26 @@ def build_config(
             layer["storage"] = absolute_storage(layer["storage"])
     stored = _stored_config(given.get("out", from_file.get("out", SearchConfig.out))) if resume else {}
     task = given.get("task", from_file.get("task", stored.get("task", SearchConfig.task)))
-    task_spec = get_task(task)  # an unknown task fails here, listing the known ones
+    get_task(task)  # an unknown task fails here, listing the known ones
     merged: dict[str, Any] = {}
     train: dict[str, Any] = {}
     final_train: dict[str, Any] = {}
     layers = [stored, {} if stored else SEARCH_DEFAULTS.get(task, {}), QUICK.get(task, QUICK["mnist"]) if quick else {}, from_file, given]
     for layer in layers:
         for key, value in layer.items():
-            if key in ("train", "final_train"):
-                if not isinstance(value, Mapping):
-                    raise ConfigError(f"{key} must be a table of TrainConfig options, got {value!r}")
-                (train if key == "train" else final_train).update(value)
+            if key in ("train", "final_train"):  # tables of options merge name by name
+                rule = SearchConfig.constraints[key]
+                if not rule.accepts(value):
+                    raise invalid("SearchConfig", key, rule.describe(), value)
+                (train if key == "train" else final_train).update(dict(value))
             else:
                 merged[key] = value
     merged["train"] = train
     merged["final_train"] = final_train
     merged["quick"] = bool(quick) or bool(merged.get("quick", False))
-    config = SearchConfig.from_dict(merged)
-    # a bad training option (screening or final) fails here, in one line, before anything runs
-    task_spec.default_config(**config.train_options)
-    task_spec.default_config(**config.final_train_options)
-    return config
+    # each training option is checked once, by TrainConfig's rules, as the config is built; rules
+    # between options and the task's defaults when the search's trainer builds its TrainConfigs
+    return SearchConfig.from_dict(merged)
 
 
 def _stored_config(run_dir, required: bool = False) -> dict[str, Any]:

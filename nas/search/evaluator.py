@@ -18,6 +18,7 @@ from typing import Sequence
 from nas.search.config import SearchConfig
 from nas.training import build_seeded
 from nas.training.candidates import Outcome, train_candidates, trains_together
+from nas.training.config import TrainConfig, TrainOverrides
 from nas.training.device import resolve_device
 from nas.training.proxies import zero_cost_proxies
 from nas.training.stacking.planner import plan_cost
@@ -45,17 +46,16 @@ class Trainer:
         self.task = get_task(config.task)
         self.family = config.family or self.task.default_family
         self.task.check_family(self.family)
-        self.train_config = self._config(config.seed, config.train_options)
-        if config.final_top:
-            self.final_config(config.seed)  # a bad [final_train] option fails now, before any training
+        # Built now, so that the rules between training options and the task's defaults fail
+        # before anything runs (the final phase comes last).
+        self.train_config = self._config(config.seed, config.train)
+        self.final_train_config = self._config(config.seed, config.final_train) if config.final_top else None
         self._data = None
 
-    def _config(self, seed: int, overrides: dict):
+    def _config(self, seed: int, overrides: TrainOverrides) -> TrainConfig:
         """The task's budget with ``overrides``, ``seed`` and the search's device."""
-        options = {"seed": seed, **overrides}
-        if self.config.device is not None:
-            options["device"] = self.config.device
-        return self.task.default_config(**options)
+        device = {} if self.config.device is None else {"device": self.config.device}
+        return self.task.default_config(overrides, seed=seed, **device)
 
     @property
     def data(self):
@@ -70,9 +70,11 @@ class Trainer:
         resolve_device(self.train_config.device)
         self.data
 
-    def final_config(self, seed: int):
+    def final_config(self, seed: int) -> TrainConfig:
         """The full training budget of the survivors: the task's own, plus ``final_train`` overrides."""
-        return self._config(seed, self.config.final_train_options)
+        if self.final_train_config is None:
+            return self._config(seed, self.config.final_train)
+        return self.final_train_config.replace(seed=seed)
 
     def train_final(self, genomes: Sequence[Genome], seed: int) -> list[Outcome]:
         """Train ``genomes`` at the full budget (:meth:`final_config`) with ``seed``; no proxies."""

@@ -1,20 +1,38 @@
-"""What a training run is told and what it returns: :class:`TrainConfig` and :class:`TrainResult`.
+"""What a training run is told and what it returns: :class:`TrainConfig`, its overrides and :class:`TrainResult`.
 
 Kept apart from the loop so that tasks (which build their default ``TrainConfig``) and the loop
 (which needs tasks) import in one direction only: ``config`` ← ``tasks`` ← ``loop``.
+
+Every training option has one rule, in :attr:`TrainConfig.constraints`. :class:`TrainOverrides`
+(what a search, a prior study or a pruning run changes of a task's defaults) is checked by the
+same table, so ``nas train --epochs``, ``nas search --epochs``, ``[train]`` tables, study
+``train`` options and ``nas prune --retrain-option`` all refuse a value with the same message.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar, Mapping
 
 import torch
 
-from nas.exceptions import ConfigError
+from nas.validation import (
+    Boolean,
+    Constraint,
+    Interval,
+    Options,
+    Text,
+    check_fields,
+    check_value,
+    check_values,
+    describe,
+    invalid,
+)
 
-__all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "AUGMENTATIONS", "PLATEAU_COMPARES"]
+__all__ = ["TrainConfig", "TrainOverrides", "TrainOptions", "TrainOption", "TrainResult", "OPTIMIZERS", "SCHEDULES",
+           "PRECISIONS", "AUGMENTATIONS", "PLATEAU_COMPARES"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("none", "cosine", "plateau", "onecycle")
@@ -22,30 +40,8 @@ PRECISIONS = ("fp32", "bf16", "auto")
 AUGMENTATIONS = ("none", "crop_flip")
 PLATEAU_COMPARES = ("best", "previous")
 
-
-def _check_int(name: str, value, low: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        extra = " or None" if allow_none else ""
-        raise ConfigError(f"TrainConfig.{name} = {value!r}; expected an integer >= {low}{extra}")
-
-
-def _check_float(name: str, value, low: float, high: float = math.inf, low_open: bool = False, allow_none=False):
-    if value is None and allow_none:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bound = f"> {low}" if low_open else f">= {low}"
-        upper = f" and <= {high}" if math.isfinite(high) else ""
-        extra = " or None" if allow_none else ""
-        raise ConfigError(f"TrainConfig.{name} = {value!r}; expected a finite number {bound}{upper}{extra}")
-
-
-def _check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ConfigError(f"TrainConfig.{name} = {value!r}; expected one of {list(allowed)}")
+_COUNT = Interval(Integral, 1, None)
+_SHARE = Interval(Real, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -164,56 +160,163 @@ class TrainConfig:
     val_subset: int | None = None
     test_subset: int | None = None
 
+    #: The one rule of every training option (checked by :meth:`__post_init__` and by
+    #: :class:`TrainOverrides`); ``plateau_momentum`` needing SGD is checked after it.
+    constraints: ClassVar[dict] = {
+        "epochs": _COUNT,
+        "max_steps": [_COUNT, None],
+        "batch_size": _COUNT,
+        "eval_batch_size": _COUNT,
+        "optimizer": Options(OPTIMIZERS),
+        "lr": Interval(Real, 0, None, closed="right"),
+        "momentum": _SHARE,
+        "weight_decay": Interval(Real, 0, None),
+        "schedule": Options(SCHEDULES),
+        "warmup": Interval(Real, 0, 1, closed="neither"),
+        "plateau_factor": Interval(Real, 0, 1, closed="right"),
+        "plateau_patience": Interval(Integral, 0, None),
+        "plateau_compare": Options(PLATEAU_COMPARES),
+        "plateau_momentum": [_SHARE, None],
+        "min_lr": [Interval(Real, 0, None, closed="right"), None],
+        "patience": [_COUNT, None],
+        "min_delta": Interval(Real, 0, None),
+        "grad_clip": [Interval(Real, 0, None, closed="right"), None],
+        "label_smoothing": Interval(Real, 0, 1, closed="left"),
+        "precision": Options(PRECISIONS),
+        "channels_last": Boolean(),
+        "compile": Boolean(),
+        "augment": Options(AUGMENTATIONS),
+        "eval_flip": Boolean(),
+        "bucket_batches": _COUNT,
+        "device": [Text(), None],
+        "seed": Interval(Integral, 0, None),
+        "progress": Boolean(),
+        "train_subset": [_COUNT, None],
+        "val_subset": [_COUNT, None],
+        "test_subset": [_COUNT, None],
+    }
+
     def __post_init__(self):
-        _check_int("epochs", self.epochs, 1)
-        _check_int("max_steps", self.max_steps, 1, allow_none=True)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("eval_batch_size", self.eval_batch_size, 1)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_float("lr", self.lr, 0.0, low_open=True)
-        _check_float("momentum", self.momentum, 0.0, 1.0)
-        _check_float("weight_decay", self.weight_decay, 0.0)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_float("plateau_factor", self.plateau_factor, 0.0, 1.0, low_open=True)
-        _check_int("plateau_patience", self.plateau_patience, 0)
-        _check_choice("plateau_compare", self.plateau_compare, PLATEAU_COMPARES)
-        _check_float("plateau_momentum", self.plateau_momentum, 0.0, 1.0, allow_none=True)
+        check_fields(self)
         if self.plateau_momentum is not None and self.optimizer != "sgd":
-            raise ConfigError(f"TrainConfig.plateau_momentum = {self.plateau_momentum!r} needs optimizer='sgd'; "
-                              f"got optimizer={self.optimizer!r}")
-        _check_float("min_lr", self.min_lr, 0.0, low_open=True, allow_none=True)
-        _check_int("patience", self.patience, 1, allow_none=True)
-        _check_float("min_delta", self.min_delta, 0.0)
-        _check_float("grad_clip", self.grad_clip, 0.0, low_open=True, allow_none=True)
-        _check_float("warmup", self.warmup, 0.0, 1.0, low_open=True)
-        if self.warmup >= 1.0:
-            raise ConfigError(f"TrainConfig.warmup = {self.warmup!r}; expected a share of the budget below 1")
-        _check_float("label_smoothing", self.label_smoothing, 0.0, 1.0)
-        if self.label_smoothing >= 1.0:
-            raise ConfigError(f"TrainConfig.label_smoothing = {self.label_smoothing!r}; expected a number >= 0 and < 1")
-        _check_choice("precision", self.precision, PRECISIONS)
-        for name in ("channels_last", "compile", "eval_flip"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"TrainConfig.{name} = {getattr(self, name)!r}; expected True or False")
-        _check_choice("augment", self.augment, AUGMENTATIONS)
-        _check_int("bucket_batches", self.bucket_batches, 1)
-        if self.device is not None and not isinstance(self.device, str):
-            raise ConfigError(f"TrainConfig.device = {self.device!r}; expected a device string or None")
-        _check_int("seed", self.seed, 0)
-        if not isinstance(self.progress, bool):
-            raise ConfigError(f"TrainConfig.progress = {self.progress!r}; expected True or False")
-        for name in ("train_subset", "val_subset", "test_subset"):
-            _check_int(name, getattr(self, name), 1, allow_none=True)
+            raise invalid(self, "plateau_momentum",
+                          f"None with optimizer={self.optimizer!r} (it needs optimizer='sgd')")
 
     def replace(self, **changes) -> "TrainConfig":
-        """A copy with some fields changed (validated again)."""
-        unknown = sorted(set(changes) - {f.name for f in fields(self)})
-        if unknown:
-            raise ConfigError(f"unknown TrainConfig field(s) {unknown}; expected some of {[f.name for f in fields(self)]}")
-        return TrainConfig(**{**self.to_dict(), **changes})
+        """A copy with some fields changed (validated again; an unknown field is refused)."""
+        return TrainConfig(**{**self.to_dict(), **TrainOverrides(changes).to_dict()})
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _is_table(value) -> bool:
+    """A mapping, :class:`TrainOverrides` or a sequence of ``(name, value)`` pairs."""
+    if isinstance(value, (Mapping, TrainOverrides)):
+        return True
+    return isinstance(value, (tuple, list)) and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in value)
+
+
+@dataclass(frozen=True)
+class TrainOverrides:
+    """A validated set of :class:`TrainConfig` field overrides (what a command changes of a task's defaults).
+
+    Built once from a mapping, ``(name, value)`` pairs or another ``TrainOverrides``: a name that
+    is no ``TrainConfig`` field is refused (naming the known ones) and each value is checked by
+    ``TrainConfig``'s own rule (:attr:`TrainConfig.constraints`), so a bad ``--train`` option fails
+    with the same message as a bad ``TrainConfig`` field. Rules between fields (``plateau_momentum``
+    needs SGD) are checked when the ``TrainConfig`` is built: :meth:`apply`.
+
+    Iterates as sorted ``(name, value)`` pairs (the form configs stored before it existed);
+    :meth:`to_dict` is the JSON form.
+
+    Parameters
+    ----------
+    pairs : mapping or sequence of (str, value) or TrainOverrides, optional
+
+    Raises
+    ------
+    OptionError
+        Not a table of options, an unknown name, or a value outside its rule.
+
+    Examples
+    --------
+    >>> TrainOverrides({"lr": 0.01, "epochs": 2}).to_dict()
+    {'epochs': 2, 'lr': 0.01}
+    >>> TrainOverrides({"epochs": 0})
+    Traceback (most recent call last):
+    ...
+    nas.exceptions.OptionError: TrainConfig.epochs = 0; expected an integer >= 1
+    """
+
+    pairs: Any = ()
+
+    def __post_init__(self):
+        pairs = () if self.pairs is None else self.pairs
+        if not _is_table(pairs):
+            raise invalid("TrainOverrides", "pairs", TrainOptions().describe(), pairs)
+        values = dict(pairs.items() if isinstance(pairs, Mapping) else pairs)
+        clean = check_values("TrainConfig", {str(k): v for k, v in values.items()}, TrainConfig.constraints)
+        object.__setattr__(self, "pairs", tuple(sorted(clean.items())))
+
+    def __iter__(self):
+        return iter(self.pairs)
+
+    def __repr__(self) -> str:
+        return f"TrainOverrides({self.to_dict()!r})"
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def names(self) -> list[str]:
+        """The overridden fields, sorted."""
+        return [name for name, _ in self.pairs]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.pairs)
+
+    def merged(self, other) -> "TrainOverrides":
+        """These overrides with ``other``'s (a table of options) on top."""
+        return TrainOverrides({**self.to_dict(), **TrainOverrides(other).to_dict()})
+
+    def apply(self, defaults: Mapping[str, Any] | TrainConfig) -> TrainConfig:
+        """The :class:`TrainConfig` of ``defaults`` (a TrainConfig or a mapping of its fields, e.g.
+        a task's defaults) with these overrides; the rules between fields are checked here."""
+        base = defaults.to_dict() if isinstance(defaults, TrainConfig) else dict(defaults)
+        return TrainConfig(**{**base, **self.to_dict()})
+
+
+class TrainOptions(Constraint):
+    """Constraint of a config field that holds training overrides: a table of ``TrainConfig``
+    options, stored as :class:`TrainOverrides` (each option checked by ``TrainConfig``'s rules,
+    whose errors name ``TrainConfig``)."""
+
+    def accepts(self, value) -> bool:
+        return _is_table(value)
+
+    def clean(self, value) -> TrainOverrides:
+        return value if isinstance(value, TrainOverrides) else TrainOverrides(value)
+
+    def describe(self, plural: bool = False) -> str:
+        return "a table of TrainConfig options (a mapping or (name, value) pairs)"
+
+
+class TrainOption(Constraint):
+    """Constraint of a config field that *is* one training option under another name (e.g. the
+    base epochs of ``nas prune``): checked by that ``TrainConfig`` field's rule, looked up when
+    checked, and reported as ``TrainConfig.FIELD``."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def accepts(self, value) -> bool:
+        return True
+
+    def clean(self, value):
+        return check_value("TrainConfig", self.name, value, TrainConfig.constraints[self.name])
+
+    def describe(self, plural: bool = False) -> str:
+        return describe(TrainConfig.constraints[self.name])
 
 
 @dataclass

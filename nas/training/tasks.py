@@ -26,6 +26,7 @@ Registered tasks (:func:`list_tasks`):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -34,8 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from nas.datasets import load_dataset
+from nas.defaults import TASK_DEFAULTS
 from nas.exceptions import ConfigError, UnknownNameError
-from nas.training.config import TrainConfig
+from nas.training.config import TrainConfig, TrainOverrides
 from search_spaces.builders import build_model
 
 __all__ = [
@@ -119,7 +121,8 @@ class Task:
     sequence : bool
         Inputs are symbol sequences and the model is called as ``model(x, lengths)``.
     budget : mapping
-        :class:`~nas.training.config.TrainConfig` fields of the default budget.
+        :class:`~nas.training.config.TrainConfig` fields of the default budget (built-in tasks:
+        ``train`` of :data:`nas.defaults.TASK_DEFAULTS`).
     load_options : mapping
         Extra keyword arguments for :func:`nas.datasets.load_dataset`.
     description : str
@@ -139,18 +142,19 @@ class Task:
     load_options: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
 
-    def default_config(self, **overrides):
-        """This task's default :class:`~nas.training.config.TrainConfig`, with ``overrides`` applied.
+    def default_config(self, overrides=None, /, **more) -> TrainConfig:
+        """This task's :class:`~nas.training.config.TrainConfig`: its budget with ``overrides``
+        (a :class:`~nas.training.config.TrainOverrides` or a table of options), then ``more``.
 
         Raises
         ------
-        ConfigError
-            An override outside the allowed values.
+        OptionError
+            An unknown option or a value outside its rule (``TrainConfig.FIELD = VALUE; expected ...``).
         """
-        unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(f"unknown TrainConfig field(s) {unknown}; expected some of {sorted(TrainConfig.__dataclass_fields__)}")
-        return TrainConfig(**{**dict(self.budget), **overrides})
+        options = TrainOverrides(overrides)
+        if more:
+            options = options.merged(more)
+        return options.apply(self.budget)
 
     def load(self, data_dir=None, allow_partial: bool = False, **opts):
         """Load this task's dataset (:func:`nas.datasets.load_dataset`) with the task's options."""
@@ -241,28 +245,18 @@ def list_tasks() -> list[str]:
 #: Share of the paper's invalid Reber strings that use only Reber letters (../shared/PAPER.md).
 PAPER_HARD_NEGATIVE_SHARE = 0.44
 
-# Default budgets: see docs/training.md for what they reach with a dense-ish reference network.
-_IMAGE_BUDGET = {"epochs": 10, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "schedule": "cosine"}
-
+# Default budgets: ``train`` of nas.defaults.TASK_DEFAULTS (docs/training.md: what they reach).
 for _task in (
-    Task("mnist", "mnist", ("ff",), "ff", budget=_IMAGE_BUDGET,
-         description="MNIST digits, sparse feed-forward network"),
-    Task("fashion_mnist", "fashion_mnist", ("ff",), "ff", budget={**_IMAGE_BUDGET, "epochs": 15},
-         description="Fashion-MNIST, sparse feed-forward network"),
-    Task("cifar10", "cifar10", ("cnn", "ff"), "cnn",
-         budget={"epochs": 30, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "augment": "crop_flip",
-                 "weight_decay": 5e-4, "schedule": "cosine", "grad_clip": 5.0},
-         description="CIFAR-10, random-wired CNN (feed-forward allowed)"),
+    Task("mnist", "mnist", ("ff",), "ff", description="MNIST digits, sparse feed-forward network"),
+    Task("fashion_mnist", "fashion_mnist", ("ff",), "ff", description="Fashion-MNIST, sparse feed-forward network"),
+    Task("cifar10", "cifar10", ("cnn", "ff"), "cnn", description="CIFAR-10, random-wired CNN (feed-forward allowed)"),
     Task("reber", "reber", RNN_FAMILIES, "rnn:gru", sequence=True,
-         budget={"epochs": 15, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "grad_clip": 5.0},
          description="Reber grammar valid/invalid classification, sparse RNN (paper budget)"),
     Task("reber_paper", "reber", RNN_FAMILIES, "rnn:gru", sequence=True,
-         budget={"epochs": 15, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "grad_clip": 5.0},
          load_options={"hard_negative_share": PAPER_HARD_NEGATIVE_SHARE},
          description="Reber classification with the paper's negatives (44 % hard, 56 % foreign letters)"),
     Task("embedded_reber", "embedded_reber", RNN_FAMILIES, "rnn:lstm", loss=next_symbol_loss,
          metric_counts=next_symbol_counts, metric_name="string_accuracy", target="next_symbol_set", sequence=True,
-         budget={"epochs": 60, "batch_size": 64, "optimizer": "adam", "lr": 1e-3, "grad_clip": 5.0},
          description="embedded Reber next-symbol prediction, sparse RNN"),
 ):
-    register_task(_task)
+    register_task(dataclasses.replace(_task, budget=TASK_DEFAULTS[_task.name]["train"]))

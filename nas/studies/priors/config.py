@@ -7,7 +7,11 @@ with optional parameter rules: ``watts_strogatz:k=n//5,p=1`` fixes ``p`` to 1 an
 sampler (:meth:`search_spaces.priors.Prior.sample_params`).
 
 :data:`PRESETS` holds named studies; ``stier2021-reber`` is the Reber study of Stier et al. 2021.
-:data:`QUICK` holds small budgets per task (``--quick``) that finish in minutes on a 2-core CPU.
+:data:`QUICK` holds small budgets per task (``--quick``) that finish in minutes on a 2-core CPU: a
+view of :data:`nas.defaults.TASK_DEFAULTS`, the one table of per-task defaults.
+
+Each setting has one rule (:attr:`StudyConfig.constraints`); training options are checked by
+``TrainConfig``'s rules (:class:`~nas.training.config.TrainOverrides`).
 
 Examples
 --------
@@ -21,11 +25,23 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from numbers import Integral, Real
+from typing import Any, ClassVar, Mapping
 
+from nas.defaults import TASK_DEFAULTS
 from nas.exceptions import ConfigError, UnknownNameError
-from nas.search.config import _int, _int_range, _options_table
+from nas.training.config import TrainOptions, TrainOverrides
 from nas.training.tasks import get_task
+from nas.validation import (
+    Boolean,
+    Interval,
+    Items,
+    Options,
+    Pair,
+    Text,
+    check_fields,
+    invalid,
+)
 from search_spaces.genome import MAX_NODES, MAX_WIDTH, READOUTS
 from search_spaces.priors import get_prior, list_priors
 
@@ -60,17 +76,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-# ``--quick``: minutes on a 2-core CPU (measured: docs/priors.md).
-QUICK: dict[str, dict[str, Any]] = {
-    "mnist": {"per_prior": 6, "seeds": 2, "nodes": (10, 30), "width": 8,
-              "train": {"epochs": 2, "lr": 1e-2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000}},
-    "fashion_mnist": {"per_prior": 6, "seeds": 2, "nodes": (10, 30), "width": 8,
-                      "train": {"epochs": 2, "lr": 1e-2, "train_subset": 4000, "val_subset": 1000, "test_subset": 2000}},
-    "reber": {"per_prior": 6, "seeds": 2, "nodes": (10, 30),
-              "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64, "train_subset": 4000, "val_subset": 1000}},
-    "reber_paper": {"per_prior": 6, "seeds": 2, "nodes": (10, 30),
-                    "train": {"epochs": 1, "lr": 2e-2, "batch_size": 64, "train_subset": 4000, "val_subset": 1000}},
-}
+#: ``--quick`` per task (minutes on a 2-core CPU, measured: docs/priors.md): ``priors_quick`` of
+#: :data:`nas.defaults.TASK_DEFAULTS`.
+QUICK: dict[str, dict[str, Any]] = {task: d["priors_quick"] for task, d in TASK_DEFAULTS.items() if "priors_quick" in d}
 
 
 def rule_value(rule, nodes: int):
@@ -155,8 +163,9 @@ class StudyConfig:
         Candidate graphs drawn per genome for ``match="edges"``.
     seed : int
         Seeds the genome draws.
-    train : tuple of (str, value)
-        :class:`~nas.training.config.TrainConfig` overrides on top of the task's budget.
+    train : TrainOverrides
+        :class:`~nas.training.config.TrainConfig` overrides on top of the task's budget (a mapping
+        or pairs are accepted); not ``seed``, ``device`` or ``progress``, which the study sets.
     fail_margin : float
         A network *failed* when its training diverged or its mean test accuracy is at most chance
         (1 / classes) + ``fail_margin``.
@@ -182,7 +191,7 @@ class StudyConfig:
     match: str = "none"
     match_tries: int = 32
     seed: int = 0
-    train: tuple = field(default_factory=tuple)
+    train: TrainOverrides = field(default_factory=TrainOverrides)
     fail_margin: float = 0.05
     batch: int = 32
     out: str = "runs/priors"
@@ -193,57 +202,65 @@ class StudyConfig:
     preset: str | None = None
     quick: bool = False
 
+    #: One rule per setting; the task's families, the priors' rules and smallest graphs, and the
+    #: training options a study sets itself are checked after it.
+    constraints: ClassVar[dict] = {
+        "task": Text(),
+        "families": Items(Text()),
+        "priors": Items(Text()),
+        "per_prior": Interval(Integral, 2, MAX_PER_PRIOR),
+        "seeds": Interval(Integral, 2, MAX_SEEDS),
+        "nodes": Pair(Interval(Integral, 2, MAX_NODES)),
+        "width": [Interval(Integral, 1, MAX_WIDTH), None],
+        "readout": Options(READOUTS),
+        "match": Options(MATCHES),
+        "match_tries": Interval(Integral, 1, None),
+        "seed": Interval(Integral, 0, None),
+        "train": TrainOptions(),
+        "fail_margin": Interval(Real, 0, 1, closed="left"),
+        "batch": Interval(Integral, 1, None),
+        "out": Text(),
+        "data_dir": [Text(), None],
+        "device": [Text(), None],
+        "allow_partial_data": Boolean(),
+        "progress": Boolean(),
+        "preset": [Text(), None],
+        "quick": Boolean(),
+    }
+
     def __post_init__(self):
+        check_fields(self)
         task = get_task(self.task)  # UnknownNameError lists the tasks
-        families = tuple(self.families) if self.families else (task.default_family,)
+        families = self.families or (task.default_family,)
         for fam in families:
             task.check_family(fam)
         if len(set(families)) != len(families):
-            raise ConfigError(f"families must be distinct, got {list(families)}")
+            raise invalid(self, "families", "distinct families")
         object.__setattr__(self, "families", families)
-        if isinstance(self.priors, str) or not isinstance(self.priors, (tuple, list)):
-            raise ConfigError(f"priors must be a list of prior names, got {self.priors!r}")
-        parsed = [parse_prior(p) for p in self.priors]
-        names = [name for name, _ in parsed]
-
-        smallest, limiting = max((get_prior(name).min_nodes, name) for name in names)
+        names = [parse_prior(p)[0] for p in self.priors]
         if len(set(names)) != len(names) or len(names) < 2:
-            raise ConfigError(f"a study compares at least two distinct priors; got {names}")
-        object.__setattr__(self, "priors", tuple(self.priors))
-        _int("per_prior", self.per_prior, 2, MAX_PER_PRIOR)
-        _int("seeds", self.seeds, 2, MAX_SEEDS)
-        _int("seed", self.seed, 0)
-        _int("match_tries", self.match_tries, 1)
-        _int("batch", self.batch, 1)
+            raise invalid(self, "priors", f"at least two distinct priors (a study compares them); got {names}")
         # every prior must be able to make every size: the i-th genomes of all priors share theirs
-        nodes = _int_range("nodes", self.nodes, 2, MAX_NODES)
-        if nodes[0] < smallest:
-            raise ConfigError(f"nodes start at {nodes[0]}, but prior {limiting!r} makes graphs of at least {smallest} "
-                              f"nodes; every prior must make every size, so start at {smallest} or more")
-        object.__setattr__(self, "nodes", nodes)
-        width = self.width if self.width is not None else (16 if families == ("ff",) else 1)
-        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
-            raise ConfigError(f"width must be an integer in [1, {MAX_WIDTH}], got {width!r}")
-        object.__setattr__(self, "width", width)
-        if self.readout not in READOUTS:
-            raise ConfigError(f"readout must be one of {list(READOUTS)}, got {self.readout!r}")
-        if self.match not in MATCHES:
-            raise ConfigError(f"match must be one of {list(MATCHES)}, got {self.match!r}")
-        margin = self.fail_margin
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
-            raise ConfigError(f"fail_margin must be a number in [0, 1), got {margin!r}")
-        object.__setattr__(self, "train", _options_table("train", self.train))
-        own = sorted(k for k, _ in self.train if k in _OWN_TRAIN)
+        smallest, limiting = max((get_prior(name).min_nodes, name) for name in names)
+        if self.nodes[0] < smallest:
+            raise invalid(self, "nodes", f"sizes from {smallest} on: prior {limiting!r} makes graphs of at least "
+                                         f"{smallest} nodes, and every prior must make every size")
+        if self.width is None:
+            object.__setattr__(self, "width", 16 if families == ("ff",) else 1)
+        own = sorted(name for name in self.train.names() if name in _OWN_TRAIN)
         if own:
-            raise ConfigError(f"training options {own} are set by the study itself (seeds 0 .. S-1, --device, "
-                              f"--no-progress); remove them from the training options")
-        task.default_config(**self.train_options)  # a bad training option fails here, before anything runs
+            raise invalid(self, "train", f"other options: {own} are set by the study itself (seeds 0 .. S-1, "
+                                         f"--device, --no-progress)")
         if self.preset is not None and self.preset not in PRESETS:
             raise UnknownNameError("preset", self.preset, PRESETS)
+        # the rules between training options and the task's defaults (plateau_momentum needs SGD)
+        # fail here, before the study folder is made: the study's TrainConfig, built once
+        task.default_config(self.train)
 
     @property
     def train_options(self) -> dict[str, Any]:
-        return dict(self.train)
+        """The training overrides as a dict."""
+        return self.train.to_dict()
 
     def prior_rules(self) -> dict[str, dict[str, Any]]:
         """Prior name -> its parameter rules, in the study's order."""
@@ -257,7 +274,7 @@ class StudyConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["families"], d["priors"], d["nodes"] = list(self.families), list(self.priors), list(self.nodes)
-        d["train"] = {k: v for k, v in self.train}
+        d["train"] = self.train.to_dict()
         return d
 
     @classmethod
@@ -266,11 +283,7 @@ class StudyConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown study setting(s) {unknown}; expected some of {sorted(known)}")
-        values = dict(data)
-        for key in ("families", "priors", "nodes"):
-            if key in values and isinstance(values[key], list):
-                values[key] = tuple(values[key])
-        return cls(**values)
+        return cls(**data)  # lists and tables of options are read back by the field rules
 
     def with_changes(self, **changes) -> "StudyConfig":
         return dataclasses.replace(self, **changes)

@@ -22,8 +22,9 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import torch
@@ -31,17 +32,26 @@ from scipy import stats
 
 from nas.exceptions import ConfigError, PruningError
 from nas.provenance import provenance, to_jsonable, write_json_atomic
-from nas.search.config import _int, _options_table
 from nas.studies.pruning.networks import DenseMLP, parse_arch
 from nas.studies.pruning.run import Candidate, prune_models
 from nas.studies.pruning.saliency import METHODS
 from nas.studies.pruning.schedule import plan_schedule
 from nas.studies.pruning.targets import make_prunable, parse_weights, prunable
+from nas.training.config import TrainConfig, TrainOption, TrainOptions, TrainOverrides
 from nas.training.device import resolve_device
 from nas.training.loop import build_seeded
 from nas.training.stacking import train_models
 from nas.training.tasks import get_task
-from search_spaces.genome import genome_from_any
+from nas.validation import (
+    Interval,
+    Items,
+    Options,
+    Satisfies,
+    Text,
+    check_fields,
+    invalid,
+)
+from search_spaces.genome import Genome, genome_from_any
 
 __all__ = ["PruneConfig", "run_pruning", "summarise", "paired_tests", "network_kind_of"]
 
@@ -65,15 +75,6 @@ def network_kind_of(arch, genome) -> str:
         raise PruningError("a cnn genome cannot be pruned (its convolutions carry no masks); expected a feed-forward "
                            "(ff) or recurrent (rnn:<cell>) genome")
     return "ff" if family == "ff" else "rnn"
-
-
-def _check_options(name: str, value) -> tuple:
-    table = _options_table(name, value)
-    own = [k for k, _ in table if k in _OWN_OPTIONS]
-    if own:
-        raise ConfigError(f"{name} may not set {', '.join(own)}: the run sets it (--seeds, --device); "
-                          f"expected other TrainConfig options")
-    return table
 
 
 @dataclass(frozen=True)
@@ -103,17 +104,25 @@ class PruneConfig:
     seeds : int
         Independently initialised networks (seeds ``0 .. seeds-1``).
     epochs : int, optional
-        Base training epochs (default: the task's budget).
-    train : tuple of (str, value)
+        Base training epochs (default: the task's budget); checked by ``TrainConfig.epochs``'s rule.
+    train : TrainOverrides
         Other :class:`~nas.training.config.TrainConfig` options (lr, schedule, subsets, ...) for
-        base training and retraining.
-    retrain_options : tuple of (str, value)
+        base training and retraining (a mapping or pairs are accepted; not ``seed``, ``device``
+        or ``progress``, which the run sets).
+    retrain_options : TrainOverrides
         Options for retraining only, on top of ``train`` (e.g. a smaller ``lr``).
     on_empty : {"error", "stop"}
         A network whose next step would empty a layer: stop the run with an error (after the
         finished steps are written), or stop pruning that network only (its later steps are
         missing; each step reports how many seeds reached it).
     data_dir, device : str, optional
+
+    Raises
+    ------
+    OptionError
+        A setting outside its rule (:attr:`constraints`; a training option: ``TrainConfig.FIELD = ...``).
+    PruningError
+        An unknown method, both a rate and a count, a network the task cannot train or a CNN genome.
     """
 
     task: str = "mnist"
@@ -128,13 +137,36 @@ class PruneConfig:
     variable: float | None = None
     seeds: int = 1
     epochs: int | None = None
-    train: tuple = field(default_factory=tuple)
-    retrain_options: tuple = field(default_factory=tuple)
+    train: TrainOverrides = field(default_factory=TrainOverrides)
+    retrain_options: TrainOverrides = field(default_factory=TrainOverrides)
     on_empty: str = "error"
     data_dir: str | None = None
     device: str | None = None
 
+    #: One rule per setting; the network (arch or genome, its parts), the methods, a rate or a
+    #: count, and the training options the run sets itself are checked after it.
+    constraints: ClassVar[dict] = {
+        "task": Text(),
+        "arch": [Text(), None],
+        "genome": [Satisfies(lambda v: isinstance(v, (Mapping, Genome, str)), "a genome (its dict or JSON)"), None],
+        "methods": Items(Text(), nonempty=True),
+        "weights": Text(),
+        "target": Interval(Real, 0, 1, closed="neither"),
+        "rate": [Interval(Real, 0, 1, closed="neither"), None],
+        "count": [Interval(Integral, 1, None), None],
+        "retrain": Interval(Integral, 1, 1000),
+        "variable": [Interval(Real, 0, 1, closed="neither"), None],
+        "seeds": Interval(Integral, 1, 1000),
+        "epochs": [TrainOption("epochs"), None],
+        "train": TrainOptions(),
+        "retrain_options": TrainOptions(),
+        "on_empty": Options(("error", "stop")),
+        "data_dir": [Text(), None],
+        "device": [Text(), None],
+    }
+
     def __post_init__(self):
+        check_fields(self)
         task = get_task(self.task)
         if (self.arch is None) == (self.genome is None):
             raise ConfigError("give the network to prune as --arch WIDTHS or as --genome FILE (one of them)")
@@ -147,39 +179,31 @@ class PruneConfig:
             task.check_family(genome_from_any(self.genome).family)
         kind = network_kind_of(self.arch, self.genome)
         object.__setattr__(self, "weights", ",".join(parse_weights(self.weights, kind)))
-        methods = tuple(self.methods)
-        bad = [m for m in methods if m not in METHODS]
-        if not methods or bad:
-            raise PruningError(f"unknown pruning method(s) {bad or methods!r}; expected some of: {', '.join(METHODS)}")
-        object.__setattr__(self, "methods", tuple(dict.fromkeys(methods)))
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad:
+            raise PruningError(f"unknown pruning method(s) {bad!r}; expected some of: {', '.join(METHODS)}")
+        object.__setattr__(self, "methods", tuple(dict.fromkeys(self.methods)))
         if self.rate is not None and self.count is not None:
             raise PruningError("give a rate (share of the remaining weights per step) or a count per step, not both")
-        if self.count is not None:
-            _int("count", self.count, 1)
-        plan_schedule(1_000_000, target=self.target, rate=self.rate)  # a bad target or rate fails now
-        _int("retrain", self.retrain, 1, 1000)
-        _int("seeds", self.seeds, 1, 1000)
-        if self.epochs is not None:
-            _int("epochs", self.epochs, 1, 100_000)
-        if self.variable is not None and (isinstance(self.variable, bool) or not isinstance(self.variable, (int, float))
-                                          or not 0 < self.variable < 1):
-            raise ConfigError(f"variable retraining needs a validation gain epsilon in (0, 1), got {self.variable!r}")
-        if self.on_empty not in ("error", "stop"):
-            raise ConfigError(f"on_empty must be 'error' or 'stop', got {self.on_empty!r}")
-        object.__setattr__(self, "train", _check_options("--train", self.train))
-        object.__setattr__(self, "retrain_options", _check_options("--retrain-option", self.retrain_options))
-        self.retrain_config()  # a bad training option fails now
+        for name, option in (("train", "--train"), ("retrain_options", "--retrain-option")):
+            own = [k for k in getattr(self, name).names() if k in _OWN_OPTIONS]
+            if own:
+                raise invalid(self, name, f"other TrainConfig options: {option} may not set {', '.join(own)} "
+                                          f"(the run sets it: --seeds, --device)")
+        # the rules between training options and the task's defaults (plateau_momentum needs SGD)
+        # fail now, before anything is trained: the retraining config, built on the base config
+        self.retrain_config()
 
-    def base_config(self):
+    def base_config(self) -> TrainConfig:
         """The base training of every seed (one population: batch order from seed 0)."""
-        options: dict[str, Any] = dict(self.train)
+        options: dict[str, Any] = {}
         if self.epochs is not None:
             options["epochs"] = self.epochs
         if self.device is not None:
             options["device"] = self.device
-        return get_task(self.task).default_config(**options)
+        return get_task(self.task).default_config(self.train, **options)
 
-    def retrain_config(self):
+    def retrain_config(self) -> TrainConfig:
         """Retraining after every step: ``retrain`` epochs, no schedule unless the retraining
         options set one; variable retraining stops at a gain below ``variable`` (patience 1)."""
         config = self.base_config()
@@ -187,12 +211,12 @@ class PruneConfig:
                                    "plateau_momentum": None}
         if self.variable is not None:
             changes.update(patience=1, min_delta=float(self.variable))
-        changes.update(dict(self.retrain_options))
-        return dataclasses.replace(config, **changes)
+        return config.replace(**{**changes, **self.retrain_options.to_dict()})
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["methods"], d["train"], d["retrain_options"] = list(self.methods), dict(self.train), dict(self.retrain_options)
+        d["methods"] = list(self.methods)
+        d["train"], d["retrain_options"] = self.train.to_dict(), self.retrain_options.to_dict()
         return d
 
 

@@ -19,7 +19,9 @@ steps to 82 %, retrained 2 epochs after each. Its one-edge skip layers have thre
 (one per gate): a global threshold can empty one, and that network then stops (``on_empty``).
 
 A preset is a table of :class:`~nas.studies.pruning.experiment.PruneConfig` fields; anything given on the
-command line as well overrides it.
+command line as well overrides it. Its ``train`` options go on top of the task's training defaults
+(``train`` of :data:`nas.defaults.TASK_DEFAULTS`, the one table of per-task defaults) and are
+checked, as every training option, by ``TrainConfig``'s rules.
 """
 
 from __future__ import annotations

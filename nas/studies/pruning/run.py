@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from nas.exceptions import PruningError
-from nas.studies.pruning.saliency import _check_method, hessian_diagonal, prune_step
+from nas.studies.pruning.saliency import check_method, hessian_diagonal, prune_step
 from nas.studies.pruning.targets import prunable
 from nas.training.batches import truncates
 from nas.training.device import resolve_device
@@ -153,7 +153,7 @@ def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain,
     if not candidates:
         raise PruningError("prune_models needs at least one candidate; got none")
     for c in candidates:
-        _check_method(c.method)
+        check_method(c.method)
     device = resolve_device(retrain.device)
     for c in candidates:
         c.model.to(device)

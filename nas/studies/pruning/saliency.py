@@ -25,14 +25,15 @@ import torch
 
 from nas.exceptions import PruningError
 
-__all__ = ["METHODS", "GLOBAL_METHODS", "saliencies", "prune_step", "hessian_diagonal", "count_to_prune"]
+__all__ = ["METHODS", "GLOBAL_METHODS", "check_method", "saliencies", "prune_step", "hessian_diagonal", "count_to_prune"]
 
 METHODS = ("mcb", "mcu", "mcd", "random", "obd")
 #: Methods with one threshold over all layers (``mcu`` has one per layer).
 GLOBAL_METHODS = ("mcb", "mcd", "random", "obd")
 
 
-def _check_method(method: str) -> str:
+def check_method(method: str) -> str:
+    """``method`` if it is a pruning method (:data:`METHODS`); else :class:`PruningError` listing them."""
     if method not in METHODS:
         raise PruningError(f"unknown pruning method {method!r}; expected one of: {', '.join(METHODS)}")
     return method
@@ -67,7 +68,7 @@ def saliencies(method: str, weights: Sequence[torch.Tensor], masks: Sequence[tor
     PruningError
         An unknown method, mismatched shapes, or a missing ``rng`` / ``hessian``.
     """
-    _check_method(method)
+    check_method(method)
     _check_layers(weights, masks)
     weights = [w.detach() for w in weights]
     if method in ("mcb", "mcu"):
