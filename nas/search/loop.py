@@ -22,7 +22,8 @@ After the last generation the survivors are fully trained (:mod:`nas.search.fina
 written. The pieces live apart: :mod:`nas.search.evaluator` (training candidates, proxies, saved-time
 estimate), :mod:`nas.search.worker` (claiming and recording trials), :mod:`nas.search.gating` (the predictor
 and the gate), :mod:`nas.training.equal_cost` (equal-cost widths) and :mod:`nas.search.final` (full training,
-``best/``); this module is the generation loop.
+``best/``) and :mod:`nas.search.statistics` (what a generation measured); this module is the
+generation loop.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -40,13 +41,8 @@ from nas.ledger import Ledger, shown_url, stored_genome
 from nas.search.config import SearchConfig, write_config
 from nas.search.evaluator import Trainer
 from nas.search.final import TimeSlice, ensure_best_model, run_final, save_best_model
-from nas.search.gating import (
-    fit_predictor,
-    gate,
-    kendall,
-    load_search_predictor,
-    predict,
-)
+from nas.search.gating import fit_predictor, gate, load_search_predictor, predict
+from nas.search.statistics import echo_progress, generation_stats
 from nas.search.strategies import (
     Objectives,
     SearchSpace,
@@ -142,20 +138,6 @@ def _budget_rule(config: SearchConfig, trainer):
     return fit
 
 
-def _progress(echo: Echo | None, stats: dict, metric: str) -> None:
-    if echo is None:
-        return
-    tau = stats.get("kendall_tau")
-    best = stats.get("best_so_far")
-    echo(
-        f"gen {stats['generation']:>3}  trained {stats['trained']:>3} (shadow {stats['shadow']})  "
-        f"skipped {stats['skipped']:>3}  failed {stats['failed']}  "
-        f"best {metric} {'-' if best is None else f'{best:.4f}'}  "
-        f"predictor tau {'-' if tau is None else f'{tau:+.2f}'}  "
-        f"train {stats['train_time_s']:.1f}s  saved~{stats['saved_time_s']:.1f}s"
-    )
-
-
 def run_search(
     config: SearchConfig,
     *,
@@ -219,7 +201,7 @@ def run_search(
         if outputs is not None:
             outputs.after_generation(ledger, run_dir)
         time_slice.done(time_slice.clock() - generation_started)
-        _progress(echo, stats, config.metric)
+        echo_progress(echo, stats, config.metric)
         if on_generation is not None:
             on_generation(gen, stats)
 
@@ -387,8 +369,8 @@ class _Search:
     def save(self, gen: int, candidates, selection: _Selection, trials: dict, values: list) -> dict:
         """The generation's statistics, appended to the history and saved with the state to continue from."""
         config, trainer, to_train = self.config, self.trainer, selection.to_train
-        stats = _generation_stats(gen, candidates, to_train, selection.shadow, selection.reason, trials, values,
-                                  selection.mean, selection.std, self.training_set, self.by_number, config)
+        stats = generation_stats(gen, candidates, to_train, selection.shadow, selection.reason, trials, values,
+                                 selection.mean, selection.std, self.training_set, self.by_number, config)
         if hasattr(trainer, "saved_time"):  # else (a duck-typed trainer) the plain estimate stays
             trained_ok = [candidates[i] for i in to_train if values[i] is not None]
             skipped = [candidates[i] for i in range(len(candidates)) if i not in selection.reason]
@@ -420,42 +402,3 @@ def _final_phase(run: SearchRun, trainer, echo: Echo | None, time_slice: TimeSli
         echo(f"time limit of {time_limit:g} s reached after {len(run.generations)} of {config.generations} generations"
              + ("" if len(run.generations) < config.generations else " (final phase not finished)")
              + "; continue with the same command plus --resume")
-
-
-def _generation_stats(gen, candidates, to_train, shadow, reason, trials, values, mean, std, training_set, by_number, config) -> dict:
-    trained = [i for i in to_train if values[i] is not None]
-    failed = [i for i in to_train if values[i] is None]
-    times = [trials[i].user_attrs.get("wall_time_s") or 0.0 for i in trained]
-    per = float(np.mean(times)) if times else 0.0
-    skipped = len(candidates) - len(to_train)
-    stats: dict[str, Any] = {
-        "generation": gen,
-        "candidates": len(candidates),
-        "trained": len(to_train),
-        "shadow": len(shadow),
-        "skipped": skipped,
-        "failed": len(failed),
-        "gated": mean is not None,
-        "train_time_s": float(sum(times)),
-        "saved_time_s": per * skipped,
-        "kendall_tau": None,
-        "mae": None,
-        "false_negatives": None,
-        "skipped_candidates": [
-            {"genome": candidates[i].to_json(), "predicted": float(mean[i]), "predicted_std": float(std[i])}
-            for i in range(len(candidates)) if i not in reason and mean is not None
-        ],
-    }
-    if mean is not None and trained:
-        pred = [float(mean[i]) for i in trained]
-        actual = [float(values[i][0]) for i in trained]
-        stats["kendall_tau"] = kendall(pred, actual)
-        stats["mae"] = float(np.mean(np.abs(np.subtract(pred, actual))))
-        # a shadow candidate is a false negative when its measured value would have put it among
-        # the survivors: at least the k-th best of everything measured up to this generation
-        measured = sorted([by_number[n].values[0] for n in training_set] + actual, reverse=True)
-        kth = measured[min(config.survivors, len(measured)) - 1]
-        shadow_ok = [i for i in shadow if values[i] is not None]
-        stats["false_negatives"] = sum(values[i][0] >= kth for i in shadow_ok)
-        stats["false_negative_rate"] = (stats["false_negatives"] / len(shadow_ok)) if shadow_ok else None
-    return stats
