@@ -18,17 +18,12 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from predictors.evaluation import (
-    EvaluationReport,
-    _take,
-    check_target,
-    cv_splits,
-    prepare,
-    run_cv,
-)
+from predictors.evaluation import EvaluationReport, run_cv
 from predictors.exceptions import EvaluationDataError
+from predictors.inputs import check_target, prepare, take_rows
 from predictors.metrics import LOWER_IS_BETTER, METRICS, compute_metric, default_k
 from predictors.models import get_model_spec, make_predictor, make_regressor
+from predictors.splits import cv_splits
 
 __all__ = ["tune", "TUNING_SCORES", "TunedPredictor", "NestedEvaluation", "nested_evaluate"]
 
@@ -55,7 +50,7 @@ def tune(
     Every trial is scored on the same seeded repeated K-fold splits: the metric of the
     out-of-fold predictions of each repeat, averaged over repeats (as in :func:`predictors.evaluate`).
     With ``groups`` the splits are repeated grouped K-fold
-    (:func:`predictors.evaluation.group_kfold_splits`): relatives never straddle them.
+    (:func:`predictors.splits.group_kfold_splits`): relatives never straddle them.
 
     Parameters
     ----------
@@ -115,8 +110,8 @@ def tune(
             # not printed once per fold
             warnings.simplefilter("always", ConvergenceWarning)
             for i, (train, test) in enumerate(splits):
-                fitted = clone(est).fit(_take(X, train), y[train])
-                oof[i // folds, test] = fitted.predict(_take(X, test))
+                fitted = clone(est).fit(take_rows(X, train), y[train])
+                oof[i // folds, test] = fitted.predict(take_rows(X, test))
         trial.set_user_attr("convergence_warnings", sum(issubclass(w.category, ConvergenceWarning) for w in caught))
         scores = [compute_metric(scoring, y, row, k=k) for row in oof]
         score = float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
