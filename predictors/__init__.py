@@ -4,7 +4,7 @@ Public API (see ``docs/predictors.md``):
 
 * features: :class:`GraphFeatures`;
 * models: :func:`make_regressor`, :func:`list_models`, :func:`make_predictor`,
-  :func:`predict_with_uncertainty`, :class:`EnsembleRegressor`;
+  :class:`EnsembleRegressor`; uncertainty: :func:`predict_with_uncertainty`;
 * models: also :func:`make_paper_predictor` (the paper's 23 features → MinMaxScaler → random
   forest with scikit-learn's defaults);
 * evaluation: :func:`evaluate` (:class:`EvaluationReport`; repeated K-fold, repeated grouped
@@ -23,13 +23,7 @@ from __future__ import annotations
 
 from predictors.comparison import ComparisonResult, PairedDifference, compare_predictors
 from predictors.data import read_evaluations, read_genomes
-from predictors.evaluation import (
-    EvaluationReport,
-    LearningCurve,
-    evaluate,
-    learning_curve,
-    permutation_importance,
-)
+from predictors.evaluation import EvaluationReport, evaluate
 from predictors.exceptions import (
     EvaluationDataError,
     PredictorError,
@@ -37,18 +31,17 @@ from predictors.exceptions import (
     UnknownModelError,
 )
 from predictors.features import GraphFeatures
+from predictors.importance import permutation_importance
+from predictors.learning_curve import LearningCurve, learning_curve
 from predictors.metrics import METRICS, compute_metric, compute_metrics
 from predictors.models import (
     EnsembleRegressor,
     ModelSpec,
-    UncertainPrediction,
     get_model_spec,
-    has_uncertainty,
     list_models,
     make_paper_predictor,
     make_predictor,
     make_regressor,
-    predict_with_uncertainty,
     register_model,
 )
 from predictors.persistence import (
@@ -58,6 +51,11 @@ from predictors.persistence import (
 )
 from predictors.tuning import nested_evaluate as _nested_evaluate
 from predictors.tuning import tune as _tune
+from predictors.uncertainty import (
+    UncertainPrediction,
+    has_uncertainty,
+    predict_with_uncertainty,
+)
 
 __all__ = [
     "GraphFeatures",

@@ -12,19 +12,7 @@ repeats, and a 95 % BCa interval over architectures. Per pair of pipelines: the 
 (``a - b``) with its BCa interval over architectures (paired: each resample takes the same
 architectures for both) and a **corrected repeated k-fold t-test** on the per-fold differences.
 
-Why that test. The ``r × k`` per-fold differences (and the ``r`` per-repeat ones) are not
-independent: every repeat reuses the same ``n`` architectures and training sets overlap by
-``(k - 2) / (k - 1)``, so a plain paired t-test or a Wilcoxon signed-rank test over repeats
-treats correlated values as independent evidence and gives p-values that are far too small —
-more repeats would make any difference "significant". Nadeau & Bengio (2003, *Inference for the
-generalization error*) correct the variance of the mean difference for that overlap; Bouckaert &
-Frank (2004) apply it to repeated k-fold CV::
-
-    t = mean(d) / sqrt((1 / (r k) + n_test / n_train) * var(d)),   df = r k - 1
-
-with ``d`` the per-fold differences, ``var`` the sample variance and ``n_test / n_train`` the
-mean test-to-training size ratio (``1 / (k - 1)`` for K-fold). It is the test with acceptable
-type-I error among those they studied. Folds where a metric is undefined (NaN) are left out.
+The test, and why it is that one, is in :mod:`predictors.significance`.
 
 The BCa interval of a difference holds the fitted out-of-fold predictions fixed: it sees which
 architectures were drawn, not how the models would change with other training sets, so it is
@@ -49,62 +37,22 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy import stats
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from predictors.evaluation import (
-    check_target,
-    cv_splits,
-    prepare,
-    repeat_averaged,
-    run_cv,
-    seed_unset,
-)
+from predictors.evaluation import repeat_averaged, run_cv
 from predictors.exceptions import EvaluationDataError
 from predictors.features import GraphFeatures
+from predictors.inputs import check_target, n_rows, prepare, seed_unset
 from predictors.intervals import bootstrap_interval
 from predictors.metrics import METRIC_LABELS, METRICS, compute_metric, default_k
 from predictors.models import make_predictor
+from predictors.significance import TEST_NAME, corrected_resampled_ttest
+from predictors.splits import cv_splits
 
-__all__ = ["compare_predictors", "ComparisonResult", "PairedDifference", "corrected_resampled_ttest", "describe_pipeline"]
+__all__ = ["compare_predictors", "ComparisonResult", "PairedDifference", "describe_pipeline"]
 
 DEFAULT_METRICS = ("r2", "kendall", "spearman")
-TEST_NAME = "corrected repeated k-fold t-test (Nadeau & Bengio 2003)"
-
-
-def corrected_resampled_ttest(differences, test_train_ratio: float) -> tuple[float, int, float]:
-    """The corrected repeated k-fold t-test (Nadeau & Bengio 2003) of per-fold differences.
-
-    Parameters
-    ----------
-    differences : array-like
-        Per-fold score differences of two models on the same splits (NaN entries are dropped).
-    test_train_ratio : float
-        Mean test-fold size over mean training-fold size (``1 / (k - 1)`` for K-fold).
-
-    Returns
-    -------
-    (t, df, p_value)
-        Two-sided. With no spread, ``p`` is 1 for a zero mean and 0 otherwise; with fewer than two
-        folds everything is NaN.
-
-    Examples
-    --------
-    >>> t, df, p = corrected_resampled_ttest([0.1, 0.2, 0.15, 0.12, 0.18], 0.25)
-    >>> df, round(t, 2), p < 0.05
-    (4, 5.42, True)
-    """
-    d = np.asarray(differences, dtype=np.float64)
-    d = d[np.isfinite(d)]
-    if d.size < 2:
-        return float("nan"), int(max(d.size - 1, 0)), float("nan")
-    mean, var = float(d.mean()), float(d.var(ddof=1))
-    df = d.size - 1
-    if var == 0.0:
-        return (0.0 if mean == 0 else float(np.copysign(np.inf, mean))), df, (1.0 if mean == 0 else 0.0)
-    t = mean / np.sqrt((1.0 / d.size + test_train_ratio) * var)
-    return float(t), df, float(2 * stats.t.sf(abs(t), df))
 
 
 @dataclass
@@ -378,68 +326,18 @@ def compare_predictors(
         Fewer than two pipelines, a bad target, unknown metrics, or too few architectures /
         groups for the splits.
     """
-    if not isinstance(pipelines, Mapping) or len(pipelines) < 2:
-        raise EvaluationDataError(f"compare_predictors needs a mapping of at least two named pipelines, got {pipelines!r}")
-    names = [str(name) for name in pipelines]
-    if len(set(names)) != len(names):
-        raise EvaluationDataError(f"pipeline names must be distinct as strings, got {names}")
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise EvaluationDataError(f"unknown metrics {unknown}; expected some of {list(METRICS)}")
-    metrics = tuple(metrics)
-    n = len(X)
-    if n == 0:
-        raise EvaluationDataError("expected evaluation data with at least one architecture, got none")
-    y = check_target(y, n)
+    names, metrics, n, y = _check_inputs(pipelines, X, y, metrics)
     if groups is not None and cv is None:
         cv = "group_kfold"
     plan = cv_splits(n, folds=n_splits, repeats=n_repeats, random_state=random_state, groups=groups, cv=cv)
     k = default_k(n)
-
-    cache: dict = {}
-    oof, fold_values, per_repeat = {}, {}, {}
-    for name, pipeline in zip(names, pipelines.values()):
-        Xp, est = _split_features(pipeline, X, cache, random_state)
-        report = run_cv(est, Xp, y, plan, k=k, metrics=metrics, n_bootstrap=0)  # the one CV loop
-        oof[name], fold_values[name] = report.oof_predictions, report.fold_values
-        per_repeat[name] = {m: np.array([compute_metric(m, y, row, k=k) for row in oof[name]]) for m in metrics}
-
+    oof, fold_values, per_repeat = _cross_validate(names, pipelines, X, y, plan, k, metrics, random_state)
     # the repeat average of the per-repeat values (NaN where no repeat defines the metric)
     mean = {name: {m: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for m, v in per_repeat[name].items()}
             for name in names}
-    nan_pair = (float("nan"), float("nan"), "none")
-    ci = {name: {m: nan_pair for m in metrics} for name in names}
-    seed = np.random.SeedSequence(random_state)
-    if n_bootstrap > 0:
-        for name, child in zip(names, seed.spawn(len(names))):
-            low, high, methods = bootstrap_interval(
-                lambda idx, p=oof[name]: repeat_averaged(y[idx], p[:, idx], metrics, k),
-                n, n_resamples=n_bootstrap, random_state=np.random.default_rng(child),
-            )  # fmt: skip
-            ci[name] = {m: (float(low[j]), float(high[j]), methods[j]) for j, m in enumerate(metrics)}
-
-    ratio = float(np.mean([len(test) / len(train) for train, test in plan.splits]))
-    pairs = []
-    pair_seeds = seed.spawn(len(names) * (len(names) - 1) // 2)
-    for (a, b), child in zip(itertools.combinations(names, 2), pair_seeds):
-        if n_bootstrap > 0:
-            low, high, _ = bootstrap_interval(
-                lambda idx, pa=oof[a], pb=oof[b]: repeat_averaged(y[idx], pa[:, idx], metrics, k)
-                - repeat_averaged(y[idx], pb[:, idx], metrics, k),
-                n, n_resamples=n_bootstrap, random_state=np.random.default_rng(child),
-            )  # fmt: skip
-        else:
-            low = high = np.full(len(metrics), np.nan)
-        for j, m in enumerate(metrics):
-            d_fold = fold_values[a][m] - fold_values[b][m]
-            t, df, p = corrected_resampled_ttest(d_fold, ratio)
-            pairs.append(
-                PairedDifference(
-                    a, b, m, mean[a][m] - mean[b][m], float(low[j]), float(high[j]),
-                    per_repeat[a][m] - per_repeat[b][m], d_fold, t, df, p,
-                )  # fmt: skip
-            )
-
+    seed = np.random.SeedSequence(random_state)  # the pipelines' intervals spawn from it first, then the pairs'
+    ci = _intervals(names, oof, y, metrics, k, n_bootstrap, seed)
+    pairs = _paired_differences(names, oof, fold_values, per_repeat, mean, y, plan, metrics, k, n_bootstrap, seed)
     return ComparisonResult(
         names=names,
         metrics=metrics,
@@ -461,3 +359,73 @@ def compare_predictors(
         descriptions={name: describe_pipeline(p) for name, p in zip(names, pipelines.values())},
         y=y,
     )
+
+
+def _check_inputs(pipelines, X, y, metrics) -> tuple[list[str], tuple, int, np.ndarray]:
+    """``(names, metrics, n, y)`` after checking the pipelines, metrics and target."""
+    if not isinstance(pipelines, Mapping) or len(pipelines) < 2:
+        raise EvaluationDataError(f"compare_predictors needs a mapping of at least two named pipelines, got {pipelines!r}")
+    names = [str(name) for name in pipelines]
+    if len(set(names)) != len(names):
+        raise EvaluationDataError(f"pipeline names must be distinct as strings, got {names}")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise EvaluationDataError(f"unknown metrics {unknown}; expected some of {list(METRICS)}")
+    n = n_rows(X)
+    if n == 0:
+        raise EvaluationDataError("expected evaluation data with at least one architecture, got none")
+    return names, tuple(metrics), n, check_target(y, n)
+
+
+def _cross_validate(names, pipelines, X, y, plan, k, metrics, random_state):
+    """Every pipeline through the one CV loop on ``plan``: out-of-fold predictions, per-fold and
+    per-repeat metrics, each by pipeline name."""
+    cache: dict = {}
+    oof, fold_values, per_repeat = {}, {}, {}
+    for name, pipeline in zip(names, pipelines.values()):
+        Xp, est = _split_features(pipeline, X, cache, random_state)
+        report = run_cv(est, Xp, y, plan, k=k, metrics=metrics, n_bootstrap=0)  # the one CV loop
+        oof[name], fold_values[name] = report.oof_predictions, report.fold_values
+        per_repeat[name] = {m: np.array([compute_metric(m, y, row, k=k) for row in oof[name]]) for m in metrics}
+    return oof, fold_values, per_repeat
+
+
+def _intervals(names, oof, y, metrics, k, n_bootstrap, seed: np.random.SeedSequence) -> dict:
+    """``[name][metric]``: (low, high, method) of the BCa interval over architectures (NaN without bootstrap)."""
+    nan_pair = (float("nan"), float("nan"), "none")
+    ci = {name: {m: nan_pair for m in metrics} for name in names}
+    if n_bootstrap > 0:
+        for name, child in zip(names, seed.spawn(len(names))):
+            low, high, methods = bootstrap_interval(
+                lambda idx, p=oof[name]: repeat_averaged(y[idx], p[:, idx], metrics, k),
+                y.size, n_resamples=n_bootstrap, random_state=np.random.default_rng(child),
+            )  # fmt: skip
+            ci[name] = {m: (float(low[j]), float(high[j]), methods[j]) for j, m in enumerate(metrics)}
+    return ci
+
+
+def _paired_differences(names, oof, fold_values, per_repeat, mean, y, plan, metrics, k, n_bootstrap,
+                        seed: np.random.SeedSequence) -> list[PairedDifference]:
+    """Every pair ``(a, b)`` in order, for every metric: the difference, its interval and the corrected test."""
+    ratio = float(np.mean([len(test) / len(train) for train, test in plan.splits]))
+    pairs = []
+    pair_seeds = seed.spawn(len(names) * (len(names) - 1) // 2)
+    for (a, b), child in zip(itertools.combinations(names, 2), pair_seeds):
+        if n_bootstrap > 0:
+            low, high, _ = bootstrap_interval(
+                lambda idx, pa=oof[a], pb=oof[b]: repeat_averaged(y[idx], pa[:, idx], metrics, k)
+                - repeat_averaged(y[idx], pb[:, idx], metrics, k),
+                y.size, n_resamples=n_bootstrap, random_state=np.random.default_rng(child),
+            )  # fmt: skip
+        else:
+            low = high = np.full(len(metrics), np.nan)
+        for j, m in enumerate(metrics):
+            d_fold = fold_values[a][m] - fold_values[b][m]
+            t, df, p = corrected_resampled_ttest(d_fold, ratio)
+            pairs.append(
+                PairedDifference(
+                    a, b, m, mean[a][m] - mean[b][m], float(low[j]), float(high[j]),
+                    per_repeat[a][m] - per_repeat[b][m], d_fold, t, df, p,
+                )  # fmt: skip
+            )
+    return pairs

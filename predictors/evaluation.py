@@ -23,7 +23,7 @@ How the numbers are made (the same in :func:`evaluate`, :func:`predictors.tune`,
 
   - ``"logo"`` (the default with ``groups``): leave-one-group-out — train on all other groups,
     test on one; the per-fold values are then per held-out group (transfer to an unseen prior);
-  - ``"group_kfold"``: repeated grouped K-fold (:func:`group_kfold_splits`) — whole groups are
+  - ``"group_kfold"``: repeated grouped K-fold (:func:`~predictors.splits.group_kfold_splits`) — whole groups are
     dealt to ``folds`` folds, reshuffled every repeat, so relatives are never split across
     training and test and the score is not flattered by near-copies of test architectures in
     the training folds.
@@ -34,17 +34,13 @@ How the numbers are made (the same in :func:`evaluate`, :func:`predictors.tune`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
-import pandas as pd
 from sklearn.base import clone
-from sklearn.inspection import permutation_importance as _sk_permutation_importance
-from sklearn.model_selection import KFold, RepeatedKFold, ShuffleSplit
-from sklearn.pipeline import Pipeline
 
 from predictors.exceptions import EvaluationDataError
-from predictors.features import GraphFeatures, as_architectures
+from predictors.inputs import check_target, n_rows, prepare, take_rows
 from predictors.intervals import bootstrap_interval
 from predictors.metrics import (
     LOWER_IS_BETTER,
@@ -53,227 +49,13 @@ from predictors.metrics import (
     compute_metric,
     default_k,
 )
-from predictors.models import make_predictor
+from predictors.splits import CVSplits, cv_splits
 
-__all__ = [
-    "EvaluationReport",
-    "LearningCurve",
-    "evaluate",
-    "cv_splits",
-    "run_cv",
-    "repeat_averaged",
-    "CVSplits",
-    "group_kfold_splits",
-    "CV_SCHEMES",
-    "learning_curve",
-    "permutation_importance",
-    "prepare",
-    "seed_unset",
-    "take_rows",
-    "check_target",
-    "DEFAULT_SIZES",
-]
-
-DEFAULT_SIZES = (25, 50, 100, 200, 400)
-#: Cross-validation schemes of :func:`evaluate` (``cv=``): plain repeated K-fold, repeated
-#: K-fold over whole groups, leave-one-group-out.
-CV_SCHEMES = ("kfold", "group_kfold", "logo")
+__all__ = ["EvaluationReport", "evaluate", "run_cv", "repeat_averaged", "clean"]
 
 
-# --- inputs --------------------------------------------------------------------------------
-
-
-def check_target(y, n: int | None = None, name: str = "target") -> np.ndarray:
-    """``y`` as a finite, non-constant float vector of length ``n``.
-
-    Raises
-    ------
-    EvaluationDataError
-        Wrong length, non-numeric, NaN/inf or constant values; the message shows them.
-    """
-    try:
-        arr = np.asarray(y, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as err:
-        raise EvaluationDataError(f"{name} must be numeric: {err}") from None
-    if n is not None and arr.size != n:
-        raise EvaluationDataError(f"{name} has {arr.size} values but there are {n} architectures")
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        shown = ", ".join(f"row {i}: {arr[i]}" for i in bad[:5])
-        raise EvaluationDataError(f"{name} must be finite; got {bad.size} NaN/inf values ({shown})")
-    if arr.size and np.ptp(arr) == 0:
-        raise EvaluationDataError(f"{name} is constant (every value is {float(arr[0])!r}); nothing to predict")
-    return arr
-
-
-def seed_unset(estimator, seed: int):
-    """Give every unset ``random_state`` parameter a seed derived from ``seed`` (reproducible CV)."""
-    params = estimator.get_params(deep=True)
-    keys = sorted(k for k, v in params.items() if (k == "random_state" or k.endswith("__random_state")) and v is None)
-    if keys:
-        seeds = np.random.SeedSequence(seed).generate_state(len(keys))
-        estimator.set_params(**{k: int(s) for k, s in zip(keys, seeds)})
-    return estimator
-
-
-def prepare(pipeline, X, random_state: int = 0):
-    """Split off the feature step: ``(feature matrix or X, the rest of the pipeline, names)``.
-
-    The returned estimator is an unfitted clone with unset seeds filled in from ``random_state``.
-    """
-    if isinstance(pipeline, str):
-        pipeline = make_predictor(pipeline)
-    est = clone(pipeline)
-    if isinstance(est, Pipeline) and isinstance(est.steps[0][1], GraphFeatures) and len(est.steps) > 1:
-        feats = est.steps[0][1].fit(X)
-        Xf = feats.transform(X)
-        rest = Pipeline(est.steps[1:])
-        return Xf, seed_unset(rest, random_state), [str(n) for n in feats.get_feature_names_out()]
-    if isinstance(X, pd.DataFrame):
-        Xa = X
-    else:
-        Xa = np.asarray(X) if not isinstance(X, list) else np.asarray(as_architectures(X), dtype=object)
-    names = None
-    if isinstance(Xa, np.ndarray) and Xa.ndim == 2 and Xa.dtype != object:
-        names = [f"x{i}" for i in range(Xa.shape[1])]
-    return Xa, seed_unset(est, random_state), names
-
-
-class CVSplits(NamedTuple):
-    """The (train, test) index pairs of a cross-validation, in order, and how to read them."""
-
-    splits: list
-    repeats: int  # rows of out-of-fold predictions: each repeat tests every architecture once
-    folds: int  # splits per repeat
-    labels: list  # one per split: "repeat r / fold f", or the held-out group
-    scheme: str  # one of CV_SCHEMES
-
-
-def group_kfold_splits(groups, folds: int = 5, repeats: int = 1, random_state: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Repeated K-fold over whole groups: ``repeats × folds`` (train, test) index pairs.
-
-    Each repeat deals the distinct groups, in an order shuffled by
-    ``numpy.random.default_rng(random_state)``, one at a time to the fold that holds the fewest
-    architectures so far (ties: the lowest fold), so folds are about equal in size and differ
-    between repeats. Every architecture is tested exactly once per repeat, and no group is ever on
-    both sides of a split. (scikit-learn's ``GroupKFold`` shuffles only from version 1.6 on and
-    then balances group counts, not sizes; this works with every supported version.)
-
-    Parameters
-    ----------
-    groups : sequence of hashable, shape (n,)
-        A label per architecture; architectures with equal labels (relatives) stay together.
-    folds, repeats : int
-    random_state : int
-
-    Returns
-    -------
-    list of (ndarray, ndarray)
-        Repeat by repeat, fold by fold.
-
-    Raises
-    ------
-    EvaluationDataError
-        Missing labels, or fewer distinct groups than folds.
-
-    Examples
-    --------
-    >>> groups = ["a", "a", "b", "c", "c", "d"]
-    >>> splits = group_kfold_splits(groups, folds=2, repeats=3, random_state=0)
-    >>> len(splits), sorted(np.concatenate([test for _, test in splits[:2]]).tolist())
-    (6, [0, 1, 2, 3, 4, 5])
-    >>> any({groups[i] for i in train} & {groups[i] for i in test} for train, test in splits)
-    False
-    """
-    codes, uniques = pd.factorize(pd.Series(list(groups), dtype=object))
-    if (codes < 0).any():
-        raise EvaluationDataError(f"groups must not be missing; rows {np.flatnonzero(codes < 0)[:5].tolist()} have no label")
-    if len(uniques) < folds:
-        raise EvaluationDataError(f"{folds}-fold grouped CV needs at least {folds} distinct groups, got {len(uniques)}")
-    sizes = np.bincount(codes)
-    rng = np.random.default_rng(random_state)
-    out = []
-    for _ in range(repeats):
-        load = np.zeros(folds, dtype=np.int64)
-        fold_of = np.empty(len(uniques), dtype=np.int64)
-        for g in rng.permutation(len(uniques)):
-            f = int(np.argmin(load))
-            fold_of[g] = f
-            load[f] += sizes[g]
-        row_fold = fold_of[codes]
-        out.extend((np.flatnonzero(row_fold != f), np.flatnonzero(row_fold == f)) for f in range(folds))
-    return out
-
-
-def cv_splits(
-    n: int,
-    *,
-    folds: int = 5,
-    repeats: int = 10,
-    random_state: int = 0,
-    groups: Sequence | None = None,
-    cv: str | None = None,
-) -> CVSplits:
-    """The splits of :func:`evaluate` for ``n`` architectures (also used by the comparison and nested CV).
-
-    Parameters
-    ----------
-    n : int
-    folds, repeats, random_state : int
-        As in :func:`evaluate`; ignored by leave-one-group-out (one fold per group, one repeat).
-    groups : sequence, optional
-        A group label per architecture.
-    cv : {"kfold", "group_kfold", "logo"}, optional
-        Default: ``"logo"`` with ``groups``, ``"kfold"`` without.
-
-    Raises
-    ------
-    EvaluationDataError
-        Bad ``folds`` / ``repeats`` / ``cv``, a grouped scheme without groups (or groups with
-        ``"kfold"``), groups of the wrong length, fewer than two groups (``"logo"``) or than
-        ``folds`` groups (``"group_kfold"``), fewer architectures than folds.
-    """
-    if not isinstance(folds, (int, np.integer)) or folds < 2:
-        raise EvaluationDataError(f"folds must be an integer >= 2, got {folds!r}")
-    if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise EvaluationDataError(f"repeats must be an integer >= 1, got {repeats!r}")
-    if cv is None:
-        cv = "kfold" if groups is None else "logo"
-    if cv not in CV_SCHEMES:
-        raise EvaluationDataError(f"cv must be one of {list(CV_SCHEMES)}, got {cv!r}")
-    if cv == "kfold":
-        if groups is not None:
-            raise EvaluationDataError("cv='kfold' ignores groups; pass cv='group_kfold' or 'logo' to use them, or no groups")
-        if n < folds:
-            raise EvaluationDataError(f"{folds}-fold CV needs at least {folds} architectures, got {n}")
-        splits = list(RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=random_state).split(np.zeros(n)))
-        labels = [f"repeat {r} / fold {f}" for r in range(repeats) for f in range(folds)]
-        return CVSplits(splits, int(repeats), int(folds), labels, cv)
-    if groups is None:
-        raise EvaluationDataError(f"cv={cv!r} needs groups (a label per architecture)")
-    groups = np.asarray(groups)
-    if groups.shape != (n,):
-        raise EvaluationDataError(f"groups must have one label per architecture ({n}), got shape {groups.shape}")
-    if cv == "group_kfold":
-        splits = group_kfold_splits(groups, folds, repeats, random_state)
-        labels = [f"repeat {r} / fold {f}" for r in range(repeats) for f in range(folds)]
-        return CVSplits(splits, int(repeats), int(folds), labels, cv)
-    labels = list(pd.unique(groups))
-    if len(labels) < 2:
-        raise EvaluationDataError(f"grouped CV needs at least 2 groups, got {labels}")
-    splits = [(np.flatnonzero(groups != g), np.flatnonzero(groups == g)) for g in labels]
-    return CVSplits(splits, 1, len(labels), labels, cv)
-
-
-def take_rows(X, idx):
-    """The rows ``idx`` of ``X`` (a DataFrame by position, else an array or a list of architectures)."""
-    return X.iloc[idx] if isinstance(X, pd.DataFrame) else X[idx]
-
-
-# --- the report ----------------------------------------------------------------------------
-
-
-def _clean(x):
+def clean(x):
+    """``x``, or None where it is missing or not finite (JSON has no NaN)."""
     return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else x
 
 
@@ -297,7 +79,7 @@ class EvaluationReport:
     description : str
         Free text for the table header (model, target, data).
     cv : str
-        The scheme, one of :data:`CV_SCHEMES` (see :attr:`scheme`); ``grouped`` is true for the two
+        The scheme, one of :data:`~predictors.splits.CV_SCHEMES` (see :attr:`scheme`); ``grouped`` is true for the two
         grouped ones.
     """
 
@@ -329,12 +111,12 @@ class EvaluationReport:
         for m in self.mean:
             fv = np.asarray(self.fold_values[m], dtype=float)
             metrics[m] = {
-                "mean": _clean(float(self.mean[m])),
-                "ci_low": _clean(float(self.low[m])),
-                "ci_high": _clean(float(self.high[m])),
-                "fold_mean": _clean(float(np.nanmean(fv))) if np.isfinite(fv).any() else None,
-                "fold_std": _clean(float(np.nanstd(fv))) if np.isfinite(fv).any() else None,
-                "fold_values": [_clean(float(v)) for v in fv],
+                "mean": clean(float(self.mean[m])),
+                "ci_low": clean(float(self.low[m])),
+                "ci_high": clean(float(self.high[m])),
+                "fold_mean": clean(float(np.nanmean(fv))) if np.isfinite(fv).any() else None,
+                "fold_std": clean(float(np.nanstd(fv))) if np.isfinite(fv).any() else None,
+                "fold_values": [clean(float(v)) for v in fv],
             }
         return {
             "description": self.description,
@@ -435,7 +217,7 @@ def evaluate(
     cv : {"kfold", "group_kfold", "logo"}, optional
         The scheme (module notes). Default: ``"logo"`` with ``groups``, ``"kfold"`` without.
         ``"group_kfold"`` runs ``repeats`` × ``folds``-fold CV over whole groups
-        (:func:`group_kfold_splits`): relatives never straddle training and test.
+        (:func:`~predictors.splits.group_kfold_splits`): relatives never straddle training and test.
     k : int, optional
         k of precision@k and top-k regret; default 10 % of the architectures.
     maximize : bool
@@ -454,7 +236,7 @@ def evaluate(
         fewer than two groups (fewer than ``folds`` for ``"group_kfold"``), an unknown ``cv`` or
         one that contradicts ``groups``, or features that are NaN/inf.
     """
-    n = len(genomes)
+    n = n_rows(genomes)
     if n == 0:
         raise EvaluationDataError("expected evaluation data with at least one architecture, got none")
     y = check_target(y, n)
@@ -486,7 +268,7 @@ def run_cv(
     description: str = "",
     fit_fold=None,
 ) -> EvaluationReport:
-    """The loop of :func:`evaluate` on prepared inputs (:func:`prepare`, :func:`cv_splits`).
+    """The loop of :func:`evaluate` on prepared inputs (:func:`~predictors.inputs.prepare`, :func:`~predictors.splits.cv_splits`).
 
     ``fit_fold(i, train, X_train, y_train) -> fitted model``, if given, replaces
     ``clone(est).fit(X_train, y_train)`` for split ``i`` (nested tuning passes each training
@@ -529,143 +311,3 @@ def run_cv(
         description=description,
         cv=plan.scheme,
     )
-
-
-# --- learning curves -----------------------------------------------------------------------
-
-
-@dataclass
-class LearningCurve:
-    """A metric against the number of training architectures.
-
-    Attributes
-    ----------
-    sizes : list of int
-        Training-set sizes used (requested sizes that fit, then the whole training pool).
-    values : dict[str, ndarray]
-        Per metric, shape ``(len(sizes), repeats)``: the metric on the held-out architectures.
-    n_test : int
-        Held-out architectures per repeat.
-    skipped_sizes : list of int
-        Requested sizes larger than the training pool.
-    """
-
-    sizes: list
-    values: dict
-    n_test: int
-    repeats: int
-    skipped_sizes: list = field(default_factory=list)
-
-    def mean(self, metric: str) -> np.ndarray:
-        return np.nanmean(self.values[metric], axis=1)
-
-    def std(self, metric: str) -> np.ndarray:
-        return np.nanstd(self.values[metric], axis=1)
-
-    def to_dict(self) -> dict:
-        return {
-            "sizes": list(self.sizes),
-            "n_test": self.n_test,
-            "repeats": self.repeats,
-            "skipped_sizes": list(self.skipped_sizes),
-            "metrics": {
-                m: {"mean": [_clean(float(v)) for v in self.mean(m)], "std": [_clean(float(v)) for v in self.std(m)]}
-                for m in self.values
-            },
-        }
-
-
-def learning_curve(
-    pipeline,
-    genomes,
-    y,
-    *,
-    sizes: Sequence[int] = DEFAULT_SIZES,
-    test_fraction: float = 0.2,
-    repeats: int = 5,
-    random_state: int = 0,
-    metrics: Sequence[str] = ("r2", "kendall"),
-    min_size: int = 5,
-) -> LearningCurve:
-    """How the predictor improves with more training architectures.
-
-    Each repeat holds out ``test_fraction`` of the architectures (seeded shuffle) and trains on
-    random subsets of the rest of each size. Sizes larger than the pool are skipped and listed;
-    the whole pool is always the last point.
-
-    Raises
-    ------
-    EvaluationDataError
-        Too few architectures for a test set of two and a training set of ``min_size``.
-    """
-    n = len(genomes)
-    y = check_target(y, n)
-    if not 0 < test_fraction < 1:
-        raise EvaluationDataError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    n_test = max(2, int(round(test_fraction * n)))
-    pool = n - n_test
-    if pool < min_size:
-        raise EvaluationDataError(f"a learning curve needs at least {min_size + 2} architectures, got {n}")
-    used = sorted({int(s) for s in sizes if min_size <= s < pool}) + [pool]
-    skipped = sorted(int(s) for s in sizes if s > pool)
-    X, est, _ = prepare(pipeline, genomes, random_state)
-    rng = np.random.default_rng(random_state)
-    splitter = ShuffleSplit(n_splits=repeats, test_size=n_test, random_state=random_state)
-    values = {m: np.full((len(used), repeats), np.nan) for m in metrics}
-    for r, (train_pool, test) in enumerate(splitter.split(np.zeros(n))):
-        for i, size in enumerate(used):
-            train = rng.choice(train_pool, size=size, replace=False)
-            if np.ptp(y[train]) == 0:
-                continue  # a constant training target teaches nothing; leave NaN
-            pred = clone(est).fit(take_rows(X, train), y[train]).predict(take_rows(X, test))
-            for m in metrics:
-                values[m][i, r] = compute_metric(m, y[test], pred, k=default_k(n_test))
-    return LearningCurve(sizes=used, values=values, n_test=n_test, repeats=repeats, skipped_sizes=skipped)
-
-
-# --- permutation importance ----------------------------------------------------------------
-
-
-def permutation_importance(
-    pipeline,
-    genomes,
-    y,
-    *,
-    folds: int = 5,
-    n_repeats: int = 5,
-    random_state: int = 0,
-    scoring: str = "r2",
-) -> pd.DataFrame:
-    """Permutation feature importance on held-out folds.
-
-    For each of ``folds`` folds the pipeline is fitted on the training part; each feature of the
-    test part is shuffled ``n_repeats`` times and the drop of ``scoring`` recorded.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``feature``, ``importance_mean``, ``importance_std``, sorted by decreasing mean.
-
-    Raises
-    ------
-    EvaluationDataError
-        Fewer architectures than folds, or a bad target.
-    """
-    n = len(genomes)
-    y = check_target(y, n)
-    if n < folds or folds < 2:
-        raise EvaluationDataError(f"{folds}-fold permutation importance needs at least {max(folds, 2)} architectures, got {n}")
-    X, est, names = prepare(pipeline, genomes, random_state)
-    if names is None:
-        raise EvaluationDataError("permutation importance needs a pipeline starting with GraphFeatures or a numeric matrix")
-    chunks = []
-    kf = KFold(n_splits=folds, shuffle=True, random_state=random_state)
-    for i, (train, test) in enumerate(kf.split(np.zeros(n))):
-        model = clone(est).fit(take_rows(X, train), y[train])
-        result = _sk_permutation_importance(
-            model, take_rows(X, test), y[test], n_repeats=n_repeats, random_state=random_state + i, scoring=scoring
-        )
-        chunks.append(result.importances)
-    imp = np.concatenate(chunks, axis=1)
-    df = pd.DataFrame({"feature": names, "importance_mean": imp.mean(axis=1), "importance_std": imp.std(axis=1)})
-    return df.sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True)

@@ -4,13 +4,7 @@ Every entry builds a fresh, unfitted scikit-learn regressor from its name, a ``r
 keyword parameters, and declares whether it needs scaled inputs, whether it gives a predictive
 uncertainty, and its hyperparameter space for :func:`predictors.tune`.
 
-``predict_with_uncertainty`` gives a mean and a standard deviation for every model:
-
-* ``gp`` (Gaussian process) and ``bayes_ridge``: the model's predictive standard deviation;
-* ``rf`` and ``extra_trees``: the spread (standard deviation) of the per-tree predictions;
-* ``ensemble``: the spread of its members' predictions;
-* ``hgb``, ``adaboost``, ``svr``, ``knn``: zeros, with ``has_uncertainty`` False on the result,
-  so a search can tell "certain" from "unknown".
+How sure a prediction is: :mod:`predictors.uncertainty`.
 """
 
 from __future__ import annotations
@@ -43,15 +37,12 @@ __all__ = [
     "ModelSpec",
     "EnsembleRegressor",
     "GaussianProcess",
-    "UncertainPrediction",
     "register_model",
     "get_model_spec",
     "list_models",
     "make_regressor",
     "make_predictor",
     "make_paper_predictor",
-    "predict_with_uncertainty",
-    "has_uncertainty",
 ]
 
 SearchSpace = Callable[["object", int], dict]  # (optuna trial, n_train) -> params
@@ -286,72 +277,6 @@ class GaussianProcess(GaussianProcessRegressor):
         return super().predict(X, return_std=return_std, return_cov=return_cov)
 
 
-# --- uncertainty ---------------------------------------------------------------------------
-
-
-class UncertainPrediction(tuple):
-    """``(mean, std)``, unpacks as a pair; ``has_uncertainty`` says whether ``std`` is real."""
-
-    def __new__(cls, mean, std, has_uncertainty: bool):
-        obj = super().__new__(cls, (mean, std))
-        obj.has_uncertainty = bool(has_uncertainty)
-        return obj
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self[0]
-
-    @property
-    def std(self) -> np.ndarray:
-        return self[1]
-
-
-def _final(estimator):
-    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-
-
-def has_uncertainty(estimator) -> bool:
-    """Whether :func:`predict_with_uncertainty` gives a real spread for this pipeline/regressor."""
-    final = _final(estimator)
-    if isinstance(final, (RandomForestRegressor, ExtraTreesRegressor)):
-        return True
-    if isinstance(final, (GaussianProcessRegressor, BayesianRidge, EnsembleRegressor)):
-        return True
-    return False
-
-
-def predict_with_uncertainty(pipeline, X) -> UncertainPrediction:
-    """Predicted mean and standard deviation for each architecture.
-
-    Parameters
-    ----------
-    pipeline : fitted Pipeline or regressor
-    X : architectures (or a feature matrix for a bare regressor)
-
-    Returns
-    -------
-    UncertainPrediction
-        Unpacks as ``(mean, std)``; ``std`` is the GP's / Bayesian ridge's predictive standard
-        deviation, the per-tree spread of a forest, the members' spread of the ensemble, or zeros
-        (then ``result.has_uncertainty`` is False).
-    """
-    check_is_fitted(pipeline)
-    if isinstance(pipeline, Pipeline):
-        Xt = pipeline[:-1].transform(X) if len(pipeline.steps) > 1 else X
-    else:
-        Xt = X
-    final = _final(pipeline)
-    if isinstance(final, (RandomForestRegressor, ExtraTreesRegressor)):
-        Xt = np.asarray(Xt, dtype=np.float32)  # trees are fitted on float32; avoid per-tree re-validation cost
-        per_tree = np.stack([tree.predict(Xt) for tree in final.estimators_])
-        return UncertainPrediction(final.predict(Xt), per_tree.std(axis=0), True)
-    if isinstance(final, (GaussianProcessRegressor, BayesianRidge, EnsembleRegressor)):
-        mean, std = final.predict(Xt, return_std=True)
-        return UncertainPrediction(np.asarray(mean, dtype=float), np.asarray(std, dtype=float), True)
-    mean = np.asarray(final.predict(Xt), dtype=float)
-    return UncertainPrediction(mean, np.zeros_like(mean), False)
-
-
 # --- the registered models -----------------------------------------------------------------
 
 
@@ -391,103 +316,101 @@ def _gp(random_state, alpha=1e-10, n_restarts_optimizer=1, kernel="rbf", **param
     )
 
 
-def _register_defaults() -> None:
-    specs = [
-        ModelSpec(
-            "bayes_ridge",
-            lambda rs, **p: BayesianRidge(**p),
-            scale=True,
-            uncertainty="native",
-            space=lambda t, n: {k: t.suggest_float(k, 1e-8, 1e-2, log=True) for k in ("alpha_1", "alpha_2", "lambda_1", "lambda_2")},
-            doc="Bayesian ridge regression (linear; predictive std).",
-        ),
-        ModelSpec(
-            "rf",
-            lambda rs, **p: RandomForestRegressor(random_state=rs, **{"n_estimators": 200, **p}),
-            scale=False,
-            uncertainty="trees",
-            space=_forest_space,
-            doc="Random forest, 200 trees (per-tree spread).",
-        ),
-        ModelSpec(
-            "extra_trees",
-            lambda rs, **p: ExtraTreesRegressor(random_state=rs, **{"n_estimators": 200, **p}),
-            scale=False,
-            uncertainty="trees",
-            space=_forest_space,
-            doc="Extremely randomised trees, 200 trees (per-tree spread).",
-        ),
-        ModelSpec(
-            "hgb",
-            lambda rs, **p: HistGradientBoostingRegressor(random_state=rs, **p),
-            scale=False,
-            uncertainty="none",
-            space=lambda t, n: {
-                "learning_rate": t.suggest_float("learning_rate", 0.01, 0.3, log=True),
-                "max_iter": t.suggest_int("max_iter", 50, 500, step=50),
-                "max_leaf_nodes": t.suggest_int("max_leaf_nodes", 4, 64, log=True),
-                "min_samples_leaf": _int(t, "min_samples_leaf", 2, min(40, max(2, n // 4))),
-                "l2_regularization": t.suggest_float("l2_regularization", 1e-6, 10.0, log=True),
-            },
-            doc="Histogram gradient boosting.",
-        ),
-        ModelSpec(
-            "adaboost",
-            lambda rs, **p: AdaBoostRegressor(random_state=rs, **p),
-            scale=False,
-            uncertainty="none",
-            space=lambda t, n: {
-                "n_estimators": t.suggest_int("n_estimators", 25, 300, step=25),
-                "learning_rate": t.suggest_float("learning_rate", 0.01, 2.0, log=True),
-                "loss": t.suggest_categorical("loss", ["linear", "square", "exponential"]),
-            },
-            doc="AdaBoost.R2 over depth-3 trees.",
-        ),
-        ModelSpec(
-            "svr",
-            _svr,
-            scale=True,
-            uncertainty="none",
-            space=lambda t, n: {
-                "C": t.suggest_float("C", 1e-2, 1e2, log=True),
-                "epsilon": t.suggest_float("epsilon", 1e-3, 1.0, log=True),
-                "gamma": t.suggest_float("gamma", 1e-4, 1.0, log=True),
-            },
-            doc="RBF support-vector regression on a standardised target.",
-        ),
-        ModelSpec(
-            "knn",
-            lambda rs, **p: KNeighborsRegressor(**{"n_neighbors": 5, **p}),
-            scale=True,
-            uncertainty="none",
-            space=lambda t, n: {
-                "n_neighbors": _int(t, "n_neighbors", 1, min(30, max(1, n - 1))),
-                "weights": t.suggest_categorical("weights", ["uniform", "distance"]),
-            },
-            doc="k nearest neighbours on standardised features.",
-        ),
-        ModelSpec(
-            "gp",
-            _gp,
-            scale=True,
-            uncertainty="native",
-            space=lambda t, n: {
-                "alpha": t.suggest_float("alpha", 1e-10, 1e-1, log=True),
-                "kernel": t.suggest_categorical("kernel", sorted(_GP_KERNELS)),
-            },
-            doc="Gaussian process, constant × RBF (or Matérn) + white noise, normalised target (predictive std).",
-        ),
-        ModelSpec(
-            "ensemble",
-            lambda rs, **p: EnsembleRegressor(random_state=rs, **p),
-            scale=False,
-            uncertainty="native",
-            space=lambda t, n: {"n_estimators": t.suggest_int("n_estimators", 50, 300, step=50)},
-            doc="Mean of rf, extra_trees, hgb and bayes_ridge (members' spread).",
-        ),
-    ]
-    for spec in specs:
-        register_model(spec, replace=True)
+#: The registered models (users may add their own with :func:`register_model`).
+DEFAULT_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        "bayes_ridge",
+        lambda rs, **p: BayesianRidge(**p),
+        scale=True,
+        uncertainty="native",
+        space=lambda t, n: {k: t.suggest_float(k, 1e-8, 1e-2, log=True) for k in ("alpha_1", "alpha_2", "lambda_1", "lambda_2")},
+        doc="Bayesian ridge regression (linear; predictive std).",
+    ),
+    ModelSpec(
+        "rf",
+        lambda rs, **p: RandomForestRegressor(random_state=rs, **{"n_estimators": 200, **p}),
+        scale=False,
+        uncertainty="trees",
+        space=_forest_space,
+        doc="Random forest, 200 trees (per-tree spread).",
+    ),
+    ModelSpec(
+        "extra_trees",
+        lambda rs, **p: ExtraTreesRegressor(random_state=rs, **{"n_estimators": 200, **p}),
+        scale=False,
+        uncertainty="trees",
+        space=_forest_space,
+        doc="Extremely randomised trees, 200 trees (per-tree spread).",
+    ),
+    ModelSpec(
+        "hgb",
+        lambda rs, **p: HistGradientBoostingRegressor(random_state=rs, **p),
+        scale=False,
+        uncertainty="none",
+        space=lambda t, n: {
+            "learning_rate": t.suggest_float("learning_rate", 0.01, 0.3, log=True),
+            "max_iter": t.suggest_int("max_iter", 50, 500, step=50),
+            "max_leaf_nodes": t.suggest_int("max_leaf_nodes", 4, 64, log=True),
+            "min_samples_leaf": _int(t, "min_samples_leaf", 2, min(40, max(2, n // 4))),
+            "l2_regularization": t.suggest_float("l2_regularization", 1e-6, 10.0, log=True),
+        },
+        doc="Histogram gradient boosting.",
+    ),
+    ModelSpec(
+        "adaboost",
+        lambda rs, **p: AdaBoostRegressor(random_state=rs, **p),
+        scale=False,
+        uncertainty="none",
+        space=lambda t, n: {
+            "n_estimators": t.suggest_int("n_estimators", 25, 300, step=25),
+            "learning_rate": t.suggest_float("learning_rate", 0.01, 2.0, log=True),
+            "loss": t.suggest_categorical("loss", ["linear", "square", "exponential"]),
+        },
+        doc="AdaBoost.R2 over depth-3 trees.",
+    ),
+    ModelSpec(
+        "svr",
+        _svr,
+        scale=True,
+        uncertainty="none",
+        space=lambda t, n: {
+            "C": t.suggest_float("C", 1e-2, 1e2, log=True),
+            "epsilon": t.suggest_float("epsilon", 1e-3, 1.0, log=True),
+            "gamma": t.suggest_float("gamma", 1e-4, 1.0, log=True),
+        },
+        doc="RBF support-vector regression on a standardised target.",
+    ),
+    ModelSpec(
+        "knn",
+        lambda rs, **p: KNeighborsRegressor(**{"n_neighbors": 5, **p}),
+        scale=True,
+        uncertainty="none",
+        space=lambda t, n: {
+            "n_neighbors": _int(t, "n_neighbors", 1, min(30, max(1, n - 1))),
+            "weights": t.suggest_categorical("weights", ["uniform", "distance"]),
+        },
+        doc="k nearest neighbours on standardised features.",
+    ),
+    ModelSpec(
+        "gp",
+        _gp,
+        scale=True,
+        uncertainty="native",
+        space=lambda t, n: {
+            "alpha": t.suggest_float("alpha", 1e-10, 1e-1, log=True),
+            "kernel": t.suggest_categorical("kernel", sorted(_GP_KERNELS)),
+        },
+        doc="Gaussian process, constant × RBF (or Matérn) + white noise, normalised target (predictive std).",
+    ),
+    ModelSpec(
+        "ensemble",
+        lambda rs, **p: EnsembleRegressor(random_state=rs, **p),
+        scale=False,
+        uncertainty="native",
+        space=lambda t, n: {"n_estimators": t.suggest_int("n_estimators", 50, 300, step=50)},
+        doc="Mean of rf, extra_trees, hgb and bayes_ridge (members' spread).",
+    ),
+)
 
-
-_register_defaults()
+for _spec in DEFAULT_MODELS:
+    register_model(_spec, replace=True)

@@ -13,7 +13,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from predictors.evaluation import EvaluationReport, LearningCurve
+from predictors.evaluation import EvaluationReport
+from predictors.learning_curve import LearningCurve
 
 __all__ = ["plot_predicted_vs_actual", "plot_learning_curve", "plot_feature_importance"]
 

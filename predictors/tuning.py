@@ -8,6 +8,7 @@ never seen by the tuning, is scored.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -18,17 +19,12 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from predictors.evaluation import (
-    EvaluationReport,
-    check_target,
-    cv_splits,
-    prepare,
-    run_cv,
-    take_rows,
-)
+from predictors.evaluation import EvaluationReport, run_cv
 from predictors.exceptions import EvaluationDataError
+from predictors.inputs import check_target, prepare, take_rows
 from predictors.metrics import LOWER_IS_BETTER, METRICS, compute_metric, default_k
 from predictors.models import get_model_spec, make_predictor, make_regressor
+from predictors.splits import cv_splits
 
 __all__ = ["tune", "TUNING_SCORES", "TunedPredictor", "NestedEvaluation", "nested_evaluate"]
 
@@ -55,7 +51,7 @@ def tune(
     Every trial is scored on the same seeded repeated K-fold splits: the metric of the
     out-of-fold predictions of each repeat, averaged over repeats (as in :func:`predictors.evaluate`).
     With ``groups`` the splits are repeated grouped K-fold
-    (:func:`predictors.evaluation.group_kfold_splits`): relatives never straddle them.
+    (:func:`predictors.splits.group_kfold_splits`): relatives never straddle them.
 
     Parameters
     ----------
@@ -105,6 +101,30 @@ def tune(
     n_train = min(len(train) for train, _ in splits)
     k = default_k(n)
 
+    objective = _cv_objective(model, spec, rest, X, y, splits, folds, repeats, scoring, k, n_train, random_state)
+
+    study = optuna.create_study(
+        direction="minimize" if scoring in LOWER_IS_BETTER else "maximize",
+        sampler=optuna.samplers.TPESampler(seed=random_state),
+        study_name=f"tune-{model}",
+    )
+    study.optimize(objective, n_trials=int(n_trials), timeout=timeout)
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        raise EvaluationDataError(f"no tuning trial of {model!r} gave a defined {scoring} score")
+    best = spec.space(optuna.trial.FixedTrial(study.best_params), n_train)
+    study.set_user_attr("model", model)
+    study.set_user_attr("scoring", scoring)
+    study.set_user_attr("tuned_params", best)
+    pipeline = make_predictor(model, group=group, random_state=random_state, extra_columns=extra_columns, **best)
+    pipeline.fit(genomes, y)
+    return pipeline, study
+
+
+def _cv_objective(model, spec, rest, X, y, splits, folds, repeats, scoring, k, n_train, random_state):
+    """Optuna's objective for :func:`tune`: the repeat-averaged out-of-fold ``scoring`` of the
+    parameters a trial draws from ``spec.space``, on the fixed ``splits``."""
+    n = y.size
+
     def objective(trial: optuna.Trial) -> float:
         params = spec.space(trial, n_train)
         est = clone(rest)
@@ -124,21 +144,7 @@ def tune(
             raise optuna.TrialPruned(f"score {scoring} undefined for {params}")
         return score
 
-    study = optuna.create_study(
-        direction="minimize" if scoring in LOWER_IS_BETTER else "maximize",
-        sampler=optuna.samplers.TPESampler(seed=random_state),
-        study_name=f"tune-{model}",
-    )
-    study.optimize(objective, n_trials=int(n_trials), timeout=timeout)
-    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
-        raise EvaluationDataError(f"no tuning trial of {model!r} gave a defined {scoring} score")
-    best = spec.space(optuna.trial.FixedTrial(study.best_params), n_train)
-    study.set_user_attr("model", model)
-    study.set_user_attr("scoring", scoring)
-    study.set_user_attr("tuned_params", best)
-    pipeline = make_predictor(model, group=group, random_state=random_state, extra_columns=extra_columns, **best)
-    pipeline.fit(genomes, y)
-    return pipeline, study
+    return objective
 
 
 # --- nested cross-validation -----------------------------------------------------------------
@@ -324,18 +330,7 @@ def nested_evaluate(
     >>> len(nested.best_params), sorted(nested.report.mean)
     (3, ['kendall', 'r2', 'spearman'])
     """
-    get_model_spec(model)  # unknown names fail before any work
-    if scoring not in TUNING_SCORES:
-        raise EvaluationDataError(f"scoring must be one of {list(TUNING_SCORES)}, got {scoring!r}")
-    if scoring not in metrics:
-        metrics = (*metrics, scoring)  # the optimism compares inner and outer on the same score
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise EvaluationDataError(f"unknown metrics {unknown}; expected some of {list(METRICS)}")
-    n = len(genomes)
-    if n == 0:
-        raise EvaluationDataError("expected evaluation data with at least one architecture, got none")
-    y = check_target(y, n)
+    metrics, n, y = _check_nested_inputs(model, genomes, y, scoring, metrics)
     plan = cv_splits(n, folds=outer_folds, repeats=outer_repeats, random_state=random_state, groups=groups, cv=cv)
     labels = None if groups is None else np.asarray(groups)
     tuned = TunedPredictor(model, n_trials=n_trials, folds=inner_folds, repeats=inner_repeats, scoring=scoring,
@@ -350,14 +345,10 @@ def nested_evaluate(
         trained.append(np.asarray(train))
         return fitted
 
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per trial per outer fold is noise
-    try:
+    with _optuna_warnings_only():  # a line per trial per outer fold is noise
         report = run_cv(est, X, y, plan, k=default_k(n), n_bootstrap=n_bootstrap, metrics=tuple(metrics),
                         random_state=random_state, fit_fold=fit_fold,
                         description=f"nested CV of tuned {model!r} ({n_trials} trials per outer fold)")  # fmt: skip
-    finally:
-        optuna.logging.set_verbosity(verbosity)
     return NestedEvaluation(
         report=report,
         best_params=[m.best_params_ for m in chosen],
@@ -365,3 +356,31 @@ def nested_evaluate(
         train_indices=trained,
         scoring=scoring,
     )
+
+
+def _check_nested_inputs(model, genomes, y, scoring, metrics) -> tuple[tuple, int, np.ndarray]:
+    """``(metrics, n, y)`` for :func:`nested_evaluate`; ``scoring`` joins the metrics (the
+    optimism compares inner and outer on the same score)."""
+    get_model_spec(model)  # unknown names fail before any work
+    if scoring not in TUNING_SCORES:
+        raise EvaluationDataError(f"scoring must be one of {list(TUNING_SCORES)}, got {scoring!r}")
+    if scoring not in metrics:
+        metrics = (*metrics, scoring)  # the optimism compares inner and outer on the same score
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise EvaluationDataError(f"unknown metrics {unknown}; expected some of {list(METRICS)}")
+    n = len(genomes)
+    if n == 0:
+        raise EvaluationDataError("expected evaluation data with at least one architecture, got none")
+    return metrics, n, check_target(y, n)
+
+
+@contextlib.contextmanager
+def _optuna_warnings_only():
+    """Optuna logs warnings and errors only while inside (its level is restored after)."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)

@@ -3,6 +3,7 @@
 Importing this package never imports torch; the builders (``search_spaces.builders``) do.
 """
 
+from search_spaces import builtin_priors  # noqa: F401  (registers the built-in priors)
 from search_spaces.dag import InvalidGraphError, LayeredDAG
 from search_spaces.distance import layer_distances, nnstd
 from search_spaces.exceptions import (

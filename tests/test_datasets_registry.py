@@ -17,7 +17,9 @@ import torch
 from nas.datasets import download as dl
 from nas.datasets import registry
 from nas.datasets.paths import default_cache_dir, resolve_data_dir
-from nas.datasets.registry import FileSpec, Layout, dataset_status, fetch_dataset, list_datasets, load_dataset
+from nas.datasets.fetch import dataset_status, fetch_dataset
+from nas.datasets.loading import load_dataset, split_indices
+from nas.datasets.registry import FileSpec, Layout, list_datasets
 from nas.exceptions import (
     ChecksumError,
     ConfigError,
@@ -144,7 +146,7 @@ def test_loads_tiny_mnist_with_shapes_normalisation_and_split(tmp_path, tiny_mni
     assert data.val.x.shape == (2, 1, 28, 28) and data.test.x.shape == (N_TEST, 1, 28, 28)
     assert data.train.y.dtype == torch.int64
     assert data.num_classes == 10 and data.input_shape == (1, 28, 28)
-    train_idx, val_idx = registry.split_indices(N_TRAIN, 2, 0)
+    train_idx, val_idx = split_indices(N_TRAIN, 2, 0)
     raw = arrays["train-images-idx3-ubyte.gz"][val_idx].astype(np.float32)[:, None]
     expected = (raw / 255 - 0.1307) / 0.3081
     np.testing.assert_allclose(data.val.x.numpy(), expected, rtol=1e-5, atol=1e-5)

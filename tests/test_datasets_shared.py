@@ -15,7 +15,7 @@ import torch
 
 from nas.datasets import dataset_status, load_dataset
 from nas.datasets import registry
-from nas.datasets.registry import split_indices
+from nas.datasets.loading import split_indices
 from nas.exceptions import ChecksumError, TruncatedFileError
 
 

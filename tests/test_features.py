@@ -195,16 +195,16 @@ def test_sampled_betweenness_is_seeded_and_close():
 
 
 def test_large_graph_uses_sparse_spectra_consistently():
-    from search_spaces import features
+    from search_spaces import graph_measures
 
     dag = Genome("watts_strogatz", {"k": 6, "p": 0.2}, nodes=150, seed=0).dag()
     dense = graph_features(dag)
-    old = features._DENSE_SPECTRUM_MAX
-    features._DENSE_SPECTRUM_MAX = 10  # force the ARPACK path on a small graph
+    old = graph_measures.DENSE_SPECTRUM_MAX
+    graph_measures.DENSE_SPECTRUM_MAX = 10  # force the ARPACK path on a small graph
     try:
         sparse_path = graph_features(dag)
     finally:
-        features._DENSE_SPECTRUM_MAX = old
+        graph_measures.DENSE_SPECTRUM_MAX = old
     for key in ("spectral_radius", "algebraic_connectivity"):
         assert sparse_path[key] == pytest.approx(dense[key], rel=1e-6)
 

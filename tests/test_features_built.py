@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from search_spaces.dag import LayeredDAG
-from search_spaces.features import FEATURE_DOCS, FEATURE_GROUPS, FEATURE_NAMES, _read_paths, graph_features
+from search_spaces.features import FEATURE_DOCS, FEATURE_GROUPS, FEATURE_NAMES, graph_features
+from search_spaces.graph_measures import read_paths
 from search_spaces.genome import Genome
 
 BUILT = ("read_vertices", "log_paths", "path_length_mean", "path_length_min", "reachable_share",
@@ -77,7 +78,7 @@ def test_dead_ends_and_an_isolated_vertex_by_readout():
     assert sinks["log_paths"] == pytest.approx(math.log(5))
     assert sinks["path_length_mean"] == pytest.approx((2 + 1 + 1 + 0) / 4) and sinks["path_length_min"] == 0
     assert sinks["reachable_share"] == 1.0
-    last = _read_paths(dag, _mask(5, dag.output_layer))  # readout "last": only vertex 2
+    last = read_paths(dag, _mask(5, dag.output_layer))  # readout "last": only vertex 2
     assert last["log_paths"] == pytest.approx(math.log(3))
     assert last["path_length_mean"] == 1.5 and last["path_length_min"] == 1
     assert last["reachable_share"] == pytest.approx(3 / 5)  # 3 and 4 compute for nothing
@@ -93,7 +94,7 @@ def test_path_counts_do_not_overflow():
     # steps of 1-4 nodes from 0 to n - 1: about 1.93^n paths, more than float64 holds at n = 1100
     n = 1100
     dag = LayeredDAG.from_edges(n, [(u, v) for u in range(n) for v in range(u + 1, min(n, u + 5))])
-    f = _read_paths(dag, _mask(n, dag.output_layer))
+    f = read_paths(dag, _mask(n, dag.output_layer))
     assert math.log(np.finfo(np.float64).max) < f["log_paths"] < math.log(2.0) * n
     assert (n - 1) / 4 <= f["path_length_min"] <= f["path_length_mean"] <= n - 1
 

@@ -14,13 +14,13 @@ from predictors import read_evaluations, read_genomes
 from predictors.exceptions import EvaluationDataError
 from search_spaces.exceptions import EmptyGraphError
 from search_spaces.genome import Genome
-from search_spaces.graph_io import (
-    GraphFormatError,
+from search_spaces.graph_files import (
     collect_graph_files,
     import_genomes,
     read_genomes_jsonl,
     write_genomes_jsonl,
 )
+from search_spaces.graph_io import GraphFormatError
 
 # hand-made graphs on integer labels 0..n-1, so that the imported edits are the file's edges
 EDGES = {
@@ -162,7 +162,7 @@ def test_all_or_nothing_on_a_broken_file(graph_dir, tmp_path, capsys):
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(graph_dir, tmp_path, monkeypatch):
-    import search_spaces.graph_io as graph_io
+    import search_spaces.graph_files as graph_files
 
     out = tmp_path / "genomes.jsonl"
     out.write_text("old\n")
@@ -170,7 +170,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(graph_dir, tmp_path
     def fail(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(graph_io.os, "replace", fail)
+    monkeypatch.setattr(graph_files.os, "replace", fail)
     with pytest.raises(GraphFormatError, match="cannot write .*No space left"):
         write_genomes_jsonl(import_genomes([graph_dir]), out, force=True)
     assert out.read_text() == "old\n"

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from nas.datasets.base import Dataset, Split
 from nas.exceptions import TrainingError
 from nas.training import TrainConfig, build_seeded, train_genome
-from nas.training.loop import make_optimizer, make_step_schedule, training_loss
+from nas.training.optimization import make_optimizer, make_step_schedule, training_loss
 from nas.training.stacking import StackedCNN, candidate_bytes, train_population
 from nas.training.stacking import cnn as stacked_cnn
 from nas.training.tasks import get_task
@@ -237,7 +237,7 @@ class _LinearStack(torch.nn.Module):
 
 
 def test_flip_evaluation_scores_the_mean_of_the_image_and_mirror_logits():
-    from nas.training.loop import evaluate
+    from nas.training.evaluation import evaluate
     from nas.training.stacking.loop import _evaluate_stacked
 
     data, stack, cpu = toy_images(), _LinearStack(), torch.device("cpu")
@@ -273,7 +273,7 @@ def test_flip_evaluation_needs_images():
 
 
 def test_auto_precision_is_bf16_on_cuda_only():
-    from nas.training.loop import autocast
+    from nas.training.device import autocast
 
     config = TrainConfig(precision="auto")
     with autocast(torch.device("cpu"), config):

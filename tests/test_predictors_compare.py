@@ -19,8 +19,8 @@ from predictors import (
     make_predictor,
     save_predictor,
 )
-from predictors.comparison import corrected_resampled_ttest
 from predictors.exceptions import EvaluationDataError
+from predictors.significance import corrected_resampled_ttest
 from predictors.synthetic import synthetic_evaluations
 
 _FITTED_ON: dict[str, list] = {}

@@ -182,7 +182,7 @@ def test_degenerate_or_undefined_statistics_fall_back_to_percentiles():
 
 
 def test_group_kfold_splits_keep_groups_whole():
-    from predictors.evaluation import group_kfold_splits
+    from predictors.splits import group_kfold_splits
 
     rng = np.random.default_rng(0)
     groups = rng.integers(0, 17, size=120).astype(str)  # 17 families of relatives, unequal sizes

@@ -54,7 +54,7 @@ def test_tune_bad_inputs(data):
 
 def test_nested_cv_never_tunes_on_outer_test_rows(data, monkeypatch):
     from predictors import tuning
-    from predictors.evaluation import cv_splits
+    from predictors.splits import cv_splits
 
     df, y = data
     seen = []

@@ -10,12 +10,12 @@ import pytest
 
 from search_spaces.dag import LayeredDAG
 from search_spaces.exceptions import GraphGenerationError, InvalidGenomeError, SearchSpaceError, UnknownPriorError
+from search_spaces.builtin_priors import barabasi_albert_original
 from search_spaces.priors import (
     PRIORS,
     ParamSpec,
     Prior,
     PriorDefinitionError,
-    barabasi_albert_original,
     get_prior,
     list_priors,
     register_prior,

@@ -14,7 +14,8 @@ from scipy import stats
 from nas.datasets.reber import reber_classification_dataset
 from nas.exceptions import PruningError
 from nas.studies.pruning import Candidate, DenseMLP, make_prunable, prunable, prune_models
-from nas.training.loop import PlateauTracker, build_seeded, train_model
+from nas.training.loop import build_seeded, train_model
+from nas.training.optimization import PlateauTracker
 from nas.training.stacking import train_models
 from nas.training.stacking.loop import verify_stack
 from nas.training.stacking.rnn import StackedRecurrent

@@ -27,19 +27,21 @@ from search_spaces.distance import layer_distances
 from search_spaces.exceptions import InvalidGenomeError
 from search_spaces.features import graph_features
 from search_spaces.genome import FAMILIES, READOUTS, Genome
-from search_spaces.graph_io import (
-    READ_FORMATS,
-    WRITE_FORMATS,
+from search_spaces.graph_files import (
     GenomeRecord,
-    GraphFormatError,
     collect_graph_files,
     genome_record_line,
     genomes_from_files,
-    import_genome,
     read_genomes_jsonl,
     write_genomes_jsonl,
-    write_graph,
     write_output,
+)
+from search_spaces.graph_io import (
+    READ_FORMATS,
+    WRITE_FORMATS,
+    GraphFormatError,
+    import_genome,
+    write_graph,
 )
 from search_spaces.priors import get_prior, list_priors
 from search_spaces.validation import check_value
@@ -267,7 +269,7 @@ def join_metrics(records: Sequence[GenomeRecord], metrics_path, id_column: str =
     Parameters
     ----------
     records : sequence of (str, Genome, str)
-        ``(id, genome, source)``, e.g. from :func:`~search_spaces.graph_io.read_genomes_jsonl`.
+        ``(id, genome, source)``, e.g. from :func:`~search_spaces.graph_files.read_genomes_jsonl`.
     metrics_path : str or Path
         CSV with a header, one row per architecture, an id column and metric columns.
     id_column : str

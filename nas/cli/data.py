@@ -14,9 +14,10 @@ import click
 
 from nas.cli.options import check_output
 from nas.datasets.download import DestinationExistsError
+from nas.datasets.fetch import dataset_status, fetch_dataset
 from nas.datasets.paths import ENV_VAR, resolve_data_dir
 from nas.datasets.reber import write_reber_csv
-from nas.datasets.registry import dataset_status, fetch_dataset, list_datasets
+from nas.datasets.registry import list_datasets
 from nas.exceptions import ConfigError, DataError, DatasetNotFoundError
 
 _GOOD = {"verified", "no known checksum (record counts ok)"}

@@ -1,55 +1,39 @@
-"""The named datasets: where their files live, how they are checked, and how they load.
-
-``load_dataset(name, ...)`` returns a :class:`~nas.datasets.base.Dataset` of normalised float32
-tensors with a seeded train/validation split; ``dataset_status`` says, file by file, what is in
-the data directory (used by ``nas data info``); ``fetch_dataset`` downloads what is missing.
+"""The named datasets: what their files are, where they live and how one is read and verified.
 
 A file on disk is verified by the SHA-256 of its decompressed content (``FileSpec.sha256``), so the
 same data re-compressed or stored uncompressed is accepted; a download is verified by the published
 MD5 of the file the mirror serves (``FileSpec.md5``, ``Layout.archive_md5``).
+
+Loading is :mod:`nas.datasets.loading` (``load_dataset``); what the data directory holds and
+downloading the rest, :mod:`nas.datasets.fetch` (``dataset_status``, ``fetch_dataset``).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import torch
-
-from nas.datasets import reber  # lazy: the generator is another module's concern
-from nas.datasets.base import Dataset, Split
 from nas.datasets.cifar import (
     CLASSES as CIFAR_CLASSES,
 )
-from nas.datasets.cifar import (
-    binary_record_count,
-    read_cifar_bin,
-    read_cifar_pickle,
-)
-from nas.datasets.download import download_file, extract_tar_members
+from nas.datasets.cifar import read_cifar_bin, read_cifar_pickle
 from nas.datasets.idx import read_idx
-from nas.datasets.paths import ENV_VAR, resolve_data_dir
-from nas.exceptions import (
-    ChecksumError,
-    ConfigError,
-    CorruptFileError,
-    DatasetNotFoundError,
-    UnknownNameError,
-)
+from nas.datasets.paths import ENV_VAR
+from nas.exceptions import ConfigError, UnknownNameError
 
 __all__ = [
     "DatasetSpec",
     "FileSpec",
     "Layout",
     "DATASETS",
+    "GENERATED",
     "list_datasets",
-    "load_dataset",
-    "dataset_status",
-    "fetch_dataset",
-    "split_indices",
+    "dataset_spec",
+    "choose_layout",
+    "find_file",
+    "locate",
+    "how_to_provide",
+    "read_file",
 ]
 
 
@@ -244,13 +228,15 @@ def list_datasets() -> list[str]:
     return [*DATASETS, *GENERATED]
 
 
-def _spec(name: str) -> DatasetSpec:
+def dataset_spec(name: str) -> DatasetSpec:
+    """The spec of the file-backed dataset ``name``; UnknownNameError lists the names."""
     if name not in DATASETS:
         raise UnknownNameError("dataset", name, list_datasets())
     return DATASETS[name]
 
 
-def _layout(spec: DatasetSpec, name: str | None) -> Layout | None:
+def choose_layout(spec: DatasetSpec, name: str | None) -> Layout | None:
+    """The layout called ``name`` (None for ``None`` or ``"auto"``: any); ConfigError for another."""
     if name in (None, "auto"):
         return None
     names = [lay.name for lay in spec.layouts]
@@ -259,28 +245,29 @@ def _layout(spec: DatasetSpec, name: str | None) -> Layout | None:
     return next(lay for lay in spec.layouts if lay.name == name)
 
 
-def _find(root: Path, fs: FileSpec) -> Path | None:
+def find_file(root: Path, fs: FileSpec) -> Path | None:
     """The path of ``fs`` in ``root`` under the first of its names that exists, else None."""
     return next((root / name for name in fs.names if (root / name).is_file()), None)
 
 
-def _locate(spec: DatasetSpec, data_dir: Path, layout: Layout | None = None) -> tuple[Path, Layout]:
+def locate(spec: DatasetSpec, data_dir: Path, layout: Layout | None = None) -> tuple[Path, Layout]:
     """The folder and layout to read: the first candidate holding every file, else the default place."""
     layouts = (layout,) if layout else spec.layouts
     for lay in layouts:
         for folder in spec.folders:
             root = data_dir / folder
-            if all(_find(root, f) for f in lay.files):
+            if all(find_file(root, f) for f in lay.files):
                 return root, lay
     # Nothing complete: report against a layout that has some files, else the first (download) one.
     for lay in layouts:
         for folder in spec.folders:
-            if any(_find(data_dir / folder, f) for f in lay.files):
+            if any(find_file(data_dir / folder, f) for f in lay.files):
                 return data_dir / folder, lay
     return data_dir / spec.folders[0], layouts[0]
 
 
-def _how_to_provide(spec: DatasetSpec, root: Path, layout: Layout, missing: list[str]) -> str:
+def how_to_provide(spec: DatasetSpec, root: Path, layout: Layout, missing: list[str]) -> str:
+    """What to do about ``missing`` files: where they were looked for and how to add them."""
     every = "all files" if len(missing) == len(layout.files) else ", ".join(missing)
     either = " (gzip-compressed or not)" if any(f.name.endswith(".gz") for f in layout.files) else ""
     return (
@@ -290,71 +277,7 @@ def _how_to_provide(spec: DatasetSpec, root: Path, layout: Layout, missing: list
     )
 
 
-# ---------------------------------------------------------------------------------------- fetch
-
-
-def fetch_dataset(
-    name: str, data_dir: str | os.PathLike | None = None, *, progress: bool = True, layout: str | None = None
-) -> list[Path]:
-    """Download the missing files of a dataset into the data directory and verify them.
-
-    Files already present, compressed or not, are never replaced (they are verified when loaded or
-    by :func:`dataset_status`). Downloads are checked against the published MD5 of the file served.
-    CIFAR-10 comes as the official archive; only the batch files of the chosen layout (default:
-    binary) are extracted from it, each checked against its known checksum before it is kept.
-
-    Parameters
-    ----------
-    name : str
-        ``mnist``, ``fashion_mnist`` or ``cifar10``.
-    data_dir : str or path-like, optional
-        See :func:`nas.datasets.paths.resolve_data_dir`.
-    progress : bool
-        Show progress bars on stderr.
-    layout : {"bin", "py"}, optional
-        CIFAR-10 layout to fetch.
-
-    Returns
-    -------
-    list of pathlib.Path
-        Files written now (empty when everything was present).
-
-    Raises
-    ------
-    DownloadError
-        No mirror reachable or the folder is not writable.
-    ChecksumError
-        A download (or an extracted batch) whose checksum differs from the known one (it is discarded).
-    """
-    if name in GENERATED:
-        raise ConfigError(f"{name} is generated by the project, there is nothing to fetch; use `nas data reber`")
-    spec = _spec(name)
-    root, lay = _locate(spec, resolve_data_dir(data_dir), _layout(spec, layout))
-    missing = [f for f in lay.files if _find(root, f) is None]
-    if not missing:
-        return []
-    if lay.archive is None:
-        return [
-            download_file([m + f.name for m in spec.mirrors], root / f.name, md5=f.md5, progress=progress)
-            for f in missing
-        ]
-    archive = root / lay.archive
-    written = []
-    if not archive.is_file():
-        written.append(
-            download_file([m + lay.archive for m in spec.mirrors], archive, md5=lay.archive_md5, progress=progress)
-        )
-    members = {lay.archive_prefix + f.name: root / f.name for f in missing}
-    md5s = {lay.archive_prefix + f.name: f.md5 for f in missing if f.md5}
-    sha256s = {lay.archive_prefix + f.name: f.sha256 for f in missing if f.sha256}
-    written += extract_tar_members(archive, members, md5s=md5s, sha256s=sha256s)
-    return written
-
-
-# --------------------------------------------------------------------------------------- status
-
-
-def _read_file(layout: Layout, path: Path, fs: FileSpec, allow_partial: bool):
+def read_file(layout: Layout, path: Path, fs: FileSpec, allow_partial: bool):
     """Read and verify one file of ``layout`` (an :class:`IdxFile` or a :class:`CifarBatch`)."""
     if layout.name == "idx":
         is_img = fs.role.endswith("images")
@@ -362,269 +285,3 @@ def _read_file(layout: Layout, path: Path, fs: FileSpec, allow_partial: bool):
                         sha256=fs.sha256, md5=fs.md5, allow_partial=allow_partial)
     reader = read_cifar_bin if layout.name == "bin" else read_cifar_pickle
     return reader(path, expected_records=fs.records, sha256=fs.sha256, md5=fs.md5, allow_partial=allow_partial)
-
-
-def _file_status(layout: Layout, root: Path, fs: FileSpec) -> dict[str, Any]:
-    path = _find(root, fs)
-    if path is None:
-        return {"file": fs.name, "path": str(root / fs.name), "present": False, "expected": fs.records,
-                "status": "missing", "records": None}
-    row: dict[str, Any] = {"file": path.relative_to(root).as_posix(), "path": str(path), "present": True,
-                           "expected": fs.records}
-    try:
-        if layout.name == "bin" and fs.sha256 is None:
-            # The size alone gives the record count; with no checksum to compare, reading is not needed.
-            records, _ = binary_record_count(path, fs.records)
-            checksum = "no known checksum"
-        else:
-            parsed = _read_file(layout, path, fs, allow_partial=True)
-            records, checksum = parsed.records, parsed.checksum
-    except ChecksumError as err:
-        return {**row, "status": "checksum mismatch", "records": fs.records, "detail": str(err)}
-    except CorruptFileError as err:
-        return {**row, "status": "corrupt", "records": None, "detail": str(err)}
-    if records < fs.records:
-        return {**row, "status": f"truncated ({records} of {fs.records} records)", "records": records}
-    if checksum == "verified":
-        return {**row, "status": "verified", "records": records}
-    return {**row, "status": "no known checksum (record counts ok)", "records": records}
-
-
-def dataset_status(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """What the data directory holds for one dataset, file by file (reads and checks every file).
-
-    Parameters
-    ----------
-    name : str
-        Any name of :func:`list_datasets`.
-    data_dir : str or path-like, optional
-        See :func:`nas.datasets.paths.resolve_data_dir`.
-
-    Returns
-    -------
-    dict
-        ``name``, ``title``, ``kind`` (``"files"`` or ``"generated"``), ``folder``, ``layout``,
-        ``files`` (one dict per file: ``file``, ``path``, ``present``, ``status``, ``records``,
-        ``expected`` and, for errors, ``detail``), and ``ready`` (every file present and usable
-        without ``allow_partial``) / ``usable_partial`` (usable with it).
-    """
-    if name in GENERATED:
-        return {"name": name, "title": "Reber grammar (generated, seeded)", "kind": "generated", "folder": None,
-                "layout": None, "files": [], "ready": True, "usable_partial": True}
-    spec = _spec(name)
-    root, lay = _locate(spec, resolve_data_dir(data_dir))
-    files = [_file_status(lay, root, fs) for fs in lay.files]
-    good = {"verified", "no known checksum (record counts ok)"}
-    ready = all(f["status"] in good for f in files)
-    usable_partial = all(f["status"] in good or f["status"].startswith("truncated") for f in files)
-    return {"name": name, "title": spec.title, "kind": "files", "folder": str(root), "layout": lay.name,
-            "files": files, "ready": ready, "usable_partial": usable_partial}
-
-
-# ---------------------------------------------------------------------------------------- load
-
-
-def _check_split_args(val_fraction: float | None, split_seed: int) -> None:
-    if val_fraction is not None:
-        if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
-            raise ConfigError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
-    if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or split_seed < 0:
-        raise ConfigError(f"split_seed must be a non-negative integer, got {split_seed!r}")
-
-
-def _read_files(spec: DatasetSpec, root: Path, lay: Layout, allow_partial: bool):
-    """uint8 images (N, C, H, W) and int64 labels for train and test, plus per-file provenance."""
-    files: dict[str, Any] = {}
-    parts: dict[str, list[np.ndarray]] = {"train_x": [], "train_y": [], "test_x": [], "test_y": []}
-    for fs in lay.files:
-        path = _find(root, fs) or root / fs.name
-        parsed = _read_file(lay, path, fs, allow_partial)
-        split = fs.role.split("_")[0]
-        if lay.name == "idx":
-            parts[f"{split}_{'x' if fs.role.endswith('images') else 'y'}"].append(parsed.array)
-        else:
-            parts[f"{split}_x"].append(parsed.images)
-            parts[f"{split}_y"].append(parsed.labels)
-        files[fs.name] = {"path": str(path), "records": parsed.records, "expected": fs.records,
-                          "checksum": parsed.checksum, "sha256": parsed.sha256}
-    out = {}
-    for split in ("train", "test"):
-        xs, ys = parts[f"{split}_x"], parts[f"{split}_y"]
-        x = xs[0] if len(xs) == 1 else np.concatenate(xs)
-        y = ys[0] if len(ys) == 1 else np.concatenate(ys)
-        n = min(len(x), len(y))  # a partial images file and a complete labels file pair up to n
-        x = x[:n].reshape(n, *spec.input_shape)
-        y = y[:n]
-        if n and int(y.max()) >= len(spec.classes):
-            raise CorruptFileError(f"{spec.name} {split} labels: expected 0..{len(spec.classes) - 1}, found {int(y.max())}")
-        out[split] = (x, y)
-    return out, files
-
-
-def _to_tensor(x: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    # One float32 copy, then in-place scaling: CIFAR-10's 600 MB train set is never held twice as float.
-    t = torch.from_numpy(np.array(x, dtype=np.float32))
-    shape = (1, len(mean)) + (1,) * (t.dim() - 2)
-    t.mul_(1.0 / 255.0).sub_(torch.tensor(mean).view(shape)).div_(torch.tensor(std).view(shape))
-    return t
-
-
-def split_indices(n: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The seeded train / validation split of ``n`` training examples.
-
-    Parameters
-    ----------
-    n : int
-        Examples in the training files.
-    n_val : int
-        Examples held out for validation.
-    seed : int
-        Seed of a fresh :func:`numpy.random.default_rng`.
-
-    Returns
-    -------
-    train, val : numpy.ndarray
-        Disjoint int64 index arrays covering ``range(n)``, in random (seeded) order, so that the
-        first examples of either split are a random sample.
-
-    Examples
-    --------
-    >>> train, val = split_indices(10, 3, seed=0)
-    >>> len(train), len(val), sorted(set(train) | set(val)) == list(range(10))
-    (7, 3, True)
-    """
-    order = np.random.default_rng(seed).permutation(n)
-    return order[n_val:], order[:n_val]
-
-
-def _labels(y: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(y.astype(np.int64))
-
-
-def _load_files(spec, data_dir, allow_partial, download, val_fraction, split_seed, progress, options) -> Dataset:
-    unknown = set(options) - ({"layout"} if len(spec.layouts) > 1 else set())
-    if unknown:
-        accepted = "layout" if len(spec.layouts) > 1 else "none"
-        raise ConfigError(f"{spec.name}: unexpected option(s) {sorted(unknown)}; accepted: {accepted}")
-    data_dir = resolve_data_dir(data_dir)
-    layout = _layout(spec, options.get("layout"))
-    root, lay = _locate(spec, data_dir, layout)
-    missing = [f.name for f in lay.files if _find(root, f) is None]
-    if missing:
-        if not download:
-            raise DatasetNotFoundError(_how_to_provide(spec, root, lay, missing) + " (download=False)")
-        try:
-            fetch_dataset(spec.name, data_dir, progress=progress, layout=lay.name)
-        except DatasetNotFoundError as err:
-            raise type(err)(f"{err}; {_how_to_provide(spec, root, lay, missing)}") from err
-        root, lay = _locate(spec, data_dir, lay)
-
-    arrays, files = _read_files(spec, root, lay, allow_partial)
-    (train_x, train_y), (test_x, test_y) = arrays["train"], arrays["test"]
-
-    n = len(train_x)
-    if val_fraction is None:
-        n_val = spec.default_val if n == spec.train_records else round(n * spec.default_val / spec.train_records)
-    else:
-        n_val = int(round(n * float(val_fraction)))
-    if n_val >= n:
-        raise ConfigError(f"{spec.name}: a validation split of {n_val} leaves no training examples out of {n}")
-    order = np.random.default_rng(split_seed).permutation(n)
-
-    # Index the uint8 arrays (4x smaller than float32) and convert each split once.
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    partial = any(f["records"] < f["expected"] for f in files.values())
-    info = {
-        "data_dir": str(data_dir),
-        "folder": str(root),
-        "layout": lay.name,
-        "files": files,
-        "normalisation": {"scale": "pixel / 255", "mean": list(spec.mean), "std": list(spec.std)},
-        "split_seed": int(split_seed),
-        "val_fraction": n_val / n,
-        "train_examples": n - n_val,
-        "val_examples": n_val,
-        "train_expected": spec.train_records,
-        "test_examples": len(test_x),
-        "test_expected": spec.test_records,
-        "partial": partial,
-        "classes": list(spec.classes),
-        "citation": spec.citation,
-    }
-    return Dataset(
-        name=spec.name,
-        train=Split(_to_tensor(train_x[train_idx], spec.mean, spec.std), _labels(train_y[train_idx])),
-        val=Split(_to_tensor(train_x[val_idx], spec.mean, spec.std), _labels(train_y[val_idx])),
-        test=Split(_to_tensor(test_x, spec.mean, spec.std), _labels(test_y)),
-        num_classes=len(spec.classes),
-        input_shape=spec.input_shape,
-        info=info,
-    )
-
-
-def load_dataset(
-    name: str,
-    *,
-    data_dir: str | os.PathLike | None = None,
-    allow_partial: bool = False,
-    download: bool = True,
-    val_fraction: float | None = None,
-    split_seed: int = 0,
-    progress: bool = True,
-    **options: Any,
-) -> Dataset:
-    """Load a named dataset as normalised tensors with a seeded train / validation split.
-
-    Parameters
-    ----------
-    name : str
-        ``mnist``, ``fashion_mnist``, ``cifar10``, ``reber`` or ``embedded_reber``.
-    data_dir : str or path-like, optional
-        Folder holding ``mnist/``, ``fashion_mnist/``, ``cifar10/``; else ``NAS_DATA_DIR``, else
-        the user cache folder.
-    allow_partial : bool
-        Use a truncated file (e.g. CIFAR-10's ``test_batch.bin`` with 1,000 of 10,000 records);
-        ``info["partial"]``, ``info["test_examples"]`` and ``info["test_expected"]`` say so.
-    download : bool
-        Download missing files (with a progress bar, verified, never overwriting).
-    val_fraction : float, optional
-        Share of the training files held out for validation; default 10,000 of MNIST's and
-        Fashion-MNIST's 60,000, 5,000 of CIFAR-10's 50,000.
-    split_seed : int
-        Seed of the train/validation permutation (for Reber: the generator seed).
-    progress : bool
-        Progress bars while downloading.
-    **options
-        Reber: forwarded to the generator. CIFAR-10: ``layout`` (``"auto"``, ``"bin"``, ``"py"``).
-
-    Returns
-    -------
-    Dataset
-        Images float32 ``(N, 1, 28, 28)`` / ``(N, 3, 32, 32)``, ``(x / 255 - mean) / std`` per
-        channel; labels int64.
-
-    Raises
-    ------
-    UnknownNameError
-        ``name`` is not a dataset.
-    DatasetNotFoundError
-        Files are missing and cannot be downloaded (the message says where and how to add them).
-    TruncatedFileError, CorruptFileError, ChecksumError
-        A file is truncated (without ``allow_partial``), malformed, or fails its checksum.
-    ConfigError
-        Bad ``val_fraction``, ``split_seed`` or option.
-    """
-    if name == "reber" or name == "embedded_reber":
-        make = reber.reber_classification_dataset if name == "reber" else reber.embedded_reber_dataset
-        if val_fraction is not None:
-            options["val_fraction"] = val_fraction
-        if "seed" in options and options["seed"] != split_seed and split_seed != 0:
-            raise ConfigError(
-                f"{name}: give the generator seed once, as seed= or split_seed=; got seed={options['seed']!r} "
-                f"and split_seed={split_seed!r}"
-            )
-        options.setdefault("seed", split_seed)  # a generated set's seed draws the strings and the split
-        return make(**options)
-    spec = _spec(name)
-    _check_split_args(val_fraction, split_seed)
-    return _load_files(spec, data_dir, allow_partial, download, val_fraction, split_seed, progress, options)

@@ -134,19 +134,29 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
     history = state["generations"]
     names = ledger.get_attr("objectives") or [config.metric]
     metric = names[0]
-    plots: list[tuple[str, str]] = []
+    runs = [(config, frame)] + [(cfg, evaluations_frame(led)) for _, led, cfg in others]
+    plots = [
+        _plot_best_so_far(runs, metric, run_dir),
+        _plot_predicted(frame, history, metric, run_dir),
+        _plot_pareto(frame, names, run_dir),
+        _plot_by_prior(frame, metric, run_dir),
+        _draw_best_graph(frame, final, metric, run_dir),
+    ]
+    plots = [plot for plot in plots if plot is not None]
+    text = _markdown(config, frame, failed, history, names, plots, ledger, final=final, comparison=comparison)
+    path = run_dir / "report.md"
+    write_text_atomic(path, text)
+    return path
 
-    def label(cfg, fr):
-        return f"{strategy_label(cfg)} seed {cfg.seed} ({len(fr)} trained)"
 
-    # 1. best so far against training time, per run
+def _plot_best_so_far(runs, metric: str, run_dir: Path) -> tuple[str, str]:
+    """Best so far against training time, one line per run."""
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    runs = [(config, frame)] + [(cfg, evaluations_frame(led)) for _, led, cfg in others]
     for cfg, fr in runs:
         if not fr.empty:
             x, y = _best_so_far_curve(fr, metric)
-            ax.step(x, y, where="post", label=label(cfg, fr))
+            ax.step(x, y, where="post", label=f"{strategy_label(cfg)} seed {cfg.seed} ({len(fr)} trained)")
     ax.set_xlabel("cumulative training time (min, wall clock)")
     ax.set_ylabel(f"best {metric} so far")
     if ax.get_legend_handles_labels()[0]:  # a run with no successful trial has nothing to label
@@ -154,88 +164,95 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(run_dir / "best_so_far.png", dpi=120)
-    plots.append(("best_so_far.png", "Best so far against training time"))
+    return "best_so_far.png", "Best so far against training time"
 
-    # 2. predicted against measured, per generation, and the predictor's tau over generations
+
+def _plot_predicted(frame, history, metric: str, run_dir: Path) -> tuple[str, str] | None:
+    """Predicted against measured, per generation, and the predictor's τ over generations."""
     predicted = frame.dropna(subset=["predicted"]) if "predicted" in frame else frame.iloc[0:0]
-    if not predicted.empty:
-        fig = Figure(figsize=(10, 4))
-        ax1, ax2 = fig.subplots(1, 2)
-        sc = ax1.scatter(predicted["predicted"], predicted[metric], c=predicted["generation"], cmap="viridis", s=18)
-        for reason, marker in (("shadow", "x"),):
-            sub = predicted[predicted["reason"] == reason]
-            ax1.scatter(sub["predicted"], sub[metric], marker=marker, c="red", s=30, label="shadow sample")
-        lo = float(min(predicted["predicted"].min(), predicted[metric].min()))
-        hi = float(max(predicted["predicted"].max(), predicted[metric].max()))
-        ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax1.set_xlabel(f"predicted {metric}")
-        ax1.set_ylabel(f"measured {metric}")
-        ax1.legend(fontsize=7)
-        fig.colorbar(sc, ax=ax1, label="generation")
-        gens = [h["generation"] for h in history if h.get("kendall_tau") is not None]
-        taus = [h["kendall_tau"] for h in history if h.get("kendall_tau") is not None]
-        ax2.plot(gens, taus, "o-")
-        ax2.axhline(0, color="k", lw=0.8)
-        ax2.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax2.set_xlabel("generation")
-        ax2.set_ylabel("Kendall tau (predicted vs measured)")
-        ax2.set_ylim(-1, 1)
-        ax2.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(run_dir / "predicted_vs_actual.png", dpi=120)
-        plots.append(("predicted_vs_actual.png", "Predicted against measured (trained candidates), and Kendall τ per generation"))
+    if predicted.empty:
+        return None
+    fig = Figure(figsize=(10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
+    sc = ax1.scatter(predicted["predicted"], predicted[metric], c=predicted["generation"], cmap="viridis", s=18)
+    for reason, marker in (("shadow", "x"),):
+        sub = predicted[predicted["reason"] == reason]
+        ax1.scatter(sub["predicted"], sub[metric], marker=marker, c="red", s=30, label="shadow sample")
+    lo = float(min(predicted["predicted"].min(), predicted[metric].min()))
+    hi = float(max(predicted["predicted"].max(), predicted[metric].max()))
+    ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+    ax1.set_xlabel(f"predicted {metric}")
+    ax1.set_ylabel(f"measured {metric}")
+    ax1.legend(fontsize=7)
+    fig.colorbar(sc, ax=ax1, label="generation")
+    gens = [h["generation"] for h in history if h.get("kendall_tau") is not None]
+    taus = [h["kendall_tau"] for h in history if h.get("kendall_tau") is not None]
+    ax2.plot(gens, taus, "o-")
+    ax2.axhline(0, color="k", lw=0.8)
+    ax2.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax2.set_xlabel("generation")
+    ax2.set_ylabel("Kendall tau (predicted vs measured)")
+    ax2.set_ylim(-1, 1)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(run_dir / "predicted_vs_actual.png", dpi=120)
+    return "predicted_vs_actual.png", "Predicted against measured (trained candidates), and Kendall τ per generation"
 
-    # 3. Pareto front
-    if len(names) > 1 and not frame.empty:
-        fig = Figure(figsize=(6, 4))
-        ax = fig.subplots()
-        ax.scatter(frame[names[1]], frame[metric], s=14, alpha=0.6, label="trained")
-        pts = frame[[metric, names[1]]].to_numpy()
-        front = _pareto(pts)
-        ax.plot(pts[front, 1][np.argsort(pts[front, 1])], pts[front, 0][np.argsort(pts[front, 1])], "r.-", label="Pareto front")
-        ax.set_xlabel(f"{names[1]} (lower is better)")
-        ax.set_ylabel(metric)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(run_dir / "pareto.png", dpi=120)
-        plots.append(("pareto.png", f"Pareto front: {metric} against {names[1]}"))
 
-    # 4. metric by prior
-    if not frame.empty:
-        priors = sorted(frame["prior"].unique())
-        fig = Figure(figsize=(max(5, 1.2 * len(priors)), 4))
-        ax = fig.subplots()
-        ax.boxplot([frame.loc[frame["prior"] == p, metric].to_numpy() for p in priors], showfliers=False)
-        for i, p in enumerate(priors, start=1):
-            ys = frame.loc[frame["prior"] == p, metric].to_numpy()
-            ax.scatter(np.full(len(ys), i) + np.linspace(-0.15, 0.15, len(ys)), ys, s=10, alpha=0.7)
-        ax.set_xticks(range(1, len(priors) + 1), [f"{p}\n(n={int((frame['prior'] == p).sum())})" for p in priors], fontsize=7)
-        ax.set_ylabel(metric)
-        fig.tight_layout()
-        fig.savefig(run_dir / "accuracy_by_prior.png", dpi=120)
-        plots.append(("accuracy_by_prior.png", f"{metric} by prior"))
+def _plot_pareto(frame, names: list[str], run_dir: Path) -> tuple[str, str] | None:
+    """The Pareto front, when the search has two objectives."""
+    if len(names) < 2 or frame.empty:
+        return None
+    metric = names[0]
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    ax.scatter(frame[names[1]], frame[metric], s=14, alpha=0.6, label="trained")
+    pts = frame[[metric, names[1]]].to_numpy()
+    front = _pareto(pts)
+    ax.plot(pts[front, 1][np.argsort(pts[front, 1])], pts[front, 0][np.argsort(pts[front, 1])], "r.-", label="Pareto front")
+    ax.set_xlabel(f"{names[1]} (lower is better)")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(run_dir / "pareto.png", dpi=120)
+    return "pareto.png", f"Pareto front: {metric} against {names[1]}"
 
-    # 5. the best network's wiring (the chosen survivor, else the best screened trial)
+
+def _plot_by_prior(frame, metric: str, run_dir: Path) -> tuple[str, str] | None:
+    """The metric by prior: a box and the points of each."""
+    if frame.empty:
+        return None
+    priors = sorted(frame["prior"].unique())
+    fig = Figure(figsize=(max(5, 1.2 * len(priors)), 4))
+    ax = fig.subplots()
+    ax.boxplot([frame.loc[frame["prior"] == p, metric].to_numpy() for p in priors], showfliers=False)
+    for i, p in enumerate(priors, start=1):
+        ys = frame.loc[frame["prior"] == p, metric].to_numpy()
+        ax.scatter(np.full(len(ys), i) + np.linspace(-0.15, 0.15, len(ys)), ys, s=10, alpha=0.7)
+    ax.set_xticks(range(1, len(priors) + 1), [f"{p}\n(n={int((frame['prior'] == p).sum())})" for p in priors], fontsize=7)
+    ax.set_ylabel(metric)
+    fig.tight_layout()
+    fig.savefig(run_dir / "accuracy_by_prior.png", dpi=120)
+    return "accuracy_by_prior.png", f"{metric} by prior"
+
+
+def _draw_best_graph(frame, final, metric: str, run_dir: Path) -> tuple[str, str] | None:
+    """The best network's wiring (the chosen survivor, else the best screened trial)."""
     best_genome = None
     chosen = chosen_survivor(final) if final is not None and not final.empty else None
     if chosen is not None:
         best_genome = final.loc[chosen, "genome"]
     elif not frame.empty:
         best_genome = best_screened(frame, metric)["genome"]
-    if best_genome is not None:
-        try:
-            genome = Genome.from_dict(legacy_genome_dict(json.loads(best_genome)))
-            draw_genome(genome, run_dir / "best_graph.png")
-        except (SparseNASError, ValueError, TypeError):  # a genome that cannot be rebuilt: no picture
-            genome = None
-        if genome is not None:
-            plots.append(("best_graph.png", f"The best network's graph: {genome.prior}, {genome.nodes} vertices, "
-                                            f"by DAG layer (key {genome.key})"))
-
-    text = _markdown(config, frame, failed, history, names, plots, ledger, final=final, comparison=comparison)
-    path = run_dir / "report.md"
-    write_text_atomic(path, text)
-    return path
+    if best_genome is None:
+        return None
+    try:
+        genome = Genome.from_dict(legacy_genome_dict(json.loads(best_genome)))
+        draw_genome(genome, run_dir / "best_graph.png")
+    except (SparseNASError, ValueError, TypeError):  # a genome that cannot be rebuilt: no picture
+        return None
+    return "best_graph.png", (f"The best network's graph: {genome.prior}, {genome.nodes} vertices, "
+                              f"by DAG layer (key {genome.key})")
 
 
 def _pareto(points: np.ndarray) -> np.ndarray:
@@ -306,6 +323,21 @@ def _final_section(final, metric: str) -> list[str]:
 
 
 def _markdown(config, frame, failed, history, names, plots, ledger, *, final=None, comparison=None) -> str:
+    """``report.md``: summary, survivors, strategies compared, generations, trainer notes, plots."""
+    metric = names[0]
+    lines = _summary_lines(config, frame, failed, history, names, final)
+    if final is not None and not final.empty:
+        lines += _final_section(final, metric)
+    if comparison is not None:
+        lines += compare_section(comparison)
+    lines += _generation_lines(history)
+    lines += _notes_lines(ledger, failed)
+    lines += _plots_lines(plots, final, comparison)
+    return "\n".join(lines)
+
+
+def _summary_lines(config, frame, failed, history, names, final) -> list[str]:
+    """Markdown: the title, what the run was, its summary table and the notes on saved time."""
     metric = names[0]
     trained = int(sum(h["trained"] for h in history))
     skipped = int(sum(h["skipped"] for h in history))
@@ -359,10 +391,12 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
         "A shadow candidate is a *false negative* when its measured value reaches the k-th best (k = survivors) "
         "measured so far: the gate rejected something that would have survived.",
     ]
-    if final is not None and not final.empty:
-        lines += _final_section(final, metric)
-    if comparison is not None:
-        lines += compare_section(comparison)
+    return lines
+
+
+def _generation_lines(history) -> list[str]:
+    """Markdown: one table row per generation."""
+    lines: list[str] = []
     lines += [
         "",
         "## Per generation",
@@ -377,6 +411,12 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
             f"{fmt_number(h.get('kendall_tau'), '+.2f')} | {fmt_number(h.get('mae'))} | {fn} | {fmt_number(h.get('best_so_far'))} | "
             f"{h['train_time_s']:.1f} | {h['saved_time_s']:.1f} |"
         )
+    return lines
+
+
+def _notes_lines(ledger, failed) -> list[str]:
+    """Markdown: what the trainer changed to make trainings fit, and the failed trainings."""
+    lines: list[str] = []
     notes = [(t.number, t.user_attrs["notes"]) for t in ledger.trials() if t.user_attrs.get("notes")]
     notes += [(f"{r.get('trial', '?')} (final, seed {r['seed']})", r["notes"]) for r in final_records(ledger)
               if r.get("notes")]
@@ -388,6 +428,12 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
         lines += ["", "## Failed trainings", ""]
         for _, row in failed.iterrows():
             lines.append(f"- trial {int(row['trial'])} (generation {row.get('generation')}): {row['fail_reason']}")
+    return lines
+
+
+def _plots_lines(plots, final, comparison) -> list[str]:
+    """Markdown: the plots and the run directory's files."""
+    lines: list[str] = []
     lines += ["", "## Plots", ""]
     for file, caption in plots:
         lines += [f"![{caption}]({file})", "", f"*{caption}.*", ""]
@@ -395,4 +441,4 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
     extra += ", `compare.csv` and `compare_tests.csv` (strategies compared)" if comparison is not None else ""
     lines += ["", "Files: `config.json` (config, code and library versions), `evaluations.csv` (one row per trained "
               f"architecture; `nas predictor evaluate` reads it){extra}, `best/`. Rebuild with `nas report RUN_DIR`.", ""]
-    return "\n".join(lines)
+    return lines

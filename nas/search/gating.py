@@ -12,7 +12,8 @@ from sklearn.base import clone
 from nas.exceptions import ConfigError
 from nas.search.config import SearchConfig
 from predictors import load_predictor
-from predictors.models import make_predictor, predict_with_uncertainty
+from predictors.models import make_predictor
+from predictors.uncertainty import predict_with_uncertainty
 from search_spaces.genome import Genome
 
 __all__ = ["fit_predictor", "load_search_predictor", "predict", "gate", "kendall"]

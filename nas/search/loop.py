@@ -22,7 +22,8 @@ After the last generation the survivors are fully trained (:mod:`nas.search.fina
 written. The pieces live apart: :mod:`nas.search.evaluator` (training candidates, proxies, saved-time
 estimate), :mod:`nas.search.worker` (claiming and recording trials), :mod:`nas.search.gating` (the predictor
 and the gate), :mod:`nas.training.equal_cost` (equal-cost widths) and :mod:`nas.search.final` (full training,
-``best/``); this module is the generation loop.
+``best/``) and :mod:`nas.search.statistics` (what a generation measured); this module is the
+generation loop.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -40,13 +41,8 @@ from nas.ledger import Ledger, shown_url, stored_genome
 from nas.search.config import SearchConfig, write_config
 from nas.search.evaluator import Trainer
 from nas.search.final import TimeSlice, ensure_best_model, run_final, save_best_model
-from nas.search.gating import (
-    fit_predictor,
-    gate,
-    kendall,
-    load_search_predictor,
-    predict,
-)
+from nas.search.gating import fit_predictor, gate, load_search_predictor, predict
+from nas.search.statistics import echo_progress, generation_stats
 from nas.search.strategies import (
     Objectives,
     SearchSpace,
@@ -142,20 +138,6 @@ def _budget_rule(config: SearchConfig, trainer):
     return fit
 
 
-def _progress(echo: Echo | None, stats: dict, metric: str) -> None:
-    if echo is None:
-        return
-    tau = stats.get("kendall_tau")
-    best = stats.get("best_so_far")
-    echo(
-        f"gen {stats['generation']:>3}  trained {stats['trained']:>3} (shadow {stats['shadow']})  "
-        f"skipped {stats['skipped']:>3}  failed {stats['failed']}  "
-        f"best {metric} {'-' if best is None else f'{best:.4f}'}  "
-        f"predictor tau {'-' if tau is None else f'{tau:+.2f}'}  "
-        f"train {stats['train_time_s']:.1f}s  saved~{stats['saved_time_s']:.1f}s"
-    )
-
-
 def run_search(
     config: SearchConfig,
     *,
@@ -200,11 +182,46 @@ def run_search(
     KeyboardInterrupt
         After requeueing the current trials; the state of the last finished generation is saved.
     """
+    trainer = _ready_trainer(config, trainer)
+    given_predictor = load_search_predictor(config.predictor_file) if config.predictor_file and config.gating else None
+    run_dir, ledger = _open_run(config, resume)
+    write_config(config, run_dir)
+    if echo:  # after the set-up checks: a refused start is one line
+        echo(f"search {config.study_name}: task {config.task}, strategy {config.strategy}, "
+             f"{config.generations} generations x {config.population}, ledger {shown_url(config.storage_url)}")
+    search = _Search(config, ledger, trainer, run_dir, given_predictor, resume)
+    run = SearchRun(config, run_dir, ledger, search.history)
+    time_slice = TimeSlice(time_limit)
+
+    for gen in range(search.start, config.generations):
+        if not time_slice.may_start():
+            break
+        generation_started = time_slice.clock()
+        stats = search.generation(gen)
+        if outputs is not None:
+            outputs.after_generation(ledger, run_dir)
+        time_slice.done(time_slice.clock() - generation_started)
+        echo_progress(echo, stats, config.metric)
+        if on_generation is not None:
+            on_generation(gen, stats)
+
+    _final_phase(run, trainer, echo, time_slice, time_limit)
+    if outputs is not None:
+        outputs.at_end(ledger, run_dir)
+    return run
+
+
+def _ready_trainer(config: SearchConfig, trainer: Trainer | None) -> Trainer:
+    """The given trainer, or a new one; the local worker's is prepared at once."""
     if trainer is None:
         trainer = Trainer(config)
         if config.local_worker:
             trainer.prepare()  # no such device, missing or truncated data: set-up errors, raised before anything is written
-    given_predictor = load_search_predictor(config.predictor_file) if config.predictor_file and config.gating else None
+    return trainer
+
+
+def _open_run(config: SearchConfig, resume: bool) -> tuple[Path, Ledger]:
+    """The run directory (made if needed) and the search's ledger; a refused start leaves nothing behind."""
     run_dir = Path(config.out)
     created = not run_dir.exists()
     try:
@@ -217,61 +234,89 @@ def run_search(
         if created and not any(run_dir.iterdir()):
             run_dir.rmdir()  # a refused start leaves nothing behind
         raise
-    write_config(config, run_dir)
-    if echo:  # after the set-up checks: a refused start is one line
-        echo(f"search {config.study_name}: task {config.task}, strategy {config.strategy}, "
-             f"{config.generations} generations x {config.population}, ledger {shown_url(config.storage_url)}")
-    objectives = Objectives(config.metric, config.second_objective)
-    space = SearchSpace(config.priors, config.nodes, trainer.family, config.widths, config.readout,
-                        fit=_budget_rule(config, trainer))
-    rng = np.random.default_rng(config.seed)
-    strategy: Strategy = make_strategy(
-        config.strategy, space, rng, objectives, survivors=config.survivors, cx_prob=config.cx_prob,
-        mut_prob=config.mut_prob, tournament_size=config.tournament_size, population_size=config.population,
-    )
-    state = ledger.load_state() if resume else None
-    start, history, training_set = 0, [], []
-    if state is not None:
-        rng.bit_generator.state = state["rng"]
-        strategy.load_state_dict(state["strategy"])
-        start, history, training_set = int(state["generation"]), list(state["generations"]), list(state["predictor_training"])
-    if resume:  # trials of a killed run: at once if their process is gone, else once their heartbeat is stale
-        ledger.requeue_stale(config.stale_after, max_retries=config.max_retries)
-    by_number = {t.number: t for t in ledger.trials()}
-    run = SearchRun(config, run_dir, ledger, history)
-    time_slice = TimeSlice(time_limit)
+    return run_dir, ledger
 
-    for gen in range(start, config.generations):
-        if not time_slice.may_start():
-            break
-        generation_started = time_slice.clock()
-        candidates = strategy.ask(config.population)
+
+@dataclass
+class _Selection:
+    """Which of a generation's candidates are trained, and why."""
+
+    mean: np.ndarray | None  # the predictor's means (None when not gated)
+    std: np.ndarray | None
+    shadow: list[int]
+    reason: dict[int, str]  # candidate index -> "gate", "shadow", "warmup" or "no_gate"
+
+    @property
+    def to_train(self) -> list[int]:
+        return sorted(self.reason)
+
+
+class _Search:
+    """The state a search carries from generation to generation, and one generation's steps."""
+
+    def __init__(self, config: SearchConfig, ledger: Ledger, trainer: Trainer, run_dir: Path, given_predictor, resume: bool):
+        self.config, self.ledger, self.trainer, self.run_dir = config, ledger, trainer, run_dir
+        self.given_predictor = given_predictor
+        self.objectives = Objectives(config.metric, config.second_objective)
+        space = SearchSpace(config.priors, config.nodes, trainer.family, config.widths, config.readout,
+                            fit=_budget_rule(config, trainer))
+        self.rng = np.random.default_rng(config.seed)
+        self.strategy: Strategy = make_strategy(
+            config.strategy, space, self.rng, self.objectives, survivors=config.survivors, cx_prob=config.cx_prob,
+            mut_prob=config.mut_prob, tournament_size=config.tournament_size, population_size=config.population,
+        )
+        state = ledger.load_state() if resume else None
+        self.start, self.history, self.training_set = 0, [], []
+        if state is not None:
+            self.rng.bit_generator.state = state["rng"]
+            self.strategy.load_state_dict(state["strategy"])
+            self.start = int(state["generation"])
+            self.history, self.training_set = list(state["generations"]), list(state["predictor_training"])
+        if resume:  # trials of a killed run: at once if their process is gone, else once their heartbeat is stale
+            ledger.requeue_stale(config.stale_after, max_retries=config.max_retries)
+        self.by_number = {t.number: t for t in ledger.trials()}
+
+    def generation(self, gen: int) -> dict:
+        """Ask, gate, enqueue, train (or wait for the workers), tell, save; the generation's statistics."""
+        candidates = self.strategy.ask(self.config.population)
+        selection = self.select(gen, candidates)
+        numbers = self.enqueue(gen, candidates, selection)
+        finished = self.train(gen, candidates, selection.to_train, set(numbers.values()))
+        values, trials = self.tell(candidates, selection.to_train, finished)
+        return self.save(gen, candidates, selection, trials, values)
+
+    def select(self, gen: int, candidates) -> _Selection:
+        """The predictor's gate (once warm, or with a given predictor), else every candidate."""
+        config = self.config
         n = len(candidates)
         mean = std = None
-        enough = len(training_set) >= config.min_train_size
-        use_gate = config.gating and ((gen >= config.warmup_generations and enough) or given_predictor is not None)
+        enough = len(self.training_set) >= config.min_train_size
+        use_gate = config.gating and ((gen >= config.warmup_generations and enough) or self.given_predictor is not None)
         if use_gate:
-            ys = [by_number[i].values[0] for i in training_set]
+            ys = [self.by_number[i].values[0] for i in self.training_set]
             if enough:
-                xs = [stored_genome(by_number[i].user_attrs["genome"]) for i in training_set]
+                xs = [stored_genome(self.by_number[i].user_attrs["genome"]) for i in self.training_set]
                 seed = int(np.random.SeedSequence([config.seed, gen]).generate_state(1)[0])
-                predictor = fit_predictor(config, xs, ys, random_state=seed, template=given_predictor)
+                predictor = fit_predictor(config, xs, ys, random_state=seed, template=self.given_predictor)
             else:
-                predictor = given_predictor
+                predictor = self.given_predictor
             mean, std = predict(predictor, candidates)
             measured = sorted(ys, reverse=True)
             kth = measured[min(config.survivors, len(measured)) - 1] if measured else None
-            selected, shadow = gate(mean, std, config, kth, rng)
+            selected, shadow = gate(mean, std, config, kth, self.rng)
         else:
             selected, shadow = list(range(n)), []
         reason = {i: ("gate" if use_gate else ("warmup" if config.gating else "no_gate")) for i in selected}
         reason.update({i: "shadow" for i in shadow})
-        to_train = sorted(reason)
+        return _Selection(mean, std, shadow, reason)
 
-        # enqueue, unless a previous (interrupted) run of this generation already did
+    def enqueue(self, gen: int, candidates, selection: _Selection) -> dict[int, int]:
+        """Trial numbers of the candidates to train, enqueued unless a previous (interrupted) run
+        of this generation already did."""
+        ledger, mean, std = self.ledger, selection.mean, selection.std
         finished, pending = ledger.results_for(gen), ledger.pending_for(gen)
         numbers = {}
-        for i in to_train:
+        for i in selection.to_train:
             g = candidates[i]
             if g.key in finished:
                 numbers[i] = finished[g.key].number
@@ -279,113 +324,81 @@ def run_search(
                 numbers[i] = pending[g.key].number
             else:
                 numbers[i] = ledger.enqueue(
-                    g, generation=gen, index=i, reason=reason[i], wl_hash=architecture_hash(g), strategy=config.strategy,
-                    predicted=None if mean is None else float(mean[i]), predicted_std=None if std is None else float(std[i]),
+                    g, generation=gen, index=i, reason=selection.reason[i], wl_hash=architecture_hash(g),
+                    strategy=self.config.strategy, predicted=None if mean is None else float(mean[i]),
+                    predicted_std=None if std is None else float(std[i]),
                 )
-        # train: the local worker takes this generation's trials; else wait for `nas worker`s
-        wanted = set(numbers.values())
+        return numbers
+
+    def train(self, gen: int, candidates, to_train: list[int], wanted: set[int]) -> dict:
+        """Train this generation's trials (the local worker), or wait for ``nas worker``s; the finished trials by key."""
+        config, ledger, trainer = self.config, self.ledger, self.trainer
         if config.local_worker:
             claims = []
             while (claim := ledger.claim(numbers=wanted)) is not None:
                 claims.append(claim)
-            outcomes = train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
-            save_best_model(run_dir, ledger, claims, outcomes)
+            outcomes = train_claims(ledger, trainer, claims, self.objectives, heartbeat_interval=config.heartbeat_interval)
+            save_best_model(self.run_dir, ledger, claims, outcomes)
         while True:
             finished = ledger.results_for(gen)
             if all(candidates[i].key in finished for i in to_train):
-                break
+                return finished
             ledger.requeue_stale(config.stale_after, max_retries=config.max_retries)  # a worker died: its trials go back to the queue
             if config.local_worker:  # trials requeued by a dying worker elsewhere: take them too
                 claims = []
                 while (claim := ledger.claim(numbers={t.number for t in ledger.pending_for(gen).values()})) is not None:
                     claims.append(claim)
                 if claims:
-                    train_claims(ledger, trainer, claims, objectives, heartbeat_interval=config.heartbeat_interval)
+                    train_claims(ledger, trainer, claims, self.objectives, heartbeat_interval=config.heartbeat_interval)
                     continue
             time.sleep(config.poll_interval)
 
-        values: list = [None] * n
+    def tell(self, candidates, to_train: list[int], finished: dict) -> tuple[list, dict]:
+        """Tell the strategy every candidate's values (None for gated-out or failed ones)."""
+        values: list = [None] * len(candidates)
         trials = {}
         for i in to_train:
             t = finished[candidates[i].key]
             trials[i] = t
-            by_number[t.number] = t
+            self.by_number[t.number] = t
             if t.values is not None and t.state.name == "COMPLETE":
                 values[i] = tuple(t.values)
-        strategy.tell(candidates, values)
+        self.strategy.tell(candidates, values)
+        return values, trials
 
-        stats = _generation_stats(gen, candidates, to_train, shadow, reason, trials, values, mean, std, training_set, by_number, config)
+    def save(self, gen: int, candidates, selection: _Selection, trials: dict, values: list) -> dict:
+        """The generation's statistics, appended to the history and saved with the state to continue from."""
+        config, trainer, to_train = self.config, self.trainer, selection.to_train
+        stats = generation_stats(gen, candidates, to_train, selection.shadow, selection.reason, trials, values,
+                                 selection.mean, selection.std, self.training_set, self.by_number, config)
         if hasattr(trainer, "saved_time"):  # else (a duck-typed trainer) the plain estimate stays
             trained_ok = [candidates[i] for i in to_train if values[i] is not None]
-            stats["saved_time_s"] = trainer.saved_time(trained_ok, [candidates[i] for i in range(n) if i not in reason],
-                                                       stats["train_time_s"])
-        training_set.extend(trials[i].number for i in to_train if values[i] is not None)
-        stats["best_so_far"] = max((by_number[i].values[0] for i in training_set), default=None)
-        history.append(stats)
-        ledger.save_state({
+            skipped = [candidates[i] for i in range(len(candidates)) if i not in selection.reason]
+            stats["saved_time_s"] = trainer.saved_time(trained_ok, skipped, stats["train_time_s"])
+        self.training_set.extend(trials[i].number for i in to_train if values[i] is not None)
+        stats["best_so_far"] = max((self.by_number[i].values[0] for i in self.training_set), default=None)
+        self.history.append(stats)
+        self.ledger.save_state({
             "generation": gen + 1,
-            "rng": rng.bit_generator.state,
-            "strategy": strategy.state_dict(),
-            "predictor_training": training_set,
-            "generations": history,
+            "rng": self.rng.bit_generator.state,
+            "strategy": self.strategy.state_dict(),
+            "predictor_training": self.training_set,
+            "generations": self.history,
         })
-        if outputs is not None:
-            outputs.after_generation(ledger, run_dir)
-        time_slice.done(time_slice.clock() - generation_started)
-        _progress(echo, stats, config.metric)
-        if on_generation is not None:
-            on_generation(gen, stats)
+        return stats
 
+
+def _final_phase(run: SearchRun, trainer, echo: Echo | None, time_slice: TimeSlice, time_limit: float | None) -> None:
+    """Full training of the survivors (or just ``best/``), unless the time slice stopped the run first."""
+    config = run.config
     if time_slice.stopped:
         pass  # the final phase waits for a slice that has finished the generations
     elif config.final_top:
-        run.final = run_final(config, ledger, trainer, run_dir, echo, time_slice=time_slice)
+        run.final = run_final(config, run.ledger, trainer, run.run_dir, echo, time_slice=time_slice)
     else:
-        ensure_best_model(run_dir, ledger, trainer)
+        ensure_best_model(run.run_dir, run.ledger, trainer)
     run.stopped = time_slice.stopped
     if run.stopped and echo:
-        echo(f"time limit of {time_limit:g} s reached after {len(history)} of {config.generations} generations"
-             + ("" if len(history) < config.generations else " (final phase not finished)")
+        echo(f"time limit of {time_limit:g} s reached after {len(run.generations)} of {config.generations} generations"
+             + ("" if len(run.generations) < config.generations else " (final phase not finished)")
              + "; continue with the same command plus --resume")
-    if outputs is not None:
-        outputs.at_end(ledger, run_dir)
-    return run
-
-
-def _generation_stats(gen, candidates, to_train, shadow, reason, trials, values, mean, std, training_set, by_number, config) -> dict:
-    trained = [i for i in to_train if values[i] is not None]
-    failed = [i for i in to_train if values[i] is None]
-    times = [trials[i].user_attrs.get("wall_time_s") or 0.0 for i in trained]
-    per = float(np.mean(times)) if times else 0.0
-    skipped = len(candidates) - len(to_train)
-    stats: dict[str, Any] = {
-        "generation": gen,
-        "candidates": len(candidates),
-        "trained": len(to_train),
-        "shadow": len(shadow),
-        "skipped": skipped,
-        "failed": len(failed),
-        "gated": mean is not None,
-        "train_time_s": float(sum(times)),
-        "saved_time_s": per * skipped,
-        "kendall_tau": None,
-        "mae": None,
-        "false_negatives": None,
-        "skipped_candidates": [
-            {"genome": candidates[i].to_json(), "predicted": float(mean[i]), "predicted_std": float(std[i])}
-            for i in range(len(candidates)) if i not in reason and mean is not None
-        ],
-    }
-    if mean is not None and trained:
-        pred = [float(mean[i]) for i in trained]
-        actual = [float(values[i][0]) for i in trained]
-        stats["kendall_tau"] = kendall(pred, actual)
-        stats["mae"] = float(np.mean(np.abs(np.subtract(pred, actual))))
-        # a shadow candidate is a false negative when its measured value would have put it among
-        # the survivors: at least the k-th best of everything measured up to this generation
-        measured = sorted([by_number[n].values[0] for n in training_set] + actual, reverse=True)
-        kth = measured[min(config.survivors, len(measured)) - 1]
-        shadow_ok = [i for i in shadow if values[i] is not None]
-        stats["false_negatives"] = sum(values[i][0] >= kth for i in shadow_ok)
-        stats["false_negative_rate"] = (stats["false_negatives"] / len(shadow_ok)) if shadow_ok else None
-    return stats

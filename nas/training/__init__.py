@@ -2,16 +2,18 @@
 
 Modules (imports go down this list only): :mod:`.config` (``TrainConfig``, ``TrainResult``),
 :mod:`.tasks` (dataset + family + loss + metric + default budget), :mod:`.batches` (shuffling,
-length buckets, augmentation), :mod:`.loop` (``train_model``, ``train_genome``), and the package
-:mod:`.population` (many candidates stacked and trained together).
+length buckets, augmentation), :mod:`.device` (device, precision, layout), :mod:`.optimization`
+(loss, optimizer, schedules, ``PlateauTracker``), :mod:`.evaluation` (scoring a model),
+:mod:`.epochs` (the one loop over epochs and steps), :mod:`.loop` (``train_model``,
+``train_genome``), and the package :mod:`.stacking` (many candidates stacked and trained together).
 """
 
 from nas.training.config import TrainConfig, TrainResult
+from nas.training.evaluation import evaluate
 from nas.training.loop import (
     Callback,
     ProgressBar,
     build_seeded,
-    evaluate,
     train_genome,
     train_model,
 )

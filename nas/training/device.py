@@ -1,4 +1,5 @@
-"""Choosing the torch device and knowing how much memory it has left.
+"""Choosing the torch device, knowing how much memory it has left, and how a forward pass runs
+there (precision and memory layout).
 
 The device is never hard-coded: ``cuda`` when a GPU is visible, else the CPU, and any torch
 device string can override that choice. A device that does not exist is a
@@ -12,8 +13,9 @@ from pathlib import Path
 import torch
 
 from nas.exceptions import ConfigError, DeviceError
+from nas.training.config import TrainConfig
 
-__all__ = ["resolve_device", "device_name", "free_memory_bytes", "set_threads", "synchronize"]
+__all__ = ["resolve_device", "device_name", "free_memory_bytes", "set_threads", "synchronize", "autocast", "memory_format"]
 
 
 def _available() -> list[str]:
@@ -121,3 +123,14 @@ def synchronize(device: torch.device) -> None:
     """Wait for ``device``'s queued kernels (a no-op on the CPU), so wall-clock timings are honest."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def memory_format(config: TrainConfig, x: torch.Tensor) -> torch.memory_format:
+    """Channels-last for image batches when ``config.channels_last`` asks, else the default layout."""
+    return torch.channels_last if config.channels_last and x.dim() == 4 else torch.contiguous_format
+
+
+def autocast(device: torch.device, config: TrainConfig):
+    """bf16 autocast when ``config.precision`` is ``"bf16"`` (or ``"auto"`` on CUDA), else a no-op context."""
+    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)

@@ -155,36 +155,48 @@ def build_model(
     unknown = sorted(set(options) - set(_OPTIONS[kind]))
     if unknown:
         raise BuilderError(f"family {family!r} accepts the options {list(_OPTIONS[kind])}, got unknown {unknown}")
-    if kind == "ff":
-        _no_extra(family, vocab_size=vocab_size, in_channels=in_channels, sequence_output=sequence_output)
-        if in_features is None:
-            raise BuilderError("family 'ff' needs in_features (the flattened input size, e.g. 784 for MNIST)")
-        return SparseFeedForward(
-            dag,
-            _positive_int("in_features", in_features, family),
-            num_classes,
-            layer_norm=bool(options.get("layer_norm", False)),
-            generator=options.get("generator"),
-            **structure,
+    build = {"ff": _build_ff, "rnn": _build_rnn, "cnn": _build_cnn}[kind]
+    return build(dag, family, num_classes, in_features, vocab_size, in_channels, sequence_output, options, structure)
+
+
+def _build_ff(dag, family, num_classes, in_features, vocab_size, in_channels, sequence_output, options, structure):
+    """A :class:`SparseFeedForward` (``in_features`` required)."""
+    _no_extra(family, vocab_size=vocab_size, in_channels=in_channels, sequence_output=sequence_output)
+    if in_features is None:
+        raise BuilderError("family 'ff' needs in_features (the flattened input size, e.g. 784 for MNIST)")
+    return SparseFeedForward(
+        dag,
+        _positive_int("in_features", in_features, family),
+        num_classes,
+        layer_norm=bool(options.get("layer_norm", False)),
+        generator=options.get("generator"),
+        **structure,
+    )
+
+
+def _build_rnn(dag, family, num_classes, in_features, vocab_size, in_channels, sequence_output, options, structure):
+    """A :class:`SparseRecurrent` (``vocab_size`` or ``in_features``)."""
+    _no_extra(family, in_channels=in_channels)
+    if (vocab_size is None) == (in_features is None):
+        raise BuilderError(
+            f"family {family!r} needs exactly one of vocab_size (int64 symbol input) and in_features "
+            f"(float (B, T, F) input), got vocab_size={vocab_size!r}, in_features={in_features!r}"
         )
-    if kind == "rnn":
-        _no_extra(family, in_channels=in_channels)
-        if (vocab_size is None) == (in_features is None):
-            raise BuilderError(
-                f"family {family!r} needs exactly one of vocab_size (int64 symbol input) and in_features "
-                f"(float (B, T, F) input), got vocab_size={vocab_size!r}, in_features={in_features!r}"
-            )
-        return SparseRecurrent(
-            dag,
-            family.split(":", 1)[1],
-            num_classes,
-            vocab_size=None if vocab_size is None else _positive_int("vocab_size", vocab_size, family),
-            input_size=None if in_features is None else _positive_int("in_features", in_features, family),
-            embedding_dim=_positive_int("embedding_dim", options.get("embedding_dim", 16), family),
-            sequence_output=bool(sequence_output),
-            generator=options.get("generator"),
-            **structure,
-        )
+    return SparseRecurrent(
+        dag,
+        family.split(":", 1)[1],
+        num_classes,
+        vocab_size=None if vocab_size is None else _positive_int("vocab_size", vocab_size, family),
+        input_size=None if in_features is None else _positive_int("in_features", in_features, family),
+        embedding_dim=_positive_int("embedding_dim", options.get("embedding_dim", 16), family),
+        sequence_output=bool(sequence_output),
+        generator=options.get("generator"),
+        **structure,
+    )
+
+
+def _build_cnn(dag, family, num_classes, in_features, vocab_size, in_channels, sequence_output, options, structure):
+    """A :class:`RandomWiredCNN` (``in_channels`` required)."""
     _no_extra(family, in_features=in_features, vocab_size=vocab_size, sequence_output=sequence_output)
     if in_channels is None:
         raise BuilderError("family 'cnn' needs in_channels (image channels, e.g. 3 for CIFAR-10)")

@@ -33,8 +33,8 @@ import torch
 from nas.exceptions import ConfigError, TrainingError
 from nas.training.batches import check_augment, truncates
 from nas.training.config import TrainConfig, TrainResult
-from nas.training.device import resolve_device
-from nas.training.loop import build_seeded, memory_format, prepare_data, train_model
+from nas.training.device import memory_format, resolve_device
+from nas.training.loop import build_seeded, prepare_data, train_model
 from nas.training.stacking import cnn, ff, rnn
 from nas.training.stacking.cnn import StackedCNN
 from nas.training.stacking.ff import StackedFeedForward

@@ -1,4 +1,7 @@
-"""The population loop: one stack of candidates trained together, each exactly as if alone.
+"""One stack of candidates trained together, each exactly as if alone.
+
+The loop is the one loop (:func:`nas.training.epochs.run_epochs`); :class:`StackTrainee` is a
+stack's side of it (per-candidate losses, clipping, rates and snapshots).
 
 Exactness (a candidate trained alone and inside a population from the same seed gives the same
 result within floating-point tolerance):
@@ -9,7 +12,7 @@ result within floating-point tolerance):
 * The loss is the *sum* of per-candidate mean losses, so each candidate's gradient is exactly its
   own. Adam/AdamW/SGD are elementwise, so per-candidate optimizer state is automatic; gradient
   clipping is done per candidate; the cosine schedule is shared (same budget).
-* Early stopping and the plateau schedule are per candidate (:class:`~nas.training.loop.PlateauTracker`),
+* Early stopping and the plateau schedule are per candidate (:class:`~nas.training.optimization.PlateauTracker`),
   realised by scaling each candidate's update — the update of all three optimizers is linear in
   the learning rate, so scaling it equals a per-candidate learning rate, and a scale of 0 freezes
   a stopped candidate. Its best-validation weights are kept in a per-candidate snapshot.
@@ -33,38 +36,26 @@ import torch
 import torch.nn.functional as F
 
 from nas.exceptions import TrainingError
-from nas.training.batches import (
-    epoch_batches,
-    eval_batches,
-    eval_forward,
-    make_augment_generator,
-    make_generator,
-    take,
-    total_steps,
-)
+from nas.training.batches import eval_batches, eval_forward, take
 from nas.training.config import TrainConfig, TrainResult
-from nas.training.device import device_name
-from nas.training.loop import (
-    CutMomentum,
-    PlateauTracker,
-    autocast,
+from nas.training.device import autocast, device_name
+from nas.training.epochs import run_epochs, trained_result
+from nas.training.evaluation import (
     count_nonzero_weights,
     count_parameters,
     count_test_examples,
     evaluate,
-    make_optimizer,
-    make_step_schedule,
 )
 from nas.training.tasks import classification_counts, classification_loss
 
-__all__ = ["train_stack", "set_mode", "per_candidate_loss", "per_candidate_correct", "clip_per_candidate", "verify_stack", "failed_result"]
+__all__ = ["train_stack", "StackTrainee", "set_mode", "per_candidate_loss", "per_candidate_correct", "clip_per_candidate", "verify_stack", "failed_result"]
 
 
 def per_candidate_loss(task, out: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor | None,
                        label_smoothing: float = 0.0) -> torch.Tensor:
     """The task's mean loss of each candidate, shape ``(P,)``; ``out`` has the candidate first.
 
-    ``label_smoothing`` (classification only) as in :func:`nas.training.loop.training_loss`."""
+    ``label_smoothing`` (classification only) as in :func:`nas.training.optimization.training_loss`."""
     if task.loss is classification_loss:  # one fused call instead of P
         P, B, C = out.shape
         return F.cross_entropy(out.float().reshape(P * B, C), y.repeat(P), reduction="none",
@@ -139,133 +130,107 @@ def verify_stack(stack, models, task, x: torch.Tensor, lengths, device) -> None:
                 )
 
 
+class StackTrainee:
+    """A stack of candidates as :func:`~nas.training.epochs.run_epochs` trains it (see
+    :class:`~nas.training.epochs.Trainee`): per-candidate losses and clipping, a plateau's rate
+    applied by scaling each candidate's update (0 freezes a stopped one), per-candidate snapshots."""
+
+    stacked = True
+
+    def __init__(self, stack, indices, data, task, config: TrainConfig, device, on_error: str, truncate: bool):
+        self.stack, self.indices, self.data, self.task = stack, indices, data, task
+        self.config, self.device, self.on_error, self.truncate = config, device, on_error, truncate
+        self.size = stack.size
+        self.params = stack.parameters()
+        # What a best-validation snapshot keeps: the weights and any running statistics (BatchNorm).
+        self.buffers = list(stack.buffers()) if hasattr(stack, "buffers") else []
+        self.state = self.params + self.buffers
+        self.best = [p.detach().clone() for p in self.state] if config.patience is not None else None
+        self.errors: dict[int, str] = {}
+        self.scale = None
+        self.rescale = False
+        self.frozen: list[torch.Tensor] = []
+
+    def parameters(self) -> list[torch.Tensor]:
+        return self.params
+
+    def start_epoch(self, lr_scale, active, optimizer) -> None:
+        self.scale = torch.tensor([lr_scale[i] if active[i] else 0.0 for i in range(self.size)], device=self.device)
+        self.rescale = bool((self.scale != 1.0).any())
+        # A frozen candidate's running statistics must not move either (the forward updates them).
+        self.frozen = [b.detach().clone() for b in self.buffers] if self.rescale else []
+        set_mode(self.stack, True)
+
+    def losses(self, x, y, lengths) -> torch.Tensor:
+        with autocast(self.device, self.config):
+            out = self.stack.forward(x, lengths)
+        return per_candidate_loss(self.task, out, y, lengths, self.config.label_smoothing)
+
+    def clip(self, max_norm: float | None) -> None:
+        if max_norm is not None:
+            clip_per_candidate(self.params, max_norm)
+
+    def step(self, optimizer) -> None:
+        if not self.rescale:
+            optimizer.step()
+            return
+        before = [p.detach().clone() for p in self.params]
+        optimizer.step()
+        with torch.no_grad():
+            for p, old in zip(self.params, before):
+                view = self.scale.view(-1, *([1] * (p.dim() - 1)))
+                # where(): a frozen candidate keeps its weights even if its update is NaN.
+                p.copy_(torch.where(view == 0, old, torch.lerp(old, p, view)))
+            for b, old in zip(self.buffers, self.frozen):
+                b.copy_(torch.where(self.scale.view(-1, *([1] * (b.dim() - 1))) == 0, old, b))
+
+    def mean_losses(self, loss_sum: torch.Tensor, steps: int) -> list[float]:
+        return (loss_sum / steps).tolist()
+
+    def diverged(self, index: int, epoch: int, step: int) -> None:
+        message = (f"non-finite training loss of population candidate {self.indices[index]} in epoch {epoch} at step "
+                   f"{step} (task {self.task.name!r}, lr={self.config.lr}); expected finite losses")
+        if self.on_error == "raise":
+            raise TrainingError(message)
+        self.errors[index] = message
+
+    def validate(self) -> tuple[list[float], list[float]]:
+        return _evaluate_stacked(self.stack, self.data.val, self.task, self.config, self.device, self.truncate)
+
+    @torch.no_grad()
+    def keep_best(self, index: int) -> None:
+        for snap, p in zip(self.best, self.state):
+            snap[index].copy_(p[index])
+
+    @torch.no_grad()
+    def restore_best(self) -> None:
+        for snap, p in zip(self.best, self.state):
+            p.copy_(snap)
+
+
 def train_stack(stack, models, indices, data, task, config: TrainConfig, device, on_error: str,
                 truncate: bool) -> dict[int, TrainResult]:
     """Train one stack of candidates (``data`` already prepared on ``device``); return their
     results keyed by ``indices`` (the candidates' positions in the caller's population)."""
     started = time.perf_counter()
-    train = data.train
-    probe = train.subset(slice(0, min(8, len(train))))
+    probe = data.train.subset(slice(0, min(8, len(data.train))))
     verify_stack(stack, models, task, probe.x, probe.lengths, device)
-    params = stack.parameters()
-    P = stack.size
-    n = len(train)
-    budget_steps = total_steps(n, config)
-    momentum = CutMomentum(params, config, P, stacked=True)
-    optimizer = make_optimizer(params, momentum.optimizer_config())
-    scheduler = make_step_schedule(optimizer, config, budget_steps)
-    tracker = PlateauTracker(P, config)
-    generator = make_generator(config.seed, device)
-    augmenter = make_augment_generator(config, device)  # the same draws as each candidate's solo run
-    keep_best = config.patience is not None
-    # What a best-validation snapshot keeps: the weights and any running statistics (BatchNorm).
-    buffers = list(stack.buffers()) if hasattr(stack, "buffers") else []
-    state = params + buffers
-    best = [p.detach().clone() for p in state] if keep_best else None
-    history: list[list[dict]] = [[] for _ in range(P)]
-    epochs_run = [0] * P
-    steps_run = [0] * P
-    errors: dict[int, str] = {}
-    clock = 0.0
-    steps = 0
-    for epoch in range(1, config.epochs + 1):
-        t0 = time.perf_counter()
-        active = [not s for s in tracker.stopped]
-        scale = torch.tensor([tracker.lr_scale[i] if active[i] else 0.0 for i in range(P)], device=device)
-        rescale = bool((scale != 1.0).any())
-        # A frozen candidate's running statistics must not move either (the forward updates them).
-        frozen = [b.detach().clone() for b in buffers] if rescale else []
-        loss_sum = torch.zeros(P, device=device)
-        first_bad = torch.full((P,), -1, dtype=torch.long, device=device)
-        epoch_steps = 0
-        set_mode(stack, True)
-        for batch in epoch_batches(train, config, generator, device, truncate=truncate)[:max(budget_steps - steps, 0)]:
-            x, y, lengths = take(train, batch, config.augment, augmenter)
-            with autocast(device, config):
-                out = stack.forward(x, lengths)
-            losses = per_candidate_loss(task, out, y, lengths, config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            if config.grad_clip is not None:
-                clip_per_candidate(params, config.grad_clip)
-            momentum.apply()
-            before = [p.detach().clone() for p in params] if rescale else None
-            optimizer.step()
-            if rescale:
-                with torch.no_grad():
-                    for p, old in zip(params, before):
-                        view = scale.view(-1, *([1] * (p.dim() - 1)))
-                        # where(): a frozen candidate keeps its weights even if its update is NaN.
-                        p.copy_(torch.where(view == 0, old, torch.lerp(old, p, view)))
-                    for b, old in zip(buffers, frozen):
-                        b.copy_(torch.where(scale.view(-1, *([1] * (b.dim() - 1))) == 0, old, b))
-            if scheduler is not None:
-                scheduler.step()
-            detached = losses.detach()
-            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), steps, first_bad)
-            loss_sum += detached
-            steps += 1
-            epoch_steps += 1
-        if epoch_steps == 0:
-            break
-        bad = first_bad.tolist()
-        for i in range(P):
-            if active[i] and bad[i] >= 0:
-                message = (f"non-finite training loss of population candidate {indices[i]} in epoch {epoch} at step "
-                           f"{bad[i]} (task {task.name!r}, lr={config.lr}); expected finite losses")
-                if on_error == "raise":
-                    raise TrainingError(message)
-                errors[i] = message
-                tracker.stopped[i] = True
-                active[i] = False
-        val_loss, val_metric = _evaluate_stacked(stack, data.val, task, config, device, truncate)
-        clock += time.perf_counter() - t0
-        train_loss = (loss_sum / epoch_steps).tolist()
-        lr = optimizer.param_groups[0]["lr"]
-        for i in range(P):
-            if not active[i]:
-                continue
-            epochs_run[i] = epoch
-            steps_run[i] = steps
-            cuts = tracker.cuts[i]
-            improved = tracker.update(i, epoch, val_metric[i])
-            if tracker.cuts[i] != cuts:
-                momentum.cut(i)
-            if keep_best and improved:
-                with torch.no_grad():
-                    for snap, p in zip(best, state):
-                        snap[i].copy_(p[i])
-            history[i].append({"epoch": epoch, "train_loss": train_loss[i], "val_loss": val_loss[i],
-                               "val_accuracy": val_metric[i], "lr": lr * tracker.lr_scale[i], "steps": steps,
-                               "elapsed_s": clock})
-        if all(tracker.stopped) or steps >= budget_steps:
-            break
-    if keep_best:
-        with torch.no_grad():
-            for snap, p in zip(best, state):
-                p.copy_(snap)
+    trainee = StackTrainee(stack, indices, data, task, config, device, on_error, truncate)
+    fit = run_epochs(trainee, data.train, config, device, truncate)
     train_time = time.perf_counter() - started
 
     results = {}
     for i, (model, index) in enumerate(zip(models, indices)):
         t0 = time.perf_counter()
-        if i in errors or not history[i]:
-            results[index] = failed_result(task, config, device, data, model, errors.get(i, "no epoch completed"),
-                                            epochs_run[i], steps_run[i], history[i])
+        if i in trainee.errors or not fit.history[i]:
+            results[index] = failed_result(task, config, device, data, model, trainee.errors.get(i, "no epoch completed"),
+                                           fit.epochs[i], fit.steps[i], fit.history[i])
             continue
         stack.unstack(i, model)
-        test_loss, test_metric = evaluate(model, data.test, task, config, device, truncate)
-        chosen = history[i][tracker.best_epoch[i] - 1] if keep_best else history[i][-1]
-        used, expected = count_test_examples(data)
-        results[index] = TrainResult(
-            task=task.name, metric=task.metric_name, test_accuracy=test_metric, val_accuracy=chosen["val_accuracy"],
-            test_loss=test_loss, val_loss=chosen["val_loss"], epochs=epochs_run[i], steps=steps_run[i],
-            # The group trained together: its wall time is shared evenly between its candidates.
-            wall_time_s=train_time / P + (time.perf_counter() - t0), device=device_name(device),
-            parameters=count_parameters(model), nonzero_weights=count_nonzero_weights(model),
-            test_examples=used, test_expected=expected, stopped_early=bool(tracker.stopped[i]),
-            best_epoch=int(chosen["epoch"]), history=history[i], config=config.to_dict(), model=model,
-        )
+        test = evaluate(model, data.test, task, config, device, truncate)
+        # The group trained together: its wall time is shared evenly between its candidates.
+        wall_time = train_time / stack.size + (time.perf_counter() - t0)
+        results[index] = trained_result(fit, i, model, data, task, config, device, test, wall_time)
     return results
 
 
