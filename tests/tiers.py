@@ -18,6 +18,8 @@ Collection marks a test ``slow`` (:func:`pytest_collection_modifyitems`) when
 - it is listed in :data:`DECLARED_SLOW`: slow work done inside product code, which collection
   cannot see (a command that loads MNIST before the error it tests; a long training budget).
 
+(A ``@pytest.mark.slow`` written by hand is honoured too, but none is needed.)
+
 The guard (:class:`Guard`) watches 1-3 while any test that is not slow runs: an audit hook sees
 file opens and process starts, torch's step hook counts steps. The first breach stops the work
 (:class:`SlowWorkInFastTest`) and the test fails, whatever the code under test did with the error,
@@ -177,8 +179,6 @@ def slow_reasons(item) -> list[str]:
         declared = DECLARED_SLOW.get(_key(item))
         if declared:
             reasons.append(declared)
-    if item.get_closest_marker("slow") is not None and not reasons:
-        reasons.append("marked slow")
     return reasons
 
 
