@@ -438,6 +438,36 @@ def test_nas_prune_overwrite_starts_again_and_a_run_killed_in_base_training_leav
     assert "no earlier run to continue" in capsys.readouterr().err
 
 
+def test_the_pruning_store_restores_the_last_stage_and_leaves_stopped_networks_out(tmp_path):
+    from nas.exceptions import StoreError
+    from nas.studies.pruning import Candidate, DenseMLP
+    from nas.studies.pruning.store import PruneStore
+
+    def candidates(init):
+        return [Candidate(m, s, DenseMLP((6, 4, 3), generator=torch.Generator().manual_seed(init + s)))
+                for m in ("mcb", "mcu") for s in (0, 1)]
+
+    store = PruneStore.create(tmp_path / "p.steps", {"seeds": 2})
+    trained = candidates(0)
+    store.append_stage(0, {"step": 0, "base": [], "timings": {}}, [c.model for c in trained])
+    with torch.no_grad():
+        trained[1].model.input_layer.mask[0, 0] = 0  # step 1 prunes a weight of mcb, seed 1
+    runs = {"mcb": [{"weights": 5}, {"weights": 4}], "mcu": [None, {"weights": 5}]}  # mcu seed 0 stopped
+    store.append_stage(1, {"step": 1, "runs": runs, "timings": {}}, [c.model for c in trained])
+    assert sorted(p.name for p in store.folder.iterdir()) == ["networks-0001.pt", "settings.json", "steps.jsonl"]
+    fresh = candidates(7)
+    done, active = store.restore(fresh)
+    assert done == 1 and [(c.method, c.seed) for c in active] == [("mcb", 0), ("mcb", 1), ("mcu", 1)]
+    for a, b in zip(fresh, trained):
+        for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+            assert torch.equal(x, y), name
+    with pytest.raises(StoreError, match="holds 4 networks for step 1; this run has 2"):
+        store.restore(fresh[:2])
+    store.drop_networks()
+    with pytest.raises(StoreError, match="networks-0001.pt' is missing"):
+        store.restore(fresh)
+
+
 @pytest.mark.parametrize("args, match", [
     (["--method", "foo"], "expected some of: mcb, mcu, mcd, random, obd"),
     (["--rate", "1.5"], "rate must be a share in (0, 1)"),

@@ -28,7 +28,7 @@ from __future__ import annotations
 import abc
 from typing import Any, Mapping, Self, Sequence
 
-from nas.exceptions import SettingsMismatchError
+from nas.exceptions import SettingsMismatchError, StoreError
 
 __all__ = ["ResultStore", "differences", "describe"]
 
@@ -98,12 +98,16 @@ class ResultStore(abc.ABC):
         ------
         StoreExistsError
             Not ``resume``, and a store is there.
+        StoreError
+            Not ``resume``, and no ``settings``.
         StoreNotFoundError
             ``resume``, and no store is there.
         SettingsMismatchError
             ``resume`` with settings that differ from the stored ones (each field named).
         """
         if not resume:
+            if settings is None:
+                raise StoreError("a new store needs the settings its results are made with; got None")
             return cls.create(location, settings, **options)
         store = cls.load(location, **options)
         if settings is not None:

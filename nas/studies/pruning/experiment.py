@@ -338,6 +338,7 @@ def _prune(config: PruneConfig, out: Path, store: PruneStore, echo) -> dict[str,
     records = store.records()
     base, runs, timings, complete = store.results(config.methods, config.seeds)
     if complete:
+        store.drop_networks()  # in case a kill came between the end's record and their removal
         _write(out, config, base, runs, True, timings)
         return summarise(runs)
     task = get_task(config.task)
@@ -387,7 +388,7 @@ def _prune(config: PruneConfig, out: Path, store: PruneStore, echo) -> dict[str,
             parts = ", ".join(f"{m} {np.mean([r[-1]['test_accuracy'] for r in runs[m] if len(r) == number]):.4f}"
                               for m in config.methods if any(len(r) == number for r in runs[m]))
             level = next(r for r in finished if r is not None)["compression"]
-            stopped = sum(r is None for r in finished)
+            stopped = len(candidates) - sum(r is not None for r in finished)  # before this step or at it
             echo(f"step {number}/{len(amounts)}: {level:.1%} compression; test accuracy {parts}"
                  + (f" ({stopped} network(s) stopped: a layer would have lost its last weight)" if stopped else ""))
 
