@@ -1,4 +1,4 @@
-"""Typed errors of the ``nas`` package (data, tasks, training, search, ledger)."""
+"""Typed errors of the ``nas`` package (data, tasks, training, search, result stores)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ __all__ = [
     "LedgerError",
     "StudyError",
     "PruningError",
+    "StoreError",
+    "StoreExistsError",
+    "StoreNotFoundError",
+    "SettingsMismatchError",
+    "LedgerExistsError",
+    "LedgerNotFoundError",
+    "LedgerSettingsError",
+    "StudyExistsError",
+    "StudyNotFoundError",
+    "StudySettingsError",
 ]
 
 
@@ -81,12 +91,62 @@ class TrainingError(NASError, RuntimeError):
     """Training could not run or diverged (e.g. NaN loss)."""
 
 
-class LedgerError(NASError):
+class StoreError(NASError):
+    """A result store (:mod:`nas.stores`: the ledger, a study folder, a pruning run's steps) cannot be used as asked."""
+
+
+class StoreExistsError(StoreError):
+    """A new store was asked for where one exists (continue it with ``resume``, or choose another place)."""
+
+
+class StoreNotFoundError(StoreError):
+    """A store to continue (``resume``) does not exist."""
+
+
+class SettingsMismatchError(StoreError):
+    """A store continued with settings that differ from its stored ones.
+
+    Attributes
+    ----------
+    differences : dict
+        Each differing setting, mapped to ``(stored value, asked value)``.
+    """
+
+    def __init__(self, message: str, differences: dict):
+        super().__init__(message)
+        self.differences = dict(differences)
+
+
+class LedgerError(StoreError):
     """The evaluation ledger (Optuna storage) cannot be used as asked."""
 
 
-class StudyError(NASError):
+class LedgerExistsError(LedgerError, StoreExistsError):
+    """A new search asked for a study that exists in the storage."""
+
+
+class LedgerNotFoundError(LedgerError, StoreNotFoundError):
+    """A ledger file or study to continue does not exist."""
+
+
+class LedgerSettingsError(LedgerError, SettingsMismatchError):
+    """A search resumed with a config whose trajectory differs from the study's."""
+
+
+class StudyError(StoreError):
     """A prior study's folder cannot be used as asked (exists, differs on resume, is damaged)."""
+
+
+class StudyExistsError(StudyError, StoreExistsError):
+    """A new study asked for in a folder that holds one (or other files)."""
+
+
+class StudyNotFoundError(StudyError, StoreNotFoundError):
+    """A study to continue or read is not in its folder."""
+
+
+class StudySettingsError(StudyError, SettingsMismatchError):
+    """A study resumed with settings that differ from its stored ones."""
 
 
 class PruningError(NASError, ValueError):

@@ -298,6 +298,176 @@ def test_an_interrupted_pruning_run_keeps_the_steps_it_finished(tmp_path, shared
     assert [round(s["compression"], 2) for s in partial["methods"]["mcb"]["steps"]] == [0.5, 0.75]
 
 
+# --- nas prune --resume ---------------------------------------------------------------------
+
+RESUMABLE = ["prune", "--arch", "784-16-10", "--method", "mcb,random", "--seeds", "2", "--rate", "0.5",
+             "--target", "0.9", *TINY_PRUNE]
+
+
+def _result(path):
+    """A run's output without what differs between any two runs (times, code version)."""
+    import json
+
+    out = json.loads(path.read_text())
+    return {k: v for k, v in out.items() if k not in ("timings", "provenance")}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, shared_data_dir):
+    """The result of the resumable run, never interrupted."""
+    from nas.cli.main import main
+
+    out = tmp_path_factory.mktemp("uninterrupted") / "prune.json"
+    assert main([*RESUMABLE, "--data-dir", str(shared_data_dir), "--out", str(out)]) == 0
+    result = _result(out)
+    assert result["complete"] and len(result["methods"]["mcb"]["steps"]) >= 3
+    return result
+
+
+def _interrupted(argv) -> None:
+    """Run ``nas`` expecting the Ctrl-C exit (130: click's SystemExit, past ``main``)."""
+    from nas.cli.main import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 130
+
+
+def _kill_at_step_three(monkeypatch):
+    """A kill (Ctrl-C) in the third step: steps 1 and 2 are finished (4 candidates per step)."""
+    import nas.studies.pruning.run as run
+
+    real, calls = run.prune_step, []
+
+    def killed_at_the_third_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 9:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run, "prune_step", killed_at_the_third_step)
+
+
+def _kill_before_the_record_of_step_two(monkeypatch):
+    """A kill after step 2's networks are stored, before its record is."""
+    from nas.studies.pruning.store import PruneStore
+
+    real = PruneStore.append
+
+    def killed(self, records):
+        if any(r.get("step") == 2 for r in records):
+            raise KeyboardInterrupt
+        return real(self, records)
+
+    monkeypatch.setattr(PruneStore, "append", killed)
+
+
+@pytest.mark.parametrize("kill, finished", [(_kill_at_step_three, 2), (_kill_before_the_record_of_step_two, 1)])
+def test_a_killed_nas_prune_resumes_to_the_result_of_an_uninterrupted_run(tmp_path, shared_data_dir, capsys,
+                                                                           monkeypatch, uninterrupted, kill, finished):
+    from nas.cli.main import main
+
+    out, args = tmp_path / "prune.json", [*RESUMABLE, "--data-dir", str(shared_data_dir)]
+    with monkeypatch.context() as patch:
+        kill(patch)
+        _interrupted([*args, "--out", str(out)])
+    assert "continue with the same command plus --resume" in capsys.readouterr().err
+    partial = _result(out)
+    assert not partial["complete"] and len(partial["methods"]["mcb"]["steps"]) == finished
+    assert main([*args, "--out", str(out)]) == 1  # a plain rerun does not replace it
+    assert "--resume to continue its run" in capsys.readouterr().err
+    assert main([*args, "--out", str(out), "--resume"]) == 0
+    assert f"resuming after step {finished}/" in capsys.readouterr().err
+    assert _result(out) == uninterrupted
+    assert (tmp_path / "prune.png").stat().st_size > 0
+    assert sorted(p.name for p in (tmp_path / "prune.steps").iterdir()) == ["settings.json", "steps.jsonl"]
+    assert main([*args, "--out", str(out), "--resume"]) == 0  # a finished run: the same result again
+    assert _result(out) == uninterrupted
+
+
+def test_nas_prune_resume_refuses_other_arguments_and_a_missing_run_in_one_line(tmp_path, shared_data_dir, capsys,
+                                                                                monkeypatch):
+    from nas.cli.main import main
+
+    out, args = tmp_path / "prune.json", [*RESUMABLE, "--data-dir", str(shared_data_dir)]
+    assert main([*args, "--out", str(out), "--resume"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "no earlier run to continue" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+    with monkeypatch.context() as patch:
+        _kill_at_step_three(patch)
+        _interrupted([*args, "--out", str(out)])
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    other = [a if a != "mcb,random" else "mcb" for a in args]
+    assert main([*other, "--seeds", "3", "--out", str(out), "--resume"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--resume with different pruning settings" in err
+    assert "methods: stored ['mcb', 'random'], given ['mcb']" in err and "seeds: stored 2, given 3" in err
+    assert main([*args, "--out", str(out), "--resume", "--overwrite"]) == 1
+    assert "give one of them" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before  # nothing touched
+    out.unlink()  # the steps are still there: a new run must not mix with them
+    assert main([*args, "--out", str(out)]) == 1
+    assert "holds the finished steps of an earlier run" in capsys.readouterr().err
+
+
+def test_nas_prune_overwrite_starts_again_and_a_run_killed_in_base_training_leaves_nothing(
+        tmp_path, shared_data_dir, capsys, monkeypatch, uninterrupted):
+    import nas.studies.pruning.experiment as experiment
+    from nas.cli.main import main
+
+    out, args = tmp_path / "prune.json", [*RESUMABLE, "--data-dir", str(shared_data_dir)]
+    with monkeypatch.context() as patch:
+        _kill_at_step_three(patch)
+        _interrupted([*args, "--out", str(out)])
+    assert main([*args, "--out", str(out), "--overwrite"]) == 0
+    assert _result(out) == uninterrupted
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(experiment, "train_models", killed)
+        _interrupted([*args, "--out", str(fresh / "p.json")])
+    assert list(fresh.iterdir()) == []  # nothing finished, nothing kept
+    capsys.readouterr()
+    assert main([*args, "--out", str(fresh / "p.json"), "--resume"]) == 1
+    assert "no earlier run to continue" in capsys.readouterr().err
+
+
+def test_the_pruning_store_restores_the_last_stage_and_leaves_stopped_networks_out(tmp_path):
+    from nas.exceptions import StoreError
+    from nas.studies.pruning import Candidate, DenseMLP
+    from nas.studies.pruning.store import PruneStore
+
+    def candidates(init):
+        return [Candidate(m, s, DenseMLP((6, 4, 3), generator=torch.Generator().manual_seed(init + s)))
+                for m in ("mcb", "mcu") for s in (0, 1)]
+
+    store = PruneStore.create(tmp_path / "p.steps", {"seeds": 2})
+    trained = candidates(0)
+    store.append_stage(0, {"step": 0, "base": [], "timings": {}}, [c.model for c in trained])
+    with torch.no_grad():
+        trained[1].model.input_layer.mask[0, 0] = 0  # step 1 prunes a weight of mcb, seed 1
+    runs = {"mcb": [{"weights": 5}, {"weights": 4}], "mcu": [None, {"weights": 5}]}  # mcu seed 0 stopped
+    store.append_stage(1, {"step": 1, "runs": runs, "timings": {}}, [c.model for c in trained])
+    assert sorted(p.name for p in store.folder.iterdir()) == ["networks-0001.pt", "settings.json", "steps.jsonl"]
+    fresh = candidates(7)
+    done, active = store.restore(fresh)
+    assert done == 1 and [(c.method, c.seed) for c in active] == [("mcb", 0), ("mcb", 1), ("mcu", 1)]
+    for a, b in zip(fresh, trained):
+        for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+            assert torch.equal(x, y), name
+    with pytest.raises(StoreError, match="holds 4 networks for step 1; this run has 2"):
+        store.restore(fresh[:2])
+    store.drop_networks()
+    with pytest.raises(StoreError, match="networks-0001.pt' is missing"):
+        store.restore(fresh)
+
+
 @pytest.mark.parametrize("args, match", [
     (["--method", "foo"], "expected some of: mcb, mcu, mcd, random, obd"),
     (["--rate", "1.5"], "PruneConfig.rate = 1.5; expected a number in (0, 1) or None"),

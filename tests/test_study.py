@@ -14,7 +14,7 @@ from nas.exceptions import ConfigError, StudyError, UnknownNameError
 from nas.studies.priors import PRESETS, StudyConfig, build_study_config, draw_study_genomes, run_study
 from nas.studies.priors import stats
 from nas.studies.priors.config import parse_prior, rule_value
-from nas.studies.priors.ledger import StudyLedger
+from nas.studies.priors.store import StudyLedger
 from nas.studies.priors.report import genome_table
 from search_spaces.priors import get_prior, register_prior
 

@@ -9,9 +9,9 @@ import click
 from nas.cli.options import parse_key_values
 from nas.exceptions import ConfigError
 from nas.studies.priors.config import PRESETS, build_study_config
-from nas.studies.priors.ledger import StudyLedger
 from nas.studies.priors.report import write_report
 from nas.studies.priors.run import run_study
+from nas.studies.priors.store import StudyStore
 from nas.training.device import set_threads
 
 
@@ -93,7 +93,7 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
     # On --resume the stored settings are used; settings given here must equal them.
     base = None
     if resume and asked:
-        base = StudyLedger(out).config() if StudyLedger(out).exists else None
+        base = StudyStore(out).settings() if StudyStore(out).exists else None
     requested = build_study_config(preset=preset, quick=quick, base=base, **settings, **runtime) \
         if asked or not resume else None
     config = requested or build_study_config(**runtime)

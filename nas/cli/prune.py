@@ -58,17 +58,26 @@ def _plot(summary: dict, path: Path) -> Path:
               help="A TrainConfig option for retraining only, e.g. --retrain-option lr=0.001.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
 @click.option("--device", help="Torch device (default: cuda if available, else cpu).")
-@click.option("--out", required=True, type=click.Path(), help="Results JSON (rewritten after every step); a PNG beside it.")
-@click.option("--overwrite", "--force", "force", is_flag=True, help="Replace an existing --out (and its plot).")
+@click.option("--out", required=True, type=click.Path(),
+              help="Results JSON (rewritten after every step); a PNG beside it; the finished steps in OUT.steps/.")
+@click.option("--overwrite", "--force", "force", is_flag=True, help="Replace an existing --out (its plot and steps).")
+@click.option("--resume", is_flag=True,
+              help="Continue the interrupted run of --out (give the same arguments): its finished steps are kept.")
 @click.option("--threads", type=int, help="CPU threads for torch in this process.")
 def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, single_shot, retrain, variable, seeds,
-        on_empty, epochs, train_pairs, retrain_pairs, data_dir, device, out, force, threads):
+        on_empty, epochs, train_pairs, retrain_pairs, data_dir, device, out, force, resume, threads):
     """Train a network (--arch or --genome) with --seeds seeds, prune it step by step with every
-    --method, retrain after each step, and report test accuracy against compression."""
+    --method, retrain after each step, and report test accuracy against compression.
+
+    Every finished step is stored in OUT.steps/, so a killed run continues with the same command
+    plus --resume and ends as an uninterrupted run would."""
     set_threads(threads)
     out_path = Path(out)
-    if out_path.exists() and not force:
-        raise PruningError(f"--out {out!r} exists; expected a new file (or pass --overwrite to replace it)")
+    if resume and force:
+        raise ConfigError("--resume continues the run of --out and --overwrite starts it again; give one of them")
+    if out_path.exists() and not force and not resume:
+        raise PruningError(f"--out {out!r} exists; expected a new file (or pass --overwrite to replace it, or --resume "
+                           "to continue its run)")
     if single_shot and (rate is not None or count is not None):
         raise ConfigError("--single-shot removes everything in one step; leave out --rate and --count")
     fields = named(preset) if preset is not None else {}
@@ -91,12 +100,14 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
     config = PruneConfig(**fields)
     check_out(out_path)
     plot_path = out_path.with_suffix(".png")
-    if plot_path.exists() and not force:
+    if plot_path.exists() and not force and not resume:  # a resumed run's plot is redrawn from the same results
         raise PruningError(f"the plot {str(plot_path)!r} exists; expected a new file (or pass --overwrite to replace it)")
     try:
-        summary = run_pruning(config, out_path, echo=lambda line: click.echo(line, err=True))
+        summary = run_pruning(config, out_path, echo=lambda line: click.echo(line, err=True), resume=resume,
+                              overwrite=force)
     except KeyboardInterrupt:
-        click.echo(f"interrupted: the finished steps are in {out}", err=True)
+        click.echo(f"interrupted: the finished steps are in {out}; continue with the same command plus --resume",
+                   err=True)
         raise SystemExit(130)
     reference = config.methods[0]
     tests = json.loads(out_path.read_text())["comparisons"]["methods"]

@@ -1,5 +1,6 @@
-"""The ledger of a search: Optuna storage (:mod:`.storage`: URLs, passwords, opening) and the
-study of trials, claims and heartbeats (:mod:`.ledger`). Public names are re-exported here."""
+"""The ledger of a search: Optuna storage (:mod:`.storage`: URLs, passwords, opening), the
+study of trials, claims and heartbeats (:mod:`.ledger`) and the ledger as a result store
+(:mod:`.store`, :class:`LedgerStore`). Public names are re-exported here."""
 
 from nas.ledger.ledger import (
     MAX_RETRIES,
@@ -19,7 +20,8 @@ from nas.ledger.storage import (
     shown_url,
     stored_url,
 )
+from nas.ledger.store import LedgerStore
 
-__all__ = ["Ledger", "Claim", "MAX_RETRIES", "genome_params", "stored_genome", "worker_id", "open_storage",
+__all__ = ["Ledger", "LedgerStore", "Claim", "MAX_RETRIES", "genome_params", "stored_genome", "worker_id", "open_storage",
            "default_storage_url", "shown_url", "stored_url", "absolute_storage", "portable_storage", "PASSWORD_ENV",
            "PASSWORD_FILE_ENV"]

@@ -50,7 +50,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.exceptions import LedgerError
+from nas.exceptions import LedgerError, LedgerNotFoundError
 from nas.ledger.storage import check_exists, open_storage, scrub, shown_url
 from nas.provenance import to_jsonable
 from search_spaces.genome import (
@@ -204,9 +204,10 @@ class Ledger:
 
         Raises
         ------
+        LedgerNotFoundError
+            A missing ledger file or study (``create=False``).
         LedgerError
-            Unreachable storage, missing study (``create=False``), or directions that differ from
-            the existing study's.
+            Unreachable storage, or directions that differ from the existing study's.
         """
         if not create:
             check_exists(url)  # opening a file ledger would create it
@@ -222,7 +223,7 @@ class Ledger:
         if existing is None:
             if not create:
                 names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-                raise LedgerError(f"study {study!r} not found in {shown_url(url)!r}; studies there: {names or 'none'}")
+                raise LedgerNotFoundError(f"study {study!r} not found in {shown_url(url)!r}; studies there: {names or 'none'}")
             if not directions:
                 raise LedgerError(f"creating study {study!r} needs its directions")
             existing = optuna.create_study(study_name=study, storage=storage, directions=list(directions))

@@ -19,7 +19,7 @@ from optuna.storages.journal import JournalFileBackend
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
-from nas.exceptions import LedgerError
+from nas.exceptions import LedgerError, LedgerNotFoundError
 
 __all__ = ["default_storage_url", "shown_url", "stored_url", "open_storage", "check_exists", "scrub",
            "absolute_storage", "portable_storage", "PASSWORD_ENV", "PASSWORD_FILE_ENV"]
@@ -84,12 +84,13 @@ def _with_password(url: str) -> str:
 
 
 def check_exists(url: str) -> None:
-    """Raise LedgerError when ``url`` names a ledger file that does not exist (nothing is created)."""
+    """Raise :class:`~nas.exceptions.LedgerNotFoundError` when ``url`` names a ledger file that does not
+    exist (nothing is created)."""
     for scheme in ("sqlite:///", "journal:"):
         if isinstance(url, str) and url.startswith(scheme) and url != "sqlite:///:memory:":
             path = Path(url[len(scheme):]).expanduser()
             if not path.is_file():
-                raise LedgerError(f"ledger not found: there is no file {str(path)!r}; expected the ledger of an existing "
+                raise LedgerNotFoundError(f"ledger not found: there is no file {str(path)!r}; expected the ledger of an existing "
                                   "search (nothing was created)")
 
 

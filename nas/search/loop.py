@@ -36,8 +36,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from nas.exceptions import ConfigError, LedgerError
-from nas.ledger import Ledger, shown_url, stored_genome
+from nas.exceptions import ConfigError
+from nas.ledger import Ledger, LedgerStore, shown_url, stored_genome
 from nas.search.config import SearchConfig, write_config
 from nas.search.evaluator import Trainer
 from nas.search.final import TimeSlice, ensure_best_model, run_final, save_best_model
@@ -97,30 +97,11 @@ def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
         differing fields are named); or ``resume`` is asked for a study that does not exist.
     """
     objectives = Objectives(config.metric, config.second_objective)
-    ledger = Ledger.open(config.storage_url, config.study_name, directions=objectives.directions, create=not resume)
-    url = shown_url(config.storage_url)
-    stored = ledger.config
-    if stored is None:
-        if resume or ledger.trials():
-            raise LedgerError(f"study {config.study_name!r} in {url!r} was not made by `nas search`; nothing to resume")
-    else:
-        theirs = SearchConfig.from_stored(stored).trajectory()
-        mine = config.trajectory()
-        differ = sorted(k for k in mine if mine[k] != theirs.get(k))
-        if differ:
-            detail = "; ".join(f"{k}: study has {theirs.get(k)!r}, asked {mine[k]!r}" for k in differ)
-            raise LedgerError(
-                f"study {config.study_name!r} in {url!r} exists with an incompatible config ({detail}); "
-                "resume it with the same settings (--resume), or choose another --study / --out"
-            )
-        if not resume:
-            raise LedgerError(
-                f"study {config.study_name!r} already exists in {url!r}; pass --resume to continue it, "
-                "or choose another --study / --out"
-            )
-    ledger.set_attr("config", config.to_dict())
-    ledger.set_attr("objectives", list(objectives.names))
-    return ledger
+    store = LedgerStore.open((config.storage_url, config.study_name), config.to_dict(), resume=resume,
+                             directions=objectives.directions,
+                             compared=lambda stored: SearchConfig.from_stored(stored).trajectory())
+    store.ledger.set_attr("objectives", list(objectives.names))
+    return store.ledger
 
 
 def _budget_rule(config: SearchConfig, trainer):

@@ -24,8 +24,8 @@ import predictors
 from nas.exceptions import StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
-from nas.studies.priors.ledger import RUN_FIELDS, StudyLedger
 from nas.studies.priors.run import counts, diverged
+from nas.studies.priors.store import RUN_FIELDS, StudyStore
 from predictors.metrics import compute_metric
 from predictors.plots import plot_learning_curve
 from search_spaces.features import graph_features
@@ -46,13 +46,13 @@ def genome_table(folder) -> tuple[pd.DataFrame, dict]:
     ``test_accuracy_std``, ``val_accuracy``, ``test_accuracy_seed<k>``, ``failed``, ``genome``
     (JSON, the column ``nas predictor`` reads).
     """
-    ledger = StudyLedger(folder)
-    config = ledger.config()
-    chance = ledger.chance()
-    genomes = ledger.genomes()
-    runs = pd.DataFrame(ledger.runs())
+    store = StudyStore(folder)
+    config = store.settings()
+    chance = store.chance()
+    genomes = store.genomes()
+    runs = pd.DataFrame(store.records())
     facts = {"config": config, "chance": chance, "genomes_total": len(genomes), "runs": len(runs),
-             "provenance": ledger.provenance()}
+             "provenance": store.provenance()}
     if runs.empty:
         return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
     runs = runs.reindex(columns=list(dict.fromkeys([*runs.columns, "error", *RUN_FIELDS])))  # all diverged: no metrics

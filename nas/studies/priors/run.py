@@ -8,7 +8,7 @@ The loop, in pseudocode::
         for seed in 0 .. S-1:
             todo <- genomes of the chunk without a finished (id, seed) run
             outcomes <- train_candidates(todo, task, budget with seed)   # stacked populations
-            append one line per outcome to runs.jsonl                    # flushed: survives a kill
+            append one line per outcome to runs.jsonl                    # atomic: all or none
 
 The report is the caller's (``nas priors evaluate`` writes it with
 :func:`nas.studies.priors.report.write_report` once the runs are done).
@@ -25,26 +25,17 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from nas.exceptions import StudyError
-from nas.studies.priors.config import SETTING_FIELDS, StudyConfig
-from nas.studies.priors.ledger import RUN_FIELDS, StudyLedger
+from nas.studies.priors.config import StudyConfig
 from nas.studies.priors.sampling import draw_study_genomes
+from nas.studies.priors.store import RUN_FIELDS, StudyStore
 from nas.training.candidates import train_candidates
 from nas.training.device import resolve_device
 from nas.training.equal_cost import task_weight_counter
 from nas.training.tasks import get_task
 
-__all__ = ["run_study", "check_resume", "counts", "diverged"]
+__all__ = ["run_study", "counts", "diverged"]
 
 log = logging.getLogger(__name__)
-
-
-def check_resume(stored: StudyConfig, requested: StudyConfig) -> None:
-    """Raise :class:`StudyError` naming every setting in which ``requested`` differs from ``stored``."""
-    a, b = stored.settings(), requested.settings()
-    diff = [f"{k}: stored {a[k]!r}, given {b[k]!r}" for k in SETTING_FIELDS if a[k] != b[k]]
-    if diff:
-        raise StudyError("--resume with different study settings (" + "; ".join(diff) + "); "
-                         "repeat the original settings or start a new study in another --out")
 
 
 def _error(record) -> str | None:
@@ -94,28 +85,24 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     Raises
     ------
     StudyError
-        A new study in a folder that is not empty, a resume of a folder without a study or with
-        different settings, a damaged ledger.
+        A new study in a folder that is not empty (:class:`~nas.exceptions.StudyExistsError`), a
+        resume of a folder without a study (``StudyNotFoundError``) or with different settings
+        (``StudySettingsError``), a damaged study folder.
     DataError
         The task's data cannot be loaded (before anything is written).
     """
     folder = Path(config.out)
-    ledger = StudyLedger(folder)
-    if resume:
-        if not ledger.exists:
-            raise StudyError(f"--resume: {str(folder)!r} holds no study (no study.json); start one without --resume")
-        stored = ledger.config()
-        if requested is not None:
-            check_resume(stored, requested)
+    if resume:  # checked before the data is loaded: a refused resume is one line at once
+        store = StudyStore.open(folder, requested, resume=True)
         runtime = {k: getattr(config, k) for k in ("out", "data_dir", "device", "batch", "progress", "allow_partial_data")}
-        config = stored.with_changes(**runtime)
-    elif ledger.exists:
-        raise StudyError(f"{str(folder)!r} already holds a study; pass --resume to continue it or choose another --out")
+        config = store.settings().with_changes(**runtime)
+    else:
+        StudyStore.check_new(folder)
     task = get_task(config.task)
     resolve_device(config.device)  # a device that does not exist stops here, not as a failed run per genome
     data = task.load(data_dir=config.data_dir, allow_partial=config.allow_partial_data)
     if resume:
-        genomes = ledger.genomes()  # the stored genomes are the study's, whatever this code version would draw
+        genomes = store.genomes()  # the stored genomes are the study's, whatever this code version would draw
         expected = config.per_prior * len(config.families) * len(config.priors)
         if len(genomes) != expected:
             raise StudyError(f"{str(folder / 'genomes.jsonl')!r} holds {len(genomes)} genomes; its settings make "
@@ -123,8 +110,8 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     else:
         genomes = draw_study_genomes(config, task_weight_counter(task, data) if config.match == "weights" else None)
         chance = 1.0 / data.num_classes if task.target == "class" else 0.0
-        ledger = StudyLedger.create(folder, config, genomes, chance=chance)
-    done = {(r["id"], int(r["seed"])) for r in ledger.runs() if counts(r)}
+        store = StudyStore.create(folder, config, genomes, chance=chance)
+    done = {(r["id"], int(r["seed"])) for r in store.records() if counts(r)}
     total = len(genomes) * config.seeds
     with tqdm(total=total, initial=len(done), desc="prior study", unit="run", disable=not config.progress) as bar:
         for start in range(0, len(genomes), config.batch):
@@ -136,7 +123,7 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
                 budget = task.default_config(**{**config.train_options, "seed": seed,
                                                 **({"device": config.device} if config.device else {})})
                 outcomes = train_candidates([g.genome for g in todo], task, budget, data)
-                ledger.append_runs([_record(g.id, seed, o) for g, o in zip(todo, outcomes)])
+                store.append([_record(g.id, seed, o) for g, o in zip(todo, outcomes)])
                 done.update((g.id, seed) for g in todo)
                 bar.update(len(todo))
     return folder

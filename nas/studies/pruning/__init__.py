@@ -9,6 +9,7 @@
 * :func:`prunable` / :data:`PARTS` — which weights are pruned (input, hidden or recurrent, output);
 * :class:`DenseMLP` / :func:`parse_arch` — a dense MLP given by its widths, with masks;
 * :mod:`nas.studies.pruning.experiment` — ``nas prune``: seeds × methods, the output file, paired tests.
+* :mod:`nas.studies.pruning.store` — a run's finished steps beside its output (``nas prune --resume``).
 """
 
 from nas.studies.pruning.networks import DenseMLP, parse_arch

@@ -6,7 +6,9 @@ One run::
     train all S together as one population (base budget)
     candidates <- a copy of every trained network for every method       (methods paired by seed)
     prune_models(candidates): every step prunes all M x S and retrains them together
-    after every step: the output file is rewritten (an interrupted run keeps its finished steps)
+    after base training and every step: the stage is stored beside the output (networks and
+        record, :mod:`nas.studies.pruning.store`) and the output file rewritten (an interrupted
+        run keeps its finished steps; ``resume`` continues it from the stored ones)
     summary per method and step (mean ± std over seeds), paired tests against the first method
 
 The S networks differ in their initial weights (and in ``random``'s and ``obd``'s draws); as a
@@ -36,6 +38,7 @@ from nas.studies.pruning.networks import DenseMLP, parse_arch
 from nas.studies.pruning.run import Candidate, prune_models
 from nas.studies.pruning.saliency import METHODS
 from nas.studies.pruning.schedule import plan_schedule
+from nas.studies.pruning.store import PruneStore, steps_folder
 from nas.studies.pruning.targets import make_prunable, parse_weights, prunable
 from nas.training.config import TrainConfig, TrainOption, TrainOptions, TrainOverrides
 from nas.training.device import resolve_device
@@ -317,16 +320,51 @@ def check_out(out) -> Path:
     return out
 
 
-def run_pruning(config: PruneConfig, out, echo=None) -> dict[str, list[dict]]:
+def run_pruning(config: PruneConfig, out, echo=None, *, resume: bool = False,
+                overwrite: bool = False) -> dict[str, list[dict]]:
     """Train, prune and write ``out`` (JSON, rewritten after every step); returns :func:`summarise`.
+
+    Every finished stage (base training, each step) is stored beside ``out``
+    (:class:`~nas.studies.pruning.store.PruneStore` in :func:`~nas.studies.pruning.store.steps_folder`),
+    so that a killed run continues with ``resume`` and ends as an uninterrupted one would.
+
+    Parameters
+    ----------
+    resume : bool
+        Continue the run stored beside ``out``; ``config`` must have its settings (the data
+        folder and the device may differ).
+    overwrite : bool
+        Discard an earlier run's stored stages first (``--overwrite``).
 
     Raises
     ------
     PruningError, ConfigError
         Bad settings, a target already reached or unreachable for this network (before any
         training), or a layer that would become empty (after the steps before it were written).
+    StoreExistsError, StoreNotFoundError, SettingsMismatchError
+        A new run where an earlier one's stages are; ``resume`` without them, or with other settings.
     """
     out = check_out(out)
+    folder = steps_folder(out)
+    if overwrite and not resume:
+        PruneStore(folder).remove()
+    store = PruneStore.open(folder, config.to_dict(), resume=resume)
+    try:
+        return _prune(config, out, store, echo)
+    except BaseException:
+        if not store.records():  # nothing finished: the run leaves nothing behind
+            store.remove()
+        raise
+
+
+def _prune(config: PruneConfig, out: Path, store: PruneStore, echo) -> dict[str, list[dict]]:
+    """:func:`run_pruning` from the stages ``store`` holds: none, some, or all of them."""
+    records = store.records()
+    base, runs, timings, complete = store.results(config.methods, config.seeds)
+    if complete:
+        store.drop_networks()  # in case a kill came between the end's record and their removal
+        _write(out, config, base, runs, True, timings)
+        return summarise(runs)
     task = get_task(config.task)
     resolve_device(config.device)
     data = task.load(data_dir=config.data_dir)
@@ -339,36 +377,50 @@ def run_pruning(config: PruneConfig, out, echo=None) -> dict[str, list[dict]]:
     # an iterative schedule prunes its share of what is left (of each layer for mcu); the plan
     # gives the number of steps, and for global methods the same counts
     amounts = [float(config.rate)] * len(steps) if config.rate is not None else steps
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    if echo:
-        echo(f"training {len(models)} network(s) of {total:,} prunable weights together")
-    trained = train_models(models, task, config.base_config(), data)
-    timings["base_training_s"] = time.perf_counter() - started
-    base = [{"seed": s, "test_accuracy": r.test_accuracy, "val_accuracy": r.val_accuracy, "epochs": r.epochs,
-             "weights": total, "device": r.device} for s, r in zip(seeds, trained)]
-    if echo:
-        accuracies = np.array([b["test_accuracy"] for b in base])
-        echo(f"trained: test accuracy {accuracies.mean():.4f} ± {_std(accuracies):.4f} over {len(base)} seed(s)")
+    # the clock goes on from the time the stored stages took
+    started = time.perf_counter() - timings.get("base_training_s", 0.0) - timings.get("pruning_s", 0.0)
+    if not records:
+        if echo:
+            echo(f"training {len(models)} network(s) of {total:,} prunable weights together")
+        trained = train_models(models, task, config.base_config(), data)
+        timings = {"base_training_s": time.perf_counter() - started}
+        base = [{"seed": s, "test_accuracy": r.test_accuracy, "val_accuracy": r.val_accuracy, "epochs": r.epochs,
+                 "weights": total, "device": r.device} for s, r in zip(seeds, trained)]
+        if echo:
+            accuracies = np.array([b["test_accuracy"] for b in base])
+            echo(f"trained: test accuracy {accuracies.mean():.4f} ± {_std(accuracies):.4f} over {len(base)} seed(s)")
     candidates = [Candidate(method, seed, copy.deepcopy(models[seed])) for method in config.methods for seed in seeds]
-    runs: dict[str, list[list[dict]]] = {m: [[] for _ in seeds] for m in config.methods}
+    if not records:
+        store.append_stage(0, {"step": 0, "base": base, "timings": timings}, [c.model for c in candidates])
+        done, active = 0, candidates
+    else:
+        done, active = store.restore(candidates)
+        if echo:
+            echo(f"resuming after step {done}/{len(amounts)} (base training and {done} step(s) stored)")
     _write(out, config, base, runs, False, timings)
 
-    def save(number: int, records: list[dict | None]) -> None:
-        for candidate, record in zip(candidates, records):
+    def save(number: int, finished: list[dict | None]) -> None:
+        row: dict[str, list[dict | None]] = {m: [None] * config.seeds for m in config.methods}
+        for candidate, record in zip(active, finished):
             if record is not None:  # None: this candidate stopped (on_empty="stop")
                 runs[candidate.method][candidate.seed].append(record)
+                row[candidate.method][candidate.seed] = record
         timings["pruning_s"] = time.perf_counter() - started - timings["base_training_s"]
+        store.append_stage(number, {"step": number, "runs": row, "timings": dict(timings)}, [c.model for c in candidates])
         _write(out, config, base, runs, False, timings)
         if echo:
             parts = ", ".join(f"{m} {np.mean([r[-1]['test_accuracy'] for r in runs[m] if len(r) == number]):.4f}"
                               for m in config.methods if any(len(r) == number for r in runs[m]))
-            level = next(r for r in records if r is not None)["compression"]
-            stopped = sum(r is None for r in records)
+            level = next(r for r in finished if r is not None)["compression"]
+            stopped = len(candidates) - sum(r is not None for r in finished)  # before this step or at it
             echo(f"step {number}/{len(amounts)}: {level:.1%} compression; test accuracy {parts}"
                  + (f" ({stopped} network(s) stopped: a layer would have lost its last weight)" if stopped else ""))
 
-    prune_models(candidates, task, data, steps=amounts, retrain=config.retrain_config(), weights=config.weights,
-                 total=total, on_step=save, on_empty="stop" if config.on_empty == "stop" else "raise")
+    if active and done < len(amounts):
+        prune_models(active, task, data, steps=amounts[done:], first_step=done + 1, retrain=config.retrain_config(),
+                     weights=config.weights, total=total, on_step=save,
+                     on_empty="stop" if config.on_empty == "stop" else "raise")
+    store.append([{"complete": True, "timings": timings}])
+    store.drop_networks()
     _write(out, config, base, runs, True, timings)
     return summarise(runs)

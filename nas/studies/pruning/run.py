@@ -99,7 +99,7 @@ def _curvature(candidate, task, prepared, weights, rng, device, hessian_batch, c
 def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain, weights="all",
                  total: int | None = None, on_step: Callable[[int, list[dict]], None] | None = None,
                  hessian_batch: int = 256, curvature: str = "fisher", probes: int = 16,
-                 on_empty: str = "raise") -> list[list[dict]]:
+                 on_empty: str = "raise", first_step: int = 1) -> list[list[dict]]:
     """Prune every candidate in ``steps``, retraining them all together after each step.
 
     Parameters
@@ -131,6 +131,9 @@ def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain,
         ``obd``'s Hessian diagonal: the Gauss–Newton (Fisher) diagonal (:func:`fisher_diagonal`,
         positive, the default) or Hutchinson's unbiased estimate of the exact diagonal
         (:func:`nas.studies.pruning.hessian_diagonal` with ``probes``), which is noisy on large layers.
+    first_step : int
+        The number of the first of ``steps`` (a resumed run continues its numbering; the step
+        number seeds the step's draws and batch order, so step i is the same step either way).
 
     Returns
     -------
@@ -163,7 +166,7 @@ def prune_models(candidates: Sequence[Candidate], task, data, *, steps, retrain,
     truncate = truncates(prepared.test, prepared.info)
     history: list[list[dict]] = [[] for _ in candidates]
     active = list(range(len(candidates)))
-    for number, k in enumerate(steps, 1):
+    for number, k in enumerate(steps, first_step):
         amount = float(k) if isinstance(k, float) else int(k)
         removed, before = {}, {}
         for i in list(active):
