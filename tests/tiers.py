@@ -82,6 +82,10 @@ DECLARED_SLOW = {
         "reads MNIST (NAS_DATA_DIR) before the resume finds no run",
     "test_runner.py::test_a_predictor_file_that_is_not_a_predictor_is_refused_before_anything_is_written":
         "reads MNIST (NAS_DATA_DIR) before the predictor file is read",
+    "test_store_contract.py::test_a_kill_part_way_through_an_append_leaves_no_partial_record":
+        "appends in a child process (Case.in_process, reached through the fixture) and kills it",
+    "test_store_contract.py::test_records_survive_a_process_restart":
+        "appends in a child process (Case.in_process, reached through the fixture)",
 }
 
 #: What the guard's message tells, per kind of slow work.
@@ -100,9 +104,14 @@ class SlowWorkInFastTest(Exception):
     """Raised where a test that is not marked slow reads the shared data, starts a process or trains long."""
 
 
+#: The folder the test run started in: a relative NAS_DATA_DIR (the README's ``../shared/data``) names
+#: a folder relative to it, also for a test that later changes the working directory.
+START_DIR = Path.cwd()
+
+
 def shared_data_root() -> Path:
-    """The shared datasets' folder, as the ``shared_data_dir`` fixture finds it."""
-    return Path(os.environ.get("NAS_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+    """The shared datasets' folder, as the ``shared_data_dir`` fixture finds it (absolute)."""
+    return (START_DIR / (os.environ.get("NAS_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")).resolve()
 
 
 # -------------------------------------------------------------------------------- collection
