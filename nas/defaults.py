@@ -5,7 +5,7 @@ For each built-in task:
 ``train``
     The task's training defaults (:class:`~nas.training.config.TrainConfig` fields; see
     docs/training.md for what they reach). ``nas train`` uses them, and every other command
-    starts from them: :attr:`nas.training.tasks.Task.budget`.
+    starts from them: :attr:`nas.training.tasks.Task.train_defaults`.
 ``search``
     A full ``nas search`` (:class:`~nas.search.config.SearchConfig` fields): ``train`` is the
     screening budget (on top of the task's ``train``), ``final_train`` the survivors' full

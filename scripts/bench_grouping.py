@@ -1,4 +1,4 @@
-"""How population stacks should be grouped: timed training steps of the plans, and the cost model.
+"""How stacks should be grouped: timed training steps of the plans, and the cost model.
 
 Draws N feed-forward genomes from mixed priors (as ``bench_training.py`` does), builds their MNIST
 models and times one training step (forward, backward, Adam) with synthetic inputs for four ways
@@ -95,9 +95,9 @@ def main(argv=None) -> int:
         y = torch.randint(0, 10, (args.batch_size,), generator=gen).to(device)
     task = get_task(args.task)
     models = [build_seeded(g, task, shape, 0) for g in genomes]
-    models.sort(key=lambda m: (len(m.layer_widths), sum(m.layer_widths)))
+    models.sort(key=lambda m: (len(m.layer_sizes), sum(m.layer_sizes)))
     per_step = args.steps if reber else 1  # the recurrent model's terms are per time step
-    depths = [len(m.layer_widths) for m in models]
+    depths = [len(m.layer_sizes) for m in models]
     print(f"device: {device_name(device)}; torch threads: {torch.get_num_threads()}; {args.n} candidates, "
           f"depths {min(depths)}-{max(depths)} ({len(set(depths))} distinct), batch {args.batch_size}")
 

@@ -1,7 +1,7 @@
 """Pruning many networks at once vs one after another: the same candidates, the same steps.
 
 ``--n`` copies of a trained network (seeds 0..n-1, methods alternating mcb / random) are pruned
-for ``--steps`` steps with ``--retrain`` epochs each, once as one population
+for ``--steps`` steps with ``--retrain`` epochs each, once as one cohort
 (:func:`nas.studies.pruning.prune_models` on all of them) and once one candidate per call; prints both
 wall times, the largest accuracy difference between the two and, last, ``ratio: X.XX``
 (one-at-a-time time / population time).

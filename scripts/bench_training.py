@@ -1,4 +1,4 @@
-"""Training throughput: the same N sparse networks one after another vs. as one population.
+"""Training throughput: the same N sparse networks one after another vs. as one cohort.
 
 ``--task mnist`` (default): N feed-forward genomes drawn from mixed priors on MNIST. ``--task
 reber``: N sparse RNNs (``--cell``, default GRU) from the paper's Reber priors — Barabási–Albert
@@ -11,7 +11,7 @@ batches; the truncated test batch is accepted and used as it is).
 
 Both are trained with a fixed budget (no early stopping), first one at a time with
 :func:`nas.training.loop.train_genome`, then together with
-:func:`nas.training.stacking.train_population`, in the same process on the same device, and the
+:func:`nas.training.stacking.train_cohort`, in the same process on the same device, and the
 script prints candidates per minute for both and their ratio. For MNIST it also measures the time
 a single sparse MLP needs to reach a target test accuracy (training time only; the per-epoch test
 evaluation that checks the target is not counted).
@@ -40,7 +40,7 @@ import torch
 
 from nas.datasets import load_dataset
 from nas.training.device import device_name, resolve_device, set_threads, synchronize
-from nas.training.stacking import train_population
+from nas.training.stacking import train_cohort
 from nas.provenance import library_versions, write_json_atomic
 from nas.training.tasks import get_task
 from nas.training import Callback, TrainConfig, evaluate, train_genome
@@ -192,7 +192,7 @@ def main(argv=None) -> int:
 
     # Warm-up: first use of an optimizer imports torch._dynamo, first CUDA kernels compile.
     train_genome(genomes[0], task, config.replace(epochs=1, max_steps=2), data=data)
-    train_population(genomes[:2], task, config.replace(epochs=1, max_steps=2), data=data)
+    train_cohort(genomes[:2], task, config.replace(epochs=1, max_steps=2), data=data)
 
     figures: dict = {"device": device_name(device), "threads": torch.get_num_threads(), "task": task, "n": args.n,
                      "epochs": args.epochs, "train_examples": len(data.train),
@@ -211,11 +211,11 @@ def main(argv=None) -> int:
     if not args.target_only:
         # CNNs: always as one stack here (the default trains each alone on a CPU, where stacks lose)
         pop_accuracy = _timed("population", "population", figures, device,
-                              lambda: train_population(genomes, task, config, data=data,
+                              lambda: train_cohort(genomes, task, config, data=data,
                                                        grouping="none" if cifar else "cost"))
         if args.compare_grouping:
             _timed("population, one padded stack", "population_one_stack", figures, device,
-                   lambda: train_population(genomes, task, config, data=data, grouping="none"))
+                   lambda: train_cohort(genomes, task, config, data=data, grouping="none"))
             gain = figures["population_per_min"] / figures["population_one_stack_per_min"]
             figures["grouping_gain"] = gain
             print(f"grouping gain (cost-planned stacks / one padded stack): {gain:.2f}")

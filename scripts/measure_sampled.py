@@ -2,7 +2,7 @@
 
 Each genome is what ``nas arch sample --prior P --nodes N --seed S`` prints (its default width
 and readout, or the ones given here); all of one seed are trained together for ``--epochs``
-epochs at the task's budget otherwise (``nas train --population``, which equals training each
+epochs at the task's budget otherwise (``nas train --genomes``, which equals training each
 alone). Prints one JSON line per network and a summary per prior.
 
 Usage::
@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     from nas.cli.arch import SAMPLE_WIDTH
     from nas.training.device import set_threads
     from nas.training import get_task
-    from nas.training.stacking import train_population
+    from nas.training.stacking import train_cohort
     from search_spaces.exceptions import SparseNASError
     from search_spaces.genome import Genome
     from search_spaces.operators import default_priors
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
             genomes.append(Genome(name, params, nodes=args.nodes, seed=seed, width=args.width, readout=args.readout))
         start = time.perf_counter()
         config = task.default_config(epochs=args.epochs, seed=0, device="cpu")
-        for genome, result in zip(genomes, train_population(genomes, task, config, data=data)):
+        for genome, result in zip(genomes, train_cohort(genomes, task, config, data=data)):
             results.setdefault(genome.prior, []).append(result.test_accuracy)
             print(json.dumps({"prior": genome.prior, "seed": seed, "width": genome.width, "readout": genome.readout,
                               "layers": genome.dag().num_layers, "nonzero_weights": result.nonzero_weights,

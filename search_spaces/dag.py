@@ -155,7 +155,7 @@ class LayeredDAG:
         return len(self.edges)
 
     @cached_property
-    def layer_widths(self) -> tuple[int, ...]:
+    def layer_sizes(self) -> tuple[int, ...]:
         return tuple(len(nodes) for nodes in self.layers)
 
     @cached_property
@@ -226,7 +226,7 @@ class LayeredDAG:
         layer = np.asarray(self.layer_of)
         pos = np.asarray(self.position)
         pick = (layer[u] == s) & (layer[v] == t)
-        out = np.zeros((self.layer_widths[t], self.layer_widths[s]), dtype=np.float32)
+        out = np.zeros((self.layer_sizes[t], self.layer_sizes[s]), dtype=np.float32)
         out[pos[v[pick]], pos[u[pick]]] = 1.0
         return out
 
@@ -272,7 +272,7 @@ class LayeredDAG:
         return f"wl{iterations}:nx{nx.__version__}:{digest}"
 
     def __repr__(self) -> str:
-        return f"LayeredDAG(nodes={self.num_nodes}, edges={self.num_edges}, widths={list(self.layer_widths)})"
+        return f"LayeredDAG(nodes={self.num_nodes}, edges={self.num_edges}, layer_sizes={list(self.layer_sizes)})"
 
     def __eq__(self, other) -> bool:
         return isinstance(other, LayeredDAG) and (self.num_nodes, self.edges) == (other.num_nodes, other.edges)

@@ -9,7 +9,7 @@ Rules
 -----
 * **Which graph.** Undirected features (paths, centralities, clustering, spectra) are computed on
   the undirected graph the DAG was oriented from (:meth:`LayeredDAG.undirected`); ``layers``,
-  ``source_nodes``, ``sink_nodes``, ``sinks``, ``dead_ends``, layer widths and skip edges on the
+  ``source_nodes``, ``sink_nodes``, ``sinks``, ``dead_ends``, layer sizes and skip edges on the
   oriented, layered DAG.
 * **Density** follows the paper: ``E / (N (N - 1))`` — the density of the *oriented* graph
   (``networkx.density`` of the DAG), half of the undirected ``networkx.density``. Kept so values
@@ -23,8 +23,8 @@ Rules
 * **Statistics.** The paper's ``*_var`` / ``*_std`` (eccentricity, degree, closeness, node and
   edge betweenness) are the *sample* variance and standard deviation (divisor ``n - 1``, as the
   authors' ``statistics.variance`` / ``statistics.stdev``); over a single value (e.g. the one
-  edge of a two-node component) both are defined as 0.0. ``layer_width_std`` is the population
-  standard deviation (``ddof=0``) of the layer widths, as it always was.
+  edge of a two-node component) both are defined as 0.0. ``layer_size_std`` is the population
+  standard deviation (``ddof=0``) of the layer sizes, as it always was.
 * **The network as built.** ``width``, ``readout_units``, ``read_vertices``, ``log_paths``,
   ``path_length_mean``, ``path_length_min``, ``reachable_share`` and ``hidden_weights`` depend on
   the genome's width and readout: the output reads the last DAG layer (readout ``"last"``) or
@@ -102,8 +102,8 @@ FEATURE_DOCS: dict[str, str] = {
     "nodes": "number of vertices N",
     "edges": "number of edges E",
     "layers": "number of layers of the layered DAG",
-    "source_nodes": "width of the first layer (the DAG's sources)",
-    "sink_nodes": "width of the last layer",
+    "source_nodes": "size of the first layer (the DAG's sources)",
+    "sink_nodes": "size of the last layer",
     "diameter": "diameter (largest connected component)",
     "density": "E / (N (N - 1)), the paper's convention (density of the oriented DAG)",
     "avg_shortest_path_length": "average shortest path length (largest connected component)",
@@ -123,10 +123,10 @@ FEATURE_DOCS: dict[str, str] = {
     "degree_assortativity": "degree Pearson correlation over edges (0 when undefined)",
     "spectral_radius": "largest adjacency eigenvalue",
     "algebraic_connectivity": "second-smallest Laplacian eigenvalue (largest connected component)",
-    "layer_width_mean": "mean layer width",
-    "layer_width_std": "population standard deviation (ddof=0) of layer widths",
-    "layer_width_min": "narrowest layer",
-    "layer_width_max": "widest layer",
+    "layer_size_mean": "mean layer size",
+    "layer_size_std": "population standard deviation (ddof=0) of layer sizes",
+    "layer_size_min": "narrowest layer",
+    "layer_size_max": "widest layer",
     "sinks": "vertices without out-edges in the DAG (last layer and dead ends)",
     "dead_ends": "sinks outside the last layer",
     "skip_edges": "edges spanning two or more layers",
@@ -143,7 +143,7 @@ FEATURE_DOCS: dict[str, str] = {
     "reachable_share": "share of vertices on some source-to-read-vertex path (the rest compute for nothing)",
     "first_layer_share": "source_nodes / nodes: share of vertices that receive the input",
     "last_layer_share": "sink_nodes / nodes: share of vertices in the last layer",
-    "bottleneck_share": "layer_width_min / layer_width_max (1 for equal layers)",
+    "bottleneck_share": "layer_size_min / layer_size_max (1 for equal layers)",
     "hidden_weights": "ff weights and biases between hidden units: edges x width^2 + width x (source layer, target vertex) pairs",
 }
 
@@ -285,8 +285,8 @@ def _graph_features(dag: LayeredDAG, exact_betweenness_max: int, betweenness_sam
         "nodes": n,
         "edges": e,
         "layers": dag.num_layers,
-        "source_nodes": dag.layer_widths[0],
-        "sink_nodes": dag.layer_widths[-1],
+        "source_nodes": dag.layer_sizes[0],
+        "sink_nodes": dag.layer_sizes[-1],
         "density": e / (n * (n - 1)),
     }
     out.update(stat_triplet("degree_centrality", degree / (n - 1)))
@@ -306,11 +306,11 @@ def _graph_features(dag: LayeredDAG, exact_betweenness_max: int, betweenness_sam
     out["degree_assortativity"] = assortativity(dag, degree)
     out["spectral_radius"] = spectral_radius(adj)
     out["algebraic_connectivity"] = algebraic_connectivity(sub)
-    widths = np.asarray(dag.layer_widths, dtype=np.float64)
-    out["layer_width_mean"] = widths.mean()
-    out["layer_width_std"] = widths.std()
-    out["layer_width_min"] = widths.min()
-    out["layer_width_max"] = widths.max()
+    sizes = np.asarray(dag.layer_sizes, dtype=np.float64)
+    out["layer_size_mean"] = sizes.mean()
+    out["layer_size_std"] = sizes.std()
+    out["layer_size_min"] = sizes.min()
+    out["layer_size_max"] = sizes.max()
     out["sinks"] = len(dag.sinks)
     out["dead_ends"] = len(dag.dead_ends)
     out["skip_edges"] = len(dag.skip_edges)
@@ -319,9 +319,9 @@ def _graph_features(dag: LayeredDAG, exact_betweenness_max: int, betweenness_sam
     u, v = np.asarray(dag.edges).T
     layer = np.asarray(dag.layer_of)
     out["edge_span_mean"] = float(np.mean(layer[v] - layer[u]))
-    out["first_layer_share"] = dag.layer_widths[0] / n
-    out["last_layer_share"] = dag.layer_widths[-1] / n
-    out["bottleneck_share"] = widths.min() / widths.max()
+    out["first_layer_share"] = dag.layer_sizes[0] / n
+    out["last_layer_share"] = dag.layer_sizes[-1] / n
+    out["bottleneck_share"] = sizes.min() / sizes.max()
     return out
 
 

@@ -223,14 +223,14 @@ def _draw_png(dag: LayeredDAG, graph: nx.DiGraph, path: Path) -> None:
 
     pos = nx.multipartite_layout(graph, subset_key="layer")
     width = max(4.0, 1.2 * dag.num_layers)
-    height = max(3.0, 0.4 * max(dag.layer_widths))
+    height = max(3.0, 0.4 * max(dag.layer_sizes))
     fig = Figure(figsize=(min(width, 40.0), min(height, 40.0)))
     ax = fig.add_subplot()
     colours = ["tab:red" if v in set(dag.dead_ends) else "tab:blue" for v in graph.nodes]
     small = dag.num_nodes <= 60
     nx.draw_networkx(graph, pos, ax=ax, node_color=colours, node_size=200 if small else 20,
                      with_labels=small, font_size=7, arrowsize=8, width=0.6)  # fmt: skip
-    title = f"{dag.num_nodes} nodes, {dag.num_edges} edges, layers {list(dag.layer_widths)}"[:110]
+    title = f"{dag.num_nodes} nodes, {dag.num_edges} edges, layers {list(dag.layer_sizes)}"[:110]
     ax.set_title(title + " (red: dead ends)", fontsize=8)
     ax.set_axis_off()
     fig.savefig(path, dpi=120, bbox_inches="tight")

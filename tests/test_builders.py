@@ -93,7 +93,7 @@ def mask_edges(model, dag: LayeredDAG) -> list[list[tuple[int, int]]]:
         else:
             t = int(parts[1]) + (1 if parts[0] == "main" else 0)
             s = t - 1
-        block = mask[: dag.layer_widths[t]].numpy()  # first gate block of a gated cell
+        block = mask[: dag.layer_sizes[t]].numpy()  # first gate block of a gated cell
         edges += [(dag.layers[s][j], dag.layers[t][i]) for i, j in zip(*np.nonzero(block))]
     return [edges]
 
@@ -245,7 +245,7 @@ def test_feedforward_units_depend_only_on_dag_paths():
     dag = tricky_dag()
     model = make(dag, "ff")
     reach = reachable(dag)
-    h0 = torch.rand(dag.layer_widths[0]) + 0.5
+    h0 = torch.rand(dag.layer_sizes[0]) + 0.5
     jac = torch.autograd.functional.jacobian(lambda h: tuple(model.propagate(h)), h0)
     sources = dag.layers[0]
     for layer in range(1, dag.num_layers):
@@ -253,7 +253,7 @@ def test_feedforward_units_depend_only_on_dag_paths():
         got = jac[layer].numpy()
         assert not got[~allowed].any(), f"layer {layer} depends on a non-predecessor"
     # Not vacuous: one main layer's Jacobian is exactly its masked weight.
-    x = torch.rand(dag.layer_widths[1])
+    x = torch.rand(dag.layer_sizes[1])
     single = torch.autograd.functional.jacobian(model.main[1], x)
     torch.testing.assert_close(single, model.main[1].weight * model.main[1].mask)
     assert torch.count_nonzero(single) == int(model.main[1].mask.sum())
@@ -265,7 +265,7 @@ def test_recurrent_units_at_step_zero_depend_only_on_dag_paths(cell):
     dag = tricky_dag()
     model = make(dag, f"rnn:{cell}")
     reach = reachable(dag)
-    h0 = torch.rand(1, 3, dag.layer_widths[0]) + 0.5
+    h0 = torch.rand(1, 3, dag.layer_sizes[0]) + 0.5
     # At step 0 the recurrent state is zero, so only input edges (and paths of them) can matter.
     jac = torch.autograd.functional.jacobian(lambda h: tuple(s[0, 0] for s in model.propagate(h)), h0)
     moved = 0
@@ -283,8 +283,8 @@ def test_gated_masks_are_repeated_per_gate_block(cell):
     model = make(dag, f"rnn:{cell}")
     layer = model.layers[1]
     dag_mask = torch.from_numpy(dag.mask(0, 1))
-    width = dag.layer_widths[1]
-    assert layer.mask.shape == (GATES[cell] * width, dag.layer_widths[0])
+    width = dag.layer_sizes[1]
+    assert layer.mask.shape == (GATES[cell] * width, dag.layer_sizes[0])
     # Sanity of the fixture: the authors' interleaved repeat would misalign this mask.
     assert not torch.equal(dag_mask.repeat_interleave(GATES[cell], dim=0), layer.mask)
     for gate in range(GATES[cell]):
@@ -353,7 +353,7 @@ def test_masked_linear_init_uses_real_fan_in():
 def test_feedforward_contract_attributes_and_layer_norm():
     dag = tricky_dag()
     model = SparseFeedForward(dag, IN_FEATURES, CLASSES, layer_norm=True, readout="last")
-    assert model.layer_widths == (3, 3, 1, 1) and model.skip_pairs == ((0, 2), (1, 3))
+    assert model.layer_sizes == (3, 3, 1, 1) and model.skip_pairs == ((0, 2), (1, 3))
     assert isinstance(model.input_layer, torch.nn.Linear) and model.input_layer.out_features == 3
     assert [type(m) for m in model.main] == [MaskedLinear] * 3
     assert sorted(model.skips) == ["0_2", "1_3"]
@@ -468,7 +468,7 @@ def test_random_valid_genomes_decode_to_models_that_run(genome):
         return
     model = build_from_genome(genome, num_classes=CLASSES, **kwargs)
     assert isinstance(model, (SparseFeedForward, SparseRecurrent, RandomWiredCNN))
-    assert model.layer_widths == dag.layer_widths
+    assert model.layer_sizes == dag.layer_sizes
     out = model(batch(genome.family, size=2))
     assert out.shape == (2, CLASSES) and bool(torch.isfinite(out).all())
     out.sum().backward()

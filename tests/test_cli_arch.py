@@ -39,7 +39,7 @@ def test_sample_prints_a_valid_genome_and_is_seeded(capsys):
     assert Genome.from_json(other).param_dict != genome.param_dict
 
 
-def test_sample_width_readout_and_budget(capsys):
+def test_sample_width_readout_and_weight_target(capsys):
     _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1")
     ff = Genome.from_json(out)
     assert (ff.width, ff.readout) == (16, "sinks")  # the product's default MLP
@@ -50,7 +50,7 @@ def test_sample_width_readout_and_budget(capsys):
     assert Genome.from_json(out) == ff.replace(width=1, readout="last")  # the paper's network, same graph
     from nas.training.equal_cost import ff_nonzero_weights
 
-    _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1", "--budget", "200000")
+    _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1", "--weight-target", "200000")
     fitted = Genome.from_json(out)
     counts = {w: abs(ff_nonzero_weights(fitted.replace(width=w), 784, 10) - 200000) for w in range(1, 40)}
     assert counts[fitted.width] == min(counts.values())
@@ -68,8 +68,8 @@ def test_sample_width_readout_and_budget(capsys):
         (["--prior", "erdos_renyi", "--param", "p=0.01", "--nodes", "4", "--seed", "1"], "no edges"),
         (["--prior", "erdos_renyi", "--nodes", "1"], "Genome.nodes = 1; expected"),
         (["--prior", "erdos_renyi", "--nodes", "10", "--width", "0"], "Genome.width = 0; expected an integer in [1, 256]"),
-        (["--prior", "erdos_renyi", "--nodes", "10", "--budget", "0"], "--budget must be a positive integer"),
-        (["--prior", "erdos_renyi", "--nodes", "10", "--budget", "9", "--family", "cnn"], "family 'ff' only"),
+        (["--prior", "erdos_renyi", "--nodes", "10", "--weight-target", "0"], "--weight-target must be a positive integer"),
+        (["--prior", "erdos_renyi", "--nodes", "10", "--weight-target", "9", "--family", "cnn"], "family 'ff' only"),
     ],
 )
 def test_sample_errors_are_one_line_exit_1(capsys, argv, message):
@@ -85,7 +85,7 @@ def test_describe_prints_features_and_widths(capsys, genome_file):
     data = json.loads(out)
     assert list(data["features"]) == list(FEATURE_NAMES)
     dag = Genome.from_json(genome_file.read_text()).dag()
-    assert data["layer_widths"] == list(dag.layer_widths)
+    assert data["layer_sizes"] == list(dag.layer_sizes)
     assert data["features"]["nodes"] == 16.0
     assert data["wl_hash"] == dag.wl_hash()
 

@@ -44,7 +44,7 @@ def test_unreachable_storage_is_one_line_error(tmp_path, capsys):
     (["--threads", "0"], "--threads 0; expected an integer >= 1"),
     (["--widths", "0", "4"], "SearchConfig.widths = (0, 4); expected a pair [low, high] of integers in [1, 256] with low <= high"),
     (["--widths", "8", "4"], "SearchConfig.widths = (8, 4); expected a pair [low, high] of integers in [1, 256] with low <= high"),
-    (["--budget", "0"], "SearchConfig.budget = 0; expected an integer >= 1 or None"),
+    (["--weight-target", "0"], "SearchConfig.weight_target = 0; expected an integer >= 1 or None"),
     (["--final-top", "-1"], "SearchConfig.final_top = -1; expected an integer in [0, 10000]"),
     (["--final-seeds", "0"], "SearchConfig.final_seeds = 0; expected an integer in [1, 1000]"),
     (["--final-epochs", "0"], "TrainConfig.epochs = 0; expected an integer >= 1"),
@@ -82,24 +82,25 @@ def test_a_run_stored_before_readouts_resumes_with_the_paper_construction(tmp_pa
     run = tmp_path / "old"
     run.mkdir()
     stored = SearchConfig(task="mnist", out=str(run)).to_dict()
-    for key in ("readout", "widths", "budget", "final_top", "final_seeds", "final_train"):
+    for key in ("readout", "widths", "weight_target", "final_top", "final_seeds", "final_train"):
         stored.pop(key)
+    stored["study"] = stored.pop("ledger_name")  # the ledger's name was called "study" then
     (run / "config.json").write_text(_json.dumps({"search": stored}))
     resumed = build_config(resume=True, out=str(run))
     assert (resumed.readout, resumed.widths, resumed.final_top) == ("last", (1, 1), 0)
 
 
-def test_worker_needs_an_existing_study(tmp_path, capsys):
-    code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--study", "none"])
+def test_worker_needs_an_existing_ledger(tmp_path, capsys):
+    code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--ledger", "none"])
     assert code == 1 and "ledger not found" in capsys.readouterr().err
     assert not (tmp_path / "x.db").exists()  # a typo creates no database
     Ledger.open(f"sqlite:///{tmp_path / 'y.db'}", "other", directions=["maximize"])
-    code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'y.db'}", "--study", "none"])
-    assert code == 1 and "study 'none' not found" in capsys.readouterr().err
+    code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'y.db'}", "--ledger", "none"])
+    assert code == 1 and "ledger 'none' not found" in capsys.readouterr().err
 
 
 def test_worker_threads_must_be_positive(tmp_path, capsys):
-    code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--study", "none", "--threads", "-1"])
+    code = main(["worker", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--ledger", "none", "--threads", "-1"])
     assert code == 1 and "--threads -1; expected an integer >= 1" in capsys.readouterr().err
 
 
@@ -231,7 +232,7 @@ def test_tiny_real_reber_search_trains_generations_together(tmp_path, capsys):
     frame = read_evaluations(out / "evaluations.csv", target="val_accuracy")
     assert frame["genome"].str.contains('"rnn:gru"').all() and frame["test_accuracy"].between(0, 1).all()
     first = frame[frame["reason"] == "warmup"]
-    assert len(first) == 4 and (first["batch_size"] == 4).all()  # generation 0 trained as one population
+    assert len(first) == 4 and (first["cohort_size"] == 4).all()  # generation 0 trained as one cohort
     history = json.loads((out / "config.json").read_text())  # the run finished and recorded its config
     assert history["search"]["task"] == "reber"
     report = (out / "report.md").read_text()
@@ -277,7 +278,7 @@ def test_a_quick_cifar_search_stacks_cnns_and_reports_a_binomial_interval(tmp_pa
                  "--data-dir", str(shared_data_dir), "--device", "cpu", "--no-progress"])
     assert code == 0, capsys.readouterr().err
     evaluations = pd.read_csv(out / "evaluations.csv")
-    assert len(evaluations) == 3 and set(evaluations["batch_size"]) == {3}  # one stack of three CNNs
+    assert len(evaluations) == 3 and set(evaluations["cohort_size"]) == {3}  # one stack of three CNNs
     text = (out / "report.md").read_text()
     assert "95 % binomial interval" in text and "on 200 of 10000 test images" in text
     assert "**Partial test set**: these figures rest on 200 of the 10000 test images" in text

@@ -51,7 +51,7 @@ def test_train_population_writes_one_record_per_line(tmp_path, capsys):
     pop = tmp_path / "genomes.jsonl"
     pop.write_text("".join(g.to_json() + "\n" for g in GENOMES))
     out = tmp_path / "results.jsonl"
-    code = main(["train", "--task", "mnist", "--population", str(pop), "--epochs", "1", "--device", "cpu",
+    code = main(["train", "--task", "mnist", "--genomes", str(pop), "--epochs", "1", "--device", "cpu",
                  "--threads", "1", "--no-progress", "--out", str(out)])
     assert code == 0
     lines = out.read_text().splitlines()

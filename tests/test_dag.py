@@ -24,14 +24,14 @@ def test_chain_with_a_skip_edge():
 def test_orientation_is_low_to_high_index():
     dag = LayeredDAG.from_graph(nx.Graph([(3, 0), (2, 1)]))
     assert dag.edges == ((0, 3), (1, 2))
-    assert dag.layer_widths == (2, 2)
+    assert dag.layer_sizes == (2, 2)
 
 
 def test_layer_is_one_plus_max_predecessor_layer():
     # 0->1->3, 0->2->3, 2->4 ; 1->4: node 4 has predecessors in layers 1 and 1.
     dag = LayeredDAG.from_graph(nx.Graph([(0, 1), (0, 2), (1, 3), (2, 3), (2, 4), (1, 4), (3, 4)]))
     assert dag.layer_of == (0, 1, 1, 2, 3)
-    assert dag.layer_widths == (1, 2, 1, 1)
+    assert dag.layer_sizes == (1, 2, 1, 1)
     assert dag.position == (0, 0, 1, 0, 0)
     assert set(dag.skip_edges) == {(1, 4), (2, 4)}
     assert dag.skip_pairs == ((1, 3),)

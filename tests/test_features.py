@@ -100,7 +100,7 @@ def test_names_groups_and_docs():
     assert set(FEATURE_GROUPS["size"]) <= set(FEATURE_NAMES) and "nodes" in FEATURE_GROUPS["size"]
     assert list(FEATURE_DOCS) == list(FEATURE_NAMES)
     for extra in ("components", "average_clustering", "transitivity", "degree_assortativity", "spectral_radius",
-                  "algebraic_connectivity", "layer_width_std", "skip_edge_share", "dead_ends"):  # fmt: skip
+                  "algebraic_connectivity", "layer_size_std", "skip_edge_share", "dead_ends"):  # fmt: skip
         assert extra in FEATURE_NAMES
 
 
@@ -120,7 +120,7 @@ def test_dag_features_on_a_hand_built_graph():
     assert f["layers"] == 3 and f["source_nodes"] == 2 and f["sink_nodes"] == 1
     assert f["sinks"] == 3 and f["dead_ends"] == 2
     assert f["skip_edges"] == 1 and f["skip_edge_share"] == 0.25 and f["skip_layer_pairs"] == 1
-    assert f["layer_width_mean"] == pytest.approx(5 / 3) and f["layer_width_min"] == 1 and f["layer_width_max"] == 2
+    assert f["layer_size_mean"] == pytest.approx(5 / 3) and f["layer_size_min"] == 1 and f["layer_size_max"] == 2
     assert f["edge_span_mean"] == pytest.approx(5 / 4)
     assert f["density"] == pytest.approx(4 / 20)  # E / (N (N - 1)), the paper's convention
     assert f["components"] == 2 and f["lcc_fraction"] == pytest.approx(4 / 5) and f["isolated_nodes"] == 1
@@ -142,9 +142,9 @@ def test_paper_statistics_are_the_sample_statistics_of_the_authors_code():
         assert f[f"{prefix}_var"] == pytest.approx(statistics.variance(values), rel=1e-12, abs=1e-15), prefix
         assert f[f"{prefix}_std"] == pytest.approx(statistics.stdev(values), rel=1e-12, abs=1e-15), prefix
     assert f["eccentricity_var"] == pytest.approx(0.3)  # mean 2.6, squares 0.16 * 3 + 0.36 * 2 = 1.2, / 4
-    # the layer widths keep their documented population deviation
-    widths = LayeredDAG.from_graph(g).layer_widths
-    assert f["layer_width_std"] == pytest.approx(statistics.pstdev(widths))
+    # the layer sizes keep their documented population deviation
+    widths = LayeredDAG.from_graph(g).layer_sizes
+    assert f["layer_size_std"] == pytest.approx(statistics.pstdev(widths))
 
 
 def test_statistics_of_a_single_value_are_zero():
@@ -238,7 +238,7 @@ def test_width_and_readout_units_come_from_the_genome():
     sinks = graph_features(g)
     last = graph_features(g.replace(readout="last"))
     assert sinks["width"] == last["width"] == 4.0
-    assert sinks["readout_units"] == 4 * len(dag.sinks) and last["readout_units"] == 4 * dag.layer_widths[-1]
+    assert sinks["readout_units"] == 4 * len(dag.sinks) and last["readout_units"] == 4 * dag.layer_sizes[-1]
     bare = graph_features(dag)  # a bare DAG: width 1, read by its sinks
     assert bare["width"] == 1.0 and bare["readout_units"] == len(dag.sinks)
     by_width = ("width", "readout_units", "hidden_weights")

@@ -120,7 +120,7 @@ def test_hidden_weights_are_the_built_ff_model_less_its_input_and_output_layers(
 
     genome = Genome("erdos_renyi", {"p": 0.3}, nodes=12, seed=seed, width=1 + seed, readout=("last", "sinks")[seed % 2])
     f = graph_features(genome)
-    units0 = genome.width * genome.dag().layer_widths[0]
+    units0 = genome.width * genome.dag().layer_sizes[0]
     in_features, classes = 7, 4
     torch.manual_seed(seed)
     model = build_model(genome.dag(), "ff", num_classes=classes, in_features=in_features, width=genome.width, readout=genome.readout)

@@ -26,7 +26,7 @@ TRIAL_LINE = re.compile(r"^trial (\d+) \(")
 
 
 def _config(tmp_path, storage_url, study_name, shared_data_dir, **changes) -> SearchConfig:
-    base = dict(task="mnist", out=str(tmp_path / "run"), storage=storage_url, study=study_name, population=4,
+    base = dict(task="mnist", out=str(tmp_path / "run"), storage=storage_url, ledger_name=study_name, population=4,
                 generations=1, survivors=2, final_top=0, local_worker=False, progress=False, poll_interval=0.2,
                 heartbeat_interval=0.5, stale_after=5.0, data_dir=str(shared_data_dir),
                 train={"epochs": 1, "train_subset": 256, "val_subset": 128, "test_subset": 128})
@@ -48,8 +48,8 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, config, *args) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-m", "nas", "worker", "--storage", config.storage_url, "--study",
-                                 config.study_name, "--threads", "1", *args],
+        proc = subprocess.Popen([sys.executable, "-m", "nas", "worker", "--storage", config.storage_url, "--ledger",
+                                 config.ledger, "--threads", "1", *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.procs.append(proc)
@@ -110,7 +110,7 @@ def test_four_workers_complete_and_train_every_trial_exactly_once(storage_url, s
     states = Counter(t.state for t in ledger.trials())
     assert states == {TrialState.COMPLETE: 40}  # completed exactly once, nothing requeued
     done = [int(re.search(r"worker done: (\d+)", out).group(1)) for out, _ in outputs]
-    assert sum(done) == 40 and sum(1 for d in done if d > 0) >= 2  # the batches were shared
+    assert sum(done) == 40 and sum(1 for d in done if d > 0) >= 2  # the shares were divided among them
 
 
 def test_a_killed_workers_trial_is_requeued_and_completed_once_by_another(storage_url, study_name, tmp_path,
@@ -118,7 +118,7 @@ def test_a_killed_workers_trial_is_requeued_and_completed_once_by_another(storag
     slow = {"epochs": 3, "train_subset": 20000, "val_subset": 500, "test_subset": 500}
     config = _config(tmp_path, storage_url, study_name, shared_data_dir, train=slow)
     ledger = _queue(config, 1)
-    victim = workers.start(config, "--batch", "1", "--idle-timeout", "30")
+    victim = workers.start(config, "--share", "1", "--idle-timeout", "30")
     (trial,) = _wait(lambda: _running_of(ledger, victim.pid), 120, "the first worker to claim the trial")
     victim.kill()  # SIGKILL mid-trial
     victim.communicate(timeout=30)
@@ -137,7 +137,7 @@ def test_a_frozen_workers_late_result_is_not_recorded(storage_url, study_name, t
     slow = {"epochs": 3, "train_subset": 20000, "val_subset": 500, "test_subset": 500}
     config = _config(tmp_path, storage_url, study_name, shared_data_dir, train=slow)
     ledger = _queue(config, 1)
-    frozen = workers.start(config, "--batch", "1", "--idle-timeout", "8")
+    frozen = workers.start(config, "--share", "1", "--idle-timeout", "8")
     (trial,) = _wait(lambda: _running_of(ledger, frozen.pid), 120, "the first worker to claim the trial")
 
     def registration():  # the heartbeat thread's last write of a round: beat the trials, then the worker
@@ -166,7 +166,7 @@ def test_a_frozen_workers_late_result_is_not_recorded(storage_url, study_name, t
 def test_a_search_killed_between_generations_resumes_to_the_same_population(storage_url, study_name, tmp_path):
     from test_runner import FakeTrainer, make_config, trajectory
 
-    full = run_search(make_config(tmp_path, "full", storage=storage_url, study=f"{study_name}-full"),
+    full = run_search(make_config(tmp_path, "full", storage=storage_url, ledger_name=f"{study_name}-full"),
                       trainer=FakeTrainer(), outputs=RunOutputs(report=False))
 
     class Killed(Exception):
@@ -176,7 +176,7 @@ def test_a_search_killed_between_generations_resumes_to_the_same_population(stor
         if gen == 1:
             raise Killed
 
-    config = make_config(tmp_path, "killed", storage=storage_url, study=f"{study_name}-killed")
+    config = make_config(tmp_path, "killed", storage=storage_url, ledger_name=f"{study_name}-killed")
     with pytest.raises(Killed):
         run_search(config, trainer=FakeTrainer(), on_generation=kill_after_first, outputs=RunOutputs(report=False))
     resumed = run_search(config, resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))

@@ -24,7 +24,7 @@ TINY = {"epochs": 1, "train_subset": 200, "val_subset": 100, "test_subset": 100}
 
 
 def _queue(tmp_path, **changes) -> tuple[SearchConfig, Ledger]:
-    base = dict(task="mnist", out=str(tmp_path / "run"), storage=f"sqlite:///{tmp_path / 'ledger.db'}", study="s",
+    base = dict(task="mnist", out=str(tmp_path / "run"), storage=f"sqlite:///{tmp_path / 'ledger.db'}", ledger_name="s",
                 population=4, survivors=2, generations=1, final_top=0, local_worker=False, progress=False,
                 poll_interval=0.1, train=TINY)
     base.update(changes)
@@ -48,7 +48,7 @@ def test_a_worker_with_unusable_data_stops_before_claiming(tmp_path, capsys, mon
     empty = tmp_path / "empty"
     empty.mkdir()
     config, ledger = _queue(tmp_path, data_dir=str(empty))
-    code = main(["worker", "--storage", config.storage_url, "--study", "s", "--idle-timeout", "1"])
+    code = main(["worker", "--storage", config.storage_url, "--ledger", "s", "--idle-timeout", "1"])
     err = capsys.readouterr().err.strip()  # the download attempts are reported, then one error line
     assert code == 1 and err.splitlines()[-1].startswith("error: ") and "Traceback" not in err
     assert "mnist" in err.splitlines()[-1]
@@ -57,7 +57,7 @@ def test_a_worker_with_unusable_data_stops_before_claiming(tmp_path, capsys, mon
 
 def test_a_device_that_does_not_exist_stops_a_worker_and_a_search_before_any_trial(tmp_path, capsys, shared_data_dir):
     config, ledger = _queue(tmp_path, device="bogus", data_dir=str(shared_data_dir))
-    code = main(["worker", "--storage", config.storage_url, "--study", "s", "--idle-timeout", "1"])
+    code = main(["worker", "--storage", config.storage_url, "--ledger", "s", "--idle-timeout", "1"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and "device 'bogus'" in err and len(err.splitlines()) == 1
     assert [t.state for t in ledger.trials()] == [TrialState.WAITING] * 3
@@ -114,7 +114,7 @@ def test_a_run_directory_works_from_any_folder_and_after_a_move(tmp_path, monkey
                           progress=False, min_train_size=3, nodes=(6, 10))
     run_search(config, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     stored = json.loads((work / "runs/r/config.json").read_text())["search"]
-    assert stored["storage"] is None and stored["study"] == "r"  # the default ledger: RUN_DIR/ledger.db
+    assert stored["storage"] is None and stored["ledger_name"] == "r"  # the default ledger: RUN_DIR/ledger.db
     moved = tmp_path / "elsewhere" / "renamed"
     moved.parent.mkdir()
     shutil.move(str(work / "runs/r"), str(moved))
@@ -122,7 +122,7 @@ def test_a_run_directory_works_from_any_folder_and_after_a_move(tmp_path, monkey
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     loaded = load_run_config(moved)
-    assert loaded.storage_url == f"sqlite:///{moved.resolve() / 'ledger.db'}" and loaded.study_name == "r"
+    assert loaded.storage_url == f"sqlite:///{moved.resolve() / 'ledger.db'}" and loaded.ledger == "r"
     assert main(["report", str(moved)]) == 0, capsys.readouterr().err
     assert (moved / "report.md").is_file() and not (elsewhere / "runs").exists()
     assert not (work / "runs" / "r").exists()  # nothing was written at the old place
@@ -165,7 +165,7 @@ def test_a_wrong_password_is_one_masked_line(capsys):
     from sqlalchemy.engine import make_url
 
     url = make_url(postgres_url()).set(password="not-the-password-42").render_as_string(hide_password=False)
-    assert main(["worker", "--storage", url, "--study", "x"]) == 1
+    assert main(["worker", "--storage", url, "--ledger", "x"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not-the-password-42" not in err and "***" in err
 
@@ -180,7 +180,7 @@ def test_no_output_of_a_search_holds_the_storage_password(tmp_path, shared_data_
     out = tmp_path / "run"
     args = [sys.executable, "-m", "nas", "search", "--task", "mnist", "--quick", "--generations", "1", "--population", "4",
             "--survivors", "2", "--final-top", "1", "--final-seeds", "1", "--final-epochs", "1", "--storage", url,
-            "--study", study_name, "--out", str(out), "--data-dir", str(shared_data_dir), "--threads", "1"]
+            "--ledger", study_name, "--out", str(out), "--data-dir", str(shared_data_dir), "--threads", "1"]
     run = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     outputs = {"stdout": run.stdout, "stderr": run.stderr}
@@ -188,7 +188,7 @@ def test_no_output_of_a_search_holds_the_storage_password(tmp_path, shared_data_
         if path.is_file():
             outputs[str(path)] = path.read_bytes().decode("utf-8", "replace")
     ledger = Ledger.open(url, study_name, create=False)
-    outputs["study attributes"] = json.dumps(ledger.study.user_attrs)
+    outputs["ledger attributes"] = json.dumps(ledger.study.user_attrs)
     outputs["trial attributes"] = json.dumps([t.user_attrs for t in ledger.trials()])
     leaks = [name for name, text in outputs.items() if password in text]
     assert not leaks

@@ -168,9 +168,11 @@ def test_configs_stored_before_the_overrides_object_still_load_and_are_written_t
     (run / "config.json").write_text(json.dumps({"search": search}))
     loaded = load_run_config(run)
     assert loaded.train_options == {"batch_size": 64, "epochs": 2, "lr": 0.02, "val_subset": 1000}
-    assert json.loads(json.dumps(loaded.to_dict())) == search  # written back as it was
+    renamed = {{"study": "ledger_name", "budget": "weight_target"}.get(k, k): v for k, v in search.items()}
+    assert json.loads(json.dumps(loaded.to_dict())) == renamed  # written back as it was, under today's names
     assert build_config(resume=True, out=str(run)).trajectory() == loaded.trajectory()
-    assert json.loads(json.dumps(StudyConfig.from_dict(study).to_dict())) == study
+    renamed_study = {("cohort_size" if k == "batch" else k): v for k, v in study.items()}
+    assert json.loads(json.dumps(StudyConfig.from_dict(study).to_dict())) == renamed_study
     # (name, value) pair lists, as a hand-written or older file may hold them, read the same
     pairs = {**search, "train": [[k, v] for k, v in search["train"].items()]}
     assert SearchConfig.from_dict(pairs) == loaded
@@ -179,7 +181,7 @@ def test_configs_stored_before_the_overrides_object_still_load_and_are_written_t
 # --- (3) one table of per-task defaults, values unchanged ------------------------------------------------
 def test_the_per_task_tables_are_views_of_the_one_table():
     for task in list_tasks():
-        assert get_task(task).budget is TASK_DEFAULTS[task]["train"]
+        assert get_task(task).train_defaults is TASK_DEFAULTS[task]["train"]
         assert SEARCH_DEFAULTS[task] is TASK_DEFAULTS[task]["search"] and QUICK[task] is TASK_DEFAULTS[task]["search_quick"]
     assert set(PRIORS_QUICK) == {"mnist", "fashion_mnist", "reber", "reber_paper"}
     assert all(PRIORS_QUICK[t] is TASK_DEFAULTS[t]["priors_quick"] for t in PRIORS_QUICK)

@@ -1,4 +1,4 @@
-"""Population training: stacked candidates equal solo runs; padding is inert; memory and errors."""
+"""Cohort training: stacked candidates equal solo runs; padding is inert; memory and errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 from nas.datasets.base import Dataset, Split
 from nas.exceptions import ConfigError, TrainingError
-from nas.training.stacking import StackedFeedForward, choose_chunk_size, plan_stacks, step_cost, train_population
+from nas.training.stacking import StackedFeedForward, choose_chunk_size, plan_stacks, step_cost, train_cohort
 from nas.training.tasks import get_task
 from nas.training import TrainConfig, build_seeded, train_genome
 from search_spaces.genome import Genome
@@ -26,7 +26,7 @@ def toy_images(n_train=320, n_val=96, n_test=96, seed=0) -> Dataset:
     return Dataset("toy", split(n_train), split(n_val), split(n_test), 3, (1, 4, 4), {})
 
 
-# Mixed depths, layer widths, vertex widths, readouts and skip pairs, all stacked together
+# Mixed depths, layer sizes, vertex widths, readouts and skip pairs, all stacked together
 # (padded and carried).
 GENOMES = [
     Genome("erdos_renyi", {"p": 0.3}, nodes=12, seed=1),
@@ -63,7 +63,7 @@ def assert_same_result(solo, pop, tol=1e-4, weights_tol=None):
 def test_population_result_equals_solo_result(config, grouping):
     data = toy_images()
     solo = [train_genome(g, "mnist", config, data=data) for g in GENOMES]
-    pop = train_population(GENOMES, "mnist", config, data=data, grouping=grouping)
+    pop = train_cohort(GENOMES, "mnist", config, data=data, grouping=grouping)
     assert [r.genome for r in pop] == [g.to_dict() for g in GENOMES]
     for s, p in zip(solo, pop):
         assert_same_result(s, p)
@@ -72,8 +72,8 @@ def test_population_result_equals_solo_result(config, grouping):
 def test_chunking_does_not_change_results():
     data = toy_images()
     config = TrainConfig(epochs=2, batch_size=64, device="cpu")
-    whole = train_population(GENOMES, "mnist", config, data=data)
-    chunked = train_population(GENOMES, "mnist", config, data=data, chunk_size=1)
+    whole = train_cohort(GENOMES, "mnist", config, data=data)
+    chunked = train_cohort(GENOMES, "mnist", config, data=data, chunk_size=1)
     for a, b in zip(whole, chunked):
         assert a.test_loss == pytest.approx(b.test_loss, abs=1e-5)
 
@@ -85,9 +85,9 @@ def test_padding_carrying_and_union_skips_do_not_change_a_candidates_function():
     genomes = GENOMES + [random_genome(rng, nodes=(8, 30), family="ff") for _ in range(12)]
     genomes += [g.replace(readout="last") for g in genomes[-6:]]
     models = [build_seeded(g, task, data, seed=0) for g in genomes]
-    assert len({len(m.layer_widths) for m in models}) >= 3  # mixed depths: shallow ones are carried
+    assert len({len(m.layer_sizes) for m in models}) >= 3  # mixed depths: shallow ones are carried
     stack = StackedFeedForward(models, torch.device("cpu"))
-    assert any(tuple(stack.widths[: len(m.layer_widths)]) != tuple(m.layer_widths) for m in models)
+    assert any(tuple(stack.widths[: len(m.layer_sizes)]) != tuple(m.layer_sizes) for m in models)
     out = stack.forward(data.test.x.flatten(1))
     for i, model in enumerate(models):
         torch.testing.assert_close(out[i], model(data.test.x), atol=1e-5, rtol=1e-5)
@@ -95,7 +95,7 @@ def test_padding_carrying_and_union_skips_do_not_change_a_candidates_function():
 
 def test_masked_and_padded_entries_stay_zero():
     data = toy_images()
-    results = train_population(GENOMES, "mnist", TrainConfig(epochs=2, batch_size=32, weight_decay=1e-2, device="cpu"),
+    results = train_cohort(GENOMES, "mnist", TrainConfig(epochs=2, batch_size=32, weight_decay=1e-2, device="cpu"),
                                data=data)
     for r in results:
         for _name, weight, mask in r.model.masked_parameters():
@@ -104,9 +104,9 @@ def test_masked_and_padded_entries_stay_zero():
 
 def test_non_ff_families_fall_back_and_bad_families_are_rejected():
     with pytest.raises(ConfigError, match="rnn:gru"):
-        train_population([GENOMES[0].replace(family="rnn:gru")], "mnist", TrainConfig(device="cpu"), data=toy_images())
+        train_cohort([GENOMES[0].replace(family="rnn:gru")], "mnist", TrainConfig(device="cpu"), data=toy_images())
     with pytest.raises(ConfigError, match="empty"):
-        train_population([], "mnist", TrainConfig(device="cpu"), data=toy_images())
+        train_cohort([], "mnist", TrainConfig(device="cpu"), data=toy_images())
 
 
 def test_chunk_size_from_memory_and_the_error_when_nothing_fits():
@@ -132,8 +132,8 @@ def test_diverging_candidate_raises_or_is_recorded(monkeypatch):
     data = toy_images()
     config = TrainConfig(epochs=2, batch_size=64, device="cpu")
     with pytest.raises(TrainingError, match="candidate 1 in epoch 1 at step 0"):
-        train_population(GENOMES, "mnist", config, data=data)
-    results = train_population(GENOMES, "mnist", config, data=data, on_error="record")
+        train_cohort(GENOMES, "mnist", config, data=data)
+    results = train_cohort(GENOMES, "mnist", config, data=data, on_error="record")
     assert results[1].error and "candidate 1" in results[1].error
     assert results[1].model is None and results[1].to_dict()["test_accuracy"] is None
     healthy = [r for i, r in enumerate(results) if i != 1]
@@ -149,7 +149,7 @@ def test_a_deep_outlier_gets_its_own_stack_on_cpu_and_the_plan_is_never_dearer()
     shallow = [Genome("layered_random", {"layers": 2, "p": 0.5, "skip": 0.0}, nodes=60, seed=s) for s in range(4)]
     deep = Genome("erdos_renyi", {"p": 0.95}, nodes=40, seed=0)  # nearly complete: a path of ~40 levels
     models = _mnist_models(shallow + [deep])
-    assert len(models[-1].layer_widths) > 30
+    assert len(models[-1].layer_sizes) > 30
     assert plan_stacks(models, 128, "cpu") == [[0, 1, 2, 3], [4]]  # on a CPU padding FLOPs dominate
     for device in ("cpu", "cuda"):  # the plan is arithmetic on the cost constants; no GPU needed
         groups = plan_stacks(models, 128, device)
@@ -159,11 +159,11 @@ def test_a_deep_outlier_gets_its_own_stack_on_cpu_and_the_plan_is_never_dearer()
 
 def test_equal_depths_share_one_stack():
     models = _mnist_models([Genome("layered_random", {"layers": 3, "p": 0.5, "skip": 0.2}, nodes=30, seed=s) for s in range(6)])
-    assert len({len(m.layer_widths) for m in models}) == 1
+    assert len({len(m.layer_sizes) for m in models}) == 1
     groups = plan_stacks(models, 128, "cpu")
     assert len(groups) == 1 and sorted(groups[0]) == list(range(6))  # one group holding all six
 
 
 def test_unknown_grouping_is_refused():
     with pytest.raises(ConfigError, match="grouping"):
-        train_population(GENOMES, "mnist", TrainConfig(device="cpu"), data=toy_images(), grouping="depth")
+        train_cohort(GENOMES, "mnist", TrainConfig(device="cpu"), data=toy_images(), grouping="depth")

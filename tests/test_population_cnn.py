@@ -12,7 +12,7 @@ from nas.datasets.base import Dataset, Split
 from nas.exceptions import TrainingError
 from nas.training import TrainConfig, build_seeded, train_genome
 from nas.training.optimization import make_optimizer, make_step_schedule, training_loss
-from nas.training.stacking import StackedCNN, candidate_bytes, train_population
+from nas.training.stacking import StackedCNN, candidate_bytes, train_cohort
 from nas.training.stacking import cnn as stacked_cnn
 from nas.training.tasks import get_task
 from search_spaces.genome import Genome
@@ -52,7 +52,7 @@ def _assert_same(solo, pop, tol=1e-4, weights_tol=5e-4):
 def test_the_genomes_differ_in_shape():
     data = toy_images()
     models = [build_seeded(g, CIFAR, data, 0) for g in GENOMES]
-    assert len({m.layer_widths for m in models}) == 3 and len({len(m.layer_widths) for m in models}) >= 2
+    assert len({m.layer_sizes for m in models}) == 3 and len({len(m.layer_sizes) for m in models}) >= 2
     assert len({stacked_cnn.stack_key(m) for m in models}) == 1
 
 
@@ -64,7 +64,7 @@ def test_the_genomes_differ_in_shape():
 def test_a_cnn_population_equals_its_solo_runs(config):
     data = toy_images()
     solo = [train_genome(g, "cifar10", config, data=data) for g in GENOMES]
-    pop = train_population(GENOMES, "cifar10", config, data=data, grouping=STACKED)
+    pop = train_cohort(GENOMES, "cifar10", config, data=data, grouping=STACKED)
     assert [r.genome for r in pop] == [g.to_dict() for g in GENOMES]
     for s, p in zip(solo, pop):
         _assert_same(s, p)
@@ -83,7 +83,7 @@ def test_a_stopped_candidate_keeps_its_batchnorm_statistics(stop):
     config = TrainConfig(epochs=6, batch_size=32, lr=1e-2, optimizer="sgd", device="cpu", seed=2, **stop)
     genomes = [GENOMES[0], GENOMES[2]]
     solo = [train_genome(g, "cifar10", config, data=data) for g in genomes]
-    pop = train_population(genomes, "cifar10", config, data=data, grouping=STACKED)
+    pop = train_cohort(genomes, "cifar10", config, data=data, grouping=STACKED)
     assert len({r.epochs for r in solo}) > 1, "the test needs candidates that stop at different epochs"
     for s, p in zip(solo, pop):
         _assert_same(s, p)
@@ -110,7 +110,7 @@ def test_a_stack_refuses_models_of_different_channels():
     with pytest.raises(ValueError, match="one shape"):
         StackedCNN(models, torch.device("cpu"))
     config = TrainConfig(epochs=1, batch_size=32, device="cpu")  # the trainer puts them in two stacks
-    pop = train_population([GENOMES[0], wide], "cifar10", config, data=data, grouping=STACKED)
+    pop = train_cohort([GENOMES[0], wide], "cifar10", config, data=data, grouping=STACKED)
     for g, p in zip([GENOMES[0], wide], pop):
         _assert_same(train_genome(g, "cifar10", config, data=data), p)
 
@@ -132,7 +132,7 @@ def test_out_of_memory_splits_the_stack_and_results_stay_exact(monkeypatch, capl
     solo = [train_genome(g, "cifar10", config, data=data) for g in GENOMES]
     _out_of_memory_above(monkeypatch, candidates=1)
     with caplog.at_level(logging.WARNING, logger="nas.training.stacking"):
-        pop = train_population(GENOMES, "cifar10", config, data=data, grouping=STACKED)
+        pop = train_cohort(GENOMES, "cifar10", config, data=data, grouping=STACKED)
     for s, p in zip(solo, pop):
         # SGD without clipping for 2 epochs: a stack of 1 runs other convolution kernels than a
         # solo network; on an AVX-512 Xeon one weight of 432 ended 7.5e-4 apart (5e-4 elsewhere)
@@ -145,7 +145,7 @@ def test_out_of_memory_alone_halves_the_batch_and_says_so(monkeypatch):
     data = toy_images()
     config = TrainConfig(epochs=1, batch_size=64, eval_batch_size=64, device="cpu")
     _out_of_memory_above(monkeypatch, candidates=1, batch=16)
-    pop = train_population(GENOMES[:1], "cifar10", config, data=data, grouping=STACKED)
+    pop = train_cohort(GENOMES[:1], "cifar10", config, data=data, grouping=STACKED)
     assert pop[0].config["batch_size"] == 16 and pop[0].error is None
     assert [n.split(";")[-1].strip() for n in pop[0].notes] == ["trained at batch size 32", "trained at batch size 16"]
     assert pop[0].to_dict()["notes"] == pop[0].notes
@@ -158,8 +158,8 @@ def test_out_of_memory_at_the_smallest_batch_is_a_training_error_or_a_record(mon
     config = TrainConfig(epochs=1, batch_size=16, device="cpu")
     _out_of_memory_above(monkeypatch, batch=0)
     with pytest.raises(TrainingError, match="out of cpu memory training candidate 0 alone at batch size 8"):
-        train_population(GENOMES[:1], "cifar10", config, data=data, grouping=STACKED)
-    recorded = train_population(GENOMES[:2], "cifar10", config, data=data, on_error="record", grouping=STACKED)
+        train_cohort(GENOMES[:1], "cifar10", config, data=data, grouping=STACKED)
+    recorded = train_cohort(GENOMES[:2], "cifar10", config, data=data, on_error="record", grouping=STACKED)
     assert all("expected it to fit" in r.error for r in recorded)
 
 
@@ -202,7 +202,7 @@ def test_channels_last_trains_the_same_network():
     plain = train_genome(GENOMES[0], "cifar10", config, data=data)
     last = train_genome(GENOMES[0], "cifar10", config.replace(channels_last=True), data=data)
     assert last.test_loss == pytest.approx(plain.test_loss, abs=1e-4)
-    pop = train_population(GENOMES[:2], "cifar10", config.replace(channels_last=True), data=data, grouping=STACKED)
+    pop = train_cohort(GENOMES[:2], "cifar10", config.replace(channels_last=True), data=data, grouping=STACKED)
     assert pop[0].test_loss == pytest.approx(plain.test_loss, abs=1e-4)
 
 
@@ -293,10 +293,10 @@ def test_on_a_cpu_the_default_trains_each_cnn_as_its_own_stack(monkeypatch):
     monkeypatch.setattr(StackedCNN, "__init__", recording)
     data = toy_images()
     config = TrainConfig(epochs=1, batch_size=64, device="cpu")
-    train_population(GENOMES, "cifar10", config, data=data)
+    train_cohort(GENOMES, "cifar10", config, data=data)
     assert sizes == [1, 1, 1]
     sizes.clear()
-    train_population(GENOMES, "cifar10", config, data=data, grouping="none")
+    train_cohort(GENOMES, "cifar10", config, data=data, grouping="none")
     assert sizes == [3]
 
 
@@ -305,7 +305,7 @@ def test_cnn_stacks_are_cut_where_padding_would_cost_too_much():
     deep = Genome("layered_random", {"layers": 6, "p": 0.5, "skip": 0.0}, nodes=12, seed=1, family="cnn")
     wide = Genome("layered_random", {"layers": 2, "p": 0.5, "skip": 0.0}, nodes=12, seed=2, family="cnn")
     models = [build_seeded(g, CIFAR, data, 0) for g in (deep, deep, wide, wide)]
-    assert [len(m.layer_widths) for m in models] == [5, 5, 2, 2]
+    assert [len(m.layer_sizes) for m in models] == [5, 5, 2, 2]
     assert stacked_cnn.plan_stacks(models) == [[0, 1], [2, 3]]  # alike candidates pad nothing
     assert stacked_cnn.plan_stacks(models, waste=100.0) == [[0, 1, 2, 3]]
     assert stacked_cnn.plan_stacks(models, waste=1.0) == [[0, 1], [2, 3]]

@@ -1,4 +1,4 @@
-"""Recurrent population training: stacked sparse RNNs equal solo runs for every cell; length buckets."""
+"""Recurrent cohort training: stacked sparse RNNs equal solo runs for every cell; length buckets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from nas.datasets.reber import embedded_reber_dataset, reber_classification_data
 from nas.exceptions import DataError, TrainingError
 from nas.training import TrainConfig, build_seeded, get_task, train_genome
 from nas.training.batches import epoch_batches, eval_batches, make_generator, padded_step_fraction, truncates
-from nas.training.stacking import StackedRecurrent, plan_stacks, train_population
+from nas.training.stacking import StackedRecurrent, plan_stacks, train_cohort
 from search_spaces.genome import Genome
 from test_population import assert_same_result
 
@@ -37,7 +37,7 @@ def reber():
 def test_the_genomes_cover_skips_dead_ends_width_one_and_depths():
     dags = [g.dag() for g in genomes("gru")]
     assert any(d.skip_pairs for d in dags) and any(d.dead_ends for d in dags)
-    assert any(1 in d.layer_widths for d in dags) and len({len(d.layer_widths) for d in dags}) >= 3
+    assert any(1 in d.layer_sizes for d in dags) and len({len(d.layer_sizes) for d in dags}) >= 3
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -45,7 +45,7 @@ def test_recurrent_population_equals_solo_for_every_cell(cell, reber):
     config = TrainConfig(epochs=2, batch_size=32, lr=3e-3, grad_clip=5.0, device="cpu", seed=3)
     population = genomes(cell)
     solo = [train_genome(g, "reber", config, data=reber) for g in population]
-    pop = train_population(population, "reber", config, data=reber)
+    pop = train_cohort(population, "reber", config, data=reber)
     assert [r.genome for r in pop] == [g.to_dict() for g in population]
     for s, p in zip(solo, pop):
         assert_same_result(s, p)
@@ -56,7 +56,7 @@ def test_recurrent_population_equals_solo_with_plateau_early_stopping_and_one_st
                          patience=2, grad_clip=0.5, device="cpu", seed=7)
     population = genomes("gru")
     solo = [train_genome(g, "reber", config, data=reber) for g in population]
-    pop = train_population(population, "reber", config, data=reber, grouping="none")
+    pop = train_cohort(population, "reber", config, data=reber, grouping="none")
     for s, p in zip(solo, pop):
         assert_same_result(s, p)
 
@@ -66,7 +66,7 @@ def test_sequence_output_population_equals_solo():
     config = TrainConfig(epochs=2, batch_size=32, lr=3e-3, device="cpu")
     population = genomes("lstm")[:3]
     solo = [train_genome(g, "embedded_reber", config, data=data) for g in population]
-    pop = train_population(population, "embedded_reber", config, data=data)
+    pop = train_cohort(population, "embedded_reber", config, data=data)
     for s, p in zip(solo, pop):
         assert_same_result(s, p)
 
@@ -88,7 +88,7 @@ def test_stacked_forward_reads_each_sequence_at_its_own_last_step(reber):
 def test_mixed_cells_share_no_stack(reber):
     config = TrainConfig(epochs=1, batch_size=64, device="cpu")
     mixed = [genomes("gru")[0], genomes("lstm")[1], genomes("tanh")[2]]
-    pop = train_population(mixed, "reber", config, data=reber)
+    pop = train_cohort(mixed, "reber", config, data=reber)
     solo = [train_genome(g, "reber", config, data=reber) for g in mixed]
     for s, p in zip(solo, pop):
         assert_same_result(s, p)
@@ -96,8 +96,8 @@ def test_mixed_cells_share_no_stack(reber):
 
 def test_chunks_of_one_equal_one_stack(reber):
     config = TrainConfig(epochs=1, batch_size=64, device="cpu")
-    whole = train_population(genomes("gru"), "reber", config, data=reber)
-    chunked = train_population(genomes("gru"), "reber", config, data=reber, chunk_size=1)
+    whole = train_cohort(genomes("gru"), "reber", config, data=reber)
+    chunked = train_cohort(genomes("gru"), "reber", config, data=reber, chunk_size=1)
     for a, b in zip(whole, chunked):
         assert a.test_loss == pytest.approx(b.test_loss, abs=1e-5)
 
@@ -125,8 +125,8 @@ def test_a_diverging_recurrent_candidate_fails_alone(monkeypatch, reber):
     monkeypatch.setattr(population, "build_seeded", poisoned)
     config = TrainConfig(epochs=1, batch_size=64, device="cpu")
     with pytest.raises(TrainingError, match="candidate 1 in epoch 1"):
-        train_population(genomes("gru"), "reber", config, data=reber)
-    results = train_population(genomes("gru"), "reber", config, data=reber, on_error="record")
+        train_cohort(genomes("gru"), "reber", config, data=reber)
+    results = train_cohort(genomes("gru"), "reber", config, data=reber, on_error="record")
     assert results[1].error and results[1].model is None
     assert all(r.error is None and 0.0 <= r.test_accuracy <= 1.0 for i, r in enumerate(results) if i != 1)
 
@@ -136,7 +136,7 @@ def test_out_of_range_lengths_are_a_typed_error(lengths, reber):
     x = reber.train.x[:2]
     broken = reber.__class__(**{**reber.__dict__, "train": Split(x, reber.train.y[:2], torch.tensor(lengths))})
     with pytest.raises(DataError, match=r"lengths of the train split must lie in 1\.\.24"):
-        train_population(genomes("gru")[:2], "reber", TrainConfig(epochs=1, device="cpu"), data=broken)
+        train_cohort(genomes("gru")[:2], "reber", TrainConfig(epochs=1, device="cpu"), data=broken)
     with pytest.raises(DataError, match="lengths of the train split"):
         train_genome(genomes("gru")[0], "reber", TrainConfig(epochs=1, device="cpu"), data=broken)
 
@@ -206,10 +206,10 @@ def test_a_population_too_big_for_memory_is_split_and_logged(monkeypatch, caplog
     import nas.training.stacking as population
 
     config = TrainConfig(epochs=1, batch_size=64, device="cpu")
-    whole = train_population(genomes("gru"), "reber", config, data=reber, grouping="none")
+    whole = train_cohort(genomes("gru"), "reber", config, data=reber, grouping="none")
     monkeypatch.setattr(population, "choose_chunk_size", lambda per, device, reserved=0: 2)  # room for two
     with caplog.at_level(logging.INFO, logger="nas.training.stacking"):
-        split = train_population(genomes("gru"), "reber", config, data=reber, grouping="none")
+        split = train_cohort(genomes("gru"), "reber", config, data=reber, grouping="none")
     assert "does not fit in memory" in caplog.text and "3 chunks" in caplog.text
     assert all(r.error is None for r in split)  # split, never dropped
     for a, b in zip(whole, split):

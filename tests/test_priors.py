@@ -161,7 +161,7 @@ def test_sample_params_keeps_fixed_values():
 
 def test_layered_random_blocks_follow_layers_when_dense():
     dag = LayeredDAG.from_graph(get_prior("layered_random").generate(12, {"layers": 4, "p": 1.0, "skip": 0.0}, seed=0))
-    assert dag.layer_widths == (3, 3, 3, 3)
+    assert dag.layer_sizes == (3, 3, 3, 3)
     assert dag.skip_edges == ()
 
 

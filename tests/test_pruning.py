@@ -472,7 +472,7 @@ def test_the_pruning_store_restores_the_last_stage_and_leaves_stopped_networks_o
     (["--method", "foo"], "expected some of: mcb, mcu, mcd, random, obd"),
     (["--rate", "1.5"], "PruneConfig.rate = 1.5; expected a number in (0, 1) or None"),
     (["--target", "1"], "PruneConfig.target = 1.0; expected a number in (0, 1)"),
-    (["--arch", "784-x-10"], "layer widths like 784-100-10"),
+    (["--arch", "784-x-10"], "layer sizes like 784-100-10"),
     (["--task", "reber"], "builds a feed-forward MLP"),
     (["--single-shot", "--rate", "0.3"], "--single-shot"),
 ])

@@ -1,4 +1,4 @@
-"""Pruning many networks together (seeds × methods as one population), the weights a run prunes
+"""Pruning many networks together (seeds × methods as one cohort), the weights a run prunes
 (input, hidden, recurrent, output), the paper's step decay, presets, paired tests and reports."""
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def test_the_parts_of_a_network_and_their_masks(mnist):
     assert torch.equal(model(x), before)  # masks of ones change nothing
     names, weights, masks = prunable(model)
     assert names[0] == "input_layer.weight" and names[-1] == "output_layer.weight"
-    assert sum(m.numel() for m in masks[:1]) == 784 * model.layer_widths[0]
+    assert sum(m.numel() for m in masks[:1]) == 784 * model.layer_sizes[0]
     rnn = build_seeded(Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=10, seed=0, family="rnn:lstm"),
                        get_task("reber"), reber_classification_dataset(50, seed=0), 0)
     names = prunable(rnn, "input,recurrent")[0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nas.training.equal_cost import ff_nonzero_weights, width_for_budget
+from nas.training.equal_cost import ff_nonzero_weights, width_for_weight_target
 from search_spaces.builders import BuilderError, build_model
 from search_spaces.dag import LayeredDAG
 from search_spaces.genome import Genome
@@ -69,7 +69,7 @@ def test_recurrent_sinks_readout_reads_the_dead_end_units(family):
 def test_sinks_readout_layers_and_output_mask():
     model = build("ff", readout="sinks", width=2)
     assert model.readout_layers == (0, 1, 2)  # node 5 (layer 0), node 3 (layer 1), node 4 (layer 2)
-    assert model.layer_widths == (6, 4, 2)
+    assert model.layer_sizes == (6, 4, 2)
     # columns: layer 0 units of node 5 only, layer 1 units of node 3, all of layer 2
     expected = np.array([0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1], dtype=np.float32)
     assert np.array_equal(model.output_layer.mask[0].numpy(), expected)
@@ -129,15 +129,15 @@ def test_analytic_weight_count_equals_the_built_model(seed):
     assert ff_nonzero_weights(genome, 12, 10) == model.nonzero_weights()
 
 
-def test_width_for_budget_picks_the_closest_width():
+def test_width_for_weight_target_picks_the_closest_width():
     g = Genome("erdos_renyi", {"p": 0.2}, nodes=30, seed=2)
     count = lambda h: ff_nonzero_weights(h, 784, 10)  # noqa: E731
     for target in (30_000, 120_000, 400_000):
-        fitted = width_for_budget(g, target, count)
+        fitted = width_for_weight_target(g, target, count)
         others = [abs(count(g.replace(width=w)) - target) for w in range(1, 64)]
         assert abs(count(fitted) - target) == min(others)
-    assert width_for_budget(g, 1, count).width == 1
-    assert width_for_budget(g, 10**12, count, widths=(1, 8)).width == 8
+    assert width_for_weight_target(g, 1, count).width == 1
+    assert width_for_weight_target(g, 10**12, count, widths=(1, 8)).width == 8
 
 
 def test_sinks_construction_initialises_by_total_fan_in_and_keeps_deep_states_bounded():

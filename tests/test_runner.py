@@ -128,7 +128,7 @@ def test_resume_after_kill_between_generations_reproduces_the_run(tmp_path, stra
     cfg = make_config(tmp_path, "killed", strategy=strategy)
     with pytest.raises(Killed):
         run_search(cfg, trainer=FakeTrainer(), on_generation=kill_after_first, outputs=RunOutputs(report=False))
-    assert len(Ledger.open(cfg.storage_url, cfg.study_name, create=False).load_state()["generations"]) == 2
+    assert len(Ledger.open(cfg.storage_url, cfg.ledger, create=False).load_state()["generations"]) == 2
     resumed = run_search(cfg, resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert trajectory(resumed.ledger) == trajectory(full.ledger)
     assert [g["skipped_candidates"] for g in resumed.generations] == [g["skipped_candidates"] for g in full.generations]
@@ -139,7 +139,7 @@ def test_ctrl_c_during_training_requeues_and_resume_reproduces(tmp_path):
     cfg = make_config(tmp_path, "ctrlc")
     with pytest.raises(KeyboardInterrupt):
         run_search(cfg, trainer=FakeTrainer(interrupt_on_call=2), outputs=RunOutputs(report=False))
-    ledger = Ledger.open(cfg.storage_url, cfg.study_name, create=False)
+    ledger = Ledger.open(cfg.storage_url, cfg.ledger, create=False)
     assert ledger.load_state()["generation"] == 1
     requeued = [t for t in ledger.trials() if t.user_attrs.get("requeued")]
     assert requeued and all("interrupted" in t.user_attrs["fail_reason"] for t in requeued)
@@ -155,33 +155,33 @@ def test_failed_training_is_recorded_and_the_search_goes_on(tmp_path):
     assert len(run.generations) == 3
 
 
-def test_existing_study_needs_resume_and_a_compatible_config(tmp_path):
+def test_existing_ledger_needs_resume_and_a_compatible_config(tmp_path):
     cfg = make_config(tmp_path, generations=1)
     run_search(cfg, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     with pytest.raises(LedgerError, match="--resume"):
         run_search(cfg, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
-    with pytest.raises(LedgerError, match="incompatible config .*population: study has 6, asked 8"):
+    with pytest.raises(LedgerError, match="incompatible config .*population: ledger has 6, asked 8"):
         run_search(cfg.with_changes(population=8), resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     more = run_search(cfg.with_changes(generations=2), resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert len(more.generations) == 2
 
 
-def test_resume_of_a_missing_study_is_an_error(tmp_path):
+def test_resume_of_a_missing_ledger_is_an_error(tmp_path):
     with pytest.raises(LedgerError, match="not found"):
         run_search(make_config(tmp_path), resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
 
 
 def test_external_worker_trains_the_queue(tmp_path):
     cfg = make_config(tmp_path, "ext", local_worker=False, generations=2,
-                      storage=f"journal:{tmp_path / 'shared.log'}", study="shared")
+                      storage=f"journal:{tmp_path / 'shared.log'}", ledger_name="shared")
     reference = run_search(make_config(tmp_path, "local", generations=2), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     worker_trainer = FakeTrainer()
 
     def work():
         ledger = None
-        while ledger is None:  # the search creates the study; the worker waits for it
+        while ledger is None:  # the search creates the ledger; the worker waits for it
             try:
-                ledger = Ledger.open(cfg.storage_url, cfg.study_name, create=False)
+                ledger = Ledger.open(cfg.storage_url, cfg.ledger, create=False)
                 if ledger.config is None:
                     ledger = None
             except LedgerError:
@@ -263,10 +263,10 @@ class DyingTrainer(FakeTrainer):
         raise MachineLost
 
 
-def _wait_for_study(cfg) -> Ledger:
+def _wait_for_ledger(cfg) -> Ledger:
     while True:
         try:
-            ledger = Ledger.open(cfg.storage_url, cfg.study_name, create=False)
+            ledger = Ledger.open(cfg.storage_url, cfg.ledger, create=False)
             if ledger.config is not None:
                 return ledger
         except LedgerError:
@@ -275,14 +275,14 @@ def _wait_for_study(cfg) -> Ledger:
 
 def test_a_dead_worker_does_not_stall_the_search(tmp_path):
     cfg = make_config(tmp_path, "ext", local_worker=False, generations=2, heartbeat_interval=0.05, stale_after=0.5,
-                      storage=f"journal:{tmp_path / 'shared.log'}", study="shared")
+                      storage=f"journal:{tmp_path / 'shared.log'}", ledger_name="shared")
     reference = run_search(make_config(tmp_path, "local", generations=2), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     survivor = FakeTrainer()
 
     def workers():
-        ledger = _wait_for_study(cfg)
+        ledger = _wait_for_ledger(cfg)
         with pytest.raises(MachineLost):  # claims one trial and dies holding it
-            run_worker(ledger, trainer=DyingTrainer(), idle_timeout=30.0, batch=1)
+            run_worker(ledger, trainer=DyingTrainer(), idle_timeout=30.0, share=1)
         run_worker(ledger, idle_timeout=2.0, trainer=survivor)
 
     thread = threading.Thread(target=workers)
@@ -327,7 +327,7 @@ def test_final_phase_trains_the_top_k_over_seeds_and_resumes_after_a_kill(tmp_pa
     trainer.interrupt_on_final = 2  # killed while training the second seed
     with pytest.raises(KeyboardInterrupt):
         run_search(config, trainer=trainer, outputs=RunOutputs(report=False))
-    ledger = Ledger.open(config.storage_url, config.study_name, create=False)
+    ledger = Ledger.open(config.storage_url, config.ledger, create=False)
     first = ledger.get_attr(FINAL_ATTR)
     assert len(first) == 3 and {r["seed"] for r in first} == {7}  # the first seed's batch was saved
     resumed = FakeTrainer()

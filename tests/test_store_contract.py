@@ -115,7 +115,7 @@ def _trajectory(stored: dict) -> dict:
 
 
 def _ledger_case(tmp_path, url: str, study: str) -> Case:
-    config = SearchConfig(task="mnist", out=str(tmp_path / "run"), storage=url, study=study, population=6,
+    config = SearchConfig(task="mnist", out=str(tmp_path / "run"), storage=url, ledger_name=study, population=6,
                           generations=3, survivors=3, seed=7, progress=False)
 
     def record(i):
@@ -332,5 +332,5 @@ def test_a_resumed_search_may_change_only_what_its_trajectory_leaves_out(tmp_pat
     more = SearchConfig.from_stored(case.settings).with_changes(generations=5).to_dict()
     store = case.open(more, resume=True)
     assert store.settings()["generations"] == 5  # stored for the resumed search
-    with pytest.raises(LedgerSettingsError, match=r"incompatible config \(population: study has 6, asked 8\)"):
+    with pytest.raises(LedgerSettingsError, match=r"incompatible config \(population: ledger has 6, asked 8\)"):
         case.open(case.other, resume=True)

@@ -18,9 +18,9 @@ from typing import Sequence
 import click
 import numpy as np
 
-from nas.cli.options import warn_if_large
+from nas.cli.options import old_spelling, renamed, warn_if_large
 from nas.exceptions import ConfigError
-from nas.training.equal_cost import ff_nonzero_weights, width_for_budget
+from nas.training.equal_cost import ff_nonzero_weights, width_for_weight_target
 from predictors.exceptions import EvaluationDataError
 from search_spaces.builders import build_model
 from search_spaces.distance import layer_distances
@@ -126,10 +126,12 @@ def priors_cmd():
               help=f"Units per vertex (1: the paper's network). Default: {SAMPLE_WIDTH} for family ff, else 1.")
 @click.option("--readout", type=click.Choice(READOUTS), default="sinks", show_default=True,
               help="Vertices feeding the output: every sink, or the last layer only (the paper's).")
-@click.option("--budget", type=int, help="Family ff: set the width so the MLP's nonzero weights come closest to this.")
-@click.option("--in-features", type=int, default=784, show_default=True, help="Input size the --budget is counted for.")
-@click.option("--classes", type=int, default=10, show_default=True, help="Outputs the --budget is counted for.")
-def sample_cmd(prior_name, params, nodes, seed, family, width, readout, budget, in_features, classes):
+@click.option("--weight-target", type=int,
+              help="Family ff: set the width so the MLP's nonzero weights come closest to this.")
+@old_spelling("--budget", "budget", type=int)
+@click.option("--in-features", type=int, default=784, show_default=True, help="Input size the --weight-target is counted for.")
+@click.option("--classes", type=int, default=10, show_default=True, help="Outputs the --weight-target is counted for.")
+def sample_cmd(prior_name, params, nodes, seed, family, width, readout, weight_target, budget, in_features, classes):
     """Print a genome as JSON; parameters not given are drawn from the prior's space with SEED."""
     # the genome's own seed rule, checked before the seed draws the prior's parameters
     check_value("Genome", "seed", seed, Genome.constraints["seed"], error=InvalidGenomeError)
@@ -142,20 +144,21 @@ def sample_cmd(prior_name, params, nodes, seed, family, width, readout, budget, 
         width = SAMPLE_WIDTH if family == "ff" else 1
     genome = Genome(prior_name, drawn, nodes=nodes, seed=seed, family=family, width=width, readout=readout)
     genome.dag()  # an edgeless or ungeneratable graph fails here, with its values
-    if budget is not None:
+    weight_target = renamed(weight_target, budget, "--weight-target", "--budget")
+    if weight_target is not None:
         if family != "ff":
-            raise ConfigError(f"--budget counts the weights of family 'ff' only, got family {family!r}")
-        for name, value in (("--budget", budget), ("--in-features", in_features), ("--classes", classes)):
+            raise ConfigError(f"--weight-target counts the weights of family 'ff' only, got family {family!r}")
+        for name, value in (("--weight-target", weight_target), ("--in-features", in_features), ("--classes", classes)):
             if value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value}")
-        genome = width_for_budget(genome, budget, lambda g: ff_nonzero_weights(g, in_features, classes))
+        genome = width_for_weight_target(genome, weight_target, lambda g: ff_nonzero_weights(g, in_features, classes))
     click.echo(genome.to_json())
 
 
 @cli.command("describe")
 @click.argument("genome_path", metavar="GENOME.json")
 def describe_cmd(genome_path):
-    """Print a genome's graph features (name -> value), layer widths, key and WL hash."""
+    """Print a genome's graph features (name -> value), layer sizes, key and WL hash."""
     genome = load_genome(genome_path)
     dag = genome.dag()
     _echo_json(
@@ -163,7 +166,7 @@ def describe_cmd(genome_path):
             "genome": str(genome),
             "key": genome.key,
             "wl_hash": dag.wl_hash(),
-            "layer_widths": list(dag.layer_widths),
+            "layer_sizes": list(dag.layer_sizes),
             "features": graph_features(dag),
         }
     )

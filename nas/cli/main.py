@@ -21,7 +21,7 @@ from search_spaces.exceptions import SparseNASError
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("nas.cli.data", "Inspect, fetch and generate datasets."),
     "arch": ("nas.cli.arch", "Sample, describe, export, import, join and compare architectures."),
-    "train": ("nas.cli.train", "Train one genome or a population of genomes on a task."),
+    "train": ("nas.cli.train", "Train one genome or a cohort of genomes on a task."),
     "predictor": ("nas.cli.predictor", "Fit, evaluate and apply structure-to-performance predictors."),
     "search": ("nas.cli.search", "Run an architecture search (genetic, random, TPE, NSGA-II)."),
     "worker": ("nas.cli.worker", "Train queued candidates of a search from its ledger."),

@@ -10,7 +10,7 @@ import click
 
 from nas.exceptions import ConfigError
 
-__all__ = ["parse_key_values", "check_output", "warn_if_large", "LARGE_GRAPH"]
+__all__ = ["parse_key_values", "check_output", "warn_if_large", "LARGE_GRAPH", "old_spelling", "renamed"]
 
 #: Graphs above this many nodes get a warning: features (betweenness, O(N·E)) and per-layer masks
 #: then take minutes and gigabytes (measured: a 5000-node genome took 4.3 GB).
@@ -60,6 +60,28 @@ def check_output(path, overwrite: bool, option: str = "--out", flag: str = "--ov
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{option} {str(path)!r}: the folder {str(existing)!r} is not writable")
     return path
+
+
+def old_spelling(flag: str, name: str, **attrs):
+    """A hidden option for a flag that was renamed (kept for one release): it reaches the command
+    as ``name``, to be merged with the new one by :func:`renamed`."""
+    return click.option(flag, name, hidden=True, **attrs)
+
+
+def renamed(value, old_value, new_flag: str, old_flag: str):
+    """The value of ``new_flag``, or of its old spelling ``old_flag`` (a hidden alias, silent so that
+    an error stays one line).
+
+    Raises
+    ------
+    ConfigError
+        Both spellings were given.
+    """
+    if old_value is None:
+        return value
+    if value is not None:
+        raise ConfigError(f"{old_flag} is the old spelling of {new_flag}; expected one of them, got both")
+    return old_value
 
 
 def warn_if_large(genomes) -> None:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from nas.cli.options import parse_key_values
+from nas.cli.options import old_spelling, parse_key_values, renamed
 from nas.exceptions import ConfigError
 from nas.studies.priors.config import PRESETS, build_study_config
 from nas.studies.priors.report import write_report
@@ -62,7 +62,9 @@ def presets_cmd():
 @click.option("--epochs", type=int, help="Training epochs (overrides the budget).")
 @click.option("--train", "train_pairs", multiple=True, metavar="KEY=VALUE", help="Any TrainConfig option, e.g. --train lr=0.02.")
 @click.option("--fail-margin", type=float, help="Failed: accuracy at most chance + this (default 0.05).")
-@click.option("--batch", type=int, help="Genomes trained together per call (default 32; at most these are lost on a kill).")
+@click.option("--cohort-size", type=int,
+              help="Genomes trained together per call (default 32; at most these are lost on a kill).")
+@old_spelling("--batch", "batch", type=int)
 @click.option("--preset", help="A named study (nas priors presets), e.g. stier2021-reber; options override it.")
 @click.option("--quick", is_flag=True, help="Small per-task budget: minutes on a 2-core CPU.")
 @click.option("--out", required=True, type=click.Path(), help="Study folder (new, or the study to --resume).")
@@ -74,20 +76,22 @@ def presets_cmd():
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--threads", type=int, help="CPU threads for torch in this process.")
 def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, match, seed, epochs, train_pairs,
-                 fail_margin, batch, preset, quick, out, resume, data_dir, allow_partial_data, device, no_predictor,
+                 fail_margin, cohort_size, batch, preset, quick, out, resume, data_dir, allow_partial_data, device, no_predictor,
                  no_progress, threads):
-    """Sample K genomes per prior, train each with S seeds (as populations), and write the study report.
+    """Sample K genomes per prior, train each with S seeds (cohorts trained together), and write the study report.
 
     Every finished run is appended to OUT/runs.jsonl at once, so a killed study continues with
-    the same command plus --resume and loses at most the population in flight. OUT/report.md
+    the same command plus --resume and loses at most the cohort in flight. OUT/report.md
     compares the priors (Kruskal-Wallis, Holm-corrected Mann-Whitney, Cliff's delta), reports
     the seed noise and its ceiling on R², feature correlations and a cross-validated predictor.
     """
     set_threads(threads)
+    cohort_size = renamed(cohort_size, batch, "--cohort-size", "--batch")
     settings = dict(task=task, priors=_split(priors), per_prior=per_prior, seeds=seeds, families=_split(family),
                     nodes=nodes, width=width, readout=readout, match=match, seed=seed,
                     train=_train_options(train_pairs, epochs), fail_margin=fail_margin)
-    runtime = dict(out=out, data_dir=data_dir, device=device, allow_partial_data=allow_partial_data, batch=batch,
+    runtime = dict(out=out, data_dir=data_dir, device=device, allow_partial_data=allow_partial_data,
+                   cohort_size=cohort_size,
                    progress=False if no_progress else None)
     asked = preset is not None or quick or any(v is not None for v in settings.values())
     # On --resume the stored settings are used; settings given here must equal them.

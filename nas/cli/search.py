@@ -6,6 +6,7 @@ import math
 
 import click
 
+from nas.cli.options import old_spelling, renamed
 from nas.exceptions import ConfigError
 from nas.report import RunOutputs
 from nas.search.config import build_config
@@ -21,7 +22,8 @@ from nas.training.device import set_threads
 @click.option("--survivors", type=int, help="Trained individuals kept as parents (and k of the k-th best).")
 @click.option("--strategy", type=str, help="ga, random, tpe or nsga2.")
 @click.option("--storage", help="Ledger URL: sqlite:///PATH (default RUN_DIR/ledger.db), journal:PATH, postgresql://...")
-@click.option("--study", help="Study name in the ledger (default: the run directory's name).")
+@click.option("--ledger", "ledger_name", help="The ledger's name in --storage (default: the run directory's name).")
+@old_spelling("--study", "study")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/search).")
 @click.option("--seed", type=int, help="Seed of the search (and of every training run).")
 @click.option("--second-objective", type=click.Choice(["nonzero_weights", "parameters", "flops"]),
@@ -33,7 +35,9 @@ from nas.training.device import set_threads
 @click.option("--readout", type=click.Choice(["sinks", "last"]),
               help="Which vertices feed the output: every sink (default) or the last layer only (the paper's).")
 @click.option("--widths", type=(int, int), metavar="LOW HIGH", help="Range of vertex widths (units per vertex), e.g. 1 16.")
-@click.option("--budget", type=int, help="Equal-cost search: set every candidate's width so its nonzero weights come closest to this.")
+@click.option("--weight-target", type=int,
+              help="Equal-cost search: set every candidate's width so its nonzero weights come closest to this.")
+@old_spelling("--budget", "budget", type=int)
 @click.option("--final-top", type=int, help="Survivors fully trained after the search (default 3; 0: none).")
 @click.option("--final-seeds", type=int, help="Seeds each survivor is fully trained with (default 3).")
 @click.option("--final-epochs", type=int, help="Epochs of the full training (default: the task's budget).")
@@ -42,16 +46,17 @@ from nas.training.device import set_threads
               help="Use a truncated dataset file anyway; results record the test examples used.")
 @click.option("--device", help="Torch device (default: cuda if available, else cpu).")
 @click.option("--external-workers", is_flag=True, help="Do not train here; wait for `nas worker` processes.")
-@click.option("--resume", is_flag=True, help="Continue the study from its last finished generation.")
+@click.option("--resume", is_flag=True, help="Continue the search from its last finished generation.")
 @click.option("--quick", is_flag=True, help="Small budget per task: finishes in a few minutes on a 2-core CPU.")
 @click.option("--no-progress", is_flag=True, help="No per-generation progress lines.")
 @click.option("--threads", type=int, help="CPU threads for torch in this process (default: torch's choice).")
 @click.option("--time-limit", type=float, metavar="MINUTES",
               help="Stop before a generation (or final batch) that would end past this many minutes; "
                    "continue later with --resume.")
-def cli(task, config_file, population, generations, survivors, strategy, storage, study, out, seed,
-        second_objective, gating, predictor_file, epochs, readout, widths, budget, final_top, final_seeds, final_epochs,
-        data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress, threads, time_limit):
+def cli(task, config_file, population, generations, survivors, strategy, storage, ledger_name, study, out, seed,
+        second_objective, gating, predictor_file, epochs, readout, widths, weight_target, budget, final_top, final_seeds,
+        final_epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress, threads,
+        time_limit):
     """Search architectures for a task; results go to the run directory and the ledger.
 
     Candidates are screened at a short budget; the best ``--final-top`` are then fully trained
@@ -66,11 +71,13 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
         raise ConfigError(f"--time-limit = {time_limit!r}; expected a finite number of minutes > 0")
     set_threads(threads)  # a per-process setting, not part of the search config
 
+    ledger_name = renamed(ledger_name, study, "--ledger", "--study")
+    weight_target = renamed(weight_target, budget, "--weight-target", "--budget")
     options = dict(task=task, population=population, generations=generations, survivors=survivors,
-                   strategy=strategy, storage=storage, study=study, out=out, seed=seed,
+                   strategy=strategy, storage=storage, ledger_name=ledger_name, out=out, seed=seed,
                    second_objective=second_objective, gating=gating, data_dir=data_dir, device=device,
                    allow_partial_data=allow_partial_data, predictor_file=predictor_file, readout=readout,
-                   widths=widths, budget=budget, final_top=final_top, final_seeds=final_seeds)
+                   widths=widths, weight_target=weight_target, final_top=final_top, final_seeds=final_seeds)
     if epochs is not None:
         options["train"] = {"epochs": epochs}
     if final_epochs is not None:

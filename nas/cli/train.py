@@ -1,9 +1,9 @@
-"""``nas train``: train one genome, or a population of genomes together, and print the result JSON.
+"""``nas train``: train one genome, or a cohort of genomes together, and print the result JSON.
 
 Examples::
 
     nas train --task mnist --genome genome.json --epochs 5 --out result.json
-    nas train --task mnist --population genomes.jsonl --out results.jsonl
+    nas train --task mnist --genomes genomes.jsonl --out results.jsonl
 """
 
 from __future__ import annotations
@@ -15,28 +15,28 @@ from pathlib import Path
 import click
 
 from nas.cli.arch import load_genome
-from nas.cli.options import check_output, warn_if_large
+from nas.cli.options import check_output, old_spelling, renamed, warn_if_large
 from nas.exceptions import ConfigError
 from nas.provenance import write_text_atomic
 from nas.training import train_genome
 from nas.training.device import resolve_device, set_threads
-from nas.training.stacking import train_population
+from nas.training.stacking import train_cohort
 from nas.training.tasks import get_task
 from search_spaces.genome import Genome
 
 __all__ = ["cli"]
 
 
-def _read_population(path: Path) -> list:
+def _read_genomes(path: Path) -> list:
     try:
         lines = path.read_text().splitlines()
     except OSError as err:
-        raise ConfigError(f"cannot read population file {str(path)!r}: {err.strerror}") from None
+        raise ConfigError(f"cannot read genomes file {str(path)!r}: {err.strerror}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"cannot read population file {str(path)!r}: not UTF-8 text (expected genome JSON lines)") from None
+        raise ConfigError(f"cannot read genomes file {str(path)!r}: not UTF-8 text (expected genome JSON lines)") from None
     genomes = [Genome.from_json(line) for line in lines if line.strip()]
     if not genomes:
-        raise ConfigError(f"population file {str(path)!r} holds no genomes; expected one genome JSON per line")
+        raise ConfigError(f"genomes file {str(path)!r} holds no genomes; expected one genome JSON per line")
     warn_if_large(genomes)
     return genomes
 
@@ -44,8 +44,9 @@ def _read_population(path: Path) -> list:
 @click.command("train")
 @click.option("--task", "task_name", default="mnist", show_default=True, help="Task name (see nas.training.tasks.list_tasks).")
 @click.option("--genome", "genome_path", type=click.Path(path_type=Path), help="Genome JSON file to train.")
-@click.option("--population", "population_path", type=click.Path(path_type=Path),
-              help="JSONL file, one genome per line, trained together.")
+@click.option("--genomes", "genomes_path", type=click.Path(path_type=Path),
+              help="JSONL file, one genome per line, trained together (a cohort).")
+@old_spelling("--population", "population_path", type=click.Path(path_type=Path))
 @click.option("--epochs", type=int, help="Epochs (default: the task's budget).")
 @click.option("--max-steps", type=int, help="Stop after this many optimizer steps.")
 @click.option("--batch-size", type=int, help="Training batch size.")
@@ -64,13 +65,14 @@ def _read_population(path: Path) -> list:
 @click.option("--allow-partial-data", "allow_partial", is_flag=True, help="Accept a truncated test file (the result says so).")
 @click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the result JSON (JSONL for --population).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the result JSON (JSONL for --genomes).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
-def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, lr, optimizer, schedule, patience,
+def cli(task_name, genome_path, genomes_path, population_path, epochs, max_steps, batch_size, lr, optimizer, schedule, patience,
         precision, augment, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path, overwrite):
-    """Train one genome (--genome) or a population (--population) and print the result JSON."""
-    if (genome_path is None) == (population_path is None):
-        raise ConfigError("give exactly one of --genome GENOME.json and --population GENOMES.jsonl")
+    """Train one genome (--genome) or a cohort of genomes together (--genomes) and print the result JSON."""
+    genomes_path = renamed(genomes_path, population_path, "--genomes", "--population")
+    if (genome_path is None) == (genomes_path is None):
+        raise ConfigError("give exactly one of --genome GENOME.json and --genomes GENOMES.jsonl")
     if out_path is not None:
         check_output(out_path, overwrite)  # before training: a result must not be lost at the end
     set_threads(threads)  # entry point: the only place the thread count is set
@@ -89,11 +91,11 @@ def cli(task_name, genome_path, population_path, epochs, max_steps, batch_size, 
         data = task.load(data_dir=data_dir, allow_partial=allow_partial)
         records = [train_genome(genome, task, config, data=data).to_dict()]
     else:
-        genomes = _read_population(population_path)
+        genomes = _read_genomes(genomes_path)
         for g in genomes:
             task.check_family(g.family)
         data = task.load(data_dir=data_dir, allow_partial=allow_partial)
-        records = [r.to_dict() for r in train_population(genomes, task, config, data=data)]
+        records = [r.to_dict() for r in train_cohort(genomes, task, config, data=data)]
 
     if genome_path is not None:
         text = json.dumps(records[0], indent=2, sort_keys=True) + "\n"

@@ -21,7 +21,7 @@ Optuna's storage is the single source of truth of a search; the run directory's 
   search calls it on ``--resume`` and while it waits, idle workers call it too. (Optuna's own
   heartbeat exists only for RDB storages and only inside ``study.optimize``; this one is a user
   attribute and works on every storage, the journal file included.)
-* **State.** Study user attributes hold the search's config (``config``) and, after every
+* **State.** Ledger attributes (the Optuna study's user attributes) hold the search's config (``config``) and, after every
   generation, the state needed to continue (``search_state``: strategy state, RNG state,
   predictor training set, per-generation statistics).
 
@@ -166,72 +166,74 @@ def _owned(claim: Claim):
 
 
 class Ledger:
-    """An Optuna study holding every training run of one search (see the module docstring).
+    """The ledger of one search: an Optuna study holding every training run (see the module
+    docstring). Use :meth:`open`.
 
-    Use :meth:`open`; the constructor takes an already opened study.
+    Attributes
+    ----------
+    study : optuna.Study
+        The Optuna study behind the ledger (Optuna's word; in ``nas`` a *study* is a prior or
+        pruning study, and this object is only ever called the ledger).
+    storage : optuna.storages.BaseStorage
+        Its storage, as opened from ``url``.
+    url : str
     """
 
-    def __init__(self, study: optuna.Study, url: str):
+    def __init__(self, study: optuna.Study, storage, url: str):
         self.study = study
+        self.storage = storage
         self.url = url
-
-    @property
-    def storage(self):
-        return self.study._storage
-
-    @property
-    def study_id(self) -> int:
-        return self.study._study_id
+        self.study_id = storage.get_study_id_from_name(study.study_name)
 
     @property
     def name(self) -> str:
         return self.study.study_name
 
     @classmethod
-    def open(cls, url: str, study: str, *, directions: Sequence[str] | None = None, create: bool = True) -> "Ledger":
-        """Open (or create) the study ``study`` in the storage at ``url``.
+    def open(cls, url: str, name: str, *, directions: Sequence[str] | None = None, create: bool = True) -> "Ledger":
+        """Open (or create) the ledger ``name`` in the storage at ``url``.
 
         Parameters
         ----------
         url : str
             Storage URL (see :func:`open_storage`).
-        study : str
-            Study name.
+        name : str
+            The ledger's name in the storage (Optuna's study name).
         directions : list of {"maximize", "minimize"}, optional
-            Needed to create the study; checked against an existing one.
+            Needed to create the ledger; checked against an existing one.
         create : bool
-            Create the study if it does not exist; else a missing study is an error.
+            Create the ledger if it does not exist; else a missing one is an error.
 
         Raises
         ------
         LedgerNotFoundError
-            A missing ledger file or study (``create=False``).
+            A missing ledger file, or no ledger ``name`` in the storage (``create=False``).
         LedgerError
-            Unreachable storage, or directions that differ from the existing study's.
+            Unreachable storage, or directions that differ from the existing ledger's.
         """
         if not create:
             check_exists(url)  # opening a file ledger would create it
         storage = open_storage(url)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            existing = optuna.load_study(study_name=study, storage=storage)
+            existing = optuna.load_study(study_name=name, storage=storage)
         except KeyError:
             existing = None
         except Exception as err:
-            raise LedgerError(f"cannot read study {study!r} from {shown_url(url)!r}: {type(err).__name__}: "
+            raise LedgerError(f"cannot read ledger {name!r} from {shown_url(url)!r}: {type(err).__name__}: "
                               f"{scrub(str(err), url)}") from None
         if existing is None:
             if not create:
                 names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-                raise LedgerNotFoundError(f"study {study!r} not found in {shown_url(url)!r}; studies there: {names or 'none'}")
+                raise LedgerNotFoundError(f"ledger {name!r} not found in {shown_url(url)!r}; ledgers there: {names or 'none'}")
             if not directions:
-                raise LedgerError(f"creating study {study!r} needs its directions")
-            existing = optuna.create_study(study_name=study, storage=storage, directions=list(directions))
+                raise LedgerError(f"creating ledger {name!r} needs its directions")
+            existing = optuna.create_study(study_name=name, storage=storage, directions=list(directions))
         elif directions is not None:
             have = [d.name.lower() for d in existing.directions]
             if have != [d.lower() for d in directions]:
-                raise LedgerError(f"study {study!r} has directions {have}, this search needs {list(directions)}")
-        return cls(existing, url)
+                raise LedgerError(f"ledger {name!r} has directions {have}, this search needs {list(directions)}")
+        return cls(existing, storage, url)
 
     # --- study-level attributes ---------------------------------------------------------------
 
@@ -312,7 +314,7 @@ class Ledger:
     # --- workers ------------------------------------------------------------------------------
 
     def register_worker(self, **facts) -> None:
-        """Announce (or renew) this process as a worker of the study: a study attribute
+        """Announce (or renew) this process as a worker of the ledger: a ledger attribute
         ``worker:<host:pid>`` holding its host, the time and ``facts``."""
         self.set_attr(f"{WORKER_ATTR}{worker_id()}", {"host": socket.gethostname(), "beat": time.time(), **facts})
 

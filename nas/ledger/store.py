@@ -1,7 +1,7 @@
 """The search's ledger as a result store (:class:`~nas.stores.ResultStore`): an adapter, not a new storage.
 
-* **Settings** are the study attribute ``config`` (the search config as a dict); the part a
-  resumed study must agree on is given by the caller (``compared``; the search passes its
+* **Settings** are the ledger attribute ``config`` (the search config as a dict); the part a
+  resumed ledger must agree on is given by the caller (``compared``; the search passes its
   config's trajectory fields, :meth:`nas.search.config.SearchConfig.trajectory`).
 * **Records** are the ledger's finished evaluations, in trial-number order: every ``COMPLETE``
   trial, and every ``FAIL`` trial that was not requeued (a failed training is a result too), as
@@ -57,14 +57,14 @@ def _record(trial: FrozenTrial) -> dict:
 
 
 class LedgerStore(ResultStore):
-    """The ledger ``(url, study)`` as a result store (see the module docstring).
+    """The ledger ``(url, name)`` as a result store (see the module docstring).
 
     Parameters
     ----------
     ledger : Ledger
         The opened ledger; use :meth:`open`, :meth:`create` or :meth:`load`.
     compared : callable, optional
-        Settings dict -> the fields a resumed study must agree on (default: all).
+        Settings dict -> the fields a resumed ledger must agree on (default: all).
     """
 
     def __init__(self, ledger: Ledger, compared: Compared | None = None):
@@ -74,28 +74,28 @@ class LedgerStore(ResultStore):
     @classmethod
     def open(cls, location, settings=None, *, resume: bool = False, directions: Sequence[str] | None = None,
              compared: Compared | None = None) -> "LedgerStore":
-        """Open the study ``location = (url, name)`` for a new search, or with ``resume`` an existing one.
+        """Open the ledger ``location = (url, name)`` for a new search, or with ``resume`` an existing one.
 
-        The checks come in the search's order: a study that exists is compared first (so a new
-        search over an old study with other settings hears which ones differ), then refused
+        The checks come in the search's order: a ledger that exists is compared first (so a new
+        search over an old ledger with other settings hears which ones differ), then refused
         unless ``resume``. The asked ``settings`` are stored (a resumed search may change what
         ``compared`` leaves out, e.g. the number of generations).
 
         Raises
         ------
         LedgerNotFoundError
-            ``resume`` and no such ledger file or study, or a study not made by ``nas search``.
+            ``resume`` and no such ledger file or ledger, or a ledger not made by ``nas search``.
         LedgerSettingsError
-            The study exists with other settings (each differing field named).
+            The ledger exists with other settings (each differing field named).
         LedgerExistsError
-            Not ``resume`` and the study exists (or holds trials of something else).
+            Not ``resume`` and the ledger exists (or holds trials of something else).
         LedgerError
-            The storage cannot be opened, or the study's directions differ from ``directions``.
+            The storage cannot be opened, or the ledger's directions differ from ``directions``.
         """
         url, name = location
         ledger = Ledger.open(url, name, directions=directions, create=not resume)
         store = cls(ledger, compared)
-        foreign = f"study {name!r} in {shown_url(url)!r} was not made by `nas search`; nothing to resume"
+        foreign = f"ledger {name!r} in {shown_url(url)!r} was not made by `nas search`; nothing to resume"
         if ledger.config is None:
             if resume:
                 raise LedgerNotFoundError(foreign)
@@ -105,8 +105,8 @@ class LedgerStore(ResultStore):
             if settings is not None:
                 store.check_settings(settings)
             if not resume:
-                raise LedgerExistsError(f"study {name!r} already exists in {shown_url(url)!r}; pass --resume to "
-                                        "continue it, or choose another --study / --out")
+                raise LedgerExistsError(f"ledger {name!r} already exists in {shown_url(url)!r}; pass --resume to "
+                                        "continue it, or choose another --ledger / --out")
         if settings is not None:
             ledger.set_attr(CONFIG_ATTR, dict(settings))
         return store
@@ -114,7 +114,7 @@ class LedgerStore(ResultStore):
     @classmethod
     def create(cls, location, settings, *, directions: Sequence[str] = ("maximize",),
                compared: Compared | None = None) -> "LedgerStore":
-        """A new study ``location = (url, name)`` holding ``settings`` (see :meth:`open`)."""
+        """A new ledger ``location = (url, name)`` holding ``settings`` (see :meth:`open`)."""
         if settings is None:
             raise LedgerError("a new ledger needs its settings (the search config); got None")
         return cls.open(location, settings, resume=False, directions=directions, compared=compared)
@@ -122,17 +122,17 @@ class LedgerStore(ResultStore):
     @classmethod
     def load(cls, location, *, directions: Sequence[str] | None = None,
              compared: Compared | None = None) -> "LedgerStore":
-        """The existing study ``location = (url, name)``, its settings unchecked and unchanged.
+        """The existing ledger ``location = (url, name)``, its settings unchecked and unchanged.
 
         Raises
         ------
         LedgerNotFoundError
-            No such ledger file or study, or a study not made by ``nas search``.
+            No such ledger file or ledger, or a ledger not made by ``nas search``.
         """
         url, name = location
         ledger = Ledger.open(url, name, directions=directions, create=False)
         if ledger.config is None:
-            raise LedgerNotFoundError(f"study {name!r} in {shown_url(url)!r} was not made by `nas search`; "
+            raise LedgerNotFoundError(f"ledger {name!r} in {shown_url(url)!r} was not made by `nas search`; "
                                       "nothing to resume")
         return cls(ledger, compared)
 
@@ -140,10 +140,10 @@ class LedgerStore(ResultStore):
         return dict(settings if self._compared is None else self._compared(settings))
 
     def mismatch(self, found) -> LedgerSettingsError:
-        detail = "; ".join(f"{k}: study has {found[k][0]!r}, asked {found[k][1]!r}" for k in sorted(found))
+        detail = "; ".join(f"{k}: ledger has {found[k][0]!r}, asked {found[k][1]!r}" for k in sorted(found))
         return LedgerSettingsError(
-            f"study {self.ledger.name!r} in {shown_url(self.ledger.url)!r} exists with an incompatible config "
-            f"({detail}); resume it with the same settings (--resume), or choose another --study / --out", found)
+            f"ledger {self.ledger.name!r} in {shown_url(self.ledger.url)!r} exists with an incompatible config "
+            f"({detail}); resume it with the same settings (--resume), or choose another --ledger / --out", found)
 
     def settings(self) -> dict:
         """The stored search config (a dict)."""

@@ -290,7 +290,7 @@ def open_run_ledger(run_dir: str | os.PathLike):
         Its storage or study cannot be opened.
     """
     config = load_run_config(run_dir)
-    return Ledger.open(config.storage_url, config.study_name, create=False), config
+    return Ledger.open(config.storage_url, config.ledger, create=False), config
 
 
 def fmt_number(value, spec=".4f") -> str:

@@ -73,7 +73,7 @@ def draw_genome(genome: Genome, path) -> None:
         for j, node in enumerate(nodes):
             pos[node] = (layer, j - (len(nodes) - 1) / 2)
     sinks = set(dag.sinks)
-    fig = Figure(figsize=(max(4, 1.1 * len(dag.layers)), max(3, 0.45 * max(dag.layer_widths))))
+    fig = Figure(figsize=(max(4, 1.1 * len(dag.layers)), max(3, 0.45 * max(dag.layer_sizes))))
     ax = fig.subplots()
     nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.35, arrowsize=6, width=0.7)
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=90, node_color=[pos[v][0] for v in graph.nodes],
@@ -345,12 +345,12 @@ def _summary_lines(config, frame, failed, history, names, final) -> list[str]:
     train_s = float(sum(h["train_time_s"] for h in history))
     saved_s = float(sum(h["saved_time_s"] for h in history))
     lines = [
-        f"# Search report: {config.study_name}",
+        f"# Search report: {config.ledger}",
         "",
         f"Task `{config.task}`, strategy `{config.strategy}`, seed {config.seed}, population {config.population}, "
         f"survivors {config.survivors}, {len(history)} of {config.generations} generations done; "
         f"gating {'on (' + config.gate_rule + ')' if config.gating else 'off'}; objective(s): {', '.join(names)}.",
-        f"Ledger: `{shown_url(config.storage_url)}`, study `{config.study_name}` "
+        f"Ledger `{config.ledger}` in `{shown_url(config.storage_url)}` "
         f"(browse it with `optuna-dashboard {shown_url(config.storage_url)}`).",
         "",
         "## Summary",

@@ -61,9 +61,14 @@ SECOND = (None, "nonzero_weights", "parameters", "flops")
 QUICK: dict[str, dict[str, Any]] = {task: d["search_quick"] for task, d in TASK_DEFAULTS.items()}
 SEARCH_DEFAULTS: dict[str, dict[str, Any]] = {task: d["search"] for task, d in TASK_DEFAULTS.items()}
 
-# Fields that shape the trajectory: a resumed study must agree on all of them.
+#: Keys of configs (``config.json``, the ledger's ``config``, TOML files) written before the names
+#: were made to say one thing each: the ledger's name was ``study``, the weight target ``budget``.
+RENAMED_KEYS = {"study": "ledger_name", "budget": "weight_target"}
+
+
+# Fields that shape the trajectory: a resumed search must agree on all of them.
 TRAJECTORY_FIELDS = (
-    "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "budget", "family", "metric",
+    "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "weight_target", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
     "warmup_generations", "min_train_size", "predictor_model", "predictor_file", "predictor_group", "tournament_size",
     "cx_prob", "mut_prob", "train",
@@ -98,9 +103,9 @@ class SearchConfig:
         Seeds the search's one numpy Generator; training uses the same seed for every candidate.
     out : str
         Run directory (``config.json``, ``evaluations.csv``, ``best/``, ``report.md``).
-    storage, study : str, optional
-        Ledger URL (default ``sqlite:///OUT/ledger.db``) and study name (default: the run
-        directory's name).
+    storage, ledger_name : str, optional
+        The ledger's storage URL (default ``sqlite:///OUT/ledger.db``) and its name there
+        (default: the run directory's name).
     priors : tuple of str, optional
         Priors to search over (default: the operators' default set).
     nodes : (int, int)
@@ -110,9 +115,9 @@ class SearchConfig:
         grid inside it (:func:`search_spaces.operators.width_choices`). ``(1, 1)``: the paper's.
     readout : {"sinks", "last"}
         Readout of every candidate; ``last`` reproduces the paper's construction.
-    budget : int, optional
+    weight_target : int, optional
         Equal-cost comparison: every candidate's width is set (inside ``widths``) so its nonzero
-        weights come closest to this target (:func:`nas.training.equal_cost.width_for_budget`).
+        weights come closest to this target (:func:`nas.training.equal_cost.width_for_weight_target`).
     final_top : int
         Survivors fully trained after the search: the ``final_top`` best screened candidates
         (0: none; ``best/`` then holds the best screened one).
@@ -190,12 +195,12 @@ class SearchConfig:
     seed: int = 0
     out: str = "runs/search"
     storage: str | None = None
-    study: str | None = None
+    ledger_name: str | None = None
     priors: tuple[str, ...] | None = None
     nodes: tuple[int, int] = (10, 50)
     widths: tuple[int, int] = (1, 16)
     readout: str = "sinks"
-    budget: int | None = None
+    weight_target: int | None = None
     final_top: int = 3
     final_seeds: int = 3
     final_train: TrainOverrides = field(default_factory=TrainOverrides)
@@ -238,12 +243,12 @@ class SearchConfig:
         "seed": Interval(Integral, 0, 2**32 - 1),
         "out": Text(),
         "storage": _NAME,
-        "study": _NAME,
+        "ledger_name": _NAME,
         "priors": [Items(Text(), nonempty=True), None],
         "nodes": Pair(Interval(Integral, 2, None)),
         "widths": Pair(Interval(Integral, 1, MAX_WIDTH)),
         "readout": Options(READOUTS),
-        "budget": [Interval(Integral, 1, None), None],
+        "weight_target": [Interval(Integral, 1, None), None],
         "final_top": Interval(Integral, 0, MAX_POPULATION),
         "final_seeds": Interval(Integral, 1, 1000),
         "final_train": TrainOptions(),
@@ -299,8 +304,9 @@ class SearchConfig:
         return self.final_train.to_dict()
 
     @property
-    def study_name(self) -> str:
-        return self.study or Path(self.out).name or "search"
+    def ledger(self) -> str:
+        """The ledger's name: ``ledger_name``, else the run directory's name."""
+        return self.ledger_name or Path(self.out).name or "search"
 
     @property
     def storage_url(self) -> str:
@@ -324,7 +330,9 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SearchConfig":
         """Inverse of :meth:`to_dict` (lists, tables of options and pair lists are read back by the
-        field rules); unknown keys raise ConfigError naming them."""
+        field rules); keys renamed since (:data:`RENAMED_KEYS`) are read under their new names;
+        unknown keys raise ConfigError naming them."""
+        data = {RENAMED_KEYS.get(k, k): v for k, v in data.items()}
         known = {f.name for f in fields(cls)}
         extra = sorted(set(data) - known)
         if extra:
@@ -344,9 +352,10 @@ class SearchConfig:
 
 
 def legacy_search_dict(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored search config with the settings it ran with: a config without ``readout`` was
-    written before readouts, vertex widths and final training existed."""
-    out = dict(data)
+    """A stored search config under today's keys (:data:`RENAMED_KEYS`) and with the settings it
+    ran with: a config without ``readout`` was written before readouts, vertex widths and final
+    training existed."""
+    out = {RENAMED_KEYS.get(k, k): v for k, v in data.items()}
     if "readout" not in out:
         out.update(readout="last", widths=(1, 1), final_top=0)
     return out
@@ -375,7 +384,7 @@ def load_toml(path: str | os.PathLike) -> dict[str, Any]:
         if data:
             raise ConfigError(f"config file {str(path)!r}: unexpected tables {sorted(data)} beside [search]")
         data = search
-    return data
+    return {RENAMED_KEYS.get(k, k): v for k, v in data.items()}
 
 
 def build_config(
@@ -464,5 +473,5 @@ def write_config(config: SearchConfig, run_dir: str | os.PathLike) -> Path:
     ledger file inside the run directory is stored relative to it (:func:`portable_storage`)."""
     search = config.to_dict()
     search["storage"] = portable_storage(config.storage, run_dir) if config.storage is not None else None
-    search["study"] = config.study_name  # not the folder's name: the folder may be renamed
+    search["ledger_name"] = config.ledger  # not the folder's name: the folder may be renamed
     return write_json_atomic(Path(run_dir) / "config.json", {"search": search, "provenance": provenance()})

@@ -1,8 +1,8 @@
 """Training the candidates of a search: one :class:`Trainer` per search (task, budget, data).
 
-Feed-forward, recurrent and random-wired CNN candidates are trained together as stacked populations
-(:func:`nas.training.stacking.train_population`); each trial's ``wall_time_s`` is then its
-stack's time divided evenly. Under population training a gated-out candidate would not have cost
+Feed-forward, recurrent and random-wired CNN candidates are trained together as stacked cohorts
+(:func:`nas.training.stacking.train_cohort`); each trial's ``wall_time_s`` is then its
+stack's time divided evenly. Under cohort training a gated-out candidate would not have cost
 the mean per-candidate time — it would have joined a stack and added its *marginal* cost — so the
 time gating *saved* is the generation's measured training time scaled by the cost model's ratio
 (planned cost of every candidate − planned cost of those trained) / planned cost of those trained

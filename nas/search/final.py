@@ -117,7 +117,7 @@ def run_final(config: SearchConfig, ledger: Ledger, trainer, run_dir: Path, echo
               time_slice: TimeSlice | None = None) -> list[dict]:
     """Fully train the survivors (see the module notes); returns every final record.
 
-    Candidates of one seed are trained together (one population) when their family allows it.
+    Candidates of one seed are trained together (one cohort) when their family allows it.
     With ``time_slice``, a seed's batch starts only if the slice allows it; the records so far
     are kept and a resumed run trains the rest.
     """

@@ -51,7 +51,7 @@ from nas.search.strategies import (
     make_strategy,
 )
 from nas.search.worker import train_claims
-from nas.training.equal_cost import task_weight_counter, width_for_budget
+from nas.training.equal_cost import task_weight_counter, width_for_weight_target
 
 __all__ = ["SearchRun", "SearchOutputs", "run_search", "open_search_ledger"]
 
@@ -97,16 +97,16 @@ def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
         differing fields are named); or ``resume`` is asked for a study that does not exist.
     """
     objectives = Objectives(config.metric, config.second_objective)
-    store = LedgerStore.open((config.storage_url, config.study_name), config.to_dict(), resume=resume,
+    store = LedgerStore.open((config.storage_url, config.ledger), config.to_dict(), resume=resume,
                              directions=objectives.directions,
                              compared=lambda stored: SearchConfig.from_stored(stored).trajectory())
     store.ledger.set_attr("objectives", list(objectives.names))
     return store.ledger
 
 
-def _budget_rule(config: SearchConfig, trainer):
-    """The search space's ``fit``: with a ``budget``, every candidate's width is set to meet it."""
-    if config.budget is None:
+def _weight_target_rule(config: SearchConfig, trainer):
+    """The search space's ``fit``: with a ``weight_target``, every candidate's width is set to meet it."""
+    if config.weight_target is None:
         return None
     count = None
 
@@ -114,7 +114,7 @@ def _budget_rule(config: SearchConfig, trainer):
         nonlocal count
         if count is None:  # the data (its input shape) is loaded on first use
             count = task_weight_counter(trainer.task, trainer.data)
-        return width_for_budget(genome, config.budget, count, config.widths)
+        return width_for_weight_target(genome, config.weight_target, count, config.widths)
 
     return fit
 
@@ -168,7 +168,7 @@ def run_search(
     run_dir, ledger = _open_run(config, resume)
     write_config(config, run_dir)
     if echo:  # after the set-up checks: a refused start is one line
-        echo(f"search {config.study_name}: task {config.task}, strategy {config.strategy}, "
+        echo(f"search {config.ledger}: task {config.task}, strategy {config.strategy}, "
              f"{config.generations} generations x {config.population}, ledger {shown_url(config.storage_url)}")
     search = _Search(config, ledger, trainer, run_dir, given_predictor, resume)
     run = SearchRun(config, run_dir, ledger, search.history)
@@ -240,7 +240,7 @@ class _Search:
         self.given_predictor = given_predictor
         self.objectives = Objectives(config.metric, config.second_objective)
         space = SearchSpace(config.priors, config.nodes, trainer.family, config.widths, config.readout,
-                            fit=_budget_rule(config, trainer))
+                            fit=_weight_target_rule(config, trainer))
         self.rng = np.random.default_rng(config.seed)
         self.strategy: Strategy = make_strategy(
             config.strategy, space, self.rng, self.objectives, survivors=config.survivors, cx_prob=config.cx_prob,

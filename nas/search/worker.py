@@ -28,7 +28,7 @@ from search_spaces.exceptions import SparseNASError
 from search_spaces.features import graph_features
 from search_spaces.genome import Genome
 
-__all__ = ["train_claims", "run_worker", "batch_size", "thread_share", "MAX_BATCH"]
+__all__ = ["train_claims", "run_worker", "share_size", "thread_share", "MAX_SHARE"]
 
 Echo = Callable[[str], None]
 
@@ -100,19 +100,19 @@ def _train_and_record(ledger, trainer, claims, objectives, done) -> None:
 
 
 #: Most trials one worker claims at once (a stack is then cut to fit the device's memory).
-MAX_BATCH = 256
+MAX_SHARE = 256
 
 
-def batch_size(waiting: int, workers: int, limit: int | None = None) -> int:
-    """Trials a worker claims: its share of what is waiting among the live workers (rounded up,
-    at least 1, at most :data:`MAX_BATCH`), or ``limit`` when given.
+def share_size(waiting: int, workers: int, limit: int | None = None) -> int:
+    """Trials a worker claims at once (its *share*): what is waiting divided among the live
+    workers (rounded up, at least 1, at most :data:`MAX_SHARE`), or ``limit`` when given.
 
-    >>> batch_size(12, 2), batch_size(12, 5), batch_size(0, 3), batch_size(40, 1, limit=4)
+    >>> share_size(12, 2), share_size(12, 5), share_size(0, 3), share_size(40, 1, limit=4)
     (6, 3, 1, 4)
     """
     if limit is not None:
         return limit
-    return max(1, min(MAX_BATCH, -(-waiting // max(1, workers))))
+    return max(1, min(MAX_SHARE, -(-waiting // max(1, workers))))
 
 
 def thread_share(workers_here: int, cores: int | None = None) -> int:
@@ -131,25 +131,25 @@ def run_worker(
     *,
     max_trials: int | None = None,
     idle_timeout: float = 60.0,
-    batch: int | None = None,
+    share: int | None = None,
     threads: int | str | None = None,
     echo: Echo | None = None,
     trainer: Trainer | None = None,
 ) -> int:
     """Serve a search from its ledger: claim waiting trials, train, record; returns trials done.
 
-    The search's config (task, budget, objectives) is read from the study. The device and the
-    data are checked before anything is claimed (a set-up error stops the worker and fails no
-    trial). The worker registers in the study; each round it claims ``batch`` trials, or by
-    default its share of those waiting among the live workers (:func:`batch_size`), and trains
-    them together as one population. ``threads="share"`` sets torch's threads before each
+    The search's config (task, training budgets, objectives) is read from the ledger. The device
+    and the data are checked before anything is claimed (a set-up error stops the worker and fails
+    no trial). The worker registers in the ledger; each round it claims ``share`` trials, or by
+    default its share of those waiting among the live workers (:func:`share_size`), and trains
+    them together as one cohort. ``threads="share"`` sets torch's threads before each
     round to this machine's cores divided by the live workers on it (:func:`thread_share`); an
     integer sets that many; None leaves torch alone. Stops after ``max_trials`` trials or when
     nothing has been waiting for ``idle_timeout`` seconds.
     """
     stored = ledger.config
     if stored is None:
-        raise LedgerError(f"study {ledger.name!r} holds no search config; start it with `nas search`")
+        raise LedgerError(f"ledger {ledger.name!r} holds no search config; start it with `nas search`")
     config = SearchConfig.from_stored(stored)
     if trainer is None:
         trainer = Trainer(config)
@@ -161,7 +161,7 @@ def run_worker(
     try:
         while max_trials is None or done < max_trials:
             live = ledger.live_workers(config.stale_after)
-            size = batch_size(ledger.waiting(), len(live) or 1, batch)
+            size = share_size(ledger.waiting(), len(live) or 1, share)
             if max_trials is not None:
                 size = min(size, max_trials - done)
             claims = ledger.claim_many(size)

@@ -4,7 +4,7 @@
 temporary file beside, flushes it to disk and renames it over the old file
 (:func:`nas.provenance.atomic_path`). A failure or a kill at any moment leaves the file as it
 was or with every new line — never a torn or partial append — at the cost of rewriting the file
-(a study's ``runs.jsonl`` of 10,000 runs is about 3 MB, rewritten once per population call).
+(a study's ``runs.jsonl`` of 10,000 runs is about 3 MB, rewritten once per cohort).
 A file torn by an older in-place writer is read without its torn last line, which the next
 append cuts off.
 """

@@ -1,7 +1,7 @@
-"""Training: the one loop, its config and result, the tasks, and population training.
+"""Training: the one loop, its config and result, the tasks, and cohort training.
 
 Modules (imports go down this list only): :mod:`.config` (``TrainConfig``, ``TrainResult``),
-:mod:`.tasks` (dataset + family + loss + metric + default budget), :mod:`.batches` (shuffling,
+:mod:`.tasks` (dataset + family + loss + metric + training defaults), :mod:`.batches` (shuffling,
 length buckets, augmentation), :mod:`.device` (device, precision, layout), :mod:`.optimization`
 (loss, optimizer, schedules, ``PlateauTracker``), :mod:`.evaluation` (scoring a model),
 :mod:`.epochs` (the one loop over epochs and steps), :mod:`.loop` (``train_model``,
@@ -17,10 +17,10 @@ from nas.training.loop import (
     train_genome,
     train_model,
 )
-from nas.training.stacking import train_population
+from nas.training.stacking import train_cohort
 from nas.training.tasks import Task, get_task, list_tasks, register_task
 
 __all__ = [
     "TrainConfig", "TrainResult", "Task", "get_task", "list_tasks", "register_task", "Callback", "ProgressBar",
-    "build_seeded", "evaluate", "train_genome", "train_model", "train_population",
+    "build_seeded", "evaluate", "train_genome", "train_model", "train_cohort",
 ]

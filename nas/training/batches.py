@@ -1,7 +1,7 @@
 """How an epoch is cut into batches, on the device: shuffling, length buckets and augmentation.
 
-Both loops (:mod:`nas.training.loop` and the population loop) draw their batches here, so a
-candidate trained alone and inside a population sees the same examples in the same order.
+Both loops (:mod:`nas.training.loop` and the stacked loop) draw their batches here, so a
+candidate trained alone and inside a stack sees the same examples in the same order.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def epoch_batches(split, config: TrainConfig, generator: torch.Generator, device
     the permutation is first cut into pools of that many batches, each pool is sorted by length
     (stable), and the order of the resulting batches is shuffled with a second draw, so a batch
     holds sequences of similar length and its padded steps are few. With ``truncate`` each batch
-    keeps only the steps up to its longest sequence. Solo and population training call this with
+    keeps only the steps up to its longest sequence. Solo and cohort training call this with
     generators seeded alike, so they see the same batches.
 
     Returns

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from nas.exceptions import DataError, DeviceError, TrainingError
 from nas.training.loop import train_genome
-from nas.training.stacking import train_population
+from nas.training.stacking import train_cohort
 from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome
 
@@ -41,12 +41,12 @@ def trains_together(family: str) -> bool:
 
 
 def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outcome]:
-    """Train ``genomes``; together as stacked populations for ``ff``, ``cnn`` and ``rnn:*``, one by one otherwise.
+    """Train ``genomes``; together as stacked cohorts for ``ff``, ``cnn`` and ``rnn:*``, one by one otherwise.
 
     A candidate whose training raises is returned as failed with the reason; the others go on.
-    If a population run fails as a whole, its candidates are retrained one by one so the
+    If a cohort run fails as a whole, its candidates are retrained one by one so the
     failure is pinned on the one that caused it. Stacked candidates' metrics carry
-    ``batch_size`` (candidates trained together) and ``batch_wall_time_s``.
+    ``cohort_size`` (candidates trained together) and ``cohort_wall_time_s``.
 
     Raises
     ------
@@ -61,22 +61,22 @@ def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outc
         start = time.perf_counter()
         try:
             # "record": a diverging candidate is frozen and reported, the others train on
-            results = train_population(genomes, task, config, data=data, on_error="record")
+            results = train_cohort(genomes, task, config, data=data, on_error="record")
         except SETUP_ERRORS:
             raise
         except (TrainingError, RuntimeError, ValueError) as err:
-            log.warning("population training of %d candidates failed (%s: %s); training them one by one",
+            log.warning("cohort training of %d candidates failed (%s: %s); training them one by one",
                         len(genomes), type(err).__name__, err)
             results = None  # the stack as a whole failed: pin the failure down one by one
         if results is not None:
-            batch_s = time.perf_counter() - start
+            cohort_s = time.perf_counter() - start
             outcomes = []
             for r in results:
                 if r.error:
                     outcomes.append(Outcome(error=f"TrainingError: {r.error}"))
                 else:
                     # wall_time_s of stacked candidates is the batch's time shared evenly
-                    outcomes.append(Outcome(metrics={**r.to_dict(), "batch_size": len(genomes), "batch_wall_time_s": batch_s}, model=r.model))
+                    outcomes.append(Outcome(metrics={**r.to_dict(), "cohort_size": len(genomes), "cohort_wall_time_s": cohort_s}, model=r.model))
             return outcomes
     outcomes = []
     for genome in genomes:
@@ -87,5 +87,5 @@ def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outc
         except (TrainingError, SparseNASError, RuntimeError, ValueError) as err:
             outcomes.append(Outcome(error=f"{type(err).__name__}: {err}"))
             continue
-        outcomes.append(Outcome(metrics={**result.to_dict(), "batch_size": 1}, model=result.model))
+        outcomes.append(Outcome(metrics={**result.to_dict(), "cohort_size": 1}, model=result.model))
     return outcomes

@@ -86,7 +86,7 @@ class TrainConfig:
     min_delta : float
         Smallest metric gain that counts as an improvement.
     grad_clip : float, optional
-        Maximum gradient norm (per model; per candidate in population training).
+        Maximum gradient norm (per model; per candidate in cohort training).
     label_smoothing : float
         Classification tasks: the training loss's label smoothing (0 = plain cross-entropy;
         validation and test losses are always plain).
@@ -97,7 +97,7 @@ class TrainConfig:
         Image models: weights and batches in the channels-last memory layout (faster
         convolutions on tensor-core GPUs; the arithmetic is the same).
     compile : bool
-        Train a single model through :func:`torch.compile` (population stacks are not compiled);
+        Train a single model through :func:`torch.compile` (stacks are not compiled);
         pays for itself only on long runs on a GPU.
     augment : {"none", "crop_flip"}
         Training-batch augmentation on the device: ``crop_flip`` pads each image with 4 zero

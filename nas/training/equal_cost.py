@@ -2,7 +2,7 @@
 
 Priors compared at equal node count differ a lot in cost (a dense Erdős–Rényi graph has many
 times the edges of a tree-like Barabási–Albert one), so a search or a study can instead fix a
-*budget* of nonzero weights and let every candidate's width follow from it. A sparse MLP's weight
+*weight target* (a number of nonzero weights) and let every candidate's width follow from it. A sparse MLP's weight
 count grows with the width ``w`` as ``a·w² + b·w + c`` (edge blocks are ``w × w``, the input and
 output layers and the biases grow with ``w``), so the count is monotone in ``w`` and the best width
 is found by bisection.
@@ -14,7 +14,7 @@ Examples
 --------
 >>> from search_spaces import Genome
 >>> g = Genome("watts_strogatz", {"k": 4, "p": 0.5}, nodes=30, seed=1)
->>> fitted = width_for_budget(g, 100_000, lambda h: ff_nonzero_weights(h, 784, 10))
+>>> fitted = width_for_weight_target(g, 100_000, lambda h: ff_nonzero_weights(h, 784, 10))
 >>> fitted.width
 7
 """
@@ -26,7 +26,7 @@ from typing import Callable
 
 from search_spaces.genome import MAX_WIDTH, Genome
 
-__all__ = ["ff_nonzero_weights", "width_for_budget", "task_weight_counter"]
+__all__ = ["ff_nonzero_weights", "width_for_weight_target", "task_weight_counter"]
 
 
 def ff_nonzero_weights(genome: Genome, in_features: int, classes: int) -> int:
@@ -37,7 +37,7 @@ def ff_nonzero_weights(genome: Genome, in_features: int, classes: int) -> int:
     """
     dag = genome.dag()
     w = genome.width
-    units = [n * w for n in dag.layer_widths]
+    units = [n * w for n in dag.layer_sizes]
     total = in_features * units[0] + units[0] + dag.num_edges * w * w
     layer = dag.layer_of
     # masked layers: a bias for every (source layer, target vertex) pair joined by an edge
@@ -50,7 +50,7 @@ def ff_nonzero_weights(genome: Genome, in_features: int, classes: int) -> int:
     return total + read * classes + classes
 
 
-def width_for_budget(genome: Genome, target: int, count: Callable[[Genome], int], widths=(1, MAX_WIDTH)) -> Genome:
+def width_for_weight_target(genome: Genome, target: int, count: Callable[[Genome], int], widths=(1, MAX_WIDTH)) -> Genome:
     """``genome`` with the width in ``widths`` whose ``count`` comes closest to ``target``.
 
     ``count(genome)`` must grow with the width (it does for weight counts); ties go to the

@@ -51,7 +51,7 @@ class PlateauTracker:
     """Per-model (or per-candidate) bookkeeping of validation improvement.
 
     Drives both early stopping and the plateau schedule, for one model (``size=1``) or a
-    population, so the two loops make exactly the same decisions. ``cuts[i]`` counts the rate
+    stack of candidates, so the two loops make exactly the same decisions. ``cuts[i]`` counts the rate
     cuts of model ``i`` (the loops restart a ``plateau_momentum`` at each).
     """
 

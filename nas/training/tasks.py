@@ -1,8 +1,8 @@
-"""Tasks: a dataset, the model families that fit it, a loss, a metric and a default budget.
+"""Tasks: a dataset, the model families that fit it, a loss, a metric and training defaults.
 
 A :class:`Task` is the one place that knows how a genome becomes a model *for this data* (input
 features, channels, vocabulary, sequence output) and how outputs are scored. The training loop
-(:mod:`nas.training.loop`) and population training (:mod:`nas.training.stacking`) are written once against it.
+(:mod:`nas.training.loop`) and cohort training (:mod:`nas.training.stacking`) are written once against it.
 
 Registered tasks (:func:`list_tasks`):
 
@@ -98,7 +98,7 @@ def next_symbol_counts(output: torch.Tensor, y: torch.Tensor, lengths: torch.Ten
 
 @dataclass(frozen=True)
 class Task:
-    """A dataset, the model families that fit it, loss, metric and default training budget.
+    """A dataset, the model families that fit it, loss, metric and training defaults.
 
     Attributes
     ----------
@@ -120,9 +120,9 @@ class Task:
         ``"class"`` (one label per example) or ``"next_symbol_set"`` (multi-hot per step).
     sequence : bool
         Inputs are symbol sequences and the model is called as ``model(x, lengths)``.
-    budget : mapping
-        :class:`~nas.training.config.TrainConfig` fields of the default budget (built-in tasks:
-        ``train`` of :data:`nas.defaults.TASK_DEFAULTS`).
+    train_defaults : mapping
+        :class:`~nas.training.config.TrainConfig` fields of the task's default training (built-in
+        tasks: ``train`` of :data:`nas.defaults.TASK_DEFAULTS`).
     load_options : mapping
         Extra keyword arguments for :func:`nas.datasets.load_dataset`.
     description : str
@@ -138,12 +138,12 @@ class Task:
     metric_name: str = "accuracy"
     target: str = "class"
     sequence: bool = False
-    budget: Mapping[str, Any] = field(default_factory=dict)
+    train_defaults: Mapping[str, Any] = field(default_factory=dict)
     load_options: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
 
     def default_config(self, overrides=None, /, **more) -> TrainConfig:
-        """This task's :class:`~nas.training.config.TrainConfig`: its budget with ``overrides``
+        """This task's :class:`~nas.training.config.TrainConfig`: its training defaults with ``overrides``
         (a :class:`~nas.training.config.TrainOverrides` or a table of options), then ``more``.
 
         Raises
@@ -154,7 +154,7 @@ class Task:
         options = TrainOverrides(overrides)
         if more:
             options = options.merged(more)
-        return options.apply(self.budget)
+        return options.apply(self.train_defaults)
 
     def load(self, data_dir=None, allow_partial: bool = False, **opts):
         """Load this task's dataset (:func:`nas.datasets.load_dataset`) with the task's options."""
@@ -259,4 +259,4 @@ for _task in (
          metric_counts=next_symbol_counts, metric_name="string_accuracy", target="next_symbol_set", sequence=True,
          description="embedded Reber next-symbol prediction, sparse RNN"),
 ):
-    register_task(dataclasses.replace(_task, budget=TASK_DEFAULTS[_task.name]["train"]))
+    register_task(dataclasses.replace(_task, train_defaults=TASK_DEFAULTS[_task.name]["train"]))

@@ -212,7 +212,7 @@ class RandomWiredCNN(MaskedModel, nn.Module):
     stem : nn.Sequential
     stages : nn.ModuleList of WiredStage
     output_layer : nn.Linear
-    layer_widths, skip_pairs : tuple
+    layer_sizes, skip_pairs : tuple
     """
 
     def __init__(
@@ -241,7 +241,7 @@ class RandomWiredCNN(MaskedModel, nn.Module):
         self.num_classes = int(num_classes)
         self.channels = tuple(int(c) * self.width for c in channels)
         self.separable = bool(separable)
-        self.layer_widths = tuple(dag.layer_widths)
+        self.layer_sizes = tuple(dag.layer_sizes)
         self.skip_pairs = tuple(dag.skip_pairs)
         self.stem = nn.Sequential(
             nn.Conv2d(self.in_channels, self.channels[0], 3, padding=1, bias=False), nn.BatchNorm2d(self.channels[0])
@@ -293,5 +293,5 @@ class RandomWiredCNN(MaskedModel, nn.Module):
     def extra_repr(self) -> str:
         return (
             f"channels={list(self.channels)}, separable={self.separable}, first_stride={self.first_stride}, "
-            f"widths={list(self.layer_widths)}, readout={self.readout}"
+            f"layer_sizes={list(self.layer_sizes)}, readout={self.readout}"
         )

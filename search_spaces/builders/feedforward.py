@@ -52,7 +52,7 @@ class SparseFeedForward(MaskedModel, nn.Module):
     Parameters
     ----------
     dag : LayeredDAG
-        The wiring; DAG layer ``l`` has ``width * dag.layer_widths[l]`` ReLU units.
+        The wiring; DAG layer ``l`` has ``width * dag.layer_sizes[l]`` ReLU units.
     in_features : int
         Input size after flattening every dimension but the first (MNIST: 784).
     num_classes : int
@@ -82,7 +82,7 @@ class SparseFeedForward(MaskedModel, nn.Module):
     output_layer : nn.Linear or MaskedLinear
         ``last``: dense ``width[L-1] -> num_classes``. ``sinks``: reads the concatenated states of
         :attr:`readout_layers`, masked to their sink units.
-    layer_widths : tuple of int
+    layer_sizes : tuple of int
         Units per DAG layer.
     readout_layers : tuple of int
         The layers the output reads, in order.
@@ -114,9 +114,9 @@ class SparseFeedForward(MaskedModel, nn.Module):
         self.num_classes = int(num_classes)
         self.width = check_width(width)
         self.readout = check_readout(readout)
-        self.layer_widths = tuple(w * self.width for w in dag.layer_widths)
+        self.layer_sizes = tuple(w * self.width for w in dag.layer_sizes)
         self.skip_pairs = tuple(dag.skip_pairs)
-        widths = self.layer_widths
+        widths = self.layer_sizes
         self.input_layer = nn.Linear(self.in_features, widths[0])
         self.main = nn.ModuleList(
             MaskedLinear(widths[l - 1], widths[l], block_mask(dag.mask(l - 1, l), self.width))
@@ -169,7 +169,7 @@ class SparseFeedForward(MaskedModel, nn.Module):
     def propagate(self, h0: torch.Tensor) -> list[torch.Tensor]:
         """States ``[h_0, ..., h_{L-1}]`` of all DAG layers, given the layer-0 state ``h_0``."""
         states = [h0]
-        for layer in range(1, len(self.layer_widths)):
+        for layer in range(1, len(self.layer_sizes)):
             h = torch.relu(self.main[layer - 1](states[layer - 1]))
             for s in self._skips_into[layer]:
                 h = h + torch.relu(self.skips[f"{s}_{layer}"](states[s]))
@@ -208,6 +208,6 @@ class SparseFeedForward(MaskedModel, nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"widths={list(self.layer_widths)}, width={self.width}, readout={self.readout}, "
+            f"layer_sizes={list(self.layer_sizes)}, width={self.width}, readout={self.readout}, "
             f"skip_pairs={list(self.skip_pairs)}"
         )

@@ -108,7 +108,7 @@ def readout_units(dag, readout: str, width: int) -> list[tuple[int, np.ndarray]]
     """
     last = dag.num_layers - 1
     if readout == "last":
-        return [(last, np.ones(dag.layer_widths[last] * width, dtype=np.float32))]
+        return [(last, np.ones(dag.layer_sizes[last] * width, dtype=np.float32))]
     out = []
     for layer, nodes in enumerate(dag.layers):
         picked = np.asarray([dag.out_degree[v] == 0 for v in nodes], dtype=np.float32)

@@ -1,6 +1,6 @@
 """Sparse recurrent networks wired by a :class:`~search_spaces.dag.LayeredDAG`.
 
-One recurrent layer per DAG layer, hidden size = layer width (Stier et al. 2021):
+One recurrent layer per DAG layer, hidden size = layer size (Stier et al. 2021):
 
 * layer 0 reads the (embedded) input through dense input weights;
 * layer ``l >= 1`` reads the output sequence of layer ``l-1`` through input weights masked by the
@@ -11,7 +11,7 @@ One recurrent layer per DAG layer, hidden size = layer width (Stier et al. 2021)
 * a linear classifier reads the last layer (readout ``last``, the paper's) or the sink units of
   every layer (readout ``sinks``) at the last valid time step (or at every step).
 
-With ``width`` w a vertex is a block of w units: hidden sizes are w times the layer widths and
+With ``width`` w a vertex is a block of w units: hidden sizes are w times the layer sizes and
 every DAG mask entry a dense w x w block.
 
 **Gate blocks.** A gated cell stacks its gates' input weights: ``weight_ih`` is ``(G*H, I)`` with
@@ -182,7 +182,7 @@ class SparseRecurrent(MaskedModel, nn.Module):
         Keyed ``"{s}_{t}"`` for every pair in :attr:`skip_pairs`.
     output_layer : nn.Linear or MaskedLinear
         Reads the concatenated states of :attr:`readout_layers` (masked to sinks for ``sinks``).
-    layer_widths, skip_pairs, readout_layers : tuple
+    layer_sizes, skip_pairs, readout_layers : tuple
     """
 
     def __init__(
@@ -212,9 +212,9 @@ class SparseRecurrent(MaskedModel, nn.Module):
         self.sequence_output = bool(sequence_output)
         self.width = check_width(width)
         self.readout = check_readout(readout)
-        self.layer_widths = tuple(w * self.width for w in dag.layer_widths)
+        self.layer_sizes = tuple(w * self.width for w in dag.layer_sizes)
         self.skip_pairs = tuple(dag.skip_pairs)
-        widths = self.layer_widths
+        widths = self.layer_sizes
         if vocab_size is not None:
             self.vocab_size, self.input_size = int(vocab_size), None
             self.embedding = nn.Embedding(self.vocab_size, int(embedding_dim), padding_idx=0)
@@ -271,7 +271,7 @@ class SparseRecurrent(MaskedModel, nn.Module):
     def propagate(self, h0: torch.Tensor) -> list[torch.Tensor]:
         """Output sequences of all DAG layers, given layer 0's output sequence ``h0`` ``(B, T, width[0])``."""
         states = [h0]
-        for layer in range(1, len(self.layer_widths)):
+        for layer in range(1, len(self.layer_sizes)):
             h = self.layers[layer](states[layer - 1])
             for s in self._skips_into[layer]:
                 h = h + self.skips[f"{s}_{layer}"](states[s])
@@ -333,6 +333,6 @@ class SparseRecurrent(MaskedModel, nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"cell={self.cell}, widths={list(self.layer_widths)}, width={self.width}, readout={self.readout}, "
+            f"cell={self.cell}, layer_sizes={list(self.layer_sizes)}, width={self.width}, readout={self.readout}, "
             f"skip_pairs={list(self.skip_pairs)}"
         )

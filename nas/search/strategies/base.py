@@ -95,7 +95,7 @@ class SearchSpace:
 
     Wraps the pure genome operators of :mod:`search_spaces.operators` with the space's settings.
     ``fit`` (optional) maps every proposed genome to the one actually evaluated — the search's
-    equal-budget rule (:func:`nas.training.equal_cost.width_for_budget`), which sets the width.
+    equal-cost rule (:func:`nas.training.equal_cost.width_for_weight_target`), which sets the width.
     """
 
     priors: tuple[str, ...] | None = None

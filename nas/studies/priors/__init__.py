@@ -2,7 +2,7 @@
 
 * settings: :class:`StudyConfig`, :data:`PRESETS`, :func:`build_study_config`;
 * genomes: :func:`draw_study_genomes` (equal sizes per prior, optional edge / weight matching);
-* running: :func:`run_study` (population training, appended to the study's store (:class:`StudyStore`), resumable);
+* running: :func:`run_study` (cohort training, appended to the study's store (:class:`StudyStore`), resumable);
 * report: :func:`write_report` (tests between priors, seed noise and its R² ceiling, correlations,
   predictor study).
 """

@@ -158,7 +158,7 @@ class StudyConfig:
         ``edges``: each genome's graph is redrawn (fresh seeds and parameters, up to
         ``match_tries``) to come closest to the median edge count of the index's genomes over
         priors. ``weights``: each genome's width is set so its nonzero weights come closest to
-        that median at ``width`` (:func:`nas.training.equal_cost.width_for_budget`).
+        that median at ``width`` (:func:`nas.training.equal_cost.width_for_weight_target`).
     match_tries : int
         Candidate graphs drawn per genome for ``match="edges"``.
     seed : int
@@ -169,9 +169,9 @@ class StudyConfig:
     fail_margin : float
         A network *failed* when its training diverged or its mean test accuracy is at most chance
         (1 / classes) + ``fail_margin``.
-    batch : int
-        Genomes trained together per population call: at most this many results are in flight,
-        so a killed study loses at most ``batch`` genomes' current seed.
+    cohort_size : int
+        Genomes trained together per call (a *cohort*): at most this many results are in flight,
+        so a killed study loses at most ``cohort_size`` genomes' current seed.
     out, data_dir, device : str
     allow_partial_data, progress : bool
     preset : str, optional
@@ -193,7 +193,7 @@ class StudyConfig:
     seed: int = 0
     train: TrainOverrides = field(default_factory=TrainOverrides)
     fail_margin: float = 0.05
-    batch: int = 32
+    cohort_size: int = 32
     out: str = "runs/priors"
     data_dir: str | None = None
     device: str | None = None
@@ -218,7 +218,7 @@ class StudyConfig:
         "seed": Interval(Integral, 0, None),
         "train": TrainOptions(),
         "fail_margin": Interval(Real, 0, 1, closed="left"),
-        "batch": Interval(Integral, 1, None),
+        "cohort_size": Interval(Integral, 1, None),
         "out": Text(),
         "data_dir": [Text(), None],
         "device": [Text(), None],
@@ -280,6 +280,7 @@ class StudyConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "StudyConfig":
         known = {f.name for f in dataclasses.fields(cls)}
+        data = {"cohort_size" if k == "batch" else k: v for k, v in data.items()}  # stored before the rename
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown study setting(s) {unknown}; expected some of {sorted(known)}")
@@ -300,7 +301,7 @@ def build_study_config(preset: str | None = None, quick: bool = False, base: Stu
     ConfigError
         A value outside what is allowed.
     """
-    # from a stored study only what it *is*, never where and how it ran (out, data, device, batch)
+    # from a stored study only what it *is*, never where and how it ran (out, data, device, cohort size)
     values: dict[str, Any] = {k: v for k, v in base.to_dict().items() if k in (*SETTING_FIELDS, *_RECORDED)} \
         if base is not None else {}
     if preset is not None:

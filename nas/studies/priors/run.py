@@ -1,19 +1,19 @@
-"""Running a prior study: draw the genomes, train each with every seed as populations, stream the runs.
+"""Running a prior study: draw the genomes, train each with every seed as cohorts, stream the runs.
 
 The loop, in pseudocode::
 
     data   <- task.load(...)                      # a data error stops here, before any file is written
     genomes <- draw_study_genomes(config)         # or, on --resume, the stored ones (checked)
-    for chunk of `batch` genomes, in index order:
+    for each cohort of `cohort_size` genomes, in index order:
         for seed in 0 .. S-1:
             todo <- genomes of the chunk without a finished (id, seed) run
-            outcomes <- train_candidates(todo, task, budget with seed)   # stacked populations
+            outcomes <- train_candidates(todo, task, budget with seed)   # stacked cohorts
             append one line per outcome to runs.jsonl                    # atomic: all or none
 
 The report is the caller's (``nas priors evaluate`` writes it with
 :func:`nas.studies.priors.report.write_report` once the runs are done).
 
-A killed study loses at most the population call in flight; ``--resume`` skips every finished run.
+A killed study loses at most the cohort in flight; ``--resume`` skips every finished run.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     Parameters
     ----------
     config : StudyConfig
-        Settings of a new study; on ``resume`` the runtime fields (out, data, device, batch,
+        Settings of a new study; on ``resume`` the runtime fields (out, data, device, cohort_size,
         progress) of the continued one.
     resume : bool
         Continue the study stored in ``config.out``.
@@ -94,7 +94,7 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     folder = Path(config.out)
     if resume:  # checked before the data is loaded: a refused resume is one line at once
         store = StudyStore.open(folder, requested, resume=True)
-        runtime = {k: getattr(config, k) for k in ("out", "data_dir", "device", "batch", "progress", "allow_partial_data")}
+        runtime = {k: getattr(config, k) for k in ("out", "data_dir", "device", "cohort_size", "progress", "allow_partial_data")}
         config = store.settings().with_changes(**runtime)
     else:
         StudyStore.check_new(folder)
@@ -114,8 +114,8 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     done = {(r["id"], int(r["seed"])) for r in store.records() if counts(r)}
     total = len(genomes) * config.seeds
     with tqdm(total=total, initial=len(done), desc="prior study", unit="run", disable=not config.progress) as bar:
-        for start in range(0, len(genomes), config.batch):
-            chunk = genomes[start:start + config.batch]
+        for start in range(0, len(genomes), config.cohort_size):
+            chunk = genomes[start:start + config.cohort_size]
             for seed in range(config.seeds):
                 todo = [g for g in chunk if (g.id, seed) not in done]
                 if not todo:

@@ -13,7 +13,7 @@ Matching (``match``):
   ``match_value``.
 * ``weights`` — the target is the median nonzero-weight count of the first draws at the study's
   width; each genome then gets the width whose count comes closest
-  (:func:`nas.training.equal_cost.width_for_budget`), as in You et al. 2020, who compare graphs at equal compute.
+  (:func:`nas.training.equal_cost.width_for_weight_target`), as in You et al. 2020, who compare graphs at equal compute.
 
 Every draw comes from ``numpy.random.default_rng([seed, family index, stream])``, so a study's
 genomes depend only on its settings (and the code version); a resumed study trains the genomes
@@ -29,7 +29,7 @@ import numpy as np
 
 from nas.exceptions import ConfigError
 from nas.studies.priors.config import StudyConfig, rule_value
-from nas.training.equal_cost import width_for_budget
+from nas.training.equal_cost import width_for_weight_target
 from search_spaces.exceptions import SearchSpaceError
 from search_spaces.genome import MAX_SEED, MAX_WIDTH, Genome
 from search_spaces.priors import get_prior
@@ -155,5 +155,5 @@ def _match(first, names, rules, nodes, family, config, rngs, weight_counter):
         return chosen, target, values
 
     target = int(round(float(np.median([weight_counter(g) for g in first]))))
-    chosen = [width_for_budget(g, target, weight_counter, widths=(1, MAX_WIDTH)) for g in first]
+    chosen = [width_for_weight_target(g, target, weight_counter, widths=(1, MAX_WIDTH)) for g in first]
     return chosen, target, [int(weight_counter(g)) for g in chosen]

@@ -10,7 +10,7 @@ Files in the study folder:
     genome; written atomically when the study starts, before ``study.json``.
 ``runs.jsonl``
     One line per finished training run (genome id, training seed, metrics or the error), appended
-    as each population call finishes — all its runs or none (:mod:`nas.stores.jsonl`). A torn last
+    as each cohort finishes — all its runs or none (:mod:`nas.stores.jsonl`). A torn last
     line left by an older version's kill is dropped (and cut off before the next append).
 
 :class:`StudyStore` is a :class:`~nas.stores.ResultStore`: its settings are the study config,

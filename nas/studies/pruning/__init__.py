@@ -4,7 +4,7 @@
 * :func:`saliencies`, :func:`hessian_diagonal` (Optimal Brain Damage);
 * :func:`plan_schedule` — iterative, fixed-count and single-shot schedules to a target compression;
 * :func:`prune_models` — prune many trained networks (:class:`Candidate`: network, method, seed)
-  along a schedule, retraining them together as one population after every step;
+  along a schedule, retraining them together as one cohort after every step;
   :func:`prune_model` for one;
 * :func:`prunable` / :data:`PARTS` — which weights are pruned (input, hidden or recurrent, output);
 * :class:`DenseMLP` / :func:`parse_arch` — a dense MLP given by its widths, with masks;

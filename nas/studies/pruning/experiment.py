@@ -3,7 +3,7 @@
 One run::
 
     networks <- the architecture (--arch widths or a --genome), initialised with seeds 0..S-1
-    train all S together as one population (base budget)
+    train all S together as one cohort (base budget)
     candidates <- a copy of every trained network for every method       (methods paired by seed)
     prune_models(candidates): every step prunes all M x S and retrains them together
     after base training and every step: the stage is stored beside the output (networks and
@@ -12,7 +12,7 @@ One run::
     summary per method and step (mean ± std over seeds), paired tests against the first method
 
 The S networks differ in their initial weights (and in ``random``'s and ``obd``'s draws); as a
-population they share the batch order (base training: seed 0; retraining step i:
+cohort they share the batch order (base training: seed 0; retraining step i:
 :func:`nas.studies.pruning.run.step_seed`), so the spread over seeds is that of initialisation.
 """
 
@@ -198,7 +198,7 @@ class PruneConfig:
         self.retrain_config()
 
     def base_config(self) -> TrainConfig:
-        """The base training of every seed (one population: batch order from seed 0)."""
+        """The base training of every seed (one cohort: batch order from seed 0)."""
         options: dict[str, Any] = {}
         if self.epochs is not None:
             options["epochs"] = self.epochs

@@ -3,9 +3,9 @@
 ``parse_arch("784-100-10")`` -> ``(784, 100, 10)``; :class:`DenseMLP` is that ReLU MLP with every
 layer a :class:`~search_spaces.builders.masked.MaskedLinear` whose mask starts all ones. It has
 the layout of a built sparse MLP (``input_layer``, ``main``, ``skips``, ``output_layer``,
-``layer_widths``, ...) — a dense MLP is a sparse one whose DAG layers are fully connected and
+``layer_sizes``, ...) — a dense MLP is a sparse one whose DAG layers are fully connected and
 have no skips — so it has the common mask interface (``masked_parameters``) and several of them
-train together as one population stack.
+train together as one cohort stack.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ MAX_UNITS = 100_000
 
 
 def parse_arch(text: str) -> tuple[int, ...]:
-    """Layer widths of ``"IN-HIDDEN-...-OUT"`` (an input, at least one hidden layer and an output).
+    """Layer sizes of ``"IN-HIDDEN-...-OUT"`` (an input, at least one hidden layer and an output).
 
     Raises
     ------
@@ -40,7 +40,7 @@ def parse_arch(text: str) -> tuple[int, ...]:
     except ValueError:
         widths = ()
     if len(widths) < 3 or any(w < 1 for w in widths):
-        raise PruningError(f"--arch must be layer widths like 784-100-10 (input, hidden..., classes; at least one "
+        raise PruningError(f"--arch must be layer sizes like 784-100-10 (input, hidden..., classes; at least one "
                            f"hidden layer), got {text!r}")
     if max(widths) > MAX_UNITS:
         raise PruningError(f"--arch layers may have at most {MAX_UNITS:,} units, got {text!r}")
@@ -66,7 +66,7 @@ class DenseMLP(MaskedModel, nn.Module):
     input_layer, main, output_layer
         The first layer, the hidden-to-hidden layers and the classifier, as in
         :class:`~search_spaces.builders.feedforward.SparseFeedForward` (``skips`` is empty).
-    layer_widths : tuple of int
+    layer_sizes : tuple of int
         The hidden widths.
     """
 
@@ -77,7 +77,7 @@ class DenseMLP(MaskedModel, nn.Module):
             raise PruningError(f"a DenseMLP needs an input, at least one hidden and an output width, got {self.widths}")
         hidden = self.widths[1:-1]
         self.in_features, self.num_classes = self.widths[0], self.widths[-1]
-        self.layer_widths = hidden
+        self.layer_sizes = hidden
         self.skip_pairs: tuple = ()
         self.readout_layers = (len(hidden) - 1,)
         self.norms = None

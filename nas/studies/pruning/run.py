@@ -1,17 +1,17 @@
 """Pruning trained networks step by step, with retraining after every step — many at once.
 
-:func:`prune_models` prunes a population of candidates (each a trained network, a method and a
+:func:`prune_models` prunes a cohort of candidates (each a trained network, a method and a
 seed) along one schedule::
 
     total <- prunable weights of each candidate now
     for k in schedule:
         for every candidate: masks <- prune_step(method, weights, masks, k)   # the k least salient go
         accuracy before retraining <- evaluate(test), per candidate
-        retrain all candidates together (one stacked population; fixed epochs, or until the
+        retrain all candidates together (one stacked cohort; fixed epochs, or until the
             validation gain is below epsilon, capped — per candidate)
         record compression, weights left, accuracy before and after
 
-Candidates that stack (sparse or dense MLPs, sparse RNNs) are retrained as one population by
+Candidates that stack (sparse or dense MLPs, sparse RNNs) are retrained as one cohort by
 :func:`nas.training.stacking.train_models`, each exactly as if alone (the stacks honour every
 mask); they share the batch order, drawn for step ``i`` from ``SeedSequence([retrain.seed, i])``.
 Variable retraining is the training config's own early stopping: ``epochs`` = the cap,

@@ -1,4 +1,4 @@
-"""Population training: many sparse candidates trained *together*, each exactly as if alone.
+"""Cohort training: many sparse candidates trained *together*, each exactly as if alone.
 
 Small sparse networks leave a GPU (and even a CPU core) idle; the cost of training one is launches
 and memory traffic, not FLOPs. So candidates are stacked, the candidate first on every tensor:
@@ -12,7 +12,7 @@ and memory traffic, not FLOPs. So candidates are stacked, the candidate first on
 
 which candidates share a stack is planned by a step-cost model (:mod:`.planner`), each planned
 group is cut into chunks that fit in memory (:mod:`.memory`), and every stack is trained by the
-one population loop (:mod:`.loop`). Feed-forward models with layer norm (and any other module) are
+one stacked loop (:mod:`.loop`). Feed-forward models with layer norm (and any other module) are
 trained one after another (:func:`nas.training.loop.train_model`).
 
 Out of device memory (``torch.OutOfMemoryError``) while a stack trains, the stack is split in
@@ -20,7 +20,7 @@ halves and each half trained again from its candidates' untouched weights; a sin
 still does not fit is retried with half the batch size (down to 8). Each such change is logged
 and written to the affected results' ``notes``; the halved batch is in their ``config``.
 
-:func:`train_population` takes genomes; :func:`train_models` takes modules already built — several
+:func:`train_cohort` takes genomes; :func:`train_models` takes modules already built — several
 seeds of one network, or pruned copies of one: the stacks read each module's masks.
 """
 
@@ -56,7 +56,7 @@ from nas.training.tasks import get_task
 from search_spaces.genome import genome_from_any
 
 __all__ = [
-    "train_population", "train_models", "StackedFeedForward", "StackedRecurrent", "StackedCNN", "choose_chunk_size", "candidate_bytes",
+    "train_cohort", "train_models", "StackedFeedForward", "StackedRecurrent", "StackedCNN", "choose_chunk_size", "candidate_bytes",
     "plan_stacks", "step_cost", "step_terms", "MEMORY_SAFETY", "STEP_COST", "GROUPINGS",
 ]
 
@@ -143,7 +143,7 @@ def _check_options(on_error: str, chunk_size, grouping: str) -> None:
         raise ConfigError(f"grouping = {grouping!r}; expected one of {list(GROUPINGS)}")
 
 
-def train_population(genomes, task, config: TrainConfig, data=None, data_dir=None, chunk_size: int | None = None,
+def train_cohort(genomes, task, config: TrainConfig, data=None, data_dir=None, chunk_size: int | None = None,
                      on_error: str = "raise", grouping: str = "cost") -> list[TrainResult]:
     """Train several genomes; feed-forward and recurrent ones together as stacked, padded tensors.
 
@@ -157,7 +157,7 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
         Loaded with ``task.load(data_dir)`` when omitted.
     data_dir : path, optional
     chunk_size : int, optional
-        Most candidates per stack; by default chosen from the device's free memory (a population
+        Most candidates per stack; by default chosen from the device's free memory (a cohort
         that does not fit is split into more stacks, never dropped, and the split is logged).
     on_error : {"raise", "record"}
         What a diverging (non-finite loss) candidate does: ``"raise"`` a :class:`TrainingError`
@@ -181,7 +181,7 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
     Raises
     ------
     ConfigError
-        A genome whose family does not fit the task, an empty population or a bad chunk size.
+        A genome whose family does not fit the task, an empty cohort or a bad chunk size.
     TrainingError
         A candidate's loss became non-finite (the message names the candidate, epoch and step), or
         not even one candidate fits in memory.
@@ -193,7 +193,7 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
     task = get_task(task)
     genomes = [genome_from_any(g) for g in genomes]
     if not genomes:
-        raise ConfigError("train_population needs at least one genome; got an empty population")
+        raise ConfigError("train_cohort needs at least one genome; got an empty cohort")
     _check_options(on_error, chunk_size, grouping)
     for g in genomes:
         task.check_family(g.family)
@@ -215,10 +215,10 @@ def train_population(genomes, task, config: TrainConfig, data=None, data_dir=Non
 def train_models(models, task, config: TrainConfig, data, chunk_size: int | None = None, on_error: str = "raise",
                  grouping: str = "cost") -> list[TrainResult]:
     """Train already built modules together, in place: those that stack (sparse or dense MLPs,
-    sparse RNNs) as stacked populations, the others one after another with
+    sparse RNNs) as stacked cohorts, the others one after another with
     :func:`nas.training.loop.train_model`.
 
-    The same as :func:`train_population` for modules instead of genomes: every module keeps the
+    The same as :func:`train_cohort` for modules instead of genomes: every module keeps the
     weights it has (e.g. several seeds of one architecture, or pruned copies of a network, whose
     masks the stack honours) and ends with its trained weights. ``config.seed`` seeds the batch
     order, which all candidates share. Results come in input order, without ``genome``.
@@ -228,7 +228,7 @@ def train_models(models, task, config: TrainConfig, data, chunk_size: int | None
     ConfigError
         No modules, a bad ``on_error``, ``chunk_size`` or ``grouping``.
     TrainingError, DeviceError
-        As :func:`train_population`.
+        As :func:`train_cohort`.
     """
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -255,7 +255,7 @@ def train_models(models, task, config: TrainConfig, data, chunk_size: int | None
         image_size = int(prepared.train.x.shape[-1]) if prepared.train.x.dim() == 4 else 32
         for kind, members in sorted(kinds.items()):
             # Similar candidates side by side, so a stack pads to similar depths and widths.
-            members.sort(key=lambda item: (len(item[1].layer_widths), sum(item[1].layer_widths)))
+            members.sort(key=lambda item: (len(item[1].layer_sizes), sum(item[1].layer_sizes)))
             if kind.startswith("cnn"):
                 # Cut where padding would cost more than cnn.PADDING_WASTE. On a CPU a CNN's step
                 # is its convolutions' arithmetic, which stacking does not cut: there each

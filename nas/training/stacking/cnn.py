@@ -3,7 +3,7 @@
 A :class:`~search_spaces.builders.cnn.RandomWiredCNN` already computes the vertices of one DAG
 layer as one grouped convolution (a group per vertex). The stack puts the candidates side by side
 along the channels: layer ``l`` of stage ``k`` is *one* grouped convolution with ``P × W_l``
-groups, ``W_l`` the widest candidate's layer ``l``. So a population costs a few kernels per layer
+groups, ``W_l`` the widest candidate's layer ``l``. So a cohort costs a few kernels per layer
 instead of a few per layer and candidate.
 
 Padding never changes a candidate's function:
@@ -16,7 +16,7 @@ Padding never changes a candidate's function:
 * the stem is one convolution ``3 → P × C`` of the shared input, the head one batched matmul.
 
 Candidates share a stack only when they share the builder's shape options (channels, separable
-convolutions, first stride, classes): :func:`stack_key`. Everything the population loop needs is
+convolutions, first stride, classes): :func:`stack_key`. Everything the stacked loop needs is
 here: ``size``, ``parameters()`` and ``buffers()`` (candidate first), ``train(mode)``,
 ``forward(x, lengths)`` → ``(P, B, classes)`` and ``unstack(i, model)``.
 """
@@ -45,8 +45,8 @@ def stack_key(model) -> str:
 
 def padded_layers(models) -> list[int]:
     """Per DAG layer, the widest candidate's vertex count there (0 where a candidate has no such layer)."""
-    depth = max(len(m.layer_widths) for m in models)
-    return [max((m.layer_widths[l] if l < len(m.layer_widths) else 0) for m in models) for l in range(depth)]
+    depth = max(len(m.layer_sizes) for m in models)
+    return [max((m.layer_sizes[l] if l < len(m.layer_sizes) else 0) for m in models) for l in range(depth)]
 
 
 #: Most padded vertices a planned CNN stack may compute, as a multiple of its candidates' own.
@@ -67,7 +67,7 @@ def plan_stacks(models, waste: float = PADDING_WASTE) -> list[list[int]]:
         trial = current + [i]
         members = [models[j] for j in trial]
         padded = sum(padded_layers(members)) * len(trial)
-        own = sum(sum(m.layer_widths) for m in members)
+        own = sum(sum(m.layer_sizes) for m in members)
         if current and padded > waste * own:
             groups.append(current)
             current = [i]

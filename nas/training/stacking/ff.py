@@ -33,7 +33,7 @@ def pad_to(t: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
 
 def stackable(model) -> bool:
     """True for a :class:`SparseFeedForward` this stack can hold (no layer norm)."""
-    needed = ("input_layer", "main", "skips", "output_layer", "layer_widths")
+    needed = ("input_layer", "main", "skips", "output_layer", "layer_sizes")
     if not all(hasattr(model, name) for name in needed):
         return False
     norms = getattr(model, "norms", None)
@@ -57,7 +57,7 @@ def _readout_columns(stack, model):
     """
     col = 0
     for l in model.readout_layers:
-        w = model.layer_widths[l]
+        w = model.layer_sizes[l]
         yield slice(stack.read_start[l], stack.read_start[l] + w), slice(col, col + w)
         col += w
 
@@ -104,8 +104,8 @@ def unstack_readout(stack, index: int, model) -> None:
 def padded_widths(models) -> list[int]:
     """Per stacked level, the widest candidate there (a shallow candidate's last layer counts at
     every level it is carried through)."""
-    depth = max(len(m.layer_widths) for m in models)
-    return [max(m.layer_widths[min(l, len(m.layer_widths) - 1)] for m in models) for l in range(depth)]
+    depth = max(len(m.layer_sizes) for m in models)
+    return [max(m.layer_sizes[min(l, len(m.layer_sizes) - 1)] for m in models) for l in range(depth)]
 
 
 class StackedFeedForward:
@@ -123,7 +123,7 @@ class StackedFeedForward:
     """
 
     def __init__(self, models: Sequence[torch.nn.Module], device: torch.device):
-        self.depths = [len(m.layer_widths) for m in models]
+        self.depths = [len(m.layer_sizes) for m in models]
         self.depth = max(self.depths)
         self.size = len(models)
         self.widths = padded_widths(models)
@@ -159,7 +159,7 @@ class StackedFeedForward:
 
     @staticmethod
     def _main(model, l: int):
-        if l >= len(model.layer_widths):
+        if l >= len(model.layer_sizes):
             return None  # a shallower candidate, carried through this level
         layer = model.main[l - 1]
         return layer.weight, layer.bias, layer.mask
@@ -263,7 +263,7 @@ class StackedFeedForward:
                 module.bias.copy_(layer.bias[index, :out].to(module.bias.device, module.bias.dtype))
 
         put(self.input, model.input_layer)
-        for l in range(1, len(model.layer_widths)):
+        for l in range(1, len(model.layer_sizes)):
             put(self.main[l - 1], model.main[l - 1])
         for s, t in model.skip_pairs:
             module = model.skips[f"{s}_{t}"]

@@ -3,7 +3,7 @@
 The loop is the one loop (:func:`nas.training.epochs.run_epochs`); :class:`StackTrainee` is a
 stack's side of it (per-candidate losses, clipping, rates and snapshots).
 
-Exactness (a candidate trained alone and inside a population from the same seed gives the same
+Exactness (a candidate trained alone and inside a stack from the same seed gives the same
 result within floating-point tolerance):
 
 * Every candidate sees the same batches in the same order as a solo run
@@ -188,7 +188,7 @@ class StackTrainee:
         return (loss_sum / steps).tolist()
 
     def diverged(self, index: int, epoch: int, step: int) -> None:
-        message = (f"non-finite training loss of population candidate {self.indices[index]} in epoch {epoch} at step "
+        message = (f"non-finite training loss of stacked candidate {self.indices[index]} in epoch {epoch} at step "
                    f"{step} (task {self.task.name!r}, lr={self.config.lr}); expected finite losses")
         if self.on_error == "raise":
             raise TrainingError(message)
@@ -211,7 +211,7 @@ class StackTrainee:
 def train_stack(stack, models, indices, data, task, config: TrainConfig, device, on_error: str,
                 truncate: bool) -> dict[int, TrainResult]:
     """Train one stack of candidates (``data`` already prepared on ``device``); return their
-    results keyed by ``indices`` (the candidates' positions in the caller's population)."""
+    results keyed by ``indices`` (the candidates' positions in the caller's cohort)."""
     started = time.perf_counter()
     probe = data.train.subset(slice(0, min(8, len(data.train))))
     verify_stack(stack, models, task, probe.x, probe.lengths, device)

@@ -2,7 +2,7 @@
 
 Each planned group is cut into chunks whose estimated footprint (parameters, gradients,
 optimizer state, snapshots, activations) fits in a safety share of the device's free memory
-(``torch.cuda.mem_get_info`` on GPU, ``MemAvailable`` on CPU). A population that does not fit is
+(``torch.cuda.mem_get_info`` on GPU, ``MemAvailable`` on CPU). A cohort that does not fit is
 split into more chunks, never dropped; only a single candidate too large for the device is an
 error.
 """
@@ -28,7 +28,7 @@ from nas.training.stacking.planner import (
 
 __all__ = ["candidate_bytes", "cnn_bytes", "choose_chunk_size", "MEMORY_SAFETY"]
 
-#: Share of the device's free memory a population chunk may plan to use.
+#: Share of the device's free memory a cohort chunk may plan to use.
 MEMORY_SAFETY = 0.5
 
 
@@ -110,11 +110,11 @@ def choose_chunk_size(per_candidate: int, device: torch.device, reserved: int = 
         Not even one candidate fits; the message gives both figures.
     """
     free = free_memory_bytes(device)
-    budget = safety * free - reserved
-    if per_candidate > budget:
+    usable = safety * free - reserved
+    if per_candidate > usable:
         raise TrainingError(
-            f"population cannot fit even one candidate on {device}: one needs about {per_candidate / 2**20:.1f} MiB, "
+            f"a cohort cannot fit even one candidate on {device}: one needs about {per_candidate / 2**20:.1f} MiB, "
             f"{safety:.0%} of the free {free / 2**20:.1f} MiB minus {reserved / 2**20:.1f} MiB of data leaves "
-            f"{max(budget, 0) / 2**20:.1f} MiB"
+            f"{max(usable, 0) / 2**20:.1f} MiB"
         )
-    return max(1, int(budget // per_candidate))
+    return max(1, int(usable // per_candidate))

@@ -3,7 +3,7 @@
 One stack costs what its padded shape costs, for every candidate in it. For feed-forward stacks a
 shallow candidate carried through the levels of a deep one pads each of those levels to its last
 layer's width, and the skip fan-out grows with the square of the padded total width, so one stack
-of a mixed-depth population can cost far more than training its members one by one (measured
+of a mixed-depth cohort can cost far more than training its members one by one (measured
 with ``scripts/bench_grouping.py``: 32 candidates of depth 2–85, one training step 2.9 s as one
 stack, 0.19 s one by one, 0.08 s as the 8 planned stacks; see ``docs/benchmarks.md``). A recurrent
 stack runs one time loop per level, so a shallow candidate beside a deep one costs the deep one's
@@ -129,8 +129,8 @@ def _rnn_merge(state, run_widths, run_sources, run_size):
 
 def rnn_shape(models) -> tuple[list[int], list[list[int]]]:
     """Per level of a recurrent stack of ``models``: the widest candidate, and the skip sources into it."""
-    depth = max(len(m.layer_widths) for m in models)
-    widths = [max((m.layer_widths[l] for m in models if len(m.layer_widths) > l), default=0) for l in range(depth)]
+    depth = max(len(m.layer_sizes) for m in models)
+    widths = [max((m.layer_sizes[l] for m in models if len(m.layer_sizes) > l), default=0) for l in range(depth)]
     sources = [sorted({s for m in models for s, t in m.skip_pairs if t == l}) for l in range(depth)]
     return widths, sources
 
@@ -193,10 +193,10 @@ def plan_stacks(models: Sequence[torch.nn.Module], batch: int, device: torch.dev
     list of list of int
         Indices into ``models``; every index exactly once; groups from shallow to deep.
     """
-    order = sorted(range(len(models)), key=lambda i: (len(models[i].layer_widths), sum(models[i].layer_widths), i))
+    order = sorted(range(len(models)), key=lambda i: (len(models[i].layer_sizes), sum(models[i].layer_sizes), i))
     members: list[list[int]] = []  # indices of each distinct depth, shallow to deep
     for i in order:
-        if members and len(models[members[-1][0]].layer_widths) == len(models[i].layer_widths):
+        if members and len(models[members[-1][0]].layer_sizes) == len(models[i].layer_sizes):
             members[-1].append(i)
         else:
             members.append([i])
@@ -210,8 +210,8 @@ def plan_stacks(models: Sequence[torch.nn.Module], batch: int, device: torch.dev
     constants = _constants("ff", device)
     runs = []
     for run in members:
-        depth = len(models[run[0]].layer_widths)
-        widths = [max(models[i].layer_widths[l] for i in run) for l in range(depth)]
+        depth = len(models[run[0]].layer_sizes)
+        widths = [max(models[i].layer_sizes[l] for i in run) for l in range(depth)]
         runs.append((run, widths, {s for i in run for s, _ in models[i].skip_pairs}, len(run)))
     return _dp(runs, ([], set(), 0), _ff_merge,
                lambda state: _cost(_ff_terms(state[0], sorted(state[1]), state[2], in_features, classes, batch), constants))

@@ -52,7 +52,7 @@ __all__ = ["StackedRecurrent", "stackable"]
 
 def stackable(model) -> bool:
     """True for a :class:`SparseRecurrent` (the recurrent builder's model)."""
-    needed = ("cell", "layers", "skips", "output_layer", "layer_widths", "skip_pairs", "embedding")
+    needed = ("cell", "layers", "skips", "output_layer", "layer_sizes", "skip_pairs", "embedding")
     return all(hasattr(model, name) for name in needed)
 
 
@@ -88,9 +88,9 @@ class StackedRecurrent:
         self.gates = GATES[self.cell]
         self.size = P = len(models)
         self.sequence_output = first.sequence_output
-        self.depths = [len(m.layer_widths) for m in models]
+        self.depths = [len(m.layer_sizes) for m in models]
         self.depth = max(self.depths)
-        self.widths = [max(m.layer_widths[l] for m in models if len(m.layer_widths) > l) for l in range(self.depth)]
+        self.widths = [max(m.layer_sizes[l] for m in models if len(m.layer_sizes) > l) for l in range(self.depth)]
         self.sources = [sorted({s for m in models for s, t in m.skip_pairs if t == l}) for l in range(self.depth)]
         self.first_input = first.layers[0].input_size
         self.classes = first.num_classes
@@ -133,7 +133,7 @@ class StackedRecurrent:
 
     def _blocks(self, model, level: int):
         """(block, the model's layer) for every layer of ``model`` that ends at ``level``."""
-        if level >= len(model.layer_widths):
+        if level >= len(model.layer_sizes):
             return
         yield 0, model.layers[level]
         for j, s in enumerate(self.sources[level], start=1):
@@ -218,7 +218,7 @@ class StackedRecurrent:
         """Copy candidate ``index``'s weights into ``model`` (its own, unpadded module)."""
         if self.embedded:
             model.embedding.weight.copy_(self.embedding.weight[index].to(model.embedding.weight))
-        for level in range(len(model.layer_widths)):
+        for level in range(len(model.layer_sizes)):
             hh = self.hh[level]
             for block, layer in self._blocks(model, level):
                 ih = self.ih[level][block]
