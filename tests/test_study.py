@@ -1,4 +1,4 @@
-"""Prior studies (``nas priors evaluate``): settings, genome draws, ledger, resume, statistics, report."""
+"""Prior studies (``nas priors evaluate``): settings, genome draws, store, resume, statistics, report."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from nas.exceptions import ConfigError, StudyError, UnknownNameError
 from nas.studies.priors import PRESETS, StudyConfig, build_study_config, draw_study_genomes, run_study
 from nas.studies.priors import stats
 from nas.studies.priors.config import parse_prior, rule_value
-from nas.studies.priors.store import StudyLedger
+from nas.studies.priors.store import StudyStore
 from nas.studies.priors.report import genome_table
 from search_spaces.priors import get_prior, register_prior
 
@@ -204,7 +204,7 @@ def test_study_finds_the_planted_prior_and_writes_its_report(tmp_path, shared_da
 
     write_report(folder, predictor=False)
     frame, facts = genome_table(folder)
-    assert facts["complete"] == 10 and len(StudyLedger(folder).runs()) == 20
+    assert facts["complete"] == 10 and len(StudyStore(folder).records()) == 20
     good, bad = (frame.loc[frame["prior"] == p, "test_accuracy"] for p in ("layered_random", "watts_strogatz"))
     assert good.min() > bad.max()
     result = json.loads((folder / "statistics.json").read_text())["cells"]["ff"]
@@ -240,14 +240,14 @@ def test_identical_priors_are_not_told_apart(tmp_path, shared_data_dir, twin_pri
 
 
 def test_a_killed_study_resumes_without_repeating_or_losing_runs(tmp_path, shared_data_dir):
-    cfg = tiny(tmp_path, batch=3, data_dir=str(shared_data_dir))
+    cfg = tiny(tmp_path, cohort_size=3, data_dir=str(shared_data_dir))
     folder = run_study(cfg)
     runs_file = folder / "runs.jsonl"
     lines = runs_file.read_text().splitlines()
     assert len(lines) == 16
     # a kill after 5 runs, in the middle of writing the 6th
     runs_file.write_text("\n".join(lines[:5]) + "\n" + lines[5][:20])
-    assert len(StudyLedger(folder).runs()) == 5  # the torn line is not a run
+    assert len(StudyStore(folder).records()) == 5  # the torn line is not a run
     run_study(cfg, resume=True, requested=cfg)
     after = [json.loads(x) for x in runs_file.read_text().splitlines()]
     assert len(after) == 16 and len({(r["id"], r["seed"]) for r in after}) == 16
@@ -303,7 +303,7 @@ def test_report_predictor_study_on_planted_labels(tmp_path):
     finds it, the noise ceiling is high, and the paper's single split sits beside the CV figures."""
     cfg = tiny(tmp_path, priors=("erdos_renyi", "barabasi_albert"), per_prior=15, nodes=(10, 40))
     genomes = draw_study_genomes(cfg)
-    ledger = StudyLedger.create(cfg.out, cfg, genomes, chance=0.1)
+    store = StudyStore.create(cfg.out, cfg, genomes, chance=0.1)
     rng = np.random.default_rng(0)
     runs = []
     for g in genomes:
@@ -311,7 +311,7 @@ def test_report_predictor_study_on_planted_labels(tmp_path):
         for seed in range(2):
             runs.append({"id": g.id, "seed": seed, "error": None, "test_accuracy": true + rng.normal(0, 0.01),
                          "val_accuracy": true, "wall_time_s": 1.0, "nonzero_weights": 100})
-    ledger.append_runs(runs)
+    store.append(runs)
     from nas.studies.priors.report import write_report
 
     write_report(cfg.out, repeats=2)
@@ -353,18 +353,18 @@ def test_a_device_that_does_not_exist_stops_before_anything_is_written(tmp_path,
     assert not (tmp_path / "study").exists()
 
 
-def _planted_ledger(tmp_path, runs_for):
+def _planted_store(tmp_path, runs_for):
     cfg = tiny(tmp_path, priors=("erdos_renyi", "barabasi_albert"), per_prior=3)
     genomes = draw_study_genomes(cfg)
-    ledger = StudyLedger.create(cfg.out, cfg, genomes, chance=0.1)
-    ledger.append_runs([r for g in genomes for r in runs_for(g)])
-    return cfg, ledger
+    store = StudyStore.create(cfg.out, cfg, genomes, chance=0.1)
+    store.append([r for g in genomes for r in runs_for(g)])
+    return cfg, store
 
 
 def test_a_study_whose_runs_all_diverged_reports_every_network_failed(tmp_path):
     from nas.studies.priors.report import write_report
 
-    cfg, _ = _planted_ledger(tmp_path, lambda g: [{"id": g.id, "seed": s, "error": "TrainingError: nan"} for s in (0, 1)])
+    cfg, _ = _planted_store(tmp_path, lambda g: [{"id": g.id, "seed": s, "error": "TrainingError: nan"} for s in (0, 1)])
     write_report(cfg.out)
     cell = json.loads((tmp_path / "study" / "statistics.json").read_text())["cells"]["ff"]
     assert all(r["failed_share"] == 1.0 and r["mean"] == pytest.approx(0.1) for r in cell["priors"])
@@ -379,21 +379,21 @@ def test_a_study_whose_runs_all_diverged_reports_every_network_failed(tmp_path):
     ('{"id": "x", "seed": 0, "error": null, "test_accuracy": "high"}', "'test_accuracy'"),
 ])
 def test_damaged_run_lines_are_one_typed_error(tmp_path, line, match):
-    cfg, ledger = _planted_ledger(tmp_path, lambda g: [])
+    cfg, store = _planted_store(tmp_path, lambda g: [])
     (tmp_path / "study" / "runs.jsonl").write_text(line + "\n")
     with pytest.raises(StudyError, match=match):
-        ledger.runs()
+        store.records()
 
 
 def test_resume_with_settings_keeps_this_machines_runtime(tmp_path, shared_data_dir):
-    """A study started elsewhere (another device, data folder, batch) resumes here with its settings repeated."""
+    """A study started elsewhere (another device, data folder, cohort size) resumes here with its settings repeated."""
     cfg = tiny(tmp_path, data_dir=str(shared_data_dir))
     folder = run_study(cfg)
     stored = json.loads((folder / "study.json").read_text())
     stored["study"].update(device="nosuchdevice", data_dir="/nonexistent", batch=7)
     (folder / "study.json").write_text(json.dumps(stored))
-    again = build_study_config(base=StudyLedger(folder).config(), out=str(folder), progress=False)
-    assert (again.device, again.data_dir, again.batch) == (None, None, 32)
+    again = build_study_config(base=StudyStore(folder).settings(), out=str(folder), progress=False)
+    assert (again.device, again.data_dir, again.cohort_size) == (None, None, 32)
     assert again.settings() == cfg.settings()
 
 

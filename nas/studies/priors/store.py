@@ -37,7 +37,7 @@ from nas.stores.jsonl import append_lines, encode_lines, read_lines
 from nas.studies.priors.config import StudyConfig
 from nas.studies.priors.sampling import StudyGenome
 
-__all__ = ["StudyStore", "StudyLedger", "RUN_FIELDS"]
+__all__ = ["StudyStore", "RUN_FIELDS"]
 
 #: Metrics kept from each training run (besides id, seed and error).
 RUN_FIELDS = ("test_accuracy", "val_accuracy", "test_loss", "val_loss", "epochs", "best_epoch", "wall_time_s",
@@ -224,12 +224,3 @@ class StudyStore(ResultStore):
             if problem:
                 raise StudyError(f"run {i} cannot be stored: {problem}")
         append_lines(self.folder / RUNS_FILE, encode_lines(list(records), StudyError), StudyError)
-
-    # The names this class had as ``StudyLedger``, kept for callers until the naming pass.
-    config = settings
-    runs = records
-    append_runs = append
-
-
-#: The old name of :class:`StudyStore`.
-StudyLedger = StudyStore
