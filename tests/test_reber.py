@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nas.datasets import reber
-from nas.datasets import reber_grammar as g
 from nas.exceptions import ConfigError, DataError
 
 # --- the test's own grammar --------------------------------------------------------------------
@@ -31,7 +30,7 @@ REBER_RE = re.compile(rf"B{_INNER}E")
 EMBEDDED_RE = re.compile(rf"B(?:TB{_INNER}ET|PB{_INNER}EP)E")
 ALPHABET = "BTPSXVE"
 INNER = "TPSXV"
-FOREIGN = set(g.FOREIGN_LETTERS)
+FOREIGN = set(reber.FOREIGN_LETTERS)
 
 
 def regex_reber(s: str) -> bool:
@@ -70,15 +69,15 @@ def test_acceptor_matches_regex_on_every_short_string():
     pool = {"".join(p) for k in range(6) for p in itertools.product(ALPHABET + "A", repeat=k)}
     pool |= {"B" + "".join(p) + "E" for k in range(8) for p in itertools.product(INNER, repeat=k)}
     for s in pool:
-        assert g.is_reber(s) == regex_reber(s), s
+        assert reber.is_reber(s) == regex_reber(s), s
     valid = Counter(len(s) for s in pool if regex_reber(s) and s.startswith("B") and len(s) <= 9)
-    assert {L: g.count_reber_strings(L) for L in range(5, 10)} == dict(valid)
-    assert g.count_reber_strings(4) == 0
+    assert {L: reber.count_reber_strings(L) for L in range(5, 10)} == dict(valid)
+    assert reber.count_reber_strings(4) == 0
 
 
 def test_embedded_acceptor_matches_regex():
     rng = np.random.default_rng(3)
-    inner = g.sample_reber(rng, 300, min_length=5, max_length=20)
+    inner = reber.sample_reber(rng, 300, min_length=5, max_length=20)
     pool = []
     for s in inner:
         for a, b in itertools.product("TPSX", repeat=2):
@@ -86,7 +85,7 @@ def test_embedded_acceptor_matches_regex():
         pool += [f"BT{s}T", f"T{s}TE", f"BT{s[:-1]}TE", f"BT{s}TEE", f"BT{s}{s}TE"]
     assert sum(map(regex_embedded, pool)) >= 600  # both branches of every inner string are valid
     for s in pool:
-        assert g.is_embedded_reber(s) == regex_embedded(s), s
+        assert reber.is_embedded_reber(s) == regex_embedded(s), s
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -94,65 +93,65 @@ def test_embedded_acceptor_matches_regex():
                                                        max_size=3))
 def test_acceptors_match_regex_on_edited_long_strings(seed, edits):
     rng = np.random.default_rng(seed)
-    s = g.generate_embedded_reber(rng, 9, 60)
+    s = reber.generate_embedded_reber(rng, 9, 60)
     for pos, c in edits:  # overwrite a few positions: often invalid, sometimes still valid
         pos %= len(s)
         s = s[:pos] + c + s[pos + 1:]
-    assert g.is_embedded_reber(s) == regex_embedded(s)
-    assert g.is_reber(s[2:-2]) == regex_reber(s[2:-2])
+    assert reber.is_embedded_reber(s) == regex_embedded(s)
+    assert reber.is_reber(s[2:-2]) == regex_reber(s[2:-2])
 
 
 @pytest.mark.parametrize("embedded", [False, True])
 def test_next_symbols_match_oracle_on_every_prefix(embedded):
     rng = np.random.default_rng(11)
-    make = g.generate_embedded_reber if embedded else g.generate_reber
+    make = reber.generate_embedded_reber if embedded else reber.generate_reber
     strings = [make(rng, 9, 24) for _ in range(25)]
     for s in strings:
         for t in range(len(s) + 1):
-            assert g.next_symbols(s[:t], embedded=embedded) == oracle_next(s[:t], embedded), (s, t)
+            assert reber.next_symbols(s[:t], embedded=embedded) == oracle_next(s[:t], embedded), (s, t)
 
 
 def test_next_symbols_rejects_non_prefixes_and_non_strings():
-    with pytest.raises(g.GrammarError, match="position 2"):
-        g.next_symbols("BTT")
+    with pytest.raises(reber.GrammarError, match="position 2"):
+        reber.next_symbols("BTT")
     with pytest.raises(DataError):
-        g.next_symbols("BTBTXSEPE", embedded=True)
+        reber.next_symbols("BTBTXSEPE", embedded=True)
     with pytest.raises(ConfigError, match="expected a str"):
-        g.is_reber(None)
-    assert g.next_symbols("BTXSE") == frozenset()
+        reber.is_reber(None)
+    assert reber.next_symbols("BTXSE") == frozenset()
 
 
 # --- generators --------------------------------------------------------------------------------
 def test_generators_give_valid_strings_in_range_and_are_seeded():
     rng = np.random.default_rng(0)
-    plain = [g.generate_reber(rng, 11, 53) for _ in range(200)]
-    emb = [g.generate_embedded_reber(rng, 9, 30) for _ in range(200)]
+    plain = [reber.generate_reber(rng, 11, 53) for _ in range(200)]
+    emb = [reber.generate_embedded_reber(rng, 9, 30) for _ in range(200)]
     assert all(regex_reber(s) and 11 <= len(s) <= 53 for s in plain)
     assert all(regex_embedded(s) and 9 <= len(s) <= 30 for s in emb)
     assert {s[1] for s in emb} == {"T", "P"}
     again = np.random.default_rng(0)
-    assert plain == [g.generate_reber(again, 11, 53) for _ in range(200)]
-    assert g.sample_reber(np.random.default_rng(1), 50) != g.sample_reber(np.random.default_rng(2), 50)
+    assert plain == [reber.generate_reber(again, 11, 53) for _ in range(200)]
+    assert reber.sample_reber(np.random.default_rng(1), 50) != reber.sample_reber(np.random.default_rng(2), 50)
 
 
 def test_sample_distinct_spreads_lengths_and_fills_small_ranges_exactly():
     rng = np.random.default_rng(5)
-    out = g.sample_distinct_reber(rng, 3000, min_length=11, max_length=40)
+    out = reber.sample_distinct_reber(rng, 3000, min_length=11, max_length=40)
     assert len(set(out)) == 3000 and all(map(regex_reber, out))
     per_length = Counter(map(len, out))
-    assert per_length[11] == g.count_reber_strings(11)  # a short length gives all it has
+    assert per_length[11] == reber.count_reber_strings(11)  # a short length gives all it has
     assert max(per_length.values()) - min(per_length[L] for L in range(20, 41)) <= 1  # even elsewhere
     # a range holding exactly as many strings as asked gives all of them
-    every = g.sample_distinct_reber(rng, 16, min_length=5, max_length=8)
+    every = reber.sample_distinct_reber(rng, 16, min_length=5, max_length=8)
     assert sorted(map(len, every)) == sorted([5] * 2 + [6] * 3 + [7] * 4 + [8] * 7)
     assert all(map(regex_reber, every)) and len(set(every)) == 16
 
 
-@pytest.mark.parametrize("kind", g.CORRUPTION_KINDS)
+@pytest.mark.parametrize("kind", reber.CORRUPTION_KINDS)
 def test_each_corruption_is_invalid_and_is_the_edit_it_claims(kind):
     rng = np.random.default_rng(7)
-    for s in g.sample_reber(rng, 150, min_length=6, max_length=30):
-        out = g.corrupt(rng, s, kind)
+    for s in reber.sample_reber(rng, 150, min_length=6, max_length=30):
+        out = reber.corrupt(rng, s, kind)
         assert not regex_reber(out), (s, out)
         assert out[0] == "B" and out[-1] == "E"
         if kind in ("substitution", "foreign"):
@@ -174,12 +173,12 @@ def test_each_corruption_is_invalid_and_is_the_edit_it_claims(kind):
 
 def test_corrupt_rejects_bad_input():
     rng = np.random.default_rng(0)
-    with pytest.raises(g.GrammarError, match="valid Reber string"):
-        g.corrupt(rng, "BTXE", "deletion")
+    with pytest.raises(reber.GrammarError, match="valid Reber string"):
+        reber.corrupt(rng, "BTXE", "deletion")
     with pytest.raises(ConfigError, match="unknown corruption kind 'typo'"):
-        g.corrupt(rng, "BTXSE", "typo")
+        reber.corrupt(rng, "BTXSE", "typo")
     with pytest.raises(ConfigError, match="numpy.random.Generator"):
-        g.generate_reber(0)
+        reber.generate_reber(0)
 
 
 # --- classification dataset --------------------------------------------------------------------
@@ -210,7 +209,7 @@ def test_paper_sized_frame_is_balanced_distinct_and_labelled_correctly(paper_fra
     assert (split_sizes[0] == split_sizes[1]).all()  # balanced in every split
     assert split_sizes.loc["test"].sum() == 6250  # the paper's 75/25
     kinds = f.loc[f["label"] == 0, "negative_kind"].value_counts()
-    assert set(kinds.index) == set(g.CORRUPTION_KINDS)
+    assert set(kinds.index) == set(reber.CORRUPTION_KINDS)
     assert kinds["foreign"] == 1250  # 10 % of 12,500
     assert max(kinds.drop("foreign")) - min(kinds.drop("foreign")) <= 1
     assert (f.loc[f["label"] == 1, "negative_kind"] == "none").all()
@@ -245,7 +244,7 @@ def test_dataset_tensors_match_frame(small):
     assert info["partial"] is False and info["test_examples"] == info["test_expected"] == len(data.test) == 500
     assert sum(info["negative_kinds"].values()) == 1000
     assert all(sum(info["negative_kinds_by_split"][s][k] for s in ("train", "val", "test")) == info["negative_kinds"][k]
-               for k in g.CORRUPTION_KINDS)
+               for k in reber.CORRUPTION_KINDS)
     json.dumps(info)
 
 
@@ -396,9 +395,9 @@ def test_classification_bad_input_raises_config_error(kwargs, match):
 
 
 def test_too_narrow_length_range_raises_capacity_error():
-    with pytest.raises(g.GrammarCapacityError, match=r"only 9\b"):
+    with pytest.raises(reber.GrammarCapacityError, match=r"only 9\b"):
         reber.reber_classification_dataset(40, min_length=5, max_length=7)
-    with pytest.raises(g.GrammarCapacityError, match="embedded Reber strings of length 9..10"):
+    with pytest.raises(reber.GrammarCapacityError, match="embedded Reber strings of length 9..10"):
         reber.embedded_reber_dataset(40, min_length=9, max_length=10)
     with pytest.raises(ConfigError, match="max_len must be >= max_length - 1 = 31"):
         reber.embedded_reber_dataset(40, max_len=10)
