@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from nas.cli.main import main
-from nas.search.config import SearchConfig, build_config
-from nas.ledger import Ledger
 from nas.exceptions import ConfigError, UnknownNameError
+from nas.ledger import Ledger
+from nas.search.config import SearchConfig
+from nas.search.config_files import build_config
 
 
 def test_unknown_strategy_is_one_line_error(tmp_path, capsys):
@@ -202,7 +203,7 @@ def test_allow_partial_data_is_an_explicit_recorded_choice():
 
 
 def test_resume_reads_the_stored_config(tmp_path):
-    from nas.search.config import write_config
+    from nas.search.config_files import write_config
 
     first = build_config(task="reber", quick=True, out=str(tmp_path / "r"), population=5, seed=4)
     write_config(first, tmp_path / "r")

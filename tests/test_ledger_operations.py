@@ -13,11 +13,12 @@ import pytest
 from optuna.trial import TrialState
 
 from nas.cli.main import main
-from nas.search.config import SearchConfig, load_run_config
 from nas.exceptions import DeviceError
 from nas.ledger import Ledger, shown_url, stored_url
-from nas.search.loop import open_search_ledger, run_search
 from nas.report import RunOutputs
+from nas.search.config import SearchConfig
+from nas.search.config_files import load_run_config
+from nas.search.loop import open_search_ledger, run_search
 from search_spaces.genome import Genome
 
 TINY = {"epochs": 1, "train_subset": 200, "val_subset": 100, "test_subset": 100}
@@ -131,7 +132,7 @@ def test_a_run_directory_works_from_any_folder_and_after_a_move(tmp_path, monkey
 def test_a_ledger_file_inside_the_run_directory_is_stored_relative_to_it(tmp_path, monkeypatch):
     from test_runner import FakeTrainer
 
-    from nas.search.config import build_config
+    from nas.search.config_files import build_config
 
     monkeypatch.chdir(tmp_path)
     built = build_config(task="mnist", out="r", storage="journal:r/ledger.log", population=4, survivors=2,

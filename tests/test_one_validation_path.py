@@ -20,13 +20,8 @@ from nas.datasets.reber import (
 )
 from nas.defaults import TASK_DEFAULTS
 from nas.exceptions import NASError
-from nas.search.config import (
-    QUICK,
-    SEARCH_DEFAULTS,
-    SearchConfig,
-    build_config,
-    load_run_config,
-)
+from nas.search.config import QUICK, SEARCH_DEFAULTS, SearchConfig
+from nas.search.config_files import build_config, load_run_config
 from nas.search.evaluator import Trainer
 from nas.studies.priors.config import QUICK as PRIORS_QUICK
 from nas.studies.priors.config import StudyConfig, build_study_config

@@ -15,11 +15,12 @@ import pytest
 from scipy import stats
 
 from nas.cli.main import main
-from nas.search.config import SearchConfig, write_config
 from nas.exceptions import LedgerError
 from nas.report.compare import compare_runs
 from nas.report.run import best_final_accuracy, final_frame, open_run_ledger
 from nas.report.search import build_report
+from nas.search.config import SearchConfig
+from nas.search.config_files import write_config
 from nas.search.loop import open_search_ledger
 from search_spaces.genome import Genome
 

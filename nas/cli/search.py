@@ -9,7 +9,7 @@ import click
 from nas.cli.options import old_spelling, renamed
 from nas.exceptions import ConfigError
 from nas.report import RunOutputs
-from nas.search.config import build_config
+from nas.search.config_files import build_config
 from nas.search.loop import run_search
 from nas.training.device import set_threads
 

@@ -9,7 +9,7 @@ import click
 from nas.cli.options import old_spelling, renamed
 from nas.exceptions import ConfigError
 from nas.ledger import Ledger
-from nas.search.config import load_run_config
+from nas.search.config_files import load_run_config
 from nas.search.worker import run_worker
 from nas.training.device import set_threads
 

@@ -1,15 +1,9 @@
 """The ledger of a search: Optuna storage (:mod:`.storage`: URLs, passwords, opening), the
-study of trials, claims and heartbeats (:mod:`.ledger`) and the ledger as a result store
-(:mod:`.store`, :class:`LedgerStore`). Public names are re-exported here."""
+Optuna study of trials, claims and heartbeats (:mod:`.ledger`), what a trial holds
+(:mod:`.trials`) and the ledger as a result store (:mod:`.store`, :class:`LedgerStore`). Public
+names are re-exported here."""
 
-from nas.ledger.ledger import (
-    MAX_RETRIES,
-    Claim,
-    Ledger,
-    genome_params,
-    stored_genome,
-    worker_id,
-)
+from nas.ledger.ledger import MAX_RETRIES, Claim, Ledger, worker_id
 from nas.ledger.storage import (
     PASSWORD_ENV,
     PASSWORD_FILE_ENV,
@@ -21,6 +15,7 @@ from nas.ledger.storage import (
     stored_url,
 )
 from nas.ledger.store import LedgerStore
+from nas.ledger.trials import genome_params, stored_genome
 
 __all__ = ["Ledger", "LedgerStore", "Claim", "MAX_RETRIES", "genome_params", "stored_genome", "worker_id", "open_storage",
            "default_storage_url", "shown_url", "stored_url", "absolute_storage", "portable_storage", "PASSWORD_ENV",

@@ -34,37 +34,24 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import optuna
-from optuna.distributions import (
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.exceptions import LedgerError, LedgerNotFoundError
 from nas.ledger.storage import check_exists, open_storage, scrub, shown_url
-from nas.provenance import to_jsonable
+from nas.ledger.trials import genome_params, jsonable, stored_genome
 from search_spaces.genome import (
-    FAMILIES,
-    MAX_NODES,
-    MAX_SEED,
-    MAX_WIDTH,
-    READOUTS,
     Genome,
-    legacy_genome_dict,
 )
-from search_spaces.priors import get_prior, list_priors
 
-__all__ = ["Ledger", "Claim", "genome_params", "worker_id", "stored_genome", "MAX_RETRIES"]
+__all__ = ["Ledger", "Claim", "worker_id", "MAX_RETRIES"]
 
 STATE_ATTR = "search_state"
 #: Requeues of a genome whose worker died before it is recorded as failed (:meth:`Ledger.requeue_stale`).
@@ -73,53 +60,6 @@ MAX_RETRIES = 3
 _RUN_ATTRS = ("genome", "key", "fail_reason", "requeued", "worker", "heartbeat")
 CONFIG_ATTR = "config"
 WORKER_ATTR = "worker:"
-
-
-def stored_genome(text: str) -> Genome:
-    """A genome from the JSON a ledger holds; one stored before readouts existed reads as ``last``
-    (:func:`search_spaces.genome.legacy_genome_dict`), the construction it was trained with."""
-    return Genome.from_dict(legacy_genome_dict(json.loads(text)))
-
-
-def genome_params(genome: Genome) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The genome's scalar choices as Optuna params and distributions (what the dashboard plots).
-
-    ``prior``, ``family`` and ``readout`` are categorical; ``nodes``, ``seed`` and ``width`` integers; each prior
-    parameter ``<prior>.<name>`` uses its declared range. Values outside a range (never for a
-    valid genome) are left out rather than mis-declared.
-    """
-    params: dict[str, Any] = {"prior": genome.prior, "nodes": genome.nodes, "seed": genome.seed, "family": genome.family,
-                              "width": genome.width, "readout": genome.readout}
-    dists: dict[str, Any] = {
-        "prior": CategoricalDistribution(tuple(sorted(list_priors()))),
-        "nodes": IntDistribution(2, MAX_NODES),
-        "seed": IntDistribution(0, MAX_SEED),
-        "family": CategoricalDistribution(FAMILIES),
-        "width": IntDistribution(1, MAX_WIDTH),
-        "readout": CategoricalDistribution(READOUTS),
-    }
-    prior = get_prior(genome.prior)
-    for spec in prior.params:
-        value = genome.param_dict[spec.name]
-        name = f"{genome.prior}.{spec.name}"
-        if spec.kind == "int":
-            dists[name] = IntDistribution(int(spec.low), int(spec.high), log=spec.log)
-        else:
-            dists[name] = FloatDistribution(float(spec.low), float(spec.high), log=spec.log)
-        params[name] = value
-    return params, dists
-
-
-def _jsonable(value):
-    """Optuna user attributes must be JSON; NaN/inf become None so every backend accepts them."""
-    value = to_jsonable(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -189,6 +129,10 @@ class Ledger:
     def name(self) -> str:
         return self.study.study_name
 
+    def trial_id(self, trial: FrozenTrial) -> int:
+        """The storage's id of ``trial`` (the storage's public lookup by study and trial number)."""
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, trial.number)
+
     @classmethod
     def open(cls, url: str, name: str, *, directions: Sequence[str] | None = None, create: bool = True) -> "Ledger":
         """Open (or create) the ledger ``name`` in the storage at ``url``.
@@ -241,7 +185,7 @@ class Ledger:
         return self.study.user_attrs.get(name, default)
 
     def set_attr(self, name: str, value) -> None:
-        self.study.set_user_attr(name, _jsonable(value))
+        self.study.set_user_attr(name, jsonable(value))
 
     @property
     def config(self) -> dict | None:
@@ -249,7 +193,7 @@ class Ledger:
 
     def save_state(self, state: dict) -> None:
         """Store the search state (one JSON string; written after every generation)."""
-        self.set_attr(STATE_ATTR, json.dumps(_jsonable(state), sort_keys=True))
+        self.set_attr(STATE_ATTR, json.dumps(jsonable(state), sort_keys=True))
 
     def load_state(self) -> dict | None:
         text = self.get_attr(STATE_ATTR)
@@ -266,7 +210,7 @@ class Ledger:
         Returns the trial number.
         """
         params, dists = genome_params(genome)
-        user_attrs = {"genome": genome.to_json(), "key": genome.key, **{k: _jsonable(v) for k, v in attrs.items()}}
+        user_attrs = {"genome": genome.to_json(), "key": genome.key, **{k: jsonable(v) for k, v in attrs.items()}}
         trial = optuna.trial.create_trial(state=TrialState.WAITING, params=params, distributions=dists, user_attrs=user_attrs)
         trial._validate()
         trial_id = self.storage.create_new_trial(self.study_id, template_trial=trial)
@@ -293,15 +237,16 @@ class Ledger:
                 break
             if wanted is not None and t.number not in wanted:
                 continue
+            trial_id = self.trial_id(t)
             try:
-                won = self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING)
+                won = self.storage.set_trial_state_values(trial_id, TrialState.RUNNING)
             except optuna.exceptions.UpdateFinishedTrialError:  # taken and finished since the queue was read
                 won = False
             if won:
-                claim = Claim(t._trial_id, t.number, stored_genome(t.user_attrs["genome"]), dict(t.user_attrs))
+                claim = Claim(trial_id, t.number, stored_genome(t.user_attrs["genome"]), dict(t.user_attrs))
                 with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-                    self.storage.set_trial_user_attr(t._trial_id, "worker", worker_id())
-                    self.storage.set_trial_user_attr(t._trial_id, "heartbeat", time.time())
+                    self.storage.set_trial_user_attr(trial_id, "worker", worker_id())
+                    self.storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
                 out.append(claim)
         if len(out) > 1:
             self.beat(out)  # claiming a batch takes a while: none of it may look stale when training starts
@@ -382,7 +327,7 @@ class Ledger:
         """
         with _owned(claim):
             for k, v in attrs.items():
-                self.storage.set_trial_user_attr(claim.trial_id, k, _jsonable(v))
+                self.storage.set_trial_user_attr(claim.trial_id, k, jsonable(v))
             self.storage.set_trial_state_values(claim.trial_id, TrialState.COMPLETE, values=[float(v) for v in values])
 
     def fail(self, claim: Claim, reason: str, attrs: dict | None = None, *, requeue: bool = False,
@@ -395,7 +340,7 @@ class Ledger:
         """
         with _owned(claim):
             for k, v in (attrs or {}).items():
-                self.storage.set_trial_user_attr(claim.trial_id, k, _jsonable(v))
+                self.storage.set_trial_user_attr(claim.trial_id, k, jsonable(v))
             self.storage.set_trial_user_attr(claim.trial_id, "fail_reason", str(reason))
             self.storage.set_trial_user_attr(claim.trial_id, "requeued", bool(requeue))
             self.storage.set_trial_state_values(claim.trial_id, TrialState.FAIL)
@@ -434,7 +379,7 @@ class Ledger:
         """
         count = 0
         for t in self.stale(stale_after, now=now):
-            claim = Claim(t._trial_id, t.number, stored_genome(t.user_attrs["genome"]), dict(t.user_attrs))
+            claim = Claim(self.trial_id(t), t.number, stored_genome(t.user_attrs["genome"]), dict(t.user_attrs))
             worker = t.user_attrs.get("worker") or "unknown worker"
             tries = int(t.user_attrs.get("requeues", 0))
             try:

@@ -35,8 +35,9 @@ from nas.exceptions import (
     LedgerNotFoundError,
     LedgerSettingsError,
 )
-from nas.ledger.ledger import CONFIG_ATTR, Ledger, genome_params, stored_genome
+from nas.ledger.ledger import CONFIG_ATTR, Ledger
 from nas.ledger.storage import shown_url
+from nas.ledger.trials import genome_params, stored_genome
 from nas.stores import ResultStore
 from search_spaces.genome import Genome
 

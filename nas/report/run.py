@@ -22,7 +22,7 @@ from scipy import stats
 from nas.exceptions import LedgerError
 from nas.ledger import Ledger
 from nas.provenance import write_json_atomic, write_text_atomic
-from nas.search.config import load_run_config
+from nas.search.config_files import load_run_config
 from nas.search.final import FINAL_ATTR, best_final_key
 from search_spaces.genome import legacy_genome_dict
 

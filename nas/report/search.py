@@ -39,7 +39,7 @@ from nas.report.run import (
     is_missing,
     open_run_ledger,
 )
-from nas.search.config import load_run_config
+from nas.search.config_files import load_run_config
 from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome, legacy_genome_dict
 

@@ -3,7 +3,8 @@ the generation loop (:mod:`.loop`), predictor gating (:mod:`.gating`), the final
 (:mod:`.final`), workers (:mod:`.worker`) and the search's evaluator (:mod:`.evaluator`).
 Import from the modules; this face re-exports the entry points."""
 
-from nas.search.config import SearchConfig, build_config
+from nas.search.config import SearchConfig
+from nas.search.config_files import build_config
 from nas.search.loop import SearchRun, run_search
 from nas.search.worker import run_worker
 

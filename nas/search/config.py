@@ -1,11 +1,9 @@
-"""The configuration of ``nas search``: one frozen dataclass built from defaults ← TOML ← options.
+"""The configuration of ``nas search``: one frozen dataclass, validated on construction (one rule
+per field: :attr:`SearchConfig.constraints`; training options by ``TrainConfig``'s rules,
+:class:`~nas.training.config.TrainOverrides`).
 
-:func:`build_config` applies, in order: the field defaults, the ``--quick`` defaults of the task
-(:data:`QUICK`), a TOML file (top-level keys, or a ``[search]`` table; training options in a
-``[train]`` table), then command-line options. The result is validated on construction (one rule per field: :attr:`SearchConfig.constraints`;
-training options by ``TrainConfig``'s rules, :class:`~nas.training.config.TrainOverrides`) and
-written beside the results as ``config.json`` with code and library versions
-(:func:`write_config`).
+Where its values come from — defaults, the task's defaults, ``--quick``, a TOML file, options,
+and on ``--resume`` the run directory's ``config.json`` — is :mod:`nas.search.config_files`.
 
 Examples
 --------
@@ -17,9 +15,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 from pathlib import Path
@@ -28,15 +23,11 @@ from typing import Any, ClassVar, Mapping
 from nas.defaults import TASK_DEFAULTS
 from nas.exceptions import ConfigError, UnknownNameError
 from nas.ledger import (
-    absolute_storage,
     default_storage_url,
-    portable_storage,
     stored_url,
 )
-from nas.provenance import provenance, write_json_atomic
 from nas.search.strategies import list_strategies
 from nas.training.config import TrainOptions, TrainOverrides
-from nas.training.tasks import get_task
 from nas.validation import (
     Boolean,
     Interval,
@@ -50,8 +41,7 @@ from nas.validation import (
 from search_spaces.genome import MAX_WIDTH, READOUTS
 from search_spaces.priors import get_prior
 
-__all__ = ["SearchConfig", "QUICK", "SEARCH_DEFAULTS", "build_config", "load_toml", "write_config", "TRAJECTORY_FIELDS",
-           "legacy_search_dict"]
+__all__ = ["SearchConfig", "QUICK", "SEARCH_DEFAULTS", "TRAJECTORY_FIELDS", "RENAMED_KEYS", "legacy_search_dict"]
 
 GATE_RULES = ("top", "ucb")
 SECOND = (None, "nonzero_weights", "parameters", "flops")
@@ -359,119 +349,3 @@ def legacy_search_dict(data: Mapping[str, Any]) -> dict[str, Any]:
     if "readout" not in out:
         out.update(readout="last", widths=(1, 1), final_top=0)
     return out
-
-
-def load_toml(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a search TOML file: top-level keys or a ``[search]`` table, plus an optional ``[train]`` table.
-
-    Raises
-    ------
-    ConfigError
-        Missing file or invalid TOML.
-    """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
-    if "search" in data:
-        search = dict(data.pop("search"))
-        for table in ("train", "final_train"):
-            if table in data:
-                search.setdefault(table, data.pop(table))
-        if data:
-            raise ConfigError(f"config file {str(path)!r}: unexpected tables {sorted(data)} beside [search]")
-        data = search
-    return {RENAMED_KEYS.get(k, k): v for k, v in data.items()}
-
-
-def build_config(
-    *, config_file: str | os.PathLike | None = None, quick: bool = False, resume: bool = False, **options
-) -> SearchConfig:
-    """Defaults ← the task's search defaults (:data:`SEARCH_DEFAULTS`: screening budget, widths,
-    final training) ← ``--quick`` defaults of the task ← TOML file ← options (None means "not given").
-
-    With ``resume``, the run directory's ``config.json`` (when there is one) comes right after the
-    defaults, so ``nas search --out RUN --resume`` continues with the stored settings and only the
-    options given again (e.g. more ``--generations``) change.
-
-    ``train`` tables merge key by key at each step rather than replacing each other.
-
-    Raises
-    ------
-    ConfigError, UnknownNameError
-        An invalid value, an unknown option, or an unknown task / strategy.
-    """
-    given = {k: v for k, v in options.items() if v is not None}
-    from_file = load_toml(config_file) if config_file is not None else {}
-    for layer in (given, from_file):  # a relative ledger path names a file under the current folder
-        if "storage" in layer:
-            layer["storage"] = absolute_storage(layer["storage"])
-    stored = _stored_config(given.get("out", from_file.get("out", SearchConfig.out))) if resume else {}
-    task = given.get("task", from_file.get("task", stored.get("task", SearchConfig.task)))
-    get_task(task)  # an unknown task fails here, listing the known ones
-    merged: dict[str, Any] = {}
-    train: dict[str, Any] = {}
-    final_train: dict[str, Any] = {}
-    layers = [stored, {} if stored else SEARCH_DEFAULTS.get(task, {}), QUICK.get(task, QUICK["mnist"]) if quick else {}, from_file, given]
-    for layer in layers:
-        for key, value in layer.items():
-            if key in ("train", "final_train"):  # tables of options merge name by name
-                rule = SearchConfig.constraints[key]
-                if not rule.accepts(value):
-                    raise invalid("SearchConfig", key, rule.describe(), value)
-                (train if key == "train" else final_train).update(dict(value))
-            else:
-                merged[key] = value
-    merged["train"] = train
-    merged["final_train"] = final_train
-    merged["quick"] = bool(quick) or bool(merged.get("quick", False))
-    # each training option is checked once, by TrainConfig's rules, as the config is built; rules
-    # between options and the task's defaults when the search's trainer builds its TrainConfigs
-    return SearchConfig.from_dict(merged)
-
-
-def _stored_config(run_dir, required: bool = False) -> dict[str, Any]:
-    """The ``search`` table of ``RUN_DIR/config.json`` (or {} when there is none and it is not
-    ``required``), with ``out`` set to ``run_dir`` and a relative ledger path resolved against it."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        if required:
-            raise ConfigError(f"{str(run_dir)!r} is not a search run directory: no config.json in it")
-        return {}
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))["search"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
-        detail = getattr(err, "strerror", None) or err
-        raise ConfigError(f"cannot read the stored config {str(path)!r}: {type(err).__name__}: {detail}") from None
-    if not isinstance(stored, dict):
-        raise ConfigError(f"cannot read the stored config {str(path)!r}: no 'search' table")
-    out = {k: v for k, v in legacy_search_dict(stored).items() if v is not None}
-    out["out"] = str(run_dir)
-    if "storage" in out:
-        out["storage"] = absolute_storage(out["storage"], run_dir)
-    return out
-
-
-def load_run_config(run_dir: str | os.PathLike) -> SearchConfig:
-    """The search config of a run directory, wherever the directory now is and whatever the
-    current folder: ``out`` is ``run_dir`` and a relative ledger path is resolved against it.
-
-    Raises
-    ------
-    ConfigError
-        No readable ``config.json`` with a ``search`` table.
-    """
-    stored = _stored_config(run_dir, required=True)
-    return SearchConfig.from_dict(stored)
-
-
-def write_config(config: SearchConfig, run_dir: str | os.PathLike) -> Path:
-    """Write ``RUN_DIR/config.json``: the config plus code and library versions (atomically); a
-    ledger file inside the run directory is stored relative to it (:func:`portable_storage`)."""
-    search = config.to_dict()
-    search["storage"] = portable_storage(config.storage, run_dir) if config.storage is not None else None
-    search["ledger_name"] = config.ledger  # not the folder's name: the folder may be renamed
-    return write_json_atomic(Path(run_dir) / "config.json", {"search": search, "provenance": provenance()})

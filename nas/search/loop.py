@@ -38,7 +38,8 @@ import numpy as np
 
 from nas.exceptions import ConfigError
 from nas.ledger import Ledger, LedgerStore, shown_url, stored_genome
-from nas.search.config import SearchConfig, write_config
+from nas.search.config import SearchConfig
+from nas.search.config_files import write_config
 from nas.search.evaluator import Trainer
 from nas.search.final import TimeSlice, ensure_best_model, run_final, save_best_model
 from nas.search.gating import fit_predictor, gate, load_search_predictor, predict

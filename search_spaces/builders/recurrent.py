@@ -20,7 +20,7 @@ is the ``(H, I)`` DAG mask repeated *per block* (``mask.repeat(G, 1)``), so row 
 every gate belongs to unit ``i``. The authors' code repeated rows with an interleaving repeat
 (``repeat_interleave``), which gives gate ``g`` of unit ``i`` the mask of another unit; we don't.
 
-**Speed.** The layers call torch's fused RNN kernels (``torch._VF.rnn_tanh / rnn_relu / gru /
+**Speed.** The layers call torch's fused RNN kernels (``torch.rnn_tanh / rnn_relu / gru /
 lstm``, the functions ``nn.RNN/GRU/LSTM.forward`` call) with the masked input weight passed in
 as a fresh tensor, so there is no Python loop over time steps. We call them directly rather than
 through ``torch.func.functional_call`` on an ``nn.GRU`` because the latter leaves the module's
@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 import torch
-from torch import _VF, nn
+from torch import nn
 
 from search_spaces.builders.masked import (
     BuilderError,
@@ -132,13 +132,13 @@ class MaskedRecurrentLayer(nn.Module):
         h0 = x.new_zeros(1, x.shape[0], self.hidden_size)
         # Positional arguments: has_biases, num_layers, dropout, train, bidirectional, batch_first.
         if self.cell == "lstm":
-            out = _VF.lstm(x, (h0, h0), weights, True, 1, 0.0, self.training, False, True)
+            out = torch.lstm(x, (h0, h0), weights, True, 1, 0.0, self.training, False, True)
         elif self.cell == "gru":
-            out = _VF.gru(x, h0, weights, True, 1, 0.0, self.training, False, True)
+            out = torch.gru(x, h0, weights, True, 1, 0.0, self.training, False, True)
         elif self.cell == "tanh":
-            out = _VF.rnn_tanh(x, h0, weights, True, 1, 0.0, self.training, False, True)
+            out = torch.rnn_tanh(x, h0, weights, True, 1, 0.0, self.training, False, True)
         else:
-            out = _VF.rnn_relu(x, h0, weights, True, 1, 0.0, self.training, False, True)
+            out = torch.rnn_relu(x, h0, weights, True, 1, 0.0, self.training, False, True)
         return out[0]
 
     def extra_repr(self) -> str:
