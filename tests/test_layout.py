@@ -105,3 +105,13 @@ def test_dependencies_point_one_way(graph, lower, upper):
     wrong = sorted((a, b) for a, b in graph.edges
                    if (a == lower or a.startswith(lower + ".")) and (b == upper or b.startswith(upper + ".")))
     assert not wrong, f"{lower} must not import {upper}: " + ", ".join(f"{a} -> {b}" for a, b in wrong)
+
+
+#: A module doing one job may be long; one over this many lines is split (STYLE.md: a file does one thing).
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_is_over_the_line_limit():
+    long = {m: n for m, path in _modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them by job): {long}"
