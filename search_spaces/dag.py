@@ -216,7 +216,7 @@ class LayeredDAG:
     def mask(self, source_layer: int, target_layer: int) -> np.ndarray:
         """Connectivity from layer ``s`` to layer ``t`` as a 0/1 float32 array.
 
-        Shaped ``(width[t], width[s])`` like a torch ``Linear`` weight: entry ``[i, j]`` is 1
+        Shaped ``(layer_sizes[t], layer_sizes[s])`` like a torch ``Linear`` weight: entry ``[i, j]`` is 1
         when node ``layers[s][j]`` has an edge to node ``layers[t][i]``.
         """
         s, t = source_layer, target_layer

@@ -31,7 +31,7 @@ __all__ = [
     "DENSE_SPECTRUM_MAX",
 ]
 
-_BATCH = 256  # sources per vectorised BFS pass: bounds memory at O(sources * nodes)
+_BLOCK = 256  # sources per vectorised BFS pass: bounds memory at O(sources * nodes)
 #: Graphs up to this many nodes get dense eigenvalue solvers; larger ones ARPACK.
 DENSE_SPECTRUM_MAX = 1000
 
@@ -84,9 +84,9 @@ def read_paths(dag: LayeredDAG, read: np.ndarray) -> dict[str, float]:
 
 
 def path_features(adj: sparse.csr_array, exact_max: int, samples: int, seed: int) -> dict[str, float]:
-    """Distances, closeness and Brandes betweenness of a *connected* graph, batched over sources.
+    """Distances, closeness and Brandes betweenness of a *connected* graph, in blocks of sources.
 
-    Breadth-first search and Brandes' accumulation run level by level for a batch of sources at
+    Breadth-first search and Brandes' accumulation run level by level for a block of sources at
     once, as sparse-matrix products, so the Python loop runs over BFS levels rather than over
     nodes and edges.
     """
@@ -102,14 +102,14 @@ def path_features(adj: sparse.csr_array, exact_max: int, samples: int, seed: int
         chosen = np.arange(n)
     is_chosen = np.zeros(n, dtype=bool)
     is_chosen[chosen] = True
-    for start in range(0, n, _BATCH):
-        batch = np.arange(start, min(start + _BATCH, n))
-        dist, sigma = bfs(adj, batch)
-        ecc[batch] = dist.max(axis=0)
-        dist_sum[batch] = dist.sum(axis=0)
-        pick = is_chosen[batch]
+    for start in range(0, n, _BLOCK):
+        block = np.arange(start, min(start + _BLOCK, n))
+        dist, sigma = bfs(adj, block)
+        ecc[block] = dist.max(axis=0)
+        dist_sum[block] = dist.sum(axis=0)
+        pick = is_chosen[block]
         if pick.any():
-            nb, eb = brandes(adj, dist[:, pick], sigma[:, pick], batch[pick], eu, ev)
+            nb, eb = brandes(adj, dist[:, pick], sigma[:, pick], block[pick], eu, ev)
             node_bc += nb
             edge_bc += eb
     # networkx normalisation (undirected, endpoints excluded); with k sampled sources, x n / k.

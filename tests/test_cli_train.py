@@ -47,7 +47,7 @@ def test_train_one_genome_prints_and_writes_the_record(tmp_path, capsys):
     assert written["epochs"] == 2 and written["device"] == "cpu" and written["genome"] == GENOMES[0].to_dict()
 
 
-def test_train_population_writes_one_record_per_line(tmp_path, capsys):
+def test_train_genomes_writes_one_record_per_line(tmp_path, capsys):
     pop = tmp_path / "genomes.jsonl"
     pop.write_text("".join(g.to_json() + "\n" for g in GENOMES))
     out = tmp_path / "results.jsonl"
@@ -76,7 +76,7 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path, capsys, args, expected):
     assert not out.exists()
 
 
-def test_genome_and_population_are_exclusive_and_files_must_exist(tmp_path, capsys):
+def test_genome_and_genomes_are_exclusive_and_files_must_exist(tmp_path, capsys):
     assert main(["train", "--task", "mnist"]) == 1
     assert "exactly one" in capsys.readouterr().err
     assert main(["train", "--genome", str(tmp_path / "missing.json")]) == 1

@@ -68,11 +68,11 @@ PROCESS_NAMES = frozenset({
 #: unlisted test that does such work; a listed test that no longer does any gets a warning; a
 #: listed name that no longer exists stops the collection.
 DECLARED_SLOW = {
-    "test_population.py::test_population_result_equals_solo_result":
+    "test_stacking.py::test_stacked_result_equals_solo_result":
         "trains candidates alone and together: 120-210 optimizer steps",
-    "test_population_rnn.py::test_recurrent_population_equals_solo_for_every_cell":
+    "test_stacking_rnn.py::test_recurrent_stack_equals_solo_for_every_cell":
         "trains recurrent candidates alone and together: 108 optimizer steps",
-    "test_population_rnn.py::test_recurrent_population_equals_solo_with_plateau_early_stopping_and_one_stack":
+    "test_stacking_rnn.py::test_recurrent_stack_equals_solo_with_plateau_early_stopping_and_one_stack":
         "trains recurrent candidates alone and together: 207 optimizer steps",
     "test_cli_search.py::test_unreachable_storage_is_one_line_error":
         "reads MNIST (NAS_DATA_DIR): the search loads its data before it opens the storage",

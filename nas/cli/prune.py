@@ -13,6 +13,7 @@ from nas.cli.arch import load_genome
 from nas.cli.options import parse_key_values
 from nas.exceptions import ConfigError, PruningError
 from nas.studies.pruning.experiment import PruneConfig, check_out, run_pruning
+from nas.studies.pruning.presets import PRESETS
 from nas.studies.pruning.presets import preset as named
 from nas.training.device import set_threads
 
@@ -36,7 +37,7 @@ def _plot(summary: dict, path: Path) -> Path:
 
 
 @click.command("prune")
-@click.option("--preset", help="A named set-up (stier2021-mnist, lenet-300-100); options given as well override it.")
+@click.option("--preset", help=f"A named set-up ({', '.join(PRESETS)}); options given as well override it.")
 @click.option("--task", help="Task whose data the network is trained on (default mnist).")
 @click.option("--arch", help="A dense MLP given by its widths, e.g. 784-100-10.")
 @click.option("--genome", "genome_path", type=click.Path(dir_okay=False), help="A genome JSON file (ff or rnn).")

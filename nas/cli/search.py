@@ -51,7 +51,7 @@ from nas.training.device import set_threads
 @click.option("--no-progress", is_flag=True, help="No per-generation progress lines.")
 @click.option("--threads", type=int, help="CPU threads for torch in this process (default: torch's choice).")
 @click.option("--time-limit", type=float, metavar="MINUTES",
-              help="Stop before a generation (or final batch) that would end past this many minutes; "
+              help="Stop before a generation (or a final seed's cohort) that would end past this many minutes; "
                    "continue later with --resume.")
 def cli(task, config_file, population, generations, survivors, strategy, storage, ledger_name, study, out, seed,
         second_objective, gating, predictor_file, epochs, readout, widths, weight_target, budget, final_top, final_seeds,

@@ -52,7 +52,7 @@ def _read_genomes(path: Path) -> list:
 @click.option("--batch-size", type=int, help="Training batch size.")
 @click.option("--lr", type=float, help="Learning rate.")
 @click.option("--optimizer", type=str, help="adam, adamw or sgd.")
-@click.option("--schedule", type=str, help="none, cosine or plateau.")
+@click.option("--schedule", type=str, help="none, cosine, plateau or onecycle.")
 @click.option("--patience", type=int, help="Early stopping patience in epochs (default off).")
 @click.option("--precision", type=str, help="fp32 or bf16.")
 @click.option("--augment", type=str, help="none or crop_flip (random 4-pixel-padded crops and mirroring; images only).")

@@ -72,7 +72,7 @@ def evaluations_frame(ledger, *, failed: bool = False):
 
 
 def final_records(ledger) -> list[dict]:
-    """The final phase's records (study attribute ``final``), checked; [] when there are none.
+    """The final phase's records (ledger attribute ``final``), checked; [] when there are none.
 
     Raises
     ------
@@ -84,7 +84,7 @@ def final_records(ledger) -> list[dict]:
     if not records:
         return []
     if not isinstance(records, list):
-        raise LedgerError(f"study attribute {FINAL_ATTR!r} must be a list of records, got {type(records).__name__}")
+        raise LedgerError(f"ledger attribute {FINAL_ATTR!r} must be a list of records, got {type(records).__name__}")
     out = []
     for i, record in enumerate(records):
         if not isinstance(record, dict):
@@ -121,7 +121,7 @@ def final_frame(ledger):
     Parameters
     ----------
     ledger : Ledger
-        The search's ledger; its study attribute ``final`` holds one record per (genome, seed).
+        The search's ledger; its ledger attribute ``final`` holds one record per (genome, seed).
 
     Returns
     -------

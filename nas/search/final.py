@@ -4,7 +4,7 @@ The search compares candidates at a short *screening* budget. Its ``final_top`` 
 candidates (by the primary metric, distinct architectures) are then trained again on the task's
 full budget — the whole training set, the task's epochs and schedule, plus ``final_train``
 overrides — once per seed ``seed .. seed + final_seeds - 1``. Each (candidate, seed) training is a
-*final record* in the ledger (study attribute ``final``), with the candidate's screening value
+*final record* in the ledger (ledger attribute ``final``), with the candidate's screening value
 beside its final test accuracy, so the report can say how well screening ranked the survivors
 (Kendall τ) and give each one's test accuracy as mean ± std over seeds.
 
@@ -13,7 +13,7 @@ accuracy (selection never looks at the test set); ``best/model.pt`` holds its we
 final seed and ``best/model.json`` its genome and final figures. Without a final phase
 (``final_top = 0``), ``best/`` holds the best screened trial, as it does while the search runs.
 
-Resuming: records are saved after every seed's batch, so a killed final phase continues with the
+Resuming: records are saved after every seed's cohort, so a killed final phase continues with the
 (candidate, seed) pairs not yet recorded; training is deterministic on the CPU, so a survivor's
 model that was lost with the process is retrained identically when ``best/`` needs it.
 """
@@ -87,7 +87,7 @@ def _record(trial, genome: Genome, seed: int, metrics: dict | None, error: str |
 class TimeSlice:
     """A run's time limit, for searches resumed in slices (``nas search --time-limit``).
 
-    Work comes in units (a generation, a final seed's batch); :meth:`may_start` is False once the
+    Work comes in units (a generation, a final seed's cohort); :meth:`may_start` is False once the
     slice's elapsed time plus the longest unit so far would pass the limit. The first unit of a
     slice always starts, so every slice makes progress even when one unit alone is longer.
     """
@@ -118,7 +118,7 @@ def run_final(config: SearchConfig, ledger: Ledger, trainer, run_dir: Path, echo
     """Fully train the survivors (see the module notes); returns every final record.
 
     Candidates of one seed are trained together (one cohort) when their family allows it.
-    With ``time_slice``, a seed's batch starts only if the slice allows it; the records so far
+    With ``time_slice``, a seed's cohort starts only if the slice allows it; the records so far
     are kept and a resumed run trains the rest.
     """
     if config.final_top == 0:
@@ -143,7 +143,7 @@ def run_final(config: SearchConfig, ledger: Ledger, trainer, run_dir: Path, echo
             records.append(_record(trial, genome, seed, outcome.metrics, outcome.error, wall))
             if seed == seeds[0] and outcome.model is not None:
                 models[genome.key] = outcome.model
-        ledger.set_attr(FINAL_ATTR, records)  # a kill loses at most this seed's batch
+        ledger.set_attr(FINAL_ATTR, records)  # a kill loses at most this seed's cohort
         if echo:
             accs = ", ".join("failed" if o.error else f"{o.metrics.get('test_accuracy', float('nan')):.4f}" for o in outcomes)
             echo(f"final seed {seed}: {len(todo)} survivors fully trained, test accuracy {accs}")

@@ -136,7 +136,7 @@ def run_search(
     ----------
     config : SearchConfig
     resume : bool
-        Continue the study named by ``config`` from its last saved generation.
+        Continue the ledger named by ``config`` from its last saved generation.
     echo : callable, optional
         Receives one progress line per generation (the CLI passes ``click.echo``).
     on_generation : callable, optional
@@ -149,7 +149,7 @@ def run_search(
         :class:`nas.report.RunOutputs`, which also writes ``report.md``); None writes only the
         ledger, ``config.json`` and ``best/``.
     time_limit : float, optional
-        Seconds this call may run (a *slice*): a generation or a final seed's batch starts only
+        Seconds this call may run (a *slice*): a generation or a final seed's cohort starts only
         while the elapsed time plus the longest such unit so far stays within it (the first
         always starts); the run then stops with its state, files and report written, and
         ``stopped`` set. ``resume=True`` continues it.
@@ -157,7 +157,7 @@ def run_search(
     Raises
     ------
     LedgerError, ConfigError, UnknownNameError
-        Bad storage, study conflicts, bad config values.
+        Bad storage, ledger conflicts, bad config values.
     DataError
         Missing, corrupt or truncated dataset files (truncated ones are accepted with
         ``config.allow_partial_data``); raised before the run directory is touched.

@@ -59,7 +59,7 @@ class SparseFeedForward(MaskedModel, nn.Module):
         Number of outputs (logits).
     layer_norm : bool
         Apply :class:`torch.nn.LayerNorm` to each layer's state ``h_l`` (after the sum, before it
-        is read). Layers of width 1 are left unnormalised: the layer norm of a single unit is a
+        is read). Layers of one unit are left unnormalised: the layer norm of a single unit is a
         constant and would cut the network. Layer norm mixes all units of a layer, so with it a
         unit depends on more than its DAG predecessors.
     generator : torch.Generator, optional
@@ -72,7 +72,7 @@ class SparseFeedForward(MaskedModel, nn.Module):
     Attributes
     ----------
     input_layer : nn.Linear
-        Dense, ``in_features -> width[0]``.
+        Dense, ``in_features -> size[0]`` (the units of layer 0: its vertices times the width).
     main : nn.ModuleList of MaskedLinear
         ``main[l-1]`` maps layer ``l-1`` to layer ``l`` (``l = 1 .. L-1``).
     skips : nn.ModuleDict of MaskedLinear
@@ -80,7 +80,7 @@ class SparseFeedForward(MaskedModel, nn.Module):
     norms : nn.ModuleList or None
         ``norms[l]`` is applied to ``h_l`` (``L`` entries) when ``layer_norm``.
     output_layer : nn.Linear or MaskedLinear
-        ``last``: dense ``width[L-1] -> num_classes``. ``sinks``: reads the concatenated states of
+        ``last``: dense ``size[L-1] -> num_classes``. ``sinks``: reads the concatenated states of
         :attr:`readout_layers`, masked to their sink units.
     layer_sizes : tuple of int
         Units per DAG layer.

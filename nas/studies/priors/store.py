@@ -41,7 +41,7 @@ __all__ = ["StudyStore", "RUN_FIELDS"]
 
 #: Metrics kept from each training run (besides id, seed and error).
 RUN_FIELDS = ("test_accuracy", "val_accuracy", "test_loss", "val_loss", "epochs", "best_epoch", "wall_time_s",
-              "nonzero_weights", "parameters", "test_examples", "test_expected", "batch_size")
+              "nonzero_weights", "parameters", "test_examples", "test_expected", "cohort_size")
 
 SETTINGS_FILE, GENOMES_FILE, RUNS_FILE = "study.json", "genomes.jsonl", "runs.jsonl"
 

@@ -16,7 +16,7 @@ from nas.training.stacking import StackedCNN, candidate_bytes, train_cohort
 from nas.training.stacking import cnn as stacked_cnn
 from nas.training.tasks import get_task
 from search_spaces.genome import Genome
-from test_population import assert_same_result
+from test_stacking import assert_same_result
 
 CIFAR = get_task("cifar10")
 # On a CPU the default grouping trains each CNN as its own stack (stacks are slower there); the
@@ -61,7 +61,7 @@ def test_the_genomes_differ_in_shape():
     TrainConfig(epochs=3, batch_size=32, lr=3e-3, patience=1, augment="crop_flip", label_smoothing=0.1,
                 schedule="onecycle", eval_flip=True, device="cpu", seed=3),
 ], ids=["sgd-wd-clip", "adam-early-stopping-crop-flip-smoothing-onecycle-flip-eval"])
-def test_a_cnn_population_equals_its_solo_runs(config):
+def test_a_cnn_stack_equals_its_solo_runs(config):
     data = toy_images()
     solo = [train_genome(g, "cifar10", config, data=data) for g in GENOMES]
     pop = train_cohort(GENOMES, "cifar10", config, data=data, grouping=STACKED)

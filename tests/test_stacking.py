@@ -60,7 +60,7 @@ def assert_same_result(solo, pop, tol=1e-4, weights_tol=None):
     TrainConfig(epochs=2, batch_size=32, lr=3e-3, device="cpu", augment="crop_flip", seed=5),
 ], ids=["adam", "sgd-plateau-early-stopping-clip", "adam-crop-flip"])
 @pytest.mark.parametrize("grouping", ["cost", "none"])  # "none": every candidate padded and carried in one stack
-def test_population_result_equals_solo_result(config, grouping):
+def test_stacked_result_equals_solo_result(config, grouping):
     data = toy_images()
     solo = [train_genome(g, "mnist", config, data=data) for g in GENOMES]
     pop = train_cohort(GENOMES, "mnist", config, data=data, grouping=grouping)

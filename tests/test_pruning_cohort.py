@@ -51,7 +51,7 @@ def _records_close(a, b, test_examples):
         assert abs(x["test_accuracy_before_retrain"] - y["test_accuracy_before_retrain"]) <= 2 / test_examples
 
 
-def test_a_population_of_seeds_and_methods_prunes_each_as_if_alone(mnist):
+def test_a_cohort_of_seeds_and_methods_prunes_each_as_if_alone(mnist):
     task, data = mnist
     config = _tiny(task)
     trained = [DenseMLP((784, 12, 10), generator=torch.Generator().manual_seed(s)) for s in (0, 1)]
@@ -125,7 +125,7 @@ def test_the_parts_of_a_network_and_their_masks(mnist):
         prunable(torch.nn.Linear(3, 2))
 
 
-def test_a_dense_mlp_trains_in_a_population_as_it_does_alone(mnist):
+def test_a_dense_mlp_trains_in_a_stack_as_it_does_alone(mnist):
     task, data = mnist
     config = _tiny(task)
     alone = [train_model(DenseMLP((784, 10, 10, 10), generator=torch.Generator().manual_seed(s)), data, task, config)
@@ -155,7 +155,7 @@ def test_the_papers_step_decay_cuts_to_the_floor_then_stops(mnist):
         task.default_config(min_lr=0)
 
 
-def test_the_step_decay_stops_solo_and_population_runs_alike(mnist):
+def test_the_step_decay_stops_solo_and_stacked_runs_alike(mnist):
     task, data = mnist
     config = _tiny(task, epochs=12, optimizer="sgd", lr=0.05, schedule="plateau", plateau_factor=0.1, plateau_patience=0,
                    min_lr=5e-3)

@@ -12,7 +12,7 @@ from nas.training import TrainConfig, build_seeded, get_task, train_genome
 from nas.training.batches import epoch_batches, eval_batches, make_generator, padded_step_fraction, truncates
 from nas.training.stacking import StackedRecurrent, plan_stacks, train_cohort
 from search_spaces.genome import Genome
-from test_population import assert_same_result
+from test_stacking import assert_same_result
 
 CELLS = ("tanh", "relu", "gru", "lstm")
 
@@ -41,7 +41,7 @@ def test_the_genomes_cover_skips_dead_ends_width_one_and_depths():
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_recurrent_population_equals_solo_for_every_cell(cell, reber):
+def test_recurrent_stack_equals_solo_for_every_cell(cell, reber):
     config = TrainConfig(epochs=2, batch_size=32, lr=3e-3, grad_clip=5.0, device="cpu", seed=3)
     population = genomes(cell)
     solo = [train_genome(g, "reber", config, data=reber) for g in population]
@@ -51,7 +51,7 @@ def test_recurrent_population_equals_solo_for_every_cell(cell, reber):
         assert_same_result(s, p)
 
 
-def test_recurrent_population_equals_solo_with_plateau_early_stopping_and_one_stack(reber):
+def test_recurrent_stack_equals_solo_with_plateau_early_stopping_and_one_stack(reber):
     config = TrainConfig(epochs=4, batch_size=32, lr=1e-2, optimizer="sgd", schedule="plateau", plateau_patience=0,
                          patience=2, grad_clip=0.5, device="cpu", seed=7)
     population = genomes("gru")
@@ -61,7 +61,7 @@ def test_recurrent_population_equals_solo_with_plateau_early_stopping_and_one_st
         assert_same_result(s, p)
 
 
-def test_sequence_output_population_equals_solo():
+def test_sequence_output_stack_equals_solo():
     data = embedded_reber_dataset(200, seed=0)
     config = TrainConfig(epochs=2, batch_size=32, lr=3e-3, device="cpu")
     population = genomes("lstm")[:3]
@@ -200,7 +200,7 @@ def test_hand_written_backward_through_time_matches_autograd(cell):
     torch.testing.assert_close(ours, own)
 
 
-def test_a_population_too_big_for_memory_is_split_and_logged(monkeypatch, caplog, reber):
+def test_a_cohort_too_big_for_memory_is_split_and_logged(monkeypatch, caplog, reber):
     import logging
 
     import nas.training.stacking as population
