@@ -18,8 +18,9 @@ from typing import Any, Iterable, Sequence
 
 from nas.exceptions import StoreError
 from nas.provenance import atomic_path
+from nas.stores.base import ResultStore
 
-__all__ = ["encode_lines", "read_lines", "append_lines"]
+__all__ = ["FolderStore", "encode_lines", "read_lines", "append_lines"]
 
 
 def encode_lines(values: Sequence[Any], error: type[StoreError] = StoreError, allow_nan: bool = False) -> list[str]:
@@ -97,3 +98,17 @@ def append_lines(path: str | os.PathLike, lines: Sequence[str], error: type[Stor
             os.fsync(fh.fileno())
     except OSError as err:
         raise error(f"cannot append to {str(path)!r}: {err.strerror or err}") from None
+
+
+class FolderStore(ResultStore):
+    """A store that is a folder of files, present once its settings file (``SETTINGS_FILE``, set by
+    the backend) is there; its records are JSON lines appended with :func:`append_lines`."""
+
+    SETTINGS_FILE: str
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    @property
+    def exists(self) -> bool:
+        return (self.folder / self.SETTINGS_FILE).is_file()

@@ -1,7 +1,7 @@
 """Search strategies behind one ask/tell interface: genetic (DEAP), random, Optuna TPE and NSGA-II.
 
 A strategy proposes architectures and learns from their scores; it never trains anything. The
-loop that owns training, predictor gating, budget, logging and the ledger is
+loop that owns training, predictor gating, logging and the ledger is
 :func:`nas.search.loop.run_search`, written once for every strategy::
 
     strategy = make_strategy("ga", space, rng, objectives, survivors=8)
@@ -10,9 +10,10 @@ loop that owns training, predictor gating, budget, logging and the ledger is
     state = strategy.state_dict()                 # JSON-able; load_state_dict() continues exactly
 
 All randomness comes from the one :class:`numpy.random.Generator` handed to the constructor (the
-runner stores its ``bit_generator.state`` after every generation), so a resumed search proposes
+search loop stores its ``bit_generator.state`` after every generation), so a resumed search proposes
 exactly what an uninterrupted one would.
 """
+
 from __future__ import annotations
 
 import numpy as np

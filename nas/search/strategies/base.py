@@ -1,18 +1,9 @@
-"""Search strategies behind one ask/tell interface: genetic (DEAP), random, Optuna TPE and NSGA-II.
-
-A strategy proposes architectures and learns from their scores; it never trains anything. The
-loop that owns training, predictor gating, budget, logging and the ledger is
-:func:`nas.search.loop.run_search`, written once for every strategy::
-
-    strategy = make_strategy("ga", space, rng, objectives, survivors=8)
-    genomes = strategy.ask(16)                   # unique, never evaluated before (graph hash)
-    strategy.tell(genomes, [(0.91,), None, ...])  # objective values, None = not trained / failed
-    state = strategy.state_dict()                 # JSON-able; load_state_dict() continues exactly
-
-All randomness comes from the one :class:`numpy.random.Generator` handed to the constructor (the
-runner stores its ``bit_generator.state`` after every generation), so a resumed search proposes
-exactly what an uninterrupted one would.
+"""What every search strategy shares: the search space it draws from (:class:`SearchSpace`), the
+objectives it is told (:class:`Objectives`), the ask/tell base class with its deduplication by
+:func:`architecture_hash` (:class:`Strategy`), and the random strategy (:class:`RandomSearch`).
+The overview of the strategies is the package's docstring (:mod:`nas.search.strategies`).
 """
+
 from __future__ import annotations
 
 import warnings

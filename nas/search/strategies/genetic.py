@@ -11,6 +11,7 @@ The genetic search, in pseudocode (elitist mu + lambda, mu = ``survivors``)::
     tell(genomes, values):  population = select(population + trained, mu)   (NSGA-II if 2 objectives)
                             hall of fame (or Pareto front) updated with the trained ones
 """
+
 from __future__ import annotations
 
 import numpy as np

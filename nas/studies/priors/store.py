@@ -32,8 +32,8 @@ from nas.exceptions import (
     StudySettingsError,
 )
 from nas.provenance import provenance, write_json_atomic, write_text_atomic
-from nas.stores import ResultStore, describe
-from nas.stores.jsonl import append_lines, encode_lines, read_lines
+from nas.stores import describe
+from nas.stores.jsonl import FolderStore, append_lines, encode_lines, read_lines
 from nas.studies.priors.config import StudyConfig
 from nas.studies.priors.sampling import StudyGenome
 
@@ -64,19 +64,14 @@ def _run_problem(record) -> str | None:
     return None
 
 
-class StudyStore(ResultStore):
+class StudyStore(FolderStore):
     """The files of one study folder (see the module docstring).
 
     ``StudyStore(folder)`` reads a folder as it is; :meth:`create` starts a study and
     :meth:`open` (``resume=True``) continues one, checking its settings.
     """
 
-    def __init__(self, folder):
-        self.folder = Path(folder)
-
-    @property
-    def exists(self) -> bool:
-        return (self.folder / SETTINGS_FILE).is_file()
+    SETTINGS_FILE = SETTINGS_FILE
 
     @classmethod
     def check_new(cls, folder) -> None:

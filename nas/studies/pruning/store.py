@@ -36,8 +36,8 @@ from nas.exceptions import (
     StoreNotFoundError,
 )
 from nas.provenance import atomic_path, provenance, to_jsonable, write_json_atomic
-from nas.stores import ResultStore, describe
-from nas.stores.jsonl import append_lines, encode_lines, read_lines
+from nas.stores import describe
+from nas.stores.jsonl import FolderStore, append_lines, encode_lines, read_lines
 
 __all__ = ["PruneStore", "RUNTIME", "steps_folder"]
 
@@ -54,15 +54,10 @@ def steps_folder(out) -> Path:
     return folder if folder != out else out.with_name(out.name + ".steps")
 
 
-class PruneStore(ResultStore):
+class PruneStore(FolderStore):
     """The finished stages of one ``nas prune`` run (see the module docstring)."""
 
-    def __init__(self, folder):
-        self.folder = Path(folder)
-
-    @property
-    def exists(self) -> bool:
-        return (self.folder / SETTINGS_FILE).is_file()
+    SETTINGS_FILE = SETTINGS_FILE
 
     @classmethod
     def create(cls, folder, settings: Mapping[str, Any]) -> "PruneStore":
