@@ -137,6 +137,8 @@ def main(argv=None) -> int:
                         help="node range (default 20-100; cifar10: 8-24)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--train-subset", type=int)
+    parser.add_argument("--val-subset", type=int, help="validation examples (default: all; a short run is then "
+                                                         "mostly evaluation)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
@@ -172,8 +174,8 @@ def main(argv=None) -> int:
     if args.quick or (reber and args.train_subset):
         # Reber's evaluation splits (1,876 + 6,250 strings) would outweigh a small training subset.
         data = data.subset(args.train_subset, 1000, 1000)
-    elif args.train_subset:
-        data = data.subset(args.train_subset, None, None)
+    elif args.train_subset or args.val_subset:
+        data = data.subset(args.train_subset, args.val_subset, None)
     rng = np.random.default_rng(args.seed)
     if reber:
         genomes = reber_genomes(args.n, rng, args.cell)

@@ -115,8 +115,8 @@ def test_bench_training_for_cifar10_stacks_cnns_and_ends_with_the_ratio(shared_d
 
     bench = _load("bench_training", monkeypatch)
     out = tmp_path / "figures.json"
-    code = bench.main(["--task", "cifar10", "--n", "2", "--epochs", "1", "--train-subset", "128", "--nodes", "6", "8",
-                       "--data-dir", str(shared_data_dir), "--json", str(out), "--threads", "1"])
+    code = bench.main(["--task", "cifar10", "--n", "2", "--epochs", "1", "--train-subset", "128", "--val-subset", "256",
+                       "--nodes", "6", "8", "--data-dir", str(shared_data_dir), "--json", str(out), "--threads", "1"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0 and re.fullmatch(r"ratio: \d+\.\d\d", lines[-1])
     figures = json.loads(out.read_text())
