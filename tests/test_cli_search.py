@@ -286,3 +286,14 @@ def test_a_quick_cifar_search_stacks_cnns_and_reports_a_binomial_interval(tmp_pa
     stored = json.loads((out / "config.json").read_text())["search"]
     assert stored["train"]["optimizer"] == "adam" and stored["final_train"]["optimizer"] == "adam"
     assert (out / "best_graph.png").stat().st_size > 0 and "](best_graph.png)" in text
+
+
+@pytest.mark.parametrize("args, threads", [(["--quick"], 1), (["--quick", "--threads", "2"], 2), ([], None)])
+def test_a_quick_search_trains_with_one_thread_unless_told(monkeypatch, tmp_path, args, threads):
+    # one torch thread: the README's quick search took 62 s beside a busy process, two threads 1,068 s
+    import nas.cli.search as search_cli
+
+    seen = []
+    monkeypatch.setattr(search_cli, "set_threads", seen.append)
+    assert main(["search", *args, "--population", "1", "--out", str(tmp_path / "r")]) == 1  # refused after
+    assert seen == [threads]
