@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import optuna
 import pytest
 from conftest import BACKENDS, postgres_url
 
@@ -162,7 +161,7 @@ def crash_after_first(patch) -> None:
         fh.write(lines[0].encode("utf-8"))
         raise Crash("the disk went away after the first record")
 
-    real_add, added = optuna.study.Study.add_trial, []
+    real_add, added = Ledger.add, []
 
     def add_then_fail(self, trial):
         if added:
@@ -171,7 +170,7 @@ def crash_after_first(patch) -> None:
         added.append(trial)
 
     patch.setattr(jsonl, "_write_lines", write_then_fail)
-    patch.setattr(optuna.study.Study, "add_trial", add_then_fail)
+    patch.setattr(Ledger, "add", add_then_fail)
 
 
 # --- the contract ---------------------------------------------------------------------------

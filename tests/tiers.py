@@ -53,8 +53,9 @@ REPO_ROOT = TESTS_DIR.parent
 MAX_FAST_STEPS = 100
 
 #: Child processes a fast test may start: quick system queries (``git describe`` for provenance,
-#: ``uname`` and ``lscpu`` for platform facts and physical core counts), a few milliseconds each.
-QUICK_COMMANDS = frozenset({"git", "uname", "lscpu"})
+#: ``uname`` and ``lscpu`` for platform facts and physical core counts, ``ldconfig`` for
+#: ``ctypes.util.find_library`` when a library is first imported), a few milliseconds each.
+QUICK_COMMANDS = frozenset({"git", "uname", "lscpu", "ldconfig"})
 
 #: Names whose use in a test's code means it starts processes ("spawn" and "system" are left out:
 #: numpy's SeedSequence.spawn and platform.system are not processes).

@@ -179,13 +179,16 @@ class Ledger:
                 raise LedgerError(f"ledger {name!r} has directions {have}, this search needs {list(directions)}")
         return cls(existing, storage, url)
 
-    # --- study-level attributes ---------------------------------------------------------------
+    # --- ledger attributes --------------------------------------------------------------------
+    # Reads and writes go through the storage itself, never through the study's own cache: Optuna
+    # 4.3's cache skips trials older than one it added finished (measured: a resumed store lost
+    # its first records), and a ledger is shared with other processes anyway.
 
     def get_attr(self, name: str, default=None):
-        return self.study.user_attrs.get(name, default)
+        return self.storage.get_study_user_attrs(self.study_id).get(name, default)
 
     def set_attr(self, name: str, value) -> None:
-        self.study.set_user_attr(name, jsonable(value))
+        self.storage.set_study_user_attr(self.study_id, name, jsonable(value))
 
     @property
     def config(self) -> dict | None:
@@ -202,7 +205,16 @@ class Ledger:
     # --- trials -------------------------------------------------------------------------------
 
     def trials(self, states: Iterable[TrialState] | None = None) -> list[FrozenTrial]:
-        return self.study.get_trials(deepcopy=False, states=None if states is None else tuple(states))
+        return self.storage.get_all_trials(self.study_id, deepcopy=False,
+                                           states=None if states is None else tuple(states))
+
+    def add(self, trial: FrozenTrial) -> int:
+        """Store a finished trial (built with :func:`optuna.trial.create_trial`); returns its id."""
+        return self.storage.create_new_trial(self.study_id, template_trial=trial)
+
+    @property
+    def directions(self) -> list:
+        return self.storage.get_study_directions(self.study_id)
 
     def enqueue(self, genome: Genome, **attrs) -> int:
         """Add a WAITING trial for ``genome``; ``attrs`` (generation, reason, predicted…) become user attributes.

@@ -8,9 +8,9 @@
   ``{"genome": genome dict, "values": objective values (None for a failure), "attrs": user
   attributes}`` — the attributes the search records (generation, reason, metrics, ...) without
   the claim's bookkeeping (genome JSON, key, worker, heartbeat, requeued).
-* :meth:`LedgerStore.append` adds finished trials through Optuna's public
-  :meth:`optuna.study.Study.add_trial`. One trial is one transaction on every backend (one
-  commit on an RDB, one log line under the journal's lock). A list of several is marked as one
+* :meth:`LedgerStore.append` adds finished trials through :meth:`Ledger.add` (the storage's
+  public ``create_new_trial`` with a finished template). One trial is one transaction on every
+  backend (one commit on an RDB, one log line under the journal's lock). A list of several is marked as one
   group (a user attribute with a group id and its size), and :meth:`records` shows a group only
   when all its trials are there: a failure part-way leaves its first trials in the storage
   (Optuna cannot delete a trial; the dashboard shows them) but never among the records.
@@ -168,7 +168,7 @@ class LedgerStore(ResultStore):
         except Exception as err:  # noqa: BLE001 - any bad genome is a bad record
             raise LedgerError(f"record {i}: not a genome ({type(err).__name__}: {err})") from None
         values, attrs = record.get("values"), dict(record.get("attrs") or {})
-        directions = len(self.ledger.study.directions)
+        directions = len(self.ledger.directions)
         if values is not None and (not isinstance(values, (list, tuple)) or len(values) != directions or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
             raise LedgerError(f"record {i}: values must be {directions} finite number(s) or None; got {values!r}")
@@ -199,4 +199,4 @@ class LedgerStore(ResultStore):
         group = [uuid.uuid4().hex, len(records)] if len(records) > 1 else None
         trials = [self._trial(i, r, group) for i, r in enumerate(records)]
         for trial in trials:
-            self.ledger.study.add_trial(trial)
+            self.ledger.add(trial)
