@@ -226,9 +226,10 @@ def _as_before_the_key_changed(monkeypatch):
     monkeypatch.setattr(Ledger, "enqueue", old_enqueue)
 
 
-@pytest.mark.parametrize("strategy", ["ga", "random"])
-def test_a_search_stored_under_the_old_key_resumes_as_it_would_have_and_reports(tmp_path, monkeypatch, strategy):
-    changes = dict(strategy=strategy, widths=(2, 16), generations=4, final_top=0)
+def test_a_search_stored_under_the_old_key_resumes_as_it_would_have_and_reports(tmp_path, monkeypatch):
+    # the GA with a width range: under the old key its rewidth children were rejected, so the keys give
+    # different trajectories (checked below); every strategy keeps the key through Strategy's state
+    changes = dict(strategy="ga", widths=(2, 16), generations=4, final_top=0)
 
     class Killed(Exception):
         pass
@@ -258,5 +259,4 @@ def test_a_search_stored_under_the_old_key_resumes_as_it_would_have_and_reports(
     assert new.ledger.load_state()["strategy"]["key_version"] == 2
     assert all(t.user_attrs["architecture"] == architecture_key(Genome.from_json(t.user_attrs["genome"]))
                for t in new.ledger.trials())
-    if strategy == "ga":  # rewidth children are no longer rejected: the new key changes the trajectory
-        assert trajectory(new.ledger) != trajectory(old_full.ledger)
+    assert trajectory(new.ledger) != trajectory(old_full.ledger)  # rewidth children are no longer rejected
