@@ -21,7 +21,7 @@ from search_spaces.features import (
     feature_vector,
     graph_features,
 )
-from search_spaces.genome import FAMILIES, Genome, genome_from_any
+from search_spaces.genome import FAMILIES, Genome, architecture_key, genome_from_any
 from search_spaces.operators import crossover, mutate, random_genome
 from search_spaces.priors import (
     ParamSpec,
@@ -35,6 +35,7 @@ __all__ = [
     "LayeredDAG",
     "Genome",
     "genome_from_any",
+    "architecture_key",
     "FAMILIES",
     "ParamSpec",
     "Prior",

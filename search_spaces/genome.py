@@ -1,8 +1,11 @@
 """The genome: an architecture as an immutable, validated value.
 
 Everything downstream — graph, layered DAG, features, masks, torch module — is a deterministic
-function of the genome, so its JSON is a complete description and its :attr:`Genome.key` a stable
-identity for the ledger and dedup. Genetic operators live in :mod:`search_spaces.operators`.
+function of the genome, so its JSON is a complete description. Two identities: :attr:`Genome.key`
+names a *genome* (prior, parameters, seed, edits...); :func:`architecture_key` names the *network*
+it builds, which several genomes can share (the search's dedup key). Genome JSON has one decoding,
+:meth:`Genome.from_dict`, with one set of defaults (:data:`JSON_DEFAULTS`). Genetic operators live
+in :mod:`search_spaces.operators`.
 
 Examples
 --------
@@ -19,12 +22,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from numbers import Integral
+from types import MappingProxyType
 from typing import Any, ClassVar, Mapping
 
 import networkx as nx
 
 from search_spaces.dag import LayeredDAG
-from search_spaces.exceptions import InvalidGenomeError, SearchSpaceError
+from search_spaces.exceptions import (
+    InvalidGenomeError,
+    InvalidValueError,
+    SearchSpaceError,
+)
 from search_spaces.priors import get_prior
 from search_spaces.validation import (
     Interval,
@@ -37,7 +45,7 @@ from search_spaces.validation import (
 
 __all__ = [
     "Genome", "FAMILIES", "RNN_CELLS", "EDIT_OPS", "READOUTS", "MIN_NODES", "MAX_NODES", "MAX_WIDTH", "MAX_SEED",
-    "SCHEMA_VERSION",
+    "SCHEMA_VERSION", "SCHEMA_1_VALUES", "JSON_DEFAULTS", "ARCHITECTURE_KEY_VERSION", "ARCHITECTURE_KEY_VERSIONS",
 ]
 
 RNN_CELLS = ("tanh", "relu", "gru", "lstm")
@@ -50,10 +58,20 @@ MIN_NODES = 2
 MAX_NODES = 5000
 MAX_WIDTH = 256
 MAX_SEED = 2**32 - 1
-#: 2 added ``width`` and ``readout``; a genome JSON without them is read with the defaults (1, "sinks").
+#: 2 added ``width`` and ``readout``; a genome JSON without them is a schema-1 genome (:data:`SCHEMA_1_VALUES`).
 SCHEMA_VERSION = 2
-#: Field values that leave a genome's key as it was under schema 1 (the paper's construction).
-_KEY_NEUTRAL = {"width": 1, "readout": "last"}
+#: The fields schema 2 added, at the values every schema-1 network was built with (the paper's
+#: construction). Every writer writes both fields, so a genome JSON without them was stored before
+#: they existed and means these values; :attr:`Genome.key` leaves them out, so schema-1 keys stand.
+SCHEMA_1_VALUES = MappingProxyType({"width": 1, "readout": "last"})
+#: What a genome JSON may leave out and what it then means: the one set of defaults of
+#: :meth:`Genome.from_dict`, which every reader of stored genomes goes through. ``Genome(...)`` in
+#: Python keeps its own dataclass defaults (readout ``"sinks"``), an explicit API.
+JSON_DEFAULTS = MappingProxyType({"params": (), "nodes": 20, "seed": 0, "family": "ff", "edits": (), **SCHEMA_1_VALUES})
+#: Versions of :func:`architecture_key`: 1 keyed the family and the DAG only (searches stored before
+#: width and readout were keyed resume with it); 2, what new searches use, keys every build option.
+ARCHITECTURE_KEY_VERSIONS = (1, 2)
+ARCHITECTURE_KEY_VERSION = 2
 
 
 def _edit_sequence(value) -> bool:
@@ -197,12 +215,13 @@ class Genome:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Genome":
-        """Build from :meth:`to_dict` output.
+        """Build from :meth:`to_dict` output: the one decoding of a stored or hand-written genome.
 
-        ``prior`` is required; a missing ``params`` / ``nodes`` / ``seed`` / ``family`` /
-        ``edits`` / ``width`` / ``readout`` takes the dataclass default (so hand-written JSON can
-        stay short). Results written before schema 2 have no readout and were built with
-        ``"last"``: the ledger and the report read them that way (:func:`legacy_genome_dict`).
+        ``prior`` is required; a missing field means its value in :data:`JSON_DEFAULTS` (so
+        hand-written JSON can stay short). A missing ``width`` / ``readout`` means width 1 and
+        readout ``"last"``, the paper's construction: every writer writes both fields, so only
+        results stored before schema 2 lack them, and those were built that way. The ledger, the
+        report, the predictors, the CLI and the prior study all read genomes through here.
 
         Raises
         ------
@@ -211,22 +230,14 @@ class Genome:
         """
         if not isinstance(data, Mapping):
             raise InvalidGenomeError("genome", data, "a JSON object")
-        allowed = {"prior", "params", "nodes", "seed", "family", "edits", "width", "readout"}
+        allowed = {"prior", *JSON_DEFAULTS}
         extra = sorted(set(data) - allowed)
         if extra:
             raise InvalidGenomeError("genome", extra, f"only the keys {sorted(allowed)}")
         if "prior" not in data:
             raise InvalidGenomeError("prior", None, "a prior name")
-        return cls(
-            prior=data["prior"],
-            params=data.get("params", {}),
-            nodes=data.get("nodes", 20),
-            seed=data.get("seed", 0),
-            family=data.get("family", "ff"),
-            edits=_edits_from_json(data.get("edits", ())),
-            width=data.get("width", 1),
-            readout=data.get("readout", "sinks"),
-        )
+        fields = {**JSON_DEFAULTS, **data}
+        return cls(**{**fields, "edits": _edits_from_json(fields["edits"])})
 
     @classmethod
     def from_json(cls, text: str) -> "Genome":
@@ -245,12 +256,14 @@ class Genome:
 
     @property
     def key(self) -> str:
-        """Stable 16-hex-digit identity derived from the canonical JSON.
+        """Stable 16-hex-digit identity of the genome, derived from the canonical JSON.
 
-        Fields at their schema-1 values (width 1, readout ``last``) are left out of the hash, so
-        the paper's construction keeps the keys it had before those fields existed.
+        Fields at their schema-1 values (:data:`SCHEMA_1_VALUES`) are left out of the hash, so
+        the paper's construction keeps the keys it had before those fields existed. Genomes of
+        different priors, seeds or edits can build the same network under different keys;
+        :func:`architecture_key` is the network's identity.
         """
-        data = {k: v for k, v in self.to_dict().items() if _KEY_NEUTRAL.get(k, object()) != v}
+        data = {k: v for k, v in self.to_dict().items() if SCHEMA_1_VALUES.get(k, object()) != v}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **changes) -> "Genome":
@@ -283,15 +296,48 @@ def genome_from_any(value) -> Genome:
     raise SearchSpaceError(f"expected a Genome, dict or JSON string, got {type(value).__name__}")
 
 
-def legacy_genome_dict(data: Mapping) -> dict:
-    """A stored genome dict with the readout it was built with: ``"last"`` when it has none.
+def architecture_key(genome: Genome, version: int = ARCHITECTURE_KEY_VERSION) -> str:
+    """The identity of the network a genome builds: equal for genomes that build the same network.
 
-    Genomes stored before schema 2 (ledgers, ``evaluations.csv``, ``best/genome.json``) were
-    built with the paper's readout; read them with this so old results keep their meaning.
+    The builders (:func:`search_spaces.builders.build_from_genome`) make a network from the
+    genome's oriented DAG, family, width and readout and nothing else (prior, parameters, seed and
+    edits matter only through the DAG). So the key is
+    ``FAMILY|width=W|readout=R|<Weisfeiler–Lehman hash of the layered DAG>``: two priors, seeds or
+    edits that give the same DAG at the same width and readout share it; another width or readout
+    gives another key. (The WL hash is an isomorphism test that can, rarely, equate two
+    non-isomorphic graphs; the search accepts that, as NAS benchmarks do.)
+
+    Parameters
+    ----------
+    genome : Genome
+    version : int
+        One of :data:`ARCHITECTURE_KEY_VERSIONS`. Version 1, ``FAMILY|<WL hash>``, is the key
+        searches used before width and readout were keyed; a search stored under it keeps it when
+        it resumes, so it continues as it would have.
+
+    Raises
+    ------
+    InvalidValueError
+        ``version`` is not a known version.
+    EmptyGraphError
+        The genome's graph has no edges (it builds no network).
+
+    Examples
+    --------
+    >>> a = Genome("explicit", {}, nodes=3, edits=(("add", 0, 1), ("add", 1, 2)), width=4)
+    >>> architecture_key(a) == architecture_key(a.replace(seed=9))
+    True
+    >>> architecture_key(a) == architecture_key(a.replace(width=8))
+    False
+    >>> architecture_key(a, version=1) == architecture_key(a.replace(width=8), version=1)
+    True
     """
-    out = dict(data)
-    out.setdefault("readout", "last")
-    return out
+    if version not in ARCHITECTURE_KEY_VERSIONS:
+        raise InvalidValueError("version", version, f"one of {list(ARCHITECTURE_KEY_VERSIONS)}", owner="architecture_key")
+    wl = genome.dag().wl_hash()
+    if version == 1:
+        return f"{genome.family}|{wl}"
+    return f"{genome.family}|width={genome.width}|readout={genome.readout}|{wl}"
 
 
-__all__ += ["genome_from_any", "legacy_genome_dict"]
+__all__ += ["genome_from_any", "architecture_key"]

@@ -9,7 +9,7 @@ import pytest
 
 from nas.cli.main import main
 from search_spaces.features import FEATURE_NAMES
-from search_spaces.genome import Genome
+from search_spaces.genome import Genome, architecture_key
 
 
 def run(capsys, *argv):
@@ -48,6 +48,8 @@ def test_sample_width_readout_and_weight_target(capsys):
     _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1",
                     "--width", "1", "--readout", "last")  # fmt: skip
     assert Genome.from_json(out) == ff.replace(width=1, readout="last")  # the paper's network, same graph
+    # written out even at the paper's values: only genomes stored before they existed lack them
+    assert {"width": 1, "readout": "last"}.items() <= json.loads(out).items()
     from nas.training.equal_cost import ff_nonzero_weights
 
     _, out, _ = run(capsys, "arch", "sample", "--prior", "watts_strogatz", "--nodes", "30", "--seed", "1", "--weight-target", "200000")
@@ -88,6 +90,7 @@ def test_describe_prints_features_and_widths(capsys, genome_file):
     assert data["layer_sizes"] == list(dag.layer_sizes)
     assert data["features"]["nodes"] == 16.0
     assert data["wl_hash"] == dag.wl_hash()
+    assert data["architecture"] == architecture_key(Genome.from_json(genome_file.read_text()))
 
 
 @pytest.mark.parametrize("fmt", ["graphml", "edgelist", "json"])

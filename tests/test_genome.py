@@ -10,7 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search_spaces.dag import LayeredDAG
-from search_spaces.exceptions import EmptyGraphError, InvalidGenomeError, SearchSpaceError, UnknownPriorError
+from search_spaces.exceptions import (
+    EmptyGraphError,
+    InvalidGenomeError,
+    SearchSpaceError,
+    UnknownPriorError,
+)
 from search_spaces.genome import FAMILIES, MAX_NODES, MAX_SEED, Genome, genome_from_any
 from search_spaces.operators import random_genome
 from search_spaces.priors import get_prior
@@ -74,12 +79,11 @@ def test_width_and_readout_are_validated_and_round_trip():
         g.replace(width=2.5)
     with pytest.raises(InvalidGenomeError, match=r"Genome\.readout = 'all'; expected one of \['last', 'sinks'\]"):
         g.replace(readout="all")
-    # a stored genome without a readout was built with the paper's readout
-    from search_spaces.genome import legacy_genome_dict
-
+    # a genome JSON without width and readout was stored before they existed: the paper's construction
     old = {"prior": "erdos_renyi", "params": {"p": 0.25}, "nodes": 10, "seed": 1}
-    assert Genome.from_dict(legacy_genome_dict(old)).readout == "last"
-    assert Genome.from_dict(old).readout == "sinks"
+    assert (Genome.from_dict(old).width, Genome.from_dict(old).readout) == (1, "last")
+    assert Genome.from_json(json.dumps(old)) == Genome.from_dict(old) == g.replace(width=1)
+    assert Genome("erdos_renyi", {"p": 0.25}).readout == "sinks"  # Python keeps its own default
 
 
 def test_graph_applies_edits_in_order():

@@ -26,7 +26,7 @@ from search_spaces.builders import build_model
 from search_spaces.distance import layer_distances
 from search_spaces.exceptions import InvalidGenomeError
 from search_spaces.features import graph_features
-from search_spaces.genome import FAMILIES, READOUTS, Genome
+from search_spaces.genome import FAMILIES, READOUTS, Genome, architecture_key
 from search_spaces.graph_files import (
     GenomeRecord,
     collect_graph_files,
@@ -158,13 +158,14 @@ def sample_cmd(prior_name, params, nodes, seed, family, width, readout, weight_t
 @cli.command("describe")
 @click.argument("genome_path", metavar="GENOME.json")
 def describe_cmd(genome_path):
-    """Print a genome's graph features (name -> value), layer sizes, key and WL hash."""
+    """Print a genome's graph features (name -> value), layer sizes, key, architecture key and WL hash."""
     genome = load_genome(genome_path)
     dag = genome.dag()
     _echo_json(
         {
             "genome": str(genome),
             "key": genome.key,
+            "architecture": architecture_key(genome),
             "wl_hash": dag.wl_hash(),
             "layer_sizes": list(dag.layer_sizes),
             "features": graph_features(dag),

@@ -15,8 +15,8 @@ from nas.ledger.storage import (
     stored_url,
 )
 from nas.ledger.store import LedgerStore
-from nas.ledger.trials import genome_params, stored_genome
+from nas.ledger.trials import genome_params
 
-__all__ = ["Ledger", "LedgerStore", "Claim", "MAX_RETRIES", "genome_params", "stored_genome", "worker_id", "open_storage",
+__all__ = ["Ledger", "LedgerStore", "Claim", "MAX_RETRIES", "genome_params", "worker_id", "open_storage",
            "default_storage_url", "shown_url", "stored_url", "absolute_storage", "portable_storage", "PASSWORD_ENV",
            "PASSWORD_FILE_ENV"]

@@ -8,7 +8,7 @@ Optuna's storage is the single source of truth of a search; the run directory's 
   raises :class:`~nas.exceptions.LedgerError` in one line.
 * **Trials.** The search *enqueues* a candidate as a ``WAITING`` trial whose params are the
   genome's scalar choices (prior, nodes, ``<prior>.<param>``, seed, family) and whose user
-  attributes hold the genome JSON, its key and graph hash, the generation, why it is trained and
+  attributes hold the genome JSON, its key and architecture key, the generation, why it is trained and
   the predictor's prediction at the time. A worker *claims* a waiting trial (an atomic
   ``WAITING → RUNNING`` transition, so two workers never train the same one), trains it, and
   completes it with the objective values plus metrics, features, wall time, device and library
@@ -46,7 +46,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.exceptions import LedgerError, LedgerNotFoundError
 from nas.ledger.storage import check_exists, open_storage, scrub, shown_url
-from nas.ledger.trials import genome_params, jsonable, stored_genome
+from nas.ledger.trials import genome_params, jsonable
 from search_spaces.genome import (
     Genome,
 )
@@ -255,7 +255,7 @@ class Ledger:
             except optuna.exceptions.UpdateFinishedTrialError:  # taken and finished since the queue was read
                 won = False
             if won:
-                claim = Claim(trial_id, t.number, stored_genome(t.user_attrs["genome"]), dict(t.user_attrs))
+                claim = Claim(trial_id, t.number, Genome.from_json(t.user_attrs["genome"]), dict(t.user_attrs))
                 with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
                     self.storage.set_trial_user_attr(trial_id, "worker", worker_id())
                     self.storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
@@ -391,7 +391,7 @@ class Ledger:
         """
         count = 0
         for t in self.stale(stale_after, now=now):
-            claim = Claim(self.trial_id(t), t.number, stored_genome(t.user_attrs["genome"]), dict(t.user_attrs))
+            claim = Claim(self.trial_id(t), t.number, Genome.from_json(t.user_attrs["genome"]), dict(t.user_attrs))
             worker = t.user_attrs.get("worker") or "unknown worker"
             tries = int(t.user_attrs.get("requeues", 0))
             try:

@@ -37,7 +37,7 @@ from nas.exceptions import (
 )
 from nas.ledger.ledger import CONFIG_ATTR, Ledger
 from nas.ledger.storage import shown_url
-from nas.ledger.trials import genome_params, stored_genome
+from nas.ledger.trials import genome_params
 from nas.stores import ResultStore
 from search_spaces.genome import Genome
 
@@ -52,7 +52,7 @@ Compared = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
 def _record(trial: FrozenTrial) -> dict:
-    return {"genome": stored_genome(trial.user_attrs["genome"]).to_dict(),
+    return {"genome": Genome.from_json(trial.user_attrs["genome"]).to_dict(),
             "values": None if trial.state == TrialState.FAIL else list(trial.values),
             "attrs": {k: v for k, v in trial.user_attrs.items() if k not in _NOT_RECORDED}}
 

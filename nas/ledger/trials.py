@@ -1,9 +1,9 @@
-"""What a ledger trial holds: the genome as Optuna params (what the dashboard plots), the genome
-read back from its stored JSON, and attribute values every storage backend accepts."""
+"""What a ledger trial holds: the genome as Optuna params (what the dashboard plots) and attribute
+values every storage backend accepts. Its genome JSON is read back by :meth:`Genome.from_json`, the
+one decoding of stored genomes."""
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -21,17 +21,10 @@ from search_spaces.genome import (
     MAX_WIDTH,
     READOUTS,
     Genome,
-    legacy_genome_dict,
 )
 from search_spaces.priors import get_prior, list_priors
 
-__all__ = ["stored_genome", "genome_params", "jsonable"]
-
-
-def stored_genome(text: str) -> Genome:
-    """A genome from the JSON a ledger holds; one stored before readouts existed reads as ``last``
-    (:func:`search_spaces.genome.legacy_genome_dict`), the construction it was trained with."""
-    return Genome.from_dict(legacy_genome_dict(json.loads(text)))
+__all__ = ["genome_params", "jsonable"]
 
 
 def genome_params(genome: Genome) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -24,7 +24,7 @@ from nas.ledger import Ledger
 from nas.provenance import write_json_atomic, write_text_atomic
 from nas.search.config_files import load_run_config
 from nas.search.final import FINAL_ATTR, best_final_key
-from search_spaces.genome import legacy_genome_dict
+from search_spaces.genome import JSON_DEFAULTS
 
 __all__ = ["evaluations_frame", "export_run", "open_run_ledger", "final_frame", "final_records", "test_interval",
            "best_final_accuracy", "best_screening", "best_screened", "chosen_survivor", "is_missing", "fmt_number",
@@ -35,10 +35,13 @@ _FINAL_COLUMNS = ("key", "prior", "nodes", "width", "readout", "seed", "test_acc
                   "screening_test_accuracy", "nonzero_weights", "wall_time_s", "genome")
 FINAL_MEASURE = "final test accuracy"
 
-_BASE_COLUMNS = ("trial", "generation", "index", "reason", "strategy", "key", "wl_hash", "prior", "nodes", "width",
+_BASE_COLUMNS = ("trial", "generation", "index", "reason", "strategy", "key", "architecture", "prior", "nodes", "width",
                  "readout", "family",
                  "predicted", "predicted_std", "genome")
 _SKIP_ATTRS = {"genome", "key", "features", "libraries", "requeued", "fail_reason"}
+#: Trial attributes stored under an older name: a search's dedup key was ``wl_hash`` until it keyed
+#: width and readout too (its column is ``architecture`` in every run, old or new).
+_OLD_ATTR_NAMES = {"wl_hash": "architecture"}
 
 
 def evaluations_frame(ledger, *, failed: bool = False):
@@ -52,10 +55,10 @@ def evaluations_frame(ledger, *, failed: bool = False):
         elif t.state.name != "COMPLETE":
             continue
         genome = json.loads(t.user_attrs["genome"])
-        row = {"trial": t.number, **_genome_columns(genome), "family": genome["family"]}
+        row = {"trial": t.number, **_genome_columns(genome), "family": genome.get("family", JSON_DEFAULTS["family"])}
         for k, v in t.user_attrs.items():
             if k not in _SKIP_ATTRS and (v is None or isinstance(v, (int, float, str, bool))):
-                row[k] = v
+                row[_OLD_ATTR_NAMES.get(k, k)] = v
         if failed:
             row["fail_reason"] = t.user_attrs.get("fail_reason")
         else:
@@ -110,8 +113,10 @@ def _number(value) -> float:
 
 
 def _genome_columns(genome: dict) -> dict:
-    genome = legacy_genome_dict(genome)  # stored before readouts existed: built with "last" (and width 1)
-    return {"prior": genome.get("prior"), "nodes": genome.get("nodes"), "width": genome.get("width", 1),
+    """The genome's columns, a field it lacks read as :meth:`Genome.from_dict` reads it (one set of
+    defaults: a genome stored before widths and readouts existed has width 1 and readout ``last``)."""
+    genome = {**JSON_DEFAULTS, **genome}
+    return {"prior": genome.get("prior"), "nodes": genome["nodes"], "width": genome["width"],
             "readout": genome["readout"]}
 
 

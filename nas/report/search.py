@@ -12,7 +12,6 @@ loop so that it writes these files without importing this package.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import warnings
@@ -41,7 +40,7 @@ from nas.report.run import (
 )
 from nas.search.config_files import load_run_config
 from search_spaces.exceptions import SparseNASError
-from search_spaces.genome import Genome, legacy_genome_dict
+from search_spaces.genome import Genome
 
 __all__ = ["build_report", "draw_genome", "RunOutputs"]
 
@@ -247,7 +246,7 @@ def _draw_best_graph(frame, final, metric: str, run_dir: Path) -> tuple[str, str
     if best_genome is None:
         return None
     try:
-        genome = Genome.from_dict(legacy_genome_dict(json.loads(best_genome)))
+        genome = Genome.from_json(best_genome)
         draw_genome(genome, run_dir / "best_graph.png")
     except (SparseNASError, ValueError, TypeError):  # a genome that cannot be rebuilt: no picture
         return None

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from nas.ledger import Ledger, stored_genome
+from nas.ledger import Ledger
 from nas.provenance import atomic_path, write_json_atomic
 from nas.search.config import SearchConfig
 from search_spaces.genome import Genome
@@ -53,7 +53,7 @@ def final_candidates(ledger: Ledger, k: int) -> list:
     done = sorted((t for t in ledger.trials() if t.state.name == "COMPLETE"), key=lambda t: (-t.values[0], t.number))
     picked, keys = [], set()
     for t in done:
-        key = stored_genome(t.user_attrs["genome"]).key
+        key = Genome.from_json(t.user_attrs["genome"]).key
         if key not in keys:
             keys.add(key)
             picked.append(t)
@@ -123,7 +123,7 @@ def run_final(config: SearchConfig, ledger: Ledger, trainer, run_dir: Path, echo
     """
     if config.final_top == 0:
         return []
-    survivors = [(t, stored_genome(t.user_attrs["genome"])) for t in final_candidates(ledger, config.final_top)]
+    survivors = [(t, Genome.from_json(t.user_attrs["genome"])) for t in final_candidates(ledger, config.final_top)]
     records = list(ledger.get_attr(FINAL_ATTR) or [])
     done = {(r["key"], r["seed"]) for r in records}
     seeds = final_seeds(config)
@@ -229,7 +229,7 @@ def ensure_best_model(run_dir: Path, ledger: Ledger, trainer) -> None:
     meta = run_dir / "best" / "model.json"
     if meta.exists() and (run_dir / "best" / "model.pt").exists() and json.loads(meta.read_text()).get("trial") == best.number:
         return
-    genome = stored_genome(best.user_attrs["genome"])
+    genome = Genome.from_json(best.user_attrs["genome"])
     outcome = trainer.train([genome])[0]
     if outcome.model is not None:  # deterministic on the CPU: the same weights the worker had
         _write_model(run_dir, genome, outcome.model, best.number)

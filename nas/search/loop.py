@@ -2,7 +2,7 @@
 
 Per generation ``g`` (pseudocode)::
 
-    candidates = strategy.ask(population)                      # deduplicated by graph hash
+    candidates = strategy.ask(population)                      # deduplicated by architecture key
     if gating and g >= warmup_generations and enough evaluations:
         predictor = make_predictor(random_state=f(seed, g)).fit(all evaluations so far)
         mean, std = predict_with_uncertainty(predictor, candidates)
@@ -37,7 +37,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from nas.exceptions import ConfigError
-from nas.ledger import Ledger, LedgerStore, shown_url, stored_genome
+from nas.ledger import Ledger, LedgerStore, shown_url
 from nas.search.config import SearchConfig
 from nas.search.config_files import write_config
 from nas.search.evaluator import Trainer
@@ -48,11 +48,11 @@ from nas.search.strategies import (
     Objectives,
     SearchSpace,
     Strategy,
-    architecture_hash,
     make_strategy,
 )
 from nas.search.worker import train_claims
 from nas.training.equal_cost import task_weight_counter, width_for_weight_target
+from search_spaces.genome import Genome
 
 __all__ = ["SearchRun", "SearchOutputs", "run_search", "open_search_ledger"]
 
@@ -277,7 +277,7 @@ class _Search:
         if use_gate:
             ys = [self.by_number[i].values[0] for i in self.training_set]
             if enough:
-                xs = [stored_genome(self.by_number[i].user_attrs["genome"]) for i in self.training_set]
+                xs = [Genome.from_json(self.by_number[i].user_attrs["genome"]) for i in self.training_set]
                 seed = int(np.random.SeedSequence([config.seed, gen]).generate_state(1)[0])
                 predictor = fit_predictor(config, xs, ys, random_state=seed, template=self.given_predictor)
             else:
@@ -306,7 +306,7 @@ class _Search:
                 numbers[i] = pending[g.key].number
             else:
                 numbers[i] = ledger.enqueue(
-                    g, generation=gen, index=i, reason=selection.reason[i], wl_hash=architecture_hash(g),
+                    g, generation=gen, index=i, reason=selection.reason[i], architecture=self.strategy.architecture_key(g),
                     strategy=self.config.strategy, predicted=None if mean is None else float(mean[i]),
                     predicted_std=None if std is None else float(std[i]),
                 )

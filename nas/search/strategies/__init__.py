@@ -5,7 +5,7 @@ loop that owns training, predictor gating, logging and the ledger is
 :func:`nas.search.loop.run_search`, written once for every strategy::
 
     strategy = make_strategy("ga", space, rng, objectives, survivors=8)
-    genomes = strategy.ask(16)                   # unique, never evaluated before (graph hash)
+    genomes = strategy.ask(16)                   # unique, never evaluated before (architecture key)
     strategy.tell(genomes, [(0.91,), None, ...])  # objective values, None = not trained / failed
     state = strategy.state_dict()                 # JSON-able; load_state_dict() continues exactly
 
@@ -24,7 +24,6 @@ from nas.search.strategies.base import (
     RandomSearch,
     SearchSpace,
     Strategy,
-    architecture_hash,
 )
 from nas.search.strategies.genetic import GeneticSearch, build_toolbox
 from nas.search.strategies.samplers import OptunaSearch
@@ -39,7 +38,6 @@ __all__ = [
     "STRATEGIES",
     "list_strategies",
     "make_strategy",
-    "architecture_hash",
     "build_toolbox",
 ]
 

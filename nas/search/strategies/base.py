@@ -1,38 +1,30 @@
 """What every search strategy shares: the search space it draws from (:class:`SearchSpace`), the
 objectives it is told (:class:`Objectives`), the ask/tell base class with its deduplication by
-:func:`architecture_hash` (:class:`Strategy`), and the random strategy (:class:`RandomSearch`).
+:func:`search_spaces.genome.architecture_key` (:class:`Strategy`), and the random strategy
+(:class:`RandomSearch`).
 The overview of the strategies is the package's docstring (:mod:`nas.search.strategies`).
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from nas.exceptions import ConfigError
-from search_spaces.genome import Genome
+from search_spaces.genome import (
+    ARCHITECTURE_KEY_VERSION,
+    ARCHITECTURE_KEY_VERSIONS,
+    Genome,
+    architecture_key,
+)
 from search_spaces.operators import crossover, default_priors, mutate, random_genome
 from search_spaces.priors import get_prior
 
 Values = tuple[float, ...]
 
 SECOND_OBJECTIVES = ("nonzero_weights", "parameters", "flops")
-
-
-def architecture_hash(genome: Genome) -> str:
-    """Key used for dedup: the Weisfeiler–Lehman hash of the genome's layered DAG.
-
-    Two genomes drawn by different priors or seeds that yield the same oriented graph build the
-    same network, so they count as one architecture. The family is part of the key because the
-    same graph is a different network as an MLP and as an RNN.
-    """
-    with warnings.catch_warnings():
-        # networkx >= 3.5 warns that its WL hashes changed; our key carries the networkx version
-        warnings.simplefilter("ignore", UserWarning)
-        return f"{genome.family}|{genome.dag().wl_hash()}"
 
 
 @dataclass(frozen=True)
@@ -122,7 +114,13 @@ class SearchSpace:
 
 
 class Strategy:
-    """Base of every strategy: ask/tell with dedup by architecture hash and a JSON-able state.
+    """Base of every strategy: ask/tell with dedup by architecture key and a JSON-able state.
+
+    Two proposals are duplicates when they build the same network (:meth:`architecture_key`:
+    family, DAG, width, readout), so a width-only or readout-only change is a new architecture.
+    The key's version is part of the state: a state saved without one was saved under version 1
+    (family and DAG only) and keeps it, so a search stored before width and readout were keyed
+    resumes as it would have.
 
     Parameters
     ----------
@@ -146,8 +144,13 @@ class Strategy:
         self.rng = rng
         self.objectives = objectives
         self.survivors = int(survivors)
-        self.seen: set[str] = set()  # hashes of every architecture proposed so far
+        self.seen: set[str] = set()  # architecture keys of everything proposed so far
         self.generation = 0
+        self.key_version = ARCHITECTURE_KEY_VERSION  # a loaded state may hold an older one
+
+    def architecture_key(self, genome: Genome) -> str:
+        """The dedup key of ``genome`` under this search's key version (stored per trial in the ledger)."""
+        return architecture_key(genome, self.key_version)
 
     # subclasses implement _propose(n) -> list[Genome] (may contain duplicates; the base filters)
 
@@ -163,7 +166,7 @@ class Strategy:
             attempts += max(1, n - len(out) - len(proposed))  # proposals that could not be made count too
             for genome in proposed:
                 attempts += 1
-                key = architecture_hash(genome)
+                key = self.architecture_key(genome)
                 if key in self.seen or key in batch:
                     self._rejected_duplicate(genome)
                     continue
@@ -187,7 +190,7 @@ class Strategy:
 
     def mark_seen(self, genomes: Sequence[Genome]) -> None:
         """Record architectures evaluated elsewhere (e.g. already in the ledger) so they are not proposed."""
-        self.seen.update(architecture_hash(g) for g in genomes)
+        self.seen.update(self.architecture_key(g) for g in genomes)
 
     def _propose(self, n: int) -> list[Genome]:
         raise NotImplementedError
@@ -199,11 +202,17 @@ class Strategy:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "seen": sorted(self.seen), "generation": self.generation}
+        return {"name": self.name, "seen": sorted(self.seen), "generation": self.generation,
+                "key_version": self.key_version}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("name") != self.name:
             raise ConfigError(f"state is for strategy {state.get('name')!r}, not {self.name!r}")
+        # a state without a key version was saved before width and readout were keyed: its keys are version 1
+        version = state.get("key_version", 1)
+        if version not in ARCHITECTURE_KEY_VERSIONS:
+            raise ConfigError(f"state's key_version must be one of {list(ARCHITECTURE_KEY_VERSIONS)}, got {version!r}")
+        self.key_version = version
         self.seen = set(state["seen"])
         self.generation = int(state["generation"])
 

@@ -7,7 +7,7 @@ The genetic search, in pseudocode (elitist mu + lambda, mu = ``survivors``)::
              else repeat: p1, p2 = tournament(population)   (Pareto rank, then crowding, if 2 objectives)
                           c1, c2 = crossover(p1, p2) with probability cx_prob, else copies
                           each child: mutate with probability mut_prob (always, if it is a duplicate)
-                          keep children whose graph hash was never proposed before
+                          keep children whose architecture key was never proposed before
     tell(genomes, values):  population = select(population + trained, mu)   (NSGA-II if 2 objectives)
                             hall of fame (or Pareto front) updated with the trained ones
 """
@@ -23,30 +23,29 @@ from nas.search.strategies.base import (
     SearchSpace,
     Strategy,
     Values,
-    architecture_hash,
 )
-from search_spaces.genome import Genome, legacy_genome_dict
+from search_spaces.genome import Genome
 
 
 class _Individual:
-    """A genome with a DEAP fitness; equality by architecture hash (hall-of-fame similarity)."""
+    """A genome with a DEAP fitness; equality by architecture key (hall-of-fame similarity)."""
 
-    __slots__ = ("genome", "fitness", "hash")
+    __slots__ = ("genome", "fitness", "key")
 
-    def __init__(self, genome: Genome, fitness):
+    def __init__(self, genome: Genome, fitness, key: str):
         self.genome = genome
         self.fitness = fitness
-        self.hash = architecture_hash(genome)
+        self.key = key
 
     def __eq__(self, other):
-        return isinstance(other, _Individual) and self.hash == other.hash
+        return isinstance(other, _Individual) and self.key == other.key
 
     def __hash__(self):
-        return hash(self.hash)
+        return hash(self.key)
 
     def __deepcopy__(self, memo):  # HallOfFame deep-copies; genomes are immutable
         clone = _Individual.__new__(_Individual)
-        clone.genome, clone.hash = self.genome, self.hash
+        clone.genome, clone.key = self.genome, self.key
         clone.fitness = type(self.fitness)(self.fitness.values)
         return clone
 
@@ -131,7 +130,7 @@ class GeneticSearch(Strategy):
     def _individual(self, genome: Genome, values: Values) -> _Individual:
         fitness = self.toolbox.fitness()
         fitness.values = values
-        return _Individual(genome, fitness)
+        return _Individual(genome, fitness, self.architecture_key(genome))
 
     def _propose(self, n):
         if not self.population:
@@ -148,7 +147,7 @@ class GeneticSearch(Strategy):
                 for attempt in range(5):
                     if attempt > 0 or self.rng.random() < self.mut_prob:
                         child = self.toolbox.mutate(child)
-                    if architecture_hash(child) not in self.seen:
+                    if self.architecture_key(child) not in self.seen:
                         break
                 out.append(child)
         return out[:n]
@@ -173,9 +172,9 @@ class GeneticSearch(Strategy):
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
-        self.population = [self._individual(Genome.from_dict(legacy_genome_dict(d["genome"])), tuple(d["values"])) for d in state["population"]]
+        self.population = [self._individual(Genome.from_dict(d["genome"]), tuple(d["values"])) for d in state["population"]]
         self.hall_of_fame.clear()
-        self.hall_of_fame.update([self._individual(Genome.from_dict(legacy_genome_dict(d["genome"])), tuple(d["values"])) for d in state["hall_of_fame"]])
+        self.hall_of_fame.update([self._individual(Genome.from_dict(d["genome"]), tuple(d["values"])) for d in state["hall_of_fame"]])
 
 
 # --- Optuna samplers over the genome's parameter space -----------------------------------------
