@@ -70,6 +70,9 @@ def test_a_bad_flops_target_is_one_line(tmp_path, capsys, value):
 
 def test_the_flops_target_and_the_cost_rule_are_trajectory_settings():
     assert SearchConfig(flops_target=9000).trajectory()["flops_target"] == 9000
+    assert SearchConfig(flops_target=9000).to_dict()["flops_target"] == 9000
+    assert "flops_target" not in SearchConfig().to_dict()  # unset: stored exactly as before the option existed
+    assert SearchConfig().trajectory()["flops_target"] is None
     assert SearchConfig.from_stored({k: v for k, v in SearchConfig().to_dict().items() if k != "flops_target"}).flops_target is None
     with pytest.raises(OptionError, match=r"gate_rule = 'cheap'; expected one of \['top', 'ucb', 'cost'\]"):
         SearchConfig(gate_rule="cheap")

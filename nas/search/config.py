@@ -64,6 +64,9 @@ TRAJECTORY_FIELDS = (
     "cx_prob", "mut_prob", "train", "flops_target",
 )
 
+#: Options added after runs were stored: written only when set (None is the value those runs ran with).
+WRITTEN_WHEN_SET = ("flops_target",)
+
 
 #: Upper bounds that turn a typo (population 10**22) into one line instead of a hang.
 MAX_POPULATION, MAX_GENERATIONS = 10_000, 100_000
@@ -319,8 +322,11 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-able values; a storage URL's password is left out (see
-        :func:`nas.ledger.stored_url`), since every stored copy of the config is written from this."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        :func:`nas.ledger.stored_url`), since every stored copy of the config is written from this.
+        Options added since (:data:`WRITTEN_WHEN_SET`) are left out while unset, so a config that
+        does not use them is stored exactly as before (and older code still reads it)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if not (f.name in WRITTEN_WHEN_SET and getattr(self, f.name) is None)}
         out["storage"] = stored_url(self.storage)
         out["train"] = self.train.to_dict()
         out["final_train"] = self.final_train.to_dict()
@@ -350,7 +356,7 @@ class SearchConfig:
     def trajectory(self) -> dict[str, Any]:
         """The fields that shape the sequence of evaluations (compared on ``--resume``)."""
         d = self.to_dict()
-        return {k: d[k] for k in TRAJECTORY_FIELDS}
+        return {k: d.get(k) for k in TRAJECTORY_FIELDS}
 
 
 def legacy_search_dict(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -88,20 +88,20 @@ class Trainer:
         return self._train(list(genomes), self.final_config(seed))
 
     def train(self, genomes: Sequence[Genome]) -> list[Outcome]:
-        """Train ``genomes`` (see :meth:`_train`), then add the zero-cost proxies
-        (:meth:`proxies`) of every candidate that trained; a proxy that cannot be computed is
-        left out and never fails the trial.
+        """Train ``genomes`` (see :meth:`_train`), then add the FLOPs per example (:meth:`flops`)
+        and the zero-cost proxies (:meth:`proxies`) of every candidate that trained; what cannot
+        be computed is left out and never fails the trial.
         """
         genomes = list(genomes)
         outcomes = self._train(genomes)
         for genome, outcome in zip(genomes, outcomes):
             if outcome.metrics is None:
                 continue
-            outcome.metrics["flops"] = self.flops(genome)
-            try:
-                outcome.metrics.update(self.proxies(genome))
-            except (SparseNASError, RuntimeError, ValueError):
-                pass
+            for extra in (lambda: {"flops": self.flops(genome)}, lambda: self.proxies(genome)):
+                try:
+                    outcome.metrics.update(extra())
+                except (SparseNASError, RuntimeError, ValueError):  # left out, never the trial's failure
+                    pass
         return outcomes
 
     @property
