@@ -56,7 +56,8 @@ SEARCH_DEFAULTS: dict[str, dict[str, Any]] = {task: d["search"] for task, d in T
 RENAMED_KEYS = {"study": "ledger_name", "budget": "weight_target"}
 
 
-# Fields that shape the trajectory: a resumed search must agree on all of them.
+# Fields that shape the trajectory: a resumed search must agree on all of them. ``generations`` and
+# ``compute_budget`` only say where it stops, so a resumed search may change them.
 TRAJECTORY_FIELDS = (
     "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "weight_target", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
@@ -166,6 +167,12 @@ class SearchConfig:
         Show the progress display.
     quick : bool
         Whether ``--quick`` defaults were applied (recorded, not used afterwards).
+    compute_budget : int, optional
+        Screening compute, in trained example-epochs (training examples × epochs each candidate
+        ran), after which no further generation starts: the generation that reaches it runs whole
+        (so the trajectory does not depend on where inside a generation the count crosses it),
+        then the final phase runs as usual. ``generations`` stays the upper bound. Like
+        ``generations`` it only says where the search stops, so a resumed search may change it.
 
     Raises
     ------
@@ -221,6 +228,7 @@ class SearchConfig:
     max_retries: int = 3
     progress: bool = True
     quick: bool = False
+    compute_budget: int | None = None
 
     #: One rule per field; survivors <= population, stale_after > heartbeat_interval and the
     #: registered strategies and priors are checked after it.
@@ -269,6 +277,7 @@ class SearchConfig:
         "max_retries": Interval(Integral, 0, 100),
         "progress": Boolean(),
         "quick": Boolean(),
+        "compute_budget": [Interval(Integral, 1, None), None],
     }
 
     def __post_init__(self):
