@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from nas.search.strategies import STRATEGIES, RandomSearch
+from nas.training.tasks import get_task
 from nas.training.candidates import Outcome
 
 EXAMPLES, EPOCHS = 500, 2
@@ -39,8 +40,11 @@ class PlantedTrainer:
     """The search's trainer, without training (see the module docstring)."""
 
     family = "ff"
+    #: MNIST's shape, for the equal-cost counters (ff counts are analytic: no data is read)
+    data = SimpleNamespace(input_shape=(1, 28, 28), num_classes=10)
 
     def __init__(self, config=None, interrupt_on_call: int | None = None):
+        self.task = get_task("mnist")
         self.seed = 0 if config is None else config.seed
         self.train_config = SimpleNamespace(epochs=EPOCHS, seed=self.seed)
         self.interrupt_on_call = interrupt_on_call

@@ -47,6 +47,8 @@ def _strategies(ctx, param, value):
               help="Most generations per run (default: enough for the compute budget).")
 @click.option("--survivors", type=int, help="Trained individuals kept as parents.")
 @click.option("--weight-target", type=int, help="Equal-cost search: widths set so nonzero weights come closest to this.")
+@click.option("--flops-target", type=int,
+              help="Equal-cost search by compute: widths set so FLOPs per example come closest to this.")
 @click.option("--epochs", type=int, help="Screening epochs per candidate.")
 @click.option("--gating/--no-gating", default=None, help="Predictor gating in every search (default on).")
 @click.option("--final-top", type=int, help="Survivors fully trained after each search (0: none).")
@@ -57,7 +59,7 @@ def _strategies(ctx, param, value):
 @click.option("--threads", type=int, help="CPU threads for torch (default: 1 with --quick, else torch's choice).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def search(task, strategies, baseline, seeds, first_seed, compute_budget, out, resume, quick, config_file, population,
-           generations, survivors, weight_target, epochs, gating, final_top, final_seeds, final_epochs, data_dir,
+           generations, survivors, weight_target, flops_target, epochs, gating, final_top, final_seeds, final_epochs, data_dir,
            device, threads, no_progress):
     """Run every strategy with every seed on one task at the same compute budget, then compare them.
 
@@ -70,7 +72,7 @@ def search(task, strategies, baseline, seeds, first_seed, compute_budget, out, r
     Interrupted, the same command plus --resume continues.
     """
     search_given = {"population": population, "generations": generations, "survivors": survivors,
-                    "weight_target": weight_target, "gating": gating, "final_top": final_top,
+                    "weight_target": weight_target, "flops_target": flops_target, "gating": gating, "final_top": final_top,
                     "final_seeds": final_seeds, "data_dir": data_dir, "device": device}
     if epochs is not None:
         search_given["train"] = {"epochs": epochs}
@@ -86,7 +88,7 @@ def search(task, strategies, baseline, seeds, first_seed, compute_budget, out, r
         run_bench(plan, outputs=lambda: RunOutputs(report=False), progress=not no_progress, echo=echo)
     except KeyboardInterrupt:
         click.echo("interrupted: finished runs are kept; continue with the same command plus --resume", err=True)
-        raise SystemExit(130)
+        raise click.exceptions.Exit(130)
     summary = write_bench_report(config.out)
     click.echo(f"benchmark: {config.out} (report.md, anytime.png, summary.csv, tests.csv, runs.csv)")
     if summary is not None:

@@ -34,6 +34,7 @@ from nas.studies.bench.config import (
     search_config,
     search_options,
 )
+from nas.studies.bench.feasible import check_cost_target
 from nas.studies.bench.store import BenchStore
 
 __all__ = ["BenchPlan", "bench_config", "prepare_bench", "run_bench", "run_directories"]
@@ -98,8 +99,9 @@ def prepare_bench(config: BenchConfig, *, resume: bool = False) -> BenchPlan:
     BenchNotFoundError, BenchSettingsError
         ``resume`` where there is no benchmark, or with other settings (each one named).
     OptionError, UnknownNameError, ConfigError
-        A search option no search accepts (checked on every run's config), or a compute budget
-        below one candidate's screening cost.
+        A search option no search accepts (checked on every run's config), a compute budget
+        below one candidate's screening cost, or a weight or FLOPs target no candidate can meet
+        (:func:`~nas.studies.bench.feasible.check_cost_target`).
     DeviceError, DataError
         No such device; missing or unusable data.
     """
@@ -118,6 +120,7 @@ def prepare_bench(config: BenchConfig, *, resume: bool = False) -> BenchPlan:
         raise ConfigError(f"--compute-budget {config.compute_budget:,} is below one candidate's screening cost "
                           f"({cost:,} example-epochs: {trainer.train_examples():,} training examples x "
                           f"{trainer.train_config.epochs} epochs); expected at least {cost:,}")
+    check_cost_target(first, trainer)  # a weight or FLOPs target no candidate can meet
     cap = generations_cap(config, trainer.train_examples())
     searches, resumed = {}, set()
     for strategy, seed in config.runs():
