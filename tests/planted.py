@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from nas.search.strategies import STRATEGIES, RandomSearch
-from nas.training.tasks import get_task
 from nas.training.candidates import Outcome
+from nas.training.tasks import get_task
 
 EXAMPLES, EPOCHS = 500, 2
 COST = EXAMPLES * EPOCHS

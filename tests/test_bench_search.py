@@ -4,8 +4,6 @@ reaches the same tables, and every bad input is one line with nothing written.""
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import pytest
 from planted import SPACE, Oracle, PlantedTrainer, ShiftedRandom, register
@@ -13,8 +11,8 @@ from planted import SPACE, Oracle, PlantedTrainer, ShiftedRandom, register
 from nas.cli.main import main
 from nas.studies.bench import run as bench_run
 
-#: 6 candidates x 1,000 example-epochs a generation: 4 generations per run
-BUDGET = 24_000
+#: 6 candidates x 1,000 example-epochs a generation: 3 generations per run
+BUDGET = 18_000
 
 
 @pytest.fixture
@@ -49,7 +47,7 @@ def test_the_planted_winner_is_found_and_identical_strategies_do_not_differ(plan
         assert (out / name).is_file(), name
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 15 and runs["reached_budget"].all()
-    assert (runs["screening_compute"] == BUDGET).all()  # 4 whole generations, none past the budget
+    assert (runs["screening_compute"] == BUDGET).all()  # 3 whole generations, none past the budget
     tests = table(out)
     win = tests.loc[("oracle", "best_val")]
     assert win["p_holm"] < 0.05 and win["cliffs_delta"] == 1.0 and win["verdict"] == "higher than random"
@@ -68,8 +66,8 @@ def test_the_planted_winner_is_found_and_identical_strategies_do_not_differ(plan
 def test_a_killed_benchmark_resumed_reaches_the_same_tables(planted, tmp_path, monkeypatch, capsys):
     args = ("--strategies", "oracle,random", "--seeds", "2")
     assert bench(tmp_path / "whole", planted, *args) == 0
-    # the 7th training of the benchmark (run 2, generation 3) is killed
-    monkeypatch.setattr(bench_run, "Trainer", lambda config: PlantedTrainer(config, interrupt_on_call=7))
+    # the 5th training of the benchmark (run 2, generation 1) is killed
+    monkeypatch.setattr(bench_run, "Trainer", lambda config: PlantedTrainer(config, interrupt_on_call=5))
     monkeypatch.setattr(PlantedTrainer, "total_calls", 0)
     killed = tmp_path / "killed"
     assert bench(killed, planted, *args) == 130
@@ -144,4 +142,3 @@ def test_bench_search_help_names_the_outputs_and_the_ratio(capsys):
     text = capsys.readouterr().out
     for word in ("--compute-budget", "--weight-target", "--flops-target", "--resume", "compute ratio", "anytime.png"):
         assert word in text
-    assert not math.isnan(0.0)
