@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("nas.cli.report", "Rebuild the report of a search run directory."),
     "prune": ("nas.cli.prune", "Prune a trained network step by step (mcb, mcu, mcd, random, obd) over seeds."),
     "priors": ("nas.cli.priors", "Evaluate priors: controlled studies with statistics and a predictor."),
+    "bench": ("nas.cli.bench", "Benchmark search strategies over seeds at one compute budget."),
 }
 
 

@@ -32,7 +32,7 @@ __all__ = ["evaluations_frame", "export_run", "open_run_ledger", "final_frame", 
 
 _FINAL_REQUIRED = ("key", "genome", "seed", "screening", "test_accuracy")
 _FINAL_COLUMNS = ("key", "prior", "nodes", "width", "readout", "seed", "test_accuracy", "val_accuracy", "screening",
-                  "screening_test_accuracy", "nonzero_weights", "wall_time_s", "genome")
+                  "screening_test_accuracy", "nonzero_weights", "wall_time_s", "example_epochs", "genome")
 FINAL_MEASURE = "final test accuracy"
 
 _BASE_COLUMNS = ("trial", "generation", "index", "reason", "strategy", "key", "architecture", "prior", "nodes", "width",

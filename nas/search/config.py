@@ -56,7 +56,8 @@ SEARCH_DEFAULTS: dict[str, dict[str, Any]] = {task: d["search"] for task, d in T
 RENAMED_KEYS = {"study": "ledger_name", "budget": "weight_target"}
 
 
-# Fields that shape the trajectory: a resumed search must agree on all of them.
+# Fields that shape the trajectory: a resumed search must agree on all of them. ``generations`` and
+# ``compute_budget`` only say where it stops, so a resumed search may change them.
 TRAJECTORY_FIELDS = (
     "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "weight_target", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
@@ -65,7 +66,7 @@ TRAJECTORY_FIELDS = (
 )
 
 #: Options added after runs were stored: written only when set (None is the value those runs ran with).
-WRITTEN_WHEN_SET = ("flops_target",)
+WRITTEN_WHEN_SET = ("flops_target", "compute_budget")
 
 
 #: Upper bounds that turn a typo (population 10**22) into one line instead of a hang.
@@ -176,6 +177,12 @@ class SearchConfig:
         Equal-cost comparison by compute: every candidate's width is set (inside ``widths``) so
         its FLOPs per example (multiply-accumulates of one forward pass,
         :mod:`nas.training.flops`) come closest to this target. Not together with ``weight_target``.
+    compute_budget : int, optional
+        Screening compute, in trained example-epochs (training examples × epochs each candidate
+        ran), after which no further generation starts: the generation that reaches it runs whole
+        (so the trajectory does not depend on where inside a generation the count crosses it),
+        then the final phase runs as usual. ``generations`` stays the upper bound. Like
+        ``generations`` it only says where the search stops, so a resumed search may change it.
 
     Raises
     ------
@@ -232,6 +239,7 @@ class SearchConfig:
     progress: bool = True
     quick: bool = False
     flops_target: int | None = None
+    compute_budget: int | None = None
 
     #: One rule per field; survivors <= population, stale_after > heartbeat_interval, at most one
     #: cost target and the registered strategies and priors are checked after it.
@@ -281,6 +289,7 @@ class SearchConfig:
         "progress": Boolean(),
         "quick": Boolean(),
         "flops_target": [Interval(Integral, 1, None), None],
+        "compute_budget": [Interval(Integral, 1, None), None],
     }
 
     def __post_init__(self):

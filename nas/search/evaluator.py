@@ -10,6 +10,12 @@ time gating *saved* is the generation's measured training time scaled by the cos
 grouped convolutions side by side, whose cost grows about linearly with the candidates — so they
 keep the plain estimate: gated-out candidates × mean time per trained candidate.
 
+Compute is counted in *trained example-epochs*: the training examples a candidate was trained on
+(the split after ``train_subset``) times the epochs it actually ran, cut to ``steps × batch_size``
+when ``max_steps`` ended an epoch early (:func:`example_epochs`). Every outcome's metrics carry it
+as ``example_epochs``; a failed candidate is charged its planned budget (:meth:`Trainer.screening_cost`
+or the full training's), since the compute was spent even though no result came of it.
+
 Every trained candidate's FLOPs per example (:mod:`nas.training.flops`, the counter behind the
 ``flops`` target and objective) join its metrics (:meth:`Trainer.flops`), and the cost-aware gate
 asks :meth:`Trainer.training_cost` what training each candidate would cost.
@@ -32,10 +38,30 @@ from nas.training.tasks import get_task
 from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome
 
-__all__ = ["Trainer", "PROXY_BATCH", "PROXY_COLUMNS"]
+__all__ = ["Trainer", "PROXY_BATCH", "PROXY_COLUMNS", "example_epochs"]
 
 PROXY_BATCH = 256
 PROXY_COLUMNS = ("synflow", "log_synflow", "snip", "grad_norm")
+
+
+def example_epochs(train_examples: int, config: TrainConfig, metrics: dict | None) -> int:
+    """Trained example-epochs of one training run: ``train_examples`` × the epochs it ran, at most
+    ``steps × batch_size`` (a ``max_steps`` run that ended part-way through an epoch); a run
+    without metrics (failed) is charged its planned ``train_examples × config.epochs``.
+
+    >>> cfg = TrainConfig(epochs=3, batch_size=100)
+    >>> example_epochs(1000, cfg, {"epochs": 2, "steps": 20}), example_epochs(1000, cfg, {"epochs": 1, "steps": 4})
+    (2000, 400)
+    >>> example_epochs(1000, cfg, None)
+    3000
+    """
+    planned = train_examples * config.epochs
+    if not metrics or metrics.get("epochs") is None:
+        return int(planned)
+    ran = train_examples * int(metrics["epochs"])
+    if metrics.get("steps") is not None:
+        ran = min(ran, int(metrics["steps"]) * config.batch_size)
+    return int(ran)
 
 
 class Trainer:
@@ -85,7 +111,26 @@ class Trainer:
 
     def train_final(self, genomes: Sequence[Genome], seed: int) -> list[Outcome]:
         """Train ``genomes`` at the full budget (:meth:`final_config`) with ``seed``; no proxies."""
-        return self._train(list(genomes), self.final_config(seed))
+        config = self.final_config(seed)
+        return self._counted(self._train(list(genomes), config), config)
+
+    def train_examples(self, config: TrainConfig | None = None) -> int:
+        """Training examples a candidate sees per epoch under ``config`` (default: the screening budget)."""
+        config = config or self.train_config
+        n = len(self.data.train)
+        return n if config.train_subset is None else min(n, config.train_subset)
+
+    def screening_cost(self) -> int:
+        """Planned example-epochs of one screened candidate (training examples × screening epochs)."""
+        return self.train_examples() * self.train_config.epochs
+
+    def _counted(self, outcomes: list[Outcome], config: TrainConfig) -> list[Outcome]:
+        """``outcomes`` with their ``example_epochs`` (a failed one: metrics holding only that)."""
+        n = self.train_examples(config)
+        for outcome in outcomes:
+            spent = example_epochs(n, config, outcome.metrics)
+            outcome.metrics = {**(outcome.metrics or {}), "example_epochs": spent}
+        return outcomes
 
     def train(self, genomes: Sequence[Genome]) -> list[Outcome]:
         """Train ``genomes`` (see :meth:`_train`), then add the FLOPs per example (:meth:`flops`)
@@ -95,14 +140,14 @@ class Trainer:
         genomes = list(genomes)
         outcomes = self._train(genomes)
         for genome, outcome in zip(genomes, outcomes):
-            if outcome.metrics is None:
+            if outcome.metrics is None or outcome.error is not None:
                 continue
             for extra in (lambda: {"flops": self.flops(genome)}, lambda: self.proxies(genome)):
                 try:
                     outcome.metrics.update(extra())
                 except (SparseNASError, RuntimeError, ValueError):  # left out, never the trial's failure
                     pass
-        return outcomes
+        return self._counted(outcomes, self.train_config)
 
     @property
     def stacked(self) -> bool:

@@ -80,6 +80,7 @@ def _record(trial, genome: Genome, seed: int, metrics: dict | None, error: str |
         "test_expected": metrics.get("test_expected"),
         "notes": "; ".join(metrics.get("notes") or []) or None,
         "wall_time_s": wall,
+        "example_epochs": metrics.get("example_epochs"),  # the full training's compute
         "error": error,
     }
 

@@ -13,6 +13,8 @@ Per generation ``g`` (pseudocode)::
     enqueue train + shadow in the ledger; the local worker (or ``nas worker`` processes) trains them
     strategy.tell(candidates, values)                       # None for gated-out or failed ones
     save state (strategy, RNG, predictor training set, statistics) in the ledger; export files
+    stop when the screening compute so far reaches compute_budget (example-epochs; checked
+    between generations, so the generation that crosses it runs whole)
 
 Everything random comes from one numpy Generator (``seed``) whose state is saved after every
 generation, predictor refits use ``random_state`` derived from ``(seed, g)`` and training is
@@ -50,7 +52,13 @@ from nas.search.gating import (
     load_search_predictor,
     predict,
 )
-from nas.search.statistics import echo_progress, generation_stats
+from nas.search.statistics import (
+    add_compute,
+    budget_reached,
+    echo_progress,
+    generation_stats,
+    screening_compute,
+)
 from nas.search.strategies import (
     Objectives,
     SearchSpace,
@@ -98,6 +106,8 @@ class SearchRun:
     final: list[dict] = field(default_factory=list)
     #: True when ``time_limit`` stopped the run before it was done (continue with ``resume``).
     stopped: bool = False
+    #: True when ``config.compute_budget`` ended the generations before ``config.generations``.
+    budget_reached: bool = False
 
 
 def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
@@ -186,13 +196,18 @@ def run_search(
     run_dir, ledger = _open_run(config, resume)
     write_config(config, run_dir)
     if echo:  # after the set-up checks: a refused start is one line
+        budget = "" if config.compute_budget is None else f" (or {config.compute_budget:,} example-epochs)"
         echo(f"search {config.ledger}: task {config.task}, strategy {config.strategy}, "
-             f"{config.generations} generations x {config.population}, ledger {shown_url(config.storage_url)}")
+             f"{config.generations} generations{budget} x {config.population}, ledger {shown_url(config.storage_url)}")
     search = _Search(config, ledger, trainer, run_dir, given_predictor, resume)
     run = SearchRun(config, run_dir, ledger, search.history)
     time_slice = TimeSlice(time_limit)
 
     for gen in range(search.start, config.generations):
+        if budget_reached(config.compute_budget, search.history):  # checked between generations only
+            run.budget_reached = True
+            _echo_budget(echo, config, search.history)
+            break
         if not time_slice.may_start():
             break
         generation_started = time_slice.clock()
@@ -370,6 +385,7 @@ class _Search:
         config, trainer, to_train = self.config, self.trainer, selection.to_train
         stats = generation_stats(gen, candidates, to_train, selection.shadow, selection.reason, trials, values,
                                  selection.mean, selection.std, self.training_set, self.by_number, config)
+        add_compute(stats, self.history)
         if hasattr(trainer, "saved_time"):  # else (a duck-typed trainer) the plain estimate stays
             trained_ok = [candidates[i] for i in to_train if values[i] is not None]
             skipped = [candidates[i] for i in range(len(candidates)) if i not in selection.reason]
@@ -385,6 +401,12 @@ class _Search:
             "generations": self.history,
         })
         return stats
+
+
+def _echo_budget(echo: Echo | None, config: SearchConfig, history: list[dict]) -> None:
+    if echo:
+        echo(f"compute budget of {config.compute_budget:,} example-epochs reached after {len(history)} generations "
+             f"({screening_compute(history):,} trained); no further generation starts")
 
 
 def _final_phase(run: SearchRun, trainer, echo: Echo | None, time_slice: TimeSlice, time_limit: float | None) -> None:

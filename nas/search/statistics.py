@@ -1,4 +1,11 @@
-"""What a search generation measured: counts, times, the predictor's quality, the progress line."""
+"""What a search generation measured: counts, times, compute, the predictor's quality, the progress line.
+
+Compute is counted in trained example-epochs (:func:`nas.search.evaluator.example_epochs`): a
+generation's ``example_epochs`` is the sum over the candidates it trained (failed ones included,
+at their planned budget), ``cumulative_example_epochs`` the screening compute of the search so far
+(:func:`screening_compute`); the search stops proposing generations once it reaches
+``compute_budget`` (:func:`budget_reached`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import numpy as np
 
 from nas.search.gating import kendall
 
-__all__ = ["generation_stats", "echo_progress"]
+__all__ = ["generation_stats", "echo_progress", "screening_compute", "add_compute", "budget_reached"]
 
 
 def generation_stats(gen, candidates, to_train, shadow, reason, trials, values, mean, std, training_set, by_number, config) -> dict:
@@ -29,6 +36,7 @@ def generation_stats(gen, candidates, to_train, shadow, reason, trials, values, 
         "failed": len(failed),
         "gated": mean is not None,
         "train_time_s": float(sum(times)),
+        "example_epochs": int(sum(trials[i].user_attrs.get("example_epochs") or 0 for i in to_train)),
         "saved_time_s": per * skipped,
         "kendall_tau": None,
         "mae": None,
@@ -53,16 +61,38 @@ def generation_stats(gen, candidates, to_train, shadow, reason, trials, values, 
     return stats
 
 
+def screening_compute(history: list[dict]) -> int:
+    """Example-epochs the generations in ``history`` trained (a history stored before compute was
+    counted adds up what its generations recorded, 0 where nothing was)."""
+    if history and history[-1].get("cumulative_example_epochs") is not None:
+        return int(history[-1]["cumulative_example_epochs"])
+    return int(sum(g.get("example_epochs") or 0 for g in history))
+
+
+def add_compute(stats: dict, history: list[dict]) -> dict:
+    """``stats`` of the generation after ``history`` with the search's cumulative screening compute."""
+    stats["cumulative_example_epochs"] = screening_compute(history) + int(stats.get("example_epochs") or 0)
+    return stats
+
+
+def budget_reached(budget: int | None, history: list[dict]) -> bool:
+    """True when a ``compute_budget`` is set and the generations so far trained at least that much:
+    no further generation starts (the one that crossed it ran whole)."""
+    return budget is not None and screening_compute(history) >= budget
+
+
 def echo_progress(echo: Callable[[str], None] | None, stats: dict, metric: str) -> None:
     """One progress line for the generation ``stats`` describe (nothing without ``echo``)."""
     if echo is None:
         return
     tau = stats.get("kendall_tau")
     best = stats.get("best_so_far")
+    compute = stats.get("cumulative_example_epochs")
     echo(
         f"gen {stats['generation']:>3}  trained {stats['trained']:>3} (shadow {stats['shadow']})  "
         f"skipped {stats['skipped']:>3}  failed {stats['failed']}  "
         f"best {metric} {'-' if best is None else f'{best:.4f}'}  "
         f"predictor tau {'-' if tau is None else f'{tau:+.2f}'}  "
         f"train {stats['train_time_s']:.1f}s  saved~{stats['saved_time_s']:.1f}s"
+        + (f"  compute {compute:,} example-epochs" if compute else "")
     )

@@ -1,0 +1,98 @@
+"""``nas bench``: benchmarks over many searches; ``nas bench search`` compares strategies over seeds
+at one compute budget."""
+
+from __future__ import annotations
+
+import click
+
+from nas.report import RunOutputs
+from nas.studies.bench import prepare_bench, run_bench, write_bench_report
+from nas.studies.bench.run import bench_config
+from nas.training.device import set_threads
+
+
+@click.group(name="bench")
+def cli():
+    """Benchmarks over many searches (see docs/search.md)."""
+
+
+def _strategies(ctx, param, value):
+    if value is None:
+        return None
+    names = tuple(s.strip() for s in value.split(",") if s.strip())
+    if not names:
+        raise click.BadParameter("expected comma-separated strategy names, e.g. ga,random")
+    return names
+
+
+@cli.command(name="search")
+@click.option("--task", help="Task: mnist, fashion_mnist, cifar10, reber, embedded_reber.")
+@click.option("--strategies", callback=_strategies, metavar="A,B,...",
+              help="Comma-separated strategies to compare (default ga,random); the baseline must be among them.")
+@click.option("--baseline", help="The strategy every other is compared with (default random).")
+@click.option("--seeds", type=int, help="Seeds per strategy (default 10; at least 2, and 3 to tell anything).")
+@click.option("--first-seed", type=int, help="Runs use seeds FIRST .. FIRST + SEEDS - 1 (default 0).")
+@click.option("--compute-budget", type=int, metavar="N",
+              help="Screening compute of every run, in trained example-epochs (training examples x epochs); "
+                   "required for a new benchmark.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="The benchmark's folder: its settings, tables and plots, one run directory per strategy and seed.")
+@click.option("--resume", is_flag=True, help="Continue the benchmark in --out: finished runs are skipped, an "
+                                              "interrupted one continues from its last generation.")
+@click.option("--quick", is_flag=True, help="Every search starts from the task's --quick defaults.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML file of search options passed to every search (as nas search --config).")
+@click.option("--population", type=int, help="Candidates proposed per generation.")
+@click.option("--generations", type=int,
+              help="Most generations per run (default: enough for the compute budget).")
+@click.option("--survivors", type=int, help="Trained individuals kept as parents.")
+@click.option("--weight-target", type=int, help="Equal-cost search: widths set so nonzero weights come closest to this.")
+@click.option("--flops-target", type=int,
+              help="Equal-cost search by compute: widths set so FLOPs per example come closest to this.")
+@click.option("--epochs", type=int, help="Screening epochs per candidate.")
+@click.option("--gating/--no-gating", default=None, help="Predictor gating in every search (default on).")
+@click.option("--final-top", type=int, help="Survivors fully trained after each search (0: none).")
+@click.option("--final-seeds", type=int, help="Seeds each survivor is fully trained with.")
+@click.option("--final-epochs", type=int, help="Epochs of the full training.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
+@click.option("--device", help="Torch device (default: cuda if available, else cpu).")
+@click.option("--threads", type=int, help="CPU threads for torch (default: 1 with --quick, else torch's choice).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def search(task, strategies, baseline, seeds, first_seed, compute_budget, out, resume, quick, config_file, population,
+           generations, survivors, weight_target, flops_target, epochs, gating, final_top, final_seeds, final_epochs, data_dir,
+           device, threads, no_progress):
+    """Run every strategy with every seed on one task at the same compute budget, then compare them.
+
+    Every run is a normal search run directory OUT/STRATEGY-sSEED (resumable, `nas report`
+    reads it). Writes OUT/report.md, anytime.png (best validation value so far and the
+    incumbent's test accuracy against trained example-epochs, median and interquartile band over
+    seeds), summary.csv, tests.csv (Mann-Whitney with Holm correction and Cliff's delta against
+    the baseline), runs.csv and anytime.csv. The headline is the compute ratio: the compute the
+    baseline needs to reach its final median best over the compute each strategy needs.
+    Interrupted, the same command plus --resume continues.
+    """
+    search_given = {"population": population, "generations": generations, "survivors": survivors,
+                    "weight_target": weight_target, "flops_target": flops_target, "gating": gating, "final_top": final_top,
+                    "final_seeds": final_seeds, "data_dir": data_dir, "device": device}
+    if epochs is not None:
+        search_given["train"] = {"epochs": epochs}
+    if final_epochs is not None:
+        search_given["final_train"] = {"epochs": final_epochs}
+    config = bench_config(out, resume=resume, config_file=config_file, search=search_given, task=task,
+                          strategies=strategies, baseline=baseline, seeds=seeds, first_seed=first_seed,
+                          compute_budget=compute_budget, quick=True if quick else None)
+    set_threads(1 if threads is None and config.quick else threads)
+    plan = prepare_bench(config, resume=resume)
+    echo = lambda line: click.echo(line, err=True)  # noqa: E731
+    try:
+        run_bench(plan, outputs=lambda: RunOutputs(report=False), progress=not no_progress, echo=echo)
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished runs are kept; continue with the same command plus --resume", err=True)
+        raise click.exceptions.Exit(130)
+    summary = write_bench_report(config.out)
+    click.echo(f"benchmark: {config.out} (report.md, anytime.png, summary.csv, tests.csv, runs.csv)")
+    if summary is not None:
+        for _, r in summary.ratios.iterrows():
+            if r["strategy"] != summary.baseline:
+                click.echo(f"  {r['strategy']}: compute ratio against {summary.baseline} "
+                           f"{'not reached' if r['ratio'] == 0 else format(r['ratio'], '.2f')}: {r['verdict']}")
