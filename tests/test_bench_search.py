@@ -4,6 +4,8 @@ reaches the same tables, and every bad input is one line with nothing written.""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from planted import SPACE, Oracle, PlantedTrainer, ShiftedRandom, register
@@ -24,7 +26,7 @@ def planted(monkeypatch, tmp_path):
     monkeypatch.setattr(PlantedTrainer, "total_calls", 0, raising=False)
     path = tmp_path / "space.toml"
     lines = [f"{k} = {str(v).lower() if isinstance(v, bool) else list(v) if isinstance(v, tuple) else repr(v)}"
-             for k, v in SPACE.items() if k != "population"]
+             for k, v in SPACE.items() if k not in ("population", "gating")]
     path.write_text("\n".join(lines).replace("'", '"') + "\n")
     return path
 
@@ -38,6 +40,7 @@ def table(out) -> pd.DataFrame:
     return pd.read_csv(out / "tests.csv").set_index(["strategy", "measure"])
 
 
+@pytest.mark.slow  # 10-15 searches, each committing its generations to an SQLite ledger: 30-70 s
 def test_the_planted_winner_is_found_and_identical_strategies_do_not_differ(planted, tmp_path, capsys):
     out = tmp_path / "bench"
     assert bench(out, planted, "--strategies", "oracle,random,shifted_random", "--seeds", "5") == 0
@@ -63,6 +66,7 @@ def test_the_planted_winner_is_found_and_identical_strategies_do_not_differ(plan
         assert (out / f"{s}-s0" / "config.json").is_file() and (out / f"{s}-s0" / "evaluations.csv").is_file()
 
 
+@pytest.mark.slow  # 10-15 searches, each committing its generations to an SQLite ledger: 30-70 s
 def test_a_killed_benchmark_resumed_reaches_the_same_tables(planted, tmp_path, monkeypatch, capsys):
     args = ("--strategies", "oracle,random", "--seeds", "2")
     assert bench(tmp_path / "whole", planted, *args) == 0
@@ -86,7 +90,24 @@ def test_a_killed_benchmark_resumed_reaches_the_same_tables(planted, tmp_path, m
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "whole" / "tests.csv"), pd.read_csv(killed / "tests.csv"))
 
 
+def test_jobs_and_gated_arms_give_the_tables_of_one_process(planted, tmp_path, monkeypatch):
+    """Runs in two job processes (forked here, so they keep the planted trainer) record what one
+    process records; ``random+gate`` runs random search with gating, ``random`` without."""
+    monkeypatch.setattr(bench_run, "JOB_CONTEXT", "fork")
+    args = ("--strategies", "random,random+gate", "--seeds", "2")
+    assert bench(tmp_path / "one", planted, *args) == 0
+    assert bench(tmp_path / "two", planted, *args, "--jobs", "2") == 0
+    columns = ["strategy", "seed", "best_val", "incumbent_test", "auc", "evaluations", "screening_compute"]
+    one = pd.read_csv(tmp_path / "one" / "runs.csv").sort_values(["strategy", "seed"]).reset_index(drop=True)
+    two = pd.read_csv(tmp_path / "two" / "runs.csv").sort_values(["strategy", "seed"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(one[columns], two[columns])
+    gated = json.loads((tmp_path / "one" / "random+gate-s0" / "config.json").read_text())["search"]
+    plain = json.loads((tmp_path / "one" / "random-s0" / "config.json").read_text())["search"]
+    assert gated["strategy"] == plain["strategy"] == "random" and gated["gating"] and not plain["gating"]
+
+
 BAD = [
+    (["--strategies", "ga+nosuch,random"], "unknown strategy 'ga+nosuch'"),
     (["--strategies", "ga,nosuch"], "unknown strategy 'nosuch'"),
     (["--strategies", "ga,random", "--seeds", "1"], "seeds"),
     (["--strategies", "ga,random", "--compute-budget", "999"], "below one candidate's screening cost"),

@@ -69,6 +69,8 @@ PROCESS_NAMES = frozenset({
 #: unlisted test that does such work; a listed test that no longer does any gets a warning; a
 #: listed name that no longer exists stops the collection.
 DECLARED_SLOW = {
+    "test_bench_search.py::test_jobs_and_gated_arms_give_the_tables_of_one_process":
+        "runs benchmark searches in job processes (forked inside the product's runner)",
     "test_stacking.py::test_stacked_result_equals_solo_result":
         "trains candidates alone and together: 120-210 optimizer steps",
     "test_stacking_rnn.py::test_recurrent_stack_equals_solo_for_every_cell":

@@ -3,6 +3,8 @@ at one compute budget."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import click
 
 from nas.report import RunOutputs
@@ -28,7 +30,8 @@ def _strategies(ctx, param, value):
 @cli.command(name="search")
 @click.option("--task", help="Task: mnist, fashion_mnist, cifar10, reber, embedded_reber.")
 @click.option("--strategies", callback=_strategies, metavar="A,B,...",
-              help="Comma-separated strategies to compare (default ga,random); the baseline must be among them.")
+              help="Comma-separated arms to compare (default ga,random): a strategy's name runs it without predictor "
+                   "gating, NAME+gate (e.g. ga+gate, the default search) with it. The baseline must be among them.")
 @click.option("--baseline", help="The strategy every other is compared with (default random).")
 @click.option("--seeds", type=int, help="Seeds per strategy (default 10; at least 2, and 3 to tell anything).")
 @click.option("--first-seed", type=int, help="Runs use seeds FIRST .. FIRST + SEEDS - 1 (default 0).")
@@ -50,17 +53,19 @@ def _strategies(ctx, param, value):
 @click.option("--flops-target", type=int,
               help="Equal-cost search by compute: widths set so FLOPs per example come closest to this.")
 @click.option("--epochs", type=int, help="Screening epochs per candidate.")
-@click.option("--gating/--no-gating", default=None, help="Predictor gating in every search (default on).")
 @click.option("--final-top", type=int, help="Survivors fully trained after each search (0: none).")
 @click.option("--final-seeds", type=int, help="Seeds each survivor is fully trained with.")
 @click.option("--final-epochs", type=int, help="Epochs of the full training.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
 @click.option("--device", help="Torch device (default: cuda if available, else cpu).")
 @click.option("--threads", type=int, help="CPU threads for torch (default: 1 with --quick, else torch's choice).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Runs at a time, each in its own process (with --threads unset: 1 torch thread each). "
+                   "Results do not depend on it; wall times do.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def search(task, strategies, baseline, seeds, first_seed, compute_budget, out, resume, quick, config_file, population,
-           generations, survivors, weight_target, flops_target, epochs, gating, final_top, final_seeds, final_epochs, data_dir,
-           device, threads, no_progress):
+           generations, survivors, weight_target, flops_target, epochs, final_top, final_seeds, final_epochs, data_dir,
+           device, threads, jobs, no_progress):
     """Run every strategy with every seed on one task at the same compute budget, then compare them.
 
     Every run is a normal search run directory OUT/STRATEGY-sSEED (resumable, `nas report`
@@ -72,7 +77,7 @@ def search(task, strategies, baseline, seeds, first_seed, compute_budget, out, r
     Interrupted, the same command plus --resume continues.
     """
     search_given = {"population": population, "generations": generations, "survivors": survivors,
-                    "weight_target": weight_target, "flops_target": flops_target, "gating": gating, "final_top": final_top,
+                    "weight_target": weight_target, "flops_target": flops_target, "final_top": final_top,
                     "final_seeds": final_seeds, "data_dir": data_dir, "device": device}
     if epochs is not None:
         search_given["train"] = {"epochs": epochs}
@@ -81,11 +86,13 @@ def search(task, strategies, baseline, seeds, first_seed, compute_budget, out, r
     config = bench_config(out, resume=resume, config_file=config_file, search=search_given, task=task,
                           strategies=strategies, baseline=baseline, seeds=seeds, first_seed=first_seed,
                           compute_budget=compute_budget, quick=True if quick else None)
-    set_threads(1 if threads is None and config.quick else threads)
+    threads = 1 if threads is None and (config.quick or jobs > 1) else threads
+    set_threads(threads)
     plan = prepare_bench(config, resume=resume)
     echo = lambda line: click.echo(line, err=True)  # noqa: E731
     try:
-        run_bench(plan, outputs=lambda: RunOutputs(report=False), progress=not no_progress, echo=echo)
+        run_bench(plan, outputs=partial(RunOutputs, report=False), progress=not no_progress, echo=echo, jobs=jobs,
+                  threads=threads)
     except KeyboardInterrupt:
         click.echo("interrupted: finished runs are kept; continue with the same command plus --resume", err=True)
         raise click.exceptions.Exit(130)

@@ -8,6 +8,10 @@ does not set itself: population, generations, weight target, the ``[train]`` tab
 differ only by strategy and seed, and runs of one seed share the search seed (common random
 numbers: generation 0 draws the same candidates for ``ga`` and ``random``).
 
+A strategy name runs without predictor gating, so every strategy is compared on what it proposes;
+``NAME+gate`` (e.g. ``ga+gate``, the default search) runs it with gating, so gating's saving
+and its cost in quality are measured on the same seeds as the ungated arm (:func:`arm`).
+
 Examples
 --------
 >>> cfg = BenchConfig(strategies=("ga", "random"), seeds=3, compute_budget=100_000)
@@ -39,13 +43,27 @@ from nas.validation import (
     invalid,
 )
 
-__all__ = ["BenchConfig", "SET_BY_BENCH", "MAX_SEEDS", "run_name", "search_options", "search_config", "generations_cap"]
+__all__ = ["BenchConfig", "SET_BY_BENCH", "MAX_SEEDS", "GATED", "arm", "run_name", "search_options", "search_config",
+           "generations_cap"]
 
 #: Most seeds per strategy (a typo of 10**6 seeds is one line, not a queue of a million runs).
 MAX_SEEDS = 1000
 
 #: Search options the benchmark sets for every run itself; a ``--config`` file may not set them.
-SET_BY_BENCH = ("task", "strategy", "seed", "out", "storage", "ledger_name", "compute_budget", "progress", "quick")
+SET_BY_BENCH = ("task", "strategy", "seed", "out", "storage", "ledger_name", "compute_budget", "progress", "quick",
+                "gating")
+
+#: The suffix of an arm that runs its strategy with predictor gating.
+GATED = "+gate"
+
+
+def arm(name: str) -> tuple[str, bool]:
+    """An arm's strategy and whether it is gated.
+
+    >>> arm("ga+gate"), arm("random")
+    (('ga', True), ('random', False))
+    """
+    return (name[: -len(GATED)], True) if name.endswith(GATED) else (name, False)
 
 
 def run_name(strategy: str, seed: int) -> str:
@@ -62,7 +80,8 @@ class BenchConfig:
     task : str
         A registered task.
     strategies : tuple of str
-        At least two distinct registered strategies, ``baseline`` among them.
+        At least two distinct arms, ``baseline`` among them: a registered strategy's name (run
+        without gating) or ``NAME+gate`` (run with predictor gating).
     baseline : str
         The strategy every other is compared with (default ``random``): tests, Cliff's δ and the
         compute ratio are against it.
@@ -114,8 +133,9 @@ class BenchConfig:
         check_fields(self)
         get_task(self.task)  # lists the known tasks
         for name in self.strategies:
-            if name not in list_strategies():
-                raise UnknownNameError("strategy", name, list_strategies())
+            if arm(name)[0] not in list_strategies():
+                known = list_strategies()
+                raise UnknownNameError("strategy", name, [*known, *(f"{k}{GATED}" for k in known)])
         if len(set(self.strategies)) != len(self.strategies):
             raise invalid(self, "strategies", "distinct strategy names")
         if len(self.strategies) < 2:
@@ -211,6 +231,7 @@ def search_config(config: BenchConfig, strategy: str, seed: int, *, resume: bool
     options = dict(config.search)
     if generations is not None and "generations" not in options:
         options["generations"] = generations
-    return build_config(quick=config.quick, resume=resume, task=config.task, strategy=strategy, seed=seed,
+    name, options["gating"] = arm(strategy)
+    return build_config(quick=config.quick, resume=resume, task=config.task, strategy=name, seed=seed,
                         out=str(config.run_dir(strategy, seed)), compute_budget=config.compute_budget,
                         progress=False, **options)

@@ -2,8 +2,10 @@
 
 :func:`prepare_bench` checks everything that can be checked before any training — the settings,
 the folder, every run's search config, the device and data, and that the compute budget covers at
-least one candidate — and writes nothing; :func:`run_bench` then runs the searches one after the
-other, seed by seed, under a progress bar with an ETA. A run's line is appended to ``runs.jsonl``
+least one candidate — and writes nothing; :func:`run_bench` then runs the searches seed by seed,
+one after the other or ``jobs`` at a time in separate processes (each run is deterministic alone,
+so the results do not depend on ``jobs``; only the wall times do), under a progress bar with an
+ETA. A run's line is appended to ``runs.jsonl``
 when its search (final phase included) is done. Killed and started again with ``resume``, the
 benchmark skips the finished runs and continues an interrupted one through the search's own
 resume (its ledger holds every finished generation), so each run reaches the trajectory an
@@ -13,8 +15,10 @@ uninterrupted one would. The runner never writes the report: the CLI calls
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -36,10 +40,14 @@ from nas.studies.bench.config import (
 )
 from nas.studies.bench.feasible import check_cost_target
 from nas.studies.bench.store import BenchStore
+from nas.training.device import set_threads
 
 __all__ = ["BenchPlan", "bench_config", "prepare_bench", "run_bench", "run_directories"]
 
 Echo = Callable[[str], None]
+
+#: How job processes start: "spawn" (a fresh interpreter: safe beside torch's threads).
+JOB_CONTEXT = "spawn"
 
 
 @dataclass
@@ -140,8 +148,24 @@ def prepare_bench(config: BenchConfig, *, resume: bool = False) -> BenchPlan:
     return plan
 
 
+def _run_one(search: SearchConfig, strategy: str, seed: int, resume: bool, outputs, threads: int | None) -> dict:
+    """Run one search (continued with ``resume``) and return its record for ``runs.jsonl``."""
+    if threads is not None:
+        set_threads(threads)
+    start = time.perf_counter()
+    run = run_search(search, resume=resume, trainer=Trainer(search), outputs=None if outputs is None else outputs())
+    final = [r.get("example_epochs") for r in run.final if r.get("example_epochs") is not None]
+    return {
+        "strategy": strategy, "seed": seed, "run": run_name(strategy, seed),
+        "generations": len(run.generations), "budget_reached": run.budget_reached,
+        "example_epochs": screening_compute(run.generations),
+        "final_example_epochs": int(sum(final)) if final else None,
+        "elapsed_s": time.perf_counter() - start,
+    }
+
+
 def run_bench(plan: BenchPlan, *, outputs: Callable[[], SearchOutputs] | None = None, progress: bool = True,
-              echo: Echo | None = None) -> list[dict]:
+              echo: Echo | None = None, jobs: int = 1, threads: int | None = None) -> list[dict]:
     """Run the plan's searches (skipping finished runs) and return every run record.
 
     Parameters
@@ -149,16 +173,21 @@ def run_bench(plan: BenchPlan, *, outputs: Callable[[], SearchOutputs] | None = 
     plan : BenchPlan
         From :func:`prepare_bench`.
     outputs : callable, optional
-        Makes each run's exports (the CLI passes ``lambda: RunOutputs(report=False)``).
+        Makes each run's exports (the CLI passes ``functools.partial(RunOutputs, report=False)``;
+        with ``jobs > 1`` it must pickle).
     progress : bool
         A progress bar over runs (on stderr) with elapsed time and ETA.
     echo : callable, optional
-        Receives the plan's warnings and one line per run started.
+        Receives the plan's warnings.
+    jobs : int
+        Runs at a time, each in its own process (:data:`JOB_CONTEXT`); 1: in this process.
+    threads : int, optional
+        Torch threads of each job process (None: torch's choice).
 
     Raises
     ------
     KeyboardInterrupt
-        The finished runs are recorded and the interrupted run keeps its last generation; run
+        The finished runs are recorded and the interrupted runs keep their last generation; run
         again with ``resume``.
     """
     config = plan.config
@@ -166,30 +195,39 @@ def run_bench(plan: BenchPlan, *, outputs: Callable[[], SearchOutputs] | None = 
         if echo:
             echo(f"warning: {line}")
     store = BenchStore.open(config.out, config, resume=plan.resume)
-    todo = [run for run in config.runs() if run not in plan.done]
+    todo = [(run, plan.searches[run], run in plan.resumed) for run in config.runs() if run not in plan.done]
     bar = tqdm(total=len(config.runs()), initial=len(plan.done), unit="run", desc="bench", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
+
+    def record(line: dict):
+        store.append([line])
+        plan.resumed.discard((line["strategy"], line["seed"]))
+        bar.update(1)
+
     try:
-        for strategy, seed in todo:
-            search = plan.searches[(strategy, seed)]
-            resume = (strategy, seed) in plan.resumed
-            bar.set_postfix_str(f"{run_name(strategy, seed)}{' (resumed)' if resume else ''}")
-            start = time.perf_counter()
-            run = run_search(search, resume=resume, trainer=Trainer(search),
-                             outputs=None if outputs is None else outputs())
-            final = [r.get("example_epochs") for r in run.final]
-            store.append([{
-                "strategy": strategy, "seed": seed, "run": run_name(strategy, seed),
-                "generations": len(run.generations), "budget_reached": run.budget_reached,
-                "example_epochs": screening_compute(run.generations),
-                "final_example_epochs": int(sum(f for f in final if f is not None)) if any(f is not None for f in final) else None,
-                "elapsed_s": time.perf_counter() - start,
-            }])
-            plan.resumed.discard((strategy, seed))
-            bar.update(1)
+        if jobs <= 1:
+            for (strategy, seed), search, resume in todo:
+                bar.set_postfix_str(f"{run_name(strategy, seed)}{' (resumed)' if resume else ''}")
+                record(_run_one(search, strategy, seed, resume, outputs, None))
+        else:
+            _run_jobs(todo, outputs, jobs, threads, record)
     finally:
         bar.close()
     return store.records()
+
+
+def _run_jobs(todo, outputs, jobs: int, threads: int | None, record: Callable[[dict], None]):
+    """``todo`` ``jobs`` at a time in separate processes, recorded as each finishes."""
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(JOB_CONTEXT))
+    try:
+        pending = {pool.submit(_run_one, search, strategy, seed, resume, outputs, threads)
+                   for (strategy, seed), search, resume in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                record(future.result())
+    finally:  # on an error or Ctrl-C: no new run starts; the running ones stop at their next generation
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_directories(config: BenchConfig) -> dict[tuple[str, int], Path]:
