@@ -1,4 +1,5 @@
-"""``nas search``: run or resume an architecture search (genetic, random, TPE, NSGA-II)."""
+"""``nas search``: run or resume an architecture search (genetic, random, TPE, NSGA-II, aging
+evolution, neural predictor, BANANAS)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from nas.training.device import set_threads
 @click.option("--population", type=int, help="Candidates proposed per generation.")
 @click.option("--generations", type=int, help="Generations to run.")
 @click.option("--survivors", type=int, help="Trained individuals kept as parents (and k of the k-th best).")
-@click.option("--strategy", type=str, help="ga, random, tpe or nsga2.")
+@click.option("--strategy", type=str,
+              help="ga (default), random, tpe, nsga2, aging (regularized evolution), predictor (neural-predictor "
+                   "ranking of random draws) or bananas (mutations ranked by UCB); see docs/search.md.")
 @click.option("--storage", help="Ledger URL: sqlite:///PATH (default RUN_DIR/ledger.db), journal:PATH, postgresql://...")
 @click.option("--ledger", "ledger_name", help="The ledger's name in --storage (default: the run directory's name).")
 @old_spelling("--study", "study")

@@ -20,13 +20,20 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
+import numpy as np
+
 from nas.defaults import TASK_DEFAULTS
 from nas.exceptions import ConfigError, UnknownNameError
 from nas.ledger import (
     default_storage_url,
     stored_url,
 )
-from nas.search.strategies import list_strategies
+from nas.search.strategies import (
+    Objectives,
+    SearchSpace,
+    list_strategies,
+    make_strategy,
+)
 from nas.training.config import TrainOptions, TrainOverrides
 from nas.validation import (
     Boolean,
@@ -61,7 +68,7 @@ TRAJECTORY_FIELDS = (
     "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "weight_target", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
     "warmup_generations", "min_train_size", "predictor_model", "predictor_file", "predictor_group", "tournament_size",
-    "cx_prob", "mut_prob", "train",
+    "cx_prob", "mut_prob", "train", "aging_queue", "candidate_pool",
 )
 
 
@@ -82,7 +89,8 @@ class SearchConfig:
     ----------
     task : str
         A registered task (:func:`nas.training.tasks.list_tasks`).
-    strategy : {"ga", "random", "tpe", "nsga2"}
+    strategy : {"ga", "random", "tpe", "nsga2", "aging", "predictor", "bananas"}
+        See ``docs/search.md`` (Strategies) and :mod:`nas.search.strategies`.
     population : int
         Candidates proposed per generation (offspring; generation 0: random ones).
     generations : int
@@ -135,7 +143,8 @@ class SearchConfig:
     warmup_generations : int
         Generations that train everything before the gate is used.
     min_train_size : int
-        Evaluations needed before the predictor is fitted.
+        Evaluations needed before the predictor is fitted (by the gate, and by the ``predictor``
+        and ``bananas`` strategies, which propose random architectures until then).
     predictor_model, predictor_group : str
         Passed to :func:`predictors.make_predictor`.
     predictor_file : str, optional
@@ -144,7 +153,8 @@ class SearchConfig:
         this search exist, a clone of it (same tuned hyperparameters) is refit on them instead of
         ``predictor_model``.
     tournament_size, cx_prob, mut_prob
-        GA operators (see :class:`nas.search.GeneticSearch`).
+        GA operators (see :class:`nas.search.GeneticSearch`); ``tournament_size`` is also the
+        aging evolution's sample size S.
     train : TrainOverrides
         :class:`nas.training.config.TrainConfig` overrides (a mapping or pairs are accepted) on top of the task's budget (epochs, subsets, …).
     data_dir, device : str, optional
@@ -166,6 +176,13 @@ class SearchConfig:
         Show the progress display.
     quick : bool
         Whether ``--quick`` defaults were applied (recorded, not used afterwards).
+    aging_queue : int, optional
+        The aging evolution's P (``strategy = "aging"``): trained individuals kept, the oldest
+        dropped first (default: ``population``).
+    candidate_pool : int, optional
+        Candidates the ``predictor`` / ``bananas`` strategies score per proposal: ``predictor``
+        ranks ``candidate_pool × population`` random draws (default 20), ``bananas`` as many
+        mutations of the best (default 10).
 
     Raises
     ------
@@ -221,6 +238,8 @@ class SearchConfig:
     max_retries: int = 3
     progress: bool = True
     quick: bool = False
+    aging_queue: int | None = None
+    candidate_pool: int | None = None
 
     #: One rule per field; survivors <= population, stale_after > heartbeat_interval and the
     #: registered strategies and priors are checked after it.
@@ -269,12 +288,17 @@ class SearchConfig:
         "max_retries": Interval(Integral, 0, 100),
         "progress": Boolean(),
         "quick": Boolean(),
+        "aging_queue": [Interval(Integral, 1, MAX_POPULATION), None],
+        "candidate_pool": [Interval(Integral, 1, 1000), None],
     }
 
     def __post_init__(self):
         check_fields(self)
         if self.strategy not in list_strategies():
             raise UnknownNameError("strategy", self.strategy, list_strategies())
+        # the strategy checks its own options (e.g. an unknown predictor model) now, before a run writes anything
+        make_strategy(self.strategy, SearchSpace(), np.random.default_rng(0), Objectives(self.metric, self.second_objective),
+                      **self.strategy_options())
         if self.survivors > self.population:
             raise invalid(self, "survivors", f"an integer <= population = {self.population}")
         if self.stale_after <= self.heartbeat_interval:
@@ -282,6 +306,15 @@ class SearchConfig:
                                                f"(else live workers look dead)")
         for prior in self.priors or ():
             get_prior(prior)  # raises UnknownPriorError listing the known ones
+
+    def strategy_options(self) -> dict[str, Any]:
+        """The options :func:`nas.search.strategies.make_strategy` takes from this config (each
+        strategy keeps those it uses)."""
+        return dict(survivors=self.survivors, cx_prob=self.cx_prob, mut_prob=self.mut_prob,
+                    tournament_size=self.tournament_size, population_size=self.population,
+                    aging_queue=self.aging_queue, predictor_model=self.predictor_model,
+                    predictor_group=self.predictor_group, min_train_size=self.min_train_size,
+                    candidate_pool=self.candidate_pool, ucb_beta=self.ucb_beta)
 
     @property
     def train_options(self) -> dict[str, Any]:
