@@ -94,7 +94,10 @@ def _running_of(ledger, pid):
 
 def test_four_workers_complete_and_train_every_trial_exactly_once(storage_url, study_name, tmp_path, shared_data_dir,
                                                                   workers):
-    config = _config(tmp_path, storage_url, study_name, shared_data_dir)
+    # Staleness is not under test here: a generous limit keeps a heartbeat delayed by a busy 2-core
+    # machine (four workers and a parallel test run contending for one SQLite file) from being
+    # taken for a dead worker.
+    config = _config(tmp_path, storage_url, study_name, shared_data_dir, stale_after=120.0)
     ledger = _queue(config, 0)
     procs = [workers.start(config, "--idle-timeout", "5") for _ in range(4)]
     _wait(lambda: len(ledger.live_workers(config.stale_after)) == 4, 120, "four workers to register")

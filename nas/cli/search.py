@@ -41,6 +41,9 @@ from nas.training.device import set_threads
 @click.option("--weight-target", type=int,
               help="Equal-cost search: set every candidate's width so its nonzero weights come closest to this.")
 @old_spelling("--budget", "budget", type=int)
+@click.option("--flops-target", type=int,
+              help="Equal-cost search by compute: set every candidate's width so its FLOPs per example "
+                   "(multiply-accumulates of one forward pass) come closest to this. Not with --weight-target.")
 @click.option("--final-top", type=int, help="Survivors fully trained after the search (default 3; 0: none).")
 @click.option("--final-seeds", type=int, help="Seeds each survivor is fully trained with (default 3).")
 @click.option("--final-epochs", type=int, help="Epochs of the full training (default: the task's budget).")
@@ -58,7 +61,7 @@ from nas.training.device import set_threads
               help="Stop before a generation (or a final seed's cohort) that would end past this many minutes; "
                    "continue later with --resume.")
 def cli(task, config_file, population, generations, survivors, strategy, storage, ledger_name, study, out, seed,
-        second_objective, gating, predictor_file, epochs, readout, widths, weight_target, budget, final_top, final_seeds,
+        second_objective, gating, predictor_file, epochs, readout, widths, weight_target, budget, flops_target, final_top, final_seeds,
         final_epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress, threads,
         time_limit):
     """Search architectures for a task; results go to the run directory and the ledger.
@@ -84,7 +87,7 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
                    strategy=strategy, storage=storage, ledger_name=ledger_name, out=out, seed=seed,
                    second_objective=second_objective, gating=gating, data_dir=data_dir, device=device,
                    allow_partial_data=allow_partial_data, predictor_file=predictor_file, readout=readout,
-                   widths=widths, weight_target=weight_target, final_top=final_top, final_seeds=final_seeds)
+                   widths=widths, weight_target=weight_target, flops_target=flops_target, final_top=final_top, final_seeds=final_seeds)
     if epochs is not None:
         options["train"] = {"epochs": epochs}
     if final_epochs is not None:

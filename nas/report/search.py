@@ -27,6 +27,7 @@ from scipy import stats
 from nas.ledger import Ledger, shown_url
 from nas.provenance import write_text_atomic
 from nas.report.compare import aggregate, compare_section, strategy_label
+from nas.report.equal_cost import structure_effect, structure_section
 from nas.report.run import (
     best_screened,
     chosen_survivor,
@@ -325,6 +326,7 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
     """``report.md``: summary, survivors, strategies compared, generations, trainer notes, plots."""
     metric = names[0]
     lines = _summary_lines(config, frame, failed, history, names, final)
+    lines += structure_section(structure_effect(frame, config, metric), metric)
     if final is not None and not final.empty:
         lines += _final_section(final, metric)
     if comparison is not None:

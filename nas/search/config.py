@@ -50,7 +50,7 @@ from search_spaces.priors import get_prior
 
 __all__ = ["SearchConfig", "QUICK", "SEARCH_DEFAULTS", "TRAJECTORY_FIELDS", "RENAMED_KEYS", "legacy_search_dict"]
 
-GATE_RULES = ("top", "ucb")
+GATE_RULES = ("top", "ucb", "cost")
 SECOND = (None, "nonzero_weights", "parameters", "flops")
 
 #: ``nas search --quick`` per task and a full search's defaults per task (screening budget, widths,
@@ -68,8 +68,11 @@ TRAJECTORY_FIELDS = (
     "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "weight_target", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
     "warmup_generations", "min_train_size", "predictor_model", "predictor_file", "predictor_group", "tournament_size",
-    "cx_prob", "mut_prob", "train", "aging_queue", "candidate_pool",
+    "cx_prob", "mut_prob", "train", "flops_target", "aging_queue", "candidate_pool",
 )
+
+#: Options added after runs were stored: written only when set (None is the value those runs ran with).
+WRITTEN_WHEN_SET = ("flops_target", "aging_queue", "candidate_pool")
 
 
 #: Upper bounds that turn a typo (population 10**22) into one line instead of a hang.
@@ -116,6 +119,7 @@ class SearchConfig:
     weight_target : int, optional
         Equal-cost comparison: every candidate's width is set (inside ``widths``) so its nonzero
         weights come closest to this target (:func:`nas.training.equal_cost.width_for_weight_target`).
+        Not together with ``flops_target``.
     final_top : int
         Survivors fully trained after the search: the ``final_top`` best screened candidates
         (0: none; ``best/`` then holds the best screened one).
@@ -133,10 +137,12 @@ class SearchConfig:
     gating : bool
         Predictor gating on (False: train every candidate — the baseline).
     train_fraction : float
-        Share of a generation's candidates the gate trains (rule ``top``).
-    gate_rule : {"top", "ucb"}
+        Share of a generation's candidates the gate trains (rules ``top`` and ``cost``).
+    gate_rule : {"top", "ucb", "cost"}
         ``top``: the best predicted share; ``ucb``: those whose mean + ``ucb_beta`` × std reaches
-        the current ``survivors``-th best measured value (at least one).
+        the current ``survivors``-th best measured value (at least one); ``cost``: the
+        ``train_fraction`` share with the highest predicted gain (mean + ``ucb_beta`` × std over
+        that value) per predicted training cost (:func:`nas.search.gating.gate`).
     shadow_fraction : float
         Share of rejected candidates trained anyway (at least one while any are rejected and the
         share is > 0): the search's false-negative rate and predictor drift are measured on them.
@@ -176,6 +182,10 @@ class SearchConfig:
         Show the progress display.
     quick : bool
         Whether ``--quick`` defaults were applied (recorded, not used afterwards).
+    flops_target : int, optional
+        Equal-cost comparison by compute: every candidate's width is set (inside ``widths``) so
+        its FLOPs per example (multiply-accumulates of one forward pass,
+        :mod:`nas.training.flops`) come closest to this target. Not together with ``weight_target``.
     aging_queue : int, optional
         The aging evolution's P (``strategy = "aging"``): trained individuals kept, the oldest
         dropped first (default: ``population``).
@@ -238,11 +248,12 @@ class SearchConfig:
     max_retries: int = 3
     progress: bool = True
     quick: bool = False
+    flops_target: int | None = None
     aging_queue: int | None = None
     candidate_pool: int | None = None
 
-    #: One rule per field; survivors <= population, stale_after > heartbeat_interval and the
-    #: registered strategies and priors are checked after it.
+    #: One rule per field; survivors <= population, stale_after > heartbeat_interval, at most one
+    #: cost target and the registered strategies and priors are checked after it.
     constraints: ClassVar[dict] = {
         "task": Text(),
         "strategy": Text(),
@@ -288,6 +299,7 @@ class SearchConfig:
         "max_retries": Interval(Integral, 0, 100),
         "progress": Boolean(),
         "quick": Boolean(),
+        "flops_target": [Interval(Integral, 1, None), None],
         "aging_queue": [Interval(Integral, 1, MAX_POPULATION), None],
         "candidate_pool": [Interval(Integral, 1, 1000), None],
     }
@@ -304,6 +316,9 @@ class SearchConfig:
         if self.stale_after <= self.heartbeat_interval:
             raise invalid(self, "stale_after", f"a number above heartbeat_interval = {self.heartbeat_interval!r} "
                                                f"(else live workers look dead)")
+        if self.flops_target is not None and self.weight_target is not None:
+            raise invalid(self, "flops_target", f"None while weight_target = {self.weight_target!r} is set "
+                                                f"(one cost target at a time)")
         for prior in self.priors or ():
             get_prior(prior)  # raises UnknownPriorError listing the known ones
 
@@ -340,8 +355,11 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-able values; a storage URL's password is left out (see
-        :func:`nas.ledger.stored_url`), since every stored copy of the config is written from this."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        :func:`nas.ledger.stored_url`), since every stored copy of the config is written from this.
+        Options added since (:data:`WRITTEN_WHEN_SET`) are left out while unset, so a config that
+        does not use them is stored exactly as before (and older code still reads it)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if not (f.name in WRITTEN_WHEN_SET and getattr(self, f.name) is None)}
         out["storage"] = stored_url(self.storage)
         out["train"] = self.train.to_dict()
         out["final_train"] = self.final_train.to_dict()
@@ -371,7 +389,7 @@ class SearchConfig:
     def trajectory(self) -> dict[str, Any]:
         """The fields that shape the sequence of evaluations (compared on ``--resume``)."""
         d = self.to_dict()
-        return {k: d[k] for k in TRAJECTORY_FIELDS}
+        return {k: d.get(k) for k in TRAJECTORY_FIELDS}
 
 
 def legacy_search_dict(data: Mapping[str, Any]) -> dict[str, Any]:

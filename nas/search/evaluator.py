@@ -9,10 +9,15 @@ time gating *saved* is the generation's measured training time scaled by the cos
 (:meth:`Trainer.saved_time`). CNN stacks have no cost model — a stack of CNNs is its candidates'
 grouped convolutions side by side, whose cost grows about linearly with the candidates — so they
 keep the plain estimate: gated-out candidates × mean time per trained candidate.
+
+Every trained candidate's FLOPs per example (:mod:`nas.training.flops`, the counter behind the
+``flops`` target and objective) join its metrics (:meth:`Trainer.flops`), and the cost-aware gate
+asks :meth:`Trainer.training_cost` what training each candidate would cost.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from nas.search.config import SearchConfig
@@ -20,6 +25,7 @@ from nas.training import build_seeded
 from nas.training.candidates import Outcome, train_candidates, trains_together
 from nas.training.config import TrainConfig, TrainOverrides
 from nas.training.device import resolve_device
+from nas.training.flops import mean_sequence_length, task_flops_counter
 from nas.training.proxies import zero_cost_proxies
 from nas.training.stacking.planner import plan_cost
 from nas.training.tasks import get_task
@@ -51,6 +57,7 @@ class Trainer:
         self.train_config = self._config(config.seed, config.train)
         self.final_train_config = self._config(config.seed, config.final_train) if config.final_top else None
         self._data = None
+        self._flops = None  # the FLOPs counter, made once the data is loaded
 
     def _config(self, seed: int, overrides: TrainOverrides) -> TrainConfig:
         """The task's budget with ``overrides``, ``seed`` and the search's device."""
@@ -81,19 +88,20 @@ class Trainer:
         return self._train(list(genomes), self.final_config(seed))
 
     def train(self, genomes: Sequence[Genome]) -> list[Outcome]:
-        """Train ``genomes`` (see :meth:`_train`), then add the zero-cost proxies
-        (:meth:`proxies`) of every candidate that trained; a proxy that cannot be computed is
-        left out and never fails the trial.
+        """Train ``genomes`` (see :meth:`_train`), then add the FLOPs per example (:meth:`flops`)
+        and the zero-cost proxies (:meth:`proxies`) of every candidate that trained; what cannot
+        be computed is left out and never fails the trial.
         """
         genomes = list(genomes)
         outcomes = self._train(genomes)
         for genome, outcome in zip(genomes, outcomes):
             if outcome.metrics is None:
                 continue
-            try:
-                outcome.metrics.update(self.proxies(genome))
-            except (SparseNASError, RuntimeError, ValueError):
-                pass
+            for extra in (lambda: {"flops": self.flops(genome)}, lambda: self.proxies(genome)):
+                try:
+                    outcome.metrics.update(extra())
+                except (SparseNASError, RuntimeError, ValueError):  # left out, never the trial's failure
+                    pass
         return outcomes
 
     @property
@@ -124,6 +132,44 @@ class Trainer:
         except (SparseNASError, RuntimeError, ValueError):  # an unbuildable skipped genome
             return plain
         return train_time_s * max(full - base, 0.0) / base if base > 0 else 0.0
+
+    def flops(self, genome: Genome) -> int:
+        """FLOPs per example of ``genome``'s model on this task (:func:`nas.training.flops.task_flops_counter`)."""
+        if self._flops is None:
+            self._flops = task_flops_counter(self.task, self.data)
+        return self._flops(genome)
+
+    def training_cost(self, genomes: Sequence[Genome]) -> list[float]:
+        """Predicted cost of training each of ``genomes`` alone at the screening budget.
+
+        ``ff`` and ``rnn:*``: seconds, from the step-cost model that plans the stacks
+        (:func:`nas.training.stacking.planner.plan_cost` of the candidate alone, times the
+        optimizer steps of the budget — examples / batch × epochs, at most ``max_steps`` — times
+        the mean sequence length for an RNN, whose step cost is per time step). On a CPU these small
+        networks cost about as much per layer (kernel launches, autograd) as per multiply-add, so
+        a deep candidate costs more than a shallow one of equal FLOPs; FLOPs alone would miss it.
+        ``cnn`` (no step-cost model): multiply-accumulates, 3 × FLOPs (forward and backward) ×
+        examples × epochs. Only ratios between candidates of one generation are used. A genome
+        that cannot be built costs ``inf``.
+        """
+        config = self.train_config
+        examples = len(self.data.train) if config.train_subset is None else min(config.train_subset, len(self.data.train))
+        steps = math.ceil(examples / config.batch_size) * config.epochs
+        if config.max_steps is not None:
+            steps = min(steps, config.max_steps)
+        costs = []
+        for genome in genomes:
+            try:
+                if self.family == "cnn":
+                    costs.append(3.0 * self.flops(genome) * examples * config.epochs)
+                    continue
+                model = build_seeded(genome, self.task, self.data, config.seed)
+                per_step = plan_cost([model], config.batch_size, resolve_device(config.device))
+                length = mean_sequence_length(self.data) if self.family.startswith("rnn") else 1.0
+                costs.append(per_step * steps * length)
+            except (SparseNASError, RuntimeError, ValueError):  # an unbuildable genome: never preferred
+                costs.append(math.inf)
+        return costs
 
     def _train(self, genomes: Sequence[Genome], config=None) -> list[Outcome]:
         """Train ``genomes`` with ``config`` (default: the screening budget); see :func:`train_candidates`."""

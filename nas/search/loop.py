@@ -7,6 +7,7 @@ Per generation ``g`` (pseudocode)::
         predictor = make_predictor(random_state=f(seed, g)).fit(all evaluations so far)
         mean, std = predict_with_uncertainty(predictor, candidates)
         train = top share by mean            (rule "top")  |  mean + beta*std >= k-th best  (rule "ucb")
+              | top share by (mean + beta*std - k-th best) / predicted training cost    (rule "cost")
         shadow = random sample of the rejected (rng)        # measures false negatives and drift
     else: train every candidate ("warmup" / "no_gate")
     enqueue train + shadow in the ledger; the local worker (or ``nas worker`` processes) trains them
@@ -42,7 +43,13 @@ from nas.search.config import SearchConfig
 from nas.search.config_files import write_config
 from nas.search.evaluator import Trainer
 from nas.search.final import TimeSlice, ensure_best_model, run_final, save_best_model
-from nas.search.gating import fit_predictor, gate, load_search_predictor, predict
+from nas.search.gating import (
+    fit_predictor,
+    gate,
+    gate_costs,
+    load_search_predictor,
+    predict,
+)
 from nas.search.statistics import echo_progress, generation_stats
 from nas.search.strategies import (
     Objectives,
@@ -51,7 +58,12 @@ from nas.search.strategies import (
     make_strategy,
 )
 from nas.search.worker import train_claims
-from nas.training.equal_cost import task_weight_counter, width_for_weight_target
+from nas.training.equal_cost import (
+    task_weight_counter,
+    width_for_flops_target,
+    width_for_weight_target,
+)
+from nas.training.flops import task_flops_counter
 from search_spaces.genome import Genome
 
 __all__ = ["SearchRun", "SearchOutputs", "run_search", "open_search_ledger"]
@@ -105,17 +117,22 @@ def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
     return store.ledger
 
 
-def _weight_target_rule(config: SearchConfig, trainer):
-    """The search space's ``fit``: with a ``weight_target``, every candidate's width is set to meet it."""
-    if config.weight_target is None:
+def _cost_target_rule(config: SearchConfig, trainer):
+    """The search space's ``fit``: with a ``weight_target`` or a ``flops_target``, every
+    candidate's width is set to meet it."""
+    if config.weight_target is not None:
+        target, counter, fit_width = config.weight_target, task_weight_counter, width_for_weight_target
+    elif config.flops_target is not None:
+        target, counter, fit_width = config.flops_target, task_flops_counter, width_for_flops_target
+    else:
         return None
     count = None
 
     def fit(genome):
         nonlocal count
         if count is None:  # the data (its input shape) is loaded on first use
-            count = task_weight_counter(trainer.task, trainer.data)
-        return width_for_weight_target(genome, config.weight_target, count, config.widths)
+            count = counter(trainer.task, trainer.data)
+        return fit_width(genome, target, count, config.widths)
 
     return fit
 
@@ -241,7 +258,7 @@ class _Search:
         self.given_predictor = given_predictor
         self.objectives = Objectives(config.metric, config.second_objective)
         space = SearchSpace(config.priors, config.nodes, trainer.family, config.widths, config.readout,
-                            fit=_weight_target_rule(config, trainer))
+                            fit=_cost_target_rule(config, trainer))
         self.rng = np.random.default_rng(config.seed)
         self.strategy: Strategy = make_strategy(config.strategy, space, self.rng, self.objectives, **config.strategy_options())
         state = ledger.load_state() if resume else None
@@ -282,7 +299,7 @@ class _Search:
             mean, std = predict(predictor, candidates)
             measured = sorted(ys, reverse=True)
             kth = measured[min(config.survivors, len(measured)) - 1] if measured else None
-            selected, shadow = gate(mean, std, config, kth, self.rng)
+            selected, shadow = gate(mean, std, config, kth, self.rng, costs=gate_costs(config, self.trainer, candidates))
         else:
             selected, shadow = list(range(n)), []
         reason = {i: ("gate" if use_gate else ("warmup" if config.gating else "no_gate")) for i in selected}
