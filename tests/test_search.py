@@ -87,6 +87,16 @@ class TestStrategyContract:
         rest, _ = run(name, seed=0, generations=2, strategy=resumed)
         assert first + rest == full
 
+    def test_a_generation_told_only_none_is_no_obstacle(self, name):
+        # every candidate gated out or failed, then trained ones: the strategy keeps proposing new ones
+        strategy = make_strategy(name, SPACE, np.random.default_rng(6), ONE, **OPTIONS)
+        keys = set()
+        for told in (lambda g: None, score, lambda g: None, score):
+            genomes = strategy.ask(4)
+            assert len(genomes) == 4 and not keys & {architecture_key(g) for g in genomes}
+            keys |= {architecture_key(g) for g in genomes}
+            strategy.tell(genomes, [told(g) for g in genomes])
+
     def test_two_objectives(self, name):
         keys, strategy = run(name, seed=2, objectives=TWO)
         assert sum(len(k) for k in keys) == 15

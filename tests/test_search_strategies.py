@@ -1,8 +1,9 @@
 """What each of the aging evolution, the neural-predictor strategy and BANANAS does, on a planted
-objective (values computed from the genome, no training), and their resume through the loop.
+objective (values computed from the genome, no training), and their options through the config.
 
-The shared ask/tell contract (same seed, no repeats, state round trip, two objectives) is
-``tests/test_search.py``, run over every registered strategy.
+The shared ask/tell contract (same seed, no repeats, tell with None, state round trip, two
+objectives) is ``tests/test_search.py``, and resume-after-kill through the loop is
+``tests/test_runner.py``; both run over every registered strategy.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_runner import FakeTrainer, make_config, trajectory
 
 from nas.exceptions import ConfigError
-from nas.ledger import Ledger
-from nas.report import RunOutputs
 from nas.search.config import SearchConfig
-from nas.search.loop import run_search
 from nas.search.strategies import (
     AgingEvolution,
     BananasSearch,
@@ -198,24 +195,3 @@ def test_aging_queue_defaults_to_the_population():
     config = SearchConfig(strategy="aging", population=12)
     strategy = make_strategy("aging", SPACE, np.random.default_rng(0), ONE, **config.strategy_options())
     assert strategy.queue_size == 12
-
-
-@pytest.mark.parametrize("strategy", ["aging", "predictor", "bananas"])
-def test_resume_after_kill_between_generations_reproduces_the_run(tmp_path, strategy):
-    full = run_search(make_config(tmp_path, "full", strategy=strategy), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
-
-    class Killed(Exception):
-        pass
-
-    def kill_after_first(gen, stats):
-        if gen == 1:
-            raise Killed
-
-    cfg = make_config(tmp_path, "killed", strategy=strategy)
-    with pytest.raises(Killed):
-        run_search(cfg, trainer=FakeTrainer(), on_generation=kill_after_first, outputs=RunOutputs(report=False))
-    assert len(Ledger.open(cfg.storage_url, cfg.ledger, create=False).load_state()["generations"]) == 2
-    resumed = run_search(cfg, resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
-    assert trajectory(resumed.ledger) == trajectory(full.ledger)
-    assert [g["skipped_candidates"] for g in resumed.generations] == [g["skipped_candidates"] for g in full.generations]
-    assert {r[2] for r in trajectory(full.ledger)} >= {"warmup", "gate"}  # the loop's gate applied to them too

@@ -57,6 +57,7 @@ class AgingEvolution(Strategy):
         self.queue_size, self.tournament_size = int(queue_size), int(tournament_size)
         self.queue: deque[tuple[Genome, Values]] = deque()
         self.trained = 0  # individuals ever told with values (the initial population is the first P)
+        self._drawn = 0  # random genomes proposed in the current ask() (they count towards the initial P)
 
     def _parent(self) -> Genome:
         picks = self.rng.integers(0, len(self.queue), size=self.tournament_size)
@@ -64,9 +65,15 @@ class AgingEvolution(Strategy):
         winner = best_first(np.array([v for _, v in sample]), self.objectives.weights)[0]
         return sample[winner][0]
 
+    def ask(self, n: int) -> list[Genome]:
+        self._drawn = 0
+        return super().ask(n)
+
     def _propose(self, n):
-        # the initial population: random genomes until P have been trained (failed ones are replaced)
-        fill = n if not self.queue else max(0, min(n, self.queue_size - self.trained))
+        # the initial population: random genomes until P have been trained (failed ones are replaced);
+        # a retry after a duplicate keeps the split of the first call (children stay children)
+        fill = n if not self.queue else max(0, min(n, self.queue_size - self.trained - self._drawn))
+        self._drawn += fill
         out = [self.space.random(self.rng) for _ in range(fill)]
         for _ in range(n - fill):
             child = self.space.mutate(self._parent(), self.rng)
