@@ -12,12 +12,32 @@ from nas.exceptions import ConfigError, UnknownNameError
 from nas.ledger import Ledger
 from nas.search.config import SearchConfig
 from nas.search.config_files import build_config
+from nas.search.strategies import list_strategies
 
 
 def test_unknown_strategy_is_one_line_error(tmp_path, capsys):
     code = main(["search", "--task", "mnist", "--strategy", "annealing", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
-    assert code == 1 and err.count("\n") == 1 and "unknown strategy 'annealing'" in err and "ga" in err
+    assert code == 1 and err.count("\n") == 1 and "unknown strategy 'annealing'" in err
+    assert f"expected one of: {', '.join(sorted(list_strategies()))}" in err
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+def test_help_lists_every_registered_strategy_and_its_options(capsys):
+    main(["search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    start = text.index("--strategy")
+    described = text[start:text.index("--storage", start)]
+    assert all(name in described for name in list_strategies())
+    assert "--aging-queue" in described and "--candidate-pool" in described
+
+
+def test_strategy_options_come_from_the_command_line_and_the_toml_file(tmp_path):
+    toml = tmp_path / "search.toml"
+    toml.write_text('strategy = "bananas"\ncandidate_pool = 7\n')
+    assert build_config(config_file=toml).candidate_pool == 7
+    assert build_config(config_file=toml, candidate_pool=3).candidate_pool == 3  # the command line wins
+    assert build_config(strategy="aging", aging_queue=9).aging_queue == 9
 
 
 def test_unknown_task_is_one_line_error(tmp_path, capsys):
@@ -49,6 +69,9 @@ def test_unreachable_storage_is_one_line_error(tmp_path, capsys):
     (["--final-top", "-1"], "SearchConfig.final_top = -1; expected an integer in [0, 10000]"),
     (["--final-seeds", "0"], "SearchConfig.final_seeds = 0; expected an integer in [1, 1000]"),
     (["--final-epochs", "0"], "TrainConfig.epochs = 0; expected an integer >= 1"),
+    (["--strategy", "aging", "--aging-queue", "0"], "SearchConfig.aging_queue = 0; expected an integer in [1, 10000] or None"),
+    (["--strategy", "bananas", "--candidate-pool", "0"],
+     "SearchConfig.candidate_pool = 0; expected an integer in [1, 1000] or None"),
 ])
 def test_invalid_values(tmp_path, capsys, args, match):
     code = main(["search", "--task", "mnist", "--out", str(tmp_path / "r"), *args])

@@ -164,7 +164,10 @@ def test_configs_stored_before_the_overrides_object_still_load_and_are_written_t
     loaded = load_run_config(run)
     assert loaded.train_options == {"batch_size": 64, "epochs": 2, "lr": 0.02, "val_subset": 1000}
     renamed = {{"study": "ledger_name", "budget": "weight_target"}.get(k, k): v for k, v in search.items()}
-    assert json.loads(json.dumps(loaded.to_dict())) == renamed  # written back as it was, under today's names
+    written = json.loads(json.dumps(loaded.to_dict()))
+    assert {k: v for k, v in written.items() if k in renamed} == renamed  # written back as it was, under today's names
+    added = set(written) - set(renamed)  # options added since: at their defaults
+    assert {k: written[k] for k in added} == {k: SearchConfig.__dataclass_fields__[k].default for k in added}
     assert build_config(resume=True, out=str(run)).trajectory() == loaded.trajectory()
     renamed_study = {("cohort_size" if k == "batch" else k): v for k, v in study.items()}
     assert json.loads(json.dumps(StudyConfig.from_dict(study).to_dict())) == renamed_study

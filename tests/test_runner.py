@@ -18,6 +18,7 @@ from nas.exceptions import LedgerError
 from nas.ledger import Ledger
 from nas.search.gating import gate
 from nas.search.loop import run_search
+from nas.search.strategies import list_strategies
 from nas.report import RunOutputs
 from nas.search.worker import run_worker
 from nas.training.candidates import Outcome
@@ -114,7 +115,7 @@ def test_ucb_rule_trains_at_least_one():
     assert gate(mean, std, cfg, kth_best=0.9, rng=np.random.default_rng(0)) == ([1], [])
 
 
-@pytest.mark.parametrize("strategy", ["ga", "random", "tpe", "nsga2"])
+@pytest.mark.parametrize("strategy", list_strategies())
 def test_resume_after_kill_between_generations_reproduces_the_run(tmp_path, strategy):
     full = run_search(make_config(tmp_path, "full", strategy=strategy), trainer=FakeTrainer(), outputs=RunOutputs(report=False))
 
@@ -132,6 +133,7 @@ def test_resume_after_kill_between_generations_reproduces_the_run(tmp_path, stra
     resumed = run_search(cfg, resume=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
     assert trajectory(resumed.ledger) == trajectory(full.ledger)
     assert [g["skipped_candidates"] for g in resumed.generations] == [g["skipped_candidates"] for g in full.generations]
+    assert {r[2] for r in trajectory(full.ledger)} >= {"warmup", "gate"}  # the loop's gate applied to every strategy
 
 
 def test_ctrl_c_during_training_requeues_and_resume_reproduces(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -18,6 +20,9 @@ from search_spaces.genome import Genome, architecture_key
 SPACE = SearchSpace(priors=("erdos_renyi", "watts_strogatz", "barabasi_albert"), nodes=(6, 14), family="ff")
 ONE = Objectives("val_accuracy")
 TWO = Objectives("val_accuracy", "nonzero_weights")
+#: Passed to every strategy (each keeps the options it takes): the predictor strategies use their
+#: predictor from the second generation on, so the contract runs through it.
+OPTIONS = dict(survivors=3, min_train_size=3, population_size=5)
 
 
 def score(genome: Genome, objectives: Objectives = ONE) -> tuple[float, ...]:
@@ -28,7 +33,7 @@ def score(genome: Genome, objectives: Objectives = ONE) -> tuple[float, ...]:
 
 
 def run(name: str, seed: int, generations: int = 3, n: int = 5, objectives: Objectives = ONE, strategy=None):
-    strategy = strategy or make_strategy(name, SPACE, np.random.default_rng(seed), objectives, survivors=3)
+    strategy = strategy or make_strategy(name, SPACE, np.random.default_rng(seed), objectives, **OPTIONS)
     keys = []
     for _ in range(generations):
         genomes = strategy.ask(n)
@@ -38,19 +43,19 @@ def run(name: str, seed: int, generations: int = 3, n: int = 5, objectives: Obje
     return keys, strategy
 
 
-def test_registry_lists_the_four():
-    assert list_strategies() == ["ga", "random", "tpe", "nsga2"]
+def test_registry_lists_the_strategies():
+    assert list_strategies() == ["ga", "random", "tpe", "nsga2", "aging", "predictor", "bananas"]
 
 
 def test_unknown_strategy_names_the_known_ones():
-    with pytest.raises(UnknownNameError, match="expected one of: ga, nsga2, random, tpe"):
+    with pytest.raises(UnknownNameError, match="expected one of: aging, bananas, ga, nsga2, predictor, random, tpe"):
         make_strategy("annealing", SPACE, np.random.default_rng(0), ONE)
 
 
-@pytest.mark.parametrize("name", ["ga", "random", "tpe", "nsga2"])
+@pytest.mark.parametrize("name", list_strategies())
 class TestStrategyContract:
     def test_ask_returns_unique_valid_genomes(self, name):
-        strategy = make_strategy(name, SPACE, np.random.default_rng(0), ONE, survivors=3)
+        strategy = make_strategy(name, SPACE, np.random.default_rng(0), ONE, **OPTIONS)
         for _ in range(2):
             genomes = strategy.ask(6)
             assert len(genomes) == 6
@@ -77,10 +82,20 @@ class TestStrategyContract:
         rng_state = strategy.rng.bit_generator.state
         rng = np.random.default_rng(999)  # a fresh process: wrong seed, then restored
         rng.bit_generator.state = rng_state
-        resumed = make_strategy(name, SPACE, rng, ONE, survivors=3)
-        resumed.load_state_dict(strategy.state_dict())
+        resumed = make_strategy(name, SPACE, rng, ONE, **OPTIONS)
+        resumed.load_state_dict(json.loads(json.dumps(strategy.state_dict())))  # stored as JSON in the ledger
         rest, _ = run(name, seed=0, generations=2, strategy=resumed)
         assert first + rest == full
+
+    def test_a_generation_told_only_none_is_no_obstacle(self, name):
+        # every candidate gated out or failed, then trained ones: the strategy keeps proposing new ones
+        strategy = make_strategy(name, SPACE, np.random.default_rng(6), ONE, **OPTIONS)
+        keys = set()
+        for told in (lambda g: None, score, lambda g: None, score):
+            genomes = strategy.ask(4)
+            assert len(genomes) == 4 and not keys & {architecture_key(g) for g in genomes}
+            keys |= {architecture_key(g) for g in genomes}
+            strategy.tell(genomes, [told(g) for g in genomes])
 
     def test_two_objectives(self, name):
         keys, strategy = run(name, seed=2, objectives=TWO)

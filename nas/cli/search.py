@@ -1,4 +1,5 @@
-"""``nas search``: run or resume an architecture search (genetic, random, TPE, NSGA-II)."""
+"""``nas search``: run or resume an architecture search (genetic, random, TPE, NSGA-II, aging
+evolution, neural predictor, BANANAS)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from nas.training.device import set_threads
 @click.option("--population", type=int, help="Candidates proposed per generation.")
 @click.option("--generations", type=int, help="Generations to run.")
 @click.option("--survivors", type=int, help="Trained individuals kept as parents (and k of the k-th best).")
-@click.option("--strategy", type=str, help="ga, random, tpe or nsga2.")
+@click.option("--strategy", type=str,
+              help="ga (default), random, tpe, nsga2, aging (regularized evolution), predictor (neural-predictor "
+                   "ranking of random draws) or bananas (mutations ranked by UCB); see docs/search.md.")
+@click.option("--aging-queue", type=int,
+              help="--strategy aging: trained individuals kept in the queue, the oldest dropped first "
+                   "(default: --population).")
+@click.option("--candidate-pool", type=int,
+              help="--strategy predictor / bananas: candidates the predictor ranks per proposal "
+                   "(random draws, default 20; mutations of the best, default 10).")
 @click.option("--storage", help="Ledger URL: sqlite:///PATH (default RUN_DIR/ledger.db), journal:PATH, postgresql://...")
 @click.option("--ledger", "ledger_name", help="The ledger's name in --storage (default: the run directory's name).")
 @old_spelling("--study", "study")
@@ -60,9 +69,9 @@ from nas.training.device import set_threads
 @click.option("--time-limit", type=float, metavar="MINUTES",
               help="Stop before a generation (or a final seed's cohort) that would end past this many minutes; "
                    "continue later with --resume.")
-def cli(task, config_file, population, generations, survivors, strategy, storage, ledger_name, study, out, seed,
-        second_objective, gating, predictor_file, epochs, readout, widths, weight_target, budget, flops_target,
-        compute_budget, final_top, final_seeds,
+def cli(task, config_file, population, generations, survivors, strategy, aging_queue, candidate_pool, storage,
+        ledger_name, study, out, seed, second_objective, gating, predictor_file, epochs, readout, widths, weight_target,
+        budget, flops_target, compute_budget, final_top, final_seeds,
         final_epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress, threads,
         time_limit):
     """Search architectures for a task; results go to the run directory and the ledger.
@@ -85,7 +94,8 @@ def cli(task, config_file, population, generations, survivors, strategy, storage
     ledger_name = renamed(ledger_name, study, "--ledger", "--study")
     weight_target = renamed(weight_target, budget, "--weight-target", "--budget")
     options = dict(task=task, population=population, generations=generations, survivors=survivors,
-                   strategy=strategy, storage=storage, ledger_name=ledger_name, out=out, seed=seed,
+                   strategy=strategy, aging_queue=aging_queue, candidate_pool=candidate_pool, storage=storage,
+                   ledger_name=ledger_name, out=out, seed=seed,
                    second_objective=second_objective, gating=gating, data_dir=data_dir, device=device,
                    allow_partial_data=allow_partial_data, predictor_file=predictor_file, readout=readout,
                    widths=widths, weight_target=weight_target, flops_target=flops_target, final_top=final_top,

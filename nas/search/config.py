@@ -20,13 +20,20 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
+import numpy as np
+
 from nas.defaults import TASK_DEFAULTS
 from nas.exceptions import ConfigError, UnknownNameError
 from nas.ledger import (
     default_storage_url,
     stored_url,
 )
-from nas.search.strategies import list_strategies
+from nas.search.strategies import (
+    Objectives,
+    SearchSpace,
+    list_strategies,
+    make_strategy,
+)
 from nas.training.config import TrainOptions, TrainOverrides
 from nas.validation import (
     Boolean,
@@ -62,11 +69,11 @@ TRAJECTORY_FIELDS = (
     "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "weight_target", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
     "warmup_generations", "min_train_size", "predictor_model", "predictor_file", "predictor_group", "tournament_size",
-    "cx_prob", "mut_prob", "train", "flops_target",
+    "cx_prob", "mut_prob", "train", "flops_target", "aging_queue", "candidate_pool",
 )
 
 #: Options added after runs were stored: written only when set (None is the value those runs ran with).
-WRITTEN_WHEN_SET = ("flops_target", "compute_budget")
+WRITTEN_WHEN_SET = ("flops_target", "compute_budget", "aging_queue", "candidate_pool")
 
 
 #: Upper bounds that turn a typo (population 10**22) into one line instead of a hang.
@@ -86,7 +93,8 @@ class SearchConfig:
     ----------
     task : str
         A registered task (:func:`nas.training.tasks.list_tasks`).
-    strategy : {"ga", "random", "tpe", "nsga2"}
+    strategy : {"ga", "random", "tpe", "nsga2", "aging", "predictor", "bananas"}
+        See ``docs/search.md`` (Strategies) and :mod:`nas.search.strategies`.
     population : int
         Candidates proposed per generation (offspring; generation 0: random ones).
     generations : int
@@ -142,7 +150,8 @@ class SearchConfig:
     warmup_generations : int
         Generations that train everything before the gate is used.
     min_train_size : int
-        Evaluations needed before the predictor is fitted.
+        Evaluations needed before the predictor is fitted (by the gate, and by the ``predictor``
+        and ``bananas`` strategies, which propose random architectures until then).
     predictor_model, predictor_group : str
         Passed to :func:`predictors.make_predictor`.
     predictor_file : str, optional
@@ -151,7 +160,8 @@ class SearchConfig:
         this search exist, a clone of it (same tuned hyperparameters) is refit on them instead of
         ``predictor_model``.
     tournament_size, cx_prob, mut_prob
-        GA operators (see :class:`nas.search.GeneticSearch`).
+        GA operators (see :class:`nas.search.GeneticSearch`); ``tournament_size`` is also the
+        aging evolution's sample size S.
     train : TrainOverrides
         :class:`nas.training.config.TrainConfig` overrides (a mapping or pairs are accepted) on top of the task's budget (epochs, subsets, …).
     data_dir, device : str, optional
@@ -183,6 +193,13 @@ class SearchConfig:
         (so the trajectory does not depend on where inside a generation the count crosses it),
         then the final phase runs as usual. ``generations`` stays the upper bound. Like
         ``generations`` it only says where the search stops, so a resumed search may change it.
+    aging_queue : int, optional
+        The aging evolution's P (``strategy = "aging"``): trained individuals kept, the oldest
+        dropped first (default: ``population``).
+    candidate_pool : int, optional
+        Candidates the ``predictor`` / ``bananas`` strategies score per proposal: ``predictor``
+        ranks ``candidate_pool × population`` random draws (default 20), ``bananas`` as many
+        mutations of the best (default 10).
 
     Raises
     ------
@@ -240,6 +257,8 @@ class SearchConfig:
     quick: bool = False
     flops_target: int | None = None
     compute_budget: int | None = None
+    aging_queue: int | None = None
+    candidate_pool: int | None = None
 
     #: One rule per field; survivors <= population, stale_after > heartbeat_interval, at most one
     #: cost target and the registered strategies and priors are checked after it.
@@ -290,12 +309,17 @@ class SearchConfig:
         "quick": Boolean(),
         "flops_target": [Interval(Integral, 1, None), None],
         "compute_budget": [Interval(Integral, 1, None), None],
+        "aging_queue": [Interval(Integral, 1, MAX_POPULATION), None],
+        "candidate_pool": [Interval(Integral, 1, 1000), None],
     }
 
     def __post_init__(self):
         check_fields(self)
         if self.strategy not in list_strategies():
             raise UnknownNameError("strategy", self.strategy, list_strategies())
+        # the strategy checks its own options (e.g. an unknown predictor model) now, before a run writes anything
+        make_strategy(self.strategy, SearchSpace(), np.random.default_rng(0), Objectives(self.metric, self.second_objective),
+                      **self.strategy_options())
         if self.survivors > self.population:
             raise invalid(self, "survivors", f"an integer <= population = {self.population}")
         if self.stale_after <= self.heartbeat_interval:
@@ -306,6 +330,15 @@ class SearchConfig:
                                                 f"(one cost target at a time)")
         for prior in self.priors or ():
             get_prior(prior)  # raises UnknownPriorError listing the known ones
+
+    def strategy_options(self) -> dict[str, Any]:
+        """The options :func:`nas.search.strategies.make_strategy` takes from this config (each
+        strategy keeps those it uses)."""
+        return dict(survivors=self.survivors, cx_prob=self.cx_prob, mut_prob=self.mut_prob,
+                    tournament_size=self.tournament_size, population_size=self.population,
+                    aging_queue=self.aging_queue, predictor_model=self.predictor_model,
+                    predictor_group=self.predictor_group, min_train_size=self.min_train_size,
+                    candidate_pool=self.candidate_pool, ucb_beta=self.ucb_beta)
 
     @property
     def train_options(self) -> dict[str, Any]:

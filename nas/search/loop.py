@@ -275,10 +275,7 @@ class _Search:
         space = SearchSpace(config.priors, config.nodes, trainer.family, config.widths, config.readout,
                             fit=_cost_target_rule(config, trainer))
         self.rng = np.random.default_rng(config.seed)
-        self.strategy: Strategy = make_strategy(
-            config.strategy, space, self.rng, self.objectives, survivors=config.survivors, cx_prob=config.cx_prob,
-            mut_prob=config.mut_prob, tournament_size=config.tournament_size, population_size=config.population,
-        )
+        self.strategy: Strategy = make_strategy(config.strategy, space, self.rng, self.objectives, **config.strategy_options())
         state = ledger.load_state() if resume else None
         self.start, self.history, self.training_set = 0, [], []
         if state is not None:
