@@ -45,6 +45,7 @@ __all__ = ["SearchConfig", "QUICK", "SEARCH_DEFAULTS", "TRAJECTORY_FIELDS", "REN
 
 GATE_RULES = ("top", "ucb", "cost")
 SECOND = (None, "nonzero_weights", "parameters", "flops")
+SCREENINGS = ("full", "halving")
 
 #: ``nas search --quick`` per task and a full search's defaults per task (screening budget, widths,
 #: final training): views of :data:`nas.defaults.TASK_DEFAULTS`, the one table of per-task defaults.
@@ -61,11 +62,13 @@ TRAJECTORY_FIELDS = (
     "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "weight_target", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
     "warmup_generations", "min_train_size", "predictor_model", "predictor_file", "predictor_group", "tournament_size",
-    "cx_prob", "mut_prob", "train", "flops_target",
+    "cx_prob", "mut_prob", "train", "flops_target", "screening", "halving_eta", "halving_rungs",
 )
 
 #: Options added after runs were stored: written only when set (None is the value those runs ran with).
 WRITTEN_WHEN_SET = ("flops_target",)
+#: Options added after runs were stored, with a default those runs ran with: written only when changed.
+WRITTEN_WHEN_CHANGED = ("screening", "halving_eta", "halving_rungs")
 
 
 #: Upper bounds that turn a typo (population 10**22) into one line instead of a hang.
@@ -176,6 +179,16 @@ class SearchConfig:
         Equal-cost comparison by compute: every candidate's width is set (inside ``widths``) so
         its FLOPs per example (multiply-accumulates of one forward pass,
         :mod:`nas.training.flops`) come closest to this target. Not together with ``weight_target``.
+    screening : {"full", "halving"}
+        ``full``: every candidate the gate chose is trained at the screening budget ``train``.
+        ``halving``: successive halving over ``halving_rungs`` rungs (:mod:`nas.search.halving`):
+        all of them briefly, the best ``1 / halving_eta`` by the first objective promoted to the
+        next rung, up to the screening budget; only the top rung's values count.
+    halving_eta : int
+        Promotion ratio of ``screening = "halving"``: rung ``r`` trains for ``halving_eta **
+        (r - halving_rungs + 1)`` of the screening budget's optimizer steps.
+    halving_rungs : int
+        Rungs of ``screening = "halving"`` (the last one is the full screening budget).
 
     Raises
     ------
@@ -232,6 +245,9 @@ class SearchConfig:
     progress: bool = True
     quick: bool = False
     flops_target: int | None = None
+    screening: str = "full"
+    halving_eta: int = 3
+    halving_rungs: int = 3
 
     #: One rule per field; survivors <= population, stale_after > heartbeat_interval, at most one
     #: cost target and the registered strategies and priors are checked after it.
@@ -281,6 +297,9 @@ class SearchConfig:
         "progress": Boolean(),
         "quick": Boolean(),
         "flops_target": [Interval(Integral, 1, None), None],
+        "screening": Options(SCREENINGS),
+        "halving_eta": Interval(Integral, 2, 100),
+        "halving_rungs": Interval(Integral, 2, 10),
     }
 
     def __post_init__(self):
@@ -326,7 +345,8 @@ class SearchConfig:
         Options added since (:data:`WRITTEN_WHEN_SET`) are left out while unset, so a config that
         does not use them is stored exactly as before (and older code still reads it)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)
-               if not (f.name in WRITTEN_WHEN_SET and getattr(self, f.name) is None)}
+               if not (f.name in WRITTEN_WHEN_SET and getattr(self, f.name) is None)
+               and not (f.name in WRITTEN_WHEN_CHANGED and getattr(self, f.name) == f.default)}
         out["storage"] = stored_url(self.storage)
         out["train"] = self.train.to_dict()
         out["final_train"] = self.final_train.to_dict()
