@@ -15,6 +15,7 @@ from nas.ledger import Ledger
 from nas.report import RunOutputs
 from nas.search.config import SearchConfig
 from nas.search.evaluator import Trainer
+from nas.report.run import best_screening
 from nas.search.final import best_trial, final_candidates
 from nas.search.loop import run_search
 from nas.search.rungs import compute_of, fidelity, promoted, rung_sizes, rung_steps, screened_fully
@@ -237,3 +238,22 @@ def test_resume_with_other_halving_settings_is_refused(tmp_path):
     with pytest.raises(Exception, match="halving_eta"):
         run_search(cfg.with_changes(halving_eta=2), resume=True, trainer=RungTrainer(), outputs=RunOutputs(report=False))
     Ledger.open(cfg.storage_url, cfg.ledger, create=False)  # still there, untouched
+
+
+def test_a_lower_rung_never_counts_as_the_best_even_when_it_scores_higher(tmp_path):
+    class ShortIsBetter(RungTrainer):
+        """Lower rungs score *higher* here: they must still not be taken for fully screened ones."""
+
+        def train(self, genomes, fidelity=None):
+            out = super().train(genomes, fidelity)
+            for o in out:
+                if o.metrics is not None and fidelity is not None:
+                    o.metrics = {**o.metrics, "val_accuracy": o.metrics["val_accuracy"] + 1.0,
+                                 "test_accuracy": o.metrics["test_accuracy"] + 1.0}
+            return out
+
+    run = run_search(halving_config(tmp_path), trainer=ShortIsBetter(), outputs=RunOutputs(report=False))
+    top = [t for t in run.ledger.trials() if t.user_attrs.get("rung") == 2]
+    assert best_trial(run.ledger).number == max(top, key=lambda t: (t.values[0], -t.number)).number
+    assert best_screening(run.ledger)[0] == pytest.approx(max(t.user_attrs["test_accuracy"] for t in top))
+    assert run.generations[-1]["best_so_far"] == max(t.values[0] for t in top)

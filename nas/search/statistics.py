@@ -65,4 +65,5 @@ def echo_progress(echo: Callable[[str], None] | None, stats: dict, metric: str) 
         f"best {metric} {'-' if best is None else f'{best:.4f}'}  "
         f"predictor tau {'-' if tau is None else f'{tau:+.2f}'}  "
         f"train {stats['train_time_s']:.1f}s  saved~{stats['saved_time_s']:.1f}s"
+        + (f"  rungs {'/'.join(map(str, stats['rung_sizes']))}" if stats.get("rung_sizes") else "")
     )
