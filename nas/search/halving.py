@@ -15,9 +15,10 @@ longer training, and so on up to the screening budget. Per generation (pseudocod
 A promoted candidate is trained again *from scratch* at the longer budget rather than continued:
 the training loop's learning-rate schedule spans the whole budget, its optimizer and data-order
 states live only in the process that trained it, and workers on other machines would need the
-weights. Restarting costs at most ``1 / eta`` more (the lower rungs' share) and makes the top
-rung's value exactly what full screening gives that candidate (training is deterministic), so
-top-rung values compare like with like with full screening.
+weights. Restarting trains the lower rungs' share again (eta = 3, 3 rungs: 3 full trainings per 9
+candidates instead of 2.33) and makes a top-rung training the very training full screening gives
+that candidate (same budget, seed and schedule), so top-rung values compare like with like with
+full screening.
 
 Every rung's training is a COMPLETE (or FAIL) trial with the attributes ``rung`` and
 ``fidelity`` (:mod:`nas.search.rungs`), its rung's values and its learning curve (``val_curve``);
