@@ -54,6 +54,13 @@ class Rungs:
         """Candidates that reached the top rung (empty if every candidate failed on the way)."""
         return self.members[-1] if self.members else []
 
+    def first_ok(self, candidates) -> list[int]:
+        """Candidates the first rung trained without failure."""
+        if not self.members:
+            return []
+        done = self.finished[0]
+        return [i for i in self.members[0] if done[candidates[i].key].state.name == "COMPLETE"]
+
     def stats(self, rungs: int) -> dict:
         """The generation's halving figures (joined to its statistics)."""
         trials = [t for done in self.finished for t in done.values()]
