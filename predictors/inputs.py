@@ -15,7 +15,12 @@ from predictors.exceptions import EvaluationDataError
 from predictors.features import GraphFeatures, as_architectures
 from predictors.models import make_predictor
 
-__all__ = ["check_target", "seed_unset", "prepare", "take_rows", "n_rows"]
+__all__ = ["check_target", "seed_unset", "prepare", "take_rows", "n_rows", "curve_features", "CURVE_COLUMNS"]
+
+#: Columns a learning curve gives a predictor (:func:`curve_features`); present only for candidates
+#: that have a curve, so they are extra features (``--extra-features curve_last,curve_slope``),
+#: never default inputs.
+CURVE_COLUMNS = ("curve_last", "curve_slope", "curve_epochs")
 
 
 def check_target(y, n: int | None = None, name: str = "target") -> np.ndarray:
@@ -82,3 +87,27 @@ def take_rows(X, idx):
 def n_rows(X) -> int:
     """How many architectures ``X`` holds."""
     return len(X)
+
+
+def curve_features(curve) -> dict[str, float]:
+    """What a predictor may read of a learning curve (validation accuracy after each epoch).
+
+    ``curve_last``: the last value; ``curve_slope``: the least-squares slope per epoch over the last
+    three epochs (0 with one epoch: no change seen yet); ``curve_epochs``: how many epochs it has.
+    A predictor of a longer budget's accuracy (a higher rung, the final training) can use them;
+    as inputs for the *same* run's ``val_accuracy`` they leak the target (``curve_last`` is it).
+
+    >>> {k: round(v, 3) for k, v in curve_features([0.5, 0.7, 0.8]).items()}
+    {'curve_last': 0.8, 'curve_slope': 0.15, 'curve_epochs': 3.0}
+
+    Raises
+    ------
+    EvaluationDataError
+        An empty curve or one with non-finite values.
+    """
+    y = np.asarray(curve, dtype=np.float64).ravel()
+    if y.size == 0 or not np.all(np.isfinite(y)):
+        raise EvaluationDataError(f"a learning curve must be a non-empty list of finite values; got {list(y)[:5]}")
+    tail = y[-3:]
+    slope = float(np.polyfit(np.arange(tail.size, dtype=np.float64), tail, 1)[0]) if tail.size > 1 else 0.0
+    return {"curve_last": float(y[-1]), "curve_slope": slope, "curve_epochs": float(y.size)}

@@ -69,11 +69,15 @@ from nas.training.device import set_threads
 @click.option("--time-limit", type=float, metavar="MINUTES",
               help="Stop before a generation (or a final seed's cohort) that would end past this many minutes; "
                    "continue later with --resume.")
+@click.option("--screening", help="full (default: every chosen candidate at the screening budget) or halving "
+                                  "(successive halving: all briefly, the best 1/eta promoted to longer training).")
+@click.option("--halving-eta", type=int, help="Successive halving: promote the best 1/ETA of a rung (default 3).")
+@click.option("--halving-rungs", type=int, help="Successive halving: rungs, the last at the screening budget (default 3).")
 def cli(task, config_file, population, generations, survivors, strategy, aging_queue, candidate_pool, storage,
         ledger_name, study, out, seed, second_objective, gating, predictor_file, epochs, readout, widths, weight_target,
         budget, flops_target, compute_budget, final_top, final_seeds,
         final_epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress, threads,
-        time_limit):
+        time_limit, screening, halving_eta, halving_rungs):
     """Search architectures for a task; results go to the run directory and the ledger.
 
     Candidates are screened at a short budget; the best ``--final-top`` are then fully trained
@@ -100,6 +104,7 @@ def cli(task, config_file, population, generations, survivors, strategy, aging_q
                    allow_partial_data=allow_partial_data, predictor_file=predictor_file, readout=readout,
                    widths=widths, weight_target=weight_target, flops_target=flops_target, final_top=final_top,
                    final_seeds=final_seeds, compute_budget=compute_budget)
+    options.update(screening=screening, halving_eta=halving_eta, halving_rungs=halving_rungs)
     if epochs is not None:
         options["train"] = {"epochs": epochs}
     if final_epochs is not None:

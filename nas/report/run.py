@@ -224,8 +224,8 @@ def best_final_accuracy(ledger) -> float | None:
 
 def best_screening(ledger) -> tuple[float | None, str]:
     """The best screening accuracy of a run and what it measures: the highest ``test_accuracy``
-    over its COMPLETE trials, else (no such column) the highest primary metric."""
-    frame = evaluations_frame(ledger)
+    over its COMPLETE trials screened at the full budget, else (no such column) the highest primary metric."""
+    frame = _fully_screened(evaluations_frame(ledger))
     if "test_accuracy" in frame and frame["test_accuracy"].notna().any():
         return float(frame["test_accuracy"].max()), "screening test accuracy"
     metric = (ledger.get_attr("objectives") or ["value"])[0]
@@ -275,8 +275,17 @@ def export_run(ledger, run_dir: str | os.PathLike) -> None:
 
 
 def best_screened(frame, metric: str):
-    """The best screened trial's row: the highest ``metric``, ties to the earlier trial."""
+    """The best screened trial's row: the highest ``metric``, ties to the earlier trial; a trial
+    stopped at a lower rung of successive halving (``fidelity`` < 1) is no candidate."""
+    frame = _fully_screened(frame)
     return frame.sort_values([metric, "trial"], ascending=[False, True]).iloc[0]
+
+
+def _fully_screened(frame):
+    """The rows trained at the full screening budget (all of them without successive halving)."""
+    if "fidelity" not in frame.columns:
+        return frame
+    return frame[frame["fidelity"].isna() | (frame["fidelity"] >= 1.0)]
 
 
 def is_missing(value) -> bool:

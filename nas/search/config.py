@@ -52,6 +52,7 @@ __all__ = ["SearchConfig", "QUICK", "SEARCH_DEFAULTS", "TRAJECTORY_FIELDS", "REN
 
 GATE_RULES = ("top", "ucb", "cost")
 SECOND = (None, "nonzero_weights", "parameters", "flops")
+SCREENINGS = ("full", "halving")
 
 #: ``nas search --quick`` per task and a full search's defaults per task (screening budget, widths,
 #: final training): views of :data:`nas.defaults.TASK_DEFAULTS`, the one table of per-task defaults.
@@ -69,11 +70,14 @@ TRAJECTORY_FIELDS = (
     "task", "strategy", "population", "survivors", "seed", "priors", "nodes", "widths", "readout", "weight_target", "family", "metric",
     "second_objective", "gating", "train_fraction", "gate_rule", "ucb_beta", "shadow_fraction",
     "warmup_generations", "min_train_size", "predictor_model", "predictor_file", "predictor_group", "tournament_size",
-    "cx_prob", "mut_prob", "train", "flops_target", "aging_queue", "candidate_pool",
+    "cx_prob", "mut_prob", "train", "flops_target", "aging_queue", "candidate_pool", "screening", "halving_eta",
+    "halving_rungs",
 )
 
 #: Options added after runs were stored: written only when set (None is the value those runs ran with).
 WRITTEN_WHEN_SET = ("flops_target", "compute_budget", "aging_queue", "candidate_pool")
+#: Options added after runs were stored, with a default those runs ran with: written only when changed.
+WRITTEN_WHEN_CHANGED = ("screening", "halving_eta", "halving_rungs")
 
 
 #: Upper bounds that turn a typo (population 10**22) into one line instead of a hang.
@@ -200,6 +204,16 @@ class SearchConfig:
         Candidates the ``predictor`` / ``bananas`` strategies score per proposal: ``predictor``
         ranks ``candidate_pool × population`` random draws (default 20), ``bananas`` as many
         mutations of the best (default 10).
+    screening : {"full", "halving"}
+        ``full``: every candidate the gate chose is trained at the screening budget ``train``.
+        ``halving``: successive halving over ``halving_rungs`` rungs (:mod:`nas.search.halving`):
+        all of them briefly, the best ``1 / halving_eta`` by the first objective promoted to the
+        next rung, up to the screening budget; only the top rung's values count.
+    halving_eta : int
+        Promotion ratio of ``screening = "halving"``: rung ``r`` trains for ``halving_eta **
+        (r - halving_rungs + 1)`` of the screening budget's optimizer steps.
+    halving_rungs : int
+        Rungs of ``screening = "halving"`` (the last one is the full screening budget).
 
     Raises
     ------
@@ -259,6 +273,9 @@ class SearchConfig:
     compute_budget: int | None = None
     aging_queue: int | None = None
     candidate_pool: int | None = None
+    screening: str = "full"
+    halving_eta: int = 3
+    halving_rungs: int = 3
 
     #: One rule per field; survivors <= population, stale_after > heartbeat_interval, at most one
     #: cost target and the registered strategies and priors are checked after it.
@@ -311,6 +328,9 @@ class SearchConfig:
         "compute_budget": [Interval(Integral, 1, None), None],
         "aging_queue": [Interval(Integral, 1, MAX_POPULATION), None],
         "candidate_pool": [Interval(Integral, 1, 1000), None],
+        "screening": Options(SCREENINGS),
+        "halving_eta": Interval(Integral, 2, 100),
+        "halving_rungs": Interval(Integral, 2, 10),
     }
 
     def __post_init__(self):
@@ -368,7 +388,8 @@ class SearchConfig:
         Options added since (:data:`WRITTEN_WHEN_SET`) are left out while unset, so a config that
         does not use them is stored exactly as before (and older code still reads it)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)
-               if not (f.name in WRITTEN_WHEN_SET and getattr(self, f.name) is None)}
+               if not (f.name in WRITTEN_WHEN_SET and getattr(self, f.name) is None)
+               and not (f.name in WRITTEN_WHEN_CHANGED and getattr(self, f.name) == f.default)}
         out["storage"] = stored_url(self.storage)
         out["train"] = self.train.to_dict()
         out["final_train"] = self.final_train.to_dict()

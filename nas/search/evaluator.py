@@ -27,6 +27,7 @@ import math
 from typing import Sequence
 
 from nas.search.config import SearchConfig
+from nas.search.rungs import rung_steps
 from nas.training import build_seeded
 from nas.training.candidates import Outcome, train_candidates, trains_together
 from nas.training.config import TrainConfig, TrainOverrides
@@ -132,22 +133,28 @@ class Trainer:
             outcome.metrics = {**(outcome.metrics or {}), "example_epochs": spent}
         return outcomes
 
-    def train(self, genomes: Sequence[Genome]) -> list[Outcome]:
-        """Train ``genomes`` (see :meth:`_train`), then add the FLOPs per example (:meth:`flops`)
-        and the zero-cost proxies (:meth:`proxies`) of every candidate that trained; what cannot
-        be computed is left out and never fails the trial.
+    def train(self, genomes: Sequence[Genome], fidelity: float | None = None) -> list[Outcome]:
+        """Train ``genomes`` (see :meth:`_train`) at the screening budget, or at ``fidelity`` of
+        its optimizer steps (a rung of successive halving: :meth:`rung_config`), then add the
+        learning curve (``val_curve``: validation accuracy after each epoch), the FLOPs per
+        example (:meth:`flops`) and the zero-cost proxies (:meth:`proxies`) of every candidate
+        that trained; what cannot be computed is left out and never fails the trial.
         """
         genomes = list(genomes)
-        outcomes = self._train(genomes)
+        config = self.train_config if fidelity is None else self.rung_config(fidelity)
+        outcomes = self._train(genomes, config)
         for genome, outcome in zip(genomes, outcomes):
             if outcome.metrics is None or outcome.error is not None:
                 continue
+            history = outcome.metrics.get("history")
+            if isinstance(history, list) and history:
+                outcome.metrics["val_curve"] = [float(h["val_accuracy"]) for h in history]
             for extra in (lambda: {"flops": self.flops(genome)}, lambda: self.proxies(genome)):
                 try:
                     outcome.metrics.update(extra())
                 except (SparseNASError, RuntimeError, ValueError):  # left out, never the trial's failure
                     pass
-        return self._counted(outcomes, self.train_config)
+        return self._counted(outcomes, config)
 
     @property
     def stacked(self) -> bool:
@@ -183,6 +190,20 @@ class Trainer:
         if self._flops is None:
             self._flops = task_flops_counter(self.task, self.data)
         return self._flops(genome)
+
+    def screening_steps(self) -> int:
+        """Optimizer steps of the screening budget: examples / batch × epochs, at most ``max_steps``."""
+        config = self.train_config
+        examples = len(self.data.train) if config.train_subset is None else min(config.train_subset, len(self.data.train))
+        steps = math.ceil(examples / config.batch_size) * config.epochs
+        return steps if config.max_steps is None else min(steps, config.max_steps)
+
+    def rung_config(self, fidelity: float):
+        """The screening budget cut to ``fidelity`` of its optimizer steps (``max_steps``, at least
+        one; the learning-rate schedule then spans the shorter budget); the budget itself at 1."""
+        if fidelity >= 1.0:
+            return self.train_config
+        return self.train_config.replace(max_steps=rung_steps(self.screening_steps(), fidelity))
 
     def training_cost(self, genomes: Sequence[Genome]) -> list[float]:
         """Predicted cost of training each of ``genomes`` alone at the screening budget.

@@ -32,6 +32,7 @@ import torch
 from nas.ledger import Ledger
 from nas.provenance import atomic_path, write_json_atomic
 from nas.search.config import SearchConfig
+from nas.search.rungs import screened_fully
 from search_spaces.genome import Genome
 
 __all__ = ["FINAL_ATTR", "BEST_ATTR", "TimeSlice", "final_seeds", "final_candidates", "run_final", "best_final_key",
@@ -49,8 +50,10 @@ def final_seeds(config: SearchConfig) -> list[int]:
 
 
 def final_candidates(ledger: Ledger, k: int) -> list:
-    """The ``k`` best COMPLETE trials by the primary metric (ties: earlier trial), one per architecture."""
-    done = sorted((t for t in ledger.trials() if t.state.name == "COMPLETE"), key=lambda t: (-t.values[0], t.number))
+    """The ``k`` best COMPLETE trials by the primary metric (ties: earlier trial), one per architecture;
+    only trials screened at the full budget (a lower rung of successive halving is no candidate)."""
+    done = sorted((t for t in ledger.trials() if t.state.name == "COMPLETE" and screened_fully(t.user_attrs)),
+                  key=lambda t: (-t.values[0], t.number))
     picked, keys = [], set()
     for t in done:
         key = Genome.from_json(t.user_attrs["genome"]).key

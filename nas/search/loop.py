@@ -52,6 +52,7 @@ from nas.search.gating import (
     load_search_predictor,
     predict,
 )
+from nas.search.halving import run_rungs
 from nas.search.statistics import (
     add_compute,
     budget_reached,
@@ -291,6 +292,11 @@ class _Search:
         """Ask, gate, enqueue, train (or wait for the workers), tell, save; the generation's statistics."""
         candidates = self.strategy.ask(self.config.population)
         selection = self.select(gen, candidates)
+        if self.config.screening == "halving":  # successive halving: only the top rung is told (nas.search.halving)
+            rungs = run_rungs(self, gen, candidates, selection)
+            values, trials = self.tell(candidates, rungs.top, rungs.finished[-1] if rungs.finished else {})
+            return self.save(gen, candidates, selection, trials, values, extra=rungs.stats(self.config.halving_rungs),
+                             screened=rungs.first_ok(candidates))
         numbers = self.enqueue(gen, candidates, selection)
         finished = self.train(gen, candidates, selection.to_train, set(numbers.values()))
         values, trials = self.tell(candidates, selection.to_train, finished)
@@ -377,14 +383,20 @@ class _Search:
         self.strategy.tell(candidates, values)
         return values, trials
 
-    def save(self, gen: int, candidates, selection: _Selection, trials: dict, values: list) -> dict:
-        """The generation's statistics, appended to the history and saved with the state to continue from."""
+    def save(self, gen: int, candidates, selection: _Selection, trials: dict, values: list, extra: dict | None = None,
+             screened: list[int] | None = None) -> dict:
+        """The generation's statistics (with ``extra`` on top), appended to the history and saved with the state to continue from.
+
+        ``screened``: the candidates trained without failure (default: those with values; with
+        successive halving, those of the first rung), against which the time gating saved is scaled."""
         config, trainer, to_train = self.config, self.trainer, selection.to_train
         stats = generation_stats(gen, candidates, to_train, selection.shadow, selection.reason, trials, values,
                                  selection.mean, selection.std, self.training_set, self.by_number, config)
+        stats.update(extra or {})  # halving: its rungs' sizes and compute (every rung's trainings)
         add_compute(stats, self.history)
         if hasattr(trainer, "saved_time"):  # else (a duck-typed trainer) the plain estimate stays
-            trained_ok = [candidates[i] for i in to_train if values[i] is not None]
+            trained_ok = [candidates[i] for i in (screened if screened is not None else
+                                                  [i for i in to_train if values[i] is not None])]
             skipped = [candidates[i] for i in range(len(candidates)) if i not in selection.reason]
             stats["saved_time_s"] = trainer.saved_time(trained_ok, skipped, stats["train_time_s"])
         self.training_set.extend(trials[i].number for i in to_train if values[i] is not None)

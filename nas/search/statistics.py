@@ -95,4 +95,5 @@ def echo_progress(echo: Callable[[str], None] | None, stats: dict, metric: str) 
         f"predictor tau {'-' if tau is None else f'{tau:+.2f}'}  "
         f"train {stats['train_time_s']:.1f}s  saved~{stats['saved_time_s']:.1f}s"
         + (f"  compute {compute:,} example-epochs" if compute else "")
+        + (f"  rungs {'/'.join(map(str, stats['rung_sizes']))}" if stats.get("rung_sizes") else "")
     )

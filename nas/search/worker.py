@@ -21,9 +21,11 @@ from nas.ledger import Claim, Ledger
 from nas.provenance import library_versions
 from nas.search.config import SearchConfig
 from nas.search.evaluator import Trainer
+from nas.search.rungs import FIDELITY_ATTR
 from nas.search.strategies import Objectives
 from nas.training.candidates import SETUP_ERRORS, Outcome, trains_together
 from nas.training.device import set_threads
+from predictors.inputs import curve_features
 from search_spaces.exceptions import SparseNASError
 from search_spaces.features import graph_features
 from search_spaces.genome import Genome
@@ -43,6 +45,11 @@ def _trial_attrs(genome: Genome, outcome: Outcome) -> dict:
     for k, v in (outcome.metrics or {}).items():
         if isinstance(v, (int, float, str, bool)) or v is None:
             attrs[k] = v
+    curve = (outcome.metrics or {}).get("val_curve")
+    if isinstance(curve, (list, tuple)) and curve:  # the learning curve, and what a predictor may read of it
+        attrs["val_curve"] = [float(v) for v in curve]
+        if all(math.isfinite(v) for v in attrs["val_curve"]):
+            attrs.update(curve_features(attrs["val_curve"]))
     notes = (outcome.metrics or {}).get("notes")
     if notes:  # what the trainer changed to make the run fit (out of memory: smaller stack or batch)
         attrs["notes"] = "; ".join(notes)
@@ -68,9 +75,9 @@ def train_claims(
 def _train_and_record(ledger, trainer, claims, objectives, done) -> None:
     try:
         if trains_together(getattr(trainer, "family", "ff")):
-            pairs = zip(claims, trainer.train([c.genome for c in claims]))  # trained together
+            pairs = _train_by_fidelity(trainer, claims)  # trained together, one cohort per rung's budget
         else:  # one at a time, each recorded as soon as it is trained
-            pairs = ((c, trainer.train([c.genome])[0]) for c in claims)
+            pairs = ((c, _train(trainer, [c], c.attrs.get(FIDELITY_ATTR))[0]) for c in claims)
         for claim, outcome in pairs:
             if outcome.error is None:
                 try:
@@ -97,6 +104,24 @@ def _train_and_record(ledger, trainer, claims, objectives, done) -> None:
                 with contextlib.suppress(Exception):  # already taken over, or the storage is gone: nothing to do
                     ledger.fail(claim, f"{why}; requeued", requeue=True, count=not blameless)
         raise
+
+
+def _train(trainer, claims: list[Claim], share: float | None) -> list[Outcome]:
+    """Train the claims' genomes at ``share`` of the screening budget (a rung of successive
+    halving, :mod:`nas.search.rungs`); None or 1: the screening budget itself, as without halving."""
+    genomes = [c.genome for c in claims]
+    if share is None or float(share) >= 1.0:
+        return trainer.train(genomes)
+    return trainer.train(genomes, fidelity=float(share))
+
+
+def _train_by_fidelity(trainer, claims: list[Claim]):
+    """``(claim, outcome)`` pairs, the claims of one fidelity trained together (one fidelity: one cohort)."""
+    groups: dict = {}
+    for c in claims:
+        groups.setdefault(c.attrs.get(FIDELITY_ATTR), []).append(c)
+    for share, group in groups.items():
+        yield from zip(group, _train(trainer, group, share))
 
 
 #: Most trials one worker claims at once (a stack is then cut to fit the device's memory).
