@@ -105,4 +105,5 @@ def register(monkeypatch, **strategies) -> None:
     """Add ``name=StrategyClass`` to the strategy registry for one test."""
     for name, cls in strategies.items():
         monkeypatch.setitem(STRATEGIES, name,
-                            lambda space, rng, obj, survivors=8, _cls=cls, **kw: _cls(space, rng, obj, survivors=survivors))
+                            (lambda space, rng, obj, survivors=8, _cls=cls, **kw: _cls(space, rng, obj, survivors=survivors),
+                             ("survivors",)))

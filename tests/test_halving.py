@@ -41,7 +41,8 @@ class RungTrainer(FakeTrainer):
                 acc = o.metrics["val_accuracy"] * (0.5 + 0.5 * share)
                 epochs = max(1, round(3 * share))
                 o.metrics = {**o.metrics, "val_accuracy": acc, "test_accuracy": acc - 0.01, "epochs": epochs,
-                             "val_curve": [acc * (e + 1) / epochs for e in range(epochs)]}
+                             "val_curve": [acc * (e + 1) / epochs for e in range(epochs)],
+                             "example_epochs": round(900 * share)}
         return out
 
 
@@ -123,6 +124,10 @@ def test_halving_costs_less_than_full_screening_of_the_same_candidates(tmp_path)
     trials_full = [t.user_attrs for t in full.ledger.trials() if t.user_attrs["generation"] == 0]
     assert compute_of(trials_full) == 9 and "screening_trainings" not in full.generations[0]
     assert halving.generations[0]["screening_trainings"] < compute_of(trials_full)
+    # the compute a --compute-budget counts is every rung's training, in example-epochs
+    assert [g["example_epochs"] for g in halving.generations] == [9 * 100 + 3 * 300 + 900] * len(halving.generations)
+    assert halving.generations[-1]["cumulative_example_epochs"] == 2700 * len(halving.generations)
+    assert full.generations[0]["example_epochs"] == 9 * 900
 
 
 def test_same_seed_same_result(tmp_path):
