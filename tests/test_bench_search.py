@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from planted import SPACE, Oracle, PlantedTrainer, ShiftedRandom, register
 
 from nas.cli.main import main
+from nas.ledger import Ledger
+from nas.search.config_files import load_run_config
+from nas.search.pareto import normalised_hypervolume
 from nas.studies.bench import run as bench_run
 
 #: 6 candidates x 1,000 example-epochs a generation: 3 generations per run
@@ -104,6 +108,29 @@ def test_jobs_and_gated_arms_give_the_tables_of_one_process(planted, tmp_path, m
     gated = json.loads((tmp_path / "one" / "random+gate-s0" / "config.json").read_text())["search"]
     plain = json.loads((tmp_path / "one" / "random-s0" / "config.json").read_text())["search"]
     assert gated["strategy"] == plain["strategy"] == "random" and gated["gating"] and not plain["gating"]
+
+
+def test_a_two_objective_benchmark_compares_hypervolumes_at_one_reference(planted, tmp_path):
+    """With a second objective (nonzero weights) every run gets the hypervolume of its (validation
+    value, cost) front at the reference cost shared by all runs: the largest any run trained."""
+    config = tmp_path / "pareto.toml"
+    config.write_text(planted.read_text() + 'second_objective = "nonzero_weights"\n')
+    out = tmp_path / "mo"
+    assert bench(out, config, "--strategies", "oracle,random", "--seeds", "3") == 0
+    runs = pd.read_csv(out / "runs.csv")
+    costs = [t.values[1] for run in runs["run"] for t in _ledger(out / run).trials() if t.state.name == "COMPLETE"]
+    reference = max(costs)
+    for _, r in runs.iterrows():
+        points = np.array([t.values for t in _ledger(out / r["run"]).trials() if t.state.name == "COMPLETE"])
+        assert r["hypervolume"] == pytest.approx(normalised_hypervolume(points, (1.0, -1.0), (0.0, reference)))
+    tests = table(out)
+    assert ("oracle", "hypervolume") in tests.index
+    assert "hypervolume" in (out / "report.md").read_text()
+
+
+def _ledger(run_dir):
+    config = load_run_config(run_dir)
+    return Ledger.open(config.storage_url, config.ledger, create=False)
 
 
 BAD = [

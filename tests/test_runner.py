@@ -20,6 +20,8 @@ from nas.search.gating import gate
 from nas.search.loop import run_search
 from nas.search.strategies import list_strategies
 from nas.report import RunOutputs
+from nas.report.search import build_report
+from nas.search.pareto import normalised_hypervolume
 from nas.search.worker import run_worker
 from nas.training.candidates import Outcome
 from search_spaces.genome import Genome
@@ -203,6 +205,11 @@ def test_pareto_search_two_objectives(tmp_path):
                      outputs=RunOutputs(report=False))
     assert run.ledger.study.directions[1].name == "MINIMIZE"
     assert all(len(t.values) == 2 for t in run.ledger.trials() if t.state.name == "COMPLETE")
+    report = build_report(tmp_path / "run", ledger=run.ledger).read_text()
+    assert "## Pareto front" in report and (tmp_path / "run" / "pareto.png").is_file()
+    points = np.array([t.values for t in run.ledger.trials() if t.state.name == "COMPLETE"])
+    expected = normalised_hypervolume(points, (1.0, -1.0), (0.0, points[:, 1].max()))
+    assert 0 < expected < 1 and f"Hypervolume **{expected:.4f}**" in report
 
 
 def test_cnn_family_trains_a_generation_together(tmp_path):

@@ -28,6 +28,7 @@ from nas.ledger import Ledger, shown_url
 from nas.provenance import write_text_atomic
 from nas.report.compare import aggregate, compare_section, strategy_label
 from nas.report.equal_cost import structure_effect, structure_section
+from nas.report.pareto import front_mask, pareto_section, pareto_summary
 from nas.report.run import (
     best_screened,
     chosen_survivor,
@@ -208,7 +209,7 @@ def _plot_pareto(frame, names: list[str], run_dir: Path) -> tuple[str, str] | No
     ax = fig.subplots()
     ax.scatter(frame[names[1]], frame[metric], s=14, alpha=0.6, label="trained")
     pts = frame[[metric, names[1]]].to_numpy()
-    front = _pareto(pts)
+    front = np.flatnonzero(front_mask(frame, metric, names[1]))
     ax.plot(pts[front, 1][np.argsort(pts[front, 1])], pts[front, 0][np.argsort(pts[front, 1])], "r.-", label="Pareto front")
     ax.set_xlabel(f"{names[1]} (lower is better)")
     ax.set_ylabel(metric)
@@ -253,16 +254,6 @@ def _draw_best_graph(frame, final, metric: str, run_dir: Path) -> tuple[str, str
         return None
     return "best_graph.png", (f"The best network's graph: {genome.prior}, {genome.nodes} vertices, "
                               f"by DAG layer (key {genome.key})")
-
-
-def _pareto(points: np.ndarray) -> np.ndarray:
-    """Indices of the non-dominated points (maximise column 0, minimise column 1)."""
-    keep = []
-    for i, (a, c) in enumerate(points):
-        dominated = np.any((points[:, 0] >= a) & (points[:, 1] <= c) & ((points[:, 0] > a) | (points[:, 1] < c)))
-        if not dominated:
-            keep.append(i)
-    return np.asarray(keep, dtype=int)
 
 
 def _final_section(final, metric: str) -> list[str]:
@@ -327,6 +318,7 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
     metric = names[0]
     lines = _summary_lines(config, frame, failed, history, names, final)
     lines += structure_section(structure_effect(frame, config, metric), metric)
+    lines += pareto_section(pareto_summary(frame, names))
     if final is not None and not final.empty:
         lines += _final_section(final, metric)
     if comparison is not None:

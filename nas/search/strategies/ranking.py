@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from nas.search.pareto import pareto_ranks
+
 __all__ = ["pareto_fronts", "best_first"]
 
 
@@ -34,24 +36,7 @@ def pareto_fronts(points: np.ndarray, weights: Sequence[float]) -> np.ndarray:
     >>> pareto_fronts(np.array([[0.9, 5.0], [0.8, 2.0], [0.7, 6.0]]), (1.0, -1.0)).tolist()
     [0, 0, 1]
     """
-    w = np.asarray(points, dtype=float) * np.asarray(weights, dtype=float)  # everything maximised
-    n = len(w)
-    if n == 0:
-        return np.zeros(0, dtype=int)
-    # dominates[i, j]: i is at least as good as j everywhere and better somewhere
-    ge = np.all(w[:, None, :] >= w[None, :, :], axis=2)
-    gt = np.any(w[:, None, :] > w[None, :, :], axis=2)
-    dominates = ge & gt
-    fronts = np.full(n, -1, dtype=int)
-    left = np.ones(n, dtype=bool)
-    front = 0
-    while left.any():
-        beaten = dominates[left][:, left].any(axis=0)  # dominated by a point still in play
-        members = np.flatnonzero(left)[~beaten]
-        fronts[members] = front
-        left[members] = False
-        front += 1
-    return fronts
+    return pareto_ranks(points, weights)
 
 
 def best_first(points: np.ndarray, weights: Sequence[float]) -> list[int]:

@@ -2,7 +2,9 @@
 the compute ratio.
 
 Per run (a :class:`~nas.studies.bench.curves.Trace`), at the budget: the best validation value,
-the incumbent's test accuracy, the area under the anytime curve, the final phase's test accuracy.
+the incumbent's test accuracy, the area under the anytime curve, the final phase's test accuracy,
+and for a search with a second objective (a cost) the normalised hypervolume of (validation value,
+cost) at a reference cost shared by every run: the largest cost any run trained within the budget.
 Per strategy: median, mean ± sample std over seeds. Against the baseline (random search): the
 two-sided Mann–Whitney U test of each measure, Holm-corrected over the strategies compared, and
 Cliff's δ (> 0: the strategy tends to be higher).
@@ -30,10 +32,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nas.studies.bench.curves import Trace, area, compute_to_reach, value_at
+from nas.studies.bench.curves import (
+    Trace,
+    area,
+    compute_to_reach,
+    cost_within,
+    hypervolume_at,
+    value_at,
+)
 from nas.studies.priors.stats import cliffs_delta, holm
 
-__all__ = ["BenchSummary", "summarize", "run_table", "lower_median", "compute_ratio", "ALPHA", "MIN_SEEDS",
+__all__ = ["BenchSummary", "summarize", "run_table", "reference_cost", "measures_of", "lower_median", "compute_ratio", "ALPHA", "MIN_SEEDS",
            "MEASURES"]
 
 ALPHA = 0.05
@@ -44,7 +53,13 @@ MEASURES = {
     "incumbent_test": "test accuracy of the incumbent at the budget",
     "auc": "area under the anytime curve / budget",
     "final_test": "final phase: test accuracy of the chosen survivor",
+    "hypervolume": "hypervolume of (validation value, cost) at the budget",
 }
+
+
+def measures_of(runs: pd.DataFrame) -> list[str]:
+    """The measures a run table holds (``hypervolume`` only with a second objective)."""
+    return [m for m in MEASURES if m in runs.columns]
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,7 @@ class BenchSummary:
     target: float
     baseline: str
     budget: int
+    reference_cost: float = math.nan  # the hypervolume's reference cost (NaN: one objective)
 
 
 def lower_median(values) -> float:
@@ -72,8 +88,16 @@ def lower_median(values) -> float:
     return float(v[(v.size - 1) // 2]) if v.size else math.nan
 
 
-def run_table(traces: list[Trace], budget: int) -> pd.DataFrame:
-    """One row per run: its measures at the budget, its compute and seconds."""
+def reference_cost(traces: list[Trace], budget: int) -> float:
+    """The largest cost any run trained within ``budget`` (NaN without a second objective)."""
+    costs = np.concatenate([cost_within(t, budget) for t in traces]) if traces else np.zeros(0)
+    costs = costs[np.isfinite(costs)]
+    return float(costs.max()) if costs.size else math.nan
+
+
+def run_table(traces: list[Trace], budget: int, reference: float = math.nan) -> pd.DataFrame:
+    """One row per run: its measures at the budget (``hypervolume`` at the ``reference`` cost when
+    it is given), its compute and seconds."""
     rows = []
     for t in traces:
         best, incumbent = value_at(t, budget)
@@ -82,6 +106,8 @@ def run_table(traces: list[Trace], budget: int) -> pd.DataFrame:
                      "evaluations": int(t.compute.size), "screening_compute": t.total_compute,
                      "reached_budget": t.total_compute >= budget, "final_compute": t.final_compute,
                      "train_time_s": t.train_time_s, "final_time_s": t.final_time_s})
+        if not math.isnan(reference):
+            rows[-1]["hypervolume"] = hypervolume_at(t, budget, reference)
     return pd.DataFrame(rows)
 
 
@@ -107,7 +133,7 @@ def _verdict(n: int, m: int, p_holm: float, delta: float, better: str, worse: st
 def _tests(runs: pd.DataFrame, baseline: str, strategies: list[str]) -> pd.DataFrame:
     rows = []
     others = [s for s in strategies if s != baseline]
-    for measure in MEASURES:
+    for measure in measures_of(runs):
         base = runs.loc[runs["strategy"] == baseline, measure].dropna().to_numpy(float)
         found = []
         for s in others:
@@ -187,12 +213,13 @@ def _ratio_verdict(r: dict, baseline: str) -> str:
 def summarize(traces: list[Trace], budget: int, baseline: str, strategies: list[str] | None = None) -> BenchSummary:
     """Everything the benchmark's report says (see the module docstring)."""
     strategies = strategies or list(dict.fromkeys(t.strategy for t in traces))
-    runs = run_table(traces, budget)
+    reference = reference_cost(traces, budget)
+    runs = run_table(traces, budget, reference)
     groups = []
     for s in strategies:
         sub = runs[runs["strategy"] == s]
         row = {"strategy": s, "seeds": len(sub)}
-        for measure in MEASURES:
+        for measure in measures_of(runs):
             for k, v in _spread(sub[measure].to_numpy(float)).items():
                 row[f"{measure}_{k}"] = v
         row["screening_compute_median"] = float(sub["screening_compute"].median()) if len(sub) else math.nan
@@ -213,4 +240,4 @@ def summarize(traces: list[Trace], budget: int, baseline: str, strategies: list[
     target = ratios[strategies.index(baseline)]["target"] if baseline in strategies else math.nan
     return BenchSummary(runs=runs, strategies=pd.DataFrame(groups), tests=_tests(runs, baseline, strategies),
                         ratios=pd.DataFrame(ratios, columns=ratio_columns), target=target, baseline=baseline,
-                        budget=budget)
+                        budget=budget, reference_cost=reference)

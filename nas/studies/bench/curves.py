@@ -8,6 +8,9 @@ the cumulative compute (trained example-epochs) after each. From it:
 - the *best validation value so far* (the search's primary metric), a step function of compute;
 - the *incumbent's test accuracy*: the test accuracy of the candidate that is the best so far
   (ties: the earlier one) — what a user stopping the search at that compute would report;
+- with a second objective (a cost), :func:`hypervolume_at`: the normalised hypervolume of
+  (validation value, cost) of the evaluations so far, at a reference cost shared by the runs
+  compared (:mod:`nas.search.pareto`);
 - :func:`value_at`, :func:`on_grid`, :func:`area` (the area under the best-so-far curve over
   ``[0, budget]`` divided by the budget: 0 before the first result, so it is a mean accuracy
   over the compute) and :func:`compute_to_reach` (the compute after which the best so far first
@@ -30,8 +33,9 @@ from nas.exceptions import ConfigError
 from nas.ledger import Ledger
 from nas.search.config_files import load_run_config
 from nas.search.final import FINAL_ATTR, best_final_key
+from nas.search.pareto import normalised_hypervolume
 
-__all__ = ["Trace", "read_trace", "value_at", "on_grid", "area", "compute_to_reach"]
+__all__ = ["Trace", "read_trace", "value_at", "on_grid", "area", "compute_to_reach", "hypervolume_at", "cost_within"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Trace:
     final_test: float = math.nan  # mean final test accuracy of the chosen survivor (NaN: no final phase)
     final_compute: float = math.nan  # example-epochs of the final phase's full trainings
     final_time_s: float = math.nan
+    cost: np.ndarray | None = None  # the second objective (a cost, minimised); None: one objective
 
     @property
     def best(self) -> np.ndarray:
@@ -97,7 +102,8 @@ def read_trace(run_dir: str | Path, strategy: str | None = None, seed: int | Non
         test = t.user_attrs.get("test_accuracy") if ok else None
         rows.append((int(t.user_attrs.get("generation", 0)), int(t.user_attrs.get("index", t.number)), t.number,
                      float(spent), float(t.values[0]) if ok else math.nan, math.nan if test is None else float(test),
-                     float(t.user_attrs.get("wall_time_s") or 0.0)))
+                     float(t.user_attrs.get("wall_time_s") or 0.0),
+                     float(t.values[1]) if ok and len(t.values) > 1 else math.nan))
     rows.sort()
     compute = np.cumsum([r[3] for r in rows]) if rows else np.zeros(0)
     final = list(ledger.get_attr(FINAL_ATTR) or [])
@@ -113,7 +119,8 @@ def read_trace(run_dir: str | Path, strategy: str | None = None, seed: int | Non
                  run=Path(run_dir).name, compute=np.asarray(compute, dtype=float),
                  value=np.array([r[4] for r in rows], dtype=float), test=np.array([r[5] for r in rows], dtype=float),
                  train_time_s=float(sum(r[6] for r in rows)), final_test=final_test, final_compute=final_compute,
-                 final_time_s=final_time)
+                 final_time_s=final_time,
+                 cost=np.array([r[7] for r in rows], dtype=float) if config.second_objective else None)
 
 
 def _last_within(trace: Trace, compute: float) -> int:
@@ -164,3 +171,26 @@ def compute_to_reach(trace: Trace, target: float, budget: float) -> float:
     best = np.nan_to_num(trace.best, nan=-np.inf)
     reached = np.flatnonzero((best >= target) & (trace.compute <= budget))
     return float(trace.compute[reached[0]]) if reached.size else math.inf
+
+
+def cost_within(trace: Trace, budget: float) -> np.ndarray:
+    """The second objective of the evaluations finished within ``budget`` (empty for one objective)."""
+    if trace.cost is None:
+        return np.zeros(0)
+    return trace.cost[: _last_within(trace, budget) + 1]
+
+
+def hypervolume_at(trace: Trace, budget: float, reference_cost: float) -> float:
+    """Normalised hypervolume of (best value, cost) of the evaluations finished within ``budget``,
+    at the reference (0, ``reference_cost``); NaN for a one-objective run.
+
+    >>> t = Trace("random", 0, "r", np.array([10.0, 20.0]), np.array([0.5, 0.8]), np.array([0.4, 0.6]), 0.0,
+    ...           cost=np.array([1.0, 3.0]))
+    >>> round(hypervolume_at(t, 20.0, 4.0), 6)  # 0.5 x (3 - 1) + 0.8 x (4 - 3), over 1 x 4
+    0.45
+    """
+    if trace.cost is None:
+        return math.nan
+    n = _last_within(trace, budget) + 1
+    points = np.column_stack([trace.value[:n], trace.cost[:n]])
+    return normalised_hypervolume(points, (1.0, -1.0), (0.0, reference_cost))

@@ -38,6 +38,7 @@ from nas.studies.bench.compare import (
     MEASURES,
     MIN_SEEDS,
     BenchSummary,
+    measures_of,
     summarize,
 )
 from nas.studies.bench.config import BenchConfig
@@ -148,12 +149,17 @@ def _markdown(config: BenchConfig, summary: BenchSummary, missing: list[str], me
         ratio = "1 (reference)" if r["strategy"] == b else _ratio_text(r)
         lines.append(f"| {r['strategy']} | {_fmt(r['compute'], 0)} | {r['reached']} of {r['seeds']} | {ratio} | "
                      f"{r['verdict']} |")
+    measures = measures_of(summary.runs)
+    hv = "hypervolume" in measures
     lines += ["", "## Quality at the budget", "",
-              "Median; mean ± std over seeds. AUC: area under the best-so-far curve / budget.", "",
+              "Median; mean ± std over seeds. AUC: area under the best-so-far curve / budget."
+              + (f" Hypervolume: the share of the box {metric} 0–1 × cost 0–{summary.reference_cost:,.0f} (the "
+                 "largest cost any run trained) that a run's (validation value, cost) front dominates." if hv else ""), "",
               "| strategy | seeds | best " + metric + " | incumbent test accuracy | AUC | final test accuracy | "
-              "screening compute | final compute | training s |", "|---|---|---|---|---|---|---|---|---|"]
+              + ("hypervolume | " if hv else "") + "screening compute | final compute | training s |",
+              "|---|---|---|---|---|---|---|---|---|" + ("---|" if hv else "")]
     for _, g in summary.strategies.iterrows():
-        cells = [f"{_fmt(g[f'{m}_median'])}; {_fmt(g[f'{m}_mean'])} ± {_fmt(g[f'{m}_std'])}" for m in MEASURES]
+        cells = [f"{_fmt(g[f'{m}_median'])}; {_fmt(g[f'{m}_mean'])} ± {_fmt(g[f'{m}_std'])}" for m in measures]
         lines.append(f"| {g['strategy']} | {g['seeds']} | " + " | ".join(cells) +
                      f" | {_fmt(g['screening_compute_median'], 0)} | {_fmt(g['final_compute_median'], 0)} | "
                      f"{_fmt(g['train_time_s_median'], 1)} |")
