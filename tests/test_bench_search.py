@@ -108,6 +108,12 @@ def test_jobs_and_gated_arms_give_the_tables_of_one_process(planted, tmp_path, m
     gated = json.loads((tmp_path / "one" / "random+gate-s0" / "config.json").read_text())["search"]
     plain = json.loads((tmp_path / "one" / "random-s0" / "config.json").read_text())["search"]
     assert gated["strategy"] == plain["strategy"] == "random" and gated["gating"] and not plain["gating"]
+    gating = pd.read_csv(tmp_path / "one" / "gating.csv")  # what gating saved, paired by seed
+    row = gating.iloc[0]
+    assert (row["strategy"], row["gated"], row["pairs"]) == ("random", "random+gate", 2)
+    assert row["skipped"] > 0 and row["proposed"] == row["trained"] + row["skipped"]
+    assert row["verdict"].startswith("cannot tell")  # two pairs
+    assert "## Gating" in (tmp_path / "one" / "report.md").read_text()
 
 
 def test_a_two_objective_benchmark_compares_hypervolumes_at_one_reference(planted, tmp_path):

@@ -53,6 +53,8 @@ class Trace:
     final_compute: float = math.nan  # example-epochs of the final phase's full trainings
     final_time_s: float = math.nan
     cost: np.ndarray | None = None  # the second objective (a cost, minimised); None: one objective
+    proposed: int = 0  # candidates the strategy proposed (trained or gated out), every generation
+    skipped: int = 0  # of them, gated out by the predictor (never trained)
 
     @property
     def best(self) -> np.ndarray:
@@ -105,6 +107,9 @@ def read_trace(run_dir: str | Path, strategy: str | None = None, seed: int | Non
                      float(t.user_attrs.get("wall_time_s") or 0.0),
                      float(t.values[1]) if ok and len(t.values) > 1 else math.nan))
     rows.sort()
+    generations = (ledger.load_state() or {}).get("generations") or []
+    skipped = int(sum(g.get("skipped") or 0 for g in generations))
+    proposed = skipped + int(sum(g.get("trained") or 0 for g in generations))
     compute = np.cumsum([r[3] for r in rows]) if rows else np.zeros(0)
     final = list(ledger.get_attr(FINAL_ATTR) or [])
     final_test = final_compute = final_time = math.nan
@@ -119,7 +124,7 @@ def read_trace(run_dir: str | Path, strategy: str | None = None, seed: int | Non
                  run=Path(run_dir).name, compute=np.asarray(compute, dtype=float),
                  value=np.array([r[4] for r in rows], dtype=float), test=np.array([r[5] for r in rows], dtype=float),
                  train_time_s=float(sum(r[6] for r in rows)), final_test=final_test, final_compute=final_compute,
-                 final_time_s=final_time,
+                 final_time_s=final_time, proposed=proposed, skipped=skipped,
                  cost=np.array([r[7] for r in rows], dtype=float) if config.second_objective else None)
 
 

@@ -43,6 +43,7 @@ from nas.studies.bench.compare import (
 )
 from nas.studies.bench.config import BenchConfig
 from nas.studies.bench.curves import Trace, on_grid, read_trace
+from nas.studies.bench.gating import gating_table
 from nas.studies.bench.store import BenchStore
 
 __all__ = ["write_bench_report", "read_traces", "OUTPUTS"]
@@ -109,6 +110,11 @@ def _plot(curves: pd.DataFrame, summary: BenchSummary, metric: str, path: Path) 
         fig.savefig(tmp, format="png", dpi=110)
 
 
+def _p(value) -> str:
+    """A p value with 2 significant digits (1e-05, not 0.000)."""
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2g}"
+
+
 def _fmt(value, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -124,7 +130,27 @@ def _ratio_text(r) -> str:
     return f"{r['ratio']:.2f}×{interval}"
 
 
-def _markdown(config: BenchConfig, summary: BenchSummary, missing: list[str], metric: str) -> str:
+def _gating_lines(gating: pd.DataFrame, metric: str) -> list[str]:
+    """Markdown: what gating saved and cost, per strategy run both ungated and gated."""
+    if gating.empty:
+        return []
+    lines = ["", "## Gating", "",
+             "Each strategy run ungated and gated on the same seeds (pairs). Saved: the proposed candidates the gate "
+             f"left untrained and what training them would have cost (median over pairs). Quality: the gated run's best "
+             f"{metric} at the budget minus the ungated run's (median; Wilcoxon signed-rank over the pairs). Ratio: the "
+             "ungated arm's compute to its final median best over the gated arm's (95 % bootstrap interval).", "",
+             "| strategy | pairs | proposed | trained | gated out (share) | compute saved | quality difference (p) | "
+             "ratio [95 %] | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    for _, g in gating.iterrows():
+        ratio = "not reached" if g["ratio"] == 0 else f"{g['ratio']:.2f}× [{_fmt(g['ci_low'], 2)}, {_fmt(g['ci_high'], 2)}]"
+        lines.append(f"| {g['strategy']} vs {g['gated']} | {g['pairs']} | {_fmt(g['proposed'], 0)} | {_fmt(g['trained'], 0)} | "
+                     f"{_fmt(g['skipped'], 0)} ({_fmt(100 * g['saved_share'], 0)} %) | {_fmt(g['saved_compute'], 0)} | "
+                     f"{g['best_val_diff']:+.4f} ({_p(g['p_wilcoxon'])}) | {ratio} | {g['verdict']} |")
+    return lines
+
+
+def _markdown(config: BenchConfig, summary: BenchSummary, missing: list[str], metric: str,
+              gating: pd.DataFrame | None = None) -> str:
     b = summary.baseline
     lines = [f"# Search benchmark: {config.task}, {', '.join(config.strategies)}", "",
              f"Strategies {', '.join(config.strategies)} × seeds {config.first_seed}..{config.first_seed + config.seeds - 1} "
@@ -170,9 +196,10 @@ def _markdown(config: BenchConfig, summary: BenchSummary, missing: list[str], me
               "| strategy | measure | n | p | p (Holm) | Cliff's δ | smallest possible p | verdict |",
               "|---|---|---|---|---|---|---|---|"]
     for _, t in summary.tests.iterrows():
-        lines.append(f"| {t['strategy']} | {MEASURES[t['measure']]} | {t['n']} vs {t['n_baseline']} | {_fmt(t['p'], 3)} | "
-                     f"{_fmt(t['p_holm'], 3)} | {_fmt(t['cliffs_delta'], 2)} | {_fmt(t['smallest_p'], 3)} | "
+        lines.append(f"| {t['strategy']} | {MEASURES[t['measure']]} | {t['n']} vs {t['n_baseline']} | {_p(t['p'])} | "
+                     f"{_p(t['p_holm'])} | {_fmt(t['cliffs_delta'], 2)} | {_p(t['smallest_p'])} | "
                      f"{t['verdict']} |")
+    lines += _gating_lines(gating if gating is not None else pd.DataFrame(), metric)
     lines += ["", "![anytime curves](anytime.png)", "",
               "Files: `summary.csv` (per strategy), `tests.csv`, `runs.csv` (per run), `anytime.csv` (the curves); "
               "each run directory `STRATEGY-sSEED` is a search run (`nas report` rebuilds its report).", ""]
@@ -207,5 +234,8 @@ def write_bench_report(folder: str | Path) -> BenchSummary | None:
     write_text_atomic(folder / "runs.csv", summary.runs.to_csv(index=False))
     write_text_atomic(folder / "anytime.csv", curves.to_csv(index=False))
     _plot(curves, summary, metric, folder / "anytime.png")
-    write_text_atomic(folder / "report.md", _markdown(config, summary, missing, metric))
+    gating = gating_table(traces, config.compute_budget, list(config.strategies))
+    if not gating.empty:
+        write_text_atomic(folder / "gating.csv", gating.to_csv(index=False))
+    write_text_atomic(folder / "report.md", _markdown(config, summary, missing, metric, gating))
     return summary
