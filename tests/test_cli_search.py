@@ -158,11 +158,12 @@ def test_config_errors(tmp_path):
 
 
 def test_tiny_real_search_end_to_end(tmp_path, shared_data_dir, capsys):
-    """A real search on an MNIST subset: files, resume refusal, report rebuild, predictor-readable export."""
+    """A real gated GA search on an MNIST subset: files, resume refusal, report rebuild, predictor-readable
+    export."""
     toml = tmp_path / "tiny.toml"
     toml.write_text(
-        'population = 4\ngenerations = 2\nsurvivors = 2\nnodes = [6, 10]\nmin_train_size = 3\n'
-        'priors = ["erdos_renyi", "watts_strogatz"]\nshadow_fraction = 0.5\nwidths = [1, 4]\n'
+        'strategy = "ga"\ngating = true\npopulation = 4\ngenerations = 2\nsurvivors = 2\nnodes = [6, 10]\n'
+        'min_train_size = 3\npriors = ["erdos_renyi", "watts_strogatz"]\nshadow_fraction = 0.5\nwidths = [1, 4]\n'
         'final_top = 2\nfinal_seeds = 2\n'
         '[train]\nepochs = 1\ntrain_subset = 300\nval_subset = 100\ntest_subset = 100\nbatch_size = 64\n'
         '[final_train]\nepochs = 1\ntrain_subset = 600\nval_subset = 100\ntest_subset = 200\n'
@@ -241,8 +242,9 @@ def test_tiny_real_reber_search_trains_generations_together(tmp_path, capsys):
     """Recurrent generations go to the population trainer: one batch per generation, honest savings."""
     toml = tmp_path / "tiny.toml"
     toml.write_text(
-        'population = 4\ngenerations = 2\nsurvivors = 2\nnodes = [6, 10]\nmin_train_size = 3\n'
-        'priors = ["barabasi_albert_original", "layered_random"]\nshadow_fraction = 0.0\ntrain_fraction = 0.5\n'
+        'strategy = "ga"\ngating = true\npopulation = 4\ngenerations = 2\nsurvivors = 2\nnodes = [6, 10]\n'
+        'min_train_size = 3\npriors = ["barabasi_albert_original", "layered_random"]\nshadow_fraction = 0.0\n'
+        'train_fraction = 0.5\n'
         'widths = [1, 2]\nfinal_top = 1\nfinal_seeds = 1\n'
         '[train]\nepochs = 1\ntrain_subset = 200\nval_subset = 64\ntest_subset = 64\nbatch_size = 32\n'
         '[final_train]\nepochs = 1\ntrain_subset = 200\nval_subset = 64\ntest_subset = 64\nbatch_size = 32\n'

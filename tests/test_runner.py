@@ -70,7 +70,7 @@ class FakeTrainer:
 
 
 def make_config(tmp_path, name="run", **changes) -> SearchConfig:
-    base = dict(task="mnist", out=str(tmp_path / name), storage=f"journal:{tmp_path / (name + '.log')}", population=6, generations=3, survivors=3, seed=7,
+    base = dict(task="mnist", strategy="ga", gating=True, out=str(tmp_path / name), storage=f"journal:{tmp_path / (name + '.log')}", population=6, generations=3, survivors=3, seed=7,
                 nodes=(6, 14), priors=("erdos_renyi", "watts_strogatz", "barabasi_albert"), min_train_size=4,
                 warmup_generations=1, shadow_fraction=0.3, progress=False, poll_interval=0.05)
     base.update(changes)

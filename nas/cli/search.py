@@ -22,7 +22,7 @@ from nas.training.device import set_threads
 @click.option("--generations", type=int, help="Generations to run.")
 @click.option("--survivors", type=int, help="Trained individuals kept as parents (and k of the k-th best).")
 @click.option("--strategy", type=str,
-              help="ga (default), random, tpe, nsga2, aging (regularized evolution), predictor (neural-predictor "
+              help="random (default: no other strategy beat it at equal cost, docs/results.md), ga, tpe, nsga2, aging (regularized evolution), predictor (neural-predictor "
                    "ranking of random draws) or bananas (mutations ranked by UCB); see docs/search.md.")
 @click.option("--aging-queue", type=int,
               help="--strategy aging: trained individuals kept in the queue, the oldest dropped first "
@@ -37,7 +37,7 @@ from nas.training.device import set_threads
 @click.option("--seed", type=int, help="Seed of the search (and of every training run).")
 @click.option("--second-objective", type=click.Choice(["nonzero_weights", "parameters", "flops"]),
               help="Minimised second objective: a Pareto front.")
-@click.option("--gating/--no-gating", default=None, help="Predictor gating (default on).")
+@click.option("--gating/--no-gating", default=None, help="Predictor gating: the predictor picks which proposed candidates train (default off).")
 @click.option("--predictor", "predictor_file", type=click.Path(dir_okay=False, exists=True),
               help="A saved predictor (nas predictor fit --out P.skops) that gates from generation 0.")
 @click.option("--epochs", type=int, help="Screening epochs per candidate (overrides the screening budget).")
