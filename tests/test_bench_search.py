@@ -5,6 +5,10 @@ reaches the same tables, and every bad input is one line with nothing written.""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
+import time
 
 import numpy as np
 import pandas as pd
@@ -196,3 +200,27 @@ def test_bench_search_help_names_the_outputs_and_the_ratio(capsys):
     text = capsys.readouterr().out
     for word in ("--compute-budget", "--weight-target", "--flops-target", "--resume", "compute ratio", "anytime.png"):
         assert word in text
+
+
+def _term_the_parent_then_wait(search, strategy, seed, resume, outputs, threads):
+    """Seed 0's job sends SIGTERM to the benchmark process (once its sibling has started); every job
+    then runs until interrupted."""
+    if seed == 0:
+        time.sleep(1)
+        os.kill(os.getppid(), signal.SIGTERM)
+    time.sleep(60)
+    raise AssertionError("the job was not interrupted")
+
+
+def test_sigterm_to_the_benchmark_stops_its_job_processes(monkeypatch):
+    """``kill PID`` of a ``--jobs`` benchmark interrupts its runs as Ctrl-C would; no job process
+    outlives it (they would keep writing run directories a --resume opens)."""
+    monkeypatch.setattr(bench_run, "JOB_CONTEXT", "fork")
+    monkeypatch.setattr(bench_run, "_run_one", _term_the_parent_then_wait)
+    previous = signal.getsignal(signal.SIGTERM)
+    todo = [(("random", seed), None, False) for seed in range(3)]
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        bench_run._run_jobs(todo, None, 2, None, lambda line: None)
+    assert time.perf_counter() - start < 30 and not multiprocessing.active_children()
+    assert signal.getsignal(signal.SIGTERM) is previous

@@ -31,7 +31,7 @@ def _strategies(ctx, param, value):
 @click.option("--task", help="Task: mnist, fashion_mnist, cifar10, reber, embedded_reber.")
 @click.option("--strategies", callback=_strategies, metavar="A,B,...",
               help="Comma-separated arms to compare (default ga,random): a strategy's name runs it without predictor "
-                   "gating, NAME+gate (e.g. ga+gate, the default search) with it. The baseline must be among them.")
+                   "gating, NAME+gate (e.g. ga+gate, the paper's predictor-gated search) with it. The baseline must be among them.")
 @click.option("--baseline", help="The strategy every other is compared with (default random).")
 @click.option("--seeds", type=int, help="Seeds per strategy (default 10; at least 2, and 3 to tell anything).")
 @click.option("--first-seed", type=int, help="Runs use seeds FIRST .. FIRST + SEEDS - 1 (default 0).")

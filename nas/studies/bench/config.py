@@ -9,7 +9,7 @@ differ only by strategy and seed, and runs of one seed share the search seed (co
 numbers: generation 0 draws the same candidates for ``ga`` and ``random``).
 
 A strategy name runs without predictor gating, so every strategy is compared on what it proposes;
-``NAME+gate`` (e.g. ``ga+gate``, the default search) runs it with gating, so gating's saving
+``NAME+gate`` (e.g. ``ga+gate``, the paper's predictor-gated search) runs it with gating, so gating's saving
 and its cost in quality are measured on the same seeds as the ungated arm (:func:`arm`).
 
 Examples

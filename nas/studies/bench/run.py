@@ -15,8 +15,13 @@ uninterrupted one would. The runner never writes the report: the CLI calls
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import multiprocessing
+import os
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -217,17 +222,51 @@ def run_bench(plan: BenchPlan, *, outputs: Callable[[], SearchOutputs] | None = 
 
 
 def _run_jobs(todo, outputs, jobs: int, threads: int | None, record: Callable[[dict], None]):
-    """``todo`` ``jobs`` at a time in separate processes, recorded as each finishes."""
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(JOB_CONTEXT))
+    """``todo`` ``jobs`` at a time in separate processes, recorded as each finishes. A run is handed
+    to the pool only when a job process is free, so none waits in its queue when the benchmark is
+    interrupted."""
+    waiting = iter(todo)
+    with _sigterm_interrupts_jobs():
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(JOB_CONTEXT))
+        try:
+            pending = set()
+            while True:
+                for (strategy, seed), search, resume in itertools.islice(waiting, jobs - len(pending)):
+                    pending.add(pool.submit(_run_one, search, strategy, seed, resume, outputs, threads))
+                if not pending:
+                    break
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record(future.result())
+        finally:  # on an error or Ctrl-C: no new run starts; the running ones stop at their next generation
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts_jobs():
+    """SIGTERM (``kill PID``, a scheduler's time limit) to the benchmark process acts as Ctrl-C does
+    to the whole process group: each job process gets SIGINT and stops its run where ``resume``
+    continues it, and this process raises KeyboardInterrupt. Without it the job processes outlive
+    their parent and keep writing run directories that a ``--resume`` would open beside them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+
+    raised = []
+
+    def interrupt(signum, frame):
+        for child in multiprocessing.active_children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGINT)
+        if not raised:  # a second SIGTERM must not break the shutdown that waits for the jobs
+            raised.append(signum)
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        pending = {pool.submit(_run_one, search, strategy, seed, resume, outputs, threads)
-                   for (strategy, seed), search, resume in todo}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                record(future.result())
-    finally:  # on an error or Ctrl-C: no new run starts; the running ones stop at their next generation
-        pool.shutdown(wait=True, cancel_futures=True)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_directories(config: BenchConfig) -> dict[tuple[str, int], Path]:
