@@ -142,7 +142,8 @@ def _naming(err: Exception, where: str) -> Exception:
     return err
 
 
-def genomes_from_files(files: Iterable[tuple[str, Path]], fmt: str | None = None, family: str = "ff") -> list[GenomeRecord]:
+def genomes_from_files(files: Iterable[tuple[str, Path]], fmt: str | None = None, family: str = "ff",
+                       width: int = 1, readout: str = "sinks") -> list[GenomeRecord]:
     """Import every ``(id, path)`` of :func:`collect_graph_files`, in-process.
 
     Returns
@@ -159,14 +160,15 @@ def genomes_from_files(files: Iterable[tuple[str, Path]], fmt: str | None = None
     records = []
     for graph_id, path in files:
         try:
-            genome = import_genome(path, fmt, family=family)
+            genome = import_genome(path, fmt, family=family, width=width, readout=readout)
         except SearchSpaceError as err:
             raise _naming(err, str(path)) from None
         records.append((graph_id, genome, str(path)))
     return records
 
 
-def import_genomes(paths: Sequence, fmt: str | None = None, family: str = "ff") -> list[GenomeRecord]:
+def import_genomes(paths: Sequence, fmt: str | None = None, family: str = "ff", width: int = 1,
+                   readout: str = "sinks") -> list[GenomeRecord]:
     r"""Turn many graph files (and directories of them) into genomes, all or nothing.
 
     :func:`collect_graph_files` then :func:`genomes_from_files`; each graph follows the import rule
@@ -180,6 +182,10 @@ def import_genomes(paths: Sequence, fmt: str | None = None, family: str = "ff") 
         Format of every file; default: each file's suffix.
     family : str
         Family of every genome (``ff``, ``rnn:gru``, ``cnn``, ...).
+    width : int
+        Units per vertex of every genome (1: the paper's networks).
+    readout : {"sinks", "last"}
+        Which vertices feed the output: every sink, or the last layer only (the paper's).
 
     Returns
     -------
@@ -194,7 +200,8 @@ def import_genomes(paths: Sequence, fmt: str | None = None, family: str = "ff") 
     EmptyGraphError
         A graph without edges (named).
     InvalidGenomeError
-        A graph with more than ``MAX_NODES`` nodes (named), or an unknown family.
+        A graph with more than ``MAX_NODES`` nodes (named), an unknown family or readout, or a
+        width below 1.
 
     Examples
     --------
@@ -205,7 +212,7 @@ def import_genomes(paths: Sequence, fmt: str | None = None, family: str = "ff") 
     [('path', (('add', 0, 1), ('add', 1, 2)))]
     """
     files, _ = collect_graph_files(paths, fmt)
-    return genomes_from_files(files, fmt, family=family)
+    return genomes_from_files(files, fmt, family=family, width=width, readout=readout)
 
 
 def genome_record_line(graph_id: str, genome: Genome, source: str) -> str:

@@ -157,15 +157,17 @@ def relabel_sorted(graph: nx.Graph) -> tuple[nx.Graph, dict]:
     return out, mapping
 
 
-def genome_from_graph(graph: nx.Graph, family: str = "ff") -> Genome:
-    """A genome of the ``explicit`` prior carrying ``graph``'s edges as ``("add", u, v)`` edits.
+def genome_from_graph(graph: nx.Graph, family: str = "ff", width: int = 1, readout: str = "sinks") -> Genome:
+    """A genome of the ``explicit`` prior carrying ``graph``'s edges as ``("add", u, v)`` edits,
+    built with ``width`` units per vertex and the ``readout`` it was made with (``last``: the
+    paper's last-layer readout; ``sinks``: every sink feeds the output).
 
     Raises
     ------
     EmptyGraphError
         No nodes or no edges (after dropping self-loops).
     InvalidGenomeError
-        Too many nodes (more than ``MAX_NODES``) or an unknown family.
+        Too many nodes (more than ``MAX_NODES``), an unknown family or readout, or a width below 1.
     """
     if graph.number_of_nodes() == 0:
         raise EmptyGraphError("the graph has no nodes; a sparse network needs at least two")
@@ -178,12 +180,13 @@ def genome_from_graph(graph: nx.Graph, family: str = "ff") -> Genome:
             "a sparse network needs at least one"
         )
     edits = tuple(("add", u, v) for u, v in sorted((min(a, b), max(a, b)) for a, b in relabelled.edges))
-    return Genome("explicit", {}, nodes=relabelled.number_of_nodes(), seed=0, family=family, edits=edits)
+    return Genome("explicit", {}, nodes=relabelled.number_of_nodes(), seed=0, family=family, edits=edits,
+                  width=width, readout=readout)
 
 
-def import_genome(path, fmt: str | None = None, family: str = "ff") -> Genome:
+def import_genome(path, fmt: str | None = None, family: str = "ff", width: int = 1, readout: str = "sinks") -> Genome:
     """:func:`read_graph` then :func:`genome_from_graph`."""
-    return genome_from_graph(read_graph(path, fmt), family=family)
+    return genome_from_graph(read_graph(path, fmt), family=family, width=width, readout=readout)
 
 
 def write_graph(genome_or_dag, path, fmt: str | None = None) -> Path:

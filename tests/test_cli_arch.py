@@ -8,7 +8,7 @@ import networkx as nx
 import pytest
 
 from nas.cli.main import main
-from search_spaces.features import FEATURE_NAMES
+from search_spaces.features import FEATURE_NAMES, graph_features
 from search_spaces.genome import Genome, architecture_key
 
 
@@ -120,6 +120,31 @@ def test_import_relabels_in_sorted_order(capsys, tmp_path):
     genome = Genome.from_json(out)
     assert genome.nodes == 3 and genome.edits == (("add", 0, 1), ("add", 1, 2))  # n1 < n2 < n10, loop dropped
     assert Genome.from_json((tmp_path / "g.json").read_text()) == genome
+
+
+def test_import_takes_the_width_and_readout_the_graphs_were_built_with(capsys, tmp_path):
+    """--readout last imports the paper's networks as such: the as-built features see it (a sink
+    below the last layer reaches no output), and --width / --readout reach every genome of --jsonl."""
+    path = tmp_path / "fork.edgelist"
+    path.write_text("0 1\n1 2\n0 3\n")
+    features = {}
+    for readout in ("sinks", "last"):
+        status, out, _ = run(capsys, "arch", "import", str(path), "--width", "4", "--readout", readout)
+        genome = Genome.from_json(out)
+        assert status == 0 and (genome.width, genome.readout) == (4, readout)
+        features[readout] = graph_features(genome)["reachable_share"]
+    assert features == {"sinks": 1.0, "last": 0.75}
+    other = tmp_path / "edge.edgelist"
+    other.write_text("0 1\n")
+    jsonl = tmp_path / "all.jsonl"
+    status, _, _ = run(capsys, "arch", "import", str(path), str(other), "--jsonl", str(jsonl), "--readout", "last")
+    genomes = [Genome.from_dict(json.loads(line)["genome"]) for line in jsonl.read_text().splitlines()]
+    assert status == 0 and [(g.width, g.readout) for g in genomes] == [(1, "last"), (1, "last")]
+    for bad in (["--width", "0"], ["--width", "999"], ["--readout", "first"]):
+        out = tmp_path / "bad.json"
+        status, _, err = run(capsys, "arch", "import", str(path), "--out", str(out), *bad)
+        lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("Usage:", "Try "))]
+        assert status != 0 and len(lines) == 1 and not out.exists(), (bad, err)  # click's usage lines aside
 
 
 def test_import_errors(capsys, tmp_path):

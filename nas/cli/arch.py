@@ -192,8 +192,12 @@ def export_cmd(genome_path, fmt, out_path):
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="One graph: also write the genome here.")
 @click.option("--jsonl", "jsonl_path", type=click.Path(dir_okay=False), default=None,
               help="Write every genome as a JSON line {id, genome, source} here (all or nothing).")
+@click.option("--width", type=click.IntRange(1), default=1, show_default=True,
+              help="Units per vertex of every imported network (1: the paper's).")
+@click.option("--readout", type=click.Choice(READOUTS), default="sinks", show_default=True,
+              help="Which vertices feed the output: every sink, or the last layer only (the paper's networks: last).")
 @click.option("--force", is_flag=True, help="Overwrite an existing --jsonl file.")
-def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, force):
+def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, width, readout, force):
     """Turn your own graphs into genomes (prior `explicit`, edges carried as edits).
 
     One graph file: print its genome JSON. Several files or a directory (walked recursively; files
@@ -204,7 +208,7 @@ def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, force):
     """
     batch = jsonl_path is not None or len(graph_paths) > 1 or Path(graph_paths[0]).is_dir()
     if not batch:
-        genome = import_genome(graph_paths[0], fmt, family=family)
+        genome = import_genome(graph_paths[0], fmt, family=family, width=width, readout=readout)
         text = genome.to_json()
         if out_path:
             Path(out_path).write_text(text + "\n")
@@ -216,7 +220,7 @@ def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, force):
         # checked first, so that a long import is not wasted (write_output checks again)
         raise GraphFormatError(f"output file {jsonl_path!r} exists; expected a new path (or pass --force to overwrite)")
     files, skipped = collect_graph_files(graph_paths, fmt)
-    records = genomes_from_files(files, fmt, family=family)
+    records = genomes_from_files(files, fmt, family=family, width=width, readout=readout)
     summary = f"read {len(records)} graphs; skipped {len(skipped)} files whose suffix is no {fmt or 'graph'} format"
     if jsonl_path is None:
         for record in records:  # nothing is printed before every file parsed
