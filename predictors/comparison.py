@@ -308,9 +308,11 @@ def compare_predictors(
     random_state : int
         Seeds the splits, every unset model seed and the bootstrap.
     groups : sequence, optional
-        Group labels: the splits then keep groups whole (``cv="group_kfold"`` by default here,
-        or ``"logo"``).
+        Group labels: the splits then keep groups whole.
     cv : {"kfold", "group_kfold", "logo"}, optional
+        As in :func:`predictors.evaluate` and :func:`predictors.cv_splits`: leave one group out
+        by default with ``groups`` (so two groups give two folds, each prior predicted from the
+        other), K-fold without.
     metrics : sequence of str
         Of :data:`predictors.METRICS` (default R², Kendall τ, Spearman ρ).
     n_bootstrap : int
@@ -327,8 +329,6 @@ def compare_predictors(
         groups for the splits.
     """
     names, metrics, n, y = _check_inputs(pipelines, X, y, metrics)
-    if groups is not None and cv is None:
-        cv = "group_kfold"
     plan = cv_splits(n, folds=n_splits, repeats=n_repeats, random_state=random_state, groups=groups, cv=cv)
     k = default_k(n)
     oof, fold_values, per_repeat = _cross_validate(names, pipelines, X, y, plan, k, metrics, random_state)

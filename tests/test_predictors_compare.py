@@ -14,6 +14,7 @@ from sklearn.preprocessing import FunctionTransformer, MinMaxScaler
 from predictors import (
     GraphFeatures,
     compare_predictors,
+    evaluate,
     load_predictor,
     make_paper_predictor,
     make_predictor,
@@ -123,10 +124,22 @@ def test_grouped_comparison_keeps_relatives_together(data):
     df, y = data
     relatives = np.arange(len(df)) // 4
     result = compare_predictors({"a": make_predictor("knn", group="size"), "b": make_predictor("bayes_ridge", group="size")},
-                                df, y, n_splits=4, n_repeats=2, groups=relatives, n_bootstrap=0)  # fmt: skip
+                                df, y, n_splits=4, n_repeats=2, groups=relatives, cv="group_kfold", n_bootstrap=0)  # fmt: skip
     assert result.cv == "group_kfold"
     for train, test in result.splits:
         assert not set(relatives[train]) & set(relatives[test])
+
+
+def test_groups_mean_what_they_mean_in_evaluate_leave_one_group_out(data):
+    """With groups and no cv the comparison splits as predictors.evaluate does: one group left out
+    per fold, so two priors give two folds (each predicted from the other) instead of an error."""
+    df, y = data
+    two = np.where(np.arange(len(df)) % 2 == 0, "erdos_renyi", "watts_strogatz")
+    pipes = {"a": make_predictor("knn", group="size"), "b": make_predictor("bayes_ridge", group="size")}
+    result = compare_predictors(pipes, df, y, n_splits=5, n_repeats=3, groups=two, n_bootstrap=0)
+    single = evaluate(make_predictor("knn", group="size"), df, y, groups=two, n_bootstrap=0)
+    assert result.cv == single.cv == "logo" and len(result.splits) == 2
+    assert [set(two[test]) for _, test in result.splits] == [{"erdos_renyi"}, {"watts_strogatz"}]
 
 
 def test_bad_inputs(data):
