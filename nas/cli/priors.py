@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from nas.cli.options import old_spelling, parse_key_values, renamed
 from nas.exceptions import ConfigError
 from nas.studies.priors.config import PRESETS, build_study_config
-from nas.studies.priors.report import write_report
+from nas.studies.priors.report import write_external_report, write_report
 from nas.studies.priors.run import run_study
 from nas.studies.priors.store import StudyStore
 from nas.training.device import set_threads
@@ -112,11 +113,43 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
 
 
 @cli.command("report")
-@click.argument("folder", type=click.Path(file_okay=False))
+@click.argument("folder", type=click.Path(file_okay=False), required=False)
+@click.option("--evaluations", "evaluations", type=click.Path(dir_okay=False),
+              help="Instead of FOLDER: a study run elsewhere, one row per training run with a genome column "
+                   "(nas arch import + nas arch join write one).")
+@click.option("--prior-column", help="--evaluations: the column naming each run's prior.")
+@click.option("--cell-column", help="--evaluations: the column naming each run's cell (default: the genome's family).")
+@click.option("--target", default="test_accuracy", show_default=True, help="--evaluations: the metric compared.")
+@click.option("--id-column", help="--evaluations: the column identifying a genome (default: the genome's key); "
+                                  "rows of one genome are its runs.")
+@click.option("--chance", type=float, help="--evaluations: chance-level accuracy; genomes at chance count as failed.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="--evaluations: the report's folder (default: FILE's stem + _priors_report beside it).")
 @click.option("--no-predictor", is_flag=True, help="Leave the predictor study out.")
 @click.option("--repeats", type=int, default=10, show_default=True, help="Repeats of the 5-fold cross-validation.")
-def report_cmd(folder, no_predictor, repeats):
-    """Rebuild FOLDER/report.md from a study's finished runs (also while it runs or after it stopped)."""
+def report_cmd(folder, evaluations, prior_column, cell_column, target, id_column, chance, out, no_predictor, repeats):
+    """Rebuild FOLDER/report.md from a study's finished runs (also while it runs or after it stopped),
+    or build the same report from a study run elsewhere (--evaluations FILE --prior-column C)."""
     if repeats < 1:
         raise ConfigError(f"--repeats must be an integer >= 1, got {repeats}")
-    click.echo(f"report: {write_report(folder, predictor=not no_predictor, repeats=repeats)}")
+    external = {"--prior-column": prior_column, "--cell-column": cell_column, "--id-column": id_column,
+                "--chance": chance, "--out": out}
+    if evaluations is None:
+        if folder is None:
+            raise ConfigError("expected a study FOLDER or --evaluations FILE --prior-column C, got neither")
+        given = [flag for flag, value in external.items() if value is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} belong to --evaluations; a study FOLDER's report reads its own settings")
+        click.echo(f"report: {write_report(folder, predictor=not no_predictor, repeats=repeats)}")
+        return
+    if folder is not None:
+        raise ConfigError(f"expected a study FOLDER or --evaluations FILE, got both ({folder!r} and {evaluations!r})")
+    if prior_column is None:
+        raise ConfigError("--evaluations needs --prior-column (the column naming each run's prior)")
+    source = Path(evaluations)
+    out = Path(out) if out else source.with_name(f"{source.stem}_priors_report")
+    if out.exists() and any(out.iterdir()) and not (out / "statistics.json").is_file():
+        raise ConfigError(f"--out {str(out)!r} holds other files; expected a new or empty folder, or an earlier report's")
+    path = write_external_report(source, out, prior_column=prior_column, cell_column=cell_column, target=target,
+                                 id_column=id_column, chance=chance, predictor=not no_predictor, repeats=repeats)
+    click.echo(f"report: {path}")

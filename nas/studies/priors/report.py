@@ -24,6 +24,7 @@ import predictors
 from nas.exceptions import StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
+from nas.studies.priors.external import external_table
 from nas.studies.priors.run import counts, diverged
 from nas.studies.priors.store import RUN_FIELDS, StudyStore
 from predictors.metrics import compute_metric
@@ -31,7 +32,7 @@ from predictors.plots import plot_learning_curve
 from search_spaces.features import graph_features
 from search_spaces.genome import Genome
 
-__all__ = ["genome_table", "study_statistics", "write_report", "MIN_PREDICTOR_GENOMES"]
+__all__ = ["genome_table", "study_statistics", "write_external_report", "write_report", "MIN_PREDICTOR_GENOMES"]
 
 #: Fewer complete genomes in a cell than this: no predictor study for it.
 MIN_PREDICTOR_GENOMES = 20
@@ -101,7 +102,8 @@ def _prior_rows(frame: pd.DataFrame, seed: int) -> list[dict]:
         acc = part[TARGET].to_numpy()
         low, high = stats.mean_interval(acc, seed=seed)
         rows.append({"prior": prior, "n": int(acc.size), "mean": float(acc.mean()), "low": low, "high": high,
-                     "median": float(np.median(acc)), "best": float(acc.max()), "failed_share": float(part["failed"].mean()),
+                     "median": float(np.median(acc)), "best": float(acc.max()),
+                     "failed_share": float(part["failed"].mean()) if part["failed"].notna().all() else math.nan,
                      "seed_sd": float(part[f"{TARGET}_std"].mean())})
     return rows
 
@@ -138,7 +140,8 @@ def _predictor_study(frame: pd.DataFrame, seed: int, repeats: int) -> dict:
 def study_statistics(frame: pd.DataFrame, facts: dict, *, predictor: bool = True, repeats: int = 10,
                      seed: int = 0) -> dict:
     """Every figure of the report, per family (cell), as a JSON-shaped dict (plus the correlation tables)."""
-    config = facts["config"]
+    seeds = _seeds(facts)
+    match = facts["config"].match if "config" in facts else "none"
     out: dict = {"cells": {}}
     for family, part in frame.groupby("family", sort=False):
         cell: dict = {"genomes": len(part), "priors": _prior_rows(part, seed)}
@@ -146,16 +149,18 @@ def study_statistics(frame: pd.DataFrame, facts: dict, *, predictor: bool = True
         if len(by_prior) >= 2 and all(v.size >= 2 for v in by_prior.values()):
             tests = stats.compare_groups(by_prior)
             cell["kruskal"], cell["pairs"] = tests["kruskal"], tests["pairs"].to_dict("records")
-        seeds = part[[f"{TARGET}_seed{k}" for k in range(config.seeds)]].to_numpy()
-        if len(part) >= 3:
-            cell["noise"] = stats.noise_ceiling(seeds, seed=seed)
+        runs = part[[f"{TARGET}_seed{k}" for k in range(seeds)]].to_numpy()
+        if seeds < 2:
+            cell["no_noise"] = "one run per genome: the seed noise and the noise ceiling cannot be computed"
+        elif len(part) >= 3:
+            cell["noise"] = stats.noise_ceiling(runs, seed=seed)
         features = _features(part)
         cell["_correlations"] = stats.correlations(features, part[TARGET])
         cell["_correlations_by_prior"] = {p: stats.correlations(features.loc[g.index], g[TARGET])
                                           for p, g in part.groupby("prior", sort=False)}
-        if config.match != "none":
+        if match != "none":
             dev = (part["match_value"] - part["match_target"]).abs() / part["match_target"]
-            cell["match"] = {"kind": config.match, "median_rel_dev": float(dev.median()), "max_rel_dev": float(dev.max())}
+            cell["match"] = {"kind": match, "median_rel_dev": float(dev.median()), "max_rel_dev": float(dev.max())}
         if not predictor:
             cell["no_predictor"] = "left out (--no-predictor)"
         elif part[TARGET].nunique() < 2:
@@ -166,6 +171,11 @@ def study_statistics(frame: pd.DataFrame, facts: dict, *, predictor: bool = True
             cell["predictor"] = _predictor_study(part, seed, repeats)
         out["cells"][family] = cell
     return out
+
+
+def _seeds(facts: dict) -> int:
+    """Runs per genome in the table's ``*_seed<k>`` columns."""
+    return int(facts["seeds"]) if "seeds" in facts else int(facts["config"].seeds)
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -185,7 +195,7 @@ def _interval(mean, low, high, spec=".4f") -> str:
     return f"{_f(mean, spec)} [{_f(low, spec)}, {_f(high, spec)}]"
 
 
-def _plots(folder: Path, frame: pd.DataFrame, result: dict) -> list[tuple[str, str]]:
+def _plots(folder: Path, frame: pd.DataFrame, result: dict, facts: dict) -> list[tuple[str, str]]:
     families = list(result["cells"])
     fig = Figure(figsize=(4.2 * len(families), 4))
     FigureCanvasAgg(fig)
@@ -204,6 +214,18 @@ def _plots(folder: Path, frame: pd.DataFrame, result: dict) -> list[tuple[str, s
     fig.tight_layout()
     fig.savefig(folder / "accuracy_by_prior.png", dpi=110)
     plots = [("accuracy_by_prior.png", "Test accuracy by prior (one point per genome)")]
+    if _seeds(facts) >= 2:
+        plots.append(_seed_agreement(folder, frame, families))
+    for family, cell in result["cells"].items():
+        curve = cell.get("predictor", {}).get("_curve")
+        if curve is not None:
+            name = f"learning_curve_{family.replace(':', '_')}.png"
+            plot_learning_curve(curve, folder / name)
+            plots.append((name, f"{family}: predictor R² and Kendall τ against training architectures (held-out 20 %)"))
+    return plots
+
+
+def _seed_agreement(folder: Path, frame: pd.DataFrame, families: list[str]) -> tuple[str, str]:
     fig = Figure(figsize=(4.2 * len(families), 4))
     FigureCanvasAgg(fig)
     for k, family in enumerate(families):
@@ -218,22 +240,31 @@ def _plots(folder: Path, frame: pd.DataFrame, result: dict) -> list[tuple[str, s
         ax.set_title(f"{family}: same genome, two training seeds")
     fig.tight_layout()
     fig.savefig(folder / "seed_agreement.png", dpi=110)
-    plots.append(("seed_agreement.png", "The same genome trained with two seeds: the seed noise"))
-    for family, cell in result["cells"].items():
-        curve = cell.get("predictor", {}).get("_curve")
-        if curve is not None:
-            name = f"learning_curve_{family.replace(':', '_')}.png"
-            plot_learning_curve(curve, folder / name)
-            plots.append((name, f"{family}: predictor R² and Kendall τ against training architectures (held-out 20 %)"))
-    return plots
+    return ("seed_agreement.png", "The same genome trained with two seeds: the seed noise")
 
 
-def _markdown(facts: dict, result: dict, plots) -> str:
+def _header(facts: dict) -> list[str]:
+    """The report's opening lines: the study's settings, or where an external study came from."""
+    if facts.get("external"):
+        cell = f"column `{facts['cell_column']}`" if facts["cell_column"] else "the genomes' family"
+        runs = (f"{facts['runs_min']}" if facts["runs_min"] == facts["runs_max"]
+                else f"{facts['runs_min']}–{facts['runs_max']} (the noise section uses the first {facts['runs_min']})")
+        chance = (f"failed = accuracy ≤ chance ({facts['chance']}) + {facts['fail_margin']}" if facts["chance"] is not None
+                  else "no chance level given (--chance), so no genome is called failed")
+        return ["# Prior study: evaluations from elsewhere", "",
+                f"- Source: `{facts['source']}`; priors: column `{facts['prior_column']}`; cells: {cell}",
+                f"- **{facts['complete']} genomes**, {facts['runs']} runs; runs per genome: {runs}",
+                f"- Label: mean of `{facts['target']}` over a genome's runs (called test accuracy below); {chance}",
+                ""]
+    return _study_header(facts)
+
+
+def _study_header(facts: dict) -> list[str]:
     config = facts["config"]
     rules = ", ".join(f"`{p}`" for p in config.priors)
     train = ", ".join(f"{k}={v}" for k, v in config.train) or "the task's budget"
     lines = [f"# Prior study: {config.task}", ""]
-    lines += [f"- Cells (families): {', '.join(config.families)}; priors: {rules}",
+    return lines + [f"- Cells (families): {', '.join(config.families)}; priors: {rules}",
               f"- {config.per_prior} genomes per prior and cell, {config.seeds} training seeds each; nodes "
               f"{config.nodes[0]}–{config.nodes[1]} (the i-th genome of every prior has the same size); width "
               f"{config.width}; readout `{config.readout}`; matching: {config.match}",
@@ -245,12 +276,16 @@ def _markdown(facts: dict, result: dict, plots) -> str:
               f"- Label: mean test accuracy over the seeds; a diverged run counts as chance ({facts['chance']:.3f}); "
               f"failed = any run diverged or accuracy ≤ chance + {config.fail_margin}",
               ""]
+
+
+def _markdown(facts: dict, result: dict, plots) -> str:
+    lines = _header(facts)
     for family, cell in result["cells"].items():
         lines += [f"## {family}", "", "### Accuracy by prior", "",
                   "| prior | n | mean [95 % BCa CI] | median | best | failed | mean seed SD |", "|---|---|---|---|---|---|---|"]
         for r in cell["priors"]:
             lines.append(f"| {r['prior']} | {r['n']} | {_interval(r['mean'], r['low'], r['high'])} | {_f(r['median'])} | "
-                         f"{_f(r['best'])} | {r['failed_share']:.0%} | {_f(r['seed_sd'])} |")
+                         f"{_f(r['best'])} | {_f(r['failed_share'], '.0%')} | {_f(r['seed_sd'])} |")
         if "kruskal" in cell:
             k = cell["kruskal"]
             lines += ["", f"Kruskal–Wallis across priors: H = {k['H']:.2f}, p = {_p(k['p'])} (n = {k['n']} genomes, "
@@ -281,6 +316,8 @@ def _markdown(facts: dict, result: dict, plots) -> str:
                 lines.append("- A repeatability at or below 0: the seed-to-seed spread is as large as the spread between "
                              "genomes, so these labels hold no measurable structural signal and no predictor can reach "
                              "an R² above 0 on them (the ceiling is 0).")
+        if "no_noise" in cell:
+            lines += ["", "### Seed noise and the noise ceiling", "", f"*Cannot be computed: {cell['no_noise']}.*"]
         corr = cell["_correlations"]
         if not corr.empty:
             lines += ["", "### Feature–accuracy correlations (top 10 by |Spearman ρ|, all genomes of the cell)", "",
@@ -297,8 +334,10 @@ def _markdown(facts: dict, result: dict, plots) -> str:
         lines.append("")
     lines += ["## Plots", ""] + [f"![{title}]({name})\n\n*{title}*\n" for name, title in plots]
     lines += ["## Files", "", "- `evaluations.csv`: one row per complete genome (`nas predictor evaluate --data "
-              "evaluations.csv --target test_accuracy`)", "- `runs.jsonl`: every training run; `genomes.jsonl`: every "
-              "genome; `study.json`: settings and versions; `statistics.json`: every figure above", ""]
+              "evaluations.csv --target test_accuracy`)"]
+    if not facts.get("external"):
+        lines.append("- `runs.jsonl`: every training run; `genomes.jsonl`: every genome; `study.json`: settings and versions")
+    lines += ["- `statistics.json`: every figure above; `correlations.csv`: every feature's correlations", ""]
     return "\n".join(lines)
 
 
@@ -348,13 +387,35 @@ def write_report(folder, *, predictor: bool = True, repeats: int = 10, seed: int
     frame, facts = genome_table(folder)
     if frame.empty:
         raise StudyError(f"{str(folder)!r}: no genome has finished all {facts['config'].seeds} seeds yet; nothing to report")
+    return _write(folder, frame, facts, predictor=predictor, repeats=repeats, seed=seed)
+
+
+def write_external_report(path, out, *, prior_column: str, cell_column: str | None = None,
+                          target: str = "test_accuracy", id_column: str | None = None, chance: float | None = None,
+                          predictor: bool = True, repeats: int = 10, seed: int = 0) -> Path:
+    """:func:`write_report` for a study run elsewhere (:func:`nas.studies.priors.external.external_table`),
+    into the folder ``out`` (created; its report files are replaced).
+
+    Raises
+    ------
+    EvaluationDataError, StudyError
+        See :func:`~nas.studies.priors.external.external_table`; nothing is written then.
+    """
+    frame, facts = external_table(path, prior_column=prior_column, cell_column=cell_column, target=target,
+                                  id_column=id_column, chance=chance)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    return _write(folder, frame, facts, predictor=predictor, repeats=repeats, seed=seed)
+
+
+def _write(folder: Path, frame: pd.DataFrame, facts: dict, *, predictor: bool, repeats: int, seed: int) -> Path:
     result = study_statistics(frame, facts, predictor=predictor, repeats=repeats, seed=seed)
     write_text_atomic(folder / "evaluations.csv", frame.to_csv(index=False))
     corr = pd.concat([cell["_correlations"].assign(family=f, prior="all") for f, cell in result["cells"].items()]
                      + [t.assign(family=f, prior=p) for f, cell in result["cells"].items()
                         for p, t in cell["_correlations_by_prior"].items()], ignore_index=True)
     write_text_atomic(folder / "correlations.csv", corr.to_csv(index=False))
-    plots = _plots(folder, frame, result)
+    plots = _plots(folder, frame, result, facts)
     write_json_atomic(folder / "statistics.json", to_jsonable(_jsonable(result)))
     return write_text_atomic(folder / "report.md", _markdown(facts, result, plots))
 
