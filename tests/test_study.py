@@ -214,6 +214,11 @@ def test_study_finds_the_planted_prior_and_writes_its_report(tmp_path, shared_da
     assert {"icc1", "icc_mean", "within_sd"} <= set(result["noise"])
     report = (folder / "report.md").read_text()
     assert "Kruskal–Wallis" in report and "ICC(1)" in report and "Spearman" in report
+    # every run keeps its learning curve; the report reads adequacy and a verdict from them
+    assert all(len(r["curve"]["val_accuracy"]) == r["epochs"] for r in records)
+    assert frame["val_curve"].map(lambda c: len(json.loads(c))).min() >= 1 and "last_gain" in frame
+    verdict = result["adequacy"]["verdicts"][0]["verdict"]
+    assert verdict == "layered_random better than watts_strogatz" and "### Budget adequacy" in report
     for name in ("accuracy_by_prior.png", "seed_agreement.png", "correlations.csv"):
         assert (folder / name).stat().st_size > 0
     # evaluations.csv is what `nas predictor` reads
@@ -372,6 +377,8 @@ def test_a_study_whose_runs_all_diverged_reports_every_network_failed(tmp_path):
     assert all(r["failed_share"] == 1.0 and r["mean"] == pytest.approx(0.1) for r in cell["priors"])
     report = (tmp_path / "study" / "report.md").read_text()
     assert "every genome has the same accuracy" in report and "repeatability is undefined" in report
+    assert [v["verdict"] for v in cell["adequacy"]["verdicts"]] == [
+        "budget too small to compare these priors (100% of a prior's genomes at chance)"]  # never "no difference"
 
 
 @pytest.mark.parametrize("line, match", [

@@ -59,14 +59,24 @@ def counts(record: dict) -> bool:
     return _error(record) is None or diverged(record)
 
 
+#: Per-epoch values kept in a run's ``curve`` (from the training history).
+CURVE_KEYS = ("val_accuracy", "val_loss", "train_loss")
+
+
 def _record(genome_id: str, seed: int, outcome) -> dict:
     if outcome.metrics is None:
         return {"id": genome_id, "seed": seed, "error": outcome.error}
     out = {"id": genome_id, "seed": seed, "error": None}
     for key in RUN_FIELDS:
-        value = outcome.metrics.get(key)
-        out[key] = None if isinstance(value, float) and not math.isfinite(value) else value
+        out[key] = _finite(outcome.metrics.get(key))
+    history = outcome.metrics.get("history")
+    if isinstance(history, list) and history:  # the learning curve: the study can be re-read at any epoch
+        out["curve"] = {key: [_finite(h.get(key)) for h in history] for key in CURVE_KEYS}
     return out
+
+
+def _finite(value):
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig | None = None) -> Path:
