@@ -9,11 +9,22 @@ import click
 
 from nas.cli.options import old_spelling, parse_key_values, renamed
 from nas.exceptions import ConfigError
+from nas.provenance import write_json_atomic
+from nas.studies.priors.calibration import (
+    CALIBRATION_FILE,
+    DEFAULT_TAU,
+    check_calibration,
+    check_ladder,
+    check_sample,
+    read_ladder,
+    write_calibration,
+)
 from nas.studies.priors.config import PRESETS, build_study_config
 from nas.studies.priors.report import write_external_report, write_report
 from nas.studies.priors.run import run_study
 from nas.studies.priors.store import StudyStore
 from nas.training.device import set_threads
+from nas.training.tasks import get_task
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
@@ -49,51 +60,126 @@ def presets_cmd():
     click.echo(json.dumps({k: {**v, "train": dict(v["train"])} for k, v in PRESETS.items()}, indent=2))
 
 
+def _study_options(command):
+    """The options of a study's settings and of where it runs (shared by evaluate and calibrate)."""
+    for option in reversed(_STUDY_OPTIONS):
+        command = option(command)
+    return command
+
+
+_STUDY_OPTIONS = [
+    click.option("--task", help="Task (mnist, fashion_mnist, reber, reber_paper, ...)."),
+    click.option("--priors", help="Comma-separated priors, each optionally with rules: watts_strogatz:k=n//5,p=1."),
+    click.option("--per-prior", type=int, help="Genomes per prior and family (K >= 2)."),
+    click.option("--seeds", type=int, help="Training seeds per genome (S >= 2)."),
+    click.option("--family", help="Model family or comma-separated families (cells), e.g. ff, rnn:gru, rnn:gru,rnn:lstm."),
+    click.option("--nodes", type=(int, int), metavar="LOW HIGH", help="Graph sizes (the same sizes for every prior)."),
+    click.option("--width", type=int, help="Units per vertex (default 16 for ff, else 1)."),
+    click.option("--readout", type=click.Choice(["sinks", "last"]), help="What the output reads (last: the paper's)."),
+    click.option("--match", type=click.Choice(["none", "edges", "weights"]), help="Compare priors at equal edges or nonzero weights."),
+    click.option("--seed", type=int, help="Seed of the genome draws (training seeds are 0 .. S-1)."),
+    click.option("--epochs", type=int, help="Training epochs (overrides the budget)."),
+    click.option("--train", "train_pairs", multiple=True, metavar="KEY=VALUE", help="Any TrainConfig option, e.g. --train lr=0.02."),
+    click.option("--fail-margin", type=float, help="Failed: accuracy at most chance + this (default 0.05)."),
+    click.option("--cohort-size", type=int,
+                 help="Genomes trained together per call (default 32; at most these are lost on a kill)."),
+    old_spelling("--batch", "batch", type=int),
+    click.option("--preset", help="A named study (nas priors presets), e.g. stier2021-reber; options override it."),
+    click.option("--quick", is_flag=True, help="Small per-task budget: minutes on a 2-core CPU."),
+    click.option("--out", required=True, type=click.Path(), help="Study folder (new, or the study to --resume)."),
+    click.option("--resume", is_flag=True, help="Continue the study in --out; given settings must equal the stored ones."),
+    click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache)."),
+    click.option("--allow-partial-data", is_flag=True, default=None, help="Use a truncated dataset file anyway."),
+    click.option("--device", help="Torch device (default: cuda if available, else cpu)."),
+    click.option("--no-progress", is_flag=True, help="No progress bar."),
+    click.option("--threads", type=int, help="CPU threads for torch in this process."),
+]
+
+
 @cli.command("evaluate")
-@click.option("--task", help="Task (mnist, fashion_mnist, reber, reber_paper, ...).")
-@click.option("--priors", help="Comma-separated priors, each optionally with rules: watts_strogatz:k=n//5,p=1.")
-@click.option("--per-prior", type=int, help="Genomes per prior and family (K >= 2).")
-@click.option("--seeds", type=int, help="Training seeds per genome (S >= 2).")
-@click.option("--family", help="Model family or comma-separated families (cells), e.g. ff, rnn:gru, rnn:gru,rnn:lstm.")
-@click.option("--nodes", type=(int, int), metavar="LOW HIGH", help="Graph sizes (the same sizes for every prior).")
-@click.option("--width", type=int, help="Units per vertex (default 16 for ff, else 1).")
-@click.option("--readout", type=click.Choice(["sinks", "last"]), help="What the output reads (last: the paper's).")
-@click.option("--match", type=click.Choice(["none", "edges", "weights"]), help="Compare priors at equal edges or nonzero weights.")
-@click.option("--seed", type=int, help="Seed of the genome draws (training seeds are 0 .. S-1).")
-@click.option("--epochs", type=int, help="Training epochs (overrides the budget).")
-@click.option("--train", "train_pairs", multiple=True, metavar="KEY=VALUE", help="Any TrainConfig option, e.g. --train lr=0.02.")
-@click.option("--fail-margin", type=float, help="Failed: accuracy at most chance + this (default 0.05).")
-@click.option("--cohort-size", type=int,
-              help="Genomes trained together per call (default 32; at most these are lost on a kill).")
-@old_spelling("--batch", "batch", type=int)
-@click.option("--preset", help="A named study (nas priors presets), e.g. stier2021-reber; options override it.")
-@click.option("--quick", is_flag=True, help="Small per-task budget: minutes on a 2-core CPU.")
-@click.option("--out", required=True, type=click.Path(), help="Study folder (new, or the study to --resume).")
-@click.option("--resume", is_flag=True, help="Continue the study in --out; given settings must equal the stored ones.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
-@click.option("--allow-partial-data", is_flag=True, default=None, help="Use a truncated dataset file anyway.")
-@click.option("--device", help="Torch device (default: cuda if available, else cpu).")
+@_study_options
+@click.option("--calibration", type=click.Path(file_okay=False),
+              help="A finished nas priors calibrate folder: train for the epochs it chose and show its ladder in the report.")
 @click.option("--no-predictor", is_flag=True, help="Leave the predictor study out of the report.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--threads", type=int, help="CPU threads for torch in this process.")
 def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, match, seed, epochs, train_pairs,
-                 fail_margin, cohort_size, batch, preset, quick, out, resume, data_dir, allow_partial_data, device, no_predictor,
-                 no_progress, threads):
+                 fail_margin, cohort_size, batch, preset, quick, out, resume, data_dir, allow_partial_data, device,
+                 no_progress, threads, calibration, no_predictor):
     """Sample K genomes per prior, train each with S seeds (cohorts trained together), and write the study report.
 
     Every finished run is appended to OUT/runs.jsonl at once, so a killed study continues with
     the same command plus --resume and loses at most the cohort in flight. OUT/report.md
-    compares the priors (Kruskal-Wallis, Holm-corrected Mann-Whitney, Cliff's delta), reports
-    the seed noise and its ceiling on R², feature correlations and a cross-validated predictor.
+    compares the priors (Kruskal-Wallis, Holm-corrected Mann-Whitney, Cliff's delta), says per cell
+    whether the budget can tell them apart, reports the seed noise and its ceiling on R², feature
+    correlations and a cross-validated predictor. With --calibration CAL the study trains for the
+    epochs CAL chose and its report shows CAL's ladder.
     """
     set_threads(threads)
-    cohort_size = renamed(cohort_size, batch, "--cohort-size", "--batch")
-    settings = dict(task=task, priors=_split(priors), per_prior=per_prior, seeds=seeds, families=_split(family),
-                    nodes=nodes, width=width, readout=readout, match=match, seed=seed,
-                    train=_train_options(train_pairs, epochs), fail_margin=fail_margin)
-    runtime = dict(out=out, data_dir=data_dir, device=device, allow_partial_data=allow_partial_data,
-                   cohort_size=cohort_size,
-                   progress=False if no_progress else None)
+    ladder = None
+    if calibration is not None:
+        if epochs is not None:
+            raise ConfigError("--epochs and --calibration both set the budget; expected one of them")
+        ladder = read_ladder(calibration)
+        epochs = ladder["chosen_epochs"]
+    config, requested = _study_config(locals())
+    if ladder is not None:
+        check_calibration(config, StudyStore(calibration).settings())
+    folder = _run(config, resume, requested, out)
+    if ladder is not None:
+        write_json_atomic(Path(folder) / CALIBRATION_FILE, ladder)
+    path = write_report(folder, predictor=not no_predictor)
+    click.echo(f"study folder: {folder} (report: {path})")
+
+
+@cli.command("calibrate")
+@_study_options
+@click.option("--ladder", "ladder_text", default="1,2,4,8", show_default=True, metavar="E1,E2,...",
+              help="Budgets to try, in epochs; each is read from the learning curves of runs trained to the "
+                   "reference (the study's budget), so one training serves every rung.")
+@click.option("--sample", type=int, default=4, show_default=True,
+              help="Genomes per prior and cell in the calibration subsample (at least 2).")
+@click.option("--tau", type=float, default=DEFAULT_TAU, show_default=True,
+              help="Kendall tau against the reference a rung's genome ranking must reach in every cell.")
+def calibrate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, match, seed, epochs, train_pairs,
+                  fail_margin, cohort_size, batch, preset, quick, out, resume, data_dir, allow_partial_data, device,
+                  no_progress, threads, ladder_text, sample, tau):
+    """Find the cheapest budget whose prior verdicts and genome ranking agree with the study's full one.
+
+    Trains SAMPLE genomes per prior and cell with the study's seeds at its budget (the reference)
+    as a normal, resumable study in OUT, reads every rung of --ladder from the runs' learning
+    curves, and writes OUT/calibration.json and calibration.md. Then run the study with
+    nas priors evaluate ... --calibration OUT.
+    """
+    set_threads(threads)
+    if per_prior is not None:
+        raise ConfigError("--per-prior is the study's size; the calibration subsample is --sample")
+    if not 0 < tau <= 1:
+        raise ConfigError(f"--tau must be in (0, 1], got {tau}")
+    try:
+        rungs_asked = [int(part) for part in ladder_text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--ladder: expected comma-separated epochs like 1,2,4,8, got {ladder_text!r}") from None
+    check_sample(sample)
+    per_prior = sample
+    config, requested = _study_config(locals())
+    reference = get_task(config.task).default_config(**config.train_options).epochs
+    rungs = check_ladder(rungs_asked, reference, sample)  # before any training
+    folder = _run(config, resume, requested, out)
+    result = write_calibration(folder, rungs, tau)
+    click.echo(f"calibration: {folder}/calibration.md; chosen budget {result['chosen_epochs']} epochs of "
+               f"{result['reference_epochs']}; run the study with nas priors evaluate ... --calibration {folder}")
+
+
+def _study_config(given: dict):
+    """The study config (and the settings asked for explicitly, for --resume) from a command's options."""
+    cohort_size = renamed(given["cohort_size"], given["batch"], "--cohort-size", "--batch")
+    settings = dict(task=given["task"], priors=_split(given["priors"]), per_prior=given["per_prior"],
+                    seeds=given["seeds"], families=_split(given["family"]), nodes=given["nodes"], width=given["width"],
+                    readout=given["readout"], match=given["match"], seed=given["seed"],
+                    train=_train_options(given["train_pairs"], given["epochs"]), fail_margin=given["fail_margin"])
+    runtime = dict(out=given["out"], data_dir=given["data_dir"], device=given["device"],
+                   allow_partial_data=given["allow_partial_data"], cohort_size=cohort_size,
+                   progress=False if given["no_progress"] else None)
+    preset, quick, resume, out = given["preset"], given["quick"], given["resume"], given["out"]
     asked = preset is not None or quick or any(v is not None for v in settings.values())
     # On --resume the stored settings are used; settings given here must equal them.
     base = None
@@ -101,15 +187,16 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
         base = StudyStore(out).settings() if StudyStore(out).exists else None
     requested = build_study_config(preset=preset, quick=quick, base=base, **settings, **runtime) \
         if asked or not resume else None
-    config = requested or build_study_config(**runtime)
+    return requested or build_study_config(**runtime), requested
+
+
+def _run(config, resume: bool, requested, out) -> Path:
     try:
-        folder = run_study(config, resume=resume, requested=requested if resume else None)
+        return run_study(config, resume=resume, requested=requested if resume else None)
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished runs are in {out}/runs.jsonl; continue with the same command plus --resume",
                    err=True)
         raise SystemExit(130)
-    path = write_report(folder, predictor=not no_predictor)
-    click.echo(f"study folder: {folder} (report: {path})")
 
 
 @cli.command("report")

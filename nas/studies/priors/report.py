@@ -26,6 +26,7 @@ from nas.exceptions import StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
 from nas.studies.priors.adequacy import adequacy, adequacy_lines, last_gain
+from nas.studies.priors.calibration import CALIBRATION_FILE, ladder_lines, read_ladder
 from nas.studies.priors.external import external_table
 from nas.studies.priors.run import counts, diverged
 from nas.studies.priors.store import RUN_FIELDS, StudyStore
@@ -352,6 +353,8 @@ def _markdown(facts: dict, result: dict, plots) -> str:
             lines.append("\nEvery feature: `correlations.csv`.")
         lines += _predictor_lines(cell.get("predictor"), cell.get("no_predictor", ""))
         lines.append("")
+    if facts.get("calibration"):
+        lines += ["## Budget calibration", "", *ladder_lines(facts["calibration"]), ""]
     lines += ["## Plots", ""] + [f"![{title}]({name})\n\n*{title}*\n" for name, title in plots]
     lines += ["## Files", "", "- `evaluations.csv`: one row per complete genome (`nas predictor evaluate --data "
               "evaluations.csv --target test_accuracy`)"]
@@ -405,6 +408,8 @@ def write_report(folder, *, predictor: bool = True, repeats: int = 10, seed: int
     """
     folder = Path(folder)
     frame, facts = genome_table(folder)
+    if (folder / CALIBRATION_FILE).is_file():
+        facts["calibration"] = read_ladder(folder)
     if frame.empty:
         raise StudyError(f"{str(folder)!r}: no genome has finished all {facts['config'].seeds} seeds yet; nothing to report")
     return _write(folder, frame, facts, predictor=predictor, repeats=repeats, seed=seed)

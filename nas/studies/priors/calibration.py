@@ -1,0 +1,211 @@
+"""Budget calibration of a prior study: the cheapest budget whose verdicts agree with the full one.
+
+``nas priors calibrate`` trains a small stratified subsample of the study (``sample`` genomes per
+prior and cell — the study's own draw with fewer genomes, so their sizes still span the range —
+each with the study's seeds) at the *reference* budget, a normal resumable study folder whose runs
+record their learning curves. The ladder is read from those curves, so one run to the reference
+serves every rung: at rung ``e`` a run's value is its validation accuracy after epoch ``e`` (a run
+that stopped earlier keeps its last value; a diverged run counts as chance), a genome's value the
+mean over its seeds. Per rung and cell:
+
+* **ranking**: Kendall τ (``scipy.stats.kendalltau``) of the genomes' values at the rung against
+  the reference rung;
+* **verdicts**: every pair of priors classed as "a higher", "b higher" (Holm-corrected
+  Mann–Whitney p < 0.05, by the sign of Cliff's δ) or "no difference", compared with the
+  reference's classes.
+
+The chosen budget is the cheapest rung where τ reaches ``tau`` in every cell and every verdict
+agrees; the reference itself when none does. The curve after epoch ``e`` of a longer run stands
+in for a run of ``e`` epochs: exact for a constant learning rate, an approximation under a
+schedule that depends on the total (the report says which schedule ran).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau
+
+from nas.exceptions import ConfigError, StudyError
+from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
+from nas.studies.priors import stats
+from nas.studies.priors.adequacy import ALPHA
+from nas.studies.priors.run import counts, diverged
+from nas.studies.priors.store import StudyStore
+from nas.training.tasks import get_task
+
+__all__ = ["CALIBRATION_FILE", "DEFAULT_TAU", "check_calibration", "check_ladder", "check_sample", "ladder_lines", "ladder_table",
+           "ladder_values", "read_ladder", "write_calibration"]
+
+#: Settings a calibration and the study it calibrates must share (the training options too, but epochs).
+SHARED_SETTINGS = ("task", "priors", "families", "nodes", "width", "readout", "match")
+
+CALIBRATION_FILE = "calibration.json"
+#: Kendall τ against the reference that a rung's genome ranking must reach in every cell.
+DEFAULT_TAU = 0.8
+
+
+def check_sample(sample: int) -> None:
+    """Raise ConfigError for a calibration subsample of fewer than 2 genomes per prior and cell."""
+    if sample < 2:
+        raise ConfigError(f"--sample: expected at least 2 genomes per prior and cell to rank, got {sample}")
+
+
+def check_ladder(rungs, reference: int, sample: int) -> tuple[int, ...]:
+    """The ladder's rungs (epochs, ascending, the reference appended), checked before any training.
+
+    Raises
+    ------
+    ConfigError
+        No rung, a rung below 1 or above the reference (the reference below the cheapest rung), or
+        a subsample of fewer than 2 genomes per prior.
+    """
+    rungs = tuple(sorted({int(r) for r in rungs}))
+    if not rungs or rungs[0] < 1:
+        raise ConfigError(f"--ladder: expected epochs >= 1, got {list(rungs)}")
+    if reference < rungs[-1]:
+        raise ConfigError(f"--ladder: the reference budget ({reference} epochs) is below the rung {rungs[-1]}; "
+                          "expected every rung at most the reference")
+    check_sample(sample)
+    return tuple(r for r in rungs if r < reference) + (reference,)
+
+
+def check_calibration(study, calibration) -> None:
+    """Raise unless the calibration's settings (``StudyConfig``) are the study's, but for its size,
+    seeds, draw seed and epochs.
+
+    Raises
+    ------
+    ConfigError
+        Names the first setting that differs, with both values.
+    """
+    for name in SHARED_SETTINGS:
+        mine, theirs = getattr(study, name), getattr(calibration, name)
+        if mine != theirs:
+            raise ConfigError(f"--calibration was made for {name} = {theirs!r}; this study has {mine!r}. "
+                              "Expected the same study settings (but size, seeds and epochs)")
+    mine = {k: v for k, v in study.train_options.items() if k != "epochs"}
+    theirs = {k: v for k, v in calibration.train_options.items() if k != "epochs"}
+    if mine != theirs:
+        raise ConfigError(f"--calibration was made with the training options {theirs}; this study has {mine}. "
+                          "Expected the same options (but epochs)")
+
+
+def _value_at(record: dict, epoch: int, chance: float) -> float:
+    if diverged(record):
+        return chance
+    curve = [v for v in ((record.get("curve") or {}).get("val_accuracy") or []) if v is not None]
+    if not curve:
+        raise StudyError(f"run of genome {record['id']!r} (seed {record['seed']}) has no learning curve; "
+                         "calibration needs runs recorded with curves")
+    return float(curve[min(epoch, len(curve)) - 1])
+
+
+def ladder_values(records: list[dict], genomes, rungs, chance: float) -> pd.DataFrame:
+    """One row per genome with every seed finished: ``id, family, prior`` and its mean value at
+    every rung (columns ``e<epochs>``)."""
+    info = {g.id: g for g in genomes}
+    runs = [r for r in records if counts(r)]
+    seeds = {}
+    for r in runs:
+        seeds.setdefault(r["id"], {})[int(r["seed"])] = r
+    needed = max((len(s) for s in seeds.values()), default=0)
+    rows = []
+    for gid, by_seed in seeds.items():
+        if len(by_seed) < needed or gid not in info:
+            continue
+        g = info[gid]
+        row = {"id": gid, "family": g.family, "prior": g.prior}
+        for e in rungs:
+            row[f"e{e}"] = float(np.mean([_value_at(r, e, chance) for r in by_seed.values()]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _classes(part: pd.DataFrame, column: str) -> dict[tuple[str, str], int]:
+    """Per pair of priors: +1 (a higher), -1 (b higher) or 0 (no significant difference)."""
+    groups = {p: g[column].to_numpy() for p, g in part.groupby("prior", sort=False)}
+    if len(groups) < 2 or any(v.size < 2 for v in groups.values()):
+        return {}
+    pairs = stats.compare_groups(groups)["pairs"]
+    return {(r["a"], r["b"]): (int(np.sign(r["cliffs_delta"])) if r["p_holm"] < ALPHA else 0)
+            for r in pairs.to_dict("records")}
+
+
+def ladder_table(values: pd.DataFrame, rungs, tau: float = DEFAULT_TAU) -> dict:
+    """The ladder: per rung and cell, τ against the reference and the verdicts' agreement; the choice."""
+    reference = rungs[-1]
+    rows = []
+    for e in rungs:
+        row = {"epochs": e, "cost_share": e / reference, "cells": {}}
+        for family, part in values.groupby("family", sort=False):
+            ref_classes, classes = _classes(part, f"e{reference}"), _classes(part, f"e{e}")
+            if part[f"e{e}"].nunique() < 2 or part[f"e{reference}"].nunique() < 2:
+                t = 1.0 if e == reference else math.nan  # a constant ranking says nothing
+            else:
+                t = float(kendalltau(part[f"e{e}"], part[f"e{reference}"]).statistic)
+            flips = [f"{a} vs {b}" for (a, b), c in ref_classes.items() if classes.get((a, b)) != c]
+            row["cells"][family] = {"tau": t, "genomes": len(part), "verdicts_agree": not flips, "disagree": flips}
+        row["agrees"] = all(math.isfinite(c["tau"]) and c["tau"] >= tau and c["verdicts_agree"]
+                            for c in row["cells"].values())
+        rows.append(row)
+    chosen = next((r["epochs"] for r in rows if r["agrees"]), reference)
+    return {"rungs": rows, "chosen_epochs": chosen, "reference_epochs": reference, "tau": tau}
+
+
+def write_calibration(folder, rungs, tau: float = DEFAULT_TAU) -> dict:
+    """Read the calibration study in ``folder``, write ``calibration.json`` and ``calibration.md``,
+    and return the ladder (:func:`ladder_table` plus the study's settings)."""
+    folder = Path(folder)
+    store = StudyStore(folder)
+    config = store.settings()
+    values = ladder_values(store.records(), store.genomes(), rungs, store.chance())
+    if values.empty:
+        raise StudyError(f"{str(folder)!r}: no genome has finished every seed; nothing to calibrate")
+    result = ladder_table(values, rungs, tau)
+    result.update({"sample": config.per_prior, "seeds": config.seeds, "task": config.task,
+                   "schedule": get_task(config.task).default_config(**config.train_options).schedule,
+                   "genomes": len(values)})
+    write_json_atomic(folder / CALIBRATION_FILE, to_jsonable(result))
+    write_text_atomic(folder / "calibration.md", "\n".join(["# Budget calibration", ""] + ladder_lines(result)) + "\n")
+    return result
+
+
+def read_ladder(folder) -> dict:
+    """The ``calibration.json`` of a calibration folder (see :func:`write_calibration`).
+
+    Raises
+    ------
+    StudyError
+        The folder holds no finished calibration.
+    """
+    path = Path(folder) / CALIBRATION_FILE
+    if not path.is_file():
+        raise StudyError(f"{str(folder)!r} holds no {CALIBRATION_FILE}; expected the --out of a finished "
+                         "nas priors calibrate")
+    return json.loads(path.read_text())
+
+
+def ladder_lines(result: dict) -> list[str]:
+    """The ladder as markdown (the calibration's own report and the study's)."""
+    cells = list(result["rungs"][0]["cells"]) if result["rungs"] else []
+    lines = [f"Subsample: {result.get('sample', '?')} genomes per prior and cell × {result.get('seeds', '?')} seeds "
+             f"({result.get('genomes', '?')} genomes), trained to the reference budget of {result['reference_epochs']} "
+             f"epochs (schedule: {result.get('schedule', '?')}); each rung read from the learning curves. A rung agrees "
+             f"when Kendall τ against the reference reaches {result['tau']} in every cell and every pair of priors "
+             "keeps its verdict (higher / lower / no difference at Holm p < 0.05).", "",
+             "| epochs | cost | " + " | ".join(f"{c}: τ, verdicts" for c in cells) + " | agrees |",
+             "|---|---|" + "---|" * len(cells) + "---|"]
+    for r in result["rungs"]:
+        parts = []
+        for c in cells:
+            cell = r["cells"][c]
+            t = "—" if cell["tau"] is None or not math.isfinite(cell["tau"]) else f"{cell['tau']:.2f}"
+            parts.append(f"{t}, " + ("agree" if cell["verdicts_agree"] else "flip: " + "; ".join(cell["disagree"])))
+        lines.append(f"| {r['epochs']} | {r['cost_share']:.0%} | " + " | ".join(parts) + f" | {'yes' if r['agrees'] else 'no'} |")
+    lines += ["", f"**Chosen budget: {result['chosen_epochs']} epochs** (the reference: {result['reference_epochs']})."]
+    return lines

@@ -1,0 +1,105 @@
+"""Budget calibration: the cheapest rung of the ladder whose ranking and verdicts agree with the
+reference — read from learning curves, so a short budget that flips a verdict is caught."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nas.cli.main import main
+from nas.exceptions import ConfigError
+from nas.studies.priors.calibration import check_ladder, ladder_table, ladder_values
+from nas.studies.priors.sampling import StudyGenome
+from nas.studies.priors.store import StudyStore
+from search_spaces.genome import Genome
+
+#: A learns slowly but ends higher; B learns fast and plateaus lower: B leads until epoch 2.
+SLOW = [0.50, 0.60, 0.85, 0.90]
+FAST = [0.70, 0.75, 0.78, 0.80]
+
+
+def _planted(n=8, seeds=2):
+    genomes, records = [], []
+    for prior, curve in (("A", SLOW), ("B", FAST)):
+        for i in range(n):
+            gid = f"{prior}{i}"
+            genomes.append(StudyGenome(gid, "rnn:gru", prior, i, Genome("erdos_renyi", {"p": 0.3}, nodes=10, seed=i)))
+            for seed in range(seeds):
+                shifted = [v + 0.005 * i + 0.001 * seed for v in curve]  # a genome keeps its rank within a prior
+                records.append({"id": gid, "seed": seed, "error": None, "test_accuracy": shifted[-1],
+                                "curve": {"val_accuracy": shifted}})
+    return genomes, records
+
+
+def test_a_short_budget_that_flips_the_verdict_is_not_chosen():
+    genomes, records = _planted()
+    rungs = check_ladder([1, 2, 3], reference=4, sample=8)
+    values = ladder_values(records, genomes, rungs, chance=0.5)
+    result = ladder_table(values, rungs, tau=0.8)
+    by_epochs = {r["epochs"]: r for r in result["rungs"]}
+    assert not by_epochs[1]["cells"]["rnn:gru"]["verdicts_agree"] and by_epochs[1]["cells"]["rnn:gru"]["disagree"] == ["A vs B"]
+    assert not by_epochs[2]["agrees"] and by_epochs[3]["agrees"]
+    assert result["chosen_epochs"] == 3 and result["reference_epochs"] == 4
+
+
+def test_a_ranking_that_changes_is_not_chosen_either():
+    genomes, records = _planted()
+    for r in records:  # within each prior the order of genomes reverses after epoch 1
+        i = int(r["id"][1:])
+        r["curve"]["val_accuracy"][0] -= 0.02 * i
+    rungs = check_ladder([1, 3], reference=4, sample=8)
+    result = ladder_table(ladder_values(records, genomes, rungs, chance=0.5), rungs, tau=0.8)
+    assert [r["epochs"] for r in result["rungs"] if r["agrees"]] == [3, 4] and result["chosen_epochs"] == 3
+
+
+def test_diverged_runs_count_as_chance_and_short_curves_keep_their_last_value():
+    genomes, records = _planted(n=3, seeds=1)
+    records[0] = {"id": "A0", "seed": 0, "error": "TrainingError: loss became NaN at step 3"}
+    records[1]["curve"]["val_accuracy"] = [0.55]  # stopped early after one epoch
+    values = ladder_values(records, genomes, (1, 4), chance=0.5).set_index("id")
+    assert values.loc["A0", "e4"] == 0.5 and values.loc["A1", "e4"] == pytest.approx(0.55)
+
+
+@pytest.mark.parametrize("rungs, reference, sample, match", [
+    ([1, 8], 4, 3, "reference budget \\(4 epochs\\) is below the rung 8"),
+    ([0, 2], 4, 3, "epochs >= 1"),
+    ([], 4, 3, "epochs >= 1"),
+    ([1, 2], 4, 1, "at least 2 genomes per prior"),
+])
+def test_bad_ladders_are_one_typed_error(rungs, reference, sample, match):
+    with pytest.raises(ConfigError, match=match):
+        check_ladder(rungs, reference, sample)
+
+
+def test_calibrate_then_evaluate_at_the_chosen_budget_shows_the_ladder(tmp_path, shared_data_dir, capsys):
+    """The commands end to end on real MNIST training: calibrate trains a small resumable study to
+    the reference (3 epochs), reads rungs 1 and 2 from its curves; evaluate --calibration trains at
+    the chosen epochs and its report carries the ladder; bad ladders are one line before training."""
+    common = ["--task", "mnist", "--priors", "layered_random:layers=2,p=1,skip=0,watts_strogatz:k=2,p=0",
+              "--seeds", "2", "--nodes", "10", "14", "--width", "4", "--train", "train_subset=1000", "--train",
+              "val_subset=300", "--train", "test_subset=300", "--train", "lr=0.003", "--data-dir", str(shared_data_dir),
+              "--no-progress"]
+    cal = tmp_path / "cal"
+    assert main(["priors", "calibrate", *common, "--epochs", "3", "--ladder", "1,2", "--sample", "3", "--out", str(cal)]) == 0
+    ladder = json.loads((cal / "calibration.json").read_text())
+    assert [r["epochs"] for r in ladder["rungs"]] == [1, 2, 3] and ladder["chosen_epochs"] in (1, 2, 3)
+    assert "Chosen budget" in (cal / "calibration.md").read_text()
+    runs = [json.loads(line) for line in (cal / "runs.jsonl").read_text().splitlines()]
+    assert len(runs) == 2 * 3 * 2 and all(len(r["curve"]["val_accuracy"]) == 3 for r in runs)
+    out = tmp_path / "study"
+    assert main(["priors", "evaluate", *common, "--per-prior", "3", "--calibration", str(cal), "--out", str(out),
+                 "--no-predictor"]) == 0
+    assert StudyStore(out).settings().train_options["epochs"] == ladder["chosen_epochs"]
+    assert "## Budget calibration" in (out / "report.md").read_text()
+    capsys.readouterr()
+    for extra, message in [(["--epochs", "2", "--ladder", "1,4"], "below the rung 4"),
+                           (["--epochs", "2", "--sample", "1"], "at least 2 genomes"),
+                           (["--epochs", "2", "--ladder", "one"], "comma-separated epochs")]:
+        bad = tmp_path / "bad"
+        assert main(["priors", "calibrate", *common, *extra, "--out", str(bad)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1 and not bad.exists()
+    other = [part if part != "4" else "8" for part in common]  # another width: not what was calibrated
+    assert main(["priors", "evaluate", *other, "--per-prior", "3", "--calibration", str(cal), "--out", str(tmp_path / "o")]) == 1
+    assert "--calibration was made for width = 4" in capsys.readouterr().err
