@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from nas.studies.priors import stats
-from nas.studies.priors.adequacy import adequacy, adequacy_lines, detectable_delta, last_gain
+from nas.studies.priors.adequacy import adequacy, adequacy_lines, detectable_delta
+from nas.studies.priors.curves import last_gain
 
 
 def _cell(a, b, failed_a=None, failed_b=None, gains=None):

@@ -215,7 +215,8 @@ def test_study_finds_the_planted_prior_and_writes_its_report(tmp_path, shared_da
     report = (folder / "report.md").read_text()
     assert "Kruskal–Wallis" in report and "ICC(1)" in report and "Spearman" in report
     # every run keeps its learning curve; the report reads adequacy and a verdict from them
-    assert all(len(r["curve"]["val_accuracy"]) == r["epochs"] for r in records)
+    assert all(len(r["curve"]["val_accuracy"]) == len(r["curve"]["test_accuracy"]) == r["epochs"] for r in records)
+    assert all(r["curve"]["test_accuracy"][-1] == r["test_accuracy"] for r in records)
     assert frame["val_curve"].map(lambda c: len(json.loads(c))).min() >= 1 and "last_gain" in frame
     verdict = result["adequacy"]["verdicts"][0]["verdict"]
     assert verdict == "layered_random better than watts_strogatz" and "### Budget adequacy" in report

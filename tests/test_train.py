@@ -107,6 +107,19 @@ def test_same_seed_same_result_other_seed_other_result():
     assert a.test_loss != c.test_loss
 
 
+def test_test_curve_scores_the_test_split_after_every_epoch_and_changes_nothing_else():
+    """test_curve adds test loss and accuracy to every epoch's record; the last one is the result's
+    test accuracy, and training itself (losses, validation, weights) is the same as without it."""
+    data = toy_images()
+    config = TrainConfig(epochs=3, batch_size=32, device="cpu", seed=1)
+    plain = train_genome(GENOME, "mnist", config, data=data)
+    curved = train_genome(GENOME, "mnist", config.replace(test_curve=True), data=data)
+    assert len(curved.history) == 3 and all({"test_loss", "test_accuracy"} <= set(h) for h in curved.history)
+    assert curved.history[-1]["test_accuracy"] == curved.test_accuracy
+    assert [h["val_accuracy"] for h in curved.history] == [h["val_accuracy"] for h in plain.history]
+    assert curved.test_loss == plain.test_loss and "test_accuracy" not in plain.history[0]
+
+
 def test_training_leaves_global_rng_untouched():
     data = toy_images()
     torch.manual_seed(123)

@@ -104,6 +104,10 @@ class TrainConfig:
         pixels per side, crops a random window of the original size and mirrors it horizontally
         with probability 1/2 (image tasks only; evaluation is never augmented). Its draws come
         from their own generator seeded from ``seed``, so shuffling is the same with and without.
+    test_curve : bool
+        Also score the test split after every epoch (``test_loss`` and ``test_accuracy`` in each
+        epoch's history record), for learning curves a study can re-read at any earlier budget.
+        Nothing selects on it; it costs one test evaluation per epoch.
     eval_flip : bool
         Image tasks: score validation and test images on the image and its horizontal mirror,
         averaging the two logits (flip test-time augmentation, as the fast CIFAR-10 scripts do).
@@ -152,6 +156,7 @@ class TrainConfig:
     compile: bool = False
     augment: str = "none"
     eval_flip: bool = False
+    test_curve: bool = False
     bucket_batches: int = 16
     device: str | None = None
     seed: int = 0
@@ -187,6 +192,7 @@ class TrainConfig:
         "compile": Boolean(),
         "augment": Options(AUGMENTATIONS),
         "eval_flip": Boolean(),
+        "test_curve": Boolean(),
         "bucket_batches": _COUNT,
         "device": [Text(), None],
         "seed": Interval(Integral, 0, None),

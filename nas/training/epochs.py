@@ -83,6 +83,9 @@ class Trainee(Protocol):
     def validate(self) -> tuple[list[float], list[float]]:
         """Validation loss and metric of each candidate."""
 
+    def test(self) -> tuple[list[float], list[float]]:
+        """Test loss and metric of each candidate (``test_curve``: after every epoch)."""
+
     def keep_best(self, index: int) -> None:
         """Snapshot candidate ``index``'s weights: its best validation so far."""
 
@@ -160,6 +163,7 @@ def run_epochs(trainee: Trainee, train, config: TrainConfig, device: torch.devic
                 active[i] = False
         val_loss, val_metric = trainee.validate()
         clock += time.perf_counter() - started
+        test_loss, test_metric = trainee.test() if config.test_curve else (None, None)
         train_loss = trainee.mean_losses(loss_sum, epoch_steps)
         # The rate the candidates stepped with: the plateau schedule scales the configured one.
         lr = config.lr if config.schedule == "plateau" else optimizer.param_groups[0]["lr"]
@@ -178,6 +182,8 @@ def run_epochs(trainee: Trainee, train, config: TrainConfig, device: torch.devic
             records[i] = {"epoch": epoch, "train_loss": train_loss[i], "val_loss": val_loss[i],
                           "val_accuracy": val_metric[i], "lr": lr * tracker.lr_scale[i], "steps": steps,
                           "elapsed_s": clock}
+            if test_metric is not None:  # scored, never selected on
+                records[i].update(test_loss=test_loss[i], test_accuracy=test_metric[i])
             history[i].append(records[i])
         stop = bool(on_epoch(epoch, records)) if on_epoch is not None else False
         if stop or all(tracker.stopped) or steps >= budget_steps:

@@ -156,6 +156,10 @@ class ModelTrainee:
         val_loss, val_metric = evaluate(self.model, self.data.val, self.task, self.config, self.device, self.truncate)
         return [val_loss], [val_metric]
 
+    def test(self) -> tuple[list[float], list[float]]:
+        test_loss, test_metric = evaluate(self.model, self.data.test, self.task, self.config, self.device, self.truncate)
+        return [test_loss], [test_metric]
+
     def keep_best(self, index: int) -> None:
         self.best_state = copy.deepcopy(self.model.state_dict())
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-__all__ = ["ALPHA", "CHANCE_LIMIT", "RISING", "adequacy", "adequacy_lines", "detectable_delta", "last_gain"]
+__all__ = ["ALPHA", "CHANCE_LIMIT", "RISING", "adequacy", "adequacy_lines", "detectable_delta"]
 
 #: Significance level of a verdict (on Holm-corrected p).
 ALPHA = 0.05
@@ -52,12 +52,6 @@ def detectable_delta(n_a: int, n_b: int, alpha: float = ALPHA, power: float = PO
     """
     z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
     return float(z / math.sqrt(3.0 * n_a * n_b / (n_a + n_b + 1)))
-
-
-def last_gain(curve) -> float:
-    """The last epoch's gain of a learning curve (a list of values per epoch); NaN if shorter than 2."""
-    values = [v for v in (curve or []) if v is not None and math.isfinite(v)]
-    return float(values[-1] - values[-2]) if len(values) >= 2 else math.nan
 
 
 def adequacy(part: pd.DataFrame, pairs: list[dict] | None, noise: dict | None) -> dict:

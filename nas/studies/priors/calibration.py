@@ -34,7 +34,8 @@ from nas.exceptions import ConfigError, StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
 from nas.studies.priors.adequacy import ALPHA
-from nas.studies.priors.run import counts, diverged
+from nas.studies.priors.curves import value_at
+from nas.studies.priors.run import counts
 from nas.studies.priors.store import StudyStore
 from nas.training.tasks import get_task
 
@@ -95,16 +96,6 @@ def check_calibration(study, calibration) -> None:
                           "Expected the same options (but epochs)")
 
 
-def _value_at(record: dict, epoch: int, chance: float) -> float:
-    if diverged(record):
-        return chance
-    curve = [v for v in ((record.get("curve") or {}).get("val_accuracy") or []) if v is not None]
-    if not curve:
-        raise StudyError(f"run of genome {record['id']!r} (seed {record['seed']}) has no learning curve; "
-                         "calibration needs runs recorded with curves")
-    return float(curve[min(epoch, len(curve)) - 1])
-
-
 def ladder_values(records: list[dict], genomes, rungs, chance: float) -> pd.DataFrame:
     """One row per genome with every seed finished: ``id, family, prior`` and its mean value at
     every rung (columns ``e<epochs>``)."""
@@ -121,7 +112,7 @@ def ladder_values(records: list[dict], genomes, rungs, chance: float) -> pd.Data
         g = info[gid]
         row = {"id": gid, "family": g.family, "prior": g.prior}
         for e in rungs:
-            row[f"e{e}"] = float(np.mean([_value_at(r, e, chance) for r in by_seed.values()]))
+            row[f"e{e}"] = float(np.mean([value_at(r, e, chance) for r in by_seed.values()]))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -11,7 +11,6 @@ accuracy is at most chance + ``fail_margin``.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -25,8 +24,9 @@ import predictors
 from nas.exceptions import StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
-from nas.studies.priors.adequacy import adequacy, adequacy_lines, last_gain
+from nas.studies.priors.adequacy import adequacy, adequacy_lines
 from nas.studies.priors.calibration import CALIBRATION_FILE, ladder_lines, read_ladder
+from nas.studies.priors.curves import genome_curves
 from nas.studies.priors.external import external_table
 from nas.studies.priors.run import counts, diverged
 from nas.studies.priors.store import RUN_FIELDS, StudyStore
@@ -87,27 +87,12 @@ def genome_table(folder) -> tuple[pd.DataFrame, dict]:
                "diverged": int(r["diverged"].sum()), TARGET: float(accs.mean()),
                f"{TARGET}_std": float(accs.std(ddof=1)), "val_accuracy": float(r["val"].mean())}
         row.update({f"{TARGET}_seed{k}": float(a) for k, a in enumerate(accs)})
-        row.update(_curve_columns(r))
+        row.update(genome_curves(r))
         row["failed"] = bool(row["diverged"] > 0 or row[TARGET] <= chance + config.fail_margin)
         row["genome"] = g.genome.to_json()
         rows.append(row)
     wall = float(runs["wall_time_s"].astype(float).fillna(0).sum()) if "wall_time_s" in runs else 0.0
     return pd.DataFrame(rows), {**facts, "complete": len(rows), "wall_time_s": wall}
-
-
-def _curve_columns(runs: pd.DataFrame) -> dict:
-    """A genome's mean validation curve over its seeds (JSON, epochs all seeds ran) and the mean
-    last-epoch gain; empty for runs recorded without curves."""
-    curves = [c.get("val_accuracy") for c in runs["curve"] if isinstance(c, dict)] if "curve" in runs else []
-    curves = [c for c in curves if c]
-    if not curves:
-        return {}
-    epochs = min(len(c) for c in curves)
-    mean = [float(np.mean([c[e] for c in curves if c[e] is not None])) if any(c[e] is not None for c in curves)
-            else None for e in range(epochs)]
-    gains = [last_gain(c) for c in curves]
-    gains = [g for g in gains if math.isfinite(g)]
-    return {"val_curve": json.dumps(mean), "last_gain": float(np.mean(gains)) if gains else math.nan}
 
 
 def _first(series):

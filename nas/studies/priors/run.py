@@ -60,7 +60,7 @@ def counts(record: dict) -> bool:
 
 
 #: Per-epoch values kept in a run's ``curve`` (from the training history).
-CURVE_KEYS = ("val_accuracy", "val_loss", "train_loss")
+CURVE_KEYS = ("val_accuracy", "test_accuracy", "val_loss", "test_loss", "train_loss")
 
 
 def _record(genome_id: str, seed: int, outcome) -> dict:
@@ -130,7 +130,7 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
                 todo = [g for g in chunk if (g.id, seed) not in done]
                 if not todo:
                     continue
-                budget = task.default_config(**{**config.train_options, "seed": seed,
+                budget = task.default_config(**{**config.train_options, "seed": seed, "test_curve": True,
                                                 **({"device": config.device} if config.device else {})})
                 outcomes = train_candidates([g.genome for g in todo], task, budget, data)
                 store.append([_record(g.id, seed, o) for g, o in zip(todo, outcomes)])

@@ -197,6 +197,9 @@ class StackTrainee:
     def validate(self) -> tuple[list[float], list[float]]:
         return _evaluate_stacked(self.stack, self.data.val, self.task, self.config, self.device, self.truncate)
 
+    def test(self) -> tuple[list[float], list[float]]:
+        return _evaluate_stacked(self.stack, self.data.test, self.task, self.config, self.device, self.truncate)
+
     @torch.no_grad()
     def keep_best(self, index: int) -> None:
         for snap, p in zip(self.best, self.state):
