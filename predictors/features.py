@@ -35,7 +35,8 @@ def feature_group_names(group: str) -> tuple[str, ...]:
     Parameters
     ----------
     group : str
-        ``"paper"`` (the paper's 23), ``"extended"`` (every feature) or ``"size"`` (baseline).
+        ``"paper"`` (the paper's 23), ``"extended"`` (every feature), ``"size"`` (baseline) or
+        ``"normalised"`` (every feature with the size taken out: counts per vertex).
 
     Raises
     ------
@@ -80,7 +81,7 @@ class GraphFeatures(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    group : {"paper", "extended", "size"}, default "extended"
+    group : {"paper", "extended", "size", "normalised"}, default "extended"
         Which structural features (:data:`search_spaces.features.FEATURE_GROUPS`).
     extra_columns : sequence of str, default ()
         Numeric columns of an input DataFrame appended after the structural features, e.g.

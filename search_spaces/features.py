@@ -75,6 +75,7 @@ __all__ = [
     "FEATURE_NAMES",
     "FEATURE_GROUPS",
     "FEATURE_DOCS",
+    "DERIVED_DOCS",
     "graph_features",
     "feature_vector",
     "UnknownFeatureError",
@@ -156,12 +157,29 @@ _PAPER = (
                             "node_betweenness", "edge_betweenness") for s in ("mean", "var", "std")),
 )  # fmt: skip
 
-#: Named feature sets: the paper's 23, everything, and a size-only baseline (does structure add
-#: anything beyond size?).
+#: Counts that grow with the graph: the ``normalised`` group divides each by the number of vertices.
+PER_NODE: tuple[str, ...] = (
+    "layers", "source_nodes", "sink_nodes", "diameter", "avg_shortest_path_length", "eccentricity_mean",
+    "eccentricity_std", "components", "isolated_nodes", "degree_max", "layer_size_mean", "layer_size_std",
+    "layer_size_min", "layer_size_max", "sinks", "dead_ends", "skip_edges", "skip_layer_pairs", "readout_units",
+    "read_vertices", "log_paths", "path_length_mean", "path_length_min",
+)
+
+#: Derived features, computed from the others (not part of ``extended``): ``NAME_per_node`` = NAME / N.
+DERIVED_DOCS: dict[str, str] = {f"{name}_per_node": f"{name} divided by the number of vertices N" for name in PER_NODE}
+
+#: Named feature sets: the paper's 23, everything, a size-only baseline (does structure add
+#: anything beyond size?), and ``normalised``: every feature with the size taken out — counts per
+#: vertex, the raw sizes (nodes, edges, hidden weights) and the size-bound variances left out — for
+#: predictors asked to transfer to graphs of other sizes or priors.
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "paper": _PAPER,
     "extended": FEATURE_NAMES,
     "size": ("nodes", "edges", "density"),
+    "normalised": tuple(
+        f"{name}_per_node" if name in PER_NODE else name for name in FEATURE_NAMES
+        if name not in ("nodes", "edges", "hidden_weights", "eccentricity_var")
+    ),
 }
 
 #: Bumped whenever a feature's *value* changes for the same name (names alone cannot tell), so a
@@ -332,8 +350,8 @@ def feature_vector(dag, names=FEATURE_NAMES, **options) -> np.ndarray:
     ----------
     dag : LayeredDAG or Genome
     names : sequence of str or str
-        Feature names, or a group name of :data:`FEATURE_GROUPS` (``"paper"``, ``"extended"``,
-        ``"size"``).
+        Feature names (of :data:`FEATURE_DOCS` or :data:`DERIVED_DOCS`), or a group name of
+        :data:`FEATURE_GROUPS` (``"paper"``, ``"extended"``, ``"size"``, ``"normalised"``).
     **options
         Passed to :func:`graph_features`.
 
@@ -344,7 +362,8 @@ def feature_vector(dag, names=FEATURE_NAMES, **options) -> np.ndarray:
     """
     names = resolve_names(names)
     values = graph_features(dag, **options)
-    return np.array([values[name] for name in names], dtype=np.float64)
+    return np.array([values[name] if name in values else values[name[: -len("_per_node")]] / values["nodes"]
+                     for name in names], dtype=np.float64)
 
 
 def resolve_names(names) -> tuple[str, ...]:
@@ -354,7 +373,7 @@ def resolve_names(names) -> tuple[str, ...]:
             raise UnknownFeatureError(f"unknown feature group {names!r}; expected one of {sorted(FEATURE_GROUPS)}")
         return FEATURE_GROUPS[names]
     names = tuple(names)
-    unknown = [name for name in names if name not in FEATURE_DOCS]
+    unknown = [name for name in names if name not in FEATURE_DOCS and name not in DERIVED_DOCS]
     if unknown:
         raise UnknownFeatureError(f"unknown features {unknown}; expected names from FEATURE_NAMES")
     return names

@@ -329,6 +329,13 @@ def test_report_predictor_study_on_planted_labels(tmp_path):
     assert set(compare["pipelines"]) == {"product", "paper"} and compare["n_repeats"] == 2
     assert compare["pipelines"]["product"]["r2"] > 0.8 and compare["pipelines"]["paper"]["r2"] > 0.8
     assert set(cell["predictor"]["leave_one_prior_out"]) == {"erdos_renyi", "barabasi_albert"}
+    # transfer in both directions, per model and feature set: the label is linear in the size, so
+    # the linear model on every feature transfers, and size-normalised features cannot see it
+    transfer = {(r["model"], r["features"], r["held_out"]): r["r2"] for r in cell["predictor"]["transfer"]}
+    assert len(transfer) == 3 * 2 * 2
+    assert min(transfer[("bayes_ridge", "extended", p)] for p in ("erdos_renyi", "barabasi_albert")) > 0.5
+    assert max(transfer[("bayes_ridge", "normalised", p)] for p in ("erdos_renyi", "barabasi_albert")) < \
+        min(transfer[("bayes_ridge", "extended", p)] for p in ("erdos_renyi", "barabasi_albert"))
     report = (tmp_path / "study" / "report.md").read_text()
     assert "**one** 90/10 split" in report and "corrected repeated k-fold t-test" in report
     assert (tmp_path / "study" / "learning_curve_ff.png").exists()

@@ -30,6 +30,7 @@ from nas.studies.priors.curves import genome_curves
 from nas.studies.priors.external import external_table
 from nas.studies.priors.run import counts, diverged
 from nas.studies.priors.store import RUN_FIELDS, StudyStore
+from nas.studies.priors.transfer import transfer, transfer_lines
 from predictors.metrics import compute_metric
 from predictors.plots import plot_learning_curve
 from search_spaces.features import graph_features
@@ -129,6 +130,7 @@ def _predictor_study(frame: pd.DataFrame, seed: int, repeats: int) -> dict:
                                    random_state=seed, n_bootstrap=0)
         out["leave_one_prior_out"] = {str(label): {"r2": float(r2), "kendall": float(t)} for label, r2, t in
                                       zip(lopo.fold_labels, lopo.fold_values["r2"], lopo.fold_values["kendall"])}
+        out["transfer"] = transfer(genomes, y, list(frame["prior"]), seed)
     curve = predictors.learning_curve(predictors.make_predictor(random_state=seed), genomes, y,
                                       sizes=(10, 20, 40, 80, 160, 320), repeats=5, random_state=seed)
     out["learning_curve"] = curve.to_dict()
@@ -369,7 +371,7 @@ def _predictor_lines(study: dict | None, reason: str) -> list[str]:
     if "leave_one_prior_out" in study:
         held = ", ".join(f"{p}: R² {v['r2']:.3f}, τ {v['kendall']:.3f}" for p, v in study["leave_one_prior_out"].items())
         lines.append(f"\nLeave one prior out (product predictor, trained on the other priors): {held}.")
-    return lines
+    return lines + transfer_lines(study.get("transfer", []))
 
 
 def _jsonable(result: dict) -> dict:
