@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from nas.studies.priors import stats
-from nas.studies.priors.adequacy import adequacy, adequacy_lines, detectable_delta
+from nas.studies.priors.adequacy import (
+    adequacy,
+    adequacy_lines,
+    detectable_delta,
+    verdict_lines,
+)
 from nas.studies.priors.curves import last_gain
 
 
@@ -55,6 +60,8 @@ def test_an_adequate_cell_without_a_difference_states_the_detectable_effect():
     assert not result["still_learning"]
     text = "\n".join(adequacy_lines({"adequacy": result}))
     assert "Budget adequacy" in text and "80 % power" in text and "still learning" not in text
+    opening = "\n".join(verdict_lines({"ff": {"adequacy": result, "priors": []}}))
+    assert "no difference detected between A and B at n = 30 vs 30" in opening and "would have been detected" in opening
 
 
 def test_rising_curves_are_flagged_and_the_detectable_effect_shrinks_with_n():

@@ -220,6 +220,8 @@ def test_study_finds_the_planted_prior_and_writes_its_report(tmp_path, shared_da
     assert frame["val_curve"].map(lambda c: len(json.loads(c))).min() >= 1 and "last_gain" in frame
     verdict = result["adequacy"]["verdicts"][0]["verdict"]
     assert verdict == "layered_random better than watts_strogatz" and "### Budget adequacy" in report
+    opening = report.split("## Verdict", 1)[1].split("\n## ", 1)[0]  # the report opens with the finding
+    assert "**ff**: layered_random better than watts_strogatz: mean" in opening and "Cliff's δ = 1.00" in opening
     for name in ("accuracy_by_prior.png", "seed_agreement.png", "correlations.csv"):
         assert (folder / name).stat().st_size > 0
     # evaluations.csv is what `nas predictor` reads
@@ -387,6 +389,7 @@ def test_a_study_whose_runs_all_diverged_reports_every_network_failed(tmp_path):
     assert "every genome has the same accuracy" in report and "repeatability is undefined" in report
     assert [v["verdict"] for v in cell["adequacy"]["verdicts"]] == [
         "budget too small to compare these priors (100% of a prior's genomes at chance)"]  # never "no difference"
+    assert "budget too small to compare" in report.split("## Verdict", 1)[1].split("\n## ", 1)[0]
 
 
 @pytest.mark.parametrize("line, match", [

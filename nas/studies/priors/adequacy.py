@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-__all__ = ["ALPHA", "CHANCE_LIMIT", "RISING", "adequacy", "adequacy_lines", "detectable_delta"]
+__all__ = ["ALPHA", "CHANCE_LIMIT", "RISING", "adequacy", "adequacy_lines", "detectable_delta", "verdict_lines"]
 
 #: Significance level of a verdict (on Holm-corrected p).
 ALPHA = 0.05
@@ -121,3 +121,35 @@ def adequacy_lines(cell: dict) -> list[str]:
             lines.append(f"| {v['a']} | {v['b']} | {v['verdict']} | {_f(v['p_holm'], '.3g')} | {v['cliffs_delta']:+.3f} | "
                          f"{v['n_a']} vs {v['n_b']} | {_f(v['detectable_delta'], '.2f')} |")
     return lines
+
+
+def verdict_lines(cells: dict) -> list[str]:
+    """The report's opening: per cell and pair of priors one plain sentence — which prior is
+    better, by how much, with p, δ and n; that the budget cannot tell; or that no difference was
+    detected, with the effect the sizes would have detected."""
+    lines = ["## Verdict", ""]
+    for family, cell in cells.items():
+        a = cell.get("adequacy") or {}
+        if not a.get("verdicts"):
+            lines.append(f"- **{family}**: nothing to compare (fewer than two priors with at least 2 complete genomes).")
+            continue
+        means = {r["prior"]: r["mean"] for r in cell.get("priors", [])}
+        for v in a["verdicts"]:
+            n = f"n = {v['n_a']} vs {v['n_b']}"
+            if v["verdict"].startswith("budget too small"):
+                pair = f"{v['a']} and {v['b']}"
+                text = f"{v['verdict'].replace('these priors', pair)}; {n}."
+            elif v["p_holm"] < ALPHA:
+                better, worse = (v["a"], v["b"]) if v["cliffs_delta"] > 0 else (v["b"], v["a"])
+                text = (f"{better} better than {worse}: mean {_f(means.get(better), '.4f')} vs "
+                        f"{_f(means.get(worse), '.4f')}, Holm p = {v['p_holm']:.2g}, Cliff's δ = "
+                        f"{abs(v['cliffs_delta']):.2f}, {n}.")
+            else:
+                text = (f"no difference detected between {v['a']} and {v['b']} at {n} (Holm p = {v['p_holm']:.2g}, "
+                        f"δ = {v['cliffs_delta']:+.2f}); an effect of |δ| ≥ {v['detectable_delta']:.2f} would have "
+                        "been detected with 80 % power.")
+            lines.append(f"- **{family}**: {text}")
+        if a.get("still_learning"):
+            lines.append(f"- *{family}: the networks were still improving at the last epoch; a longer budget may "
+                         "change these verdicts.*")
+    return lines + [""]

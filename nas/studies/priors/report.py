@@ -24,7 +24,7 @@ import predictors
 from nas.exceptions import StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
-from nas.studies.priors.adequacy import adequacy, adequacy_lines
+from nas.studies.priors.adequacy import adequacy, adequacy_lines, verdict_lines
 from nas.studies.priors.calibration import CALIBRATION_FILE, ladder_lines, read_ladder
 from nas.studies.priors.curves import genome_curves
 from nas.studies.priors.external import external_table
@@ -286,7 +286,7 @@ def _study_header(facts: dict) -> list[str]:
 
 
 def _markdown(facts: dict, result: dict, plots) -> str:
-    lines = _header(facts)
+    lines = _header(facts) + verdict_lines(result["cells"])
     for family, cell in result["cells"].items():
         lines += [f"## {family}", "", "### Accuracy by prior", "",
                   "| prior | n | mean [95 % BCa CI] | median | best | failed | mean seed SD |", "|---|---|---|---|---|---|---|"]
