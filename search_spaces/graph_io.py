@@ -199,12 +199,19 @@ def write_graph(genome_or_dag, path, fmt: str | None = None) -> Path:
     Raises
     ------
     GraphFormatError
-        Unknown format or a path that cannot be written.
+        Unknown format, a path whose suffix names another format, or a path that cannot be written.
     EmptyGraphError
         The genome's graph has no edges.
     """
     path = Path(path)
     fmt = check_format(fmt, WRITE_FORMATS) if fmt is not None else format_from_suffix(path, WRITE_FORMATS)
+    try:
+        implied = format_from_suffix(path, WRITE_FORMATS)
+    except GraphFormatError:
+        implied = None  # a suffix of no format: the given format decides
+    if implied is not None and implied != fmt:
+        raise GraphFormatError(f"format {fmt!r} but {str(path)!r} ends in {path.suffix!r}, the suffix of {implied!r}; "
+                               "expected a path whose suffix matches the format")
     dag = genome_or_dag if isinstance(genome_or_dag, LayeredDAG) else genome_or_dag.dag()
     graph = dag.to_networkx()
     try:
@@ -236,4 +243,4 @@ def _draw_png(dag: LayeredDAG, graph: nx.DiGraph, path: Path) -> None:
     title = f"{dag.num_nodes} nodes, {dag.num_edges} edges, layers {list(dag.layer_sizes)}"[:110]
     ax.set_title(title + " (red: dead ends)", fontsize=8)
     ax.set_axis_off()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, format="png", dpi=120, bbox_inches="tight")

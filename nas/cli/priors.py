@@ -45,6 +45,9 @@ def _split(text: str | None) -> tuple[str, ...] | None:
 def _train_options(pairs: tuple[str, ...], epochs: int | None) -> dict | None:
     options = parse_key_values(pairs, "--train", "KEY=VALUE (a TrainConfig field)")
     if epochs is not None:
+        if options.get("epochs", epochs) != epochs:
+            raise ConfigError(f"--epochs {epochs} and --train epochs={options['epochs']} both set the epochs; "
+                              "expected one of them")
         options["epochs"] = epochs
     return options or None
 

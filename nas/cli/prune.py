@@ -98,6 +98,9 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
     fields["train"] = {**fields.get("train", {}), **parse_key_values(train_pairs, "--train", what)}
     fields["retrain_options"] = {**fields.get("retrain_options", {}),
                                  **parse_key_values(retrain_pairs, "--retrain-option", what)}
+    if retrain is not None and fields["retrain_options"].get("epochs", retrain) != retrain:
+        raise ConfigError(f"--retrain {retrain} and --retrain-option epochs={fields['retrain_options']['epochs']} both "
+                          "set the retraining epochs; expected one of them")
     config = PruneConfig(**fields)
     check_out(out_path)
     plot_path = out_path.with_suffix(".png")

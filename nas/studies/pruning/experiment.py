@@ -193,6 +193,10 @@ class PruneConfig:
             if own:
                 raise invalid(self, name, f"other TrainConfig options: {option} may not set {', '.join(own)} "
                                           f"(the run sets it: --seeds, --device)")
+        given = self.train.to_dict().get("epochs")
+        if self.epochs is not None and given is not None and given != self.epochs:
+            raise ConfigError(f"--epochs {self.epochs} and --train epochs={given} both set the base training's epochs; "
+                              "expected one of them")
         # the rules between training options and the task's defaults (plateau_momentum needs SGD)
         # fail now, before anything is trained: the retraining config, built on the base config
         self.retrain_config()
