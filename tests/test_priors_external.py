@@ -42,6 +42,7 @@ def test_one_run_per_genome_reports_unpaired_priors_and_says_the_noise_cannot_be
     assert "evaluations from elsewhere" in report and "column `generator`" in report
     assert "| erdos_renyi | 4 |" in report and "| barabasi_albert | 6 |" in report  # sizes stated, not assumed equal
     assert "Cannot be computed: one run per genome" in report and "seed_agreement.png" not in report
+    assert "Caution: 10 genomes" not in report and "## Verdict" in report
     stats = json.loads((folder / "statistics.json").read_text())
     pair = stats["cells"]["rnn:gru"]["pairs"][0]
     assert (pair["n_a"], pair["n_b"]) == (4, 6) and abs(pair["cliffs_delta"]) == 1.0  # the planted gap
@@ -62,6 +63,7 @@ def test_runs_of_one_genome_are_averaged_and_give_the_noise_ceiling(tmp_path):
                  "--id-column", "graph", "--out", str(out), "--no-predictor"]) == 0
     report = (out / "report.md").read_text()
     assert "Repeatability ICC(1)" in report and "seed_agreement.png" in report
+    assert "Caution: 10 genomes" not in report
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -89,3 +91,11 @@ def test_a_prior_with_fewer_than_three_genomes_is_refused(tmp_path):
     data = _study(tmp_path / "small.csv", sizes=(2, 5))
     with pytest.raises(StudyError, match="at least 3 genomes per prior.*'erdos_renyi'.*has 2"):
         external_table(data, prior_column="generator", target="accuracy")
+
+
+def test_correlations_on_few_genomes_come_with_a_caution(tmp_path):
+    data = _study(tmp_path / "few.csv", sizes=(3, 4))
+    assert main(["priors", "report", "--evaluations", str(data), "--prior-column", "generator", "--target", "accuracy",
+                 "--no-predictor"]) == 0
+    report = (tmp_path / "few_priors_report" / "report.md").read_text()
+    assert "Caution: 7 genomes" in report and "arise by chance at this n" in report

@@ -40,6 +40,8 @@ __all__ = ["genome_table", "study_statistics", "write_external_report", "write_r
 
 #: Fewer complete genomes in a cell than this: no predictor study for it.
 MIN_PREDICTOR_GENOMES = 20
+#: Fewer genomes in a cell than this: the correlations come with a caution.
+SMALL_N = 10
 TARGET = "test_accuracy"
 
 
@@ -337,7 +339,9 @@ def _markdown(facts: dict, result: dict, plots) -> str:
             for prior, table in cell["_correlations_by_prior"].items():
                 top = ", ".join(f"{r['feature']} {r['spearman']:+.2f}" for r in table.head(3).to_dict("records")) or "—"
                 lines.append(f"- {prior}: {top}")
-            lines.append("\nEvery feature: `correlations.csv`.")
+            lines.append("\nEvery feature: `correlations.csv`." + (
+                f" *Caution: {cell['genomes']} genomes; among {len(corr)} features, correlations near ±1 arise "
+                "by chance at this n — read the intervals, not the values.*" if cell["genomes"] < SMALL_N else ""))
         lines += _predictor_lines(cell.get("predictor"), cell.get("no_predictor", ""))
         lines.append("")
     if facts.get("calibration"):
