@@ -193,6 +193,7 @@ TRAIN_BEFORE = {
     "min_delta": 0.0, "grad_clip": None, "label_smoothing": 0.0, "precision": "fp32", "channels_last": False,
     "compile": False, "augment": "none", "eval_flip": False, "bucket_batches": 16, "device": None, "seed": 0,
     "progress": False, "train_subset": None, "val_subset": None, "test_subset": None,
+    "test_curve": False,  # added since (2026-12-07) at its default: the configs are otherwise as they were
 }
 CIFAR_FAST = {"batch_size": 512, "channels_last": True, "eval_flip": True, "label_smoothing": 0.1, "lr": 0.2,
               "precision": "auto", "schedule": "onecycle"}
