@@ -103,3 +103,17 @@ def test_calibrate_then_evaluate_at_the_chosen_budget_shows_the_ladder(tmp_path,
     other = [part if part != "4" else "8" for part in common]  # another width: not what was calibrated
     assert main(["priors", "evaluate", *other, "--per-prior", "3", "--calibration", str(cal), "--out", str(tmp_path / "o")]) == 1
     assert "--calibration was made for width = 4" in capsys.readouterr().err
+
+
+def test_a_damaged_calibration_file_is_one_typed_error(tmp_path):
+    from nas.exceptions import StudyError
+    from nas.studies.priors.calibration import read_ladder
+
+    with pytest.raises(StudyError, match="holds no calibration.json"):
+        read_ladder(tmp_path)
+    (tmp_path / "calibration.json").write_text('{"rungs": [')
+    with pytest.raises(StudyError, match="cannot read"):
+        read_ladder(tmp_path)
+    (tmp_path / "calibration.json").write_text('{"rungs": []}')
+    with pytest.raises(StudyError, match="is no calibration"):
+        read_ladder(tmp_path)

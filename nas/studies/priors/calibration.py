@@ -178,7 +178,14 @@ def read_ladder(folder) -> dict:
     if not path.is_file():
         raise StudyError(f"{str(folder)!r} holds no {CALIBRATION_FILE}; expected the --out of a finished "
                          "nas priors calibrate")
-    return json.loads(path.read_text())
+    try:
+        ladder = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise StudyError(f"cannot read {str(path)!r} as the JSON of a calibration: {err}") from None
+    if not isinstance(ladder, dict) or not isinstance(ladder.get("chosen_epochs"), int) or not ladder.get("rungs"):
+        raise StudyError(f"{str(path)!r} is no calibration (expected its rungs and chosen_epochs); run nas priors "
+                         "calibrate again")
+    return ladder
 
 
 def ladder_lines(result: dict) -> list[str]:
