@@ -22,12 +22,14 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-__all__ = ["bootstrap_interval", "BOOTSTRAP_METHODS"]
+__all__ = ["bootstrap_interval", "BOOTSTRAP_METHODS", "SCIPY_RNG_KEYWORD"]
 
 BOOTSTRAP_METHODS = ("BCa", "percentile")
 
 # scipy 1.15 renamed random_state to rng (SPEC 7); older versions accept a Generator as random_state.
-_RNG_KEYWORD = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
+SCIPY_RNG_KEYWORD = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
+"""The name under which ``scipy.stats.bootstrap`` takes its generator: ``rng`` from scipy 1.15,
+``random_state`` before (the declared floor is 1.11)."""
 
 
 def bootstrap_interval(
@@ -91,7 +93,7 @@ def bootstrap_interval(
             vectorized=False,
             method="BCa",
             confidence_level=confidence_level,
-            **{_RNG_KEYWORD: rng},
+            **{SCIPY_RNG_KEYWORD: rng},
         )
     low = np.atleast_1d(np.asarray(res.confidence_interval.low, dtype=np.float64)).copy()
     high = np.atleast_1d(np.asarray(res.confidence_interval.high, dtype=np.float64)).copy()

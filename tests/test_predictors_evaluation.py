@@ -144,7 +144,7 @@ def test_metrics_by_hand():
 def test_intervals_are_scipy_bca_over_architectures(data):
     import scipy.stats
 
-    from predictors.intervals import _RNG_KEYWORD, bootstrap_interval
+    from predictors.intervals import SCIPY_RNG_KEYWORD, bootstrap_interval
 
     df, y = data
     report = evaluate(_rf(), df, y, folds=3, repeats=2, n_bootstrap=200, random_state=3, metrics=("r2", "spearman"))
@@ -154,7 +154,7 @@ def test_intervals_are_scipy_bca_over_architectures(data):
         return np.mean([compute_metric("r2", y[idx], row[idx]) for row in oof])
 
     direct = scipy.stats.bootstrap((np.arange(len(y)),), statistic, n_resamples=200, vectorized=False, method="BCa",
-                                   **{_RNG_KEYWORD: np.random.default_rng(3)})  # fmt: skip
+                                   **{SCIPY_RNG_KEYWORD: np.random.default_rng(3)})  # fmt: skip
     assert report.low["r2"] == pytest.approx(direct.confidence_interval.low, rel=1e-12)
     assert report.high["r2"] == pytest.approx(direct.confidence_interval.high, rel=1e-12)
     low, high, methods = bootstrap_interval(statistic, len(y), n_resamples=200, random_state=3)

@@ -41,6 +41,7 @@ from nas.studies.bench.curves import (
     value_at,
 )
 from nas.studies.priors.stats import cliffs_delta, holm
+from predictors.intervals import SCIPY_RNG_KEYWORD
 
 __all__ = ["BenchSummary", "summarize", "run_table", "reference_cost", "measures_of", "lower_median", "compute_ratio", "ALPHA", "MIN_SEEDS",
            "MEASURES"]
@@ -191,7 +192,7 @@ def compute_ratio(base: list[Trace], other: list[Trace], budget: int, *, n_resam
             boot = stats.bootstrap((np.arange(len(base)), np.arange(len(other))),
                                    lambda ib, io: ratio(ib.astype(int), io.astype(int)), vectorized=False,
                                    paired=False, n_resamples=n_resamples, method="percentile",
-                                   rng=np.random.default_rng(seed))
+                                   **{SCIPY_RNG_KEYWORD: np.random.default_rng(seed)})
         result["ci_low"], result["ci_high"] = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
     return result
 
