@@ -14,7 +14,7 @@ Public API (see ``docs/predictors.md``):
   identical splits, with paired differences and a corrected repeated k-fold t-test;
 * tuning: :func:`tune`, :func:`nested_evaluate` (nested CV of the tuning);
 * persistence: :func:`save_predictor`, :func:`load_predictor`;
-* data: :func:`read_evaluations`, :func:`read_genomes`.
+* data: :func:`read_evaluations`, :func:`read_genomes`, :func:`read_genome_records`.
 
 ``tune`` and ``nested_evaluate`` import Optuna on first use, so ``import predictors`` stays light.
 """
@@ -22,7 +22,7 @@ Public API (see ``docs/predictors.md``):
 from __future__ import annotations
 
 from predictors.comparison import ComparisonResult, PairedDifference, compare_predictors
-from predictors.data import read_evaluations, read_genomes
+from predictors.data import read_evaluations, read_genome_records, read_genomes
 from predictors.evaluation import EvaluationReport, evaluate
 from predictors.exceptions import (
     EvaluationDataError,
@@ -88,6 +88,7 @@ __all__ = [
     "read_predictor_metadata",
     "read_evaluations",
     "read_genomes",
+    "read_genome_records",
     "PredictorError",
     "EvaluationDataError",
     "PredictorFileError",

@@ -8,25 +8,41 @@ are kept and ignored unless named (as the target, an extra feature or a group).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from predictors.exceptions import EvaluationDataError
+from predictors.exceptions import CutShortWarning, EvaluationDataError
 from predictors.features import GENOME_COLUMN
 from search_spaces.exceptions import SearchSpaceError
 from search_spaces.genome import Genome
 
-__all__ = ["read_evaluations", "read_genomes", "genome_groups", "DERIVED_GROUPS"]
+__all__ = ["read_evaluations", "read_genomes", "read_genome_records", "genome_groups", "DERIVED_GROUPS"]
 
 #: Group labels that can be derived from the genome when the data has no such column.
 DERIVED_GROUPS = ("prior", "family", "nodes")
 
 
+def _warn_if_cut_short(path: Path) -> None:
+    """Warn when a text table does not end with a line end (see :class:`CutShortWarning`)."""
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb") as handle:
+        handle.seek(size - 1)
+        last = handle.read(1)
+    if last not in (b"\n", b"\r"):
+        warnings.warn(f"{path}: the last line has no line end; if the file was cut short, its last row holds a "
+                      "damaged value (check it, or end the file with a newline)", CutShortWarning, stacklevel=3)
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        _warn_if_cut_short(path)
     try:
         if suffix in (".csv", ".txt"):
             return pd.read_csv(path)
@@ -136,27 +152,34 @@ def read_evaluations(
     return df
 
 
-def _genome_of_item(text: str) -> Genome:
+def _genome_of_item(text: str) -> tuple[str | None, Genome]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        return Genome.from_json(text)  # raises the typed error, with the text
+        return None, Genome.from_json(text)  # raises the typed error, with the text
+    ident = None
     if isinstance(data, dict) and "genome" in data:
+        ident = None if data.get("id") is None else str(data["id"])
         data = data["genome"]
-    return Genome.from_dict(data)
+    return ident, Genome.from_dict(data)
 
 
 def read_genomes(path) -> list[Genome]:
     """Genomes from a JSON-lines file (one genome JSON per line) or a JSON list.
 
     An item may also be a record ``{"id": ..., "genome": {...}, ...}`` (what ``nas arch import``
-    writes with ``--jsonl``); its ``genome`` is read and the other fields are ignored.
+    writes with ``--jsonl``); its ``genome`` is read and the other fields are ignored
+    (:func:`read_genome_records` keeps the ids).
 
     Raises
     ------
     EvaluationDataError
         Missing file, no genomes, or an invalid genome (with its line number).
     """
+    return [genome for _, genome in _read_genome_items(path)]
+
+
+def _read_genome_items(path) -> list[tuple[str | None, Genome]]:
     path = Path(path)
     if not path.is_file():
         raise EvaluationDataError(f"genome file not found: {path}")
@@ -176,12 +199,24 @@ def read_genomes(path) -> list[Genome]:
     else:
         lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
         where = "line"
-    genomes = []
+    records = []
     for i, line in lines:
         try:
-            genomes.append(_genome_of_item(line))
+            records.append(_genome_of_item(line))
         except SearchSpaceError as err:
             raise EvaluationDataError(f"{path}: {where} {i}: invalid genome: {err}") from None
-    if not genomes:
+    if not records:
         raise EvaluationDataError(f"{path}: expected at least one genome, got none")
-    return genomes
+    return records
+
+
+def read_genome_records(path) -> list[tuple[str | None, Genome]]:
+    """``(id, genome)`` per item of a genome file (see :func:`read_genomes`); the id of a record
+    ``{"id": ..., "genome": ...}`` as text, None for a bare genome.
+
+    Raises
+    ------
+    EvaluationDataError
+        As :func:`read_genomes`.
+    """
+    return _read_genome_items(path)

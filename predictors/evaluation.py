@@ -143,15 +143,14 @@ class EvaluationReport:
         lines = []
         if self.description:
             lines.append(self.description)
-        lines.append(
-            f"{self.n_architectures} architectures, {scheme}, k={self.k}, "
-            f"95% CI: BCa bootstrap over architectures (B={self.n_bootstrap})"
-        )
+        intervals = (f"95% CI: BCa bootstrap over architectures (B={self.n_bootstrap})" if self.n_bootstrap
+                     else "no intervals (bootstrap off)")
+        lines.append(f"{self.n_architectures} architectures, {scheme}, k={self.k}, {intervals}")
         lines.append(f"{'metric':<17}{'mean':>9}  {'95% CI':<20}{'per fold':>18}")
         for m in self.mean:
             fv = np.asarray(self.fold_values[m], dtype=float)
             fold = f"{np.nanmean(fv):.3f} ± {np.nanstd(fv):.3f}" if np.isfinite(fv).any() else "n/a"
-            ci = f"[{self.low[m]:.3f}, {self.high[m]:.3f}]"
+            ci = f"[{self.low[m]:.3f}, {self.high[m]:.3f}]" if self.n_bootstrap else "-"
             label = METRIC_LABELS.get(m, m) + (" (↓)" if m in LOWER_IS_BETTER else "")
             lines.append(f"{label:<17}{self.mean[m]:>9.3f}  {ci:<20}{fold:>18}")
         if self.scheme == "logo":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from search_spaces.exceptions import SparseNASError
 
-__all__ = ["PredictorError", "EvaluationDataError", "PredictorFileError", "UnknownModelError"]
+__all__ = ["PredictorError", "EvaluationDataError", "PredictorFileError", "UnknownModelError", "CutShortWarning"]
 
 
 class PredictorError(SparseNASError):
@@ -29,3 +29,8 @@ class UnknownModelError(PredictorError, KeyError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+class CutShortWarning(UserWarning):
+    """A text table whose last line has no line end: it may have been cut short (an interrupted
+    copy or download), and its last row then holds a damaged value."""

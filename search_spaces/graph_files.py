@@ -236,7 +236,7 @@ def write_output(path, text: str, force: bool = False) -> Path:
     if path.is_dir():
         raise GraphFormatError(f"output {str(path)!r} is a directory; expected a file path")
     if path.exists() and not force:
-        raise GraphFormatError(f"output file {str(path)!r} exists; expected a new path (or pass --force to overwrite)")
+        raise GraphFormatError(f"output file {str(path)!r} exists; expected a new path (or pass --overwrite to replace it)")
     if path.parent.exists() and not path.parent.is_dir():
         raise GraphFormatError(f"cannot write {str(path)!r}: {str(path.parent)!r} is a file, not a folder")
     try:

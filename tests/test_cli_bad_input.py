@@ -4,10 +4,10 @@ told to write."""
 
 from __future__ import annotations
 
-import json
-
+import click
 import pytest
 
+from nas.cli.main import cli as root
 from nas.cli.main import main
 from search_spaces.genome import Genome
 
@@ -33,7 +33,7 @@ BAD = [
     (["arch", "export", "{genome}", "--format", "png", "--out", "{file}/g.png"], "{file}"),
     (["arch", "export", "{genome}", "--format", "png", "--out", "{tmp}/g.json"], "the suffix of 'json'"),
     (["priors", "evaluate", "--task", "mnist", "--epochs", "2", "--train", "epochs=0", "--out", "{tmp}/s"],
-     "both set the epochs"),
+     "both set the training's epochs"),
     (["prune", "--arch", "784-100-10", "--epochs", "2", "--train", "epochs=3", "--out", "{tmp}/p.json"],
      "both set the base training's epochs"),
     (["prune", "--arch", "784-100-10", "--retrain", "2", "--retrain-option", "epochs=5", "--out", "{tmp}/p.json"],
@@ -43,7 +43,7 @@ BAD = [
     (["arch", "distance", "{genome}", "{tmp}/missing.json"], "cannot read genome file"),
     # train
     (["train", "--task", "mnist"], "exactly one of --genome"),
-    (["train", "--task", "nosuch", "--genome", "{genome}"], "unknown task"),
+    (["train", "--task", "nosuch", "--genome", "{genome}"], "'nosuch' is not one of"),
     (["train", "--task", "mnist", "--genome", "{genome}", "--epochs", "0"], "epochs"),
     (["train", "--task", "mnist", "--genome", "{genome}", "--lr", "nan"], "lr"),
     (["train", "--task", "mnist", "--genome", "{genome}", "--device", "bogus"], "device 'bogus'"),
@@ -60,6 +60,8 @@ BAD = [
     (["predictor", "fit", "--data", "{evals}", "--target", "val_accuracy", "--model", "rf", "--param",
       "n_estimators=notjson", "--out", "{tmp}/p.skops"], "n_estimators"),
     (["predictor", "fit", "--data", "{evals}", "--target", "val_accuracy", "--out", "{file}"], "exists"),
+    (["predictor", "evaluate", "--data", "{evals}", "--target", "val_accuracy", "--model", "xgb"],
+     "'xgb' is not one of"),
     (["predictor", "fit", "--data", "{evals}", "--target", "val_accuracy", "--out", "{file}/p.skops"], "{file}"),
     (["predictor", "predict", "{binary}", "--genomes", "{genome}"], ""),
     # search, worker, report
@@ -82,7 +84,7 @@ BAD = [
     (["report", "{tmp}"], "no config.json"),
     (["report", "{binary_run}"], "cannot read the stored config"),
     # prune
-    (["prune", "--arch", "784-16-10", "--method", "foo", "--out", "{tmp}/p.json"], "unknown pruning method"),
+    (["prune", "--arch", "784-16-10", "--method", "foo", "--out", "{tmp}/p.json"], "'foo' is not one of"),
     (["prune", "--arch", "784-16-10", "--rate", "1.5", "--out", "{tmp}/p.json"], "rate"),
     (["prune", "--arch", "784-16-10", "--out", "{file}"], "exists"),
     (["prune", "--arch", "784-16-10", "--out", "{file}/p.json"], "not a writable folder"),
@@ -94,6 +96,147 @@ BAD = [
       "--out", "{tmp}/st"], "per_prior"),
     (["priors", "report", "{tmp}/missing"], "missing"),
 ]
+
+#: Arguments that bring each command past its own required options, so a bad shared option is
+#: what it refuses.
+BASE = {
+    "train": ["--genome", "{genome}", "--no-progress", "--out", "{tmp}/r.json"],
+    "search": ["--out", "{tmp}/s"],
+    "worker": ["--storage", "sqlite:///{tmp}/w.db", "--ledger", "w"],
+    "prune": ["--arch", "784-16-10", "--out", "{tmp}/p.json"],
+    "priors evaluate": ["--out", "{tmp}/st"],
+    "priors calibrate": ["--out", "{tmp}/st"],
+    "priors report": ["{tmp}/missing"],
+    "bench search": ["--out", "{tmp}/b", "--compute-budget", "100000"],
+    "predictor evaluate": ["--data", "{evals}", "--target", "val_accuracy", "--no-plots"],
+    "predictor fit": ["--data", "{evals}", "--target", "val_accuracy", "--out", "{tmp}/p.skops"],
+    "predictor predict": ["{tmp}/missing.skops", "--genomes", "{genome}"],
+    "arch sample": ["--prior", "erdos_renyi", "--nodes", "8"],
+    "arch import": ["{tmp}/missing.graphml"],
+    "arch export": ["{genome}", "--out", "{tmp}/g.graphml"],
+    "arch join": ["{tmp}/missing.jsonl", "{tmp}/m.csv", "--out", "{tmp}/e.csv"],
+    "data reber": ["--out", "{tmp}/r.csv"],
+    "data fetch": ["mnist", "--data-dir", "{tmp}/nowhere"],
+}
+
+#: Values outside an option's closed set or range, the same on every command that has the option.
+SHARED_BAD = [
+    ("--threads", "0", "is not in the range"),
+    ("--threads", "-2", "is not in the range"),
+    ("--threads", "many", "is not a valid integer"),
+    ("--task", "imagenet", "'imagenet' is not one of"),
+    ("--seed", "zero", "is not a valid integer"),
+    ("--seed", "-1", "is not in the range 0<=x<=4294967295"),
+    ("--seed", "4294967296", "is not in the range 0<=x<=4294967295"),
+    ("--first-seed", "-1", "is not in the range"),
+    ("--bootstrap", "-1", "is not in the range x>=0"),
+    ("--bootstrap", "3", "--bootstrap must be 0 (no intervals) or at least 10"),
+    ("--data-dir", "{file}", "{file}"),
+    ("--seeds", "two", "is not a valid integer"),
+    ("--strategy", "annealing", "'annealing' is not one of"),
+    ("--strategies", "ga,annealing", "'annealing' is not one of"),
+    ("--baseline", "annealing", "'annealing' is not one of"),
+    ("--method", "mcb,magnitude", "'magnitude' is not one of"),
+    ("--optimizer", "lion", "'lion' is not one of"),
+    ("--schedule", "step", "'step' is not one of"),
+    ("--precision", "fp8", "'fp8' is not one of"),
+    ("--augment", "mixup", "'mixup' is not one of"),
+    ("--model", "xgb", "'xgb' is not one of"),
+    ("--scoring", "accuracy", "'accuracy' is not one of"),
+    ("--features", "all", "'all' is not one of"),
+    ("--family", "rnn:xlstm", "'rnn:xlstm' is not one of"),
+    ("--readout", "mean", "'mean' is not one of"),
+    ("--screening", "hyperband", "'hyperband' is not one of"),
+    ("--format", "dot", "'dot' is not one of"),
+    ("--match", "flops", "'flops' is not one of"),
+    ("--epochs", "ten", "is not a valid integer"),
+    ("--jobs", "0", "is not in the range"),
+    ("--width", "0", "width"),
+]
+
+
+def _shared_cases() -> list[tuple[list[str], str]]:
+    """Every command that has one of the shared options, given each bad value of it (after the
+    arguments that reach its body); plus a malformed --train KEY=VALUE on every training command
+    and an existing --out on every command that writes a file."""
+    ctx = click.Context(root)
+    commands = {}
+
+    def walk(command, path):
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                walk(command.get_command(ctx, name), [*path, name])
+        else:
+            commands[" ".join(path)] = {f for p in command.params if isinstance(p, click.Option) for f in p.opts}
+
+    walk(root, [])
+    cases = []
+    for name, flags in sorted(commands.items()):
+        base = BASE.get(name, [])
+        for flag, value, expected in SHARED_BAD:
+            if flag in flags:
+                cases.append(([*name.split(), *base, flag, value], expected))
+        if "--train" in flags:
+            cases.append(([*name.split(), *base, "--train", "lr"], "expects KEY=VALUE"))
+            cases.append(([*name.split(), *base, "--train", "=3"], "expects KEY=VALUE"))
+    for name in ("train", "prune", "predictor fit", "arch export", "arch join", "data reber"):
+        out = BASE[name].index("--out") + 1
+        cases.append(([*name.split(), *BASE[name][:out], "{file}", *BASE[name][out + 1:]], "exists"))
+    for name in ("prune", "priors evaluate", "priors calibrate", "bench search"):
+        cases.append(([*name.split(), *BASE[name], "--resume", "--overwrite"], "expected one of them"))
+    for name in ("train", "prune", "predictor fit", "arch export", "arch join", "data reber"):  # a folder as the file
+        out = BASE[name].index("--out") + 1
+        cases.append(([*name.split(), *BASE[name][:out], "{tmp}", *BASE[name][out + 1:]], "{tmp}"))
+    for name in ("search", "priors evaluate", "priors calibrate", "bench search"):  # a file as the folder
+        out = BASE[name].index("--out") + 1
+        cases.append(([*name.split(), *BASE[name][:out], "{file}", *BASE[name][out + 1:]], "{file}"))
+    for name, flag, value, expected in RANGES:
+        cases.append(([*name.split(), *BASE[name], flag, value], expected))
+    return cases
+
+
+#: Values each command checks against its own range, before any work.
+RANGES = [
+    ("predictor evaluate", "--folds", "1", "folds >= 2"),
+    ("predictor evaluate", "--repeats", "0", "repeats >= 1"),
+    ("predictor evaluate", "--k", "0", "k must be in"),
+    ("predictor fit", "--tune", "-1", "--tune must be >= 0"),
+    ("prune", "--target", "1.5", "PruneConfig.target = 1.5"),
+    ("prune", "--seeds", "0", "PruneConfig.seeds = 0"),
+    ("prune", "--retrain", "-1", "PruneConfig.retrain = -1"),
+    ("prune", "--rate", "0", "rate"),
+    ("priors evaluate", "--per-prior", "1", "StudyConfig.per_prior = 1"),
+    ("priors evaluate", "--seeds", "1", "StudyConfig.seeds = 1"),
+    ("priors evaluate", "--cohort-size", "0", "StudyConfig.cohort_size = 0"),
+    ("priors evaluate", "--fail-margin", "-1", "StudyConfig.fail_margin = -1.0"),
+    ("priors calibrate", "--ladder", "0,1", "expected epochs >= 1"),
+    ("priors calibrate", "--ladder", "one,two", "expected comma-separated epochs"),
+    ("priors calibrate", "--tau", "2", "--tau must be in (0, 1]"),
+    ("priors calibrate", "--sample", "1", "at least 2 genomes"),
+    ("priors calibrate", "--per-prior", "5", "the calibration subsample is --sample"),
+    ("priors report", "--repeats", "0", "--repeats must be an integer >= 1"),
+    ("bench search", "--seeds", "1", "BenchConfig.seeds = 1"),
+    ("train", "--lr", "-1", "TrainConfig.lr = -1.0"),
+    ("train", "--batch-size", "0", "TrainConfig.batch_size = 0"),
+    ("train", "--max-steps", "0", "TrainConfig.max_steps = 0"),
+    ("train", "--patience", "0", "TrainConfig.patience = 0"),
+    ("train", "--train-subset", "0", "TrainConfig.train_subset = 0"),
+    ("train", "--train", "momentum=-1", "momentum"),
+    ("train", "--train", "bogus=1", "bogus"),
+    ("search", "--compute-budget", "0", "SearchConfig.compute_budget = 0"),
+    ("search", "--halving-eta", "1", "SearchConfig.halving_eta = 1"),
+    ("search", "--train", "bogus=1", "bogus"),
+    ("prune", "--train", "bogus=1", "bogus"),
+    ("prune", "--retrain-option", "bogus=1", "bogus"),
+    ("priors evaluate", "--train", "bogus=1", "bogus"),
+    ("bench search", "--train", "bogus=1", "bogus"),
+    ("worker", "--max-trials", "0", "--max-trials must be an integer"),
+    ("data reber", "--n", "-1", "is not in the range"),
+    ("arch sample", "--weight-target", "0", "--weight-target must be a positive integer"),
+]
+
+
+BAD += _shared_cases()
 
 
 #: The cases that read the shared datasets before they fail, so they run in the slow tier: those

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from nas.cli.main import main
@@ -56,7 +57,6 @@ def test_evaluate_json_grouped(evals, tmp_path, capsys):
     [
         (["--target", "constant"], "is constant"),
         (["--target", "nope"], "target column 'nope' not found"),
-        (["--target", "test_accuracy", "--model", "xgb"], "unknown model 'xgb'"),
         (["--target", "test_accuracy", "--folds", "50"], "expected at least 50 rows"),
     ],
 )
@@ -75,10 +75,32 @@ def test_fit_predict_round_trip(evals, tmp_path, capsys):
     code, out, err = run(["predictor", "predict", str(out_file), "--genomes", str(evals / "g.jsonl")], capsys)
     assert code == 0, err
     lines = out.strip().splitlines()
-    assert lines[0] == "key,prediction,std,genome" and len(lines) == 5
+    assert lines[0] == "id,key,prediction,std,genome" and len(lines) == 5
     code, out, err = run(["predictor", "predict", str(out_file), "--genomes", str(evals / "g.jsonl"), "--json"], capsys)
     rows = json.loads(out)
     assert len(rows) == 4 and all(r["std"] is not None and 0 <= r["prediction"] <= 1.5 for r in rows)
+    assert [r["id"] for r in rows] == [r["key"] for r in rows]  # bare genomes: the key stands for the id
+
+
+def test_predict_keeps_the_ids_of_imported_records_and_writes_out(evals, tmp_path, capsys):
+    out_file = tmp_path / "p.skops"
+    assert run(["predictor", "fit", "--data", str(evals / "evals.csv"), "--target", "test_accuracy", "--model", "rf",
+                "--param", "n_estimators=10", "--out", str(out_file)], capsys)[0] == 0
+    genomes = [line for line in (evals / "g.jsonl").read_text().splitlines() if line.strip()]
+    records = tmp_path / "imported.jsonl"  # the layout nas arch import --jsonl writes
+    records.write_text("".join(json.dumps({"id": f"graph-{i}", "genome": json.loads(g), "source": "x"}) + "\n"
+                               for i, g in enumerate(genomes)))
+    dest = tmp_path / "pred.csv"
+    code, out, err = run(["predictor", "predict", str(out_file), "--genomes", str(records), "--out", str(dest)], capsys)
+    assert code == 0, err
+    table = pd.read_csv(dest)
+    assert list(table["id"]) == [f"graph-{i}" for i in range(len(genomes))] and out == ""
+    before = dest.read_bytes()
+    code, _, err = run(["predictor", "predict", str(out_file), "--genomes", str(records), "--out", str(dest)], capsys)
+    assert code == 1 and "exists" in err and dest.read_bytes() == before  # not replaced without --overwrite
+    code, _, err = run(["predictor", "predict", str(out_file), "--genomes", str(records), "--out", str(dest),
+                        "--json", "--overwrite"], capsys)
+    assert code == 0 and [r["id"] for r in json.loads(dest.read_text())][0] == "graph-0"
 
 
 def test_fit_with_tuning(evals, tmp_path, capsys):
@@ -133,3 +155,17 @@ def test_evaluate_grouped_kfold_needs_groups(evals, capsys):
     code, out, err = run([*base, "--cv", "group_kfold", "--group-by", "nodes"], capsys)
     assert code == 0, err
     assert json.loads(out)["cv"] == "group_kfold"
+
+
+def test_a_table_cut_short_is_used_with_a_one_line_warning(evals, tmp_path, capsys):
+    text = (evals / "evals.csv").read_text()
+    cut = tmp_path / "cut.csv"
+    cut.write_text(text.rstrip("\n")[:-2])  # the last row's last value loses its last digits and line end
+    code, out, err = run(["predictor", "evaluate", "--data", str(cut), "--target", "test_accuracy", "--no-plots",
+                          *FAST], capsys)
+    assert code == 0
+    lines = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(lines) == 1 and "cut short" in lines[0] and str(cut) in lines[0]
+    code, out, err = run(["predictor", "evaluate", "--data", str(evals / "evals.csv"), "--target", "test_accuracy",
+                          "--no-plots", *FAST], capsys)
+    assert code == 0 and "warning:" not in err  # a whole file: no warning

@@ -63,7 +63,6 @@ def test_train_genomes_writes_one_record_per_line(tmp_path, capsys):
     (["--epochs", "0"], "epochs"),
     (["--device", "cuda:9"], "cuda:9"),
     (["--device", "nonsense"], "nonsense"),
-    (["--task", "imagenet"], "imagenet"),
     (["--task", "reber"], "rnn:"),
 ])
 def test_bad_input_is_one_line_and_exit_1(tmp_path, capsys, args, expected):

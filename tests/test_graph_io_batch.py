@@ -127,7 +127,7 @@ def test_cli_directory_to_jsonl(graph_dir, tmp_path, capsys):
     ]
     assert sorted(p.name for p in out.parent.iterdir()) == ["genomes.jsonl"]  # no temporary file left
     status, _, err = run(capsys, "arch", "import", str(graph_dir), "--jsonl", str(out))
-    assert status == 1 and "exists" in err and "--force" in err
+    assert status == 1 and "exists" in err and "--overwrite" in err
     status, _, err = run(capsys, "arch", "import", str(graph_dir / "path.graphml"), "--jsonl", str(out), "--force")
     assert status == 0 and [i for i, _, _ in read_genomes_jsonl(out)] == ["path"]
 

@@ -218,7 +218,9 @@ def test_the_readmes_many_machines_commands_work_on_loopback(tmp_path, shared_da
             return False
 
     _wait(study_started, 300, "the search to create its study")  # as a user starts the workers after it
-    workers = [subprocess.Popen(argv(commands[1]) + ["--idle-timeout", "15"], stdout=subprocess.PIPE,
+    # the idle timeout outlasts the other worker's first cohort on a busy machine (with 15 s one
+    # worker once gave up while the other trained generation 0 alone)
+    workers = [subprocess.Popen(argv(commands[1]) + ["--idle-timeout", "45"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
     try:
         out, err = search.communicate(timeout=900)

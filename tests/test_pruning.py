@@ -405,7 +405,7 @@ def test_nas_prune_resume_refuses_other_arguments_and_a_missing_run_in_one_line(
     assert len(err.splitlines()) == 1 and "--resume with different pruning settings" in err
     assert "methods: stored ['mcb', 'random'], given ['mcb']" in err and "seeds: stored 2, given 3" in err
     assert main([*args, "--out", str(out), "--resume", "--overwrite"]) == 1
-    assert "give one of them" in capsys.readouterr().err
+    assert "expected one of them" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before  # nothing touched
     out.unlink()  # the steps are still there: a new run must not mix with them
     assert main([*args, "--out", str(out)]) == 1
@@ -469,7 +469,7 @@ def test_the_pruning_store_restores_the_last_stage_and_leaves_stopped_networks_o
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--method", "foo"], "expected some of: mcb, mcu, mcd, random, obd"),
+    (["--method", "foo"], "'foo' is not one of mcb, mcu, mcd, random, obd"),
     (["--rate", "1.5"], "PruneConfig.rate = 1.5; expected a number in (0, 1) or None"),
     (["--target", "1"], "PruneConfig.target = 1.0; expected a number in (0, 1)"),
     (["--arch", "784-x-10"], "layer sizes like 784-100-10"),
@@ -480,7 +480,7 @@ def test_nas_prune_bad_input_is_one_line_before_training(tmp_path, capsys, args,
     from nas.cli.main import main
 
     out = tmp_path / "p.json"
-    assert main(["prune", "--arch", "784-16-10", "--out", str(out), *args]) == 1
+    assert main(["prune", "--arch", "784-16-10", "--out", str(out), *args]) in (1, 2)  # 2: click's usage errors
     err = capsys.readouterr().err.strip()
     assert match in err and len(err.splitlines()) == 1 and not out.exists()
 

@@ -411,3 +411,27 @@ def test_a_unit_longer_than_the_limit_still_runs_once_per_slice(tmp_path, monkey
     cfg = make_config(tmp_path, "long", final_top=0)
     run = run_search(cfg, trainer=_TimedTrainer(clock), outputs=RunOutputs(report=False), time_limit=10)
     assert run.stopped and len(run.generations) == 1
+
+
+def test_a_copied_run_directory_is_refused_and_overwrite_replaces_a_run(tmp_path):
+    import shutil
+
+    cfg = make_config(tmp_path, generations=1, storage=None)  # the ledger in the run directory
+    run_search(cfg, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
+    copy = tmp_path / "copy"
+    shutil.copytree(cfg.out, copy)
+    before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
+    moved = cfg.with_changes(out=str(copy), ledger_name=None)  # the ledger name follows the folder: "copy"
+    with pytest.raises(LedgerError, match="already holds a search run .*--resume.*--overwrite"):
+        run_search(moved, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()} == before  # nothing touched
+    with pytest.raises(Exception, match="expected one of them"):
+        run_search(moved, resume=True, overwrite=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
+    again = run_search(moved, overwrite=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))
+    assert len(again.generations) == 1
+    assert Ledger.open(again.config.storage_url, "copy", create=False).config is not None
+    with pytest.raises(LedgerError):  # the copied ledger went with the replaced run
+        Ledger.open(again.config.storage_url, "run", create=False)
+    external = cfg.with_changes(storage=f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    with pytest.raises(Exception, match="--overwrite replaces a run whose ledger is in its run directory"):
+        run_search(external, overwrite=True, trainer=FakeTrainer(), outputs=RunOutputs(report=False))

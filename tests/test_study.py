@@ -422,3 +422,19 @@ def test_options_the_study_sets_itself_are_refused(tmp_path):
         tiny(tmp_path, train={**TINY, "seed": 5, "device": "cuda"})
     with pytest.raises(ConfigError, match="prior 'watts_strogatz' makes graphs of at least 3 nodes"):
         tiny(tmp_path, priors=("erdos_renyi", "watts_strogatz"), nodes=(2, 10))
+
+
+def test_overwrite_replaces_a_study_and_only_a_study(tmp_path, shared_data_dir):
+    cfg = tiny(tmp_path, per_prior=2, data_dir=str(shared_data_dir), train={**TINY, "train_subset": 500})
+    folder = run_study(cfg)
+    (folder / "note.txt").write_text("the old study's")
+    with pytest.raises(StudyError, match="already holds a study"):
+        run_study(cfg)
+    again = run_study(cfg, overwrite=True)
+    assert not (again / "note.txt").exists() and len(StudyStore(again).records()) == 8
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "keep.txt").write_text("a user's file")
+    with pytest.raises(StudyError, match="is not empty"):  # not a study: never removed
+        run_study(cfg.with_changes(out=str(other)), overwrite=True)
+    assert (other / "keep.txt").read_text() == "a user's file"

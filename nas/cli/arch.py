@@ -18,8 +18,17 @@ from typing import Sequence
 import click
 import numpy as np
 
-from nas.cli.options import old_spelling, renamed, warn_if_large
+from nas.cli.options import (
+    WholeHelpGroup,
+    check_output,
+    old_spelling,
+    overwrite_option,
+    renamed,
+    seed_option,
+    warn_if_large,
+)
 from nas.exceptions import ConfigError
+from nas.provenance import write_text_atomic
 from nas.training.equal_cost import ff_nonzero_weights, width_for_weight_target
 from predictors.exceptions import EvaluationDataError
 from search_spaces.builders import build_model
@@ -97,9 +106,9 @@ def _parse_params(prior_name: str, pairs: tuple[str, ...]) -> dict:
     return out
 
 
-@click.group("arch")
+@click.group("arch", cls=WholeHelpGroup)
 def cli():
-    """Sample, describe, export, import and compare architectures (genomes)."""
+    """Sample, describe, export, import, join and compare architectures (genomes)."""
 
 
 @cli.command("priors")
@@ -120,7 +129,7 @@ def priors_cmd():
 @click.option("--prior", "prior_name", required=True, help="Registered prior (see `nas arch priors`).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Fix a prior parameter; repeatable.")
 @click.option("--nodes", type=int, required=True, help="Number of graph vertices.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Graph seed; also seeds the drawn parameters.")
+@seed_option(default=0, show_default=True, help="Graph seed; also seeds the drawn parameters.")
 @click.option("--family", type=click.Choice(FAMILIES), default="ff", show_default=True)
 @click.option("--width", type=int, default=None,
               help=f"Units per vertex (1: the paper's network). Default: {SAMPLE_WIDTH} for family ff, else 1.")
@@ -177,8 +186,10 @@ def describe_cmd(genome_path):
 @click.argument("genome_path", metavar="GENOME.json")
 @click.option("--format", "fmt", type=click.Choice(WRITE_FORMATS), default=None, help="Default: from --out's suffix.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="File to write.")
-def export_cmd(genome_path, fmt, out_path):
+@overwrite_option()
+def export_cmd(genome_path, fmt, out_path, overwrite):
     """Write a genome's layered DAG as GraphML, an edge list, node-link JSON or a PNG drawing."""
+    check_output(out_path, overwrite)
     genome = load_genome(genome_path)
     path = write_graph(genome, out_path, fmt)
     _echo_json({"written": str(path), "format": fmt or path.suffix.lstrip(".")})
@@ -196,8 +207,8 @@ def export_cmd(genome_path, fmt, out_path):
               help="Units per vertex of every imported network (1: the paper's).")
 @click.option("--readout", type=click.Choice(READOUTS), default="sinks", show_default=True,
               help="Which vertices feed the output: every sink, or the last layer only (the paper's networks: last).")
-@click.option("--force", is_flag=True, help="Overwrite an existing --jsonl file.")
-def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, width, readout, force):
+@overwrite_option("Replace an existing --out or --jsonl file.")
+def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, width, readout, overwrite):
     """Turn your own graphs into genomes (prior `explicit`, edges carried as edits).
 
     One graph file: print its genome JSON. Several files or a directory (walked recursively; files
@@ -208,17 +219,19 @@ def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, width, readout, f
     """
     batch = jsonl_path is not None or len(graph_paths) > 1 or Path(graph_paths[0]).is_dir()
     if not batch:
+        if out_path:
+            check_output(out_path, overwrite)
         genome = import_genome(graph_paths[0], fmt, family=family, width=width, readout=readout)
         text = genome.to_json()
         if out_path:
-            Path(out_path).write_text(text + "\n")
+            write_text_atomic(out_path, text + "\n")
         click.echo(text)
         return
     if out_path:
         raise click.UsageError("--out writes one genome; for several graphs use --jsonl OUT")
-    if jsonl_path is not None and Path(jsonl_path).exists() and not force:
+    if jsonl_path is not None and Path(jsonl_path).exists() and not overwrite:
         # checked first, so that a long import is not wasted (write_output checks again)
-        raise GraphFormatError(f"output file {jsonl_path!r} exists; expected a new path (or pass --force to overwrite)")
+        raise GraphFormatError(f"output file {jsonl_path!r} exists; expected a new path (or pass --overwrite to replace it)")
     files, skipped = collect_graph_files(graph_paths, fmt)
     records = genomes_from_files(files, fmt, family=family, width=width, readout=readout)
     summary = f"read {len(records)} graphs; skipped {len(skipped)} files whose suffix is no {fmt or 'graph'} format"
@@ -227,7 +240,7 @@ def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, width, readout, f
             click.echo(genome_record_line(*record))
         click.echo(summary, err=True)
         return
-    path = write_genomes_jsonl(records, jsonl_path, force=force)
+    path = write_genomes_jsonl(records, jsonl_path, force=overwrite)
     click.echo(f"{summary}; wrote {path}", err=True)
     click.echo(json.dumps({"written": str(path), "graphs": len(records), "skipped": len(skipped)}))
 
@@ -331,30 +344,30 @@ def join_metrics(records: Sequence[GenomeRecord], metrics_path, id_column: str =
 @click.argument("metrics_path", metavar="METRICS.csv")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Evaluations CSV to write.")
 @click.option("--id-column", default="id", show_default=True, help="The id column of METRICS.csv.")
-@click.option("--force", is_flag=True, help="Overwrite an existing --out.")
-def join_cmd(genomes_path, metrics_path, out_path, id_column, force):
+@overwrite_option()
+def join_cmd(genomes_path, metrics_path, out_path, id_column, overwrite):
     """Join imported genomes with metrics you measured into an evaluations CSV.
 
     The output is what `nas predictor evaluate --data OUT --target COLUMN` reads: the id column,
     a `genome` column and the metric columns as written. Metric rows whose id has no genome are an
     error; genomes without metrics are dropped (counted on stderr).
     """
-    if Path(out_path).exists() and not force:
-        raise GraphFormatError(f"output file {out_path!r} exists; expected a new path (or pass --force to overwrite)")
+    if Path(out_path).exists() and not overwrite:
+        raise GraphFormatError(f"output file {out_path!r} exists; expected a new path (or pass --overwrite to replace it)")
     records = read_genomes_jsonl(genomes_path)
     header, rows, dropped = join_metrics(records, metrics_path, id_column)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    path = write_output(out_path, buffer.getvalue(), force=force)
+    path = write_output(out_path, buffer.getvalue(), force=overwrite)
     if dropped:
         click.echo(f"dropped {len(dropped)} of {len(records)} genomes without metrics: {_few(dropped)}", err=True)
     click.echo(f"joined {len(rows)} genomes with metrics {header[2:]}; wrote {path}", err=True)
     click.echo(json.dumps({"written": str(path), "rows": len(rows), "dropped": len(dropped), "columns": header}))
 
 
-@cli.command("distance")
+@cli.command("distance", short_help="Print the NNSTD (Liu et al. 2020) of the networks built from two genomes.")
 @click.argument("a_path", metavar="A.json")
 @click.argument("b_path", metavar="B.json")
 def distance_cmd(a_path, b_path):

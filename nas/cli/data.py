@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from nas.cli.options import check_output
+from nas.cli.options import WholeHelpGroup, check_output, seed_option
 from nas.datasets.download import DestinationExistsError
 from nas.datasets.fetch import dataset_status, fetch_dataset
 from nas.datasets.paths import ENV_VAR, resolve_data_dir
@@ -31,12 +31,12 @@ def _data_dir_source(data_dir: str | None) -> str:
 
 # Not click.Path(file_okay=False): its refusal is a multi-line usage error; _data_dir says it in one line.
 _data_dir_option = click.option(
-    "--data-dir", type=click.Path(), default=None,
+    "--data-dir", type=click.Path(), default=None, metavar="DIRECTORY",
     help=f"Folder holding mnist/, fashion_mnist/, cifar10/ (default: ${ENV_VAR}, else the user cache folder).",
 )
 
 
-@click.group()
+@click.group(cls=WholeHelpGroup)
 @_data_dir_option
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None) -> None:
@@ -146,7 +146,7 @@ def fetch_cmd(ctx: click.Context, name: str, layout: str | None, progress: bool,
 
 @cli.command("reber")
 @click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True, help="Number of strings.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Generator seed.")
+@seed_option(default=0, show_default=True, help="Generator seed.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV file to write.")
 @click.option("--kind", type=click.Choice(["classification", "embedded"]), default="classification",
               show_default=True, help="Valid/invalid classification strings or embedded Reber strings.")

@@ -5,13 +5,15 @@ called ``cli``. They are imported lazily, so ``nas --help`` stays fast and a sub
 imports (torch, optuna) are paid only when it runs.
 
 Deliberate errors (:class:`~search_spaces.exceptions.SparseNASError`) become one line on stderr
-and exit status 1; usage errors keep click's status 2.
+and exit status 1; usage errors (a value outside an option's choices or range, a missing option)
+are one line too and keep click's status 2.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 import click
 
@@ -60,8 +62,23 @@ def cli():
     """sparse-nas: architecture search over sparse networks wired by network-theory priors."""
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """The product's own warnings on stderr as one line each (``warning: ...``), without the
+    source line Python's default display adds."""
+    click.echo(f"warning: {message}", err=True)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``nas`` console script; returns the exit status."""
+    shown = warnings.showwarning
+    warnings.showwarning = _one_line_warning
+    try:
+        return _main(argv)
+    finally:
+        warnings.showwarning = shown
+
+
+def _main(argv) -> int:
     try:
         result = cli.main(args=argv, prog_name="nas", standalone_mode=False)
     except SparseNASError as err:
@@ -70,6 +87,11 @@ def main(argv=None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as err:
+        # one line, like every other error: what was wrong, and where the valid values are listed
+        where = f" (see {err.ctx.command_path} --help)" if err.ctx is not None else ""
+        click.echo(f"error: {err.format_message()}{where}", err=True)
+        return err.exit_code
     except click.ClickException as err:
         err.show()
         return err.exit_code

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
-import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,16 +28,25 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 import predictors
-from nas.cli.options import check_output, parse_key_values
+from nas.cli.options import (
+    WholeHelpGroup,
+    check_output,
+    choice_option,
+    overwrite_option,
+    parse_key_values,
+    seed_option,
+    threads_option,
+)
 from nas.exceptions import ConfigError
-from nas.provenance import provenance, write_json_atomic
+from nas.provenance import provenance, write_json_atomic, write_text_atomic
 from predictors import get_model_spec, list_models
 from predictors import plots as P
 from predictors.data import genome_groups
 from predictors.tuning import TUNING_SCORES
+from search_spaces.features import FEATURE_GROUPS
 from search_spaces.genome import Genome
 
-_GROUPS = ("paper", "extended", "size")
+_GROUPS = tuple(FEATURE_GROUPS)
 
 
 def _split_list(value: str | None) -> tuple[str, ...]:
@@ -78,8 +87,8 @@ class EvaluateConfig:
             raise ConfigError(f"group must be one of {list(_GROUPS)}, got {self.group!r}")
         if self.folds < 2 or self.repeats < 1:
             raise ConfigError(f"expected folds >= 2 and repeats >= 1, got folds={self.folds}, repeats={self.repeats}")
-        if self.bootstrap < 0:
-            raise ConfigError(f"bootstrap must be >= 0, got {self.bootstrap}")
+        if self.bootstrap != 0 and not 10 <= self.bootstrap:
+            raise ConfigError(f"--bootstrap must be 0 (no intervals) or at least 10 resamples, got {self.bootstrap}")
         if any(s < 2 for s in self.sizes):
             raise ConfigError(f"learning-curve sizes must be >= 2, got {list(self.sizes)}")
 
@@ -144,27 +153,39 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, None),
-              help="BLAS/OpenMP threads. The matrices here are small; extra threads mostly contend.")
+@click.group(cls=WholeHelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--threads", "group_threads", default=None, type=click.IntRange(1, None), hidden=True)
 @click.pass_context
-def cli(ctx, threads):
+def cli(ctx, group_threads):
     """Fit, evaluate and apply structure-to-performance predictors.
 
     Evaluation data: CSV or Parquet, one row per trained architecture, a column `genome` with
     the genome's JSON and one column per metric (see docs/predictors.md).
     """
-    # entry point: measured on 2 cores, a 160-row GP fit took 0.12 s CPU with one BLAS thread and
-    # 3 s with the default pool on a busy machine
-    ctx.with_resource(threadpool_limits(limits=threads))
+    # ``nas predictor --threads N CMD`` (the old place of the option) still works; each command's
+    # own --threads wins
+    ctx.obj = {"threads": group_threads}
+
+
+def _limit_threads(threads: int | None) -> None:
+    """Limit BLAS/OpenMP to ``threads`` (default: the group's old option, else 1) for the rest of
+    the command. Measured on 2 cores, a 160-row GP fit took 0.12 s CPU with one BLAS thread and
+    3 s with the default pool on a busy machine."""
+    ctx = click.get_current_context()
+    group = (ctx.find_object(dict) or {}).get("threads")
+    ctx.with_resource(threadpool_limits(limits=threads or group or 1))
+
+
+_threads = threads_option("BLAS/OpenMP threads (default 1: the matrices here are small; extra threads mostly contend).")
 
 
 _data = click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="Evaluations file (CSV or Parquet).")
 _target = click.option("--target", required=True, help="Metric column to predict, e.g. test_accuracy.")
-_model = click.option("--model", default="rf", show_default=True, help="Registered regressor (see `nas predictor models`).")
+_model = choice_option("--model", choices=list_models(), default="rf", show_default=True,
+                       help="Registered regressor (see `nas predictor models`).")
 _group = click.option("--features", "group", default="extended", show_default=True, type=click.Choice(_GROUPS), help="Structural feature group.")
 _extra = click.option("--extra-features", default="", help="Comma-separated numeric columns used as extra features (e.g. synflow,snip).")
-_seed = click.option("--seed", default=0, show_default=True, type=int, help="Seed of splits, bootstrap, models and tuning.")
+_seed = seed_option(default=0, show_default=True, help="Seed of splits, bootstrap, models and tuning.")
 
 
 @cli.command("models")
@@ -193,15 +214,18 @@ def models_cmd():
 @click.option("--repeats", default=10, show_default=True, type=int)
 @click.option("--k", "k", default=None, type=int, help="k of precision@k and top-k regret [default: 10% of rows].")
 @click.option("--minimize", is_flag=True, help="The target is better when smaller (a loss).")
-@click.option("--bootstrap", default=1000, show_default=True, type=int, help="Bootstrap resamples for the 95% intervals.")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="Bootstrap resamples for the 95% intervals (at least 10; 0: no intervals).")
 @click.option("--sizes", default="25,50,100,200,400", show_default=True, help="Learning-curve training sizes.")
 @click.option("--plots", default=None, type=click.Path(file_okay=False), help="Folder for the PNG plots [default: beside the data].")
 @click.option("--no-plots", is_flag=True, help="Skip the learning curve, importances and plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of the table.")
 @_seed
+@_threads
 def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compare_paper, nested_trials, folds, repeats, k,
-                 minimize, bootstrap, sizes, plots, no_plots, as_json, seed):
+                 minimize, bootstrap, sizes, plots, no_plots, as_json, seed, threads):
     """Cross-validate a predictor: a table of R², Kendall τ, Spearman ρ, MAE, precision@k, regret."""
+    _limit_threads(threads)
     try:
         size_list = tuple(int(s) for s in _split_list(sizes))
     except ValueError:
@@ -281,13 +305,15 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compa
 @_extra
 @click.option("--param", "params", multiple=True, help="Model hyperparameter NAME=VALUE (JSON value); repeatable.")
 @click.option("--tune", "tune_trials", default=0, show_default=True, type=int, help="Optuna trials to tune the model (0: defaults).")
-@click.option("--scoring", default="r2", show_default=True, help="CV score tuned: r2, kendall, spearman or mae.")
+@choice_option("--scoring", choices=TUNING_SCORES, default="r2", show_default=True, help="CV score tuned.")
 @click.option("--folds", default=5, show_default=True, type=int, help="CV folds for tuning.")
 @click.option("--out", required=True, type=click.Path(), help="Destination predictor file (.skops).")
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@overwrite_option()
 @_seed
-def fit_cmd(data, target, model, group, extra_features, params, tune_trials, scoring, folds, out, overwrite, seed):
+@_threads
+def fit_cmd(data, target, model, group, extra_features, params, tune_trials, scoring, folds, out, overwrite, seed, threads):
     """Fit (optionally tune) a predictor on all the data and save it as a skops file."""
+    _limit_threads(threads)
     check_output(out, overwrite)
 
     cfg = FitConfig(
@@ -334,28 +360,47 @@ def fit_cmd(data, target, model, group, extra_features, params, tune_trials, sco
 @click.argument("predictor_file", type=click.Path(dir_okay=False))
 @click.option("--genomes", required=True, type=click.Path(dir_okay=False), help="Genomes: JSON lines, a JSON list, or a CSV/Parquet table with a genome column (and any extra feature columns).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of CSV.")
-def predict_cmd(predictor_file, genomes, as_json):
-    """Predict the target for genomes with a saved predictor (mean and std per genome)."""
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the predictions here (CSV, or JSON with --json) "
+                                                            "instead of printing them.")
+@overwrite_option()
+@_threads
+def predict_cmd(predictor_file, genomes, as_json, out, overwrite, threads):
+    """Predict the target for genomes with a saved predictor (mean and std per genome).
+
+    Each row keeps the genome's id: a table's id column, or the id of each {"id", "genome"}
+    record (what nas arch import --jsonl writes); else the genome's key."""
+    _limit_threads(threads)
+    if out is not None:
+        check_output(out, overwrite)  # before any work
     pipe = predictors.load_predictor(predictor_file)
     extra = list(pipe.steps[0][1].extra_columns)
     if Path(genomes).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"):
         # a table carries the extra feature columns (proxies, early metrics) a predictor may need
         table = predictors.read_evaluations(genomes, extra_features=extra, min_rows=1)
         items = [Genome.from_json(s) for s in table["genome"]]
+        ids = [str(v) for v in table["id"]] if "id" in table.columns else [None] * len(items)
         inputs = table
     else:
         if extra:
             raise ConfigError(f"this predictor also needs the columns {extra}; give --genomes as a CSV/Parquet table holding them")
-        items = inputs = predictors.read_genomes(genomes)
+        ids, items = map(list, zip(*predictors.read_genome_records(genomes)))
+        inputs = items
     result = predictors.predict_with_uncertainty(pipe, inputs)
     rows = [
-        {"key": g.key, "prediction": float(m), "std": float(s) if result.has_uncertainty else None, "genome": g.to_json()}
-        for g, m, s in zip(items, result.mean, result.std)
+        {"id": g.key if i is None else i, "key": g.key, "prediction": float(m),
+         "std": float(s) if result.has_uncertainty else None, "genome": g.to_json()}
+        for i, g, m, s in zip(ids, items, result.mean, result.std)
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        text = json.dumps(rows, indent=2) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["id", "key", "prediction", "std", "genome"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    if out is None:
+        click.echo(text, nl=False)
         return
-
-    writer = csv.DictWriter(sys.stdout, fieldnames=["key", "prediction", "std", "genome"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    write_text_atomic(out, text)
+    click.echo(f"predictions of {len(rows)} genomes written to {out}", err=True)

@@ -7,7 +7,21 @@ from pathlib import Path
 
 import click
 
-from nas.cli.options import old_spelling, parse_key_values, renamed
+from nas.cli.options import (
+    WholeHelpGroup,
+    choice_option,
+    data_dir_option,
+    device_option,
+    old_spelling,
+    overwrite_option,
+    progress_option,
+    renamed,
+    seed_option,
+    task_option,
+    threads_option,
+    train_option,
+    train_overrides,
+)
 from nas.exceptions import ConfigError
 from nas.provenance import write_json_atomic
 from nas.studies.priors.calibration import (
@@ -25,6 +39,7 @@ from nas.studies.priors.run import run_study
 from nas.studies.priors.store import StudyStore
 from nas.training.device import set_threads
 from nas.training.tasks import get_task
+from search_spaces.genome import FAMILIES, READOUTS
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
@@ -42,24 +57,14 @@ def _split(text: str | None) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def _train_options(pairs: tuple[str, ...], epochs: int | None) -> dict | None:
-    options = parse_key_values(pairs, "--train", "KEY=VALUE (a TrainConfig field)")
-    if epochs is not None:
-        if options.get("epochs", epochs) != epochs:
-            raise ConfigError(f"--epochs {epochs} and --train epochs={options['epochs']} both set the epochs; "
-                              "expected one of them")
-        options["epochs"] = epochs
-    return options or None
-
-
-@click.group("priors")
+@click.group("priors", cls=WholeHelpGroup)
 def cli():
     """Controlled studies of priors: sample K genomes per prior, train each with S seeds, test the differences."""
 
 
 @cli.command("presets")
 def presets_cmd():
-    """List the named studies (``--preset``) and their settings as JSON."""
+    """List the named studies (--preset) and their settings as JSON."""
     click.echo(json.dumps({k: {**v, "train": dict(v["train"])} for k, v in PRESETS.items()}, indent=2))
 
 
@@ -71,18 +76,19 @@ def _study_options(command):
 
 
 _STUDY_OPTIONS = [
-    click.option("--task", help="Task (mnist, fashion_mnist, reber, reber_paper, ...)."),
+    task_option(help="Task (default: the preset's, else mnist)."),
     click.option("--priors", help="Comma-separated priors, each optionally with rules: watts_strogatz:k=n//5,p=1."),
     click.option("--per-prior", type=int, help="Genomes per prior and family (K >= 2)."),
     click.option("--seeds", type=int, help="Training seeds per genome (S >= 2)."),
-    click.option("--family", help="Model family or comma-separated families (cells), e.g. ff, rnn:gru, rnn:gru,rnn:lstm."),
+    choice_option("--family", choices=FAMILIES, comma=True,
+                  help="Model family or comma-separated families (cells), e.g. ff, rnn:gru, rnn:gru,rnn:lstm."),
     click.option("--nodes", type=(int, int), metavar="LOW HIGH", help="Graph sizes (the same sizes for every prior)."),
     click.option("--width", type=int, help="Units per vertex (default 16 for ff, else 1)."),
-    click.option("--readout", type=click.Choice(["sinks", "last"]), help="What the output reads (last: the paper's)."),
+    choice_option("--readout", choices=READOUTS, help="What the output reads (last: the paper's)."),
     click.option("--match", type=click.Choice(["none", "edges", "weights"]), help="Compare priors at equal edges or nonzero weights."),
-    click.option("--seed", type=int, help="Seed of the genome draws (training seeds are 0 .. S-1)."),
+    seed_option(help="Seed of the genome draws (training seeds are 0 .. S-1)."),
     click.option("--epochs", type=int, help="Training epochs (overrides the budget)."),
-    click.option("--train", "train_pairs", multiple=True, metavar="KEY=VALUE", help="Any TrainConfig option, e.g. --train lr=0.02."),
+    train_option(),
     click.option("--fail-margin", type=float, help="Failed: accuracy at most chance + this (default 0.05)."),
     click.option("--cohort-size", type=int,
                  help="Genomes trained together per call (default 32; at most these are lost on a kill)."),
@@ -91,11 +97,12 @@ _STUDY_OPTIONS = [
     click.option("--quick", is_flag=True, help="Small per-task budget: minutes on a 2-core CPU."),
     click.option("--out", required=True, type=click.Path(), help="Study folder (new, or the study to --resume)."),
     click.option("--resume", is_flag=True, help="Continue the study in --out; given settings must equal the stored ones."),
-    click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache)."),
+    overwrite_option("Replace the study in --out."),
+    data_dir_option(),
     click.option("--allow-partial-data", is_flag=True, default=None, help="Use a truncated dataset file anyway."),
-    click.option("--device", help="Torch device (default: cuda if available, else cpu)."),
-    click.option("--no-progress", is_flag=True, help="No progress bar."),
-    click.option("--threads", type=int, help="CPU threads for torch in this process."),
+    device_option(),
+    progress_option(help="Progress bar on stderr (default: on)."),
+    threads_option(),
 ]
 
 
@@ -105,8 +112,8 @@ _STUDY_OPTIONS = [
               help="A finished nas priors calibrate folder: train for the epochs it chose and show its ladder in the report.")
 @click.option("--no-predictor", is_flag=True, help="Leave the predictor study out of the report.")
 def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, match, seed, epochs, train_pairs,
-                 fail_margin, cohort_size, batch, preset, quick, out, resume, data_dir, allow_partial_data, device,
-                 no_progress, threads, calibration, no_predictor):
+                 fail_margin, cohort_size, batch, preset, quick, out, resume, overwrite, data_dir, allow_partial_data,
+                 device, progress, threads, calibration, no_predictor):
     """Sample K genomes per prior, train each with S seeds (cohorts trained together), and write the study report.
 
     Every finished run is appended to OUT/runs.jsonl at once, so a killed study continues with
@@ -126,7 +133,7 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
     config, requested = _study_config(locals())
     if ladder is not None:
         check_calibration(config, StudyStore(calibration).settings())
-    folder = _run(config, resume, requested, out)
+    folder = _run(config, resume, requested, out, overwrite)
     if ladder is not None:
         write_json_atomic(Path(folder) / CALIBRATION_FILE, ladder)
     path = write_report(folder, predictor=not no_predictor)
@@ -143,8 +150,8 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
 @click.option("--tau", type=float, default=DEFAULT_TAU, show_default=True,
               help="Kendall tau against the reference a rung's genome ranking must reach in every cell.")
 def calibrate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, match, seed, epochs, train_pairs,
-                  fail_margin, cohort_size, batch, preset, quick, out, resume, data_dir, allow_partial_data, device,
-                  no_progress, threads, ladder_text, sample, tau):
+                  fail_margin, cohort_size, batch, preset, quick, out, resume, overwrite, data_dir, allow_partial_data,
+                  device, progress, threads, ladder_text, sample, tau):
     """Find the cheapest budget whose prior verdicts and genome ranking agree with the study's full one.
 
     Trains SAMPLE genomes per prior and cell with the study's seeds at its budget (the reference)
@@ -166,7 +173,7 @@ def calibrate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout,
     config, requested = _study_config(locals())
     reference = get_task(config.task).default_config(**config.train_options).epochs
     rungs = check_ladder(rungs_asked, reference, sample)  # before any training
-    folder = _run(config, resume, requested, out)
+    folder = _run(config, resume, requested, out, overwrite)
     result = write_calibration(folder, rungs, tau)
     click.echo(f"calibration: {folder}/calibration.md; chosen budget {result['chosen_epochs']} epochs of "
                f"{result['reference_epochs']}; run the study with nas priors evaluate ... --calibration {folder}")
@@ -178,10 +185,10 @@ def _study_config(given: dict):
     settings = dict(task=given["task"], priors=_split(given["priors"]), per_prior=given["per_prior"],
                     seeds=given["seeds"], families=_split(given["family"]), nodes=given["nodes"], width=given["width"],
                     readout=given["readout"], match=given["match"], seed=given["seed"],
-                    train=_train_options(given["train_pairs"], given["epochs"]), fail_margin=given["fail_margin"])
+                    train=train_overrides(given["train_pairs"], {"epochs": ("--epochs", given["epochs"])}) or None, fail_margin=given["fail_margin"])
     runtime = dict(out=given["out"], data_dir=given["data_dir"], device=given["device"],
                    allow_partial_data=given["allow_partial_data"], cohort_size=cohort_size,
-                   progress=False if given["no_progress"] else None)
+                   progress=given["progress"])
     preset, quick, resume, out = given["preset"], given["quick"], given["resume"], given["out"]
     asked = preset is not None or quick or any(v is not None for v in settings.values())
     # On --resume the stored settings are used; settings given here must equal them.
@@ -193,9 +200,11 @@ def _study_config(given: dict):
     return requested or build_study_config(**runtime), requested
 
 
-def _run(config, resume: bool, requested, out) -> Path:
+def _run(config, resume: bool, requested, out, overwrite: bool) -> Path:
+    if resume and overwrite:
+        raise ConfigError("--resume continues the study in --out and --overwrite replaces it; expected one of them")
     try:
-        return run_study(config, resume=resume, requested=requested if resume else None)
+        return run_study(config, resume=resume, requested=requested if resume else None, overwrite=overwrite)
     except KeyboardInterrupt:
         click.echo(f"interrupted: finished runs are in {out}/runs.jsonl; continue with the same command plus --resume",
                    err=True)
@@ -217,11 +226,14 @@ def _run(config, resume: bool, requested, out) -> Path:
               help="--evaluations: the report's folder (default: FILE's stem + _priors_report beside it).")
 @click.option("--no-predictor", is_flag=True, help="Leave the predictor study out.")
 @click.option("--repeats", type=int, default=10, show_default=True, help="Repeats of the 5-fold cross-validation.")
-def report_cmd(folder, evaluations, prior_column, cell_column, target, id_column, chance, out, no_predictor, repeats):
+@threads_option()
+def report_cmd(folder, evaluations, prior_column, cell_column, target, id_column, chance, out, no_predictor, repeats,
+               threads):
     """Rebuild FOLDER/report.md from a study's finished runs (also while it runs or after it stopped),
     or build the same report from a study run elsewhere (--evaluations FILE --prior-column C)."""
     if repeats < 1:
         raise ConfigError(f"--repeats must be an integer >= 1, got {repeats}")
+    set_threads(threads)
     external = {"--prior-column": prior_column, "--cell-column": cell_column, "--id-column": id_column,
                 "--chance": chance, "--out": out}
     if evaluations is None:

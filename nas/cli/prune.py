@@ -10,11 +10,21 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from nas.cli.arch import load_genome
-from nas.cli.options import parse_key_values
+from nas.cli.options import (
+    choice_option,
+    data_dir_option,
+    device_option,
+    overwrite_option,
+    parse_key_values,
+    task_option,
+    threads_option,
+    train_option,
+)
 from nas.exceptions import ConfigError, PruningError
 from nas.studies.pruning.experiment import PruneConfig, check_out, run_pruning
 from nas.studies.pruning.presets import PRESETS
 from nas.studies.pruning.presets import preset as named
+from nas.studies.pruning.saliency import METHODS
 from nas.training.device import set_threads
 
 
@@ -38,10 +48,10 @@ def _plot(summary: dict, path: Path) -> Path:
 
 @click.command("prune")
 @click.option("--preset", help=f"A named set-up ({', '.join(PRESETS)}); options given as well override it.")
-@click.option("--task", help="Task whose data the network is trained on (default mnist).")
+@task_option(help="Task whose data the network is trained on (default: the preset's, else mnist).")
 @click.option("--arch", help="A dense MLP given by its widths, e.g. 784-100-10.")
 @click.option("--genome", "genome_path", type=click.Path(dir_okay=False), help="A genome JSON file (ff or rnn).")
-@click.option("--method", "methods", help="One or more of mcb, mcu, mcd, random, obd (comma-separated; default mcb).")
+@choice_option("--method", "methods", choices=METHODS, comma=True, help="Saliency methods, comma-separated (default mcb).")
 @click.option("--weights", help="Parts pruned: all (default), or some of input,hidden,output (MLPs) / "
                                 "input,recurrent,output (RNNs).")
 @click.option("--target", type=float, help="Compression to reach, in (0, 1) (default 0.8).")
@@ -54,19 +64,19 @@ def _plot(summary: dict, path: Path) -> Path:
 @click.option("--on-empty", type=click.Choice(["error", "stop"]),
               help="A network whose next step would empty a layer: stop the run (error, default) or only that network.")
 @click.option("--epochs", type=int, help="Base training epochs (default: the task's budget).")
-@click.option("--train", "train_pairs", multiple=True, metavar="KEY=VALUE", help="Any TrainConfig option, e.g. --train lr=0.01.")
+@train_option("A TrainConfig option of the base training (and retraining), e.g. --train lr=0.01; repeatable.")
 @click.option("--retrain-option", "retrain_pairs", multiple=True, metavar="KEY=VALUE",
               help="A TrainConfig option for retraining only, e.g. --retrain-option lr=0.001.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
-@click.option("--device", help="Torch device (default: cuda if available, else cpu).")
+@data_dir_option()
+@device_option()
 @click.option("--out", required=True, type=click.Path(),
               help="Results JSON (rewritten after every step); a PNG beside it; the finished steps in OUT.steps/.")
-@click.option("--overwrite", "--force", "force", is_flag=True, help="Replace an existing --out (its plot and steps).")
+@overwrite_option("Replace an existing --out (its plot and steps).")
 @click.option("--resume", is_flag=True,
               help="Continue the interrupted run of --out (give the same arguments): its finished steps are kept.")
-@click.option("--threads", type=int, help="CPU threads for torch in this process.")
+@threads_option()
 def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, single_shot, retrain, variable, seeds,
-        on_empty, epochs, train_pairs, retrain_pairs, data_dir, device, out, force, resume, threads):
+        on_empty, epochs, train_pairs, retrain_pairs, data_dir, device, out, overwrite, resume, threads):
     """Train a network (--arch or --genome) with --seeds seeds, prune it step by step with every
     --method, retrain after each step, and report test accuracy against compression.
 
@@ -74,9 +84,9 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
     plus --resume and ends as an uninterrupted run would."""
     set_threads(threads)
     out_path = Path(out)
-    if resume and force:
-        raise ConfigError("--resume continues the run of --out and --overwrite starts it again; give one of them")
-    if out_path.exists() and not force and not resume:
+    if resume and overwrite:
+        raise ConfigError("--resume continues the run of --out and --overwrite replaces it; expected one of them")
+    if out_path.exists() and not overwrite and not resume:
         raise PruningError(f"--out {out!r} exists; expected a new file (or pass --overwrite to replace it, or --resume "
                            "to continue its run)")
     if single_shot and (rate is not None or count is not None):
@@ -104,11 +114,11 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
     config = PruneConfig(**fields)
     check_out(out_path)
     plot_path = out_path.with_suffix(".png")
-    if plot_path.exists() and not force and not resume:  # a resumed run's plot is redrawn from the same results
+    if plot_path.exists() and not overwrite and not resume:  # a resumed run's plot is redrawn from the same results
         raise PruningError(f"the plot {str(plot_path)!r} exists; expected a new file (or pass --overwrite to replace it)")
     try:
         summary = run_pruning(config, out_path, echo=lambda line: click.echo(line, err=True), resume=resume,
-                              overwrite=force)
+                              overwrite=overwrite)
     except KeyboardInterrupt:
         click.echo(f"interrupted: the finished steps are in {out}; continue with the same command plus --resume",
                    err=True)

@@ -7,22 +7,38 @@ import math
 
 import click
 
-from nas.cli.options import old_spelling, renamed
+from nas.cli.options import (
+    choice_option,
+    data_dir_option,
+    device_option,
+    old_spelling,
+    overwrite_option,
+    progress_option,
+    renamed,
+    seed_option,
+    task_option,
+    threads_option,
+    train_option,
+    train_overrides,
+)
 from nas.exceptions import ConfigError
 from nas.report import RunOutputs
+from nas.search.config import SCREENINGS
 from nas.search.config_files import build_config
 from nas.search.loop import run_search
+from nas.search.strategies import list_strategies
 from nas.training.device import set_threads
+from search_spaces.genome import READOUTS
 
 
 @click.command(name="search")
-@click.option("--task", help="Task: mnist, fashion_mnist, cifar10, reber, embedded_reber.")
+@task_option(help="Task (default: the config file's, else mnist).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of search options.")
 @click.option("--population", type=int, help="Candidates proposed per generation.")
 @click.option("--generations", type=int, help="Generations to run.")
 @click.option("--survivors", type=int, help="Trained individuals kept as parents (and k of the k-th best).")
-@click.option("--strategy", type=str,
-              help="random (default: no other strategy beat it at equal cost, docs/results.md), ga, tpe, nsga2, aging (regularized evolution), predictor (neural-predictor "
+@choice_option("--strategy", choices=list_strategies,
+               help="random (default: no other strategy beat it at equal cost, docs/results.md), ga, tpe, nsga2, aging (regularized evolution), predictor (neural-predictor "
                    "ranking of random draws) or bananas (mutations ranked by UCB); see docs/search.md.")
 @click.option("--aging-queue", type=int,
               help="--strategy aging: trained individuals kept in the queue, the oldest dropped first "
@@ -34,14 +50,16 @@ from nas.training.device import set_threads
 @click.option("--ledger", "ledger_name", help="The ledger's name in --storage (default: the run directory's name).")
 @old_spelling("--study", "study")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/search).")
-@click.option("--seed", type=int, help="Seed of the search (and of every training run).")
+@overwrite_option("Replace the run in --out (and its ledger, which must be in it).")
+@seed_option(help="Seed of the search (and of every training run).")
 @click.option("--second-objective", type=click.Choice(["nonzero_weights", "parameters", "flops"]),
               help="Minimised second objective: a Pareto front.")
 @click.option("--gating/--no-gating", default=None, help="Predictor gating: the predictor picks which proposed candidates train (default off).")
 @click.option("--predictor", "predictor_file", type=click.Path(dir_okay=False, exists=True),
               help="A saved predictor (nas predictor fit --out P.skops) that gates from generation 0.")
 @click.option("--epochs", type=int, help="Screening epochs per candidate (overrides the screening budget).")
-@click.option("--readout", type=click.Choice(["sinks", "last"]),
+@train_option("A screening TrainConfig option, e.g. --train lr=0.02; repeatable.")
+@choice_option("--readout", choices=READOUTS,
               help="Which vertices feed the output: every sink (default) or the last layer only (the paper's).")
 @click.option("--widths", type=(int, int), metavar="LOW HIGH", help="Range of vertex widths (units per vertex), e.g. 1 16.")
 @click.option("--weight-target", type=int,
@@ -56,32 +74,33 @@ from nas.training.device import set_threads
 @click.option("--final-top", type=int, help="Survivors fully trained after the search (default 3; 0: none).")
 @click.option("--final-seeds", type=int, help="Seeds each survivor is fully trained with (default 3).")
 @click.option("--final-epochs", type=int, help="Epochs of the full training (default: the task's budget).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset folder (else NAS_DATA_DIR, else the cache).")
+@data_dir_option()
 @click.option("--allow-partial-data", is_flag=True, default=None,
               help="Use a truncated dataset file anyway; results record the test examples used.")
-@click.option("--device", help="Torch device (default: cuda if available, else cpu).")
+@device_option()
 @click.option("--external-workers", is_flag=True, help="Do not train here; wait for `nas worker` processes.")
 @click.option("--resume", is_flag=True, help="Continue the search from its last finished generation.")
 @click.option("--quick", is_flag=True, help="Small budget per task: finishes in a few minutes on a 2-core CPU.")
-@click.option("--no-progress", is_flag=True, help="No per-generation progress lines.")
-@click.option("--threads", type=int,
-              help="CPU threads for torch in this process (default: 1 with --quick, else torch's choice).")
+@progress_option(help="Per-generation progress lines on stderr (default: on).")
+@threads_option(
+    help="CPU threads for torch in this process (default: 1 with --quick, else torch's choice).")
 @click.option("--time-limit", type=float, metavar="MINUTES",
               help="Stop before a generation (or a final seed's cohort) that would end past this many minutes; "
                    "continue later with --resume.")
-@click.option("--screening", help="full (default: every chosen candidate at the screening budget) or halving "
-                                  "(successive halving: all briefly, the best 1/eta promoted to longer training).")
+@choice_option("--screening", choices=SCREENINGS,
+               help="full (default: every chosen candidate at the screening budget) or halving "
+                    "(successive halving: all briefly, the best 1/eta promoted to longer training).")
 @click.option("--halving-eta", type=int, help="Successive halving: promote the best 1/ETA of a rung (default 3).")
 @click.option("--halving-rungs", type=int, help="Successive halving: rungs, the last at the screening budget (default 3).")
 def cli(task, config_file, population, generations, survivors, strategy, aging_queue, candidate_pool, storage,
-        ledger_name, study, out, seed, second_objective, gating, predictor_file, epochs, readout, widths, weight_target,
+        ledger_name, study, out, overwrite, seed, second_objective, gating, predictor_file, epochs, train_pairs, readout, widths, weight_target,
         budget, flops_target, compute_budget, final_top, final_seeds,
-        final_epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, no_progress, threads,
+        final_epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, progress, threads,
         time_limit, screening, halving_eta, halving_rungs):
     """Search architectures for a task; results go to the run directory and the ledger.
 
-    Candidates are screened at a short budget; the best ``--final-top`` are then fully trained
-    over ``--final-seeds`` seeds and ``best/`` holds the best of them.
+    Candidates are screened at a short budget; the best --final-top are then fully trained
+    over --final-seeds seeds and best/ holds the best of them.
 
     Progress shows, per generation, the candidates trained (and shadow-sampled), skipped by the
     predictor gate and failed, the best value so far and the predictor's Kendall tau. Ctrl-C
@@ -105,18 +124,19 @@ def cli(task, config_file, population, generations, survivors, strategy, aging_q
                    widths=widths, weight_target=weight_target, flops_target=flops_target, final_top=final_top,
                    final_seeds=final_seeds, compute_budget=compute_budget)
     options.update(screening=screening, halving_eta=halving_eta, halving_rungs=halving_rungs)
-    if epochs is not None:
-        options["train"] = {"epochs": epochs}
+    train = train_overrides(train_pairs, {"epochs": ("--epochs", epochs)}, "the screening")
+    if train:
+        options["train"] = train
     if final_epochs is not None:
         options["final_train"] = {"epochs": final_epochs}
     if external_workers:
         options["local_worker"] = False
-    if no_progress:
-        options["progress"] = False
+    if progress is not None:
+        options["progress"] = progress
     config = build_config(config_file=config_file, quick=quick, resume=resume, **options)
     echo = (lambda line: click.echo(line, err=True)) if config.progress else None
     try:
-        run = run_search(config, resume=resume, echo=echo, outputs=RunOutputs(),
+        run = run_search(config, resume=resume, overwrite=overwrite, echo=echo, outputs=RunOutputs(),
                          time_limit=None if time_limit is None else 60.0 * time_limit)
     except KeyboardInterrupt:
         click.echo("interrupted: state of the last finished generation is saved; continue with --resume", err=True)

@@ -15,10 +15,26 @@ from pathlib import Path
 import click
 
 from nas.cli.arch import load_genome
-from nas.cli.options import check_output, old_spelling, renamed, warn_if_large
+from nas.cli.options import (
+    check_output,
+    choice_option,
+    data_dir_option,
+    device_option,
+    old_spelling,
+    overwrite_option,
+    progress_option,
+    renamed,
+    seed_option,
+    task_option,
+    threads_option,
+    train_option,
+    train_overrides,
+    warn_if_large,
+)
 from nas.exceptions import ConfigError
 from nas.provenance import write_text_atomic
 from nas.training import train_genome
+from nas.training.config import AUGMENTATIONS, OPTIMIZERS, PRECISIONS, SCHEDULES
 from nas.training.device import resolve_device, set_threads
 from nas.training.stacking import train_cohort
 from nas.training.tasks import get_task
@@ -42,7 +58,7 @@ def _read_genomes(path: Path) -> list:
 
 
 @click.command("train")
-@click.option("--task", "task_name", default="mnist", show_default=True, help="Task name (see nas.training.tasks.list_tasks).")
+@task_option(name="task_name", default="mnist", show_default=True, help="Task to train on.")
 @click.option("--genome", "genome_path", type=click.Path(path_type=Path), help="Genome JSON file to train.")
 @click.option("--genomes", "genomes_path", type=click.Path(path_type=Path),
               help="JSONL file, one genome per line, trained together (a cohort).")
@@ -51,24 +67,27 @@ def _read_genomes(path: Path) -> list:
 @click.option("--max-steps", type=int, help="Stop after this many optimizer steps.")
 @click.option("--batch-size", type=int, help="Training batch size.")
 @click.option("--lr", type=float, help="Learning rate.")
-@click.option("--optimizer", type=str, help="adam, adamw or sgd.")
-@click.option("--schedule", type=str, help="none, cosine, plateau or onecycle.")
+@choice_option("--optimizer", choices=OPTIMIZERS, help="Optimizer.")
+@choice_option("--schedule", choices=SCHEDULES, help="Learning-rate schedule.")
 @click.option("--patience", type=int, help="Early stopping patience in epochs (default off).")
-@click.option("--precision", type=str, help="fp32 or bf16.")
-@click.option("--augment", type=str, help="none or crop_flip (random 4-pixel-padded crops and mirroring; images only).")
-@click.option("--device", type=str, help="Torch device (default: cuda if available, else cpu).")
-@click.option("--seed", type=int, help="Seed of initialisation and shuffling.")
+@choice_option("--precision", choices=PRECISIONS, help="Arithmetic precision (auto: bf16 where the device has it).")
+@choice_option("--augment", choices=AUGMENTATIONS,
+               help="Data augmentation (crop_flip: random 4-pixel-padded crops and mirroring; images only).")
+@train_option()
+@device_option()
+@seed_option(help="Seed of initialisation and shuffling.")
 @click.option("--train-subset", type=int, help="Use only the first N training examples.")
 @click.option("--val-subset", type=int, help="Use only the first N validation examples.")
 @click.option("--test-subset", type=int, help="Use only the first N test examples.")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Dataset folder (default: NAS_DATA_DIR, else the cache).")
+@data_dir_option()
 @click.option("--allow-partial-data", "allow_partial", is_flag=True, help="Accept a truncated test file (the result says so).")
-@click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
-@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
+@threads_option()
+@progress_option(help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the result JSON (JSONL for --genomes).")
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@overwrite_option()
 def cli(task_name, genome_path, genomes_path, population_path, epochs, max_steps, batch_size, lr, optimizer, schedule, patience,
-        precision, augment, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads, progress, out_path, overwrite):
+        precision, augment, train_pairs, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads,
+        progress, out_path, overwrite):
     """Train one genome (--genome) or a cohort of genomes together (--genomes) and print the result JSON."""
     genomes_path = renamed(genomes_path, population_path, "--genomes", "--population")
     if (genome_path is None) == (genomes_path is None):
@@ -77,13 +96,14 @@ def cli(task_name, genome_path, genomes_path, population_path, epochs, max_steps
         check_output(out_path, overwrite)  # before training: a result must not be lost at the end
     set_threads(threads)  # entry point: the only place the thread count is set
     task = get_task(task_name)
-    overrides = {
+    flags = {
         "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
         "schedule": schedule, "patience": patience, "precision": precision, "augment": augment, "device": device, "seed": seed,
         "train_subset": train_subset, "val_subset": val_subset, "test_subset": test_subset,
-        "progress": sys.stderr.isatty() if progress is None else progress,
     }
-    config = task.default_config(**{k: v for k, v in overrides.items() if v is not None})
+    overrides = train_overrides(train_pairs, {k: ("--" + k.replace("_", "-"), v) for k, v in flags.items()})
+    overrides["progress"] = sys.stderr.isatty() if progress is None else progress
+    config = task.default_config(**overrides)
     resolve_device(config.device)  # a bad device fails before any data is read
     if genome_path is not None:
         genome = load_genome(str(genome_path))

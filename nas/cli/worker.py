@@ -6,7 +6,13 @@ import math
 
 import click
 
-from nas.cli.options import old_spelling, renamed
+from nas.cli.options import (
+    data_dir_option,
+    device_option,
+    old_spelling,
+    renamed,
+    threads_option,
+)
 from nas.exceptions import ConfigError
 from nas.ledger import Ledger
 from nas.search.config_files import load_run_config
@@ -26,9 +32,10 @@ from nas.training.device import set_threads
 @click.option("--share", type=int, help="Trials claimed and trained together (default: this worker's share of those "
                                         "waiting among the live workers).")
 @old_spelling("--batch", "batch", type=int)
-@click.option("--threads", type=int, help="CPU threads for torch (default: this machine's cores shared among its "
-                                          "live workers).")
-def cli(run_dir, storage, ledger_name, study, max_trials, idle_timeout, share, batch, threads):
+@threads_option("CPU threads for torch (default: this machine's cores shared among its live workers).")
+@device_option("Torch device of this worker (default: the search's).")
+@data_dir_option("Dataset folder on this machine (default: the search's, else NAS_DATA_DIR, else the cache).")
+def cli(run_dir, storage, ledger_name, study, max_trials, idle_timeout, share, batch, threads, device, data_dir):
     """Claim waiting trials, train them with the search's own config, record the results.
 
     Name the search by its run directory (nas worker runs/mnist-ga) or by --storage and --ledger.
@@ -53,7 +60,7 @@ def cli(run_dir, storage, ledger_name, study, max_trials, idle_timeout, share, b
     try:
         done = run_worker(ledger, max_trials=max_trials, idle_timeout=idle_timeout, share=share,
                           threads=threads if threads is not None else "share",
-                          echo=lambda line: click.echo(line, err=True))
+                          echo=lambda line: click.echo(line, err=True), device=device, data_dir=data_dir)
     except KeyboardInterrupt:
         click.echo("interrupted: current trials requeued", err=True)
         raise SystemExit(130)

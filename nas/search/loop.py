@@ -39,8 +39,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from nas.exceptions import ConfigError
-from nas.ledger import Ledger, LedgerStore, shown_url
+from nas.ledger import Ledger, shown_url
 from nas.search.config import SearchConfig
 from nas.search.config_files import write_config
 from nas.search.evaluator import Trainer
@@ -53,6 +52,7 @@ from nas.search.gating import (
     predict,
 )
 from nas.search.halving import run_rungs
+from nas.search.run_dir import open_run, open_search_ledger  # noqa: F401  (open_search_ledger: public here too)
 from nas.search.statistics import (
     add_compute,
     budget_reached,
@@ -111,23 +111,6 @@ class SearchRun:
     budget_reached: bool = False
 
 
-def open_search_ledger(config: SearchConfig, *, resume: bool) -> Ledger:
-    """Open the study for ``config`` and check it against what the study holds.
-
-    Raises
-    ------
-    LedgerError
-        The study exists and ``resume`` is False; or it was made with a different config (the
-        differing fields are named); or ``resume`` is asked for a study that does not exist.
-    """
-    objectives = Objectives(config.metric, config.second_objective)
-    store = LedgerStore.open((config.storage_url, config.ledger), config.to_dict(), resume=resume,
-                             directions=objectives.directions,
-                             compared=lambda stored: SearchConfig.from_stored(stored).trajectory())
-    store.ledger.set_attr("objectives", list(objectives.names))
-    return store.ledger
-
-
 def _cost_target_rule(config: SearchConfig, trainer):
     """The search space's ``fit``: with a ``weight_target`` or a ``flops_target``, every
     candidate's width is set to meet it."""
@@ -157,6 +140,7 @@ def run_search(
     trainer: Trainer | None = None,
     outputs: SearchOutputs | None = None,
     time_limit: float | None = None,
+    overwrite: bool = False,
 ) -> SearchRun:
     """Run (or continue) a search; see the module docstring for the loop.
 
@@ -181,6 +165,9 @@ def run_search(
         while the elapsed time plus the longest such unit so far stays within it (the first
         always starts); the run then stops with its state, files and report written, and
         ``stopped`` set. ``resume=True`` continues it.
+    overwrite : bool
+        Replace the run that ``config.out`` holds (its ledger must live in it); without it, and
+        without ``resume``, a folder holding a run is refused.
 
     Raises
     ------
@@ -194,7 +181,7 @@ def run_search(
     """
     trainer = _ready_trainer(config, trainer)
     given_predictor = load_search_predictor(config.predictor_file) if config.predictor_file and config.gating else None
-    run_dir, ledger = _open_run(config, resume)
+    run_dir, ledger = open_run(config, resume, overwrite)
     write_config(config, run_dir)
     if echo:  # after the set-up checks: a refused start is one line
         budget = "" if config.compute_budget is None else f" (or {config.compute_budget:,} example-epochs)"
@@ -233,23 +220,6 @@ def _ready_trainer(config: SearchConfig, trainer: Trainer | None) -> Trainer:
         if config.local_worker:
             trainer.prepare()  # no such device, missing or truncated data: set-up errors, raised before anything is written
     return trainer
-
-
-def _open_run(config: SearchConfig, resume: bool) -> tuple[Path, Ledger]:
-    """The run directory (made if needed) and the search's ledger; a refused start leaves nothing behind."""
-    run_dir = Path(config.out)
-    created = not run_dir.exists()
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"cannot create the run directory {str(run_dir)!r}: {err.strerror}") from None
-    try:
-        ledger = open_search_ledger(config, resume=resume)
-    except BaseException:
-        if created and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # a refused start leaves nothing behind
-        raise
-    return run_dir, ledger
 
 
 @dataclass

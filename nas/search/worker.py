@@ -160,6 +160,8 @@ def run_worker(
     threads: int | str | None = None,
     echo: Echo | None = None,
     trainer: Trainer | None = None,
+    device: str | None = None,
+    data_dir: str | None = None,
 ) -> int:
     """Serve a search from its ledger: claim waiting trials, train, record; returns trials done.
 
@@ -170,12 +172,16 @@ def run_worker(
     them together as one cohort. ``threads="share"`` sets torch's threads before each
     round to this machine's cores divided by the live workers on it (:func:`thread_share`); an
     integer sets that many; None leaves torch alone. Stops after ``max_trials`` trials or when
-    nothing has been waiting for ``idle_timeout`` seconds.
+    nothing has been waiting for ``idle_timeout`` seconds. ``device`` and ``data_dir`` replace the
+    search's own for this worker (another machine has its own GPU and its own data folder).
     """
     stored = ledger.config
     if stored is None:
         raise LedgerError(f"ledger {ledger.name!r} holds no search config; start it with `nas search`")
     config = SearchConfig.from_stored(stored)
+    here = {k: v for k, v in {"device": device, "data_dir": data_dir}.items() if v is not None}
+    if here:
+        config = config.with_changes(**here)
     if trainer is None:
         trainer = Trainer(config)
         trainer.prepare()  # no such device, unusable data: stop before claiming anything

@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -99,11 +100,12 @@ def _has_ledger(config: SearchConfig) -> bool:
     return True
 
 
-def prepare_bench(config: BenchConfig, *, resume: bool = False) -> BenchPlan:
+def prepare_bench(config: BenchConfig, *, resume: bool = False, overwrite: bool = False) -> BenchPlan:
     """Check a benchmark before anything is trained or written (see the module docstring).
 
     With ``resume``, ``config`` must agree with the stored settings (:func:`bench_config` builds
-    it over them).
+    it over them). With ``overwrite``, a benchmark that ``config.out`` holds is removed once every
+    check has passed (a folder holding other files is still refused).
 
     Raises
     ------
@@ -123,7 +125,7 @@ def prepare_bench(config: BenchConfig, *, resume: bool = False) -> BenchPlan:
         store = BenchStore.load(config.out)
         store.check_settings(config)
         done = {(r["strategy"], r["seed"]) for r in store.records()}
-    else:
+    elif not (overwrite and BenchStore(config.out).exists):
         BenchStore.check_new(config.out)
     first = search_config(config, *config.runs()[0], resume=False)
     trainer = Trainer(first)
@@ -150,6 +152,8 @@ def prepare_bench(config: BenchConfig, *, resume: bool = False) -> BenchPlan:
         plan.warnings.append(
             f"the compute budget ({config.compute_budget:,} example-epochs) is below two generations of "
             f"{population} candidates at {cost:,} each: strategies differ only after their first generation")
+    if overwrite and not resume and BenchStore(config.out).exists:
+        shutil.rmtree(config.out)  # every check has passed
     return plan
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -79,7 +80,8 @@ def _finite(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig | None = None) -> Path:
+def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig | None = None,
+              overwrite: bool = False) -> Path:
     """Run (or continue) the study ``config`` in ``config.out``; returns the folder.
 
     Parameters
@@ -91,6 +93,9 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
         Continue the study stored in ``config.out``.
     requested : StudyConfig, optional
         On resume: settings the caller asked for explicitly; they must equal the stored ones.
+    overwrite : bool
+        Replace the study ``config.out`` holds (removed once the data has loaded); a folder holding
+        other files is still refused.
 
     Raises
     ------
@@ -106,6 +111,8 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
         store = StudyStore.open(folder, requested, resume=True)
         runtime = {k: getattr(config, k) for k in ("out", "data_dir", "device", "cohort_size", "progress", "allow_partial_data")}
         config = store.settings().with_changes(**runtime)
+    elif overwrite and (folder / StudyStore.SETTINGS_FILE).is_file():
+        pass  # replaced below, once the data has loaded
     else:
         StudyStore.check_new(folder)
     task = get_task(config.task)
@@ -120,6 +127,8 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     else:
         genomes = draw_study_genomes(config, task_weight_counter(task, data) if config.match == "weights" else None)
         chance = 1.0 / data.num_classes if task.target == "class" else 0.0
+        if overwrite and (folder / StudyStore.SETTINGS_FILE).is_file():
+            shutil.rmtree(folder)
         store = StudyStore.create(folder, config, genomes, chance=chance)
     done = {(r["id"], int(r["seed"])) for r in store.records() if counts(r)}
     total = len(genomes) * config.seeds
