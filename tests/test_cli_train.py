@@ -83,4 +83,22 @@ def test_genome_and_genomes_are_exclusive_and_files_must_exist(tmp_path, capsys)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
     assert main(["train", "--population", str(empty)]) == 1
-    assert "no genomes" in capsys.readouterr().err
+    assert "expected at least one genome" in capsys.readouterr().err
+
+
+def test_every_genome_file_the_product_writes_is_trained(tmp_path, capsys):
+    """Outputs chain: a search's best/genome.json (a wrapper) and nas arch import --jsonl records
+    are accepted where a genome is read."""
+    genome = GENOMES[0]
+    wrapper = tmp_path / "best_genome.json"  # the layout of RUN_DIR/best/genome.json
+    wrapper.write_text(json.dumps({"final": {"final_mean": 0.9}, "genome": genome.to_dict()}, indent=2))
+    records = tmp_path / "imported.jsonl"  # the layout of nas arch import --jsonl
+    records.write_text("".join(json.dumps({"id": f"g{i}", "genome": g.to_dict(), "source": "x.graphml"}) + "\n"
+                               for i, g in enumerate(GENOMES[:2])))
+    base = ["train", "--task", "mnist", "--max-steps", "2", "--no-progress"]
+    assert main([*base, "--genome", str(wrapper)]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["genome"] == genome.to_dict()
+    assert main([*base, "--genomes", str(records)]) == 0, capsys.readouterr().err
+    trained = [json.loads(line)["genome"] for line in capsys.readouterr().out.splitlines()]
+    assert trained == [g.to_dict() for g in GENOMES[:2]]
+    assert main(["arch", "describe", str(wrapper)]) == 0

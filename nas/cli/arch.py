@@ -66,7 +66,9 @@ def _echo_json(data) -> None:
 
 
 def load_genome(path: str) -> Genome:
-    """Read a genome JSON file (``-`` for stdin).
+    """Read a genome JSON file (``-`` for stdin): a genome, or any record the product writes that
+    holds one under ``genome`` (a search's ``best/genome.json``, a line of ``nas arch import
+    --jsonl``).
 
     Raises
     ------
@@ -84,7 +86,17 @@ def load_genome(path: str) -> Genome:
             raise GraphFormatError(f"cannot read genome file {path!r}: {err.strerror or err}") from None
         except UnicodeDecodeError:
             raise GraphFormatError(f"cannot read genome file {path!r}: not UTF-8 text (expected genome JSON)") from None
-    genome = Genome.from_json(text)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None  # Genome.from_json names the error
+    held = data.get("genome") if isinstance(data, dict) else None
+    if isinstance(held, dict):
+        genome = Genome.from_dict(held)
+    elif isinstance(held, str):
+        genome = Genome.from_json(held)
+    else:
+        genome = Genome.from_json(text)
     warn_if_large([genome])
     return genome
 

@@ -38,21 +38,15 @@ from nas.training.config import AUGMENTATIONS, OPTIMIZERS, PRECISIONS, SCHEDULES
 from nas.training.device import resolve_device, set_threads
 from nas.training.stacking import train_cohort
 from nas.training.tasks import get_task
-from search_spaces.genome import Genome
+from predictors.data import read_genome_records
 
 __all__ = ["cli"]
 
 
 def _read_genomes(path: Path) -> list:
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        raise ConfigError(f"cannot read genomes file {str(path)!r}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"cannot read genomes file {str(path)!r}: not UTF-8 text (expected genome JSON lines)") from None
-    genomes = [Genome.from_json(line) for line in lines if line.strip()]
-    if not genomes:
-        raise ConfigError(f"genomes file {str(path)!r} holds no genomes; expected one genome JSON per line")
+    """The genomes of a JSONL file (a genome, or a record holding one under ``genome`` such as
+    ``nas arch import --jsonl`` writes, per line) or of a JSON list."""
+    genomes = [genome for _, genome in read_genome_records(path)]
     warn_if_large(genomes)
     return genomes
 
