@@ -26,10 +26,10 @@ from search_spaces.genome import Genome
 
 
 def make_run(tmp_path, name, *, strategy="ga", seed=0, gating=True, screening=(0.80, 0.85, 0.90), test=True,
-             final=None):
+             final=None, **settings):
     """A run directory whose ledger holds COMPLETE trials with the given val (and test) accuracies."""
     config = SearchConfig(task="mnist", out=str(tmp_path / name), storage=f"journal:{tmp_path / (name + '.log')}",
-                          strategy=strategy, seed=seed, gating=gating, progress=False)
+                          strategy=strategy, seed=seed, gating=gating, progress=False, **settings)
     run_dir = tmp_path / name
     run_dir.mkdir()
     write_config(config, run_dir)
@@ -217,6 +217,16 @@ def test_compare_prefers_final_accuracy_and_falls_back_per_run(tmp_path):
     build_report(runs[0], compare=runs[1:])
     text = (runs[0] / "report.md").read_text()
     assert "**Caution:** the runs do not share one measure" in text
+
+
+def test_compare_warns_when_the_budgets_differ(tmp_path):
+    same = [make_run(tmp_path, f"a{s}", seed=s) for s in range(2)]
+    build_report(same[0], compare=same[1:])
+    assert "different budgets" not in (same[0] / "report.md").read_text()
+    longer = make_run(tmp_path, "longer", seed=3, train={"epochs": 7})
+    build_report(same[0], compare=[same[1], longer])
+    text = (same[0] / "report.md").read_text()
+    assert "**Caution:** the runs had different budgets" in text and "`longer`: screening epochs=7" in text
 
 
 def test_compare_with_a_non_run_directory_writes_nothing(tmp_path, capsys):

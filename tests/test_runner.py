@@ -353,7 +353,11 @@ def test_final_phase_trains_the_top_k_over_seeds_and_resumes_after_a_kill(tmp_pa
     means = {k: np.mean([r["val_accuracy"] for r in records if r["key"] == k]) for k in {r["key"] for r in records}}
     assert ledger.get_attr(BEST_ATTR) == max(means, key=means.get)
     assert json.loads((tmp_path / "run" / "best" / "genome.json").read_text())["final"]["key"] == max(means, key=means.get)
-    assert "Survivors fully trained" in (tmp_path / "run" / "report.md").read_text()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "Survivors fully trained" in report
+    best_line = next(line for line in report.splitlines() if line.startswith("Best architecture"))
+    chosen = json.loads((tmp_path / "run" / "best" / "genome.json").read_text())["genome"]
+    assert "fully trained survivor" in best_line and Genome.from_dict(chosen).to_json() in best_line  # best/'s genome
     # resuming again trains nothing more
     again = FakeTrainer()
     run_search(config, resume=True, trainer=again, outputs=RunOutputs(report=False))

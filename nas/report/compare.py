@@ -30,7 +30,7 @@ from nas.report.run import (
     open_run_ledger,
 )
 
-__all__ = ["compare_runs", "aggregate", "Comparison", "strategy_label", "compare_section"]
+__all__ = ["compare_runs", "aggregate", "Comparison", "strategy_label", "budget_label", "compare_section"]
 
 
 def strategy_label(config) -> str:
@@ -65,6 +65,23 @@ class Comparison:
     tests: object
 
 
+def budget_label(config) -> str:
+    """What a run spent on its networks, in words: screening and final training overrides (the
+    task's defaults where none), the final phase's size, candidates per generation and the
+    compute cap. Two runs with different labels are not compared at one budget."""
+    def options(d):
+        return ", ".join(f"{k}={v}" for k, v in sorted(d.items())) or "task defaults"
+
+    parts = [f"screening {options(config.train_options)}", f"{config.population} x {config.generations} candidates"]
+    if config.compute_budget is not None:
+        parts.append(f"compute <= {config.compute_budget:,} example-epochs")
+    if config.final_top:
+        parts.append(f"final: top {config.final_top} x {config.final_seeds} seeds, {options(config.final_train_options)}")
+    else:
+        parts.append("no final phase")
+    return "; ".join(parts)
+
+
 def _run_result(ledger) -> tuple[float | None, str]:
     """A run's best final test accuracy, else its best screening accuracy; and which it is."""
     final = best_final_accuracy(ledger)
@@ -83,8 +100,9 @@ def aggregate(entries) -> Comparison:
         seen.add(where)
         value, measure = _run_result(ledger)
         rows.append({"run": str(run_dir), "strategy": strategy_label(config), "seed": int(config.seed),
-                     "task": config.task, "measure": measure, "value": math.nan if value is None else value})
-    runs = pd.DataFrame(rows, columns=["run", "strategy", "seed", "task", "measure", "value"])
+                     "task": config.task, "budget": budget_label(config), "measure": measure,
+                     "value": math.nan if value is None else value})
+    runs = pd.DataFrame(rows, columns=["run", "strategy", "seed", "task", "budget", "measure", "value"])
     labels = list(dict.fromkeys(runs["strategy"]))
     values: dict[str, np.ndarray] = {}
     groups = []
@@ -183,6 +201,9 @@ def compare_section(comparison: Comparison) -> list[str]:
                       "value: it is biased upward, more so for runs that trained more candidates (gating off)."]
     if runs["task"].nunique() > 1:
         lines += ["", f"**Caution:** the runs are of different tasks ({', '.join(sorted(runs['task'].unique()))})."]
+    if runs["budget"].nunique() > 1:
+        lines += ["", "**Caution:** the runs had different budgets, so their values are not compared at one budget: "
+                      + "; ".join(f"`{Path(r['run']).name}`: {r['budget']}" for _, r in runs.iterrows()) + "."]
     empty = runs[runs["value"].isna()]
     if not empty.empty:
         lines += ["", "Runs without any result (left out): " + ", ".join(f"`{r}`" for r in empty["run"]) + "."]

@@ -371,8 +371,12 @@ def _summary_lines(config, frame, failed, history, names, final) -> list[str]:
                else f" of {int(top['test_expected'])}") + " test images")
         lines.append(f"| best fully trained (final test accuracy) | {top['final_mean']:.4f}{std} over "
                      f"{top['n_seeds']} seed(s) (`{top['key']}`){interval} |")
-    if not frame.empty:
-        lines += ["", f"Best architecture: `{best['genome']}` (also in `best/genome.json`; weights in `best/model.pt`)."]
+    if chosen is not None:  # best/ holds the best fully trained survivor, not the best screened candidate
+        lines += ["", f"Best architecture (the fully trained survivor chosen by validation): `{final.loc[chosen, 'genome']}` "
+                      "(also in `best/genome.json`; weights in `best/model.pt`)."]
+    elif not frame.empty:
+        lines += ["", f"Best architecture (best screened): `{best['genome']}` (also in `best/genome.json`; weights in "
+                      "`best/model.pt`)."]
     lines += [
         "",
         "Saved time is estimated per generation: for families trained together in stacks (`ff`, `rnn:*`) as the "
