@@ -13,6 +13,7 @@ from nas.ledger import Ledger
 from nas.search.config import SearchConfig
 from nas.search.config_files import build_config
 from nas.search.strategies import list_strategies
+from nas.training.device import default_threads
 
 
 def test_unknown_strategy_is_one_line_error(tmp_path, capsys):
@@ -314,12 +315,26 @@ def test_a_quick_cifar_search_stacks_cnns_and_reports_a_binomial_interval(tmp_pa
     assert (out / "best_graph.png").stat().st_size > 0 and "](best_graph.png)" in text
 
 
-@pytest.mark.parametrize("args, threads", [(["--quick"], 1), (["--quick", "--threads", "2"], 2), ([], None)])
-def test_a_quick_search_trains_with_one_thread_unless_told(monkeypatch, tmp_path, args, threads):
-    # one torch thread: the README's quick search took 62 s beside a busy process, two threads 1,068 s
+@pytest.mark.parametrize("args, threads", [(["--quick"], 1), (["--quick", "--threads", "2"], 2), ([], 1),
+                                           (["--task", "cifar10"], None), (["--task", "reber"], 1)])
+def test_a_search_on_the_cpu_trains_small_networks_with_one_thread_unless_told(monkeypatch, tmp_path, args, threads):
+    # one torch thread: the README's quick search took 62 s beside a busy process, two threads 1,068 s;
+    # CNNs (cifar10) keep torch's choice
     import nas.cli.search as search_cli
 
     seen = []
     monkeypatch.setattr(search_cli, "set_threads", seen.append)
-    assert main(["search", *args, "--population", "1", "--out", str(tmp_path / "r")]) == 1  # refused after
+    monkeypatch.setattr(search_cli, "default_threads", lambda family, device: default_threads(family, "cpu"))
+
+    def stop(config, **kwargs):
+        raise ConfigError("stopped before training")
+
+    monkeypatch.setattr(search_cli, "run_search", stop)
+    assert main(["search", *args, "--out", str(tmp_path / "r")]) == 1
     assert seen == [threads]
+
+
+def test_default_threads_follow_the_work():
+    assert default_threads("ff", "cpu") == 1 and default_threads({"rnn:gru", "rnn:lstm"}, "cpu") == 1
+    assert default_threads("cnn", "cpu") is None and default_threads(("ff", "cnn"), "cpu") is None
+    assert default_threads("ff", "cuda") is None and default_threads("ff", "cuda:1") is None

@@ -37,7 +37,7 @@ from nas.studies.priors.config import PRESETS, build_study_config
 from nas.studies.priors.report import write_external_report, write_report
 from nas.studies.priors.run import run_study
 from nas.studies.priors.store import StudyStore
-from nas.training.device import set_threads
+from nas.training.device import default_threads, set_threads
 from nas.training.tasks import get_task
 from search_spaces.genome import FAMILIES, READOUTS
 
@@ -102,7 +102,7 @@ _STUDY_OPTIONS = [
     click.option("--allow-partial-data", is_flag=True, default=None, help="Use a truncated dataset file anyway."),
     device_option(),
     progress_option(help="Progress bar on stderr (default: on)."),
-    threads_option(),
+    threads_option("CPU threads for torch (default: 1 on the CPU for ff and rnn networks, else torch's choice)."),
 ]
 
 
@@ -123,7 +123,6 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
     correlations and a cross-validated predictor. With --calibration CAL the study trains for the
     epochs CAL chose and its report shows CAL's ladder.
     """
-    set_threads(threads)
     ladder = None
     if calibration is not None:
         if epochs is not None:
@@ -133,7 +132,7 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
     config, requested = _study_config(locals())
     if ladder is not None:
         check_calibration(config, StudyStore(calibration).settings())
-    folder = _run(config, resume, requested, out, overwrite)
+    folder = _run(config, resume, requested, out, overwrite, threads)
     if ladder is not None:
         write_json_atomic(Path(folder) / CALIBRATION_FILE, ladder)
     path = write_report(folder, predictor=not no_predictor)
@@ -159,7 +158,6 @@ def calibrate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout,
     curves, and writes OUT/calibration.json and calibration.md. Then run the study with
     nas priors evaluate ... --calibration OUT.
     """
-    set_threads(threads)
     if per_prior is not None:
         raise ConfigError("--per-prior is the study's size; the calibration subsample is --sample")
     if not 0 < tau <= 1:
@@ -173,7 +171,7 @@ def calibrate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout,
     config, requested = _study_config(locals())
     reference = get_task(config.task).default_config(**config.train_options).epochs
     rungs = check_ladder(rungs_asked, reference, sample)  # before any training
-    folder = _run(config, resume, requested, out, overwrite)
+    folder = _run(config, resume, requested, out, overwrite, threads)
     result = write_calibration(folder, rungs, tau)
     click.echo(f"calibration: {folder}/calibration.md; chosen budget {result['chosen_epochs']} epochs of "
                f"{result['reference_epochs']}; run the study with nas priors evaluate ... --calibration {folder}")
@@ -200,9 +198,10 @@ def _study_config(given: dict):
     return requested or build_study_config(**runtime), requested
 
 
-def _run(config, resume: bool, requested, out, overwrite: bool) -> Path:
+def _run(config, resume: bool, requested, out, overwrite: bool, threads: int | None) -> Path:
     if resume and overwrite:
         raise ConfigError("--resume continues the study in --out and --overwrite replaces it; expected one of them")
+    set_threads(threads if threads is not None else default_threads(config.families, config.device))
     try:
         return run_study(config, resume=resume, requested=requested if resume else None, overwrite=overwrite)
     except KeyboardInterrupt:

@@ -25,7 +25,7 @@ from nas.studies.pruning.experiment import PruneConfig, check_out, run_pruning
 from nas.studies.pruning.presets import PRESETS
 from nas.studies.pruning.presets import preset as named
 from nas.studies.pruning.saliency import METHODS
-from nas.training.device import set_threads
+from nas.training.device import default_threads, set_threads
 
 
 def _plot(summary: dict, path: Path) -> Path:
@@ -74,7 +74,7 @@ def _plot(summary: dict, path: Path) -> Path:
 @overwrite_option("Replace an existing --out (its plot and steps).")
 @click.option("--resume", is_flag=True,
               help="Continue the interrupted run of --out (give the same arguments): its finished steps are kept.")
-@threads_option()
+@threads_option("CPU threads for torch (default: 1 on the CPU, else torch's choice).")
 def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, single_shot, retrain, variable, seeds,
         on_empty, epochs, train_pairs, retrain_pairs, data_dir, device, out, overwrite, resume, threads):
     """Train a network (--arch or --genome) with --seeds seeds, prune it step by step with every
@@ -82,7 +82,6 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
 
     Every finished step is stored in OUT.steps/, so a killed run continues with the same command
     plus --resume and ends as an uninterrupted run would."""
-    set_threads(threads)
     out_path = Path(out)
     if resume and overwrite:
         raise ConfigError("--resume continues the run of --out and --overwrite replaces it; expected one of them")
@@ -112,6 +111,8 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
         raise ConfigError(f"--retrain {retrain} and --retrain-option epochs={fields['retrain_options']['epochs']} both "
                           "set the retraining epochs; expected one of them")
     config = PruneConfig(**fields)
+    family = config.genome.get("family", "ff") if config.genome else "ff"
+    set_threads(threads if threads is not None else default_threads(family, config.device))
     check_out(out_path)
     plot_path = out_path.with_suffix(".png")
     if plot_path.exists() and not overwrite and not resume:  # a resumed run's plot is redrawn from the same results

@@ -27,7 +27,8 @@ from nas.search.config import SCREENINGS
 from nas.search.config_files import build_config
 from nas.search.loop import run_search
 from nas.search.strategies import list_strategies
-from nas.training.device import set_threads
+from nas.training.device import default_threads, set_threads
+from nas.training.tasks import get_task
 from search_spaces.genome import READOUTS
 
 
@@ -83,7 +84,8 @@ from search_spaces.genome import READOUTS
 @click.option("--quick", is_flag=True, help="Small budget per task: finishes in a few minutes on a 2-core CPU.")
 @progress_option(help="Per-generation progress lines on stderr (default: on).")
 @threads_option(
-    help="CPU threads for torch in this process (default: 1 with --quick, else torch's choice).")
+    help="CPU threads for torch in this process (default: 1 with --quick or on the CPU for ff and rnn "
+         "networks, else torch's choice).")
 @click.option("--time-limit", type=float, metavar="MINUTES",
               help="Stop before a generation (or a final seed's cohort) that would end past this many minutes; "
                    "continue later with --resume.")
@@ -112,7 +114,6 @@ def cli(task, config_file, population, generations, survivors, strategy, aging_q
     # A per-process setting, not part of the search config. --quick trains tiny networks on a CPU:
     # one thread measured 65 s idle and 62 s beside one busy process; torch's two threads 49 s
     # idle but 1,068 s beside it (each small parallel region waits for a descheduled thread).
-    set_threads(1 if threads is None and quick else threads)
 
     ledger_name = renamed(ledger_name, study, "--ledger", "--study")
     weight_target = renamed(weight_target, budget, "--weight-target", "--budget")
@@ -134,6 +135,8 @@ def cli(task, config_file, population, generations, survivors, strategy, aging_q
     if progress is not None:
         options["progress"] = progress
     config = build_config(config_file=config_file, quick=quick, resume=resume, **options)
+    family = config.family or get_task(config.task).default_family
+    set_threads(threads if threads is not None else 1 if quick else default_threads(family, config.device))
     echo = (lambda line: click.echo(line, err=True)) if config.progress else None
     try:
         run = run_search(config, resume=resume, overwrite=overwrite, echo=echo, outputs=RunOutputs(),

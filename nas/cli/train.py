@@ -35,7 +35,7 @@ from nas.exceptions import ConfigError
 from nas.provenance import write_text_atomic
 from nas.training import train_genome
 from nas.training.config import AUGMENTATIONS, OPTIMIZERS, PRECISIONS, SCHEDULES
-from nas.training.device import resolve_device, set_threads
+from nas.training.device import default_threads, resolve_device, set_threads
 from nas.training.stacking import train_cohort
 from nas.training.tasks import get_task
 from predictors.data import read_genome_records
@@ -75,7 +75,7 @@ def _read_genomes(path: Path) -> list:
 @click.option("--test-subset", type=int, help="Use only the first N test examples.")
 @data_dir_option()
 @click.option("--allow-partial-data", "allow_partial", is_flag=True, help="Accept a truncated test file (the result says so).")
-@threads_option()
+@threads_option("CPU threads for torch (default: 1 on the CPU for ff and rnn networks, else torch's choice).")
 @progress_option(help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the result JSON (JSONL for --genomes).")
 @overwrite_option()
@@ -88,7 +88,6 @@ def cli(task_name, genome_path, genomes_path, population_path, epochs, max_steps
         raise ConfigError("give exactly one of --genome GENOME.json and --genomes GENOMES.jsonl")
     if out_path is not None:
         check_output(out_path, overwrite)  # before training: a result must not be lost at the end
-    set_threads(threads)  # entry point: the only place the thread count is set
     task = get_task(task_name)
     flags = {
         "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
@@ -102,12 +101,14 @@ def cli(task_name, genome_path, genomes_path, population_path, epochs, max_steps
     if genome_path is not None:
         genome = load_genome(str(genome_path))
         task.check_family(genome.family)
+        set_threads(threads if threads is not None else default_threads(genome.family, config.device))
         data = task.load(data_dir=data_dir, allow_partial=allow_partial)
         records = [train_genome(genome, task, config, data=data).to_dict()]
     else:
         genomes = _read_genomes(genomes_path)
         for g in genomes:
             task.check_family(g.family)
+        set_threads(threads if threads is not None else default_threads({g.family for g in genomes}, config.device))
         data = task.load(data_dir=data_dir, allow_partial=allow_partial)
         records = [r.to_dict() for r in train_cohort(genomes, task, config, data=data)]
 

@@ -119,6 +119,21 @@ def set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
+def default_threads(families, device: str | None) -> int | None:
+    """The intra-op threads a training command takes when ``--threads`` is not given: one on the
+    CPU for the small feed-forward and recurrent networks (``families`` without ``cnn``), whose
+    steps are too short to split across threads — parallelism comes from stacking candidates and
+    from running processes side by side; torch's choice for CNNs and on a GPU.
+
+    Measured on 2 cores beside one busy process (``docs/benchmarks.md``): the README's quick search
+    took 16–20 s per generation with one thread and 435–544 s with torch's two; idle, two threads
+    were about 1.3x faster.
+    """
+    families = (families,) if isinstance(families, str) else tuple(families)
+    on_cpu = device == "cpu" or (device is None and not torch.cuda.is_available())
+    return 1 if on_cpu and families and "cnn" not in families else None
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for ``device``'s queued kernels (a no-op on the CPU), so wall-clock timings are honest."""
     if device.type == "cuda":
