@@ -258,3 +258,22 @@ def test_trainer_notes_reach_the_report(tmp_path):
     text = build_report(run).read_text()
     assert "## Trainer notes" in text and "- trial 3: out of cuda memory in a stack of 8" in text
     assert "- trial 0 (final, seed 0): out of cuda memory training candidate 0 at batch size 512" in text
+
+
+def test_survivors_are_distinct_graphs_and_near_copies_only_fill_up(tmp_path):
+    from nas.search.final import final_candidates
+
+    config = SearchConfig(task="mnist", out=str(tmp_path / "r"), storage=f"journal:{tmp_path / 'r.log'}", progress=False)
+    (tmp_path / "r").mkdir()
+    ledger = open_search_ledger(config, resume=False)
+    base = Genome(prior="erdos_renyi", params={"p": 0.3}, nodes=10, seed=1, width=4)
+    trials = [(base, 0.95), (base.replace(width=6), 0.94),  # the same draw at another width: a near-copy
+              (Genome(prior="watts_strogatz", params={"k": 4, "p": 0.2}, nodes=12, seed=2), 0.90),
+              (Genome(prior="erdos_renyi", params={"p": 0.3}, nodes=10, seed=3), 0.85)]
+    for genome, value in trials:
+        ledger.enqueue(genome, generation=0, reason="no_gate")
+        ledger.complete(ledger.claim(), [value], {"val_accuracy": value})
+    keys = [Genome.from_json(t.user_attrs["genome"]).key for t in final_candidates(ledger, 3)]
+    assert keys == [trials[0][0].key, trials[2][0].key, trials[3][0].key]  # the near-copy passed over
+    keys = [Genome.from_json(t.user_attrs["genome"]).key for t in final_candidates(ledger, 4)]
+    assert keys[-1] == trials[1][0].key  # too few distinct graphs: the near-copy fills the last place

@@ -49,20 +49,37 @@ def final_seeds(config: SearchConfig) -> list[int]:
     return [config.seed + i for i in range(config.final_seeds)]
 
 
+def _lineage(genome: Genome) -> tuple:
+    """The graph a genome was drawn as, before its width, readout and edge edits: two survivors
+    of one draw are near-copies (e.g. one graph at two widths, or one edge apart)."""
+    return (genome.family, genome.prior, json.dumps(genome.params, sort_keys=True), genome.nodes, genome.seed)
+
+
 def final_candidates(ledger: Ledger, k: int) -> list:
     """The ``k`` best COMPLETE trials by the primary metric (ties: earlier trial), one per architecture;
-    only trials screened at the full budget (a lower rung of successive halving is no candidate)."""
+    only trials screened at the full budget (a lower rung of successive halving is no candidate).
+
+    Survivors are distinct graphs: a trial drawn as the same graph as one already picked (the same
+    prior, parameters, size and seed; another width, readout or a few edge edits) is passed over for
+    the next best, and such near-copies fill the remaining places only when there are fewer than
+    ``k`` distinct graphs.
+    """
     done = sorted((t for t in ledger.trials() if t.state.name == "COMPLETE" and screened_fully(t.user_attrs)),
                   key=lambda t: (-t.values[0], t.number))
-    picked, keys = [], set()
+    picked, near_copies, keys, lineages = [], [], set(), set()
     for t in done:
-        key = Genome.from_json(t.user_attrs["genome"]).key
-        if key not in keys:
-            keys.add(key)
-            picked.append(t)
+        genome = Genome.from_json(t.user_attrs["genome"])
+        if genome.key in keys:
+            continue
+        keys.add(genome.key)
+        if _lineage(genome) in lineages:
+            near_copies.append(t)
+            continue
+        lineages.add(_lineage(genome))
+        picked.append(t)
         if len(picked) == k:
-            break
-    return picked
+            return picked
+    return picked + near_copies[: k - len(picked)]
 
 
 def _record(trial, genome: Genome, seed: int, metrics: dict | None, error: str | None, wall: float) -> dict:
