@@ -508,3 +508,14 @@ def test_nas_prune_refuses_an_unwritable_out_before_training(tmp_path, capsys):
     assert main(["prune", "--arch", "784-16-10", "--out", str(blocker / "p.json")]) == 1
     err = capsys.readouterr().err.strip()
     assert "is not a writable folder; nothing was trained" in err and len(err.splitlines()) == 1
+
+
+def test_the_pruning_plot_starts_at_the_unpruned_networks():
+    from nas.cli.prune import pruning_curves
+
+    summary = {"mcb": [{"compression": 0.25, "test_accuracy_mean": 0.9, "test_accuracy_std": 0.01},
+                       {"compression": 0.5, "test_accuracy_mean": 0.85, "test_accuracy_std": 0.02}]}
+    base = [{"seed": 0, "test_accuracy": 0.96}, {"seed": 1, "test_accuracy": 0.94}]
+    x, mean, std = pruning_curves(summary, base)["mcb"]
+    assert x == [0.0, 25.0, 50.0] and mean[0] == pytest.approx(0.95) and std[0] == pytest.approx(0.01414, abs=1e-4)
+    assert pruning_curves(summary, [])["mcb"][0] == [25.0, 50.0]  # no base results: the steps alone

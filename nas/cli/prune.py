@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -28,18 +29,28 @@ from nas.studies.pruning.saliency import METHODS
 from nas.training.device import default_threads, set_threads
 
 
-def _plot(summary: dict, path: Path) -> Path:
-    fig = Figure(figsize=(6, 4))
+def pruning_curves(summary: dict, base: list[dict]) -> dict[str, tuple[list, list, list]]:
+    """Per method: compression in % (0: the unpruned networks of ``base``), mean and std of the
+    test accuracy over seeds."""
+    start = [b["test_accuracy"] for b in base if b.get("test_accuracy") is not None]
+    first = ([0.0], [float(np.mean(start))], [float(np.std(start, ddof=1)) if len(start) > 1 else 0.0]) if start \
+        else ([], [], [])
+    return {method: (first[0] + [100 * s["compression"] for s in steps],
+                     first[1] + [s["test_accuracy_mean"] for s in steps],
+                     first[2] + [s["test_accuracy_std"] or 0.0 for s in steps])
+            for method, steps in summary.items()}
+
+
+def _plot(summary: dict, base: list[dict], path: Path) -> Path:
+    """Test accuracy against compression per method, starting from the unpruned network (0 %)."""
+    fig = Figure(figsize=(6.4, 4.2))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    for method, steps in summary.items():
-        x = [100 * s["compression"] for s in steps]
-        mean = [s["test_accuracy_mean"] for s in steps]
-        std = [s["test_accuracy_std"] for s in steps]
+    for method, (x, mean, std) in pruning_curves(summary, base).items():
         ax.plot(x, mean, marker="o", label=method)
         ax.fill_between(x, [m - d for m, d in zip(mean, std)], [m + d for m, d in zip(mean, std)], alpha=0.2)
-    ax.set_xlabel("compression (% of prunable weights removed)")
-    ax.set_ylabel("test accuracy after retraining (mean ± std over seeds)")
+    ax.set_xlabel("compression (% of prunable weights removed; 0: unpruned)")
+    ax.set_ylabel("test accuracy after retraining\n(mean ± std over seeds)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -135,5 +146,5 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
             click.echo(f"{method:<8} {100 * s['compression']:>11.1f}% {s['weights']:>10.0f} "
                        f"{s['test_accuracy_mean']:>15.4f} ± {s['test_accuracy_std']:.4f} "
                        f"{s['test_accuracy_before_retrain_mean']:>16.4f} {versus:>14} {p:>11}")
-    plot = _plot(summary, plot_path)
+    plot = _plot(summary, json.loads(out_path.read_text()).get("base", []), plot_path)
     click.echo(json.dumps({"written": str(out_path), "plot": str(plot), "seeds": config.seeds}))
