@@ -18,10 +18,12 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib.ticker
+import matplotlib
 import networkx as nx
 import numpy as np
+from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
 from nas.ledger import Ledger, shown_url
@@ -175,7 +177,11 @@ def _plot_predicted(frame, history, metric: str, run_dir: Path) -> tuple[str, st
         return None
     fig = Figure(figsize=(10, 4))
     ax1, ax2 = fig.subplots(1, 2)
-    sc = ax1.scatter(predicted["predicted"], predicted[metric], c=predicted["generation"], cmap="viridis", s=18)
+    # generations are whole numbers: one colour each, not a continuous scale
+    generations = sorted({int(g) for g in predicted["generation"]})
+    cmap = matplotlib.colormaps["viridis"].resampled(generations[-1] - generations[0] + 1)
+    norm = BoundaryNorm(np.arange(generations[0] - 0.5, generations[-1] + 1.5), cmap.N)
+    sc = ax1.scatter(predicted["predicted"], predicted[metric], c=predicted["generation"], cmap=cmap, norm=norm, s=18)
     for reason, marker in (("shadow", "x"),):
         sub = predicted[predicted["reason"] == reason]
         ax1.scatter(sub["predicted"], sub[metric], marker=marker, c="red", s=30, label="shadow sample")
@@ -185,12 +191,14 @@ def _plot_predicted(frame, history, metric: str, run_dir: Path) -> tuple[str, st
     ax1.set_xlabel(f"predicted {metric}")
     ax1.set_ylabel(f"measured {metric}")
     ax1.legend(fontsize=7)
-    fig.colorbar(sc, ax=ax1, label="generation")
+    bar = fig.colorbar(sc, ax=ax1, label="generation")
+    bar.locator = MaxNLocator(integer=True)
+    bar.update_ticks()
     gens = [h["generation"] for h in history if h.get("kendall_tau") is not None]
     taus = [h["kendall_tau"] for h in history if h.get("kendall_tau") is not None]
     ax2.plot(gens, taus, "o-")
     ax2.axhline(0, color="k", lw=0.8)
-    ax2.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2.set_xlabel("generation")
     ax2.set_ylabel("Kendall tau (predicted vs measured)")
     ax2.set_ylim(-1, 1)
