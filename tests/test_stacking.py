@@ -167,3 +167,36 @@ def test_equal_depths_share_one_stack():
 def test_unknown_grouping_is_refused():
     with pytest.raises(ConfigError, match="grouping"):
         train_cohort(GENOMES, "mnist", TrainConfig(device="cpu"), data=toy_images(), grouping="depth")
+
+
+class _Terminal:
+    """A stand-in stderr that says it is a terminal (tqdm shows bars there only)."""
+
+    def __init__(self):
+        self.text = []
+
+    def write(self, s):
+        self.text.append(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_a_cohort_shows_its_steps_on_a_terminal_and_nothing_in_a_log(monkeypatch):
+    import sys
+
+    data = toy_images()
+    config = TrainConfig(epochs=1, batch_size=32, device="cpu", progress=True)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    shown = train_cohort(GENOMES, "mnist", config, data=data)
+    assert f"training {len(GENOMES)} together" in "".join(terminal.text) and "/10 [" in "".join(terminal.text)
+    log = _Terminal()
+    log.isatty = lambda: False
+    monkeypatch.setattr(sys, "stderr", log)
+    quiet = train_cohort(GENOMES, "mnist", config, data=data)
+    assert "step" not in "".join(log.text)  # not a terminal: no bar lines in the log
+    assert [r.val_accuracy for r in shown] == [r.val_accuracy for r in quiet]  # the display changes nothing

@@ -87,9 +87,10 @@ class Trainer:
         self._flops = None  # the FLOPs counter, made once the data is loaded
 
     def _config(self, seed: int, overrides: TrainOverrides) -> TrainConfig:
-        """The task's budget with ``overrides``, ``seed`` and the search's device."""
+        """The task's budget with ``overrides``, ``seed``, the search's device and its progress
+        display (a cohort's steps as a bar on a terminal)."""
         device = {} if self.config.device is None else {"device": self.config.device}
-        return self.task.default_config(overrides, seed=seed, **device)
+        return self.task.default_config(overrides, seed=seed, progress=self.config.progress, **device)
 
     @property
     def data(self):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 from nas.training.batches import (
     epoch_batches,
@@ -132,62 +133,67 @@ def run_epochs(trainee: Trainee, train, config: TrainConfig, device: torch.devic
     steps_run = [0] * size
     clock = 0.0
     steps = 0
-    for epoch in range(1, config.epochs + 1):
-        started = time.perf_counter()
-        active = [not s for s in tracker.stopped]
-        trainee.start_epoch(tracker.lr_scale, active, optimizer)
-        loss_sum = torch.zeros(shape, device=device)
-        first_bad = torch.full(shape, -1, dtype=torch.long, device=device)
-        epoch_steps = 0
-        for batch in epoch_batches(train, config, generator, device, truncate=truncate)[:max(budget_steps - steps, 0)]:
-            x, y, lengths = take(train, batch, config.augment, augmenter)
-            losses = trainee.losses(x, y, lengths)
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            trainee.clip(config.grad_clip)
-            momentum.apply()
-            trainee.step(optimizer)
-            if scheduler is not None:
-                scheduler.step()
-            detached = losses.detach().float()
-            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), steps, first_bad)
-            loss_sum += detached
-            steps += 1
-            epoch_steps += 1
-        if epoch_steps == 0:
-            break
-        for i, bad in enumerate(first_bad.view(-1).tolist()):
-            if active[i] and bad >= 0:
-                trainee.diverged(i, epoch, bad)
-                tracker.stopped[i] = True
-                active[i] = False
-        val_loss, val_metric = trainee.validate()
-        clock += time.perf_counter() - started
-        test_loss, test_metric = trainee.test() if config.test_curve else (None, None)
-        train_loss = trainee.mean_losses(loss_sum, epoch_steps)
-        # The rate the candidates stepped with: the plateau schedule scales the configured one.
-        lr = config.lr if config.schedule == "plateau" else optimizer.param_groups[0]["lr"]
-        records: list[dict | None] = [None] * size
-        for i in range(size):
-            if not active[i]:
-                continue
-            epochs_run[i] = epoch
-            steps_run[i] = steps
-            cuts = tracker.cuts[i]
-            improved = tracker.update(i, epoch, val_metric[i])
-            if tracker.cuts[i] != cuts:
-                momentum.cut(i)
-            if config.patience is not None and improved:
-                trainee.keep_best(i)
-            records[i] = {"epoch": epoch, "train_loss": train_loss[i], "val_loss": val_loss[i],
-                          "val_accuracy": val_metric[i], "lr": lr * tracker.lr_scale[i], "steps": steps,
-                          "elapsed_s": clock}
-            if test_metric is not None:  # scored, never selected on
-                records[i].update(test_loss=test_loss[i], test_accuracy=test_metric[i])
-            history[i].append(records[i])
-        stop = bool(on_epoch(epoch, records)) if on_epoch is not None else False
-        if stop or all(tracker.stopped) or steps >= budget_steps:
-            break
+    # a cohort's steps as a bar (stacked candidates can train for minutes before an epoch ends);
+    # disable=None: shown on a terminal only, never as lines in a log
+    with tqdm(total=budget_steps, unit="step", desc=f"training {size} together", leave=False,
+              disable=None if config.progress and trainee.stacked else True) as bar:
+        for epoch in range(1, config.epochs + 1):
+            started = time.perf_counter()
+            active = [not s for s in tracker.stopped]
+            trainee.start_epoch(tracker.lr_scale, active, optimizer)
+            loss_sum = torch.zeros(shape, device=device)
+            first_bad = torch.full(shape, -1, dtype=torch.long, device=device)
+            epoch_steps = 0
+            for batch in epoch_batches(train, config, generator, device, truncate=truncate)[:max(budget_steps - steps, 0)]:
+                x, y, lengths = take(train, batch, config.augment, augmenter)
+                losses = trainee.losses(x, y, lengths)
+                optimizer.zero_grad(set_to_none=True)
+                losses.sum().backward()
+                trainee.clip(config.grad_clip)
+                momentum.apply()
+                trainee.step(optimizer)
+                if scheduler is not None:
+                    scheduler.step()
+                detached = losses.detach().float()
+                first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), steps, first_bad)
+                loss_sum += detached
+                steps += 1
+                epoch_steps += 1
+                bar.update(1)
+            if epoch_steps == 0:
+                break
+            for i, bad in enumerate(first_bad.view(-1).tolist()):
+                if active[i] and bad >= 0:
+                    trainee.diverged(i, epoch, bad)
+                    tracker.stopped[i] = True
+                    active[i] = False
+            val_loss, val_metric = trainee.validate()
+            clock += time.perf_counter() - started
+            test_loss, test_metric = trainee.test() if config.test_curve else (None, None)
+            train_loss = trainee.mean_losses(loss_sum, epoch_steps)
+            # The rate the candidates stepped with: the plateau schedule scales the configured one.
+            lr = config.lr if config.schedule == "plateau" else optimizer.param_groups[0]["lr"]
+            records: list[dict | None] = [None] * size
+            for i in range(size):
+                if not active[i]:
+                    continue
+                epochs_run[i] = epoch
+                steps_run[i] = steps
+                cuts = tracker.cuts[i]
+                improved = tracker.update(i, epoch, val_metric[i])
+                if tracker.cuts[i] != cuts:
+                    momentum.cut(i)
+                if config.patience is not None and improved:
+                    trainee.keep_best(i)
+                records[i] = {"epoch": epoch, "train_loss": train_loss[i], "val_loss": val_loss[i],
+                              "val_accuracy": val_metric[i], "lr": lr * tracker.lr_scale[i], "steps": steps,
+                              "elapsed_s": clock}
+                if test_metric is not None:  # scored, never selected on
+                    records[i].update(test_loss=test_loss[i], test_accuracy=test_metric[i])
+                history[i].append(records[i])
+            stop = bool(on_epoch(epoch, records)) if on_epoch is not None else False
+            if stop or all(tracker.stopped) or steps >= budget_steps:
+                break
     if config.patience is not None:
         trainee.restore_best()
     return Fit(history, epochs_run, steps_run, list(tracker.best_epoch), list(tracker.stopped), clock)

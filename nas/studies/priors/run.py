@@ -140,6 +140,7 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
                 if not todo:
                     continue
                 budget = task.default_config(**{**config.train_options, "seed": seed, "test_curve": True,
+                                                "progress": config.progress,
                                                 **({"device": config.device} if config.device else {})})
                 outcomes = train_candidates([g.genome for g in todo], task, budget, data)
                 store.append([_record(g.id, seed, o) for g, o in zip(todo, outcomes)])
