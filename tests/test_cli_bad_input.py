@@ -95,6 +95,23 @@ BAD = [
     (["priors", "evaluate", "--task", "mnist", "--priors", "erdos_renyi,watts_strogatz", "--per-prior", "0",
       "--out", "{tmp}/st"], "per_prior"),
     (["priors", "report", "{tmp}/missing"], "missing"),
+    # damaged inputs: an empty file, JSON that is no genome, a CSV torn inside a quoted field
+    (["arch", "describe", "{empty}"], "expected valid JSON"),
+    (["arch", "describe", "{notgenome}"], "expected only the keys"),
+    (["arch", "distance", "{genome}", "{notgenome}"], "expected only the keys"),
+    (["arch", "export", "{notgenome}", "--out", "{tmp}/g.graphml"], "expected only the keys"),
+    (["train", "--genome", "{notgenome}"], "expected only the keys"),
+    (["train", "--genomes", "{empty}"], "expected a JSON list of genomes"),
+    (["prune", "--genome", "{notgenome}", "--out", "{tmp}/p.json"], "expected only the keys"),
+    (["predictor", "evaluate", "--data", "{torn}", "--target", "val_accuracy"], "row 11: invalid genome"),
+    (["predictor", "fit", "--data", "{torn}", "--target", "val_accuracy", "--out", "{tmp}/p.skops"],
+     "row 11: invalid genome"),
+    (["predictor", "evaluate", "--data", "{empty}", "--target", "val_accuracy"], ""),
+    (["priors", "report", "--evaluations", "{evals}"], "--prior-column"),
+    (["priors", "report", "--evaluations", "{evals}", "--prior-column", "nosuch", "--target", "val_accuracy"],
+     "nosuch"),
+    (["priors", "report", "{tmp}", "--evaluations", "{evals}", "--prior-column", "prior"], "got both"),
+    (["worker", "{file}"], "{file}"),
 ]
 
 #: Arguments that bring each command past its own required options, so a bad shared option is
@@ -192,6 +209,14 @@ def _shared_cases() -> list[tuple[list[str], str]]:
         cases.append(([*name.split(), *BASE[name][:out], "{file}", *BASE[name][out + 1:]], "{file}"))
     for name, flag, value, expected in RANGES:
         cases.append(([*name.split(), *BASE[name], flag, value], expected))
+    for name, flags in sorted(commands.items()):
+        cases.append(([*name.split(), "--no-such-option"], "No such option"))  # a typo in an option name
+        if "--threads" in flags:
+            cases.append(([*name.split(), *BASE.get(name, []), "--threads", "1.5"], "is not a valid integer"))
+    for name in sorted(BASE):  # nothing but the command: what is missing is named
+        if name not in ("arch sample", "data fetch", "data reber", "predictor fit", "predictor evaluate"):
+            continue
+        cases.append((name.split(), "Missing"))
     return cases
 
 
@@ -259,13 +284,21 @@ def places(tmp_path):
     run = folder / "binary_run"
     run.mkdir()
     (run / "config.json").write_bytes(bytes(range(256)))
+    empty = folder / "empty.json"
+    empty.write_text("")
+    notgenome = folder / "notgenome.json"
+    notgenome.write_text('{"a": 1}')
     evals = folder / "evals.csv"
     import pandas as pd
 
     pd.DataFrame({"genome": [Genome("erdos_renyi", {"p": 0.3}, nodes=8 + i, seed=i).to_json() for i in range(12)],
                   "val_accuracy": [0.5 + i / 100 for i in range(12)]}).to_csv(evals, index=False)
+    torn = folder / "torn.csv"
+    text = evals.read_text()
+    torn.write_text(text[: text.rindex('"nodes"')])  # cut inside the last row's quoted genome
     return {"tmp": str(folder), "file": str(regular), "genome": str(genome), "binary": str(binary),
-            "binary_run": str(run), "evals": str(evals)}
+            "binary_run": str(run), "evals": str(evals), "empty": str(empty), "notgenome": str(notgenome),
+            "torn": str(torn)}
 
 
 def _ids(cases):
