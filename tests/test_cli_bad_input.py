@@ -108,10 +108,13 @@ BAD = [
      "row 11: invalid genome"),
     (["predictor", "evaluate", "--data", "{empty}", "--target", "val_accuracy"], ""),
     (["priors", "report", "--evaluations", "{evals}"], "--prior-column"),
+    (["predictor", "evaluate", "--data", "{evals}", "--target", "val_accuracy", "--plots", "{file}/plots"], "{file}"),
     (["priors", "report", "--evaluations", "{evals}", "--prior-column", "nosuch", "--target", "val_accuracy"],
      "nosuch"),
     (["priors", "report", "{tmp}", "--evaluations", "{evals}", "--prior-column", "prior"], "got both"),
     (["worker", "{file}"], "{file}"),
+    (["search", "--task", "mnist", "--out", "{tmp}/zs", "--storage", "sqlite:///{empty}", "--resume"], "is empty (0 bytes)"),
+    (["worker", "--storage", "sqlite:///{empty}", "--ledger", "x"], "is empty (0 bytes)"),
 ]
 
 #: Arguments that bring each command past its own required options, so a bad shared option is

@@ -13,7 +13,7 @@ from nas.exceptions import ConfigError
 from nas.training.tasks import list_tasks
 
 __all__ = [
-    "parse_key_values", "check_output", "warn_if_large", "LARGE_GRAPH", "old_spelling", "renamed",
+    "parse_key_values", "check_output", "check_output_folder", "warn_if_large", "LARGE_GRAPH", "old_spelling", "renamed",
     "AliasedOption", "CommaChoice", "RegistryChoice", "WholeHelpGroup", "overwrite_option", "progress_option",
     "threads_option", "device_option", "data_dir_option", "train_option", "task_option", "choice_option",
     "train_overrides", "seed_option", "SEED_RANGE",
@@ -62,6 +62,26 @@ def check_output(path, overwrite: bool, option: str = "--out", flag: str = "--ov
         raise ConfigError(f"{option} {str(path)!r} exists; expected a new file (or pass {flag} to replace it)")
     folder = path.parent if str(path.parent) else Path(".")
     existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {str(path)!r}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {str(path)!r}: the folder {str(existing)!r} is not writable")
+    return path
+
+
+def check_output_folder(path, option: str = "--out") -> Path:
+    """``path`` as a Path if a command may create files in it, checked before any work starts: an
+    existing folder, or a new one whose nearest existing parent is a writable folder.
+
+    Raises
+    ------
+    ConfigError
+        ``path`` is a file, a file stands where a folder should be, or the folder is not writable.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {str(path)!r} is a file; expected a folder")
+    existing = next((p for p in [path, *path.parents] if p.exists()), Path("."))
     if not existing.is_dir():
         raise ConfigError(f"{option} {str(path)!r}: {str(existing)!r} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):

@@ -31,6 +31,7 @@ import predictors
 from nas.cli.options import (
     WholeHelpGroup,
     check_output,
+    check_output_folder,
     choice_option,
     overwrite_option,
     parse_key_values,
@@ -236,6 +237,8 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compa
         cv=cv, compare_paper=compare_paper, nested_trials=nested_trials,
     )
     path = Path(cfg.data)
+    if not no_plots and cfg.plots:
+        check_output_folder(cfg.plots, "--plots")  # before minutes of cross-validation
     df = predictors.read_evaluations(path, target=cfg.target, extra_features=cfg.extra_features, group_by=cfg.group_by, min_rows=cfg.folds)
     pipe = predictors.make_predictor(cfg.model, group=cfg.group, random_state=cfg.seed, extra_columns=cfg.extra_features)
     groups = genome_groups(df, cfg.group_by) if cfg.group_by else None

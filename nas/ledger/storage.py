@@ -85,13 +85,16 @@ def _with_password(url: str) -> str:
 
 def check_exists(url: str) -> None:
     """Raise :class:`~nas.exceptions.LedgerNotFoundError` when ``url`` names a ledger file that does not
-    exist (nothing is created)."""
+    exist or is empty (nothing is created or written)."""
     for scheme in ("sqlite:///", "journal:"):
         if isinstance(url, str) and url.startswith(scheme) and url != "sqlite:///:memory:":
             path = Path(url[len(scheme):]).expanduser()
             if not path.is_file():
                 raise LedgerNotFoundError(f"ledger not found: there is no file {str(path)!r}; expected the ledger of an existing "
                                   "search (nothing was created)")
+            if path.stat().st_size == 0:  # opening it would write a schema into it
+                raise LedgerNotFoundError(f"ledger not found: {str(path)!r} is empty (0 bytes); expected the ledger of an "
+                                          "existing search (the file was left as it is)")
 
 
 def scrub(text: str, url: str) -> str:
