@@ -519,3 +519,11 @@ def test_the_pruning_plot_starts_at_the_unpruned_networks():
     x, mean, std = pruning_curves(summary, base)["mcb"]
     assert x == [0.0, 25.0, 50.0] and mean[0] == pytest.approx(0.95) and std[0] == pytest.approx(0.01414, abs=1e-4)
     assert pruning_curves(summary, [])["mcb"][0] == [25.0, 50.0]  # no base results: the steps alone
+
+
+def test_a_run_past_its_target_says_why():
+    from nas.cli.prune import overshoot_notes
+
+    summary = {"mcb": [{"compression": 0.25}, {"compression": 0.822}], "random": [{"compression": 0.8004}]}
+    notes = overshoot_notes(summary, 0.8)
+    assert len(notes) == 1 and notes[0].startswith("note: mcb ended at 82.2 % compression, past the target of 80.0 %")

@@ -26,7 +26,20 @@ from nas.studies.pruning.experiment import PruneConfig, check_out, run_pruning
 from nas.studies.pruning.presets import PRESETS
 from nas.studies.pruning.presets import preset as named
 from nas.studies.pruning.saliency import METHODS
+from nas.studies.pruning.schedule import TOLERANCE
 from nas.training.device import default_threads, set_threads
+
+
+def overshoot_notes(summary: dict, target: float) -> list[str]:
+    """One line per method whose last step went past ``target`` by more than rounding, saying why."""
+    notes = []
+    for method, steps in summary.items():
+        if steps and steps[-1]["compression"] > target + TOLERANCE:
+            notes.append(f"note: {method} ended at {100 * steps[-1]['compression']:.1f} % compression, past the target "
+                         f"of {100 * target:.1f} %: each step removes its share (or count) of the weights, rounded per "
+                         "layer, and the run stops at the first step that reaches the target; --single-shot or a "
+                         "--count that divides the target lands on it")
+    return notes
 
 
 def pruning_curves(summary: dict, base: list[dict]) -> dict[str, tuple[list, list, list]]:
@@ -146,5 +159,7 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
             click.echo(f"{method:<8} {100 * s['compression']:>11.1f}% {s['weights']:>10.0f} "
                        f"{s['test_accuracy_mean']:>15.4f} ± {s['test_accuracy_std']:.4f} "
                        f"{s['test_accuracy_before_retrain_mean']:>16.4f} {versus:>14} {p:>11}")
+    for line in overshoot_notes(summary, config.target):
+        click.echo(line, err=True)
     plot = _plot(summary, json.loads(out_path.read_text()).get("base", []), plot_path)
     click.echo(json.dumps({"written": str(out_path), "plot": str(plot), "seeds": config.seeds}))
