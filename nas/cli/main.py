@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prune": ("nas.cli.prune", "Prune a trained network step by step (mcb, mcu, mcd, random, obd) over seeds."),
     "priors": ("nas.cli.priors", "Evaluate priors: controlled studies with statistics and a predictor."),
     "bench": ("nas.cli.bench", "Benchmark search strategies over seeds at one compute budget."),
+    "export": ("nas.cli.export", "Write a search's best network as one file plain PyTorch loads (torch.export)."),
 }
 
 
