@@ -331,3 +331,21 @@ def test_bad_input_is_one_line_and_writes_nothing(places, capsys, args, expected
 @pytest.mark.parametrize("args, expected", ON_SHARED_DATA, ids=_ids(ON_SHARED_DATA))
 def test_bad_input_on_the_shared_data_is_one_line_and_writes_nothing(places, shared_data_dir, capsys, args, expected):
     test_bad_input_is_one_line_and_writes_nothing({**places, "data": str(shared_data_dir)}, capsys, args, expected)
+
+
+@pytest.mark.parametrize("args", [["report", "{run}"], ["priors", "report", "{run}"]])
+def test_a_read_only_run_is_one_line_before_any_work(places, capsys, monkeypatch, args):
+    """Report commands on a folder they may not write: one line (tests run as root, where every folder
+    is writable, so the permission check is what is stubbed)."""
+    import os
+
+    import nas.cli.options as options
+    import nas.cli.priors  # noqa: F401  (imported before the stub: matplotlib checks its folders)
+    import nas.cli.report  # noqa: F401
+
+    run = places["binary_run"]
+    access = os.access
+    monkeypatch.setattr(options.os, "access", lambda path, mode: access(path, mode) and not mode & os.W_OK)
+    code = main([a.format(run=run) for a in args])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "is not writable" in err

@@ -9,6 +9,7 @@ import click
 
 from nas.cli.options import (
     WholeHelpGroup,
+    check_output_folder,
     choice_option,
     data_dir_option,
     device_option,
@@ -241,6 +242,8 @@ def report_cmd(folder, evaluations, prior_column, cell_column, target, id_column
         given = [flag for flag, value in external.items() if value is not None]
         if given:
             raise ConfigError(f"{', '.join(given)} belong to --evaluations; a study FOLDER's report reads its own settings")
+        if Path(folder).is_dir():
+            check_output_folder(folder, "FOLDER")  # a read-only study: one line before the work
         click.echo(f"report: {write_report(folder, predictor=not no_predictor, repeats=repeats)}")
         return
     if folder is not None:
@@ -249,6 +252,7 @@ def report_cmd(folder, evaluations, prior_column, cell_column, target, id_column
         raise ConfigError("--evaluations needs --prior-column (the column naming each run's prior)")
     source = Path(evaluations)
     out = Path(out) if out else source.with_name(f"{source.stem}_priors_report")
+    check_output_folder(out, "--out")
     if out.exists() and any(out.iterdir()) and not (out / "statistics.json").is_file():
         raise ConfigError(f"--out {str(out)!r} holds other files; expected a new or empty folder, or an earlier report's")
     path = write_external_report(source, out, prior_column=prior_column, cell_column=cell_column, target=target,

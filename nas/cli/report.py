@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from nas.cli.options import check_output_folder
 from nas.report import build_report
 
 
@@ -15,5 +18,7 @@ from nas.report import build_report
 def cli(run_dir, compare):
     """Rewrite RUN_DIR/report.md, its plots, evaluations.csv, best/genome.json and, when there are
     final trainings, final.csv; with --compare also compare.csv and compare_tests.csv."""
+    if Path(run_dir).is_dir():
+        check_output_folder(run_dir, "RUN_DIR")  # a read-only run: one line, not a traceback after the work
     path = build_report(run_dir, compare=compare)
     click.echo(str(path))
