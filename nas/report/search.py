@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Sequence
 
 import matplotlib
-import networkx as nx
 import numpy as np
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
@@ -29,6 +28,7 @@ from scipy import stats
 from nas.ledger import Ledger, shown_url
 from nas.provenance import write_text_atomic
 from nas.report.compare import aggregate, compare_section, strategy_label
+from nas.report.drawing import draw_genome
 from nas.report.equal_cost import structure_effect, structure_section
 from nas.report.pareto import front_mask, pareto_section, pareto_summary
 from nas.report.run import (
@@ -46,7 +46,7 @@ from nas.search.config_files import load_run_config
 from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome
 
-__all__ = ["build_report", "draw_genome", "RunOutputs"]
+__all__ = ["build_report", "RunOutputs"]
 
 
 class RunOutputs:
@@ -64,29 +64,6 @@ class RunOutputs:
             build_report(run_dir, ledger=ledger)  # exports the files too
         else:
             export_run(ledger, run_dir)
-
-
-def draw_genome(genome: Genome, path) -> None:
-    """Draw ``genome``'s layered DAG to ``path`` (PNG): one column per layer, edges left to right,
-    sinks (the vertices a ``sinks`` readout reads) ringed."""
-    dag = genome.dag()
-    graph = dag.to_networkx()
-    pos = {}
-    for layer, nodes in enumerate(dag.layers):
-        for j, node in enumerate(nodes):
-            pos[node] = (layer, j - (len(nodes) - 1) / 2)
-    sinks = set(dag.sinks)
-    fig = Figure(figsize=(max(4, 1.1 * len(dag.layers)), max(3, 0.45 * max(dag.layer_sizes))))
-    ax = fig.subplots()
-    nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.35, arrowsize=6, width=0.7)
-    nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=90, node_color=[pos[v][0] for v in graph.nodes],
-                           cmap="viridis", edgecolors=["black" if v in sinks else "none" for v in graph.nodes])
-    ax.set_title(f"{genome.prior}, {dag.num_nodes} vertices, {dag.num_edges} edges, {len(dag.layers)} layers",
-                 fontsize=9)
-    ax.set_xlabel("DAG layer")
-    ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
 
 
 def _best_so_far_curve(frame, metric: str):
