@@ -60,13 +60,17 @@ def check_output(path, overwrite: bool, option: str = "--out", flag: str = "--ov
         raise ConfigError(f"{option} {str(path)!r} is a folder; expected a file path")
     if path.exists() and not overwrite:
         raise ConfigError(f"{option} {str(path)!r} exists; expected a new file (or pass {flag} to replace it)")
-    folder = path.parent if str(path.parent) else Path(".")
+    _check_writable(path, path.parent if str(path.parent) else Path("."), option)
+    return path
+
+
+def _check_writable(path: Path, folder: Path, option: str) -> None:
+    """The nearest existing one of ``folder`` and its parents is a folder this process can write."""
     existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
     if not existing.is_dir():
         raise ConfigError(f"{option} {str(path)!r}: {str(existing)!r} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{option} {str(path)!r}: the folder {str(existing)!r} is not writable")
-    return path
 
 
 def check_output_folder(path, option: str = "--out") -> Path:
@@ -81,11 +85,7 @@ def check_output_folder(path, option: str = "--out") -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{option} {str(path)!r} is a file; expected a folder")
-    existing = next((p for p in [path, *path.parents] if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise ConfigError(f"{option} {str(path)!r}: {str(existing)!r} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{option} {str(path)!r}: the folder {str(existing)!r} is not writable")
+    _check_writable(path, path, option)
     return path
 
 
@@ -155,6 +155,11 @@ class AliasedOption(click.Option):
             self.opts = shown
 
 
+def _names(names: Callable[[], Sequence[str]] | Sequence[str]) -> tuple[str, ...]:
+    """A registry's names now (``names`` is the registry's lister, or the names themselves)."""
+    return tuple(names() if callable(names) else names)
+
+
 class RegistryChoice(click.Choice):
     """A click Choice over a registry's names, read when the option is used (so a strategy or
     task registered after the command was built is accepted and listed)."""
@@ -165,7 +170,7 @@ class RegistryChoice(click.Choice):
 
     @property
     def choices(self) -> tuple[str, ...]:
-        return tuple(self._names() if callable(self._names) else self._names)
+        return _names(self._names)
 
     @choices.setter
     def choices(self, value) -> None:  # click's __init__ assigns it; the registry is the source
@@ -185,7 +190,7 @@ class CommaChoice(click.ParamType):
 
     @property
     def choices(self) -> tuple[str, ...]:
-        return tuple(self._names() if callable(self._names) else self._names)
+        return _names(self._names)
 
     def get_metavar(self, param, ctx=None):
         return "[" + "|".join(self.choices) + "],..."
