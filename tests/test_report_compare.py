@@ -277,3 +277,14 @@ def test_survivors_are_distinct_graphs_and_near_copies_only_fill_up(tmp_path):
     assert keys == [trials[0][0].key, trials[2][0].key, trials[3][0].key]  # the near-copy passed over
     keys = [Genome.from_json(t.user_attrs["genome"]).key for t in final_candidates(ledger, 4)]
     assert keys[-1] == trials[1][0].key  # too few distinct graphs: the near-copy fills the last place
+
+
+def test_best_so_far_by_compute_and_by_wall_time():
+    from nas.report.search import _best_so_far_curve
+
+    frame = pd.DataFrame({"trial": [2, 0, 1], "val_accuracy": [0.9, 0.5, 0.7],
+                          "example_epochs": [300.0, 100.0, 200.0], "wall_time_s": [60.0, 30.0, 30.0]})
+    x, y = _best_so_far_curve(frame, "val_accuracy", compute=True)
+    assert list(x) == [100.0, 300.0, 600.0] and list(y) == [0.5, 0.7, 0.9]
+    x, _ = _best_so_far_curve(frame, "val_accuracy")
+    assert list(x) == [0.5, 1.0, 2.0]  # minutes

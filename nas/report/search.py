@@ -22,7 +22,7 @@ import matplotlib
 import numpy as np
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import EngFormatter, MaxNLocator
 from scipy import stats
 
 from nas.ledger import Ledger, shown_url
@@ -66,10 +66,11 @@ class RunOutputs:
             export_run(ledger, run_dir)
 
 
-def _best_so_far_curve(frame, metric: str):
+def _best_so_far_curve(frame, metric: str, compute: bool = False):
+    """(x, best so far): x is cumulative trained example-epochs with ``compute``, else wall-clock minutes."""
     frame = frame.sort_values("trial")
-    time_h = np.cumsum(frame["wall_time_s"].fillna(0.0).to_numpy()) / 60.0
-    return time_h, np.maximum.accumulate(frame[metric].to_numpy())
+    column, scale = ("example_epochs", 1.0) if compute else ("wall_time_s", 60.0)
+    return np.cumsum(frame[column].fillna(0.0).to_numpy()) / scale, np.maximum.accumulate(frame[metric].to_numpy())
 
 
 def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[str | os.PathLike] = ()) -> Path:
@@ -130,21 +131,27 @@ def build_report(run_dir: str | os.PathLike, *, ledger=None, compare: Sequence[s
 
 
 def _plot_best_so_far(runs, metric: str, run_dir: Path) -> tuple[str, str]:
-    """Best so far against training time, one line per run."""
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    for cfg, fr in runs:
-        if not fr.empty:
-            x, y = _best_so_far_curve(fr, metric)
-            ax.step(x, y, where="post", label=f"{strategy_label(cfg)} seed {cfg.seed} ({len(fr)} trained)")
-    ax.set_xlabel("cumulative training time (min, wall clock)")
-    ax.set_ylabel(f"best {metric} so far")
-    if ax.get_legend_handles_labels()[0]:  # a run with no successful trial has nothing to label
-        ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+    """Best so far, one line per run, against trained example-epochs (the same on any machine and
+    load; where the runs record it) and against wall-clock training time."""
+    compute = all("example_epochs" in fr and fr["example_epochs"].notna().any() for _, fr in runs if not fr.empty)
+    fig = Figure(figsize=(11 if compute else 6, 4))
+    axes = fig.subplots(1, 2 if compute else 1, squeeze=False)[0]
+    panels = [(True, "cumulative training compute (example-epochs)")] if compute else []
+    for ax, (by_compute, label) in zip(axes, panels + [(False, "cumulative training time (min, wall clock)")]):
+        for cfg, fr in runs:
+            if not fr.empty:
+                x, y = _best_so_far_curve(fr, metric, compute=by_compute)
+                ax.step(x, y, where="post", label=f"{strategy_label(cfg)} seed {cfg.seed} ({len(fr)} trained)")
+        ax.set_xlabel(label)
+        if by_compute:
+            ax.xaxis.set_major_formatter(EngFormatter())  # 200k, 1M: readable ticks for large counts
+        ax.set_ylabel(f"best {metric} so far")
+        ax.grid(alpha=0.3)
+    if axes[0].get_legend_handles_labels()[0]:  # a run with no successful trial has nothing to label
+        axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(run_dir / "best_so_far.png", dpi=120)
-    return "best_so_far.png", "Best so far against training time"
+    return "best_so_far.png", "Best so far against training compute and wall-clock time"
 
 
 def _plot_predicted(frame, history, metric: str, run_dir: Path) -> tuple[str, str] | None:
