@@ -38,6 +38,7 @@ from typing import Sequence
 
 import numpy as np
 from sklearn.base import clone
+from tqdm.auto import tqdm
 
 from predictors.exceptions import EvaluationDataError
 from predictors.inputs import check_target, n_rows, prepare, take_rows
@@ -195,6 +196,7 @@ def evaluate(
     metrics: Sequence[str] = METRICS,
     description: str = "",
     cv: str | None = None,
+    progress: bool = False,
 ) -> EvaluationReport:
     """Repeated (or grouped) cross-validation of a predictor, with BCa bootstrap intervals.
 
@@ -223,6 +225,8 @@ def evaluate(
         Larger target is better (accuracy); False for losses.
     n_bootstrap : int
         Bootstrap resamples for the BCa intervals (0 disables them: intervals are NaN).
+    progress : bool
+        A bar over the folds on stderr when it is a terminal.
 
     Returns
     -------
@@ -249,7 +253,7 @@ def evaluate(
     X, est, _ = prepare(pipeline, genomes, random_state)
     return run_cv(
         est, X, y, plan, k=k, maximize=maximize, n_bootstrap=n_bootstrap, metrics=metrics,
-        random_state=random_state, description=description,
+        random_state=random_state, description=description, progress=progress,
     )  # fmt: skip
 
 
@@ -266,17 +270,20 @@ def run_cv(
     random_state: int = 0,
     description: str = "",
     fit_fold=None,
+    progress: bool = False,
 ) -> EvaluationReport:
     """The loop of :func:`evaluate` on prepared inputs (:func:`~predictors.inputs.prepare`, :func:`~predictors.splits.cv_splits`).
 
     ``fit_fold(i, train, X_train, y_train) -> fitted model``, if given, replaces
     ``clone(est).fit(X_train, y_train)`` for split ``i`` (nested tuning passes each training
-    fold's groups and keeps what was chosen). Inputs are not validated again.
+    fold's groups and keeps what was chosen). Inputs are not validated again. ``progress``: a bar
+    over the folds on a terminal (never lines in a log).
     """
     n = y.size
     oof = np.full((plan.repeats, n), np.nan)
     fold_values = {m: np.full(len(plan.splits), np.nan) for m in metrics}
-    for i, (train, test) in enumerate(plan.splits):
+    folds = tqdm(plan.splits, desc="cross-validation", unit="fold", leave=False, disable=None if progress else True)
+    for i, (train, test) in enumerate(folds):
         if fit_fold is None:
             model = clone(est).fit(take_rows(X, train), y[train])
         else:

@@ -35,6 +35,7 @@ from nas.cli.options import (
     choice_option,
     overwrite_option,
     parse_key_values,
+    progress_option,
     seed_option,
     threads_option,
 )
@@ -223,8 +224,9 @@ def models_cmd():
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of the table.")
 @_seed
 @_threads
+@progress_option(True, help="A bar over the cross-validation folds on stderr (on a terminal).")
 def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compare_paper, nested_trials, folds, repeats, k,
-                 minimize, bootstrap, sizes, plots, no_plots, as_json, seed, threads):
+                 minimize, bootstrap, sizes, plots, no_plots, as_json, seed, threads, progress):
     """Cross-validate a predictor: a table of R², Kendall τ, Spearman ρ, MAE, precision@k, regret."""
     _limit_threads(threads)
     try:
@@ -252,6 +254,7 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compa
         report = predictors.evaluate(
             pipe, df, y, folds=cfg.folds, repeats=cfg.repeats, random_state=cfg.seed, groups=groups, k=cfg.k,
             maximize=cfg.maximize, n_bootstrap=cfg.bootstrap, description=description, cv=cfg.cv,
+            progress=progress and not as_json,
         )
         comparison = nested = None
         if cfg.compare_paper:
