@@ -70,6 +70,8 @@ def test_overwrite_is_the_one_flag_that_replaces(name):
         assert options["--overwrite"].is_flag and options["--overwrite"].name == "overwrite"
     if "--out" in options and name not in REBUILDS:
         assert "--overwrite" in options, f"nas {name} writes --out but has no --overwrite"
+    if "--out" in options:  # a file on some commands, a folder on others: --help says which
+        assert options["--out"].metavar in ("FILE", "DIRECTORY"), f"nas {name} --out"
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -197,7 +197,7 @@ def describe_cmd(genome_path):
 @cli.command("export")
 @click.argument("genome_path", metavar="GENOME.json")
 @click.option("--format", "fmt", type=click.Choice(WRITE_FORMATS), default=None, help="Default: from --out's suffix.")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), metavar="FILE", help="File to write.")
 @overwrite_option()
 def export_cmd(genome_path, fmt, out_path, overwrite):
     """Write a genome's layered DAG as GraphML, an edge list, node-link JSON or a PNG drawing."""
@@ -212,7 +212,8 @@ def export_cmd(genome_path, fmt, out_path, overwrite):
 @click.option("--format", "fmt", type=click.Choice(READ_FORMATS), default=None,
               help="Format of every file. Default: from each file's suffix; in directories, only files of this format.")
 @click.option("--family", type=click.Choice(FAMILIES), default="ff", show_default=True)
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="One graph: also write the genome here.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="One graph: also write the genome here.")
 @click.option("--jsonl", "jsonl_path", type=click.Path(dir_okay=False), default=None,
               help="Write every genome as a JSON line {id, genome, source} here (all or nothing).")
 @click.option("--width", type=click.IntRange(1), default=1, show_default=True,
@@ -354,7 +355,8 @@ def join_metrics(records: Sequence[GenomeRecord], metrics_path, id_column: str =
 @cli.command("join")
 @click.argument("genomes_path", metavar="GENOMES.jsonl")
 @click.argument("metrics_path", metavar="METRICS.csv")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Evaluations CSV to write.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Evaluations CSV to write.")
 @click.option("--id-column", default="id", show_default=True, help="The id column of METRICS.csv.")
 @overwrite_option()
 def join_cmd(genomes_path, metrics_path, out_path, id_column, overwrite):

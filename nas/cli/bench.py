@@ -51,7 +51,7 @@ def _strategies(ctx, param, value):
 @click.option("--compute-budget", type=int, metavar="N",
               help="Screening compute of every run, in trained example-epochs (training examples x epochs); "
                    "required for a new benchmark.")
-@click.option("--out", type=click.Path(file_okay=False), required=True,
+@click.option("--out", type=click.Path(file_okay=False), required=True, metavar="DIRECTORY",
               help="The benchmark's folder: its settings, tables and plots, one run directory per strategy and seed.")
 @click.option("--resume", is_flag=True, help="Continue the benchmark in --out: finished runs are skipped, an "
                                               "interrupted one continues from its last generation.")

@@ -147,7 +147,8 @@ def fetch_cmd(ctx: click.Context, name: str, layout: str | None, progress: bool,
 @cli.command("reber")
 @click.option("--n", "n", type=click.IntRange(min=1), default=1000, show_default=True, help="Number of strings.")
 @seed_option(default=0, show_default=True, help="Generator seed.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV file to write.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, metavar="FILE",
+              help="CSV file to write.")
 @click.option("--kind", type=click.Choice(["classification", "embedded"]), default="classification",
               show_default=True, help="Valid/invalid classification strings or embedded Reber strings.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")

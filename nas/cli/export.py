@@ -20,7 +20,7 @@ __all__ = ["cli"]
 
 @click.command("export")
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write, e.g. best.pt2.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE", help="File to write, e.g. best.pt2.")
 @overwrite_option()
 @data_dir_option()
 def cli(run_dir, out, overwrite, data_dir):

@@ -313,7 +313,8 @@ def evaluate_cmd(data, target, model, group, extra_features, group_by, cv, compa
 @click.option("--tune", "tune_trials", default=0, show_default=True, type=int, help="Optuna trials to tune the model (0: defaults).")
 @choice_option("--scoring", choices=TUNING_SCORES, default="r2", show_default=True, help="CV score tuned.")
 @click.option("--folds", default=5, show_default=True, type=int, help="CV folds for tuning.")
-@click.option("--out", required=True, type=click.Path(), help="Destination predictor file (.skops).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Destination predictor file (.skops).")
 @overwrite_option()
 @_seed
 @_threads
@@ -366,7 +367,7 @@ def fit_cmd(data, target, model, group, extra_features, params, tune_trials, sco
 @click.argument("predictor_file", type=click.Path(dir_okay=False))
 @click.option("--genomes", required=True, type=click.Path(dir_okay=False), help="Genomes: JSON lines, a JSON list, or a CSV/Parquet table with a genome column (and any extra feature columns).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of CSV.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the predictions here (CSV, or JSON with --json) "
+@click.option("--out", type=click.Path(dir_okay=False), metavar="FILE", help="Write the predictions here (CSV, or JSON with --json) "
                                                             "instead of printing them.")
 @overwrite_option()
 @_threads

@@ -96,7 +96,8 @@ _STUDY_OPTIONS = [
     old_spelling("--batch", "batch", type=int),
     click.option("--preset", help="A named study (nas priors presets), e.g. stier2021-reber; options override it."),
     click.option("--quick", is_flag=True, help="Small per-task budget: minutes on a 2-core CPU."),
-    click.option("--out", required=True, type=click.Path(), help="Study folder (new, or the study to --resume)."),
+    click.option("--out", required=True, type=click.Path(), metavar="DIRECTORY",
+                 help="Study folder (new, or the study to --resume)."),
     click.option("--resume", is_flag=True, help="Continue the study in --out; given settings must equal the stored ones."),
     overwrite_option("Replace the study in --out."),
     data_dir_option(),
@@ -222,7 +223,7 @@ def _run(config, resume: bool, requested, out, overwrite: bool, threads: int | N
 @click.option("--id-column", help="--evaluations: the column identifying a genome (default: the genome's key); "
                                   "rows of one genome are its runs.")
 @click.option("--chance", type=float, help="--evaluations: chance-level accuracy; genomes at chance count as failed.")
-@click.option("--out", type=click.Path(file_okay=False),
+@click.option("--out", type=click.Path(file_okay=False), metavar="DIRECTORY",
               help="--evaluations: the report's folder (default: FILE's stem + _priors_report beside it).")
 @click.option("--no-predictor", is_flag=True, help="Leave the predictor study out.")
 @click.option("--repeats", type=int, default=10, show_default=True, help="Repeats of the 5-fold cross-validation.")

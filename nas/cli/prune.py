@@ -93,7 +93,7 @@ def _plot(summary: dict, base: list[dict], path: Path) -> Path:
               help="A TrainConfig option for retraining only, e.g. --retrain-option lr=0.001.")
 @data_dir_option()
 @device_option()
-@click.option("--out", required=True, type=click.Path(),
+@click.option("--out", required=True, type=click.Path(), metavar="FILE",
               help="Results JSON (rewritten after every step); a PNG beside it; the finished steps in OUT.steps/.")
 @overwrite_option("Replace an existing --out (its plot and steps).")
 @click.option("--resume", is_flag=True,

@@ -50,7 +50,7 @@ from search_spaces.genome import READOUTS
 @click.option("--storage", help="Ledger URL: sqlite:///PATH (default RUN_DIR/ledger.db), journal:PATH, postgresql://...")
 @click.option("--ledger", "ledger_name", help="The ledger's name in --storage (default: the run directory's name).")
 @old_spelling("--study", "study")
-@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/search).")
+@click.option("--out", type=click.Path(file_okay=False), metavar="DIRECTORY", help="Run directory (default runs/search).")
 @overwrite_option("Replace the run in --out (and its ledger, which must be in it).")
 @seed_option(help="Seed of the search (and of every training run).")
 @click.option("--second-objective", type=click.Choice(["nonzero_weights", "parameters", "flops"]),

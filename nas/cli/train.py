@@ -77,7 +77,8 @@ def _read_genomes(path: Path) -> list:
 @click.option("--allow-partial-data", "allow_partial", is_flag=True, help="Accept a truncated test file (the result says so).")
 @threads_option("CPU threads for torch (default: 1 on the CPU for ff and rnn networks, else torch's choice).")
 @progress_option(help="Progress bar on stderr (default: when stderr is a terminal).")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Write the result JSON (JSONL for --genomes).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), metavar="FILE",
+              help="Write the result JSON (JSONL for --genomes).")
 @overwrite_option()
 def cli(task_name, genome_path, genomes_path, population_path, epochs, max_steps, batch_size, lr, optimizer, schedule, patience,
         precision, augment, train_pairs, device, seed, train_subset, val_subset, test_subset, data_dir, allow_partial, threads,
