@@ -527,3 +527,10 @@ def test_a_run_past_its_target_says_why():
     summary = {"mcb": [{"compression": 0.25}, {"compression": 0.822}], "random": [{"compression": 0.8004}]}
     notes = overshoot_notes(summary, 0.8)
     assert len(notes) == 1 and notes[0].startswith("note: mcb ended at 82.2 % compression, past the target of 80.0 %")
+
+
+def test_pruning_trains_with_the_progress_display_on_a_terminal():
+    from nas.studies.pruning.experiment import PruneConfig
+
+    config = PruneConfig(arch="784-16-10")
+    assert config.base_config().progress and config.retrain_config().progress  # shown on a terminal only

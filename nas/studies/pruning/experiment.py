@@ -202,8 +202,9 @@ class PruneConfig:
         self.retrain_config()
 
     def base_config(self) -> TrainConfig:
-        """The base training of every seed (one cohort: batch order from seed 0)."""
-        options: dict[str, Any] = {}
+        """The base training of every seed (one cohort: batch order from seed 0); its steps show as a
+        bar on a terminal (``progress``: display only, never in a log)."""
+        options: dict[str, Any] = {"progress": True}
         if self.epochs is not None:
             options["epochs"] = self.epochs
         if self.device is not None:
