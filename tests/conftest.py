@@ -162,3 +162,33 @@ def storage_url(request, tmp_path) -> str:
 def study_name(request) -> str:
     """A study name no other test (or earlier run against the same server) uses."""
     return f"{request.node.name[:40]}-{uuid.uuid4().hex[:12]}"
+
+
+class FakeTerminal:
+    """A stand-in stderr that says it is a terminal (tqdm shows its bars there only)."""
+
+    def __init__(self):
+        self.text: list[str] = []
+
+    def write(self, s):
+        self.text.append(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+    def __str__(self):
+        return "".join(self.text)
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """A :class:`FakeTerminal`; ``terminal.attach()`` in the test body makes it ``sys.stderr`` (pytest's
+    capture sets ``sys.stderr`` again after fixtures, so it cannot be done here)."""
+    import sys
+
+    fake = FakeTerminal()
+    fake.attach = lambda: monkeypatch.setattr(sys, "stderr", fake)
+    return fake

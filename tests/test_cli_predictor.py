@@ -171,27 +171,11 @@ def test_a_table_cut_short_is_used_with_a_one_line_warning(evals, tmp_path, caps
     assert code == 0 and "warning:" not in err  # a whole file: no warning
 
 
-def test_evaluate_shows_its_folds_on_a_terminal_only(evals, capsys, monkeypatch):
-    import sys
-
-    class Terminal:
-        def __init__(self):
-            self.text = []
-
-        def write(self, s):
-            self.text.append(s)
-
-        def flush(self):
-            pass
-
-        def isatty(self):
-            return True
-
-    terminal = Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
+def test_evaluate_shows_its_folds_on_a_terminal_only(evals, terminal):
     args = ["predictor", "evaluate", "--data", str(evals / "evals.csv"), "--target", "test_accuracy", "--no-plots", *FAST]
+    terminal.attach()
     assert main(args) == 0
-    assert "cross-validation" in "".join(terminal.text) and "/3 [" in "".join(terminal.text)
+    assert "cross-validation" in str(terminal) and "/3 [" in str(terminal)
     terminal.text.clear()
     assert main([*args, "--no-progress"]) == 0
-    assert "cross-validation" not in "".join(terminal.text)
+    assert "cross-validation" not in str(terminal)

@@ -8,9 +8,15 @@ import torch
 
 from nas.datasets.base import Dataset, Split
 from nas.exceptions import ConfigError, TrainingError
-from nas.training.stacking import StackedFeedForward, choose_chunk_size, plan_stacks, step_cost, train_cohort
-from nas.training.tasks import get_task
 from nas.training import TrainConfig, build_seeded, train_genome
+from nas.training.stacking import (
+    StackedFeedForward,
+    choose_chunk_size,
+    plan_stacks,
+    step_cost,
+    train_cohort,
+)
+from nas.training.tasks import get_task
 from search_spaces.genome import Genome
 from search_spaces.operators import random_genome
 
@@ -169,34 +175,14 @@ def test_unknown_grouping_is_refused():
         train_cohort(GENOMES, "mnist", TrainConfig(device="cpu"), data=toy_images(), grouping="depth")
 
 
-class _Terminal:
-    """A stand-in stderr that says it is a terminal (tqdm shows bars there only)."""
-
-    def __init__(self):
-        self.text = []
-
-    def write(self, s):
-        self.text.append(s)
-
-    def flush(self):
-        pass
-
-    def isatty(self):
-        return True
-
-
-def test_a_cohort_shows_its_steps_on_a_terminal_and_nothing_in_a_log(monkeypatch):
-    import sys
-
+def test_a_cohort_shows_its_steps_on_a_terminal_and_nothing_in_a_log(terminal, monkeypatch):
     data = toy_images()
     config = TrainConfig(epochs=1, batch_size=32, device="cpu", progress=True)
-    terminal = _Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
+    terminal.attach()
     shown = train_cohort(GENOMES, "mnist", config, data=data)
-    assert f"training {len(GENOMES)} together" in "".join(terminal.text) and "/10 [" in "".join(terminal.text)
-    log = _Terminal()
-    log.isatty = lambda: False
-    monkeypatch.setattr(sys, "stderr", log)
+    assert f"training {len(GENOMES)} together" in str(terminal) and "/10 [" in str(terminal)
+    terminal.text.clear()
+    monkeypatch.setattr(terminal, "isatty", lambda: False)  # a log, not a terminal
     quiet = train_cohort(GENOMES, "mnist", config, data=data)
-    assert "step" not in "".join(log.text)  # not a terminal: no bar lines in the log
+    assert "step" not in str(terminal)  # no bar lines in a log
     assert [r.val_accuracy for r in shown] == [r.val_accuracy for r in quiet]  # the display changes nothing

@@ -63,16 +63,19 @@ def cli():
     """sparse-nas: architecture search over sparse networks wired by network-theory priors."""
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """The product's own warnings on stderr as one line each (``warning: ...``), without the
-    source line Python's default display adds."""
-    click.echo(f"warning: {message}", err=True)
-
-
 def main(argv=None) -> int:
     """Entry point of the ``nas`` console script; returns the exit status."""
     shown = warnings.showwarning
-    warnings.showwarning = _one_line_warning
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        # the product's own warnings (e.g. a CSV cut short) as one line each, without the source
+        # line Python adds; every other warning (a library's deprecation) as before
+        if category.__module__.split(".")[0] in ("nas", "predictors", "search_spaces"):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = one_line
     try:
         return _main(argv)
     finally:
