@@ -20,7 +20,7 @@ from predictors.features import GENOME_COLUMN
 from search_spaces.exceptions import SearchSpaceError
 from search_spaces.genome import Genome
 
-__all__ = ["read_evaluations", "read_genomes", "read_genome_records", "genome_groups", "DERIVED_GROUPS"]
+__all__ = ["read_evaluations", "read_genomes", "read_genome_records", "genome_record", "genome_groups", "DERIVED_GROUPS"]
 
 #: Group labels that can be derived from the genome when the data has no such column.
 DERIVED_GROUPS = ("prior", "family", "nodes")
@@ -152,7 +152,16 @@ def read_evaluations(
     return df
 
 
-def _genome_of_item(text: str) -> tuple[str | None, Genome]:
+def genome_record(text: str) -> tuple[str | None, Genome]:
+    """``(id, genome)`` of one JSON text: a genome, or any record the product writes that holds
+    one under ``genome`` (a line of ``nas arch import --jsonl``, a search's ``best/genome.json``);
+    the id is the record's ``id`` as text, None where there is none.
+
+    Raises
+    ------
+    SearchSpaceError
+        Invalid JSON or an invalid genome (the typed error of :class:`Genome`).
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -161,7 +170,7 @@ def _genome_of_item(text: str) -> tuple[str | None, Genome]:
     if isinstance(data, dict) and "genome" in data:
         ident = None if data.get("id") is None else str(data["id"])
         data = data["genome"]
-    return ident, Genome.from_dict(data)
+    return ident, Genome.from_json(data) if isinstance(data, str) else Genome.from_dict(data)
 
 
 def read_genomes(path) -> list[Genome]:
@@ -176,10 +185,18 @@ def read_genomes(path) -> list[Genome]:
     EvaluationDataError
         Missing file, no genomes, or an invalid genome (with its line number).
     """
-    return [genome for _, genome in _read_genome_items(path)]
+    return [genome for _, genome in read_genome_records(path)]
 
 
-def _read_genome_items(path) -> list[tuple[str | None, Genome]]:
+def read_genome_records(path) -> list[tuple[str | None, Genome]]:
+    """``(id, genome)`` per item of a genome file (see :func:`read_genomes`): the id of a record
+    ``{"id": ..., "genome": ...}`` as text, None for a bare genome.
+
+    Raises
+    ------
+    EvaluationDataError
+        As :func:`read_genomes`.
+    """
     path = Path(path)
     if not path.is_file():
         raise EvaluationDataError(f"genome file not found: {path}")
@@ -202,21 +219,9 @@ def _read_genome_items(path) -> list[tuple[str | None, Genome]]:
     records = []
     for i, line in lines:
         try:
-            records.append(_genome_of_item(line))
+            records.append(genome_record(line))
         except SearchSpaceError as err:
             raise EvaluationDataError(f"{path}: {where} {i}: invalid genome: {err}") from None
     if not records:
         raise EvaluationDataError(f"{path}: expected at least one genome, got none")
     return records
-
-
-def read_genome_records(path) -> list[tuple[str | None, Genome]]:
-    """``(id, genome)`` per item of a genome file (see :func:`read_genomes`); the id of a record
-    ``{"id": ..., "genome": ...}`` as text, None for a bare genome.
-
-    Raises
-    ------
-    EvaluationDataError
-        As :func:`read_genomes`.
-    """
-    return _read_genome_items(path)

@@ -13,7 +13,7 @@ from nas.ledger import Ledger
 from nas.search.config import SearchConfig
 from nas.search.config_files import build_config
 from nas.search.strategies import list_strategies
-from nas.training.device import default_threads
+from nas.training.device import default_threads, threads_for
 
 
 def test_unknown_strategy_is_one_line_error(tmp_path, capsys):
@@ -324,13 +324,12 @@ def test_a_search_on_the_cpu_trains_small_networks_with_one_thread_unless_told(m
 
     seen = []
     monkeypatch.setattr(search_cli, "set_threads", seen.append)
-    monkeypatch.setattr(search_cli, "default_threads", lambda family, device: default_threads(family, "cpu"))
 
     def stop(config, **kwargs):
         raise ConfigError("stopped before training")
 
     monkeypatch.setattr(search_cli, "run_search", stop)
-    assert main(["search", *args, "--out", str(tmp_path / "r")]) == 1
+    assert main(["search", *args, "--device", "cpu", "--out", str(tmp_path / "r")]) == 1  # the CPU on any machine
     assert seen == [threads]
 
 
@@ -338,3 +337,4 @@ def test_default_threads_follow_the_work():
     assert default_threads("ff", "cpu") == 1 and default_threads({"rnn:gru", "rnn:lstm"}, "cpu") == 1
     assert default_threads("cnn", "cpu") is None and default_threads(("ff", "cnn"), "cpu") is None
     assert default_threads("ff", "cuda") is None and default_threads("ff", "cuda:1") is None
+    assert threads_for(3, "ff", "cpu") == 3 and threads_for(None, "ff", "cpu") == 1  # given, else the default

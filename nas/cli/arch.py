@@ -30,6 +30,7 @@ from nas.cli.options import (
 from nas.exceptions import ConfigError
 from nas.provenance import write_text_atomic
 from nas.training.equal_cost import ff_nonzero_weights, width_for_weight_target
+from predictors.data import genome_record
 from predictors.exceptions import EvaluationDataError
 from search_spaces.builders import build_model
 from search_spaces.distance import layer_distances
@@ -86,17 +87,7 @@ def load_genome(path: str) -> Genome:
             raise GraphFormatError(f"cannot read genome file {path!r}: {err.strerror or err}") from None
         except UnicodeDecodeError:
             raise GraphFormatError(f"cannot read genome file {path!r}: not UTF-8 text (expected genome JSON)") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        data = None  # Genome.from_json names the error
-    held = data.get("genome") if isinstance(data, dict) else None
-    if isinstance(held, dict):
-        genome = Genome.from_dict(held)
-    elif isinstance(held, str):
-        genome = Genome.from_json(held)
-    else:
-        genome = Genome.from_json(text)
+    _, genome = genome_record(text)
     warn_if_large([genome])
     return genome
 
@@ -242,9 +233,8 @@ def import_cmd(graph_paths, fmt, family, out_path, jsonl_path, width, readout, o
         return
     if out_path:
         raise click.UsageError("--out writes one genome; for several graphs use --jsonl OUT")
-    if jsonl_path is not None and Path(jsonl_path).exists() and not overwrite:
-        # checked first, so that a long import is not wasted (write_output checks again)
-        raise GraphFormatError(f"output file {jsonl_path!r} exists; expected a new path (or pass --overwrite to replace it)")
+    if jsonl_path is not None:
+        check_output(jsonl_path, overwrite, "--jsonl")  # first, so that a long import is not wasted
     files, skipped = collect_graph_files(graph_paths, fmt)
     records = genomes_from_files(files, fmt, family=family, width=width, readout=readout)
     summary = f"read {len(records)} graphs; skipped {len(skipped)} files whose suffix is no {fmt or 'graph'} format"
@@ -366,8 +356,7 @@ def join_cmd(genomes_path, metrics_path, out_path, id_column, overwrite):
     a `genome` column and the metric columns as written. Metric rows whose id has no genome are an
     error; genomes without metrics are dropped (counted on stderr).
     """
-    if Path(out_path).exists() and not overwrite:
-        raise GraphFormatError(f"output file {out_path!r} exists; expected a new path (or pass --overwrite to replace it)")
+    check_output(out_path, overwrite)
     records = read_genomes_jsonl(genomes_path)
     header, rows, dropped = join_metrics(records, metrics_path, id_column)
     buffer = io.StringIO()

@@ -16,12 +16,12 @@ from nas.cli.options import (
     device_option,
     overwrite_option,
     progress_option,
+    refuse_resume_and_overwrite,
     task_option,
     threads_option,
     train_option,
     train_overrides,
 )
-from nas.exceptions import ConfigError
 from nas.report import RunOutputs
 from nas.search.strategies import list_strategies
 from nas.studies.bench import prepare_bench, run_bench, write_bench_report
@@ -91,8 +91,7 @@ def search(task, strategies, baseline, seeds, first_seed, compute_budget, out, r
     baseline needs to reach its final median best over the compute each strategy needs.
     Interrupted, the same command plus --resume continues.
     """
-    if resume and overwrite:
-        raise ConfigError("--resume continues the benchmark in --out and --overwrite replaces it; expected one of them")
+    refuse_resume_and_overwrite(resume, overwrite, "the benchmark in --out")
     search_given = {"population": population, "generations": generations, "survivors": survivors,
                     "weight_target": weight_target, "flops_target": flops_target, "final_top": final_top,
                     "final_seeds": final_seeds, "data_dir": data_dir, "device": device}

@@ -16,7 +16,7 @@ __all__ = [
     "parse_key_values", "check_output", "check_output_folder", "warn_if_large", "LARGE_GRAPH", "old_spelling", "renamed",
     "AliasedOption", "CommaChoice", "RegistryChoice", "WholeHelpGroup", "overwrite_option", "progress_option",
     "threads_option", "device_option", "data_dir_option", "train_option", "task_option", "choice_option",
-    "train_overrides", "seed_option", "SEED_RANGE",
+    "train_overrides", "seed_option", "SEED_RANGE", "refuse_resume_and_overwrite",
 ]
 
 #: Graphs above this many nodes get a warning: features (betweenness, O(N·E)) and per-layer masks
@@ -255,6 +255,18 @@ def data_dir_option(help: str = "Dataset folder (else NAS_DATA_DIR, else the cac
     """``--data-dir DIRECTORY``."""
     return click.option("--data-dir", type=click.Path(file_okay=False), metavar="DIRECTORY",
                         help=help)
+
+
+def refuse_resume_and_overwrite(resume: bool, overwrite: bool, what: str) -> None:
+    """``--resume`` continues ``what`` and ``--overwrite`` replaces it: one of them, not both.
+
+    Raises
+    ------
+    ConfigError
+        Both were given.
+    """
+    if resume and overwrite:
+        raise ConfigError(f"--resume continues {what} and --overwrite replaces it; expected one of them")
 
 
 def train_option(help: str = "Any TrainConfig option, e.g. --train lr=0.02; repeatable.", name: str = "train_pairs"):

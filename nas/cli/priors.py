@@ -16,6 +16,7 @@ from nas.cli.options import (
     old_spelling,
     overwrite_option,
     progress_option,
+    refuse_resume_and_overwrite,
     renamed,
     seed_option,
     task_option,
@@ -38,7 +39,7 @@ from nas.studies.priors.config import PRESETS, build_study_config
 from nas.studies.priors.report import write_external_report, write_report
 from nas.studies.priors.run import run_study
 from nas.studies.priors.store import StudyStore
-from nas.training.device import default_threads, set_threads
+from nas.training.device import set_threads, threads_for
 from nas.training.tasks import get_task
 from search_spaces.genome import FAMILIES, READOUTS
 
@@ -201,9 +202,8 @@ def _study_config(given: dict):
 
 
 def _run(config, resume: bool, requested, out, overwrite: bool, threads: int | None) -> Path:
-    if resume and overwrite:
-        raise ConfigError("--resume continues the study in --out and --overwrite replaces it; expected one of them")
-    set_threads(threads if threads is not None else default_threads(config.families, config.device))
+    refuse_resume_and_overwrite(resume, overwrite, "the study in --out")
+    set_threads(threads_for(threads, config.families, config.device))
     try:
         return run_study(config, resume=resume, requested=requested if resume else None, overwrite=overwrite)
     except KeyboardInterrupt:

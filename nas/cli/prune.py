@@ -17,6 +17,7 @@ from nas.cli.options import (
     device_option,
     overwrite_option,
     parse_key_values,
+    refuse_resume_and_overwrite,
     task_option,
     threads_option,
     train_option,
@@ -27,7 +28,7 @@ from nas.studies.pruning.presets import PRESETS
 from nas.studies.pruning.presets import preset as named
 from nas.studies.pruning.saliency import METHODS
 from nas.studies.pruning.schedule import TOLERANCE
-from nas.training.device import default_threads, set_threads
+from nas.training.device import set_threads, threads_for
 
 
 def overshoot_notes(summary: dict, target: float) -> list[str]:
@@ -107,8 +108,7 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
     Every finished step is stored in OUT.steps/, so a killed run continues with the same command
     plus --resume and ends as an uninterrupted run would."""
     out_path = Path(out)
-    if resume and overwrite:
-        raise ConfigError("--resume continues the run of --out and --overwrite replaces it; expected one of them")
+    refuse_resume_and_overwrite(resume, overwrite, "the run of --out")
     if out_path.exists() and not overwrite and not resume:
         raise PruningError(f"--out {out!r} exists; expected a new file (or pass --overwrite to replace it, or --resume "
                            "to continue its run)")
@@ -136,7 +136,7 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
                           "set the retraining epochs; expected one of them")
     config = PruneConfig(**fields)
     family = config.genome.get("family", "ff") if config.genome else "ff"
-    set_threads(threads if threads is not None else default_threads(family, config.device))
+    set_threads(threads_for(threads, family, config.device))
     check_out(out_path)
     plot_path = out_path.with_suffix(".png")
     if plot_path.exists() and not overwrite and not resume:  # a resumed run's plot is redrawn from the same results
@@ -149,7 +149,8 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
                    err=True)
         raise SystemExit(130)
     reference = config.methods[0]
-    tests = json.loads(out_path.read_text())["comparisons"]["methods"]
+    written = json.loads(out_path.read_text())
+    tests = written["comparisons"]["methods"]
     click.echo(f"{'method':<8} {'compression':>12} {'weights':>10} {'test acc (mean ± std)':>24} {'before retrain':>16} "
                f"{'vs ' + reference + ' (pp)':>14} {'paired t p':>11}")
     for method, steps in summary.items():
@@ -161,5 +162,5 @@ def cli(preset, task, arch, genome_path, methods, weights, target, rate, count, 
                        f"{s['test_accuracy_before_retrain_mean']:>16.4f} {versus:>14} {p:>11}")
     for line in overshoot_notes(summary, config.target):
         click.echo(line, err=True)
-    plot = _plot(summary, json.loads(out_path.read_text()).get("base", []), plot_path)
+    plot = _plot(summary, written.get("base", []), plot_path)
     click.echo(json.dumps({"written": str(out_path), "plot": str(plot), "seeds": config.seeds}))

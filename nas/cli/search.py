@@ -27,7 +27,7 @@ from nas.search.config import SCREENINGS
 from nas.search.config_files import build_config
 from nas.search.loop import run_search
 from nas.search.strategies import list_strategies
-from nas.training.device import default_threads, set_threads
+from nas.training.device import set_threads, threads_for
 from nas.training.tasks import get_task
 from search_spaces.genome import READOUTS
 
@@ -111,10 +111,6 @@ def cli(task, config_file, population, generations, survivors, strategy, aging_q
     """
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         raise ConfigError(f"--time-limit = {time_limit!r}; expected a finite number of minutes > 0")
-    # A per-process setting, not part of the search config. --quick trains tiny networks on a CPU:
-    # one thread measured 65 s idle and 62 s beside one busy process; torch's two threads 49 s
-    # idle but 1,068 s beside it (each small parallel region waits for a descheduled thread).
-
     ledger_name = renamed(ledger_name, study, "--ledger", "--study")
     weight_target = renamed(weight_target, budget, "--weight-target", "--budget")
     options = dict(task=task, population=population, generations=generations, survivors=survivors,
@@ -135,8 +131,11 @@ def cli(task, config_file, population, generations, survivors, strategy, aging_q
     if progress is not None:
         options["progress"] = progress
     config = build_config(config_file=config_file, quick=quick, resume=resume, **options)
+    # A per-process setting, not part of the search config. --quick trains tiny networks on a CPU:
+    # one thread measured 65 s idle and 62 s beside one busy process; torch's two threads 49 s
+    # idle but 1,068 s beside it (each small parallel region waits for a descheduled thread).
     family = config.family or get_task(config.task).default_family
-    set_threads(threads if threads is not None else 1 if quick else default_threads(family, config.device))
+    set_threads(1 if threads is None and quick else threads_for(threads, family, config.device))
     echo = (lambda line: click.echo(line, err=True)) if config.progress else None
     try:
         run = run_search(config, resume=resume, overwrite=overwrite, echo=echo, outputs=RunOutputs(),

@@ -35,7 +35,7 @@ from nas.exceptions import ConfigError
 from nas.provenance import write_text_atomic
 from nas.training import train_genome
 from nas.training.config import AUGMENTATIONS, OPTIMIZERS, PRECISIONS, SCHEDULES
-from nas.training.device import default_threads, resolve_device, set_threads
+from nas.training.device import resolve_device, set_threads, threads_for
 from nas.training.stacking import train_cohort
 from nas.training.tasks import get_task
 from predictors.data import read_genome_records
@@ -99,18 +99,14 @@ def cli(task_name, genome_path, genomes_path, population_path, epochs, max_steps
     overrides["progress"] = sys.stderr.isatty() if progress is None else progress
     config = task.default_config(**overrides)
     resolve_device(config.device)  # a bad device fails before any data is read
+    genomes = [load_genome(str(genome_path))] if genome_path is not None else _read_genomes(genomes_path)
+    for g in genomes:
+        task.check_family(g.family)
+    set_threads(threads_for(threads, {g.family for g in genomes}, config.device))
+    data = task.load(data_dir=data_dir, allow_partial=allow_partial)
     if genome_path is not None:
-        genome = load_genome(str(genome_path))
-        task.check_family(genome.family)
-        set_threads(threads if threads is not None else default_threads(genome.family, config.device))
-        data = task.load(data_dir=data_dir, allow_partial=allow_partial)
-        records = [train_genome(genome, task, config, data=data).to_dict()]
+        records = [train_genome(genomes[0], task, config, data=data).to_dict()]
     else:
-        genomes = _read_genomes(genomes_path)
-        for g in genomes:
-            task.check_family(g.family)
-        set_threads(threads if threads is not None else default_threads({g.family for g in genomes}, config.device))
-        data = task.load(data_dir=data_dir, allow_partial=allow_partial)
         records = [r.to_dict() for r in train_cohort(genomes, task, config, data=data)]
 
     if genome_path is not None:

@@ -15,7 +15,7 @@ import torch
 from nas.exceptions import ConfigError, DeviceError
 from nas.training.config import TrainConfig
 
-__all__ = ["resolve_device", "device_name", "free_memory_bytes", "set_threads", "synchronize", "autocast", "memory_format"]
+__all__ = ["resolve_device", "device_name", "free_memory_bytes", "set_threads", "default_threads", "threads_for", "synchronize", "autocast", "memory_format"]
 
 
 def _available() -> list[str]:
@@ -132,6 +132,11 @@ def default_threads(families, device: str | None) -> int | None:
     families = (families,) if isinstance(families, str) else tuple(families)
     on_cpu = device == "cpu" or (device is None and not torch.cuda.is_available())
     return 1 if on_cpu and families and "cnn" not in families else None
+
+
+def threads_for(threads: int | None, families, device: str | None) -> int | None:
+    """``threads`` when given (``--threads``), else :func:`default_threads` for the work."""
+    return threads if threads is not None else default_threads(families, device)
 
 
 def synchronize(device: torch.device) -> None:

@@ -125,8 +125,8 @@ def prepare_bench(config: BenchConfig, *, resume: bool = False, overwrite: bool 
         store = BenchStore.load(config.out)
         store.check_settings(config)
         done = {(r["strategy"], r["seed"]) for r in store.records()}
-    elif not (overwrite and BenchStore(config.out).exists):
-        BenchStore.check_new(config.out)
+    else:
+        BenchStore.check_new(config.out, replace=overwrite)
     first = search_config(config, *config.runs()[0], resume=False)
     trainer = Trainer(first)
     trainer.prepare()  # no such device, missing or truncated data: before anything is written

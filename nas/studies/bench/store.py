@@ -85,8 +85,9 @@ class BenchStore(FolderStore):
     SETTINGS_FILE = SETTINGS_FILE
 
     @classmethod
-    def check_new(cls, folder) -> None:
-        """Raise unless ``folder`` can take a new benchmark (missing, or an empty folder).
+    def check_new(cls, folder, replace: bool = False) -> None:
+        """Raise unless ``folder`` can take a new benchmark (missing, or an empty folder; with
+        ``replace`` also a folder holding a benchmark, which the caller removes).
 
         Raises
         ------
@@ -97,6 +98,8 @@ class BenchStore(FolderStore):
         if folder.exists() and not folder.is_dir():
             raise BenchExistsError(f"--out {str(folder)!r} is a file; expected a folder for the benchmark")
         if (folder / SETTINGS_FILE).exists():
+            if replace:
+                return
             raise BenchExistsError(f"--out {str(folder)!r} already holds a benchmark; pass --resume to continue it "
                                    "or choose another --out")
         if folder.is_dir() and any(folder.iterdir()):

@@ -111,10 +111,8 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
         store = StudyStore.open(folder, requested, resume=True)
         runtime = {k: getattr(config, k) for k in ("out", "data_dir", "device", "cohort_size", "progress", "allow_partial_data")}
         config = store.settings().with_changes(**runtime)
-    elif overwrite and (folder / StudyStore.SETTINGS_FILE).is_file():
-        pass  # replaced below, once the data has loaded
     else:
-        StudyStore.check_new(folder)
+        StudyStore.check_new(folder, replace=overwrite)  # a study to replace is removed once the data has loaded
     task = get_task(config.task)
     resolve_device(config.device)  # a device that does not exist stops here, not as a failed run per genome
     data = task.load(data_dir=config.data_dir, allow_partial=config.allow_partial_data)
@@ -127,7 +125,7 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     else:
         genomes = draw_study_genomes(config, task_weight_counter(task, data) if config.match == "weights" else None)
         chance = 1.0 / data.num_classes if task.target == "class" else 0.0
-        if overwrite and (folder / StudyStore.SETTINGS_FILE).is_file():
+        if overwrite and StudyStore(folder).exists:
             shutil.rmtree(folder)
         store = StudyStore.create(folder, config, genomes, chance=chance)
     done = {(r["id"], int(r["seed"])) for r in store.records() if counts(r)}

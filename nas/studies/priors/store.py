@@ -74,8 +74,9 @@ class StudyStore(FolderStore):
     SETTINGS_FILE = SETTINGS_FILE
 
     @classmethod
-    def check_new(cls, folder) -> None:
-        """Raise unless ``folder`` can take a new study (missing, or an empty folder).
+    def check_new(cls, folder, replace: bool = False) -> None:
+        """Raise unless ``folder`` can take a new study (missing, or an empty folder; with
+        ``replace`` also a folder holding a study, which the caller removes).
 
         Raises
         ------
@@ -86,6 +87,8 @@ class StudyStore(FolderStore):
         if folder.exists() and not folder.is_dir():
             raise StudyExistsError(f"--out {str(folder)!r} is a file; expected a folder for the study")
         if (folder / SETTINGS_FILE).exists():
+            if replace:
+                return
             raise StudyExistsError(f"{str(folder)!r} already holds a study; pass --resume to continue it or choose "
                                    "another --out")
         if folder.is_dir() and any(folder.iterdir()):
