@@ -113,6 +113,9 @@ BAD = [
      "nosuch"),
     (["priors", "report", "{tmp}", "--evaluations", "{evals}", "--prior-column", "prior"], "got both"),
     (["worker", "{file}"], "{file}"),
+    (["export", "{tmp}", "--out", "{tmp}/best.pt2"], "no config.json"),
+    (["export", "{tmp}", "--out", "{file}"], "exists"),
+    (["export", "{tmp}", "--out", "{file}/best.pt2"], "is a file, not a folder"),
     (["search", "--task", "mnist", "--out", "{tmp}/zs", "--storage", "sqlite:///{empty}", "--resume"], "is empty (0 bytes)"),
     (["worker", "--storage", "sqlite:///{empty}", "--ledger", "x"], "is empty (0 bytes)"),
 ]

@@ -43,14 +43,14 @@ def cli(run_dir, out, overwrite, data_dir):
     task = get_task(config.task)
     task.check_family(genome.family)
     check_exportable(genome)  # before the data is loaded
-    # the data gives the input shape and normalisation; its test file may be the shared truncated one
-    data = task.load(data_dir=data_dir or config.data_dir, allow_partial=True)
-    model = task.build(genome, data)
-    try:
+    try:  # before the data: a run without weights is one line at once
         state = torch.load(best / "model.pt", map_location="cpu", weights_only=True)
     except (OSError, RuntimeError) as err:
         raise ConfigError(f"{str(best / 'model.pt')!r} cannot be read ({type(err).__name__}); expected the weights "
                           "a search writes") from None
+    # the data gives the input shape and normalisation; its test file may be the shared truncated one
+    data = task.load(data_dir=data_dir or config.data_dir, allow_partial=True)
+    model = task.build(genome, data)
     model.load_state_dict(state)
     path = export_program(model, genome, task, data, out)
     click.echo(json.dumps({"written": str(path), "genome": genome.key, "task": task.name}))
