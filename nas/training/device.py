@@ -125,9 +125,9 @@ def default_threads(families, device: str | None) -> int | None:
     steps are too short to split across threads — parallelism comes from stacking candidates and
     from running processes side by side; torch's choice for CNNs and on a GPU.
 
-    Measured on 2 cores beside one busy process (``docs/benchmarks.md``): the README's quick search
-    took 16–20 s per generation with one thread and 435–544 s with torch's two; idle, two threads
-    were about 1.3x faster.
+    Measured on the 2-core Xeon (``docs/benchmarks.md``, one run each): beside one busy process the
+    README's quick search took 62 s with one thread and 1,068 s with torch's two; idle 65 s and
+    49 s.
     """
     families = (families,) if isinstance(families, str) else tuple(families)
     on_cpu = device == "cpu" or (device is None and not torch.cuda.is_available())
