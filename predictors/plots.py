@@ -12,11 +12,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from predictors.evaluation import EvaluationReport
 from predictors.learning_curve import LearningCurve
 
-__all__ = ["plot_predicted_vs_actual", "plot_learning_curve", "plot_feature_importance"]
+__all__ = ["plot_predicted_vs_actual", "plot_learning_curve", "learning_curve_figure", "plot_feature_importance",
+           "MAX_SIZE_LABELS"]
+
+#: Most x labels of a learning curve (sizes between them keep their points, unlabelled).
+MAX_SIZE_LABELS = 8
 
 
 def _save(fig: Figure, path) -> Path:
@@ -47,6 +52,13 @@ def plot_predicted_vs_actual(report: EvaluationReport, path, target: str = "targ
 
 def plot_learning_curve(curve: LearningCurve, path, metrics=("r2", "kendall")) -> Path:
     """Metric (mean ± std over repeats) against the number of training architectures."""
+    return _save(learning_curve_figure(curve, metrics), path)
+
+
+def learning_curve_figure(curve: LearningCurve, metrics=("r2", "kendall")) -> Figure:
+    """The figure of :func:`plot_learning_curve`: the x axis (log scale) is labelled at the
+    training sizes themselves, as plain integers (at most :data:`MAX_SIZE_LABELS` of them, evenly
+    thinned), with no minor labels, so no two labels overlap."""
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     sizes = np.asarray(curve.sizes)
@@ -57,11 +69,14 @@ def plot_learning_curve(curve: LearningCurve, path, metrics=("r2", "kendall")) -
         ax.plot(sizes, mean, marker="o", label=m)
         ax.fill_between(sizes, mean - std, mean + std, alpha=0.2)
     ax.set_xscale("log")
+    shown = sizes[np.unique(np.linspace(0, len(sizes) - 1, min(len(sizes), MAX_SIZE_LABELS)).round().astype(int))]
+    ax.set_xticks(shown, [f"{int(s):,}" for s in shown])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("training architectures")
     ax.set_ylabel("held-out score")
     ax.set_title(f"learning curve ({curve.n_test} held out, {curve.repeats} repeats)")
     ax.legend()
-    return _save(fig, path)
+    return fig
 
 
 def plot_feature_importance(importance: pd.DataFrame, path, top: int = 20) -> Path:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from predictors import evaluate, learning_curve, make_predictor, permutation_importance
-from predictors.features import feature_group_names
 from predictors.exceptions import EvaluationDataError
+from predictors.features import feature_group_names
 from predictors.metrics import METRICS, compute_metric
 from predictors.synthetic import synthetic_evaluations
 
@@ -220,3 +220,18 @@ def test_evaluate_with_grouped_kfold(data):
         evaluate(_rf(), df, y, cv="kfold", groups=relatives)
     with pytest.raises(EvaluationDataError, match="cv must be one of"):
         evaluate(_rf(), df, y, cv="loo")
+
+
+@pytest.mark.parametrize("sizes", [[10, 20, 40, 80], list(range(10, 130, 10))])
+def test_the_learning_curve_is_labelled_at_its_sizes_as_plain_integers_without_minor_labels(sizes):
+    from predictors.learning_curve import LearningCurve
+    from predictors.plots import MAX_SIZE_LABELS, learning_curve_figure
+
+    rng = np.random.default_rng(0)
+    curve = LearningCurve(sizes=sizes, values={"r2": rng.random((len(sizes), 3)), "kendall": rng.random((len(sizes), 3))},
+                          n_test=20, repeats=3)
+    ax = learning_curve_figure(curve).axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0] == f"{sizes[0]:,}" and labels[-1] == f"{sizes[-1]:,}" and len(labels) <= MAX_SIZE_LABELS
+    assert set(labels) <= {f"{s:,}" for s in sizes}
+    assert all(t.get_text() == "" for t in ax.get_xticklabels(minor=True))

@@ -10,18 +10,18 @@ import json
 import threading
 
 import numpy as np
-
 import pytest
 
-from nas.search.config import SearchConfig
 from nas.exceptions import LedgerError
 from nas.ledger import Ledger
-from nas.search.gating import gate
-from nas.search.loop import run_search
-from nas.search.strategies import list_strategies
 from nas.report import RunOutputs
 from nas.report.search import build_report
+from nas.search.baseline import DENSE_ATTR, dense_dag
+from nas.search.config import SearchConfig
+from nas.search.gating import gate
+from nas.search.loop import run_search
 from nas.search.pareto import normalised_hypervolume
+from nas.search.strategies import list_strategies
 from nas.search.worker import run_worker
 from nas.training.candidates import Outcome
 from search_spaces.genome import Genome
@@ -67,6 +67,13 @@ class FakeTrainer:
                 o.metrics = {**o.metrics, "val_accuracy": o.metrics["val_accuracy"] + shift,
                              "test_accuracy": o.metrics["test_accuracy"] + shift}
         return out
+
+    def train_dense(self, genome, seed):
+        """'The dense counterpart': a fixed accuracy per seed, weights of the fully joined layers."""
+        self.dense_calls = getattr(self, "dense_calls", 0) + 1
+        dag = dense_dag(genome.dag())
+        acc = 0.7 + (seed % 3) / 100
+        return Outcome(metrics={"val_accuracy": acc, "test_accuracy": acc - 0.01, "nonzero_weights": 10 * dag.num_edges})
 
 
 def make_config(tmp_path, name="run", **changes) -> SearchConfig:
@@ -306,8 +313,8 @@ def test_a_dead_worker_does_not_stall_the_search(tmp_path):
 
 
 def test_a_worker_taken_for_dead_does_not_record_its_trial_twice(tmp_path):
-    from nas.search.worker import train_claims
     from nas.search.strategies import Objectives
+    from nas.search.worker import train_claims
 
     ledger = Ledger.open(f"journal:{tmp_path / 'l.log'}", "s", directions=["maximize"])
     ledger.enqueue(Genome("erdos_renyi", {"p": 0.3}, nodes=10, seed=0), generation=0)
@@ -358,10 +365,41 @@ def test_final_phase_trains_the_top_k_over_seeds_and_resumes_after_a_kill(tmp_pa
     best_line = next(line for line in report.splitlines() if line.startswith("Best architecture"))
     chosen = json.loads((tmp_path / "run" / "best" / "genome.json").read_text())["genome"]
     assert "fully trained survivor" in best_line and Genome.from_dict(chosen).to_json() in best_line  # best/'s genome
+    # the dense baseline: the best survivor's dense counterpart, once per final seed, beside it in the report
+    dense = ledger.get_attr(DENSE_ATTR)
+    assert [(r["of"], r["seed"]) for r in dense] == [(max(means, key=means.get), 7), (max(means, key=means.get), 8)]
+    assert "## Dense baseline" in report and "too few seeds for a test" in report
     # resuming again trains nothing more
     again = FakeTrainer()
     run_search(config, resume=True, trainer=again, outputs=RunOutputs(report=False))
     assert len(ledger.get_attr(FINAL_ATTR)) == 6 and again.calls == 1  # only best/'s weights (the stand-in keeps none)
+    assert getattr(again, "dense_calls", 0) == 0 and ledger.get_attr(DENSE_ATTR) == dense
+
+
+def test_a_dense_baseline_killed_midway_resumes_and_can_be_turned_off(tmp_path):
+    config = make_config(tmp_path, final_top=2, final_seeds=3)
+    trainer = FakeTrainer()
+    original = trainer.train_dense
+
+    def dies_on_the_second(genome, seed):
+        if getattr(trainer, "dense_calls", 0) == 1:
+            raise KeyboardInterrupt
+        return original(genome, seed)
+
+    trainer.train_dense = dies_on_the_second
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config, trainer=trainer, outputs=RunOutputs(report=False))
+    ledger = Ledger.open(config.storage_url, config.ledger, create=False)
+    assert [r["seed"] for r in ledger.get_attr(DENSE_ATTR)] == [7]
+    resumed = FakeTrainer()
+    run_search(config, resume=True, trainer=resumed, outputs=RunOutputs())
+    assert [r["seed"] for r in ledger.get_attr(DENSE_ATTR)] == [7, 8, 9] and resumed.dense_calls == 2
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "Welch's t" in report  # 3 seeds on each side
+    off = make_config(tmp_path, "off", final_top=2, final_seeds=1, dense_baseline=False)
+    plain = FakeTrainer()
+    run_search(off, trainer=plain, outputs=RunOutputs())
+    assert getattr(plain, "dense_calls", 0) == 0 and "Dense baseline" not in (tmp_path / "off" / "report.md").read_text()
 
 
 class _Clock:
@@ -383,6 +421,10 @@ class _TimedTrainer(FakeTrainer):
         self.clock.now += self.clock.step
         return super().train(genomes)
 
+    def train_dense(self, genome, seed):
+        self.clock.now += self.clock.step
+        return super().train_dense(genome, seed)
+
 
 def test_a_time_limited_run_stops_between_generations_and_resumes_to_the_same_result(tmp_path, monkeypatch):
     from nas.search.final import TimeSlice
@@ -400,11 +442,15 @@ def test_a_time_limited_run_stops_between_generations_and_resumes_to_the_same_re
     # the next slice: the last generation, then one final seed's batch (a 100 s unit) fits, the second does not
     second = run_search(cfg, resume=True, trainer=_TimedTrainer(clock), outputs=RunOutputs(report=False), time_limit=250)
     assert second.stopped and len(second.generations) == 3 and len(second.final) == 2
+    # the third: the second seed's batch and best/'s retraining (200 s); the dense baseline waits
     third = run_search(cfg, resume=True, trainer=_TimedTrainer(clock), outputs=RunOutputs(report=False), time_limit=250)
-    assert not third.stopped
-    assert trajectory(third.ledger) == trajectory(full.ledger)
+    assert third.stopped and len(third.final) == 4 and not third.ledger.get_attr(DENSE_ATTR)
+    fourth = run_search(cfg, resume=True, trainer=_TimedTrainer(clock), outputs=RunOutputs(report=False), time_limit=400)
+    assert not fourth.stopped
+    assert trajectory(fourth.ledger) == trajectory(full.ledger)
     strip = lambda records: [{k: v for k, v in r.items() if k != "wall_time_s"} for r in records]  # noqa: E731
-    assert strip(third.final) == strip(full.final)
+    assert strip(fourth.final) == strip(full.final)
+    assert strip(fourth.ledger.get_attr(DENSE_ATTR)) == strip(full.ledger.get_attr(DENSE_ATTR))
 
 
 def test_a_unit_longer_than_the_limit_still_runs_once_per_slice(tmp_path, monkeypatch):

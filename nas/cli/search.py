@@ -75,6 +75,9 @@ from search_spaces.genome import READOUTS
 @click.option("--final-top", type=int, help="Survivors fully trained after the search (default 3; 0: none).")
 @click.option("--final-seeds", type=int, help="Seeds each survivor is fully trained with (default 3).")
 @click.option("--final-epochs", type=int, help="Epochs of the full training (default: the task's budget).")
+@click.option("--dense-baseline/--no-dense-baseline", default=None,
+              help="After the final phase, train the best network's dense counterpart (same layer sizes, every "
+                   "vertex joined to every later layer) over the final seeds, for the report (default: on).")
 @data_dir_option()
 @click.option("--allow-partial-data", is_flag=True, default=None,
               help="Use a truncated dataset file anyway; results record the test examples used.")
@@ -97,7 +100,7 @@ from search_spaces.genome import READOUTS
 def cli(task, config_file, population, generations, survivors, strategy, aging_queue, candidate_pool, storage,
         ledger_name, study, out, overwrite, seed, second_objective, gating, predictor_file, epochs, train_pairs, readout, widths, weight_target,
         budget, flops_target, compute_budget, final_top, final_seeds,
-        final_epochs, data_dir, allow_partial_data, device, external_workers, resume, quick, progress, threads,
+        final_epochs, dense_baseline, data_dir, allow_partial_data, device, external_workers, resume, quick, progress, threads,
         time_limit, screening, halving_eta, halving_rungs):
     """Search architectures for a task; results go to the run directory and the ledger.
 
@@ -119,7 +122,7 @@ def cli(task, config_file, population, generations, survivors, strategy, aging_q
                    second_objective=second_objective, gating=gating, data_dir=data_dir, device=device,
                    allow_partial_data=allow_partial_data, predictor_file=predictor_file, readout=readout,
                    widths=widths, weight_target=weight_target, flops_target=flops_target, final_top=final_top,
-                   final_seeds=final_seeds, compute_budget=compute_budget)
+                   final_seeds=final_seeds, dense_baseline=dense_baseline, compute_budget=compute_budget)
     options.update(screening=screening, halving_eta=halving_eta, halving_rungs=halving_rungs)
     train = train_overrides(train_pairs, {"epochs": ("--epochs", epochs)}, "the screening")
     if train:

@@ -27,6 +27,7 @@ from scipy import stats
 
 from nas.ledger import Ledger, shown_url
 from nas.provenance import write_text_atomic
+from nas.report.baseline import dense_section
 from nas.report.compare import aggregate, compare_section, strategy_label
 from nas.report.drawing import draw_genome
 from nas.report.equal_cost import structure_effect, structure_section
@@ -313,6 +314,10 @@ def _markdown(config, frame, failed, history, names, plots, ledger, *, final=Non
     lines += pareto_section(pareto_summary(frame, names))
     if final is not None and not final.empty:
         lines += _final_section(final, metric)
+        chosen = chosen_survivor(final)
+        if chosen is not None:
+            key = final.loc[chosen, "key"]
+            lines += dense_section(ledger, key, [r for r in final_records(ledger) if r["key"] == key])
     if comparison is not None:
         lines += compare_section(comparison)
     lines += _generation_lines(history)

@@ -132,6 +132,9 @@ class SearchConfig:
         (0: none; ``best/`` then holds the best screened one).
     final_seeds : int
         Seeds each survivor is fully trained with (seeds ``seed .. seed + final_seeds - 1``).
+    dense_baseline : bool
+        After the final phase, also train the best survivor's dense counterpart over the final
+        seeds (:mod:`nas.search.baseline`), for the report's comparison.
     final_train : TrainOverrides
         :class:`~nas.training.config.TrainConfig` overrides (a mapping or pairs are accepted) of the final training on top of the
         task's full budget (the whole training set; no subsets unless given here).
@@ -244,6 +247,7 @@ class SearchConfig:
     weight_target: int | None = None
     final_top: int = 3
     final_seeds: int = 3
+    dense_baseline: bool = True
     final_train: TrainOverrides = field(default_factory=TrainOverrides)
     family: str | None = None
     metric: str = "val_accuracy"
@@ -299,6 +303,7 @@ class SearchConfig:
         "weight_target": [Interval(Integral, 1, None), None],
         "final_top": Interval(Integral, 0, MAX_POPULATION),
         "final_seeds": Interval(Integral, 1, 1000),
+        "dense_baseline": Boolean(),
         "final_train": TrainOptions(),
         "family": _NAME,
         "metric": Text(),

@@ -26,14 +26,22 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from nas.exceptions import TrainingError
+from nas.search.baseline import build_dense
 from nas.search.config import SearchConfig
 from nas.search.rungs import rung_steps
 from nas.training import build_seeded
-from nas.training.candidates import Outcome, train_candidates, trains_together
+from nas.training.candidates import (
+    SETUP_ERRORS,
+    Outcome,
+    train_candidates,
+    trains_together,
+)
 from nas.training.config import TrainConfig, TrainOverrides
 from nas.training.device import resolve_device
 from nas.training.flops import mean_sequence_length, task_flops_counter
 from nas.training.proxies import zero_cost_proxies
+from nas.training.stacking import train_models
 from nas.training.stacking.planner import plan_cost
 from nas.training.tasks import get_task
 from search_spaces.exceptions import SparseNASError
@@ -115,6 +123,19 @@ class Trainer:
         """Train ``genomes`` at the full budget (:meth:`final_config`) with ``seed``; no proxies."""
         config = self.final_config(seed)
         return self._counted(self._train(list(genomes), config), config)
+
+    def train_dense(self, genome: Genome, seed: int) -> Outcome:
+        """Train ``genome``'s dense counterpart (:func:`nas.search.baseline.build_dense`) at the full
+        budget with ``seed``; a training failure is the outcome's error, a set-up error is raised."""
+        config = self.final_config(seed)
+        try:
+            model = build_dense(genome, self.task, self.data, seed)
+            result = train_models([model], self.task, config, self.data)[0]
+        except SETUP_ERRORS:
+            raise
+        except (TrainingError, SparseNASError, RuntimeError, ValueError) as err:
+            return Outcome(error=f"{type(err).__name__}: {err}")
+        return self._counted([Outcome(metrics=result.to_dict(), model=result.model)], config)[0]
 
     def train_examples(self, config: TrainConfig | None = None) -> int:
         """Training examples a candidate sees per epoch under ``config`` (default: the screening budget)."""

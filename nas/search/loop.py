@@ -40,6 +40,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from nas.ledger import Ledger, shown_url
+from nas.search.baseline import run_dense_baseline
 from nas.search.config import SearchConfig
 from nas.search.config_files import write_config
 from nas.search.evaluator import Trainer
@@ -395,6 +396,8 @@ def _final_phase(run: SearchRun, trainer, echo: Echo | None, time_slice: TimeSli
         pass  # the final phase waits for a slice that has finished the generations
     elif config.final_top:
         run.final = run_final(config, run.ledger, trainer, run.run_dir, echo, time_slice=time_slice)
+        if not time_slice.stopped:
+            run_dense_baseline(config, run.ledger, trainer, echo, time_slice=time_slice)
     else:
         ensure_best_model(run.run_dir, run.ledger, trainer)
     run.stopped = time_slice.stopped
