@@ -23,9 +23,15 @@ Usage::
     python scripts/bench_training.py --device cuda --n 1024 --epochs 10
     python scripts/bench_training.py --task reber --quick
     python scripts/bench_training.py --task reber --n 64 --epochs 1 --train-subset 4000 --threads 1
+    python scripts/bench_training.py --task reber --n 64 --epochs 1 --train-subset 4000 --threads 1 --compare-schedules
     python scripts/bench_training.py --task cifar10 --n 8 --epochs 1 --train-subset 2000 --threads 2
 
-The last line is always ``ratio: <population throughput / one-at-a-time throughput>``.
+``--compare-schedules`` (Reber) adds the population trained with the level-by-level schedule (the
+code before the wavefront, :func:`nas.training.stacking.rnn.recurrent_schedule`) and the networks
+one at a time as stacks of one (how a single sparse RNN trains now), with their ratios.
+
+The last line is always ``ratio: <population throughput / one-at-a-time throughput>`` (one at a
+time: each network's own module, :func:`~nas.training.loop.train_genome`).
 """
 
 from __future__ import annotations
@@ -39,11 +45,12 @@ import numpy as np
 import torch
 
 from nas.datasets import load_dataset
+from nas.provenance import library_versions, write_json_atomic
+from nas.training import Callback, TrainConfig, evaluate, train_genome
 from nas.training.device import device_name, resolve_device, set_threads, synchronize
 from nas.training.stacking import train_cohort
-from nas.provenance import library_versions, write_json_atomic
+from nas.training.stacking.rnn import recurrent_schedule
 from nas.training.tasks import get_task
-from nas.training import Callback, TrainConfig, evaluate, train_genome
 from search_spaces.genome import Genome
 from search_spaces.operators import random_genome
 
@@ -147,6 +154,9 @@ def main(argv=None) -> int:
     parser.add_argument("--target-epochs", type=int, default=10, help="epoch cap (and cosine length) of the time-to-target run")
     parser.add_argument("--target-lr", type=float, default=2e-3, help="Adam learning rate of the time-to-target run")
     parser.add_argument("--skip-solo", action="store_true", help="population only (ratio not computed)")
+    parser.add_argument("--compare-schedules", action="store_true",
+                        help="--task reber: also time the population with the level-by-level schedule (the code "
+                             "before the wavefront) and one at a time as stacks of one (how single RNNs train now)")
     parser.add_argument("--compare-grouping", action="store_true",
                         help="also time the population as one padded stack per memory chunk (grouping='none')")
     parser.add_argument("--target-only", action="store_true", help="only the time-to-target run (no ratio)")
@@ -215,6 +225,20 @@ def main(argv=None) -> int:
         pop_accuracy = _timed("population", "population", figures, device,
                               lambda: train_cohort(genomes, task, config, data=data,
                                                        grouping="none" if cifar else "cost"))
+        if args.compare_schedules and reber:
+            with recurrent_schedule("levels"):
+                _timed("population, level-by-level schedule", "population_levels", figures, device,
+                       lambda: train_cohort(genomes, task, config, data=data))
+            _timed("one at a time, stacks of one", "one_at_a_time_stacked", figures, device,
+                   lambda: [train_cohort([g], task, config, data=data)[0] for g in genomes])
+            figures["schedule_gain"] = figures["population_per_min"] / figures["population_levels_per_min"]
+            print(f"wavefront / level-by-level population throughput: {figures['schedule_gain']:.2f}")
+            if "one_at_a_time_per_min" in figures:
+                figures["stack_of_one_gain"] = figures["one_at_a_time_stacked_per_min"] / figures["one_at_a_time_per_min"]
+                print(f"stacks of one / fused modules, one at a time: {figures['stack_of_one_gain']:.2f}")
+            ratio = figures["population_per_min"] / figures["one_at_a_time_stacked_per_min"]
+            figures["ratio_vs_stacks_of_one"] = ratio
+            print(f"ratio against stacks of one: {ratio:.2f}")
         if args.compare_grouping:
             _timed("population, one padded stack", "population_one_stack", figures, device,
                    lambda: train_cohort(genomes, task, config, data=data, grouping="none"))

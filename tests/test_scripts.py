@@ -66,6 +66,35 @@ def test_bench_training_for_reber_reports_padding_and_the_ratio(tmp_path, capsys
     assert figures["max_accuracy_gap"] < 1e-3
 
 
+def test_bench_training_compares_the_recurrent_schedules(tmp_path, capsys, monkeypatch):
+    import json
+
+    bench = _load("bench_training", monkeypatch)
+    out = tmp_path / "figures.json"
+    assert bench.main(["--task", "reber", "--n", "3", "--epochs", "1", "--train-subset", "64", "--batch-size", "16",
+                       "--compare-schedules", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    figures = json.loads(out.read_text())
+    for key in ("population_levels_s", "one_at_a_time_stacked_s", "schedule_gain", "stack_of_one_gain",
+                "ratio_vs_stacks_of_one"):
+        assert figures[key] > 0
+    assert "wavefront / level-by-level population throughput" in text
+
+
+def test_bench_recurrent_sets_one_rnn_against_its_compute_floor(tmp_path, capsys, monkeypatch):
+    import json
+
+    bench = _load("bench_recurrent", monkeypatch)
+    out = tmp_path / "floor.json"
+    assert bench.main(["--nodes", "12", "--train-subset", "64", "--eval-subset", "16", "--matmul-size", "128",
+                       "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["floor_s"] > 0 and figures["forward_macs_per_string"] > 0 and figures["train_strings"] == 64
+    for name in ("module", "levels", "wavefront"):
+        assert figures[f"{name}_floor_ratio"] == pytest.approx(figures[f"{name}_s"] / figures["floor_s"])
+    assert "x the compute floor" in capsys.readouterr().out
+
+
 def test_measure_sampled_rejects_bad_input_in_one_line(tmp_path, capsys, monkeypatch):
     import pytest
 

@@ -34,6 +34,7 @@ from nas.cli.options import (
 from nas.exceptions import ConfigError
 from nas.provenance import write_text_atomic
 from nas.training import train_genome
+from nas.training.candidates import stacks_alone
 from nas.training.config import AUGMENTATIONS, OPTIMIZERS, PRECISIONS, SCHEDULES
 from nas.training.device import resolve_device, set_threads, threads_for
 from nas.training.stacking import train_cohort
@@ -104,7 +105,7 @@ def cli(task_name, genome_path, genomes_path, population_path, epochs, max_steps
         task.check_family(g.family)
     set_threads(threads_for(threads, {g.family for g in genomes}, config.device))
     data = task.load(data_dir=data_dir, allow_partial=allow_partial)
-    if genome_path is not None:
+    if genome_path is not None and not stacks_alone(genomes[0].family, config.device):
         records = [train_genome(genomes[0], task, config, data=data).to_dict()]
     else:
         records = [r.to_dict() for r in train_cohort(genomes, task, config, data=data)]

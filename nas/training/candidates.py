@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from nas.exceptions import DataError, DeviceError, TrainingError
+from nas.training.device import resolve_device
 from nas.training.loop import train_genome
 from nas.training.stacking import train_cohort
 from search_spaces.exceptions import SparseNASError
 from search_spaces.genome import Genome
 
-__all__ = ["Outcome", "train_candidates", "trains_together", "SETUP_ERRORS"]
+__all__ = ["Outcome", "train_candidates", "trains_together", "stacks_alone", "SETUP_ERRORS"]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,18 @@ def trains_together(family: str) -> bool:
     return family in ("ff", "cnn") or family.startswith("rnn:")
 
 
+def stacks_alone(family: str, device=None) -> bool:
+    """True where one network trains faster as a stack of one than as its own module: a sparse
+    RNN on the CPU (the stack's wavefront runs all its levels in one batched call per time step,
+    where the module runs one fused recurrence per level and per skip pair; measured in
+    ``docs/benchmarks.md``). On a GPU the module's fused kernels run whole sequences per call,
+    and the comparison is not measured yet, so a single RNN keeps its module there."""
+    return family.startswith("rnn:") and resolve_device(device).type == "cpu"
+
+
 def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outcome]:
-    """Train ``genomes``; together as stacked cohorts for ``ff``, ``cnn`` and ``rnn:*``, one by one otherwise.
+    """Train ``genomes``; together as stacked cohorts for ``ff``, ``cnn`` and ``rnn:*`` (a single
+    RNN on the CPU too, as a stack of one: :func:`stacks_alone`), one by one otherwise.
 
     A candidate whose training raises is returned as failed with the reason; the others go on.
     If a cohort run fails as a whole, its candidates are retrained one by one so the
@@ -57,7 +68,8 @@ def train_candidates(genomes: Sequence[Genome], task, config, data) -> list[Outc
     genomes = list(genomes)
     if not genomes:
         return []
-    if len(genomes) > 1 and all(trains_together(g.family) for g in genomes):
+    if all(trains_together(g.family) for g in genomes) and (len(genomes) > 1 or stacks_alone(genomes[0].family,
+                                                                                                config.device)):
         start = time.perf_counter()
         try:
             # "record": a diverging candidate is frozen and reported, the others train on

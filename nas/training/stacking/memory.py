@@ -19,6 +19,7 @@ from nas.training.device import free_memory_bytes
 from nas.training.stacking import cnn
 from nas.training.stacking.ff import padded_widths
 from nas.training.stacking.planner import (
+    block_widths,
     is_recurrent,
     level_shapes,
     padded_entries,
@@ -44,10 +45,15 @@ def candidate_bytes(models: Sequence[torch.nn.Module], config: TrainConfig, step
 
     Random-wired CNN (``image_size``: the input's height): :func:`cnn_bytes`.
 
-    Recurrent (``steps``: the padded sequence length): per example and time step, the input
-    projection, the hidden projection and the activated gates of every block (kept for the
-    backward pass) and their gradients (about 5 floats per gate unit), each block's state and the
-    level's sum over blocks; evaluation batches keep about 3 per gate unit.
+    Recurrent (``steps``: the padded sequence length): the parameters of the stack's union layout
+    (every level padded to its widest candidate, a block for every skip source), and per example
+    and time step what the wavefront (:mod:`.wavefront`) keeps of the candidate's own blocks for
+    the backward pass — each block's state, activated gates and the GRU's recurrent projection
+    (``(2 + G)`` floats per unit) and the level output it read (the widest level ``W``) — plus
+    every level's output and its gradient (``2 L W``) and level 0's input projection, all doubled
+    for temporaries; evaluation batches keep the level outputs of every step but their blocks'
+    state for one step only. (The level-by-level schedule, with every union block computed,
+    needs more; it is used only by benchmarks.)
     """
     model = models[0]
     if cnn.stackable(model):
@@ -58,11 +64,12 @@ def candidate_bytes(models: Sequence[torch.nn.Module], config: TrainConfig, step
         shapes = level_shapes(widths, sources, first_input)
         entries = sum(gates * w * (inputs + k * (w + 2)) for k, w, inputs in shapes) + classes * (widths[-1] + 1)
         entries += model.embedding.weight.numel() if getattr(model, "embedding", None) is not None else 0
-        train = sum(5 * gates * k * w + 2 * k * w + 2 * inputs for k, w, inputs in shapes)
-        # Evaluation keeps no graph, but the recurrence still fills its input projections, gate
-        # buffers and states.
-        evaluation = sum(3 * gates * k * w + 2 * k * w + inputs for k, w, inputs in shapes)
-        return 4 * (8 * entries + steps * (2 * train * config.batch_size + evaluation * config.eval_batch_size))
+        W, L = max(widths), len(widths)
+        blocks = sum((2 + gates) * w + W for m in models for w in block_widths(m)) / len(models)
+        level0 = gates * W + first_input
+        train = steps * (blocks + 2 * L * W + level0)
+        evaluation = steps * (L * W + level0) + 2 * blocks  # the wavefront keeps one step of its blocks
+        return int(4 * (8 * entries + 2 * train * config.batch_size + evaluation * config.eval_batch_size))
     widths = padded_widths(models)
     skip_sources = sorted({s for m in models for s, _ in m.skip_pairs})
     classes = model.output_layer.out_features

@@ -21,17 +21,18 @@ from typing import Callable, Sequence
 import torch
 
 from nas.training.stacking.ff import padded_widths
+from nas.training.stacking.wavefront import width_groups
 from search_spaces.builders.recurrent import GATES
 
 __all__ = ["plan_stacks", "plan_cost", "step_cost", "step_terms", "STEP_COST", "GROUPINGS", "is_recurrent"]
 
 #: Seconds per multiply-add, per element of elementwise work, and per stacked layer of one
-#: training step (recurrent: per level and *time step*, so a whole step costs about ``T`` times
-#: that). ``ff``/``cpu``: least-squares fit to 40 timed steps of stacks of 1–11 MNIST candidates on
-#: the 2-core CPU, one torch thread (median error 7 %). ``rnn``/``cpu``: the same fit to 40 stacks
-#: of 1–11 sparse GRUs, 32 time steps, one thread (``scripts/bench_grouping.py --task reber
-#: --fit``; median error 6.8 %): it puts no weight on the multiply-adds, which the elementwise
-#: gate work, growing with them, carries on this CPU. ``cuda``: estimates
+#: training step (recurrent: per *time step* of the wavefront, whose "layers" are its width
+#: groups). ``ff``/``cpu``: least-squares fit to 40 timed steps of stacks of 1–11 MNIST candidates
+#: on the 2-core CPU, one torch thread (median error 7 %). ``rnn``/``cpu``: the same fit to 40
+#: stacks of 1–11 sparse GRUs, 32 time steps, one thread (``scripts/bench_grouping.py --task reber
+#: --fit``, refitted for the wavefront; median error 3.5 %): it puts no weight on the multiply-adds,
+#: which the elementwise gate work, growing with them, carries on this CPU. ``cuda``: estimates
 #: (H100-class throughput, ~10 kernels of ~5-10 µs per layer), not yet measured; only the ratios
 #: matter for the plan.
 STEP_COST = {
@@ -40,7 +41,7 @@ STEP_COST = {
         "cuda": {"mac": 2.0e-13, "element": 1.0e-11, "layer": 1.0e-4},
     },
     "rnn": {
-        "cpu": {"mac": 0.0, "element": 1.7e-8, "layer": 1.6e-4},
+        "cpu": {"mac": 0.0, "element": 1.7e-8, "layer": 1.3e-4},
         "cuda": {"mac": 2.0e-13, "element": 2.0e-11, "layer": 3.0e-4},
     },
 }
@@ -109,22 +110,25 @@ def level_shapes(widths: Sequence[int], sources: Sequence[Sequence[int]], first_
     return shapes
 
 
-def _rnn_terms(widths, sources, size: int, gates: int, first_input: int, classes: int, batch: int):
+def block_widths(model) -> list[int]:
+    """Own width of every recurrent layer of a sparse RNN: one per DAG level, one per skip pair
+    (the width of the level it ends at) — the blocks the wavefront computes."""
+    return list(model.layer_sizes) + [model.layer_sizes[t] for _, t in model.skip_pairs]
+
+
+def _rnn_terms(widths: Sequence[int], gates: int, classes: int, batch: int, device) -> tuple[float, float, int]:
+    """Terms of one wavefront time step (:mod:`.wavefront`) over blocks of own ``widths``: the
+    width groups it would run (each a set of kernel launches), their padded elementwise gate work
+    and multiply-adds (inputs padded to the widest level)."""
+    constants = _constants("rnn", device)
+    ranges = width_groups(widths, constants["layer"], constants["element"] * gates * batch)
+    W = max(widths)
     macs = elements = 0
-    for blocks, width, inputs in level_shapes(widths, sources, first_input):
-        macs += gates * width * (inputs + blocks * width)  # each block's input projection and recurrence
-        elements += gates * blocks * width
-    macs += classes * widths[-1]
-    return float(size * batch * macs), float(size * batch * elements), len(widths)
-
-
-def _rnn_merge(state, run_widths, run_sources, run_size):
-    widths, sources, size = state
-    depth = max(len(widths), len(run_widths))
-    at = lambda seq, l, empty: seq[l] if l < len(seq) else empty  # noqa: E731
-    widths = [max(at(widths, l, 0), at(run_widths, l, 0)) for l in range(depth)]
-    sources = [sorted(set(at(sources, l, ())) | set(at(run_sources, l, ()))) for l in range(depth)]
-    return widths, sources, size + run_size
+    for low, high in ranges:
+        n = sum(1 for w in widths if low <= w <= high)
+        macs += n * gates * high * (W + high)
+        elements += n * gates * high
+    return float(batch * (macs + classes * W)), float(batch * elements), len(ranges)
 
 
 def rnn_shape(models) -> tuple[list[int], list[list[int]]]:
@@ -143,13 +147,13 @@ def rnn_dims(model) -> tuple[int, int, int]:
 # --- the plan ------------------------------------------------------------------------------------
 
 
-def step_terms(models: Sequence[torch.nn.Module], batch: int) -> tuple[float, float, int]:
+def step_terms(models: Sequence[torch.nn.Module], batch: int, device: torch.device | str = "cpu") -> tuple[float, float, int]:
     """The regressors of :data:`STEP_COST` for ``models`` as one stack: (multiply-adds, elementwise
     elements, stacked layers) of one training step with batches of ``batch`` (recurrent: of one
-    time step)."""
+    time step of the wavefront; its "layers" are its width groups)."""
     if is_recurrent(models[0]):
-        widths, sources = rnn_shape(models)
-        return _rnn_terms(widths, sources, len(models), *rnn_dims(models[0]), batch)
+        gates, _, classes = rnn_dims(models[0])
+        return _rnn_terms([w for m in models for w in block_widths(m)], gates, classes, batch, device)
     sources = sorted({s for m in models for s, _ in m.skip_pairs})
     return _ff_terms(padded_widths(models), sources, len(models), models[0].input_layer.in_features,
                      models[0].output_layer.out_features, batch)
@@ -158,7 +162,7 @@ def step_terms(models: Sequence[torch.nn.Module], batch: int) -> tuple[float, fl
 def step_cost(models: Sequence[torch.nn.Module], batch: int, device: torch.device | str = "cpu") -> float:
     """Estimated seconds of one training step of ``models`` as one stack (see :data:`STEP_COST`)."""
     family = "rnn" if is_recurrent(models[0]) else "ff"
-    return _cost(step_terms(models, batch), _constants(family, device))
+    return _cost(step_terms(models, batch, device), _constants(family, device))
 
 
 def _dp(runs: list, start, merge: Callable, cost: Callable) -> list[list[int]]:
@@ -201,11 +205,11 @@ def plan_stacks(models: Sequence[torch.nn.Module], batch: int, device: torch.dev
         else:
             members.append([i])
     if is_recurrent(models[0]):
-        dims = rnn_dims(models[0])
+        gates, _, classes = rnn_dims(models[0])
         constants = _constants("rnn", device)
-        runs = [(run, *rnn_shape([models[i] for i in run]), len(run)) for run in members]
-        return _dp(runs, ([], [], 0), _rnn_merge,
-                   lambda state: _cost(_rnn_terms(state[0], state[1], state[2], *dims, batch), constants))
+        runs = [(run, [w for i in run for w in block_widths(models[i])]) for run in members]
+        return _dp(runs, [], lambda widths, more: widths + more,
+                   lambda widths: _cost(_rnn_terms(widths, gates, classes, batch, device), constants))
     in_features, classes = models[0].input_layer.in_features, models[0].output_layer.out_features
     constants = _constants("ff", device)
     runs = []

@@ -1,4 +1,4 @@
-"""Recurrent candidates as one stack: per DAG level one batched recurrence for all candidates.
+"""Recurrent candidates as one stack: every level of every candidate advanced together.
 
 A :class:`~search_spaces.builders.recurrent.SparseRecurrent` has one recurrent layer per DAG
 level plus one extra recurrent layer per skip pair ``(s, t)``, whose output sequence is added to
@@ -14,13 +14,17 @@ layer that ends at that level**:
   ``h_t = main_t(h_{t-1}) + Σ_s skip_{s→t}(h_s)``.
 * **Gate layout.** Within a block the gate rows are torch's (row ``g·W_t + i`` is gate ``g`` of
   unit ``i``), so a candidate's ``(G·w, in)`` weights map block by block, never interleaved.
-* **Time.** The input projection of each block is one batched matmul over all steps; the P × K
-  recurrences of a level then run together, one ``baddbmm`` and a few elementwise kernels a step,
-  with a hand-written backward pass through time (:mod:`.recurrence`) — where training the
-  candidates one by one runs ``P × (levels + skips)`` recurrences. torch's fused RNN kernels
-  cannot be used here: they take one dense ``(G·H, H)`` recurrence per call, so packing P
-  candidates into one call means a block-diagonal ``weight_hh`` whose matmul grows with (ΣH)²
-  (measured in ``docs/benchmarks.md``).
+* **Time.** Two schedules compute the same numbers (:data:`SCHEDULES`). The default, the
+  *wavefront* (:mod:`.wavefront`, blocks laid out by :mod:`.layout`), advances every level of
+  every candidate in one batched call per time step — level ``l`` computing step ``s - l`` at
+  wavefront step ``s`` — and computes only the (candidate, block) pairs that exist, grouped by
+  their own width. The *level-by-level* schedule (``schedule="levels"``) runs per level one
+  recurrence for all candidates and every union block of that level: the input projection of each
+  block as one batched matmul over all steps, then the P × K recurrences together, one
+  ``baddbmm`` and a few elementwise kernels a step, with a hand-written backward pass through time
+  (:mod:`.recurrence`). torch's fused RNN kernels cannot be used for a stack: they take one dense
+  ``(G·H, H)`` recurrence per call, so packing P candidates into one call means a block-diagonal
+  ``weight_hh`` whose matmul grows with (ΣH)² (measured in ``docs/benchmarks.md``).
 
 Exactness: padded units, absent blocks and the levels below a shallower candidate's depth have
 zero weights, zero masks and zero, masked biases, so their state stays exactly 0 for every cell
@@ -33,6 +37,7 @@ selects its own columns (as in :class:`~nas.training.stacking.ff.StackedFeedForw
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Sequence
 
 import torch
@@ -44,10 +49,30 @@ from nas.training.stacking.ff import (
     stack_readout,
     unstack_readout,
 )
+from nas.training.stacking.layout import Layout
 from nas.training.stacking.recurrence import recurrence
+from nas.training.stacking.wavefront import wavefront
 from search_spaces.builders.recurrent import GATES
 
-__all__ = ["StackedRecurrent", "stackable"]
+__all__ = ["StackedRecurrent", "stackable", "SCHEDULES", "recurrent_schedule"]
+
+#: How a stack's levels are run: ``wavefront`` (the default, :mod:`.wavefront`: all levels in one
+#: batched call per step) or ``levels`` (one recurrence per level, each a loop over time).
+SCHEDULES = ("wavefront", "levels")
+_schedule = ["wavefront"]
+
+
+@contextmanager
+def recurrent_schedule(name: str):
+    """Within the block, stacks built without a ``schedule`` use ``name`` (benchmarks compare the
+    two schedules this way; training always uses the default)."""
+    if name not in SCHEDULES:
+        raise ConfigError(f"unknown recurrent schedule {name!r}; expected one of {list(SCHEDULES)}")
+    _schedule.append(name)
+    try:
+        yield
+    finally:
+        _schedule.pop()
 
 
 def stackable(model) -> bool:
@@ -75,7 +100,11 @@ class StackedRecurrent:
         The models differ in cell, input, number of classes or output kind.
     """
 
-    def __init__(self, models: Sequence[torch.nn.Module], device: torch.device):
+    def __init__(self, models: Sequence[torch.nn.Module], device: torch.device, schedule: str | None = None):
+        schedule = _schedule[-1] if schedule is None else schedule
+        if schedule not in SCHEDULES:
+            raise ConfigError(f"unknown recurrent schedule {schedule!r}; expected one of {list(SCHEDULES)}")
+        self.schedule = schedule
         first = models[0]
         signature = lambda m: (m.cell, m.vocab_size, m.input_size, m.layers[0].input_size, m.num_classes,  # noqa: E731
                                m.sequence_output)
@@ -116,6 +145,7 @@ class StackedRecurrent:
                     self._put(blocks[block], hh, p, layer, level, block)
             self.ih.append(blocks)
             self.hh.append(hh)
+        self.layout = Layout(self, models, torch.device(device))
         self.read_levels, self.read_start, columns = read_layout(models, self.widths)
         self.output = stack_readout(self, models, columns)
         for layer in self.layers():
@@ -187,6 +217,36 @@ class StackedRecurrent:
         out = states.view(T, P, K, B, W).permute(1, 2, 3, 0, 4)
         return out.sum(dim=1) if K > 1 else out[:, 0]
 
+    def _levels(self, inputs: torch.Tensor) -> list[torch.Tensor]:
+        """Every level's output sequence ``(P, B, T, W_l)``, level by level."""
+        states: list[torch.Tensor] = []
+        for level in range(self.depth):
+            main = inputs if level == 0 else states[level - 1]
+            states.append(self._recur(level, [main] + [states[s] for s in self.sources[level]]))
+        return states
+
+    def _read_wavefront(self, inputs: torch.Tensor, step: torch.Tensor | None) -> torch.Tensor:
+        """What the classifier reads, computed by the wavefront (:mod:`.wavefront`): the read
+        levels' outputs side by side, ``(P, B, T, columns)`` at every step (``step`` None) or
+        ``(P, B, columns)`` at each sequence's ``step``. One gather picks them out of the
+        wavefront's output (slicing level by level would cost a zero-filled gradient per level)."""
+        P, B, T, _ = inputs.shape
+        W, L = max(self.widths), self.depth
+        plan, tensors = self.layout.pack(self, inputs)
+        ys = wavefront(self.cell, plan, tensors)  # (S, P*L, B, W); level l at time τ: step τ + l, row p*L + l
+        rows = plan.rows
+        levels = torch.tensor(self.read_levels, device=ys.device)
+        columns = torch.cat([torch.arange(k * W, k * W + self.widths[l], device=ys.device)
+                             for k, l in enumerate(self.read_levels)])
+        row = torch.arange(P, device=ys.device).view(P, 1, 1) * L + levels.view(1, -1, 1)  # (P, n, 1)
+        if step is None:
+            at = (torch.arange(T, device=ys.device).view(1, 1, T) + levels.view(1, -1, 1)) * rows + row  # (P, n, T)
+            picked = ys.view(-1, B, W).index_select(0, at.reshape(-1)).view(P, -1, T, B, W).permute(0, 3, 2, 1, 4)
+            return picked.reshape(P, B, T, -1).index_select(-1, columns)
+        at = (step.view(1, 1, B) + levels.view(1, -1, 1)) * rows + row  # (P, n, B)
+        picked = ys.view(-1, B, W)[at, torch.arange(B, device=ys.device).view(1, 1, B)]  # (P, n, B, W)
+        return picked.permute(0, 2, 1, 3).reshape(P, B, -1).index_select(-1, columns)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(P, B, classes)`` at each sequence's step ``lengths - 1`` (``T - 1`` without
         lengths), or ``(P, B, T, classes)`` with sequence output. Lengths must lie in ``1..T``
@@ -197,12 +257,15 @@ class StackedRecurrent:
         else:
             inputs = x.unsqueeze(0).expand(P, *x.shape)
         B, T = x.shape[0], x.shape[1]
-        states: list[torch.Tensor] = []
-        for level in range(self.depth):
-            main = inputs if level == 0 else states[level - 1]
-            states.append(self._recur(level, [main] + [states[s] for s in self.sources[level]]))
         w_out = (self.output.weight * self.output.mask).transpose(1, 2)
         b_out = (self.output.bias * self.output.bias_mask).unsqueeze(1)
+        if self.schedule == "wavefront":
+            if self.sequence_output:
+                read = self._read_wavefront(inputs, None)
+                return torch.baddbmm(b_out, read.reshape(P, B * T, -1), w_out).view(P, B, T, -1)
+            step = torch.full((B,), T - 1, device=x.device) if lengths is None else lengths.long() - 1
+            return torch.baddbmm(b_out, self._read_wavefront(inputs, step), w_out)
+        states = self._levels(inputs)
         read = [states[l] for l in self.read_levels]
         read = read[0] if len(read) == 1 else torch.cat(read, dim=-1)  # (P, B, T, columns)
         if self.sequence_output:
