@@ -95,6 +95,12 @@ def test_bench_recurrent_sets_one_rnn_against_its_compute_floor(tmp_path, capsys
     assert "x the compute floor" in capsys.readouterr().out
 
 
+def test_bench_fused_step_times_the_eager_gru_step(capsys, monkeypatch):
+    bench = _load("bench_fused_step", monkeypatch)
+    assert bench.main(["--blocks", "3", "--width", "4", "--batch", "8", "--repeats", "2", "--eager-only"]) == 0
+    assert re.search(r"3 blocks: eager +\d+ µs", capsys.readouterr().out)
+
+
 def test_measure_sampled_rejects_bad_input_in_one_line(tmp_path, capsys, monkeypatch):
     import pytest
 

@@ -26,6 +26,7 @@ from nas.training.stacking.planner import (
     rnn_dims,
     rnn_shape,
 )
+from nas.training.stacking.schedule import current_schedule
 
 __all__ = ["candidate_bytes", "cnn_bytes", "choose_chunk_size", "MEMORY_SAFETY"]
 
@@ -52,8 +53,8 @@ def candidate_bytes(models: Sequence[torch.nn.Module], config: TrainConfig, step
     (``(2 + G)`` floats per unit) and the level output it read (the widest level ``W``) — plus
     every level's output and its gradient (``2 L W``) and level 0's input projection, all doubled
     for temporaries; evaluation batches keep the level outputs of every step but their blocks'
-    state for one step only. (The level-by-level schedule, with every union block computed,
-    needs more; it is used only by benchmarks.)
+    state for one step only. The level-by-level schedule (benchmarks only) computes and keeps every
+    union block: per gate unit about 5 floats (its projections, gates and their gradients).
     """
     model = models[0]
     if cnn.stackable(model):
@@ -64,6 +65,10 @@ def candidate_bytes(models: Sequence[torch.nn.Module], config: TrainConfig, step
         shapes = level_shapes(widths, sources, first_input)
         entries = sum(gates * w * (inputs + k * (w + 2)) for k, w, inputs in shapes) + classes * (widths[-1] + 1)
         entries += model.embedding.weight.numel() if getattr(model, "embedding", None) is not None else 0
+        if current_schedule() == "levels":  # every union block of every level, every step kept
+            train = sum(5 * gates * k * w + 2 * k * w + 2 * inputs for k, w, inputs in shapes)
+            evaluation = sum(3 * gates * k * w + 2 * k * w + inputs for k, w, inputs in shapes)
+            return 4 * (8 * entries + steps * (2 * train * config.batch_size + evaluation * config.eval_batch_size))
         W, L = max(widths), len(widths)
         blocks = sum((2 + gates) * w + W for m in models for w in block_widths(m)) / len(models)
         level0 = gates * W + first_input

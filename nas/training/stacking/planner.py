@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 import torch
 
 from nas.training.stacking.ff import padded_widths
+from nas.training.stacking.schedule import current_schedule
 from nas.training.stacking.wavefront import width_groups
 from search_spaces.builders.recurrent import GATES
 
@@ -131,6 +132,26 @@ def _rnn_terms(widths: Sequence[int], gates: int, classes: int, batch: int, devi
     return float(batch * (macs + classes * W)), float(batch * elements), len(ranges)
 
 
+def _union_terms(widths, sources, size: int, gates: int, first_input: int, classes: int, batch: int):
+    """Terms of one time step of the level-by-level schedule: every union block of every level
+    (:func:`level_shapes`), one overhead per level."""
+    macs = elements = 0
+    for blocks, width, inputs in level_shapes(widths, sources, first_input):
+        macs += gates * width * (inputs + blocks * width)  # each block's input projection and recurrence
+        elements += gates * blocks * width
+    macs += classes * widths[-1]
+    return float(size * batch * macs), float(size * batch * elements), len(widths)
+
+
+def _union_merge(state, run_widths, run_sources, run_size):
+    widths, sources, size = state
+    depth = max(len(widths), len(run_widths))
+    at = lambda seq, l, empty: seq[l] if l < len(seq) else empty  # noqa: E731
+    widths = [max(at(widths, l, 0), at(run_widths, l, 0)) for l in range(depth)]
+    sources = [sorted(set(at(sources, l, ())) | set(at(run_sources, l, ()))) for l in range(depth)]
+    return widths, sources, size + run_size
+
+
 def rnn_shape(models) -> tuple[list[int], list[list[int]]]:
     """Per level of a recurrent stack of ``models``: the widest candidate, and the skip sources into it."""
     depth = max(len(m.layer_sizes) for m in models)
@@ -152,6 +173,8 @@ def step_terms(models: Sequence[torch.nn.Module], batch: int, device: torch.devi
     elements, stacked layers) of one training step with batches of ``batch`` (recurrent: of one
     time step of the wavefront; its "layers" are its width groups)."""
     if is_recurrent(models[0]):
+        if current_schedule() == "levels":
+            return _union_terms(*rnn_shape(models), len(models), *rnn_dims(models[0]), batch)
         gates, _, classes = rnn_dims(models[0])
         return _rnn_terms([w for m in models for w in block_widths(m)], gates, classes, batch, device)
     sources = sorted({s for m in models for s, _ in m.skip_pairs})
@@ -204,6 +227,12 @@ def plan_stacks(models: Sequence[torch.nn.Module], batch: int, device: torch.dev
             members[-1].append(i)
         else:
             members.append([i])
+    if is_recurrent(models[0]) and current_schedule() == "levels":
+        dims = rnn_dims(models[0])
+        constants = _constants("rnn", device)
+        runs = [(run, *rnn_shape([models[i] for i in run]), len(run)) for run in members]
+        return _dp(runs, ([], [], 0), _union_merge,
+                   lambda state: _cost(_union_terms(state[0], state[1], state[2], *dims, batch), constants))
     if is_recurrent(models[0]):
         gates, _, classes = rnn_dims(models[0])
         constants = _constants("rnn", device)

@@ -37,7 +37,6 @@ selects its own columns (as in :class:`~nas.training.stacking.ff.StackedFeedForw
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Sequence
 
 import torch
@@ -51,28 +50,16 @@ from nas.training.stacking.ff import (
 )
 from nas.training.stacking.layout import Layout
 from nas.training.stacking.recurrence import recurrence
+from nas.training.stacking.schedule import (
+    SCHEDULES,
+    check_schedule,
+    current_schedule,
+    recurrent_schedule,
+)
 from nas.training.stacking.wavefront import wavefront
 from search_spaces.builders.recurrent import GATES
 
 __all__ = ["StackedRecurrent", "stackable", "SCHEDULES", "recurrent_schedule"]
-
-#: How a stack's levels are run: ``wavefront`` (the default, :mod:`.wavefront`: all levels in one
-#: batched call per step) or ``levels`` (one recurrence per level, each a loop over time).
-SCHEDULES = ("wavefront", "levels")
-_schedule = ["wavefront"]
-
-
-@contextmanager
-def recurrent_schedule(name: str):
-    """Within the block, stacks built without a ``schedule`` use ``name`` (benchmarks compare the
-    two schedules this way; training always uses the default)."""
-    if name not in SCHEDULES:
-        raise ConfigError(f"unknown recurrent schedule {name!r}; expected one of {list(SCHEDULES)}")
-    _schedule.append(name)
-    try:
-        yield
-    finally:
-        _schedule.pop()
 
 
 def stackable(model) -> bool:
@@ -101,10 +88,7 @@ class StackedRecurrent:
     """
 
     def __init__(self, models: Sequence[torch.nn.Module], device: torch.device, schedule: str | None = None):
-        schedule = _schedule[-1] if schedule is None else schedule
-        if schedule not in SCHEDULES:
-            raise ConfigError(f"unknown recurrent schedule {schedule!r}; expected one of {list(SCHEDULES)}")
-        self.schedule = schedule
+        self.schedule = current_schedule() if schedule is None else check_schedule(schedule)
         first = models[0]
         signature = lambda m: (m.cell, m.vocab_size, m.input_size, m.layers[0].input_size, m.num_classes,  # noqa: E731
                                m.sequence_output)
@@ -145,7 +129,7 @@ class StackedRecurrent:
                     self._put(blocks[block], hh, p, layer, level, block)
             self.ih.append(blocks)
             self.hh.append(hh)
-        self.layout = Layout(self, models, torch.device(device))
+        self.layout = Layout(self, models, torch.device(device)) if self.schedule == "wavefront" else None
         self.read_levels, self.read_start, columns = read_layout(models, self.widths)
         self.output = stack_readout(self, models, columns)
         for layer in self.layers():
