@@ -82,7 +82,7 @@ def test_the_section_tests_with_three_seeds_a_side_and_declines_with_fewer():
     dense = [{"of": "k", "seed": s, "test_accuracy": a, "nonzero_weights": 1200, "layer_sizes": [3, 4], "width": 1}
              for s, a in zip((0, 1, 2), (0.95, 0.96, 0.97))]
     text = "\n".join(dense_section(_Ledger(dense), "k", best))
-    assert "| best sparse | 0.9100 ± 0.0100 | 3 | 300 (25.0 % of the dense) |" in text
+    assert "| best sparse | 0.9100 ± 0.0100 | 3 | 300 (25.0 % of the dense) |" in text and "| 1,200 |" in text
     assert "Welch's t" in text and "the dense network is more accurate" in text
     few = "\n".join(dense_section(_Ledger(dense[:2]), "k", best))
     assert "too few seeds for a test" in few and "Welch" not in few

@@ -47,6 +47,10 @@ def _mean_std(values: np.ndarray) -> str:
     return f"{values.mean():.4f}" + (f" ± {values.std(ddof=1):.4f}" if len(values) > 1 else "")
 
 
+def _count(weights) -> str:
+    return "—" if weights is None else f"{int(weights):,}"
+
+
 def dense_section(ledger, best_key: str, best_records: list[dict]) -> list[str]:
     """Markdown lines of the comparison ([] when the run trained no dense baseline).
 
@@ -65,8 +69,8 @@ def dense_section(ledger, best_key: str, best_records: list[dict]) -> list[str]:
         f"{dense[0].get('width', 1)} and readout, every vertex joined to every vertex of every later layer (the sparse "
         "network is a subgraph of it), trained at the same full budget and seeds. Test accuracy is the mean ± sample std over seeds.", "",
         "| network | final test accuracy | seeds | nonzero weights |", "|---|---|---|---|",
-        f"| best sparse | {_mean_std(sparse_acc)} | {len(sparse_acc)} | {sparse_w if sparse_w is not None else '—'}{share} |",
-        f"| dense | {_mean_std(dense_acc)} | {len(dense_acc)} | {dense_w if dense_w is not None else '—'} |",
+        f"| best sparse | {_mean_std(sparse_acc)} | {len(sparse_acc)} | {_count(sparse_w)}{share} |",
+        f"| dense | {_mean_std(dense_acc)} | {len(dense_acc)} | {_count(dense_w)} |",
         "",
     ]
     failed = [r for r in dense if r.get("error")]
