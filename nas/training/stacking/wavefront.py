@@ -9,24 +9,28 @@ So every block of every level advances in **one batched call per step**: ``T + L
 instead of ``L × T``.
 
 **Blocks.** As in :mod:`.rnn`, level ``l`` has a main block (reading level ``l-1``) and one skip
-block per skip source ``j`` of the stack; a level's output is the sum of its blocks' states.
-Here the blocks of all levels are one batch ``(NB, P, B, W)``, level by level (block 0 is level
-0's main block, which reads the embedded input), every block padded to the widest level ``W``
-(padded units and columns have zero weights and biases, so their state stays exactly 0). A block
-of level ``l`` reading level ``j`` at time ``τ = s - l`` finds that output at wavefront step
-``τ + j = s - (l - j)``: ``l - j`` steps back (1 for a main block, more for skips), which is why
-every step's level outputs are kept (``ys``, ``(S, L, P, B, W)`` with ``S = T + L - 1``). At step
-``s`` only the levels with ``0 <= s - l < T`` are active; they are contiguous in the block order,
-so the step works on one slice and the others keep their (zero) initial state.
+block per skip source of the candidate; a level's output is the sum of its blocks' states. Here
+only the (candidate, block) pairs that exist are computed, in :class:`BlockGroup` s of similar own
+width (:func:`width_groups`; :mod:`.layout` chooses them and gathers their weights), each group
+one batch ``(N, B, w)`` ordered by level, padded to the group's widest block (padded units and
+columns have zero weights and biases, so their state stays exactly 0). Level outputs live in rows
+of ``ys`` ``(S, rows, B, W)``, ``S = T + L - 1``, ``W`` the widest level. A block of level ``l``
+reading level ``j`` at time ``τ = s - l`` finds that output at wavefront step ``τ + j = s - (l -
+j)``: ``l - j`` steps back (1 for a main block, more for skips), which is why every step's level
+outputs are kept. At step ``s`` only the levels with ``0 <= s - l < T`` are active; they are
+contiguous in each group's block order, so the step works on one slice per group and the others
+keep their (zero) initial state.
 
-**Per step.** One ``index_select`` gathers every active block's input from ``ys``; one
+**Per step and group.** One ``index_select`` gathers every active block's input from ``ys``; one
 ``baddbmm`` projects all of them (the per-level, per-skip input projections of the old schedule
-as one grouped matmul), one ``baddbmm`` the recurrences; then the cell's elementwise work and one
-``index_add_`` summing the blocks into their levels' outputs. The backward pass walks the steps in
-reverse with the same slices (hand-written, like :mod:`.recurrence`): a block's input gradient is
-added to the level output it read (``ys``'s gradient), and the weight gradients are one ``bmm``
-over all steps at the end. Results equal the level-by-level schedule up to the rounding of
-float sums (tested for the four cells, with skips, padding and both readouts).
+as one grouped matmul), one ``baddbmm`` the recurrences; then the cell's elementwise work
+(:func:`~nas.training.stacking.recurrence.cell_step`) and one ``index_add_`` summing the blocks
+into their levels' outputs. The backward pass walks the steps in reverse with the same slices
+(hand-written, like :mod:`.recurrence`): a block's input gradient is added to the level output
+it read (``ys``'s gradient), and the weight gradients accumulate with one ``baddbmm_`` per step.
+Without a backward pass to come (evaluation) each group keeps two states and one step of gates.
+Results equal the level-by-level schedule up to the rounding of float sums (tested for the four
+cells, with skips, padding, pruned recurrences, both readouts and sequence output).
 """
 
 from __future__ import annotations
