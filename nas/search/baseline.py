@@ -23,7 +23,7 @@ import torch
 from nas.ledger import Ledger
 from nas.search.config import SearchConfig
 from nas.search.final import BEST_ATTR, FINAL_ATTR, TimeSlice, final_seeds
-from search_spaces.builders import build_model
+from nas.training import build_seeded
 from search_spaces.dag import LayeredDAG
 from search_spaces.genome import Genome
 
@@ -47,11 +47,7 @@ def dense_dag(dag: LayeredDAG) -> LayeredDAG:
 
 def build_dense(genome: Genome, task, data, seed: int) -> torch.nn.Module:
     """The dense counterpart of ``genome``'s network (see the module notes), initial weights from ``seed``."""
-    generator = torch.Generator()
-    generator.manual_seed(int(seed))
-    with torch.random.fork_rng(devices=[]):
-        return build_model(dense_dag(genome.dag()), genome.family, width=genome.width, readout=genome.readout,
-                           generator=generator, **task.model_kwargs(genome.family, data))
+    return build_seeded(genome, task, data, seed, dag=dense_dag(genome.dag()))
 
 
 def _best_genome(ledger: Ledger) -> Genome | None:

@@ -226,8 +226,9 @@ def train_model(model: torch.nn.Module, data, task, config: TrainConfig, callbac
     return result
 
 
-def build_seeded(genome, task: Task, data, seed: int) -> torch.nn.Module:
-    """Build ``genome``'s model (on the CPU) with initial weights drawn from a generator seeded with ``seed``.
+def build_seeded(genome, task: Task, data, seed: int, dag=None) -> torch.nn.Module:
+    """Build ``genome``'s model (on the CPU; wired by ``dag`` when given, see :meth:`Task.build`)
+    with initial weights drawn from a generator seeded with ``seed``.
 
     ``fork_rng`` as well: constructing ``torch.nn`` layers draws from the global RNG before the
     builder re-draws from ``generator``, and library code must leave the caller's RNG as it was.
@@ -235,7 +236,7 @@ def build_seeded(genome, task: Task, data, seed: int) -> torch.nn.Module:
     generator = torch.Generator()
     generator.manual_seed(int(seed))
     with torch.random.fork_rng(devices=[]):
-        return task.build(genome, data, generator=generator)
+        return task.build(genome, data, generator=generator, dag=dag)
 
 
 def train_genome(genome, task, config: TrainConfig, data=None, data_dir=None, callbacks: Iterable[Callback] = ()) -> TrainResult:

@@ -167,7 +167,7 @@ class Task:
                 f"task {self.name!r} trains families {list(self.families)}; the genome's family is {family!r}"
             )
 
-    def build(self, genome, data, generator: torch.Generator | None = None) -> torch.nn.Module:
+    def build(self, genome, data, generator: torch.Generator | None = None, dag=None) -> torch.nn.Module:
         """The untrained model for ``genome`` on ``data``, built on the CPU.
 
         Parameters
@@ -177,6 +177,8 @@ class Task:
             Supplies input shape, number of classes and vocabulary.
         generator : torch.Generator, optional
             Source of the initial weights (the global torch generator when omitted).
+        dag : LayeredDAG, optional
+            Wire this DAG instead of the genome's (e.g. its dense counterpart); default ``genome.dag()``.
 
         Raises
         ------
@@ -186,7 +188,7 @@ class Task:
             The genome's graph has no edges.
         """
         self.check_family(genome.family)
-        return build_model(genome.dag(), genome.family, width=genome.width, readout=genome.readout, generator=generator,
+        return build_model(genome.dag() if dag is None else dag, genome.family, width=genome.width, readout=genome.readout, generator=generator,
                            **self.model_kwargs(genome.family, data))
 
     def model_kwargs(self, family: str, data) -> dict[str, Any]:

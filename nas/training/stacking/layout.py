@@ -24,6 +24,9 @@ __all__ = ["Layout", "GROUPING_BATCH"]
 #: The batch size the width groups are chosen for (the Reber tasks' default).
 GROUPING_BATCH = 128
 
+#: The weights gathered per group: recurrent weights and biases, input weights and biases.
+_KINDS = ("hh", "hb", "ih", "ib")
+
 
 def _positions(offset: int, block: torch.Tensor, stride: int, gates: int, rows: int, cols: int, to: int,
                to_cols: int, zero: int) -> torch.Tensor:
@@ -121,11 +124,14 @@ class Layout:
         self.plan = WavefrontPlan(tuple(groups), L, P * L, W, 0)
         self._on = None  # the device the indices were last moved to
 
-    def _indices(self, device) -> list[dict]:
+    def _indices(self, device) -> tuple[list[dict], dict[str, torch.Tensor]]:
+        """Each group's indices, and per kind of weight all groups' indices as one flat tensor
+        (concatenated once, then kept on the device of the last call)."""
         if self._on != device:
             self._index = [{k: v.to(device) for k, v in index.items()} for index in self._index]
+            self._flat = {kind: torch.cat([index[kind].reshape(-1) for index in self._index]) for kind in _KINDS}
             self._on = device
-        return self._index
+        return self._index, self._flat
 
     def pack(self, stack, inputs: torch.Tensor) -> tuple[WavefrontPlan, list[torch.Tensor]]:
         """The plan for ``inputs`` (P, B, T, I) and the five tensors per group :func:`wavefront`
@@ -142,11 +148,11 @@ class Layout:
             "ih": torch.cat([(x.weight * x.mask).reshape(-1) for blocks in stack.ih[1:] for x in blocks] + [zero]),
             "ib": torch.cat([(x.bias * x.bias_mask).reshape(-1) for blocks in stack.ih[1:] for x in blocks] + [zero]),
         }
-        indices = self._indices(gx0.device)
+        indices, flat_index = self._indices(gx0.device)
         taken = {}
         for kind, source in flat.items():  # one gather per kind for all groups
             parts = [index[kind] for index in indices]
-            values = source.to(gx0.dtype).take(torch.cat([part.reshape(-1) for part in parts]))
+            values = source.to(gx0.dtype).take(flat_index[kind])
             taken[kind] = [v.view(part.shape) for v, part in zip(values.split([part.numel() for part in parts]), parts)]
         tensors = []
         for k, index in enumerate(indices):

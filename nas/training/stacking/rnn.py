@@ -14,7 +14,7 @@ layer that ends at that level**:
   ``h_t = main_t(h_{t-1}) + Σ_s skip_{s→t}(h_s)``.
 * **Gate layout.** Within a block the gate rows are torch's (row ``g·W_t + i`` is gate ``g`` of
   unit ``i``), so a candidate's ``(G·w, in)`` weights map block by block, never interleaved.
-* **Time.** Two schedules compute the same numbers (:data:`SCHEDULES`). The default, the
+* **Time.** Two schedules compute the same numbers (:data:`~nas.training.stacking.schedule.RECURRENT_SCHEDULES`). The default, the
   *wavefront* (:mod:`.wavefront`, blocks laid out by :mod:`.layout`), advances every level of
   every candidate in one batched call per time step — level ``l`` computing step ``s - l`` at
   wavefront step ``s`` — and computes only the (candidate, block) pairs that exist, grouped by
@@ -50,16 +50,11 @@ from nas.training.stacking.ff import (
 )
 from nas.training.stacking.layout import Layout
 from nas.training.stacking.recurrence import recurrence
-from nas.training.stacking.schedule import (
-    SCHEDULES,
-    check_schedule,
-    current_schedule,
-    recurrent_schedule,
-)
+from nas.training.stacking.schedule import check_schedule, current_schedule
 from nas.training.stacking.wavefront import wavefront
 from search_spaces.builders.recurrent import GATES
 
-__all__ = ["StackedRecurrent", "stackable", "SCHEDULES", "recurrent_schedule"]
+__all__ = ["StackedRecurrent", "stackable"]
 
 
 def stackable(model) -> bool:

@@ -12,17 +12,17 @@ from contextlib import contextmanager
 
 from nas.exceptions import ConfigError
 
-__all__ = ["SCHEDULES", "recurrent_schedule", "current_schedule", "check_schedule"]
+__all__ = ["RECURRENT_SCHEDULES", "recurrent_schedule", "current_schedule", "check_schedule"]
 
 #: ``wavefront`` (:mod:`.wavefront`: all levels in one batched call per step) or ``levels`` (one
 #: recurrence per level over the union of blocks, each a loop over time).
-SCHEDULES = ("wavefront", "levels")
+RECURRENT_SCHEDULES = ("wavefront", "levels")
 _active = ["wavefront"]
 
 
 def check_schedule(name: str) -> str:
-    if name not in SCHEDULES:
-        raise ConfigError(f"unknown recurrent schedule {name!r}; expected one of {list(SCHEDULES)}")
+    if name not in RECURRENT_SCHEDULES:
+        raise ConfigError(f"unknown recurrent schedule {name!r}; expected one of {list(RECURRENT_SCHEDULES)}")
     return name
 
 

@@ -160,6 +160,7 @@ class _Wavefront(torch.autograd.Function):
                 h = cell_step(cell, buf, s, b0, b1, gi[b0:b1], gh[b0:b1])
                 ys[s].narrow(-1, 0, g.width).index_add_(0, out_row[b0:b1], h)
         ctx.cell, ctx.plan = cell, plan
+        ctx.tables = [(out_row, read) for _, _, out_row, read, *_ in work]  # the backward pass reads the same rows
         weights = [t for k in range(len(groups)) for t in (tensors[5 * k + 1], tensors[5 * k + 3])]
         ctx.save_for_backward(*weights, *(t for _, buf, *_ in work for t in buf.saved()))
         return ys
@@ -187,7 +188,7 @@ class _Wavefront(torch.autograd.Function):
             g_h = w_hh.new_empty(g.size, B, GW) if cell == "gru" else g_in  # the GRU's n gate differs
             dh = w_hh.new_zeros(g.size, B, g.width)  # gradient into each block's state, carried back in time
             dc = w_hh.new_zeros(g.size, B, g.width) if cell == "lstm" else None
-            work.append((g, rest[per * k:per * k + per], *g.tables(T, R, grad_ys.device), w_ih, w_hh, grad, g_in, g_h, dh, dc))
+            work.append((g, rest[per * k:per * k + per], *ctx.tables[k], w_ih, w_hh, grad, g_in, g_h, dh, dc))
             grads.append(grad)
         for s in range(S - 1, -1, -1):
             for g, buf, out_row, read, w_ih, w_hh, grad, g_in, g_h, dh, dc in work:
