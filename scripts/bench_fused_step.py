@@ -51,6 +51,11 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--eager-only", action="store_true", help="skip the compiled kernel (no compile time)")
     args = parser.parse_args(argv)
+    for name in ("width", "batch", "repeats", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if min(args.blocks) < 1:
+        parser.error(f"--blocks must all be >= 1, got {args.blocks}")
     set_threads(args.threads)
     print(f"device: {device_name(resolve_device('cpu'))}; torch threads: {torch.get_num_threads()}; "
           f"GRU step, width {args.width}, batch {args.batch}")

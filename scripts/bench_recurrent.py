@@ -30,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -39,7 +40,7 @@ from nas.training import TrainConfig, build_seeded, get_task, train_genome
 from nas.training.device import device_name, resolve_device, set_threads
 from nas.training.flops import mean_sequence_length, model_flops
 from nas.training.stacking import train_cohort
-from nas.training.stacking.rnn import recurrent_schedule
+from nas.training.stacking.schedule import recurrent_schedule
 from search_spaces.genome import Genome
 
 
@@ -50,6 +51,15 @@ def paper_genome(prior: str, nodes: int, cell: str, seed: int) -> Genome:
                       family=f"rnn:{cell}", readout="last")
     return Genome("barabasi_albert_original", {"m": max(1, nodes // 10)}, nodes=nodes, seed=seed,
                   family=f"rnn:{cell}", readout="last")
+
+
+def check_json_path(parser: argparse.ArgumentParser, path: str) -> None:
+    """Refuse a ``--json`` path whose folder is missing or not writable before any work."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        parser.error(f"--json {path}: its folder does not exist")
+    if not os.access(folder, os.W_OK):
+        parser.error(f"--json {path}: its folder is not writable")
 
 
 def matmul_rate(size: int, repeats: int = 5) -> float:
@@ -78,6 +88,14 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="2,000 training strings")
     parser.add_argument("--json", dest="json_path", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
+    if args.nodes < 10:
+        parser.error(f"--nodes must be >= 10 (the paper's priors start there), got {args.nodes}")
+    for name in ("train_subset", "eval_subset", "matmul_size", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.json_path:
+        check_json_path(parser, args.json_path)
     set_threads(args.threads)
     device = resolve_device("cpu")
     task = get_task("reber_paper")

@@ -101,6 +101,23 @@ def test_bench_fused_step_times_the_eager_gru_step(capsys, monkeypatch):
     assert re.search(r"3 blocks: eager +\d+ µs", capsys.readouterr().out)
 
 
+@pytest.mark.parametrize("name, argv, message", [
+    ("bench_recurrent", ["--nodes", "5"], "--nodes must be >= 10"),
+    ("bench_recurrent", ["--train-subset", "0"], "--train-subset must be >= 1"),
+    ("bench_recurrent", ["--json", "/nonexistent-folder/x.json"], "its folder does not exist"),
+    ("bench_fused_step", ["--blocks", "4", "0"], "--blocks must all be >= 1"),
+    ("bench_fused_step", ["--repeats", "0"], "--repeats must be >= 1"),
+])
+def test_the_recurrent_benchmarks_refuse_bad_input_in_one_line_before_any_work(name, argv, message, tmp_path, capsys,
+                                                                               monkeypatch):
+    script = _load(name, monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        script.main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err.strip().splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_measure_sampled_rejects_bad_input_in_one_line(tmp_path, capsys, monkeypatch):
     import pytest
 
