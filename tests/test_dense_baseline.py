@@ -74,7 +74,7 @@ def test_the_trainer_trains_the_dense_counterpart_at_the_full_budget_on_real_mni
     outcome = Trainer(config).train_dense(_genome(width=4), seed=0)
     assert outcome.error is None
     assert outcome.metrics["test_accuracy"] > 0.3  # it learns: chance is 0.1 (0.494 measured)
-    assert outcome.metrics["example_epochs"] == 2000
+    assert outcome.metrics["example_epochs"] == 2000 and outcome.metrics["chance"] == 0.1
 
 
 def test_the_section_tests_with_three_seeds_a_side_and_declines_with_fewer():
@@ -87,3 +87,14 @@ def test_the_section_tests_with_three_seeds_a_side_and_declines_with_fewer():
     few = "\n".join(dense_section(_Ledger(dense[:2]), "k", best))
     assert "too few seeds for a test" in few and "Welch" not in few
     assert dense_section(_Ledger(dense), "another", best) == []  # the baseline of another survivor is not this one's
+
+
+def test_no_difference_between_networks_near_chance_is_cannot_tell():
+    best = [{"test_accuracy": a, "nonzero_weights": 300} for a in (0.50, 0.53, 0.51)]
+    dense = [{"of": "k", "seed": s, "test_accuracy": a, "nonzero_weights": 1200, "layer_sizes": [3, 4], "width": 1,
+              "chance": 0.5} for s, a in zip((0, 1, 2), (0.52, 0.50, 0.51))]
+    text = "\n".join(dense_section(_Ledger(dense), "k", best))
+    assert "cannot tell at this budget" in text and "no difference shown" not in text
+    learned = [{**r, "test_accuracy": r["test_accuracy"] + 0.4} for r in dense]
+    best_learned = [{**r, "test_accuracy": r["test_accuracy"] + 0.4} for r in best]
+    assert "no difference shown at 3 and 3 seeds" in "\n".join(dense_section(_Ledger(learned), "k", best_learned))

@@ -4,7 +4,9 @@ Reads the records :func:`nas.search.baseline.run_dense_baseline` left in the led
 ``dense_baseline``) and the best survivor's final records, and writes one small table (test
 accuracy mean ± sample std over seeds, nonzero weights) with a verdict sentence. The verdict
 needs at least 3 seeds on each side (Welch's t-test, :func:`scipy.stats.ttest_ind`); with fewer
-it says so and gives the figures only. The best survivor was *chosen* among several by
+it says so and gives the figures only; without a significant difference while a network is within
+:data:`LEARNED_MARGIN` of chance (recorded with the baseline) it says "cannot tell at this
+budget". The best survivor was *chosen* among several by
 validation accuracy, which flatters it a little against a baseline that was not chosen; the
 section says so.
 """
@@ -19,7 +21,11 @@ from scipy import stats
 from nas.exceptions import LedgerError
 from nas.search.baseline import DENSE_ATTR
 
-__all__ = ["dense_records", "dense_section"]
+__all__ = ["dense_records", "dense_section", "LEARNED_MARGIN"]
+
+#: A network whose mean test accuracy is within this of chance has not learned enough for "no
+#: difference" to mean anything (the prior studies' fail margin).
+LEARNED_MARGIN = 0.05
 
 
 def dense_records(ledger, best_key: str) -> list[dict]:
@@ -86,8 +92,12 @@ def dense_section(ledger, best_key: str, best_records: list[dict]) -> list[str]:
         verdict = "identical on every seed" if diff == 0 else "every seed differs by the same amount; no test"
         return lines + [f"Difference (sparse − dense) {diff:+.4f}: {verdict}."]
     test = stats.ttest_ind(sparse_acc, dense_acc, equal_var=False)
+    chance = dense[0].get("chance")
     if test.pvalue < 0.05:
         verdict = ("the sparse network is more accurate" if diff > 0 else "the dense network is more accurate")
+    elif chance is not None and min(sparse_acc.mean(), dense_acc.mean()) <= chance + LEARNED_MARGIN:
+        verdict = (f"cannot tell at this budget: a network within {LEARNED_MARGIN} of chance ({chance:.3g}) has not "
+                   "learned enough to be compared")
     else:
         verdict = f"no difference shown at {len(sparse_acc)} and {len(dense_acc)} seeds"
     return lines + [

@@ -80,7 +80,7 @@ def run_dense_baseline(config: SearchConfig, ledger: Ledger, trainer, echo: Echo
         metrics = outcome.metrics or {}
         record = {"of": genome.key, "seed": seed, "layer_sizes": list(genome.dag().layer_sizes), "width": genome.width,
                   **{k: metrics.get(k) for k in ("test_accuracy", "val_accuracy", "test_loss", "nonzero_weights",
-                                                  "epochs", "test_examples", "example_epochs")},
+                                                  "epochs", "test_examples", "example_epochs", "chance")},
                   "error": outcome.error}
         record["wall_time_s"] = time.perf_counter() - start
         if time_slice is not None:

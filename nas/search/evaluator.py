@@ -135,7 +135,8 @@ class Trainer:
             raise
         except (TrainingError, SparseNASError, RuntimeError, ValueError) as err:
             return Outcome(error=f"{type(err).__name__}: {err}")
-        return self._counted([Outcome(metrics=result.to_dict(), model=result.model)], config)[0]
+        metrics = {**result.to_dict(), "chance": self.task.chance(self.data)}  # the report's "did it learn" check
+        return self._counted([Outcome(metrics=metrics, model=result.model)], config)[0]
 
     def train_examples(self, config: TrainConfig | None = None) -> int:
         """Training examples a candidate sees per epoch under ``config`` (default: the screening budget)."""

@@ -191,6 +191,11 @@ class Task:
         return build_model(genome.dag() if dag is None else dag, genome.family, width=genome.width, readout=genome.readout, generator=generator,
                            **self.model_kwargs(genome.family, data))
 
+    def chance(self, data) -> float:
+        """The metric a network that has learned nothing scores: one over the classes for class
+        targets (balanced splits), 0 for sequence targets (string accuracy)."""
+        return 1.0 / data.num_classes if self.target == "class" else 0.0
+
     def model_kwargs(self, family: str, data) -> dict[str, Any]:
         """Keyword arguments of :func:`search_spaces.builders.build_model` for ``family`` on ``data``."""
         shape = tuple(data.input_shape)

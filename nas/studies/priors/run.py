@@ -124,7 +124,7 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
                              f"{expected}; the study folder is damaged")
     else:
         genomes = draw_study_genomes(config, task_weight_counter(task, data) if config.match == "weights" else None)
-        chance = 1.0 / data.num_classes if task.target == "class" else 0.0
+        chance = task.chance(data)
         if overwrite and StudyStore(folder).exists:
             shutil.rmtree(folder)
         store = StudyStore.create(folder, config, genomes, chance=chance)
