@@ -88,7 +88,9 @@ class Layout:
             starts = [sum(1 for b in mine if b[0] < l) for l in range(L + 1)]
             groups.append(BlockGroup(w, tuple(starts), tuple(p * L + l for l, p, *_ in mine),
                                      tuple(p * L + max(src, 0) for l, p, j, _, src in mine),
-                                     tuple(l - src if l else 0 for l, p, j, _, src in mine)))
+                                     tuple(l - src if l else 0 for l, p, j, _, src in mine),
+                                     own=tuple(b[3] for b in mine),
+                                     cols=tuple(models[p].layer_sizes[src] if l else 0 for l, p, j, _, src in mine)))
             hh, hb, ih, ib = [], [], [], []
             for l in range(L):
                 at = [(p, j) for l2, p, j, *_ in mine if l2 == l]

@@ -39,6 +39,11 @@ from dataclasses import dataclass
 
 import torch
 
+from nas.training.stacking.compiled import (
+    compiled_backward,
+    compiled_forward,
+    use_compiled,
+)
 from nas.training.stacking.recurrence import StepBuffers, cell_step, cell_step_backward
 from search_spaces.builders.recurrent import GATES
 
@@ -49,13 +54,17 @@ class BlockGroup:
     """Blocks of one padded width, ordered by level: ``starts[l]`` is level ``l``'s first block
     (``starts[L]`` = the group's size; the first ``starts[1]`` read the external input). Block
     ``b`` adds its state into row ``out_row[b]`` of each step's level outputs and (levels >= 1)
-    reads row ``in_row[b]`` of the step ``delay[b]`` back."""
+    reads row ``in_row[b]`` of the step ``delay[b]`` back. ``own[b]`` is its own width and
+    ``cols[b]`` the width of the level output it reads (the rest is padding, which the compiled
+    steps skip; None: the group's width and every column)."""
 
     width: int
     starts: tuple[int, ...]
     out_row: tuple[int, ...]
     in_row: tuple[int, ...]
     delay: tuple[int, ...]
+    own: tuple[int, ...] | None = None
+    cols: tuple[int, ...] | None = None
 
     @property
     def size(self) -> int:
@@ -133,6 +142,13 @@ class _Wavefront(torch.autograd.Function):
         ys = like.new_zeros(S, R, B, W)
         ys_rows = ys.view(S * R, B, W)
         keep = any(ctx.needs_input_grad)  # evaluation keeps two states and one step, not every step
+        ctx.cell, ctx.plan = cell, plan
+        weights = [t for k in range(len(groups)) for t in (tensors[5 * k + 1], tensors[5 * k + 3])]
+        if use_compiled(like):
+            ys, ctx.compiled = compiled_forward(cell, plan, tensors, keep)
+            ctx.save_for_backward(*weights)
+            return ys
+        ctx.compiled = None
         work = []
         for k, g in enumerate(groups):
             gx0, w_ih, b_ih, w_hh, b_hh = tensors[5 * k:5 * k + 5]
@@ -159,9 +175,7 @@ class _Wavefront(torch.autograd.Function):
                     torch.baddbmm(b_ih[c0 - N0:b1 - N0], x, w_ih_t[c0 - N0:b1 - N0], out=gi[c0:b1])
                 h = cell_step(cell, buf, s, b0, b1, gi[b0:b1], gh[b0:b1])
                 ys[s].narrow(-1, 0, g.width).index_add_(0, out_row[b0:b1], h)
-        ctx.cell, ctx.plan = cell, plan
         ctx.tables = [(out_row, read) for _, _, out_row, read, *_ in work]  # the backward pass reads the same rows
-        weights = [t for k in range(len(groups)) for t in (tensors[5 * k + 1], tensors[5 * k + 3])]
         ctx.save_for_backward(*weights, *(t for _, buf, *_ in work for t in buf.saved()))
         return ys
 
@@ -172,6 +186,8 @@ class _Wavefront(torch.autograd.Function):
         groups = plan.groups
         saved = ctx.saved_tensors
         weights, rest = saved[:2 * len(groups)], saved[2 * len(groups):]
+        if ctx.compiled is not None:
+            return (None, None, *compiled_backward(cell, plan, ctx.compiled, weights, grad_ys))
         per = 4 + (GATES[cell] if cell in ("gru", "lstm") else 0)
         S, R, B, W = grad_ys.shape
         T = plan.steps
