@@ -10,7 +10,9 @@ order:
   kernels, one call per DAG level and per skip pair) — how a single RNN trained before the
   wavefront;
 * ``levels``: a stack of one with the level-by-level schedule;
-* ``wavefront``: a stack of one with the wavefront (how a single RNN trains now).
+* ``torch_steps``: a stack of one with the wavefront's batched-torch steps (before the compiled
+  steps of :mod:`nas.training.stacking.compiled`);
+* ``wavefront``: a stack of one with the wavefront's compiled steps (how a single RNN trains now).
 
 **The compute floor.** The epoch's arithmetic is counted from the network's masks with the
 search's FLOPs counter (:func:`nas.training.flops.model_flops`: every nonzero input, recurrent and
@@ -40,6 +42,7 @@ from nas.training import TrainConfig, build_seeded, get_task, train_genome
 from nas.training.device import device_name, resolve_device, set_threads
 from nas.training.flops import mean_sequence_length, model_flops
 from nas.training.stacking import train_cohort
+from nas.training.stacking.compiled import wavefront_kernel
 from nas.training.stacking.schedule import recurrent_schedule
 from search_spaces.genome import Genome
 
@@ -123,6 +126,7 @@ def main(argv=None) -> int:
     runs = {
         "module": lambda: train_genome(genome, task, config, data=data),
         "levels": lambda: _with_schedule("levels", lambda: train_cohort([genome], task, config, data=data)[0]),
+        "torch_steps": lambda: _with_kernel("torch", lambda: train_cohort([genome], task, config, data=data)[0]),
         "wavefront": lambda: train_cohort([genome], task, config, data=data)[0],
     }
     accuracy = {}
@@ -133,10 +137,11 @@ def main(argv=None) -> int:
         accuracy[name] = result.test_accuracy
         figures[f"{name}_s"] = seconds
         figures[f"{name}_floor_ratio"] = seconds / floor
-        print(f"{name:>9}: {seconds:8.2f} s for the epoch, {seconds / floor:6.1f}x the compute floor")
+        print(f"{name:>11}: {seconds:8.2f} s for the epoch, {seconds / floor:6.1f}x the compute floor")
     figures["speedup_wavefront_vs_module"] = figures["module_s"] / figures["wavefront_s"]
-    print(f"wavefront stack of one / own module: {figures['speedup_wavefront_vs_module']:.2f}x faster; "
-          f"test accuracy {accuracy}")
+    figures["speedup_compiled_vs_torch_steps"] = figures["torch_steps_s"] / figures["wavefront_s"]
+    print(f"wavefront stack of one / own module: {figures['speedup_wavefront_vs_module']:.2f}x faster; compiled / "
+          f"batched-torch steps: {figures['speedup_compiled_vs_torch_steps']:.2f}x faster; test accuracy {accuracy}")
     if args.json_path:
         write_json_atomic(args.json_path, figures)
     return 0
@@ -144,6 +149,11 @@ def main(argv=None) -> int:
 
 def _with_schedule(name: str, run):
     with recurrent_schedule(name):
+        return run()
+
+
+def _with_kernel(name: str, run):
+    with wavefront_kernel(name):
         return run()
 
 

@@ -27,8 +27,10 @@ Usage::
     python scripts/bench_training.py --task cifar10 --n 8 --epochs 1 --train-subset 2000 --threads 2
 
 ``--compare-schedules`` (Reber) adds the population trained with the level-by-level schedule (the
-code before the wavefront, :func:`nas.training.stacking.rnn.recurrent_schedule`) and the networks
-one at a time as stacks of one (how a single sparse RNN trains now), with their ratios.
+code before the wavefront, :func:`nas.training.stacking.rnn.recurrent_schedule`), the population
+with the wavefront's batched-torch steps instead of the compiled ones (the code before
+:mod:`nas.training.stacking.compiled`) and the networks one at a time as stacks of one (how a
+single sparse RNN trains now), with their ratios.
 
 The last line is always ``ratio: <population throughput / one-at-a-time throughput>`` (one at a
 time: each network's own module, :func:`~nas.training.loop.train_genome`).
@@ -49,6 +51,7 @@ from nas.provenance import library_versions, write_json_atomic
 from nas.training import Callback, TrainConfig, evaluate, train_genome
 from nas.training.device import device_name, resolve_device, set_threads, synchronize
 from nas.training.stacking import train_cohort
+from nas.training.stacking.compiled import wavefront_kernel
 from nas.training.stacking.schedule import recurrent_schedule
 from nas.training.tasks import get_task
 from search_spaces.genome import Genome
@@ -229,6 +232,11 @@ def main(argv=None) -> int:
             with recurrent_schedule("levels"):
                 _timed("population, level-by-level schedule", "population_levels", figures, device,
                        lambda: train_cohort(genomes, task, config, data=data))
+            with wavefront_kernel("torch"):
+                _timed("population, wavefront with batched-torch steps", "population_torch_steps", figures, device,
+                       lambda: train_cohort(genomes, task, config, data=data))
+            figures["kernel_gain"] = figures["population_per_min"] / figures["population_torch_steps_per_min"]
+            print(f"compiled / batched-torch wavefront steps, population throughput: {figures['kernel_gain']:.2f}")
             _timed("one at a time, stacks of one", "one_at_a_time_stacked", figures, device,
                    lambda: [train_cohort([g], task, config, data=data)[0] for g in genomes])
             figures["schedule_gain"] = figures["population_per_min"] / figures["population_levels_per_min"]

@@ -75,10 +75,11 @@ def test_bench_training_compares_the_recurrent_schedules(tmp_path, capsys, monke
                        "--compare-schedules", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     figures = json.loads(out.read_text())
-    for key in ("population_levels_s", "one_at_a_time_stacked_s", "schedule_gain", "stack_of_one_gain",
-                "ratio_vs_stacks_of_one"):
+    for key in ("population_levels_s", "population_torch_steps_s", "one_at_a_time_stacked_s", "schedule_gain",
+                "kernel_gain", "stack_of_one_gain", "ratio_vs_stacks_of_one"):
         assert figures[key] > 0
     assert "wavefront / level-by-level population throughput" in text
+    assert "compiled / batched-torch wavefront steps, population throughput" in text
 
 
 def test_bench_recurrent_sets_one_rnn_against_its_compute_floor(tmp_path, capsys, monkeypatch):
@@ -90,8 +91,9 @@ def test_bench_recurrent_sets_one_rnn_against_its_compute_floor(tmp_path, capsys
                        "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert figures["floor_s"] > 0 and figures["forward_macs_per_string"] > 0 and figures["train_strings"] == 64
-    for name in ("module", "levels", "wavefront"):
+    for name in ("module", "levels", "torch_steps", "wavefront"):
         assert figures[f"{name}_floor_ratio"] == pytest.approx(figures[f"{name}_s"] / figures["floor_s"])
+    assert figures["speedup_compiled_vs_torch_steps"] > 0
     assert "x the compute floor" in capsys.readouterr().out
 
 
