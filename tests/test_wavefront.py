@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from nas.training import build_seeded, get_task
 from nas.training.stacking import StackedRecurrent
 from nas.training.stacking.compiled import (
     KERNELS,
+    compiled_wavefront,
     current_kernel,
     use_compiled,
     wavefront_kernel,
@@ -153,10 +155,20 @@ def test_the_hand_written_backward_pass_equals_autograd(cell, kernel, groups):
             w_ih[1, :, 2] = 0
         inputs = [t.detach().requires_grad_() for t in inputs]
     masks = [(t != 0).to(t.dtype) for t in inputs]  # padding stays zero when gradcheck perturbs it, as masks keep it
-    with wavefront_kernel(kernel):
-        assert use_compiled(inputs[0]) == (kernel == "numba")
-        assert torch.autograd.gradcheck(lambda *ts: wavefront(cell, plan, [t * m for t, m in zip(ts, masks)]), inputs,
-                                        eps=1e-6, atol=1e-5)
+    run = compiled_wavefront if kernel == "numba" else wavefront
+    assert torch.autograd.gradcheck(lambda *ts: run(cell, plan, [t * m for t, m in zip(ts, masks)]), inputs,
+                                    eps=1e-6, atol=1e-5)
+    # Both kernels compute the same level outputs (the compiled ones unit-major, every row padded to
+    # the plan's width here); with the rows' own widths as offsets, the same units, compacted.
+    S, R, W = plan.wavefront_steps, plan.rows, plan.width
+    batched = wavefront(cell, plan, inputs).detach()
+    compiled = compiled_wavefront(cell, plan, inputs).detach()
+    assert compiled.shape == (S, R * W + 1, B) and not compiled[:, -1].any()
+    torch.testing.assert_close(compiled[:, :-1].view(S, R, W, B).permute(0, 1, 3, 2), batched)
+    if groups == "one":
+        compact = replace(plan, offsets=(0, 3, 5), units=8)
+        own = compiled_wavefront(cell, compact, inputs).detach()
+        torch.testing.assert_close(own[:, :-1], torch.cat([batched[:, 0], batched[:, 1, :, :2], batched[:, 2]], -1).transpose(1, 2))
 
 
 def test_width_groups_trade_launches_against_padding():

@@ -34,7 +34,7 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency; this is the degraded path
     numba = None
 
-__all__ = ["KERNELS", "wavefront_kernel", "current_kernel", "use_compiled", "compiled_forward", "compiled_backward"]
+__all__ = ["KERNELS", "wavefront_kernel", "current_kernel", "use_compiled", "compiled_wavefront", "unit_offsets"]
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def _active_range(starts, s, steps):
 
 
 @_jit
-def _project(s, b, k, m, w, GW, before, read, cols, gx0, w_ih, b_ih, w_hh, b_hh, ys, hs, px, ph):
+def _project(s, b, k, m, w, GW, before, in_off, delay, cols, gx0, w_ih, b_ih, w_hh, b_hh, ys, hs, px, ph):
     """Block ``b``'s input (``px``) and recurrent (``ph``) projections at step ``s``, gate rows of
     its ``m`` real units only, zero weights skipped; the batch axis innermost (vectorised)."""
     B = px.shape[1]
@@ -162,23 +162,24 @@ def _project(s, b, k, m, w, GW, before, read, cols, gx0, w_ih, b_ih, w_hh, b_hh,
                 for n in range(B):
                     px[j, n] = gx0[s, b, j, n]
             else:  # from the level output read (delay steps back)
-                src = read[s, b]
+                src, at = s - delay[b], in_off[b]
                 for n in range(B):
                     px[j, n] = b_ih[k, j]
                 for c in range(cols[b]):
                     wt = w_ih[k, j, c]
                     if wt != 0.0:
                         for n in range(B):
-                            px[j, n] += wt * ys[src, c, n]
+                            px[j, n] += wt * ys[src, at + c, n]
 
 
 @_jit
-def _forward(cell, s_lo, s_hi, steps, rows, keep, starts, out_row, read, own, cols, gx0, w_ih, b_ih, w_hh, b_hh, ys,
-             hs, gates, hn, cs):
+def _forward(cell, s_lo, s_hi, steps, keep, starts, out_off, in_off, delay, own, cols, gx0, w_ih, b_ih, w_hh, b_hh,
+             ys, hs, gates, hn, cs):
     """Wavefront steps ``[s_lo, s_hi)`` of one block group. Batch innermost: ``gx0`` (T, N0, G*w,
-    B), ``ys`` (S * rows, W, B), states (…, N, w, B); weights as in :func:`~.wavefront.wavefront`
-    (biases without their unit axis). Block ``b`` computes its ``own[b]`` units from the
-    ``cols[b]`` columns of the level output it reads (the rest are padding)."""
+    B), the level outputs ``ys`` (S, units, B), states (…, N, w, B); weights as in
+    :func:`~.wavefront.wavefront` (biases without their unit axis). Block ``b`` adds its ``own[b]``
+    units into units ``out_off[b]…`` of its step's level outputs, from the ``cols[b]`` units at
+    ``in_off[b]`` of the step ``delay[b]`` back (the rest of its width is padding)."""
     N, GW, w = w_hh.shape
     N0 = N - w_ih.shape[0]
     B = ys.shape[2]
@@ -189,13 +190,14 @@ def _forward(cell, s_lo, s_hi, steps, rows, keep, starts, out_row, read, own, co
         before = s if keep else s % 2
         after = s + 1 if keep else (s + 1) % 2
         t = s if keep else 0
-        hs[after, b1:] = 0.0  # the levels still to start keep a zero state
-        if cell == 3:
-            cs[after, b1:] = 0.0
+        if s + 1 < len(starts) - 1:  # the next level starts from a zero state
+            hs[after, starts[s + 1]:starts[s + 2]] = 0.0
+            if cell == 3:
+                cs[after, starts[s + 1]:starts[s + 2]] = 0.0
         for b in range(b0, b1):
             k, m = b - N0, own[b]
-            _project(s, b, k, m, w, GW, before, read, cols, gx0, w_ih, b_ih, w_hh, b_hh, ys, hs, px, ph)
-            h, y = hs[after, b], ys[s * rows + out_row[b]]
+            _project(s, b, k, m, w, GW, before, in_off, delay, cols, gx0, w_ih, b_ih, w_hh, b_hh, ys, hs, px, ph)
+            h, y = hs[after, b], ys[s, out_off[b]:out_off[b] + m]
             if cell == 2:  # GRU: r, z = sigmoid; n = tanh(x_n + r h_n); h = n + z (h_prev - n)
                 for u in range(m):
                     for n in range(B):
@@ -235,7 +237,6 @@ def _forward(cell, s_lo, s_hi, steps, rows, keep, starts, out_row, read, own, co
             for u in range(m):
                 for n in range(B):
                     y[u, n] += h[u, n]
-            h[m:] = 0.0  # padded units stay at zero
 
 
 @_jit
@@ -285,7 +286,7 @@ def _gate_gradients(cell, s, b, m, w, d_row, hs, gates, hn, cs, dh, dc, gx, gh):
 
 
 @_jit
-def _backward(cell, s_lo, s_hi, steps, rows, starts, out_row, read, own, cols, w_ih, w_hh, ys, hs, gates, hn, cs,
+def _backward(cell, s_lo, s_hi, steps, starts, out_off, in_off, delay, own, cols, w_ih, w_hh, ys, hs, gates, hn, cs,
               d_ys, dh, dc, g_gx0, g_wih, g_bih, g_whh, g_bhh):
     """The gradients of wavefront steps ``[s_lo, s_hi)`` of one block group, walked in reverse
     (layouts as in :func:`_forward`; ``dh``, ``dc`` (N, w, B) carry the state gradients back)."""
@@ -298,7 +299,7 @@ def _backward(cell, s_lo, s_hi, steps, rows, starts, out_row, read, own, cols, w
         b0, b1 = _active_range(starts, s, steps)
         for b in range(b0, b1):
             k, m = b - N0, own[b]
-            _gate_gradients(cell, s, b, m, w, d_ys[s * rows + out_row[b]], hs, gates, hn, cs, dh, dc, gx, gh)
+            _gate_gradients(cell, s, b, m, w, d_ys[s, out_off[b]:out_off[b] + m], hs, gates, hn, cs, dh, dc, gx, gh)
             rec = gh if cell == 2 else gx
             for q in range(GW // w):
                 for j in range(q * w, q * w + m):
@@ -317,7 +318,7 @@ def _backward(cell, s_lo, s_hi, steps, rows, starts, out_row, read, own, cols, w
                         for n in range(B):
                             g_gx0[s, b, j, n] = gx[j, n]
                         continue
-                    src = read[s, b]  # into the level output it read, and the input weights
+                    src, at = s - delay[b], in_off[b]  # into the level output it read, and the input weights
                     acc = 0.0
                     for n in range(B):
                         acc += gx[j, n]
@@ -326,8 +327,8 @@ def _backward(cell, s_lo, s_hi, steps, rows, starts, out_row, read, own, cols, w
                         wt = w_ih[k, j, c]
                         acc = 0.0
                         for n in range(B):
-                            d_ys[src, c, n] += gx[j, n] * wt
-                            acc += gx[j, n] * ys[src, c, n]
+                            d_ys[src, at + c, n] += gx[j, n] * wt
+                            acc += gx[j, n] * ys[src, at + c, n]
                         g_wih[k, j, c] += acc
 
 
@@ -338,28 +339,43 @@ def _np(t: torch.Tensor) -> np.ndarray:
 class GroupState:
     """What a group's forward pass keeps for its backward pass (or, in evaluation, two states
     and one step of gates), batch innermost: ``hs`` states (``hs[s]`` before step ``s``), the
-    GRU/LSTM ``gates``, the GRU's recurrent ``n`` projection ``hn`` (the LSTM's ``tanh(c)``), the LSTM's cells ``cs``."""
+    GRU/LSTM ``gates``, the GRU's recurrent ``n`` projection ``hn`` (the LSTM's ``tanh(c)``), the
+    LSTM's cells ``cs``. Only the first state is zeroed here; the kernel zeroes each level's
+    state as it starts, and never reads padded units."""
 
     def __init__(self, cell: str, like: torch.Tensor, steps: int, size: int, batch: int, width: int, keep: bool):
         S = steps if keep else 1
         shape = (size, width, batch)
-        self.hs = like.new_zeros(S + 1, *shape)
+        self.hs = like.new_empty(S + 1, *shape)
+        self.hs[0].zero_()
         gates = {"gru": 3, "lstm": 4}.get(cell, 0)
         self.gates = like.new_empty(gates, S, *shape) if gates else like.new_empty(0, 0, 0, 0, 0)
         self.hn = like.new_empty(S, *shape) if cell in ("gru", "lstm") else like.new_empty(0, 0, 0, 0)
-        self.cs = like.new_zeros(S + 1, *shape) if cell == "lstm" else like.new_empty(0, 0, 0, 0)
+        self.cs = like.new_empty(S + 1, *shape) if cell == "lstm" else like.new_empty(0, 0, 0, 0)
+        if cell == "lstm":
+            self.cs[0].zero_()
 
     def arrays(self) -> list[np.ndarray]:
         return [_np(t) for t in (self.hs, self.gates, self.hn, self.cs)]
 
 
-def _tables(group, steps: int, rows: int, width: int) -> tuple[np.ndarray, ...]:
-    """starts, out_row, read, own and cols of ``group`` as int64 arrays."""
-    out_row, read = group.tables(steps, rows, "cpu")
+def unit_offsets(plan) -> tuple[list[int], int]:
+    """Where each row of ``plan`` (a candidate's level) starts in the level outputs' unit axis,
+    and how many units there are: ``plan.offsets`` (each row its own width) or, without it, every
+    row padded to ``plan.width``. One unit more (the last, never written) is a zero to read."""
+    if plan.offsets is not None:
+        return list(plan.offsets), plan.units
+    return [r * plan.width for r in range(plan.rows)], plan.rows * plan.width
+
+
+def _tables(group, offsets, width: int) -> tuple[np.ndarray, ...]:
+    """starts, out_off, in_off, delay, own and cols of ``group`` as int64 arrays."""
     own = group.own if group.own is not None else (group.width,) * group.size
     cols = group.cols if group.cols is not None else (width,) * group.size
-    return (np.asarray(group.starts, dtype=np.int64), out_row.numpy(), read.numpy(), np.asarray(own, dtype=np.int64),
-            np.asarray(cols, dtype=np.int64))
+    level0 = group.first
+    out_off = [offsets[r] for r in group.out_row]
+    in_off = [offsets[r] if b >= level0 else 0 for b, r in enumerate(group.in_row)]
+    return tuple(np.asarray(v, dtype=np.int64) for v in (group.starts, out_off, in_off, group.delay, own, cols))
 
 
 def _schedule(groups, S: int, reverse: bool = False):
@@ -371,57 +387,75 @@ def _schedule(groups, S: int, reverse: bool = False):
     return [(s, s + 1, k) for s in order for k in range(len(groups))]
 
 
-def _batch_last(t: torch.Tensor) -> np.ndarray:
-    """``(…, B, X)`` as a contiguous ``(…, X, B)`` array."""
-    return _np(t.transpose(-1, -2).contiguous())
+@contextmanager
+def _flushing_denormals():
+    """Subnormal floats to zero while the kernels run (this thread's FTZ/DAZ flags, which
+    numba's code obeys): decaying states and gradients otherwise reach subnormal values, whose
+    arithmetic is tens of times slower on x86 (measured: a 64-GRU training batch 2.5 s instead of
+    0.55 s). torch's default (no flushing) is restored afterwards."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
-class Saved:
-    """What :func:`compiled_backward` needs: each group's tables and states, and the level
-    outputs in the kernels' layout."""
+class _Compiled(torch.autograd.Function):
+    """The wavefront's steps compiled; inputs as :func:`~.wavefront.wavefront`'s, output the
+    level outputs ``(S, units + 1, B)``."""
 
-    def __init__(self, tables, states, ys_rows):
-        self.tables, self.states, self.ys_rows = tables, states, ys_rows
+    @staticmethod
+    def forward(ctx, cell: str, plan, *tensors):
+        like = tensors[0]
+        B, T, S, W = like.shape[2], plan.steps, plan.wavefront_steps, plan.width
+        offsets, units = unit_offsets(plan)
+        keep = any(ctx.needs_input_grad)  # evaluation keeps two states and one step, not every step
+        ys = like.new_zeros(S, units + 1, B)
+        tables = [_tables(g, offsets, W) for g in plan.groups]
+        states = [GroupState(cell, like, S, g.size, B, g.width, keep) for g in plan.groups]
+        arrays = []
+        for k in range(len(plan.groups)):
+            gx0, w_ih, b_ih, w_hh, b_hh = tensors[5 * k:5 * k + 5]
+            arrays.append((*tables[k], _np(gx0.transpose(-1, -2).contiguous()),
+                           *(_np(t.contiguous()) for t in (w_ih, b_ih[:, 0], w_hh, b_hh[:, 0])), _np(ys),
+                           *states[k].arrays()))
+        code = CELL_CODE[cell]
+        with _flushing_denormals():
+            for s0, s1, k in _schedule(plan.groups, S):
+                _forward(code, s0, s1, T, keep, *arrays[k])
+        ctx.cell, ctx.plan, ctx.tables, ctx.states = cell, plan, tables, states
+        ctx.save_for_backward(*(t for k in range(len(plan.groups)) for t in (tensors[5 * k + 1], tensors[5 * k + 3])),
+                              ys)
+        return ys
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_ys):
+        plan, saved = ctx.plan, ctx.saved_tensors
+        ys = saved[-1]
+        S, _, B = ys.shape
+        T = plan.steps
+        d_ys = grad_ys.contiguous().clone()
+        grads, arrays = [], []
+        for k, g in enumerate(plan.groups):
+            w_ih, w_hh = saved[2 * k], saved[2 * k + 1]
+            GW = w_hh.shape[1]
+            grad = [w_hh.new_zeros(T, g.first, GW, B), torch.zeros_like(w_ih), w_ih.new_zeros(g.size - g.first, GW),
+                    torch.zeros_like(w_hh), w_hh.new_zeros(g.size, GW)]
+            carry = [w_hh.new_zeros(g.size, g.width, B), w_hh.new_zeros(g.size, g.width, B)]  # dh, dc
+            grads.append(grad)
+            arrays.append((*ctx.tables[k], _np(w_ih.contiguous()), _np(w_hh.contiguous()), _np(ys),
+                           *ctx.states[k].arrays(), _np(d_ys), *(_np(c) for c in carry), *(_np(t) for t in grad)))
+        code = CELL_CODE[ctx.cell]
+        with _flushing_denormals():
+            for s0, s1, k in _schedule(plan.groups, S, reverse=True):
+                _backward(code, s0, s1, T, *arrays[k])
+        return (None, None, *(t for grad in grads for t in
+                              (grad[0].transpose(-1, -2), grad[1], grad[2].unsqueeze(1), grad[3], grad[4].unsqueeze(1))))
 
 
-def compiled_forward(cell: str, plan, tensors, keep: bool) -> tuple[torch.Tensor, Saved]:
-    """Every step of the wavefront ``plan`` (see :func:`~.wavefront.wavefront`) compiled: returns
-    the level outputs ``ys`` (S, rows, B, W) and what the backward pass needs."""
-    like = tensors[0]
-    B, T, S, R, W = like.shape[2], plan.steps, plan.wavefront_steps, plan.rows, plan.width
-    ys_rows = like.new_zeros(S * R, W, B)
-    tables = [_tables(g, T, R, W) for g in plan.groups]
-    states = [GroupState(cell, like, S, g.size, B, g.width, keep) for g in plan.groups]
-    arrays = []
-    for k in range(len(plan.groups)):
-        gx0, w_ih, b_ih, w_hh, b_hh = tensors[5 * k:5 * k + 5]
-        arrays.append((*tables[k], _batch_last(gx0), *(_np(t.contiguous()) for t in (w_ih, b_ih[:, 0], w_hh, b_hh[:, 0])),
-                       _np(ys_rows), *states[k].arrays()))
-    code = CELL_CODE[cell]
-    for s0, s1, k in _schedule(plan.groups, S):
-        _forward(code, s0, s1, T, R, keep, *arrays[k])
-    ys = ys_rows.view(S, R, W, B).transpose(-1, -2).contiguous()
-    return ys, Saved(tables, states, ys_rows)
-
-
-def compiled_backward(cell: str, plan, saved: Saved, weights, grad_ys: torch.Tensor) -> list[torch.Tensor]:
-    """The gradients of :func:`compiled_forward`'s inputs, five per group (``weights``: each
-    group's ``w_ih`` and ``w_hh``), from the level outputs' gradient ``grad_ys``."""
-    S, R, B, W = grad_ys.shape
-    T = plan.steps
-    d_rows = _batch_last(grad_ys.reshape(S * R, B, W))
-    grads, arrays = [], []
-    for k, g in enumerate(plan.groups):
-        w_ih, w_hh = weights[2 * k], weights[2 * k + 1]
-        GW = w_hh.shape[1]
-        grad = [w_hh.new_zeros(T, g.first, GW, B), torch.zeros_like(w_ih), w_ih.new_zeros(g.size - g.first, GW),
-                torch.zeros_like(w_hh), w_hh.new_zeros(g.size, GW)]
-        carry = [w_hh.new_zeros(g.size, g.width, B), w_hh.new_zeros(g.size, g.width, B)]  # dh, dc
-        grads.append(grad)
-        arrays.append((*saved.tables[k], _np(w_ih.contiguous()), _np(w_hh.contiguous()), _np(saved.ys_rows),
-                       *saved.states[k].arrays(), d_rows, *(_np(c) for c in carry), *(_np(t) for t in grad)))
-    code = CELL_CODE[cell]
-    for s0, s1, k in _schedule(plan.groups, S, reverse=True):
-        _backward(code, s0, s1, T, R, *arrays[k])
-    return [t for grad in grads
-            for t in (grad[0].transpose(-1, -2), grad[1], grad[2].unsqueeze(1), grad[3], grad[4].unsqueeze(1))]
+def compiled_wavefront(cell: str, plan, tensors) -> torch.Tensor:
+    """The wavefront of :func:`~.wavefront.wavefront` (same ``plan`` and ``tensors``) with compiled
+    steps, its level outputs unit-major: ``(S, units + 1, B)``, a level-``l`` row's units (from
+    :func:`unit_offsets`) at step ``τ + l`` holding time ``τ``; the last unit is zero."""
+    return _Compiled.apply(cell, plan, *tensors)

@@ -123,8 +123,15 @@ class Layout:
                 "ib": cat(ib, (0, G * w)), "first": first,
                 "rows0": torch.where(i < W0, g * W0 + i, G * W0).reshape(-1),  # level 0's gate rows, G*W0: a zero
             })
-        self.plan = WavefrontPlan(tuple(groups), L, P * L, W, 0)
+        # The compiled steps' compact level outputs: each candidate's levels at their own width.
+        self.own = [list(models[p].layer_sizes[l:l + 1] or [0])[0] for p in range(P) for l in range(L)]
+        offsets, units = [], 0
+        for width in self.own:
+            offsets.append(units if width else -1)
+            units += width
+        self.plan = WavefrontPlan(tuple(groups), L, P * L, W, 0, offsets=tuple(offsets), units=units)
         self._on = None  # the device the indices were last moved to
+        self._read = None  # the compact readout's unit per (candidate, column), built on first use
 
     def _indices(self, device) -> tuple[list[dict], dict[str, torch.Tensor]]:
         """Each group's indices, and per kind of weight all groups' indices as one flat tensor
@@ -162,3 +169,33 @@ class Layout:
             tensors += [x0.permute(2, 0, 1, 3).contiguous(), taken["ih"][k], taken["ib"][k].unsqueeze(1),
                         taken["hh"][k], taken["hb"][k].unsqueeze(1)]
         return replace(self.plan, steps=T), tensors
+
+    def read_compact(self, ys: torch.Tensor, levels: list[int], widths: list[int], step: torch.Tensor | None,
+                     steps: int) -> torch.Tensor:
+        """The read ``levels`` (each ``widths[l]`` columns, side by side) of every candidate out of
+        the compiled wavefront's compact level outputs ``ys`` (S, units + 1, B): ``(P, B, T,
+        columns)`` at every step (``step`` None) or ``(P, B, columns)`` at each sequence's
+        ``step``; columns past a candidate's own width, or of a level it lacks, read the zero unit.
+        One ``take``."""
+        S, U1, B = ys.shape
+        L, P = self.plan.levels, self.plan.rows // self.plan.levels
+        if self._read is None or self._read[0].device != ys.device:
+            unit, level = [], []
+            for l in levels:
+                level += [l] * widths[l]
+            for p in range(P):
+                row = []
+                for l in levels:
+                    at, own = self.plan.offsets[p * L + l], self.own[p * L + l]
+                    row += [at + u if u < own else U1 - 1 for u in range(widths[l])]
+                unit.append(row)
+            self._read = (torch.tensor(unit, device=ys.device), torch.tensor(level, device=ys.device))
+        unit, level = self._read
+        n = torch.arange(B, device=ys.device)
+        if step is None:
+            t = torch.arange(steps, device=ys.device).view(1, 1, steps, 1) + level.view(1, 1, 1, -1)
+            at = (t * U1 + unit.view(P, 1, 1, -1)) * B + n.view(1, B, 1, 1)  # (P, B, T, columns)
+        else:
+            t = step.view(1, B, 1) + level.view(1, 1, -1)
+            at = (t * U1 + unit.view(P, 1, -1)) * B + n.view(1, B, 1)  # (P, B, columns)
+        return ys.take(at)

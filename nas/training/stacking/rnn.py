@@ -42,6 +42,7 @@ from typing import Sequence
 import torch
 
 from nas.exceptions import ConfigError
+from nas.training.stacking.compiled import compiled_wavefront, use_compiled
 from nas.training.stacking.ff import (
     StackedLayer,
     read_layout,
@@ -212,6 +213,9 @@ class StackedRecurrent:
         P, B, T, _ = inputs.shape
         W, L = max(self.widths), self.depth
         plan, tensors = self.layout.pack(self, inputs)
+        if use_compiled(tensors[0]):
+            ys = compiled_wavefront(self.cell, plan, tensors)  # (S, units + 1, B)
+            return self.layout.read_compact(ys, self.read_levels, self.widths, step, T)
         ys = wavefront(self.cell, plan, tensors)  # (S, P*L, B, W); level l at time τ: step τ + l, row p*L + l
         rows = plan.rows
         levels = torch.tensor(self.read_levels, device=ys.device)

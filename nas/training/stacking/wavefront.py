@@ -39,11 +39,6 @@ from dataclasses import dataclass
 
 import torch
 
-from nas.training.stacking.compiled import (
-    compiled_backward,
-    compiled_forward,
-    use_compiled,
-)
 from nas.training.stacking.recurrence import StepBuffers, cell_step, cell_step_backward
 from search_spaces.builders.recurrent import GATES
 
@@ -93,13 +88,17 @@ class BlockGroup:
 @dataclass(frozen=True)
 class WavefrontPlan:
     """Block groups over ``levels`` levels, level outputs in ``rows`` rows of ``width`` units per
-    step, sequences of ``steps`` time steps."""
+    step, sequences of ``steps`` time steps. ``offsets`` (the compiled steps' compact level
+    outputs): where each row starts among ``units`` units, each row its own width (-1: a row no
+    block writes); None: every row padded to ``width``."""
 
     groups: tuple[BlockGroup, ...]
     levels: int
     rows: int
     width: int
     steps: int
+    offsets: tuple[int, ...] | None = None
+    units: int | None = None
 
     @property
     def wavefront_steps(self) -> int:
@@ -142,13 +141,6 @@ class _Wavefront(torch.autograd.Function):
         ys = like.new_zeros(S, R, B, W)
         ys_rows = ys.view(S * R, B, W)
         keep = any(ctx.needs_input_grad)  # evaluation keeps two states and one step, not every step
-        ctx.cell, ctx.plan = cell, plan
-        weights = [t for k in range(len(groups)) for t in (tensors[5 * k + 1], tensors[5 * k + 3])]
-        if use_compiled(like):
-            ys, ctx.compiled = compiled_forward(cell, plan, tensors, keep)
-            ctx.save_for_backward(*weights)
-            return ys
-        ctx.compiled = None
         work = []
         for k, g in enumerate(groups):
             gx0, w_ih, b_ih, w_hh, b_hh = tensors[5 * k:5 * k + 5]
@@ -175,7 +167,9 @@ class _Wavefront(torch.autograd.Function):
                     torch.baddbmm(b_ih[c0 - N0:b1 - N0], x, w_ih_t[c0 - N0:b1 - N0], out=gi[c0:b1])
                 h = cell_step(cell, buf, s, b0, b1, gi[b0:b1], gh[b0:b1])
                 ys[s].narrow(-1, 0, g.width).index_add_(0, out_row[b0:b1], h)
+        ctx.cell, ctx.plan = cell, plan
         ctx.tables = [(out_row, read) for _, _, out_row, read, *_ in work]  # the backward pass reads the same rows
+        weights = [t for k in range(len(groups)) for t in (tensors[5 * k + 1], tensors[5 * k + 3])]
         ctx.save_for_backward(*weights, *(t for _, buf, *_ in work for t in buf.saved()))
         return ys
 
@@ -186,8 +180,6 @@ class _Wavefront(torch.autograd.Function):
         groups = plan.groups
         saved = ctx.saved_tensors
         weights, rest = saved[:2 * len(groups)], saved[2 * len(groups):]
-        if ctx.compiled is not None:
-            return (None, None, *compiled_backward(cell, plan, ctx.compiled, weights, grad_ys))
         per = 4 + (GATES[cell] if cell in ("gru", "lstm") else 0)
         S, R, B, W = grad_ys.shape
         T = plan.steps
