@@ -195,13 +195,13 @@ def test_evaluation_keeps_one_step_and_gives_the_same_outputs(cell, kernel, rebe
 
 def test_the_compiled_float32_tanh_is_within_an_ulp_of_one():
     numba = pytest.importorskip("numba")
-    from nas.training.stacking import compiled
+    from nas.training.stacking import kernels
 
     @numba.njit
     def both(x, out):
         for i in range(x.size):
-            out[0, i] = compiled._tanh(x[i], x)
-            out[1, i] = compiled._sigmoid(x[i], x)
+            out[0, i] = kernels._tanh(x[i], x)
+            out[1, i] = kernels._sigmoid(x[i], x)
 
     x = torch.linspace(-30, 30, 200_001).numpy()
     out = x[None].repeat(2, 0)
