@@ -54,7 +54,9 @@ def candidate_bytes(models: Sequence[torch.nn.Module], config: TrainConfig, step
     every level's output and its gradient (``2 L W``) and level 0's input projection, all doubled
     for temporaries; evaluation batches keep the level outputs of every step but their blocks'
     state for one step only. The level-by-level schedule (benchmarks only) computes and keeps every
-    union block: per gate unit about 5 floats (its projections, gates and their gradients).
+    union block: per gate unit about 5 floats (its projections, gates and their gradients). The
+    compiled CPU steps (:mod:`.compiled`) keep less (level outputs at each candidate's own widths,
+    no gathered inputs): for them this is an upper bound.
     """
     model = models[0]
     if cnn.stackable(model):

@@ -31,6 +31,9 @@ it read (``ys``'s gradient), and the weight gradients accumulate with one ``badd
 Without a backward pass to come (evaluation) each group keeps two states and one step of gates.
 Results equal the level-by-level schedule up to the rounding of float sums (tested for the four
 cells, with skips, padding, pruned recurrences, both readouts and sequence output).
+
+These are the *batched-torch* steps. On the CPU the same plan runs compiled instead
+(:mod:`.compiled`, with compact level outputs), where numba is available.
 """
 
 from __future__ import annotations
