@@ -438,3 +438,16 @@ def test_overwrite_replaces_a_study_and_only_a_study(tmp_path, shared_data_dir):
     with pytest.raises(StudyError, match="is not empty"):  # not a study: never removed
         run_study(cfg.with_changes(out=str(other)), overwrite=True)
     assert (other / "keep.txt").read_text() == "a user's file"
+
+
+def test_cohorts_trained_in_two_processes_give_the_same_runs(tmp_path, shared_data_dir):
+    one = run_study(tiny(tmp_path / "one", per_prior=3, cohort_size=2, data_dir=str(shared_data_dir)))
+    two = run_study(tiny(tmp_path / "two", per_prior=3, cohort_size=2, jobs=2, data_dir=str(shared_data_dir)))
+
+    def runs(folder):
+        records = StudyStore(folder).records()
+        return {(r["id"], r["seed"]): {k: v for k, v in r.items() if k != "wall_time_s"} for r in records}
+
+    assert len(runs(one)) == 12 and runs(two) == runs(one)
+    with pytest.raises(ConfigError, match="jobs"):
+        tiny(tmp_path / "zero", jobs=0)

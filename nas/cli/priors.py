@@ -95,6 +95,8 @@ _STUDY_OPTIONS = [
     click.option("--cohort-size", type=int,
                  help="Genomes trained together per call (default 32; at most these are lost on a kill)."),
     old_spelling("--batch", "batch", type=int),
+    click.option("--jobs", type=click.IntRange(1, 64),
+                 help="Cohorts trained at once, each in its own process (default 1; 2 uses both cores of a 2-core CPU)."),
     click.option("--preset", help="A named study (nas priors presets), e.g. stier2021-reber; options override it."),
     click.option("--quick", is_flag=True, help="Small per-task budget: minutes on a 2-core CPU."),
     click.option("--out", required=True, type=click.Path(), metavar="DIRECTORY",
@@ -115,7 +117,7 @@ _STUDY_OPTIONS = [
               help="A finished nas priors calibrate folder: train for the epochs it chose and show its ladder in the report.")
 @click.option("--no-predictor", is_flag=True, help="Leave the predictor study out of the report.")
 def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, match, seed, epochs, train_pairs,
-                 fail_margin, cohort_size, batch, preset, quick, out, resume, overwrite, data_dir, allow_partial_data,
+                 fail_margin, cohort_size, batch, jobs, preset, quick, out, resume, overwrite, data_dir, allow_partial_data,
                  device, progress, threads, calibration, no_predictor):
     """Sample K genomes per prior, train each with S seeds (cohorts trained together), and write the study report.
 
@@ -152,7 +154,7 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
 @click.option("--tau", type=float, default=DEFAULT_TAU, show_default=True,
               help="Kendall tau against the reference a rung's genome ranking must reach in every cell.")
 def calibrate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, match, seed, epochs, train_pairs,
-                  fail_margin, cohort_size, batch, preset, quick, out, resume, overwrite, data_dir, allow_partial_data,
+                  fail_margin, cohort_size, batch, jobs, preset, quick, out, resume, overwrite, data_dir, allow_partial_data,
                   device, progress, threads, ladder_text, sample, tau):
     """Find the cheapest budget whose prior verdicts and genome ranking agree with the study's full one.
 
@@ -188,7 +190,7 @@ def _study_config(given: dict):
                     readout=given["readout"], match=given["match"], seed=given["seed"],
                     train=train_overrides(given["train_pairs"], {"epochs": ("--epochs", given["epochs"])}) or None, fail_margin=given["fail_margin"])
     runtime = dict(out=given["out"], data_dir=given["data_dir"], device=given["device"],
-                   allow_partial_data=given["allow_partial_data"], cohort_size=cohort_size,
+                   allow_partial_data=given["allow_partial_data"], cohort_size=cohort_size, jobs=given["jobs"],
                    progress=given["progress"])
     preset, quick, resume, out = given["preset"], given["quick"], given["resume"], given["out"]
     asked = preset is not None or quick or any(v is not None for v in settings.values())

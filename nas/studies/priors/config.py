@@ -172,6 +172,10 @@ class StudyConfig:
     cohort_size : int
         Genomes trained together per call (a *cohort*): at most this many results are in flight,
         so a killed study loses at most ``cohort_size`` genomes' current seed.
+    jobs : int
+        Cohorts trained at once, each in its own process (one CPU thread each on the CPU): 2 uses
+        both cores of a 2-core machine. The runs do not depend on it (each cohort is seeded on its
+        own); they are appended as they finish.
     out, data_dir, device : str
     allow_partial_data, progress : bool
     preset : str, optional
@@ -194,6 +198,7 @@ class StudyConfig:
     train: TrainOverrides = field(default_factory=TrainOverrides)
     fail_margin: float = 0.05
     cohort_size: int = 32
+    jobs: int = 1
     out: str = "runs/priors"
     data_dir: str | None = None
     device: str | None = None
@@ -219,6 +224,7 @@ class StudyConfig:
         "train": TrainOptions(),
         "fail_margin": Interval(Real, 0, 1, closed="left"),
         "cohort_size": Interval(Integral, 1, None),
+        "jobs": Interval(Integral, 1, None),
         "out": Text(),
         "data_dir": [Text(), None],
         "device": [Text(), None],

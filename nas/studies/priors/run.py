@@ -10,6 +10,9 @@ The loop, in pseudocode::
             outcomes <- train_candidates(todo, task, budget with seed)   # stacked cohorts
             append one line per outcome to runs.jsonl                    # atomic: all or none
 
+With ``jobs`` > 1 the cohorts train in that many spawned processes at once and are appended as
+they finish (each cohort's runs are the same whichever process trains them).
+
 The report is the caller's (``nas priors evaluate`` writes it with
 :func:`nas.studies.priors.report.write_report` once the runs are done).
 
@@ -20,9 +23,12 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
 from nas.exceptions import StudyError
@@ -30,7 +36,7 @@ from nas.studies.priors.config import StudyConfig
 from nas.studies.priors.sampling import draw_study_genomes
 from nas.studies.priors.store import RUN_FIELDS, StudyStore
 from nas.training.candidates import train_candidates
-from nas.training.device import resolve_device
+from nas.training.device import resolve_device, set_threads
 from nas.training.equal_cost import task_weight_counter
 from nas.training.tasks import get_task
 
@@ -88,7 +94,7 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     ----------
     config : StudyConfig
         Settings of a new study; on ``resume`` the runtime fields (out, data, device, cohort_size,
-        progress) of the continued one.
+        jobs, progress) of the continued one.
     resume : bool
         Continue the study stored in ``config.out``.
     requested : StudyConfig, optional
@@ -109,7 +115,8 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
     folder = Path(config.out)
     if resume:  # checked before the data is loaded: a refused resume is one line at once
         store = StudyStore.open(folder, requested, resume=True)
-        runtime = {k: getattr(config, k) for k in ("out", "data_dir", "device", "cohort_size", "progress", "allow_partial_data")}
+        runtime = {k: getattr(config, k) for k in ("out", "data_dir", "device", "cohort_size", "jobs", "progress",
+                                                   "allow_partial_data")}
         config = store.settings().with_changes(**runtime)
     else:
         StudyStore.check_new(folder, replace=overwrite)  # a study to replace is removed once the data has loaded
@@ -129,20 +136,62 @@ def run_study(config: StudyConfig, resume: bool = False, requested: StudyConfig 
             shutil.rmtree(folder)
         store = StudyStore.create(folder, config, genomes, chance=chance)
     done = {(r["id"], int(r["seed"])) for r in store.records() if counts(r)}
+    units = []  # (genomes, seed) cohorts still to train, in index order
+    for start in range(0, len(genomes), config.cohort_size):
+        chunk = genomes[start:start + config.cohort_size]
+        for seed in range(config.seeds):
+            todo = [g for g in chunk if (g.id, seed) not in done]
+            if todo:
+                units.append((todo, seed))
     total = len(genomes) * config.seeds
     with tqdm(total=total, initial=len(done), desc="prior study", unit="run", disable=not config.progress) as bar:
-        for start in range(0, len(genomes), config.cohort_size):
-            chunk = genomes[start:start + config.cohort_size]
-            for seed in range(config.seeds):
-                todo = [g for g in chunk if (g.id, seed) not in done]
-                if not todo:
-                    continue
-                budget = task.default_config(**{**config.train_options, "seed": seed, "test_curve": True,
-                                                "progress": config.progress,
-                                                **({"device": config.device} if config.device else {})})
-                outcomes = train_candidates([g.genome for g in todo], task, budget, data)
-                store.append([_record(g.id, seed, o) for g, o in zip(todo, outcomes)])
-                done.update((g.id, seed) for g in todo)
-                bar.update(len(todo))
+        for records in _train_units(units, config, task, data):
+            store.append(records)
+            bar.update(len(records))
     return folder
 
+
+def _budget(config: StudyConfig, task, seed: int):
+    return task.default_config(**{**config.train_options, "seed": seed, "test_curve": True,
+                                  "progress": config.progress and config.jobs == 1,
+                                  **({"device": config.device} if config.device else {})})
+
+
+def _train_unit(todo, seed: int, config: StudyConfig, task, data) -> list[dict]:
+    outcomes = train_candidates([g.genome for g in todo], task, _budget(config, task, seed), data)
+    return [_record(g.id, seed, o) for g, o in zip(todo, outcomes)]
+
+
+def _train_units(units, config: StudyConfig, task, data):
+    """Each cohort's run records, as they finish: in this process (``jobs`` 1), or in ``jobs``
+    worker processes (spawned; each loads the data once and trains with this process's thread
+    count). A cohort's runs do not depend on which process trains it or when."""
+    if config.jobs == 1 or len(units) <= 1:
+        for todo, seed in units:
+            yield _train_unit(todo, seed, config, task, data)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(config.jobs, len(units)), mp_context=context, initializer=_start_worker,
+                             initargs=(config, torch.get_num_threads())) as pool:
+        futures = [pool.submit(_worker_unit, todo, seed) for todo, seed in units]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:  # an interrupt or a failed cohort: no new cohort starts
+            for future in futures:
+                future.cancel()
+            raise
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(config: StudyConfig, threads: int) -> None:
+    set_threads(threads)
+    task = get_task(config.task)
+    _WORKER.update(config=config, task=task,
+                   data=task.load(data_dir=config.data_dir, allow_partial=config.allow_partial_data))
+
+
+def _worker_unit(todo, seed: int) -> list[dict]:
+    return _train_unit(todo, seed, _WORKER["config"], _WORKER["task"], _WORKER["data"])
