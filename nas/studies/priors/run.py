@@ -187,6 +187,7 @@ _WORKER: dict = {}
 
 
 def _start_worker(config: StudyConfig, threads: int) -> None:
+    """A worker process's entry point: the parent's thread count (set by its command), the data."""
     set_threads(threads)
     task = get_task(config.task)
     _WORKER.update(config=config, task=task,
