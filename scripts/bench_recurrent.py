@@ -42,8 +42,7 @@ from nas.training import TrainConfig, build_seeded, get_task, train_genome
 from nas.training.device import device_name, resolve_device, set_threads
 from nas.training.flops import mean_sequence_length, model_flops
 from nas.training.stacking import train_cohort
-from nas.training.stacking.compiled import wavefront_kernel
-from nas.training.stacking.schedule import recurrent_schedule
+from nas.training.stacking.schedule import recurrent_schedule, wavefront_kernel
 from search_spaces.genome import Genome
 
 

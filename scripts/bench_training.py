@@ -51,8 +51,7 @@ from nas.provenance import library_versions, write_json_atomic
 from nas.training import Callback, TrainConfig, evaluate, train_genome
 from nas.training.device import device_name, resolve_device, set_threads, synchronize
 from nas.training.stacking import train_cohort
-from nas.training.stacking.compiled import wavefront_kernel
-from nas.training.stacking.schedule import recurrent_schedule
+from nas.training.stacking.schedule import recurrent_schedule, wavefront_kernel
 from nas.training.tasks import get_task
 from search_spaces.genome import Genome
 from search_spaces.operators import random_genome

@@ -188,8 +188,8 @@ class Task:
             The genome's graph has no edges.
         """
         self.check_family(genome.family)
-        return build_model(genome.dag() if dag is None else dag, genome.family, width=genome.width, readout=genome.readout, generator=generator,
-                           **self.model_kwargs(genome.family, data))
+        return build_model(genome.dag() if dag is None else dag, genome.family, width=genome.width,
+                           readout=genome.readout, generator=generator, **self.model_kwargs(genome.family, data))
 
     def chance(self, data) -> float:
         """The metric a network that has learned nothing scores: one over the classes for class

@@ -12,7 +12,8 @@ the backward pass accumulates every gradient in place. The formulas are torch's 
 
 numba is a dependency with wheels (no compiler at install time); where it cannot be imported,
 or the tensors are not on the CPU, the batched-torch path runs instead, with one logged line.
-``NAS_WAVEFRONT_KERNEL`` (``auto`` | ``numba`` | ``torch``) or :func:`wavefront_kernel` choose.
+``NAS_WAVEFRONT_KERNEL`` (``auto`` | ``numba`` | ``torch``) or
+:func:`~nas.training.stacking.schedule.wavefront_kernel` choose (re-exported here).
 Compiled code is cached on disk (numba's ``cache=True``): the first run in a fresh install
 compiles for some seconds, later processes load it.
 """
@@ -20,45 +21,19 @@ compiles for some seconds, later processes load it.
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 
-from nas.exceptions import ConfigError
 from nas.training.stacking.kernels import CELL_CODE, backward, forward, numba
+from nas.training.stacking.schedule import KERNELS, current_kernel, wavefront_kernel
 
 __all__ = ["KERNELS", "wavefront_kernel", "current_kernel", "use_compiled", "compiled_wavefront", "unit_offsets"]
 
 log = logging.getLogger(__name__)
 
-#: ``auto``: compiled where numba imports and the tensors are on the CPU; ``numba``: the same
-#: (the name says what was asked for); ``torch``: always the batched-torch steps.
-KERNELS = ("auto", "numba", "torch")
-_active: list[str] = []
 _noted = [False]
-
-
-def _check(name: str) -> str:
-    if name not in KERNELS:
-        raise ConfigError(f"unknown wavefront kernel {name!r}; expected one of {list(KERNELS)}")
-    return name
-
-
-def current_kernel() -> str:
-    """The kernel asked for: the innermost :func:`wavefront_kernel`, else ``NAS_WAVEFRONT_KERNEL``."""
-    return _active[-1] if _active else _check(os.environ.get("NAS_WAVEFRONT_KERNEL", "auto"))
-
-
-@contextmanager
-def wavefront_kernel(name: str):
-    """Within the block, wavefronts run with kernel ``name`` (benchmarks compare in one process)."""
-    _active.append(_check(name))
-    try:
-        yield
-    finally:
-        _active.pop()
 
 
 def use_compiled(like: torch.Tensor) -> bool:
@@ -192,8 +167,8 @@ class _Compiled(torch.autograd.Function):
         with _flushing_denormals():
             for s0, s1, k in _schedule(plan.groups, S, reverse=True):
                 backward(code, s0, s1, T, *arrays[k])
-        return (None, None, *(t for grad in grads for t in
-                              (grad[0].transpose(-1, -2), grad[1], grad[2].unsqueeze(1), grad[3], grad[4].unsqueeze(1))))
+        back = [(g0.transpose(-1, -2), g1, g2.unsqueeze(1), g3, g4.unsqueeze(1)) for g0, g1, g2, g3, g4 in grads]
+        return (None, None, *(t for grad in back for t in grad))
 
 
 def compiled_wavefront(cell: str, plan, tensors) -> torch.Tensor:

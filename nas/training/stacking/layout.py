@@ -124,7 +124,8 @@ class Layout:
                 "rows0": torch.where(i < W0, g * W0 + i, G * W0).reshape(-1),  # level 0's gate rows, G*W0: a zero
             })
         # The compiled steps' compact level outputs: each candidate's levels at their own width.
-        self.own = [list(models[p].layer_sizes[l:l + 1] or [0])[0] for p in range(P) for l in range(L)]
+        sizes = [list(m.layer_sizes) + [0] * (L - len(m.layer_sizes)) for m in models]
+        self.own = [width for row in sizes for width in row]  # row p * L + l: candidate p's level l
         offsets, units = [], 0
         for width in self.own:
             offsets.append(units if width else -1)
