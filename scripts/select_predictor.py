@@ -44,8 +44,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
+    from nas.studies.priors.table import genome_table
     from predictors import compare_predictors
-    from nas.studies.priors.report import genome_table
     from search_spaces.exceptions import SparseNASError
 
     try:

@@ -91,7 +91,16 @@ def test_calibrate_then_evaluate_at_the_chosen_budget_shows_the_ladder(tmp_path,
     assert main(["priors", "evaluate", *common, "--per-prior", "3", "--calibration", str(cal), "--out", str(out),
                  "--no-predictor"]) == 0
     assert StudyStore(out).settings().train_options["epochs"] == ladder["chosen_epochs"]
-    assert "## Budget calibration" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "## Budget calibration" in report and "## Agreement with the full-budget reference" in report
+    # the reference verdicts: the subsample's own tests at the full budget, one per pair of priors
+    (pair,) = ladder["reference_verdicts"]["ff"]
+    assert {pair["a"], pair["b"]} == {"layered_random", "watts_strogatz"} and pair["n_a"] == pair["n_b"] == 3
+    assert "Verdicts at the reference budget (3 epochs)" in (cal / "calibration.md").read_text()
+    (row,) = json.loads((out / "statistics.json").read_text())["agreement"]
+    assert row["cell"] == "ff" and row["study"]["n_a"] == 3 and row["reference"]["n_a"] == 3
+    assert row["outcome"] in ("agree", "contradict", "study only", "reference only")
+    assert "verdicts agree with the full-budget reference" in report.split("## Verdict", 1)[1].split("\n## ", 1)[0]
     capsys.readouterr()
     for extra, message in [(["--epochs", "2", "--ladder", "1,4"], "below the rung 4"),
                            (["--epochs", "2", "--sample", "1"], "at least 2 genomes"),
@@ -117,3 +126,33 @@ def test_a_damaged_calibration_file_is_one_typed_error(tmp_path):
     (tmp_path / "calibration.json").write_text('{"rungs": []}')
     with pytest.raises(StudyError, match="is no calibration"):
         read_ladder(tmp_path)
+
+
+def _verdict(a, b, p, delta, n=(10, 10)):
+    return {"a": a, "b": b, "n_a": n[0], "n_b": n[1], "p_holm": p, "cliffs_delta": delta, "detectable_delta": 0.6,
+            "verdict": f"{a} better than {b}" if p < 0.05 else "no difference detected, although the budget supports a conclusion"}
+
+
+def test_a_studys_verdicts_are_set_beside_the_references():
+    """Agree, contradict, a difference only one side finds, a pair the reference lists the other way
+    round (its δ is turned), and a cell without a reference."""
+    from nas.studies.priors.agreement import agreement, agreement_lines
+
+    cells = {"rnn:gru": {"adequacy": {"verdicts": [_verdict("A", "B", 0.001, 0.5, (50, 50)),
+                                                   _verdict("A", "C", 0.001, 0.4, (50, 50)),
+                                                   _verdict("B", "C", 0.3, 0.1, (50, 50))]}},
+             "rnn:lstm": {"adequacy": {"verdicts": [_verdict("A", "B", 0.01, -0.3, (50, 50)),
+                                                    _verdict("A", "C", 0.4, 0.0, (50, 50))]}},
+             "rnn:tanh": {"adequacy": {"verdicts": [_verdict("A", "B", 0.5, 0.0)]}}}
+    reference = {"rnn:gru": [_verdict("B", "A", 0.01, -0.6), _verdict("A", "C", 0.2, 0.3), _verdict("B", "C", 0.04, 0.5)],
+                 "rnn:lstm": [_verdict("A", "B", 0.02, 0.4), _verdict("A", "C", 0.6, 0.05)]}
+    rows = agreement(cells, reference)
+    outcomes = {(r["cell"], r["a"], r["b"]): r["outcome"] for r in rows}
+    assert outcomes == {("rnn:gru", "A", "B"): "agree", ("rnn:gru", "A", "C"): "study only",
+                        ("rnn:gru", "B", "C"): "reference only", ("rnn:lstm", "A", "B"): "contradict",
+                        ("rnn:lstm", "A", "C"): "agree", ("rnn:tanh", "A", "B"): "no reference"}
+    turned = rows[0]["reference"]
+    assert (turned["a"], turned["b"], turned["cliffs_delta"]) == ("A", "B", 0.6)
+    text = "\n".join(agreement_lines(rows, 4, 15))
+    assert "**2 of 6 verdicts agree with the full-budget reference; 1 contradict.**" in text
+    assert "at 4 epochs" in text and "(15 epochs)" in text and "opposite directions" in text

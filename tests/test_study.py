@@ -15,7 +15,7 @@ from nas.studies.priors import PRESETS, StudyConfig, build_study_config, draw_st
 from nas.studies.priors import stats
 from nas.studies.priors.config import parse_prior, rule_value
 from nas.studies.priors.store import StudyStore
-from nas.studies.priors.report import genome_table
+from nas.studies.priors.table import genome_table
 from search_spaces.priors import get_prior, register_prior
 
 # A planted difference: shallow, fully connected two-layer graphs against rings oriented into one

@@ -34,6 +34,7 @@ from nas.exceptions import ConfigError, StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
 from nas.studies.priors.adequacy import ALPHA
+from nas.studies.priors.agreement import reference_lines, reference_verdicts
 from nas.studies.priors.curves import value_at
 from nas.studies.priors.run import counts
 from nas.studies.priors.store import StudyStore
@@ -150,7 +151,8 @@ def ladder_table(values: pd.DataFrame, rungs, tau: float = DEFAULT_TAU) -> dict:
 
 def write_calibration(folder, rungs, tau: float = DEFAULT_TAU) -> dict:
     """Read the calibration study in ``folder``, write ``calibration.json`` and ``calibration.md``,
-    and return the ladder (:func:`ladder_table` plus the study's settings)."""
+    and return the ladder (:func:`ladder_table` plus the study's settings and the verdicts at the
+    reference budget, :func:`~nas.studies.priors.agreement.reference_verdicts`)."""
     folder = Path(folder)
     store = StudyStore(folder)
     config = store.settings()
@@ -160,9 +162,11 @@ def write_calibration(folder, rungs, tau: float = DEFAULT_TAU) -> dict:
     result = ladder_table(values, rungs, tau)
     result.update({"sample": config.per_prior, "seeds": config.seeds, "task": config.task,
                    "schedule": get_task(config.task).default_config(**config.train_options).schedule,
-                   "genomes": len(values)})
+                   "genomes": len(values), "reference_verdicts": reference_verdicts(folder)})
+    lines = ["# Budget calibration", "", *ladder_lines(result), "",
+             *reference_lines(result["reference_verdicts"], result["reference_epochs"])]
     write_json_atomic(folder / CALIBRATION_FILE, to_jsonable(result))
-    write_text_atomic(folder / "calibration.md", "\n".join(["# Budget calibration", ""] + ladder_lines(result)) + "\n")
+    write_text_atomic(folder / "calibration.md", "\n".join(lines))
     return result
 
 

@@ -24,83 +24,23 @@ import predictors
 from nas.exceptions import StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
-from nas.studies.priors.adequacy import adequacy, adequacy_lines, verdict_lines
+from nas.studies.priors.adequacy import adequacy_lines, verdict_lines
+from nas.studies.priors.agreement import agreement, agreement_lines, agreement_summary
 from nas.studies.priors.calibration import CALIBRATION_FILE, ladder_lines, read_ladder
-from nas.studies.priors.curves import genome_curves
 from nas.studies.priors.external import external_table
-from nas.studies.priors.run import counts, diverged
-from nas.studies.priors.store import RUN_FIELDS, StudyStore
+from nas.studies.priors.table import TARGET, cell_tests, genome_table
 from nas.studies.priors.transfer import transfer, transfer_lines
 from predictors.metrics import compute_metric
 from predictors.plots import plot_learning_curve
 from search_spaces.features import graph_features
 from search_spaces.genome import Genome
 
-__all__ = ["genome_table", "study_statistics", "write_external_report", "write_report", "MIN_PREDICTOR_GENOMES"]
+__all__ = ["study_statistics", "write_external_report", "write_report", "MIN_PREDICTOR_GENOMES"]
 
 #: Fewer complete genomes in a cell than this: no predictor study for it.
 MIN_PREDICTOR_GENOMES = 20
 #: Fewer genomes in a cell than this: the correlations come with a caution.
 SMALL_N = 10
-TARGET = "test_accuracy"
-
-
-def genome_table(folder) -> tuple[pd.DataFrame, dict]:
-    """One row per genome with all seeds finished, and facts about the study.
-
-    Columns: ``id, family, prior, index, nodes, edges, width, readout, nonzero_weights,
-    match_target, match_value, runs, diverged, test_accuracy`` (mean over seeds),
-    ``test_accuracy_std``, ``val_accuracy``, ``test_accuracy_seed<k>``, ``failed``, ``genome``
-    (JSON, the column ``nas predictor`` reads).
-    """
-    store = StudyStore(folder)
-    config = store.settings()
-    chance = store.chance()
-    genomes = store.genomes()
-    runs = pd.DataFrame(store.records())
-    facts = {"config": config, "chance": chance, "genomes_total": len(genomes), "runs": len(runs),
-             "provenance": store.provenance()}
-    if runs.empty:
-        return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
-    runs = runs.reindex(columns=list(dict.fromkeys([*runs.columns, "error", *RUN_FIELDS])))  # all diverged: no metrics
-    counted = runs.apply(counts, axis=1)
-    done = set(zip(runs.loc[counted, "id"], runs.loc[counted, "seed"]))
-    # runs that failed for other reasons and have not been retried successfully yet
-    facts["other_errors"] = len({(i, s) for i, s in zip(runs.loc[~counted, "id"], runs.loc[~counted, "seed"])} - done)
-    runs = runs[counted].drop_duplicates(["id", "seed"], keep="last")
-    if runs.empty:
-        return pd.DataFrame(), {**facts, "complete": 0, "wall_time_s": 0.0}
-    runs["diverged"] = runs.apply(diverged, axis=1)
-    runs["acc"] = runs[TARGET].astype(float).where(~runs["diverged"], chance)
-    runs["val"] = runs["val_accuracy"].astype(float).where(~runs["diverged"], chance)
-    wide = runs.pivot(index="id", columns="seed", values="acc")
-    wide = wide.reindex(columns=range(config.seeds))
-    complete = wide.dropna()
-    rows = []
-    info = {g.id: g for g in genomes}
-    per_id = runs.groupby("id")
-    for gid in [g.id for g in genomes if g.id in complete.index]:
-        g, r = info[gid], per_id.get_group(gid)
-        accs = complete.loc[gid].to_numpy(dtype=float)
-        graph = g.genome.graph()
-        row = {"id": gid, "family": g.family, "prior": g.prior, "index": g.index, "nodes": g.genome.nodes,
-               "edges": graph.number_of_edges(), "width": g.genome.width, "readout": g.genome.readout,
-               "nonzero_weights": _first(r["nonzero_weights"]) if "nonzero_weights" in r else None,
-               "match_target": g.match_target, "match_value": g.match_value, "runs": len(accs),
-               "diverged": int(r["diverged"].sum()), TARGET: float(accs.mean()),
-               f"{TARGET}_std": float(accs.std(ddof=1)), "val_accuracy": float(r["val"].mean())}
-        row.update({f"{TARGET}_seed{k}": float(a) for k, a in enumerate(accs)})
-        row.update(genome_curves(r))
-        row["failed"] = bool(row["diverged"] > 0 or row[TARGET] <= chance + config.fail_margin)
-        row["genome"] = g.genome.to_json()
-        rows.append(row)
-    wall = float(runs["wall_time_s"].astype(float).fillna(0).sum()) if "wall_time_s" in runs else 0.0
-    return pd.DataFrame(rows), {**facts, "complete": len(rows), "wall_time_s": wall}
-
-
-def _first(series):
-    values = [v for v in series if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return int(values[0]) if values else None
 
 
 def _prior_rows(frame: pd.DataFrame, seed: int) -> list[dict]:
@@ -153,15 +93,7 @@ def study_statistics(frame: pd.DataFrame, facts: dict, *, predictor: bool = True
     out: dict = {"cells": {}}
     for family, part in frame.groupby("family", sort=False):
         cell: dict = {"genomes": len(part), "priors": _prior_rows(part, seed)}
-        by_prior = {p: g[TARGET].to_numpy() for p, g in part.groupby("prior", sort=False)}
-        if len(by_prior) >= 2 and all(v.size >= 2 for v in by_prior.values()):
-            tests = stats.compare_groups(by_prior)
-            cell["kruskal"], cell["pairs"] = tests["kruskal"], tests["pairs"].to_dict("records")
-        runs = part[[f"{TARGET}_seed{k}" for k in range(seeds)]].to_numpy()
-        if seeds < 2:
-            cell["no_noise"] = "one run per genome: the seed noise and the noise ceiling cannot be computed"
-        elif len(part) >= 3:
-            cell["noise"] = stats.noise_ceiling(runs, seed=seed)
+        cell.update(cell_tests(part, seeds, seed))
         features = _features(part)
         cell["_correlations"] = stats.correlations(features, part[TARGET])
         cell["_correlations_by_prior"] = {p: stats.correlations(features.loc[g.index], g[TARGET])
@@ -169,7 +101,6 @@ def study_statistics(frame: pd.DataFrame, facts: dict, *, predictor: bool = True
         if match != "none":
             dev = (part["match_value"] - part["match_target"]).abs() / part["match_target"]
             cell["match"] = {"kind": match, "median_rel_dev": float(dev.median()), "max_rel_dev": float(dev.max())}
-        cell["adequacy"] = adequacy(part, cell.get("pairs"), cell.get("noise"))
         if not predictor:
             cell["no_predictor"] = "left out (--no-predictor)"
         elif part[TARGET].nunique() < 2:
@@ -289,6 +220,8 @@ def _study_header(facts: dict) -> list[str]:
 
 def _markdown(facts: dict, result: dict, plots) -> str:
     lines = _header(facts) + verdict_lines(result["cells"])
+    if result.get("agreement"):
+        lines[-1:] = [f"- *{agreement_summary(result['agreement'])} (section below).*", ""]
     for family, cell in result["cells"].items():
         lines += [f"## {family}", "", "### Accuracy by prior", "",
                   "| prior | n | mean [95 % BCa CI] | median | best | failed | mean seed SD |", "|---|---|---|---|---|---|---|"]
@@ -346,6 +279,10 @@ def _markdown(facts: dict, result: dict, plots) -> str:
         lines.append("")
     if facts.get("calibration"):
         lines += ["## Budget calibration", "", *ladder_lines(facts["calibration"]), ""]
+        ladder = facts["calibration"]
+        lines += agreement_lines(result.get("agreement", []),
+                                 facts["config"].train_options.get("epochs", ladder["chosen_epochs"]),
+                                 ladder["reference_epochs"])
     lines += ["## Plots", ""] + [f"![{title}]({name})\n\n*{title}*\n" for name, title in plots]
     lines += ["## Files", "", "- `evaluations.csv`: one row per complete genome (`nas predictor evaluate --data "
               "evaluations.csv --target test_accuracy`)"]
@@ -379,7 +316,7 @@ def _predictor_lines(study: dict | None, reason: str) -> list[str]:
 
 
 def _jsonable(result: dict) -> dict:
-    out = {"cells": {}}
+    out = {"cells": {}, **({"agreement": result["agreement"]} if "agreement" in result else {})}
     for family, cell in result["cells"].items():
         clean = {k: v for k, v in cell.items() if not k.startswith("_") and k != "predictor"}
         clean["correlations_top"] = cell["_correlations"].head(10).to_dict("records")
@@ -426,6 +363,9 @@ def write_external_report(path, out, *, prior_column: str, cell_column: str | No
 
 def _write(folder: Path, frame: pd.DataFrame, facts: dict, *, predictor: bool, repeats: int, seed: int) -> Path:
     result = study_statistics(frame, facts, predictor=predictor, repeats=repeats, seed=seed)
+    reference = (facts.get("calibration") or {}).get("reference_verdicts")
+    if reference:
+        result["agreement"] = agreement(result["cells"], reference)
     write_text_atomic(folder / "evaluations.csv", frame.to_csv(index=False))
     corr = pd.concat([cell["_correlations"].assign(family=f, prior="all") for f, cell in result["cells"].items()]
                      + [t.assign(family=f, prior=p) for f, cell in result["cells"].items()
