@@ -53,6 +53,34 @@ def test_a_ranking_that_changes_is_not_chosen_either():
     assert [r["epochs"] for r in result["rungs"] if r["agrees"]] == [3, 4] and result["chosen_epochs"] == 3
 
 
+def test_a_cell_at_chance_at_the_reference_has_no_ranking_to_keep():
+    """A second cell whose networks never learn (values in seed noise around chance): its τ is
+    noise, so it is shown but does not hold every rung back; its verdicts still count."""
+    import numpy as np
+
+    genomes, records = _planted()
+    noise = np.random.default_rng(0)
+    for prior in ("A", "B"):
+        for i in range(8):
+            gid = f"t{prior}{i}"
+            genomes.append(StudyGenome(gid, "rnn:tanh", prior, i, Genome("erdos_renyi", {"p": 0.3}, nodes=10, seed=i)))
+            for seed in range(2):
+                curve = list(0.5 + noise.uniform(-0.01, 0.01, size=4))
+                records.append({"id": gid, "seed": seed, "error": None, "test_accuracy": curve[-1],
+                                "curve": {"val_accuracy": curve}})
+    rungs = check_ladder([1, 2, 3], reference=4, sample=8)
+    values = ladder_values(records, genomes, rungs, chance=0.5)
+    strict = ladder_table(values, rungs, tau=0.8)
+    assert strict["chosen_epochs"] == 4  # without a floor the noise ranking holds every rung back
+    result = ladder_table(values, rungs, tau=0.8, floor=0.55)
+    tanh = {r["epochs"]: r["cells"]["rnn:tanh"] for r in result["rungs"]}
+    assert not tanh[3]["ranked"] and tanh[3]["at_chance"] == 1.0 and tanh[3]["verdicts_agree"]
+    assert result["chosen_epochs"] == 3 and result["rungs"][2]["cells"]["rnn:gru"]["ranked"]
+    from nas.studies.priors.calibration import ladder_lines
+
+    assert any("100% at chance)" in line for line in ladder_lines(result))
+
+
 def test_diverged_runs_count_as_chance_and_short_curves_keep_their_last_value():
     genomes, records = _planted(n=3, seeds=1)
     records[0] = {"id": "A0", "seed": 0, "error": "TrainingError: loss became NaN at step 3"}

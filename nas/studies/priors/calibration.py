@@ -15,7 +15,8 @@ mean over its seeds. Per rung and cell:
   reference's classes.
 
 The chosen budget is the cheapest rung where τ reaches ``tau`` in every cell and every verdict
-agrees; the reference itself when none does. The curve after epoch ``e`` of a longer run stands
+agrees; the reference itself when none does. A cell whose genomes are mostly at chance at the
+reference has no ranking to keep (its order is seed noise): its τ is shown, not required. The curve after epoch ``e`` of a longer run stands
 in for a run of ``e`` epochs: exact for a constant learning rate, an approximation under a
 schedule that depends on the total (the report says which schedule ran).
 """
@@ -33,7 +34,7 @@ from scipy.stats import kendalltau
 from nas.exceptions import ConfigError, StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
-from nas.studies.priors.adequacy import ALPHA
+from nas.studies.priors.adequacy import ALPHA, CHANCE_LIMIT
 from nas.studies.priors.agreement import reference_lines, reference_verdicts
 from nas.studies.priors.curves import value_at
 from nas.studies.priors.run import counts
@@ -128,9 +129,18 @@ def _classes(part: pd.DataFrame, column: str) -> dict[tuple[str, str], int]:
             for r in pairs.to_dict("records")}
 
 
-def ladder_table(values: pd.DataFrame, rungs, tau: float = DEFAULT_TAU) -> dict:
-    """The ladder: per rung and cell, τ against the reference and the verdicts' agreement; the choice."""
+def ladder_table(values: pd.DataFrame, rungs, tau: float = DEFAULT_TAU, floor: float | None = None) -> dict:
+    """The ladder: per rung and cell, τ against the reference and the verdicts' agreement; the choice.
+
+    ``floor`` (chance + the study's fail margin): a genome valued at or below it at the reference
+    is at chance. A cell with at least ``CHANCE_LIMIT`` of its genomes at chance has no ranking to
+    keep (its order is seed noise), so its τ is shown but not required; its verdicts still are.
+    """
     reference = rungs[-1]
+    ranked = {}
+    for family, part in values.groupby("family", sort=False):
+        at_chance = float((part[f"e{reference}"] <= floor).mean()) if floor is not None else 0.0
+        ranked[family] = (at_chance, at_chance < CHANCE_LIMIT)
     rows = []
     for e in rungs:
         row = {"epochs": e, "cost_share": e / reference, "cells": {}}
@@ -141,8 +151,9 @@ def ladder_table(values: pd.DataFrame, rungs, tau: float = DEFAULT_TAU) -> dict:
             else:
                 t = float(kendalltau(part[f"e{e}"], part[f"e{reference}"]).statistic)
             flips = [f"{a} vs {b}" for (a, b), c in ref_classes.items() if classes.get((a, b)) != c]
-            row["cells"][family] = {"tau": t, "genomes": len(part), "verdicts_agree": not flips, "disagree": flips}
-        row["agrees"] = all(math.isfinite(c["tau"]) and c["tau"] >= tau and c["verdicts_agree"]
+            row["cells"][family] = {"tau": t, "genomes": len(part), "verdicts_agree": not flips, "disagree": flips,
+                                    "at_chance": ranked[family][0], "ranked": ranked[family][1]}
+        row["agrees"] = all(c["verdicts_agree"] and (not c["ranked"] or (math.isfinite(c["tau"]) and c["tau"] >= tau))
                             for c in row["cells"].values())
         rows.append(row)
     chosen = next((r["epochs"] for r in rows if r["agrees"]), reference)
@@ -159,7 +170,7 @@ def write_calibration(folder, rungs, tau: float = DEFAULT_TAU) -> dict:
     values = ladder_values(store.records(), store.genomes(), rungs, store.chance())
     if values.empty:
         raise StudyError(f"{str(folder)!r}: no genome has finished every seed; nothing to calibrate")
-    result = ladder_table(values, rungs, tau)
+    result = ladder_table(values, rungs, tau, floor=store.chance() + config.fail_margin)
     result.update({"sample": config.per_prior, "seeds": config.seeds, "task": config.task,
                    "schedule": get_task(config.task).default_config(**config.train_options).schedule,
                    "genomes": len(values), "reference_verdicts": reference_verdicts(folder)})
@@ -198,8 +209,10 @@ def ladder_lines(result: dict) -> list[str]:
     lines = [f"Subsample: {result.get('sample', '?')} genomes per prior and cell × {result.get('seeds', '?')} seeds "
              f"({result.get('genomes', '?')} genomes), trained to the reference budget of {result['reference_epochs']} "
              f"epochs (schedule: {result.get('schedule', '?')}); each rung read from the learning curves. A rung agrees "
-             f"when Kendall τ against the reference reaches {result['tau']} in every cell and every pair of priors "
-             "keeps its verdict (higher / lower / no difference at Holm p < 0.05).", "",
+             f"when Kendall τ against the reference reaches {result['tau']} in every cell whose networks learn at the "
+             f"reference (a cell with at least {CHANCE_LIMIT:.0%} of its genomes at chance there has no ranking to keep: "
+             "its τ is shown in brackets, not required) and every pair of priors keeps its verdict (higher / lower / "
+             "no difference at Holm p < 0.05).", "",
              "| epochs | cost | " + " | ".join(f"{c}: τ, verdicts" for c in cells) + " | agrees |",
              "|---|---|" + "---|" * len(cells) + "---|"]
     for r in result["rungs"]:
@@ -207,6 +220,7 @@ def ladder_lines(result: dict) -> list[str]:
         for c in cells:
             cell = r["cells"][c]
             t = "—" if cell["tau"] is None or not math.isfinite(cell["tau"]) else f"{cell['tau']:.2f}"
+            t = t if cell.get("ranked", True) else f"({t}; {cell['at_chance']:.0%} at chance)"
             parts.append(f"{t}, " + ("agree" if cell["verdicts_agree"] else "flip: " + "; ".join(cell["disagree"])))
         lines.append(f"| {r['epochs']} | {r['cost_share']:.0%} | " + " | ".join(parts) + f" | {'yes' if r['agrees'] else 'no'} |")
     lines += ["", f"**Chosen budget: {result['chosen_epochs']} epochs** (the reference: {result['reference_epochs']})."]
