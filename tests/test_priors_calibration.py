@@ -79,6 +79,24 @@ def test_a_cell_at_chance_at_the_reference_has_no_ranking_to_keep():
     from nas.studies.priors.calibration import ladder_lines
 
     assert any("100% at chance)" in line for line in ladder_lines(result))
+    assert result["reference_tau_across_seeds"]["rnn:gru"] == 1.0  # the planted genomes keep their rank per seed
+    assert not any("largely seed noise" in line for line in ladder_lines(result))  # tanh is not ranked
+
+
+def test_a_reference_that_does_not_repeat_across_seeds_is_named():
+    """Within each prior, seed 1 ranks the genomes the other way round from seed 0: τ across seeds
+    falls below --tau, and the ladder says the reference's ranking is largely seed noise there."""
+    from nas.studies.priors.calibration import ladder_lines
+
+    genomes, records = _planted()
+    for r in records:
+        if r["seed"] == 1:
+            i = int(r["id"][1:])
+            r["curve"]["val_accuracy"] = [v - 0.01 * i for v in r["curve"]["val_accuracy"]]
+    rungs = check_ladder([1, 3], reference=4, sample=8)
+    result = ladder_table(ladder_values(records, genomes, rungs, chance=0.5), rungs, tau=0.8, floor=0.55)
+    assert result["reference_tau_across_seeds"]["rnn:gru"] < 0.8
+    assert any("In rnn:gru one half of the reference's seeds" in line for line in ladder_lines(result))
 
 
 def test_diverged_runs_count_as_chance_and_short_curves_keep_their_last_value():
@@ -119,6 +137,11 @@ def test_calibrate_then_evaluate_at_the_chosen_budget_shows_the_ladder(tmp_path,
     assert main(["priors", "evaluate", *common, "--per-prior", "3", "--calibration", str(cal), "--out", str(out),
                  "--no-predictor"]) == 0
     assert StudyStore(out).settings().train_options["epochs"] == ladder["chosen_epochs"]
+    other_epochs = 2 if ladder["chosen_epochs"] != 2 else 1  # --epochs overrides the choice; the report says so
+    assert main(["priors", "evaluate", *common, "--per-prior", "3", "--calibration", str(cal), "--epochs",
+                 str(other_epochs), "--out", str(tmp_path / "override"), "--no-predictor"]) == 0
+    assert StudyStore(tmp_path / "override").settings().train_options["epochs"] == other_epochs
+    assert f"not the calibrated {ladder['chosen_epochs']}" in (tmp_path / "override" / "report.md").read_text()
     report = (out / "report.md").read_text()
     assert "## Budget calibration" in report and "## Agreement with the full-budget reference" in report
     # the reference verdicts: the subsample's own tests at the full budget, one per pair of priors
@@ -181,6 +204,9 @@ def test_a_studys_verdicts_are_set_beside_the_references():
                         ("rnn:lstm", "A", "C"): "agree", ("rnn:tanh", "A", "B"): "no reference"}
     turned = rows[0]["reference"]
     assert (turned["a"], turned["b"], turned["cliffs_delta"]) == ("A", "B", 0.6)
-    text = "\n".join(agreement_lines(rows, 4, 15))
+    text = "\n".join(agreement_lines(rows, 4, {"chosen_epochs": 4, "reference_epochs": 15}))
+    assert "overrode" not in text
+    assert "trained for 2 epochs, not the calibrated 4" in "\n".join(
+        agreement_lines(rows, 2, {"chosen_epochs": 4, "reference_epochs": 15}))
     assert "**2 of 6 verdicts agree with the full-budget reference; 1 contradict.**" in text
     assert "at 4 epochs" in text and "(15 epochs)" in text and "opposite directions" in text

@@ -126,14 +126,13 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
     compares the priors (Kruskal-Wallis, Holm-corrected Mann-Whitney, Cliff's delta), says per cell
     whether the budget can tell them apart, reports the seed noise and its ceiling on R², feature
     correlations and a cross-validated predictor. With --calibration CAL the study trains for the
-    epochs CAL chose and its report shows CAL's ladder.
+    epochs CAL chose (or --epochs, if given) and its report shows CAL's ladder and sets its
+    verdicts beside those of CAL's full-budget reference.
     """
     ladder = None
-    if calibration is not None:
-        if epochs is not None:
-            raise ConfigError("--epochs and --calibration both set the budget; expected one of them")
+    if calibration is not None:  # --epochs beside it overrides the chosen budget; the report says so
         ladder = read_ladder(calibration)
-        epochs = ladder["chosen_epochs"]
+        epochs = ladder["chosen_epochs"] if epochs is None else epochs
     config, requested = _study_config(locals())
     if ladder is not None:
         check_calibration(config, StudyStore(calibration).settings())

@@ -95,15 +95,19 @@ def agreement_summary(rows: list[dict]) -> str:
     return f"{agree} of {len(rows)} verdicts agree with the full-budget reference; {contradict} contradict"
 
 
-def agreement_lines(rows: list[dict], study_epochs, reference_epochs) -> list[str]:
-    """The report's section setting the study's verdicts beside the full-budget reference's."""
+def agreement_lines(rows: list[dict], study_epochs, ladder: dict) -> list[str]:
+    """The report's section setting the study's verdicts beside the full-budget reference's
+    (``ladder``: the calibration's, :func:`nas.studies.priors.calibration.read_ladder`)."""
     if not rows:
         return []
+    chosen = ladder["chosen_epochs"]
+    override = (f" This study trained for {study_epochs} epochs, not the calibrated {chosen} (--epochs overrode "
+                "the calibration)." if study_epochs != chosen else "")
     lines = ["## Agreement with the full-budget reference", "",
-             f"The calibration subsample trained to the reference budget ({reference_epochs} epochs), tested as this "
-             f"study is, beside this study's verdicts at {study_epochs} epochs: **{agreement_summary(rows)}.** The "
-             "reference is smaller than the study: a difference only the study finds is no contradiction (the "
-             "reference's detectable |δ| says what it could see).", "",
+             f"The calibration subsample trained to the reference budget ({ladder['reference_epochs']} epochs), tested "
+             f"as this study is, beside this study's verdicts at {study_epochs} epochs: **{agreement_summary(rows)}.** "
+             "The reference is smaller than the study: a difference only the study finds is no contradiction (the "
+             f"reference's detectable |δ| says what it could see).{override}", "",
              "| cell | a | b | this study | reference | agree |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['cell']} | {r['a']} | {r['b']} | {_short(r['study'])} | {_short(r['reference'])} | "

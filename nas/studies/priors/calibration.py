@@ -99,8 +99,8 @@ def check_calibration(study, calibration) -> None:
 
 
 def ladder_values(records: list[dict], genomes, rungs, chance: float) -> pd.DataFrame:
-    """One row per genome with every seed finished: ``id, family, prior`` and its mean value at
-    every rung (columns ``e<epochs>``)."""
+    """One row per genome with every seed finished: ``id, family, prior``, its mean value at every
+    rung (columns ``e<epochs>``) and each seed's value at the reference (``s0``, ``s1``, ...)."""
     info = {g.id: g for g in genomes}
     runs = [r for r in records if counts(r)]
     seeds = {}
@@ -115,6 +115,7 @@ def ladder_values(records: list[dict], genomes, rungs, chance: float) -> pd.Data
         row = {"id": gid, "family": g.family, "prior": g.prior}
         for e in rungs:
             row[f"e{e}"] = float(np.mean([value_at(r, e, chance) for r in by_seed.values()]))
+        row.update({f"s{k}": value_at(by_seed[s], rungs[-1], chance) for k, s in enumerate(sorted(by_seed))})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -157,7 +158,21 @@ def ladder_table(values: pd.DataFrame, rungs, tau: float = DEFAULT_TAU, floor: f
                             for c in row["cells"].values())
         rows.append(row)
     chosen = next((r["epochs"] for r in rows if r["agrees"]), reference)
-    return {"rungs": rows, "chosen_epochs": chosen, "reference_epochs": reference, "tau": tau}
+    return {"rungs": rows, "chosen_epochs": chosen, "reference_epochs": reference, "tau": tau,
+            "reference_tau_across_seeds": {str(f): _tau_across_seeds(part) for f, part in values.groupby("family", sort=False)}}
+
+
+def _tau_across_seeds(part: pd.DataFrame) -> float:
+    """Kendall τ of the genomes' reference values from the first half of their seeds against the
+    second half: how well the reference ranks like a second run of itself (NaN below 2 seeds)."""
+    seeds = sorted(c for c in part.columns if c.startswith("s") and c[1:].isdigit())
+    if len(seeds) < 2:
+        return math.nan
+    half = len(seeds) // 2
+    first, second = part[seeds[:half]].mean(axis=1), part[seeds[half:]].mean(axis=1)
+    if first.nunique() < 2 or second.nunique() < 2:
+        return math.nan
+    return float(kendalltau(first, second).statistic)
 
 
 def write_calibration(folder, rungs, tau: float = DEFAULT_TAU) -> dict:
@@ -219,9 +234,26 @@ def ladder_lines(result: dict) -> list[str]:
         parts = []
         for c in cells:
             cell = r["cells"][c]
-            t = "—" if cell["tau"] is None or not math.isfinite(cell["tau"]) else f"{cell['tau']:.2f}"
+            t = _tau(cell["tau"])
             t = t if cell.get("ranked", True) else f"({t}; {cell['at_chance']:.0%} at chance)"
             parts.append(f"{t}, " + ("agree" if cell["verdicts_agree"] else "flip: " + "; ".join(cell["disagree"])))
         lines.append(f"| {r['epochs']} | {r['cost_share']:.0%} | " + " | ".join(parts) + f" | {'yes' if r['agrees'] else 'no'} |")
     lines += ["", f"**Chosen budget: {result['chosen_epochs']} epochs** (the reference: {result['reference_epochs']})."]
+    across = result.get("reference_tau_across_seeds") or {}
+    if across:
+        lines += ["", "The reference's own ranking across seeds (Kendall τ of the genomes' reference values from one "
+                  "half of their seeds against the other): " + ", ".join(f"{c} {_tau(t)}" for c, t in across.items())
+                  + "."]
+        short = [c for c, t in across.items() if math.isfinite(t) and t < result["tau"]
+                 and result["rungs"][-1]["cells"].get(c, {}).get("ranked", True)]
+        if short:
+            lines.append(f"**In {', '.join(short)} one half of the reference's seeds ranks the genomes less alike "
+                         f"the other half than τ = {result['tau']} asks of a cheaper rung: the reference's ranking is "
+                         "largely seed noise there. A rung's τ against it is read from the same runs, so it measures "
+                         "how alike one run's early and late epochs rank, not a steadier truth; more seeds per genome "
+                         "make the reference steadier.**")
     return lines
+
+
+def _tau(value) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.2f}"

@@ -281,8 +281,7 @@ def _markdown(facts: dict, result: dict, plots) -> str:
         lines += ["## Budget calibration", "", *ladder_lines(facts["calibration"]), ""]
         ladder = facts["calibration"]
         lines += agreement_lines(result.get("agreement", []),
-                                 facts["config"].train_options.get("epochs", ladder["chosen_epochs"]),
-                                 ladder["reference_epochs"])
+                                 facts["config"].train_options.get("epochs", ladder["chosen_epochs"]), ladder)
     lines += ["## Plots", ""] + [f"![{title}]({name})\n\n*{title}*\n" for name, title in plots]
     lines += ["## Files", "", "- `evaluations.csv`: one row per complete genome (`nas predictor evaluate --data "
               "evaluations.csv --target test_accuracy`)"]
