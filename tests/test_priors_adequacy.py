@@ -4,6 +4,7 @@ from a cell that cannot learn."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,8 @@ def test_an_adequate_cell_without_a_difference_states_the_detectable_effect():
     assert not result["still_learning"]
     text = "\n".join(adequacy_lines({"adequacy": result}))
     assert "Budget adequacy" in text and "80 % power" in text and "still learning" not in text
+    rows = [line for line in text.splitlines() if line.startswith("|")]  # pipes in a cell are escaped
+    assert len(rows) == 3 and len({len(re.split(r"(?<!\\)\|", line)) for line in rows}) == 1
     opening = "\n".join(verdict_lines({"ff": {"adequacy": result, "priors": []}}))
     assert "no difference detected between A and B at n = 30 vs 30" in opening and "would have been detected" in opening
 

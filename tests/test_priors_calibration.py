@@ -4,6 +4,7 @@ reference — read from learning curves, so a short budget that flips a verdict 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -210,3 +211,5 @@ def test_a_studys_verdicts_are_set_beside_the_references():
         agreement_lines(rows, 2, {"chosen_epochs": 4, "reference_epochs": 15}))
     assert "**2 of 6 verdicts agree with the full-budget reference; 1 contradict.**" in text
     assert "at 4 epochs" in text and "(15 epochs)" in text and "opposite directions" in text
+    rows = [line for line in text.splitlines() if line.startswith("|")]  # pipes in a cell are escaped
+    assert len(rows) == 8 and {len(re.split(r"(?<!\\)\|", line)) for line in rows} == {8}

@@ -115,7 +115,7 @@ def adequacy_lines(cell: dict) -> list[str]:
              + (" — **still learning**: a longer budget may change the verdicts." if a["still_learning"] else "."),
              f"- Repeatability ICC(1): {_f(a['icc1'], '.3f')} [{_f(a['icc1_low'], '.3f')}, {_f(a['icc1_high'], '.3f')}]."]
     if a["verdicts"]:
-        lines += ["", "| a | b | verdict | p (Holm) | Cliff's δ | n | smallest |δ| detectable (80 % power) |",
+        lines += ["", "| a | b | verdict | p (Holm) | Cliff's δ | n | smallest \\|δ\\| detectable (80 % power) |",
                   "|---|---|---|---|---|---|---|"]
         for v in a["verdicts"]:
             lines.append(f"| {v['a']} | {v['b']} | {v['verdict']} | {_f(v['p_holm'], '.3g')} | {v['cliffs_delta']:+.3f} | "

@@ -80,7 +80,7 @@ def _short(v: dict | None) -> str:
     if v is None:
         return "—"
     return (f"{v['verdict']} (p {_f(v['p_holm'], '.2g')}, δ {v['cliffs_delta']:+.2f}, n {v['n_a']} vs {v['n_b']}, "
-            f"detects |δ| ≥ {_f(v['detectable_delta'], '.2f')})")
+            f"detects \\|δ\\| ≥ {_f(v['detectable_delta'], '.2f')})")
 
 
 _OUTCOME = {"agree": "yes", "contradict": "**no: opposite directions**",
