@@ -149,6 +149,9 @@ def test_calibrate_then_evaluate_at_the_chosen_budget_shows_the_ladder(tmp_path,
     (pair,) = ladder["reference_verdicts"]["ff"]
     assert {pair["a"], pair["b"]} == {"layered_random", "watts_strogatz"} and pair["n_a"] == pair["n_b"] == 3
     assert "Verdicts at the reference budget (3 epochs)" in (cal / "calibration.md").read_text()
+    assert main(["priors", "report", str(cal), "--no-predictor"]) == 0  # the calibration's own report
+    assert "## Budget calibration" in (cal / "report.md").read_text()
+    assert "Agreement with the full-budget reference" not in (cal / "report.md").read_text()  # not with itself
     (row,) = json.loads((out / "statistics.json").read_text())["agreement"]
     assert row["cell"] == "ff" and row["study"]["n_a"] == 3 and row["reference"]["n_a"] == 3
     assert row["outcome"] in ("agree", "contradict", "study only", "reference only")

@@ -138,7 +138,7 @@ def evaluate_cmd(task, priors, per_prior, seeds, family, nodes, width, readout, 
         check_calibration(config, StudyStore(calibration).settings())
     folder = _run(config, resume, requested, out, overwrite, threads)
     if ladder is not None:
-        write_json_atomic(Path(folder) / CALIBRATION_FILE, ladder)
+        write_json_atomic(Path(folder) / CALIBRATION_FILE, {**ladder, "own_study": False})  # a copy: the source
     path = write_report(folder, predictor=not no_predictor)
     click.echo(f"study folder: {folder} (report: {path})")
 

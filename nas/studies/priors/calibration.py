@@ -188,7 +188,8 @@ def write_calibration(folder, rungs, tau: float = DEFAULT_TAU) -> dict:
     result = ladder_table(values, rungs, tau, floor=store.chance() + config.fail_margin)
     result.update({"sample": config.per_prior, "seeds": config.seeds, "task": config.task,
                    "schedule": get_task(config.task).default_config(**config.train_options).schedule,
-                   "genomes": len(values), "reference_verdicts": reference_verdicts(folder)})
+                   "genomes": len(values), "reference_verdicts": reference_verdicts(folder),
+                   "own_study": True})  # the calibration's own folder: its report compares nothing with itself
     lines = ["# Budget calibration", "", *ladder_lines(result), "",
              *reference_lines(result["reference_verdicts"], result["reference_epochs"])]
     write_json_atomic(folder / CALIBRATION_FILE, to_jsonable(result))

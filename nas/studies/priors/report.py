@@ -362,9 +362,9 @@ def write_external_report(path, out, *, prior_column: str, cell_column: str | No
 
 def _write(folder: Path, frame: pd.DataFrame, facts: dict, *, predictor: bool, repeats: int, seed: int) -> Path:
     result = study_statistics(frame, facts, predictor=predictor, repeats=repeats, seed=seed)
-    reference = (facts.get("calibration") or {}).get("reference_verdicts")
-    if reference:
-        result["agreement"] = agreement(result["cells"], reference)
+    ladder = facts.get("calibration") or {}
+    if ladder.get("reference_verdicts") and not ladder.get("own_study"):
+        result["agreement"] = agreement(result["cells"], ladder["reference_verdicts"])
     write_text_atomic(folder / "evaluations.csv", frame.to_csv(index=False))
     corr = pd.concat([cell["_correlations"].assign(family=f, prior="all") for f, cell in result["cells"].items()]
                      + [t.assign(family=f, prior=p) for f, cell in result["cells"].items()
