@@ -101,18 +101,17 @@ def check_calibration(study, calibration) -> None:
 def ladder_values(records: list[dict], genomes, rungs, chance: float) -> pd.DataFrame:
     """One row per genome with every seed finished: ``id, family, prior``, its mean value at every
     rung (columns ``e<epochs>``) and each seed's value at the reference (``s0``, ``s1``, ...)."""
-    info = {g.id: g for g in genomes}
     runs = [r for r in records if counts(r)]
     seeds = {}
     for r in runs:
         seeds.setdefault(r["id"], {})[int(r["seed"])] = r
     needed = max((len(s) for s in seeds.values()), default=0)
     rows = []
-    for gid, by_seed in seeds.items():
-        if len(by_seed) < needed or gid not in info:
+    for g in genomes:  # in the study's order, so cells keep it too
+        by_seed = seeds.get(g.id, {})
+        if not by_seed or len(by_seed) < needed:
             continue
-        g = info[gid]
-        row = {"id": gid, "family": g.family, "prior": g.prior}
+        row = {"id": g.id, "family": g.family, "prior": g.prior}
         for e in rungs:
             row[f"e{e}"] = float(np.mean([value_at(r, e, chance) for r in by_seed.values()]))
         row.update({f"s{k}": value_at(by_seed[s], rungs[-1], chance) for k, s in enumerate(sorted(by_seed))})
