@@ -202,19 +202,28 @@ def test_bench_search_help_names_the_outputs_and_the_ratio(capsys):
         assert word in text
 
 
+_STARTED: dict = {}  # the folder where each job marks that it runs (inherited by the forked jobs)
+
+
 def _term_the_parent_then_wait(search, strategy, seed, resume, outputs, threads):
-    """Seed 0's job sends SIGTERM to the benchmark process (once its sibling has started); every job
-    then runs until interrupted."""
+    """Seed 0's job sends SIGTERM to the benchmark process once its sibling runs (on a loaded
+    machine a job process can take seconds to start); every job then runs until interrupted."""
+    folder = _STARTED["folder"]
+    (folder / str(seed)).touch()
     if seed == 0:
-        time.sleep(1)
+        deadline = time.monotonic() + 60
+        while not (folder / "1").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.kill(os.getppid(), signal.SIGTERM)
-    time.sleep(60)
+    time.sleep(120)
     raise AssertionError("the job was not interrupted")
 
 
-def test_sigterm_to_the_benchmark_stops_its_job_processes(monkeypatch):
+def test_sigterm_to_the_benchmark_stops_its_job_processes(monkeypatch, tmp_path):
     """``kill PID`` of a ``--jobs`` benchmark interrupts its runs as Ctrl-C would; no job process
-    outlives it (they would keep writing run directories a --resume opens)."""
+    outlives it (they would keep writing run directories a --resume opens). Interrupted, the jobs
+    end in seconds; uninterrupted, they would sleep 120 s: the bound below tells the two apart."""
+    monkeypatch.setitem(_STARTED, "folder", tmp_path)
     monkeypatch.setattr(bench_run, "JOB_CONTEXT", "fork")
     monkeypatch.setattr(bench_run, "_run_one", _term_the_parent_then_wait)
     previous = signal.getsignal(signal.SIGTERM)
@@ -222,5 +231,6 @@ def test_sigterm_to_the_benchmark_stops_its_job_processes(monkeypatch):
     start = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         bench_run._run_jobs(todo, None, 2, None, lambda line: None)
-    assert time.perf_counter() - start < 30 and not multiprocessing.active_children()
+    assert time.perf_counter() - start < 100 and not multiprocessing.active_children()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1"]  # both ran; the third never started
     assert signal.getsignal(signal.SIGTERM) is previous
