@@ -16,8 +16,10 @@ mean over its seeds. Per rung and cell:
 
 The chosen budget is the cheapest rung where τ reaches ``tau`` in every cell and every verdict
 agrees; the reference itself when none does. A cell whose genomes are mostly at chance at the
-reference has no ranking to keep (its order is seed noise): its τ is shown, not required. The curve after epoch ``e`` of a longer run stands
-in for a run of ``e`` epochs: exact for a constant learning rate, an approximation under a
+reference has no ranking to keep (its order is seed noise): its τ is shown, not required. The
+ladder also gives the reference's own τ across seed halves: where it is below ``tau`` the
+reference ranks its genomes largely by seed noise. The curve after epoch ``e`` of a longer run
+stands in for a run of ``e`` epochs: exact for a constant learning rate, an approximation under a
 schedule that depends on the total (the report says which schedule ran).
 """
 

@@ -278,8 +278,8 @@ def _markdown(facts: dict, result: dict, plots) -> str:
         lines += _predictor_lines(cell.get("predictor"), cell.get("no_predictor", ""))
         lines.append("")
     if facts.get("calibration"):
-        lines += ["## Budget calibration", "", *ladder_lines(facts["calibration"]), ""]
         ladder = facts["calibration"]
+        lines += ["## Budget calibration", "", *ladder_lines(ladder), ""]
         lines += agreement_lines(result.get("agreement", []),
                                  facts["config"].train_options.get("epochs", ladder["chosen_epochs"]), ladder)
     lines += ["## Plots", ""] + [f"![{title}]({name})\n\n*{title}*\n" for name, title in plots]
