@@ -222,15 +222,21 @@ def _term_the_parent_then_wait(search, strategy, seed, resume, outputs, threads)
 def test_sigterm_to_the_benchmark_stops_its_job_processes(monkeypatch, tmp_path):
     """``kill PID`` of a ``--jobs`` benchmark interrupts its runs as Ctrl-C would; no job process
     outlives it (they would keep writing run directories a --resume opens). Interrupted, the jobs
-    end in seconds; uninterrupted, they would sleep 120 s: the bound below tells the two apart."""
+    end in seconds; uninterrupted, they would sleep 120 s: the bound below tells the two apart.
+    SIGINT is ignored here, as in a benchmark started in the background (``nohup ... &``): the
+    job processes, which inherit that, must still be interrupted."""
     monkeypatch.setitem(_STARTED, "folder", tmp_path)
     monkeypatch.setattr(bench_run, "JOB_CONTEXT", "fork")
     monkeypatch.setattr(bench_run, "_run_one", _term_the_parent_then_wait)
     previous = signal.getsignal(signal.SIGTERM)
     todo = [(("random", seed), None, False) for seed in range(3)]
     start = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
-        bench_run._run_jobs(todo, None, 2, None, lambda line: None)
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            bench_run._run_jobs(todo, None, 2, None, lambda line: None)
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
     assert time.perf_counter() - start < 100 and not multiprocessing.active_children()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1"]  # both ran; the third never started
     assert signal.getsignal(signal.SIGTERM) is previous

@@ -231,7 +231,8 @@ def _run_jobs(todo, outputs, jobs: int, threads: int | None, record: Callable[[d
     interrupted."""
     waiting = iter(todo)
     with _sigterm_interrupts_jobs():
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(JOB_CONTEXT))
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(JOB_CONTEXT),
+                                   initializer=_start_job)
         try:
             pending = set()
             while True:
@@ -244,6 +245,13 @@ def _run_jobs(todo, outputs, jobs: int, threads: int | None, record: Callable[[d
                     record(future.result())
         finally:  # on an error or Ctrl-C: no new run starts; the running ones stop at their next generation
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_job() -> None:
+    """A job process's entry point: SIGINT raises KeyboardInterrupt in it, also where the benchmark
+    started with SIGINT ignored (a background job of a non-interactive shell: ``nohup ... &``),
+    which the job process would inherit, so that the SIGINT of a ``kill PID`` reaches its run."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextlib.contextmanager
