@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-__all__ = ["ALPHA", "CHANCE_LIMIT", "RISING", "adequacy", "adequacy_lines", "detectable_delta", "verdict_lines"]
+__all__ = ["ALPHA", "CHANCE_LIMIT", "RISING", "adequacy", "adequacy_lines", "detectable_delta", "format_value",
+           "verdict_lines"]
 
 #: Significance level of a verdict (on Holm-corrected p).
 ALPHA = 0.05
@@ -99,7 +100,8 @@ def adequacy(part: pd.DataFrame, pairs: list[dict] | None, noise: dict | None) -
     return out
 
 
-def _f(value, spec: str) -> str:
+def format_value(value, spec: str) -> str:
+    """A figure for the reports' Markdown: ``spec`` formatting, "—" when missing or not finite."""
     return "—" if value is None or not math.isfinite(value) else format(value, spec)
 
 
@@ -108,18 +110,18 @@ def adequacy_lines(cell: dict) -> list[str]:
     a = cell.get("adequacy")
     if a is None:
         return []
-    chance = ", ".join(f"{prior} {_f(share, '.0%')}" for prior, share in a["at_chance"].items())
+    chance = ", ".join(f"{prior} {format_value(share, '.0%')}" for prior, share in a["at_chance"].items())
     lines = ["", "### Budget adequacy", "",
              f"- At chance (or diverged): {chance}.",
-             f"- Last epoch's gain in validation accuracy (median over genomes): {_f(a['last_gain_median'], '+.4f')}"
+             f"- Last epoch's gain in validation accuracy (median over genomes): {format_value(a['last_gain_median'], '+.4f')}"
              + (" — **still learning**: a longer budget may change the verdicts." if a["still_learning"] else "."),
-             f"- Repeatability ICC(1): {_f(a['icc1'], '.3f')} [{_f(a['icc1_low'], '.3f')}, {_f(a['icc1_high'], '.3f')}]."]
+             f"- Repeatability ICC(1): {format_value(a['icc1'], '.3f')} [{format_value(a['icc1_low'], '.3f')}, {format_value(a['icc1_high'], '.3f')}]."]
     if a["verdicts"]:
         lines += ["", "| a | b | verdict | p (Holm) | Cliff's δ | n | smallest \\|δ\\| detectable (80 % power) |",
                   "|---|---|---|---|---|---|---|"]
         for v in a["verdicts"]:
-            lines.append(f"| {v['a']} | {v['b']} | {v['verdict']} | {_f(v['p_holm'], '.3g')} | {v['cliffs_delta']:+.3f} | "
-                         f"{v['n_a']} vs {v['n_b']} | {_f(v['detectable_delta'], '.2f')} |")
+            lines.append(f"| {v['a']} | {v['b']} | {v['verdict']} | {format_value(v['p_holm'], '.3g')} | {v['cliffs_delta']:+.3f} | "
+                         f"{v['n_a']} vs {v['n_b']} | {format_value(v['detectable_delta'], '.2f')} |")
     return lines
 
 
@@ -141,8 +143,8 @@ def verdict_lines(cells: dict) -> list[str]:
                 text = f"{v['verdict'].replace('these priors', pair)}; {n}."
             elif v["p_holm"] < ALPHA:
                 better, worse = (v["a"], v["b"]) if v["cliffs_delta"] > 0 else (v["b"], v["a"])
-                text = (f"{better} better than {worse}: mean {_f(means.get(better), '.4f')} vs "
-                        f"{_f(means.get(worse), '.4f')}, Holm p = {v['p_holm']:.2g}, Cliff's δ = "
+                text = (f"{better} better than {worse}: mean {format_value(means.get(better), '.4f')} vs "
+                        f"{format_value(means.get(worse), '.4f')}, Holm p = {v['p_holm']:.2g}, Cliff's δ = "
                         f"{abs(v['cliffs_delta']):.2f}, {n}.")
             else:
                 text = (f"no difference detected between {v['a']} and {v['b']} at {n} (Holm p = {v['p_holm']:.2g}, "

@@ -16,11 +16,9 @@ runs at the calibrated budget then sets its verdicts beside them. A pair's class
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from nas.studies.priors.adequacy import ALPHA
+from nas.studies.priors.adequacy import ALPHA, format_value
 from nas.studies.priors.table import cell_tests, genome_table
 
 __all__ = ["agreement", "agreement_lines", "agreement_summary", "reference_lines", "reference_verdicts"]
@@ -72,15 +70,11 @@ def agreement(cells: dict, reference: dict) -> list[dict]:
     return rows
 
 
-def _f(value, spec: str) -> str:
-    return "—" if value is None or not math.isfinite(value) else format(value, spec)
-
-
 def _short(v: dict | None) -> str:
     if v is None:
         return "—"
-    return (f"{v['verdict']} (p {_f(v['p_holm'], '.2g')}, δ {v['cliffs_delta']:+.2f}, n {v['n_a']} vs {v['n_b']}, "
-            f"detects \\|δ\\| ≥ {_f(v['detectable_delta'], '.2f')})")
+    return (f"{v['verdict']} (p {format_value(v['p_holm'], '.2g')}, δ {v['cliffs_delta']:+.2f}, n {v['n_a']} vs {v['n_b']}, "
+            f"detects \\|δ\\| ≥ {format_value(v['detectable_delta'], '.2f')})")
 
 
 _OUTCOME = {"agree": "yes", "contradict": "**no: opposite directions**",

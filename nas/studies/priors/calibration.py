@@ -36,7 +36,7 @@ from scipy.stats import kendalltau
 from nas.exceptions import ConfigError, StudyError
 from nas.provenance import to_jsonable, write_json_atomic, write_text_atomic
 from nas.studies.priors import stats
-from nas.studies.priors.adequacy import ALPHA, CHANCE_LIMIT
+from nas.studies.priors.adequacy import ALPHA, CHANCE_LIMIT, format_value
 from nas.studies.priors.agreement import reference_lines, reference_verdicts
 from nas.studies.priors.curves import value_at
 from nas.studies.priors.run import counts
@@ -139,14 +139,15 @@ def ladder_table(values: pd.DataFrame, rungs, tau: float = DEFAULT_TAU, floor: f
     keep (its order is seed noise), so its τ is shown but not required; its verdicts still are.
     """
     reference = rungs[-1]
+    cells = dict(tuple(values.groupby("family", sort=False)))
     ranked = {}
-    for family, part in values.groupby("family", sort=False):
+    for family, part in cells.items():
         at_chance = float((part[f"e{reference}"] <= floor).mean()) if floor is not None else 0.0
         ranked[family] = (at_chance, at_chance < CHANCE_LIMIT)
     rows = []
     for e in rungs:
         row = {"epochs": e, "cost_share": e / reference, "cells": {}}
-        for family, part in values.groupby("family", sort=False):
+        for family, part in cells.items():
             ref_classes, classes = _classes(part, f"e{reference}"), _classes(part, f"e{e}")
             if part[f"e{e}"].nunique() < 2 or part[f"e{reference}"].nunique() < 2:
                 t = 1.0 if e == reference else math.nan  # a constant ranking says nothing
@@ -160,7 +161,7 @@ def ladder_table(values: pd.DataFrame, rungs, tau: float = DEFAULT_TAU, floor: f
         rows.append(row)
     chosen = next((r["epochs"] for r in rows if r["agrees"]), reference)
     return {"rungs": rows, "chosen_epochs": chosen, "reference_epochs": reference, "tau": tau,
-            "reference_tau_across_seeds": {str(f): _tau_across_seeds(part) for f, part in values.groupby("family", sort=False)}}
+            "reference_tau_across_seeds": {str(f): _tau_across_seeds(part) for f, part in cells.items()}}
 
 
 def _tau_across_seeds(part: pd.DataFrame) -> float:
@@ -236,7 +237,7 @@ def ladder_lines(result: dict) -> list[str]:
         parts = []
         for c in cells:
             cell = r["cells"][c]
-            t = _tau(cell["tau"])
+            t = format_value(cell["tau"], ".2f")
             t = t if cell.get("ranked", True) else f"({t}; {cell['at_chance']:.0%} at chance)"
             parts.append(f"{t}, " + ("agree" if cell["verdicts_agree"] else "flip: " + "; ".join(cell["disagree"])))
         lines.append(f"| {r['epochs']} | {r['cost_share']:.0%} | " + " | ".join(parts) + f" | {'yes' if r['agrees'] else 'no'} |")
@@ -244,7 +245,7 @@ def ladder_lines(result: dict) -> list[str]:
     across = result.get("reference_tau_across_seeds") or {}
     if across:
         lines += ["", "The reference's own ranking across seeds (Kendall τ of the genomes' reference values from one "
-                  "half of their seeds against the other): " + ", ".join(f"{c} {_tau(t)}" for c, t in across.items())
+                  "half of their seeds against the other): " + ", ".join(f"{c} {format_value(t, '.2f')}" for c, t in across.items())
                   + "."]
         short = [c for c, t in across.items() if math.isfinite(t) and t < result["tau"]
                  and result["rungs"][-1]["cells"].get(c, {}).get("ranked", True)]
@@ -256,6 +257,3 @@ def ladder_lines(result: dict) -> list[str]:
                          "make the reference steadier.**")
     return lines
 
-
-def _tau(value) -> str:
-    return "—" if value is None or not math.isfinite(value) else f"{value:.2f}"
